@@ -1,0 +1,43 @@
+// Subcommand registry: each src/cli/<name>.cpp registers itself with UMA_COMMAND, so main.cpp only
+// dispatches and adding a subcommand touches one file.
+//
+//   UMA_COMMAND(inspect, "print a GGUF's metadata, tensors, memory needs",
+//               [](CLI::App& app) -> uma::cli::runner {
+//                 auto o = std::make_shared<opts>();
+//                 app.add_option("file", o->path)->required();
+//                 return [o] { return run_inspect(*o); };   // returns the exit code
+//               });
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace uma::cli {
+
+using runner = std::function<int()>;
+using setup_fn = runner (*)(CLI::App&);
+
+struct command {
+  const char* name;
+  const char* help;
+  setup_fn setup;
+};
+
+std::vector<command>& registry();
+
+struct registrar {
+  registrar(const char* name, const char* help, setup_fn setup) {
+    registry().push_back({name, help, setup});
+  }
+};
+
+// Prints "uma <cmd>: error: <message>" on one line to stderr; returns 1 (the exit code to use).
+int fail(const std::string& cmd, const std::string& message);
+
+}  // namespace uma::cli
+
+#define UMA_COMMAND(name, help, setup) \
+  static ::uma::cli::registrar uma_cmd_registrar_##name(#name, help, setup)

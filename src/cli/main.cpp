@@ -1,0 +1,51 @@
+// Entry point: builds the CLI from the registered subcommands and dispatches. Nothing else lives
+// here (DESIGN.md "src/cli").
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <map>
+
+#include "cli/command.h"
+
+namespace uma::cli {
+
+std::vector<command>& registry() {
+  static std::vector<command> r;
+  return r;
+}
+
+int fail(const std::string& cmd, const std::string& message) {
+  std::fprintf(stderr, "uma %s: error: %s\n", cmd.c_str(), message.c_str());
+  return 1;
+}
+
+}  // namespace uma::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"uma: run open LLMs on the machine you own"};
+  app.set_version_flag("--version", UMA_VERSION);
+  app.require_subcommand(1);
+  auto cmds = uma::cli::registry();
+  std::sort(cmds.begin(), cmds.end(),
+            [](const auto& a, const auto& b) { return std::string(a.name) < b.name; });
+  std::map<CLI::App*, uma::cli::runner> runners;
+  for (const auto& c : cmds) {
+    CLI::App* sub = app.add_subcommand(c.name, c.help);
+    runners[sub] = c.setup(*sub);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  for (auto& [sub, run] : runners) {
+    if (sub->parsed()) {
+      try {
+        return run();
+      } catch (const std::exception& e) {
+        return uma::cli::fail(sub->get_name(), e.what());
+      }
+    }
+  }
+  return 1;
+}

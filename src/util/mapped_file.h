@@ -1,0 +1,39 @@
+// Read-only memory mapping of a whole file: model weights are views into this mapping and are
+// never copied (DESIGN.md "Weights are never copied").
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+
+#include "util/status.h"
+
+namespace uma {
+
+class mapped_file {
+ public:
+  mapped_file() = default;
+  ~mapped_file();
+  mapped_file(mapped_file&& o) noexcept;
+  mapped_file& operator=(mapped_file&& o) noexcept;
+  mapped_file(const mapped_file&) = delete;
+  mapped_file& operator=(const mapped_file&) = delete;
+
+  // Maps `path` read-only. An empty file maps to an empty span.
+  static result<mapped_file> open(const std::string& path);
+
+  std::span<const std::byte> bytes() const { return {data_, size_}; }
+  const std::byte* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+  // Hint the kernel that the whole file will be read soon (asynchronous readahead).
+  void advise_willneed() const;
+
+ private:
+  const std::byte* data_ = nullptr;
+  size_t size_ = 0;
+  std::string path_;
+};
+
+}  // namespace uma

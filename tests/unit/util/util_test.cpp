@@ -1,0 +1,94 @@
+// Tests for util: result/status, checked arithmetic, mapped_file, thread_pool.
+#include <atomic>
+#include <fstream>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+#include "util/checked.h"
+#include "util/mapped_file.h"
+#include "util/status.h"
+#include "util/thread_pool.h"
+
+namespace uma {
+namespace {
+
+result<int> parse_positive(int v) {
+  if (v <= 0) return make_error("not positive: {}", v);
+  return v;
+}
+
+status twice(int v, int* out) {
+  UMA_ASSIGN(int x, parse_positive(v));
+  *out = 2 * x;
+  return {};
+}
+
+TEST(Status, ResultCarriesValueOrError) {
+  auto ok = parse_positive(3);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(*ok, 3);
+  auto bad = parse_positive(-1);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.message(), "not positive: -1");
+  int out = 0;
+  EXPECT_TRUE(twice(4, &out).ok());
+  EXPECT_EQ(out, 8);
+  auto st = twice(0, &out);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), "not positive: 0");
+}
+
+TEST(Checked, OverflowDetected) {
+  EXPECT_EQ(checked_mul(1ull << 32, 1ull << 31), 1ull << 63);
+  EXPECT_FALSE(checked_mul(1ull << 32, 1ull << 32).has_value());
+  EXPECT_FALSE(checked_add(~0ull, 1).has_value());
+  EXPECT_EQ(align_up(33, 32), 64u);
+  EXPECT_TRUE(is_pow2(64));
+  EXPECT_FALSE(is_pow2(0));
+  EXPECT_FALSE(is_pow2(96));
+}
+
+TEST(MappedFile, MapsContentsAndReportsMissing) {
+  std::string p = test::temp_dir() + "/f.bin";
+  std::ofstream(p, std::ios::binary) << "hello";
+  auto m = mapped_file::open(p);
+  ASSERT_TRUE(m.ok()) << m.message();
+  ASSERT_EQ(m->size(), 5u);
+  EXPECT_EQ(static_cast<char>(m->bytes()[4]), 'o');
+  auto missing = mapped_file::open(p + ".nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.message().find("cannot open"), std::string::npos);
+  auto dir = mapped_file::open(test::temp_dir());
+  EXPECT_FALSE(dir.ok());
+}
+
+TEST(ThreadPool, ParallelForCoversRangeExactlyOnce) {
+  for (int threads : {1, 2, 3, 5}) {
+    thread_pool pool(threads);
+    for (int64_t n : {0, 1, 7, 64, 1001}) {
+      for (int64_t grain : {1, 4, 16}) {
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+        pool.parallel_for(n, grain, [&](int, int64_t b, int64_t e) {
+          EXPECT_EQ(b % grain, 0);
+          for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+        });
+        for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+      }
+    }
+  }
+}
+
+TEST(ThreadPool, RunOnAllVisitsEveryThread) {
+  thread_pool pool(4);
+  std::vector<std::atomic<int>> seen(4);
+  for (int rep = 0; rep < 100; ++rep) pool.run_on_all([&](int t, int n) {
+      EXPECT_EQ(n, 4);
+      seen[static_cast<size_t>(t)]++;
+    });
+  for (auto& s : seen) EXPECT_EQ(s.load(), 100);
+}
+
+}  // namespace
+}  // namespace uma
