@@ -1,0 +1,63 @@
+// Element-wise and small vector ops of the forward pass. Each has a scalar reference in
+// kernels::ref (same signature) and a dispatched production version here.
+// Model code calls these; it never includes SIMD headers (DESIGN.md habit 2).
+#pragma once
+
+#include <cstdint>
+
+namespace uma::kernels {
+
+// y = x / sqrt(mean(x^2) + eps) * w. y may alias x. w may be null (no weight).
+void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y);
+
+enum class rope_style {
+  normal,  // rotate adjacent pairs (x[2i], x[2i+1]): llama, mistral
+  neox,    // rotate halves (x[i], x[i + n_rot/2]): qwen2, qwen3, gemma
+};
+
+struct rope_params {
+  int n_rot = 0;              // rotated dims per head (<= head_dim; usually head_dim)
+  float freq_base = 10000.f;  // theta
+  float freq_scale = 1.f;     // linear position scaling (1 / factor)
+  const float* freq_factors = nullptr;  // n_rot/2 divisors of the frequencies (llama 3.1), or null
+  rope_style style = rope_style::normal;
+};
+
+// Rotates `n_heads` heads of `head_dim` floats (contiguous) in place for position `pos`.
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const rope_params& p);
+
+// x = softmax(x) in place, numerically stable.
+void softmax(float* x, int64_t n);
+
+// out[i] = silu(gate[i]) * up[i]. out may alias gate or up.
+void silu_mul(const float* gate, const float* up, float* out, int64_t n);
+// out[i] = gelu_tanh(gate[i]) * up[i] (gemma).
+void gelu_mul(const float* gate, const float* up, float* out, int64_t n);
+
+// sum_i a[i] * b[i]
+float dot_f32(const float* a, const float* b, int64_t n);
+// sum_i a[i] * f16(b[i])   (attention scores against an F16 key cache)
+float dot_f16(const float* a, const uint16_t* b, int64_t n);
+// y[i] += s * f16(x[i])    (attention output accumulation from an F16 value cache)
+void axpy_f16(float s, const uint16_t* x, float* y, int64_t n);
+// y[i] += x[i]
+void add(const float* x, float* y, int64_t n);
+// Converts n floats to f16 bits (KV cache writes) and back.
+void f32_to_f16_row(const float* x, uint16_t* y, int64_t n);
+void f16_to_f32_row(const uint16_t* x, float* y, int64_t n);
+
+namespace ref {
+void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y);
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const rope_params& p);
+void softmax(float* x, int64_t n);
+void silu_mul(const float* gate, const float* up, float* out, int64_t n);
+void gelu_mul(const float* gate, const float* up, float* out, int64_t n);
+float dot_f32(const float* a, const float* b, int64_t n);
+float dot_f16(const float* a, const uint16_t* b, int64_t n);
+void axpy_f16(float s, const uint16_t* x, float* y, int64_t n);
+void add(const float* x, float* y, int64_t n);
+void f32_to_f16_row(const float* x, uint16_t* y, int64_t n);
+void f16_to_f32_row(const uint16_t* x, float* y, int64_t n);
+}  // namespace ref
+
+}  // namespace uma::kernels
