@@ -48,23 +48,23 @@ const char* value_type_name(value_type t);
 struct value {
   value_type type = value_type::u8;
   // scalars
-  uint64_t u = 0;  // u8/u16/u32/u64, and bool (0/1)
-  int64_t i = 0;   // i8/i16/i32/i64
-  double f = 0;    // f32/f64
+  uint64_t u = 0;        // u8/u16/u32/u64, and bool (0/1)
+  int64_t i = 0;         // i8/i16/i32/i64
+  double f = 0;          // f32/f64
   std::string_view str;  // string
   // arrays
   value_type elem_type = value_type::u8;
-  uint64_t count = 0;                   // number of elements
-  std::span<const std::byte> raw;       // numeric/bool elements, little-endian, packed
-  std::vector<std::string_view> strs;   // string elements
-  std::vector<value> items;             // array elements (nested arrays)
+  uint64_t count = 0;                  // number of elements
+  std::span<const std::byte> raw;      // numeric/bool elements, little-endian, packed
+  std::vector<std::string_view> strs;  // string elements
+  std::vector<value> items;            // array elements (nested arrays)
 
   bool is_array() const { return type == value_type::array; }
   bool is_integer() const;  // any integer scalar type (not bool)
   bool is_float() const { return type == value_type::f32 || type == value_type::f64; }
 
   // Checked conversions for scalars: nullopt if the type does not fit.
-  std::optional<int64_t> as_int() const;  // any integer scalar whose value fits int64
+  std::optional<int64_t> as_int() const;    // any integer scalar whose value fits int64
   std::optional<uint64_t> as_uint() const;  // any non-negative integer scalar
   std::optional<double> as_double() const;  // floats and integers
   std::optional<bool> as_bool() const;
@@ -73,14 +73,24 @@ struct value {
   // Numeric array element access (elem_type must be numeric/bool): element i as double / int64.
   double array_double(uint64_t idx) const;
   int64_t array_int(uint64_t idx) const;
+  // Copies of a whole numeric/bool array converted to float / int32 (empty for string or nested
+  // arrays). Handy for token scores and token types; the raw span may be unaligned.
+  std::vector<float> array_floats() const;
+  std::vector<int32_t> array_i32s() const;
+  // Bytes per element of a numeric/bool array (0 for strings and nested arrays).
+  size_t scalar_elem_size() const;
 };
+
+// `s` made safe for a one-line error message: printable ASCII kept, other bytes as \xNN, long
+// strings cut. Keys and tensor names come from untrusted files.
+std::string printable(std::string_view s);
 
 struct tensor_info {
   std::string_view name;
   dtype type = dtype::f32;
   int n_dims = 0;
   int64_t ne[max_dims] = {1, 1, 1, 1};  // ne[0] is the contiguous (row) dimension, as in ggml
-  uint64_t offset = 0;   // relative to the data section
+  uint64_t offset = 0;                  // relative to the data section
   uint64_t n_elements = 0;
   uint64_t n_bytes = 0;
   std::span<const std::byte> data;  // view into the mapping
