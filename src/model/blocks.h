@@ -1,0 +1,62 @@
+// Shared building blocks of the production forward pass (attention, MLP, norms) over a batch of
+// tokens from one or more sequences. Architectures (archs/<arch>.cpp) compose these; everything
+// heavy goes through src/kernels (matmul over the quantized mmap'd weights, ops).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/config.h"
+#include "model/kv_cache.h"
+#include "model/weights.h"
+
+namespace uma {
+class thread_pool;
+}
+
+namespace uma::model {
+
+struct batch;
+
+// Buffers of one forward call, reused across calls (grown, never shrunk).
+struct forward_buffers {
+  std::vector<float> x;       // (n, n_embd) residual stream
+  std::vector<float> xn;      // (n, n_embd) normed input of a block
+  std::vector<float> q;       // (n, n_head * head_dim)
+  std::vector<float> k;       // (n, n_head_kv * head_dim)
+  std::vector<float> v;       // (n, n_head_kv * head_dim_v)
+  std::vector<float> attn;    // (n, n_head * head_dim_v) attention output before wo
+  std::vector<float> o;       // (n, n_embd) block output
+  std::vector<float> gate;    // (n, n_ff)
+  std::vector<float> up;      // (n, n_ff)
+  std::vector<float> scores;  // (n_threads, max_context) attention scores per thread
+};
+
+struct forward_state {
+  const model_config& c;
+  const weights& w;
+  kv_cache& cache;
+  thread_pool* pool;
+  const batch& b;
+  int64_t n;  // tokens in the batch
+  forward_buffers& buf;
+  int n_threads;
+};
+
+// out[t] = rms_norm(in[t]) * weight for each of the n rows of `width` floats.
+void norm_rows(forward_state& st, const float* in, const float* weight, int64_t width, float* out);
+// y (n, m.rows) = x (n, m.cols) * m^T, through kernels::matmul on the pool.
+void matmul(forward_state& st, const matrix_ref& m, const float* x, float* y);
+// buf.o = attention(buf.xn) for layer il: q/k/v projections (+ biases), per-head q/k norms, RoPE,
+// K/V appended to the cache through the block table, causal softmax attention (over a sliding
+// window for local layers), output projection.
+void attention_block(forward_state& st, int64_t il);
+// buf.o = down(act(gate(buf.xn)) * up(buf.xn)) for layer il (SiLU, or GELU-tanh for gemma).
+void mlp_block(forward_state& st, int64_t il);
+// buf.x += buf.o
+void add_residual(forward_state& st);
+// The pre-norm decoder layer of llama, qwen2, qwen3:
+//   x += attn(norm(x)); x += mlp(norm(x))
+void pre_norm_layer(forward_state& st, int64_t il);
+
+}  // namespace uma::model

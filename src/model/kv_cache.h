@@ -1,0 +1,70 @@
+// KV cache in F16, paged: fixed-size blocks of `tokens_per_block` positions come from one pool and
+// each sequence owns a block table (DESIGN.md "KV cache"). Attention reads K/V only through the
+// block table, so a shared multi-sequence pool with prefix reuse slots in without touching it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "util/status.h"
+
+namespace uma::model {
+
+class kv_cache {
+ public:
+  // n_blocks blocks of tokens_per_block positions; each position holds `k_width` + `v_width`
+  // F16 values per layer. Memory is reserved (not touched) up front.
+  kv_cache(int64_t n_layer, int64_t k_width, int64_t v_width, int64_t tokens_per_block,
+           int64_t n_blocks, int max_sequences, int64_t max_context);
+
+  int64_t n_layer() const { return n_layer_; }
+  int64_t k_width() const { return k_width_; }
+  int64_t v_width() const { return v_width_; }
+  int64_t tokens_per_block() const { return tokens_per_block_; }
+  int64_t n_blocks() const { return n_blocks_; }
+  int64_t free_blocks() const { return static_cast<int64_t>(free_.size()); }
+  int max_sequences() const { return static_cast<int>(seqs_.size()); }
+  int64_t max_context() const { return max_context_; }
+  size_t bytes() const;
+
+  // Positions cached for `seq` (the next token's position).
+  int64_t seq_length(int seq) const;
+  // Drops positions >= n of `seq` (n = 0 frees the whole sequence); frees whole blocks.
+  void truncate(int seq, int64_t n);
+  void clear();
+
+  // Makes room for positions [0, n) of `seq`, allocating blocks; error if the pool or the
+  // sequence's max_context is exhausted. Then marks them cached (seq_length = n).
+  status reserve(int seq, int64_t n);
+  const std::vector<int32_t>& block_table(int seq) const { return seqs_[seq].blocks; }
+
+  // Row of F16 values for `pos` of `seq` at `layer` (the block must be reserved).
+  uint16_t* k_row(int64_t layer, int seq, int64_t pos) {
+    return k_block(layer, seqs_[seq].blocks[pos / tokens_per_block_]) +
+           (pos % tokens_per_block_) * k_width_;
+  }
+  uint16_t* v_row(int64_t layer, int seq, int64_t pos) {
+    return v_block(layer, seqs_[seq].blocks[pos / tokens_per_block_]) +
+           (pos % tokens_per_block_) * v_width_;
+  }
+  // Block `b` of `layer`: tokens_per_block rows of k_width (v_width) F16 values.
+  uint16_t* k_block(int64_t layer, int32_t b) {
+    return k_.get() + (layer * n_blocks_ + b) * tokens_per_block_ * k_width_;
+  }
+  uint16_t* v_block(int64_t layer, int32_t b) {
+    return v_.get() + (layer * n_blocks_ + b) * tokens_per_block_ * v_width_;
+  }
+
+ private:
+  struct sequence {
+    std::vector<int32_t> blocks;
+    int64_t length = 0;
+  };
+  int64_t n_layer_, k_width_, v_width_, tokens_per_block_, n_blocks_, max_context_;
+  std::unique_ptr<uint16_t[]> k_, v_;
+  std::vector<int32_t> free_;
+  std::vector<sequence> seqs_;
+};
+
+}  // namespace uma::model

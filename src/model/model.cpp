@@ -1,0 +1,154 @@
+// Model loading (open, config, binding) and the production forward pass over a batch.
+#include "model/model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <unordered_map>
+
+#include "gguf/gguf.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "model/arch.h"
+#include "model/blocks.h"
+#include "model/weights.h"
+#include "tensor/quant.h"
+#include "util/thread_pool.h"
+
+namespace uma::model {
+
+struct model::scratch {
+  forward_buffers buf;
+  std::vector<float> rows;  // (n_logits, n_embd) final hidden states of the wanted positions
+};
+
+model::model() = default;
+model::~model() = default;
+
+int model::n_threads() const {
+  return pool_ ? pool_->size() : 1;
+}
+
+result<std::unique_ptr<model>> load_model(const std::string& path, const load_options& opts) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return make_error("no such model file: {}", path);
+  if (std::filesystem::is_directory(path, ec)) return make_error("{} is a directory", path);
+  if (opts.n_threads < 0) return make_error("thread count must be >= 0");
+  if (opts.max_context < 0) return make_error("context length must be >= 0");
+  if (opts.max_sequences < 1) return make_error("max_sequences must be >= 1");
+  auto f = gguf::file::open(path);
+  if (!f.ok()) return make_error("{}: {}", path, f.message());
+  std::unique_ptr<model> m(new model());
+  m->file_ = std::make_unique<gguf::file>(std::move(f).value());
+  auto cfg = read_config(*m->file_);
+  if (!cfg.ok()) return make_error("{}: {}", path, cfg.message());
+  m->config_ = std::move(cfg).value();
+  auto w = bind_weights(*m->file_, m->config_);
+  if (!w.ok()) return make_error("{}: {}", path, w.message());
+  m->weights_ = std::move(w).value();
+  m->opts_ = opts;
+  if (m->opts_.max_context == 0)
+    m->opts_.max_context = std::min<int64_t>(m->config_.n_ctx_train, 4096);
+  m->weight_bytes_ = decode_bytes(*m->weights_, m->config_);
+  for (const auto& t : m->file_->tensors()) m->file_tensor_bytes_ += t.n_bytes;
+  m->pool_ = std::make_unique<thread_pool>(opts.n_threads);
+  m->scratch_ = std::make_unique<model::scratch>();
+  return m;
+}
+
+std::unique_ptr<kv_cache> model::make_cache(int64_t max_context, int max_sequences) const {
+  if (max_context <= 0) max_context = opts_.max_context;
+  if (max_sequences <= 0) max_sequences = opts_.max_sequences;
+  constexpr int64_t tokens_per_block = 16;
+  const int64_t blocks_per_seq = (max_context + tokens_per_block - 1) / tokens_per_block;
+  return std::make_unique<kv_cache>(config_.n_layer, config_.kv_width(), config_.v_width(),
+                                    tokens_per_block, blocks_per_seq * max_sequences, max_sequences,
+                                    max_context);
+}
+
+namespace {
+
+void grow(std::vector<float>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+}
+
+}  // namespace
+
+status model::forward(const batch& b, kv_cache& cache, float* logits) {
+  const model_config& c = config_;
+  const int64_t n = static_cast<int64_t>(b.size());
+  if (n == 0) return {};
+  if (b.positions.size() != b.tokens.size() || b.seq_ids.size() != b.tokens.size() ||
+      b.want_logits.size() != b.tokens.size()) {
+    return make_error("batch arrays have different lengths");
+  }
+  if (cache.n_layer() != c.n_layer || cache.k_width() != c.kv_width() ||
+      cache.v_width() != c.v_width()) {
+    return make_error("KV cache was made for a different model");
+  }
+  // Validate tokens and positions, then reserve cache blocks for each sequence.
+  std::unordered_map<int32_t, int64_t> next_pos;  // seq -> next expected position
+  for (int64_t t = 0; t < n; ++t) {
+    const auto i = static_cast<size_t>(t);
+    if (b.tokens[i] < 0 || b.tokens[i] >= c.n_vocab) {
+      return make_error("token id {} is outside the vocabulary ({} tokens)", b.tokens[i],
+                        c.n_vocab);
+    }
+    const int32_t s = b.seq_ids[i];
+    if (s < 0 || s >= cache.max_sequences()) {
+      return make_error("sequence id {} out of range (cache holds {})", s, cache.max_sequences());
+    }
+    auto it = next_pos.find(s);
+    const int64_t expect = it == next_pos.end() ? cache.seq_length(s) : it->second;
+    if (b.positions[i] != expect) {
+      return make_error("sequence {}: position {} given, {} expected", s, b.positions[i], expect);
+    }
+    next_pos[s] = expect + 1;
+  }
+  for (const auto& [s, end] : next_pos) UMA_TRY(cache.reserve(s, end));
+  if (b.n_logits() > 0 && !logits) return make_error("logits requested but no output buffer");
+
+  forward_buffers& buf = scratch_->buf;
+  grow(buf.x, n * c.n_embd);
+  grow(buf.xn, n * c.n_embd);
+  grow(buf.q, n * c.q_width());
+  grow(buf.k, n * c.kv_width());
+  grow(buf.v, n * c.v_width());
+  grow(buf.attn, n * c.n_head * c.head_dim_v);
+  grow(buf.o, n * c.n_embd);
+  grow(buf.gate, n * c.n_ff);
+  grow(buf.up, n * c.n_ff);
+  grow(buf.scores, static_cast<int64_t>(n_threads()) * cache.max_context());
+
+  // Embeddings: dequantize one row per token.
+  const weights& w = *weights_;
+  for (int64_t t = 0; t < n; ++t) {
+    float* x = buf.x.data() + t * c.n_embd;
+    UMA_TRY(dequantize_row(w.token_embd.type, w.token_embd.row(b.tokens[static_cast<size_t>(t)]), x,
+                           c.n_embd));
+    if (c.embed_scale) {
+      const float s = std::sqrt(static_cast<float>(c.n_embd));
+      for (int64_t i = 0; i < c.n_embd; ++i) x[i] *= s;
+    }
+  }
+
+  forward_state st{c, w, cache, pool_.get(), b, n, buf, n_threads()};
+  const arch_def* def = find_arch(c.arch_name);
+  for (int64_t il = 0; il < c.n_layer; ++il) def->layer_forward(st, il);
+
+  // Final norm and output projection for the wanted rows only.
+  const auto n_out = static_cast<int64_t>(b.n_logits());
+  if (n_out == 0) return {};
+  grow(scratch_->rows, n_out * c.n_embd);
+  int64_t r = 0;
+  for (int64_t t = 0; t < n; ++t) {
+    if (!b.want_logits[static_cast<size_t>(t)]) continue;
+    kernels::rms_norm(buf.x.data() + t * c.n_embd, w.output_norm, c.n_embd, c.norm_eps,
+                      scratch_->rows.data() + r * c.n_embd);
+    ++r;
+  }
+  kernels::matmul(w.output.view(), scratch_->rows.data(), n_out, logits, pool_.get());
+  return {};
+}
+
+}  // namespace uma::model

@@ -1,0 +1,117 @@
+// Public API of the transformer: load a GGUF model (config + zero-copy weight binding), keep a KV
+// cache, and run forward passes over a batch of tokens from one or more sequences. Prefill, decode
+// and (later) continuous batching all go through `model::forward`.
+//
+//   auto m = load_model("qwen3-0.6b.q8_0.gguf", {.n_threads = 4, .max_context = 4096});
+//   auto cache = (*m)->make_cache();
+//   batch b;
+//   for (i...) b.add(tokens[i], /*pos=*/i, /*seq=*/0, /*logits=*/i + 1 == n);
+//   (*m)->forward(b, *cache, logits.data());   // logits: one n_vocab row per wanted position
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/kv_cache.h"
+#include "util/status.h"
+
+namespace uma {
+class thread_pool;
+namespace gguf {
+class file;
+}
+}  // namespace uma
+
+namespace uma::model {
+
+struct load_options {
+  int n_threads = 0;        // threads of the compute pool, 0 = one per physical core
+  int64_t max_context = 0;  // tokens per sequence the default cache holds; 0 = min(train ctx, 4096)
+  int max_sequences = 1;    // sequences the default cache can hold at once
+};
+
+// Tokens of one forward step. Entry i is token `tokens[i]` at position `positions[i]` of sequence
+// `seq_ids[i]`; `want_logits[i]` asks for its logits. A sequence's positions in a batch must be
+// increasing and continue its cache (position == tokens already cached for it, then +1 ...).
+struct batch {
+  std::vector<int32_t> tokens;
+  std::vector<int32_t> positions;
+  std::vector<int32_t> seq_ids;
+  std::vector<uint8_t> want_logits;
+
+  void add(int32_t token, int32_t pos, int32_t seq, bool logits) {
+    tokens.push_back(token);
+    positions.push_back(pos);
+    seq_ids.push_back(seq);
+    want_logits.push_back(logits ? 1 : 0);
+  }
+  void clear() {
+    tokens.clear();
+    positions.clear();
+    seq_ids.clear();
+    want_logits.clear();
+  }
+  size_t size() const { return tokens.size(); }
+  // Number of entries with want_logits set: the rows `forward` writes.
+  size_t n_logits() const {
+    size_t n = 0;
+    for (auto w : want_logits) n += w ? 1 : 0;
+    return n;
+  }
+};
+
+struct weights;  // bound tensors (model/weights.h)
+
+class model {
+ public:
+  ~model();
+  model(const model&) = delete;
+  model& operator=(const model&) = delete;
+
+  const model_config& config() const { return config_; }
+  const weights& bound() const { return *weights_; }
+  const gguf::file& file() const { return *file_; }
+
+  // Bytes of weights read to decode one token (every layer tensor, the output matrix, one row of
+  // the embedding): what bounds decode speed (DESIGN.md "Performance method").
+  uint64_t weight_bytes() const { return weight_bytes_; }
+  // Bytes of all tensors in the file.
+  uint64_t file_tensor_bytes() const { return file_tensor_bytes_; }
+
+  // A KV cache for up to `max_sequences` sequences of `max_context` tokens each (0 = the load
+  // options' values).
+  std::unique_ptr<kv_cache> make_cache(int64_t max_context = 0, int max_sequences = 0) const;
+
+  // Runs the batch, appending its K/V to `cache`, and writes the logits of every entry with
+  // want_logits (in batch order, n_vocab floats each) to `logits` (may be null when none wanted).
+  // Errors: token id out of range, position not continuing the sequence, cache full.
+  status forward(const batch& b, kv_cache& cache, float* logits);
+
+  thread_pool* pool() { return pool_.get(); }
+  int n_threads() const;
+
+ private:
+  struct scratch;
+  model();
+  friend result<std::unique_ptr<model>> load_model(const std::string& path,
+                                                   const load_options& opts);
+  friend struct forward_impl;
+  model_config config_;
+  load_options opts_;
+  std::unique_ptr<gguf::file> file_;
+  std::unique_ptr<weights> weights_;
+  std::unique_ptr<thread_pool> pool_;
+  uint64_t weight_bytes_ = 0;
+  uint64_t file_tensor_bytes_ = 0;
+  std::unique_ptr<scratch> scratch_;
+};
+
+// Opens `path`, reads the config, binds and checks every tensor. One-line errors for a missing or
+// truncated file, an unsupported architecture, a missing tensor, a wrong shape, an inconsistent
+// hyperparameter.
+result<std::unique_ptr<model>> load_model(const std::string& path, const load_options& opts = {});
+
+}  // namespace uma::model

@@ -1,0 +1,78 @@
+// Weight binding: GGUF tensors (llama.cpp names) checked against the config and exposed as views
+// into the mapping. Shared by the production forward and the reference forward.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "model/config.h"
+#include "tensor/dtype.h"
+#include "util/status.h"
+
+namespace uma::gguf {
+class file;
+struct tensor_info;
+}  // namespace uma::gguf
+
+namespace uma::model {
+
+// A bound matrix: `rows` rows of `cols` elements in its stored format (ggml: ne[0] = cols).
+struct matrix_ref {
+  const gguf::tensor_info* info = nullptr;
+  dtype type = dtype::f32;
+  const void* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  size_t row_bytes = 0;
+
+  explicit operator bool() const { return data != nullptr; }
+  kernels::matrix_view view() const { return {type, data, rows, cols, row_bytes}; }
+  const void* row(int64_t r) const {
+    return static_cast<const char*>(data) + static_cast<size_t>(r) * row_bytes;
+  }
+  uint64_t bytes() const { return static_cast<uint64_t>(rows) * row_bytes; }
+};
+
+struct layer_weights {
+  const float* attn_norm = nullptr;       // (n_embd)
+  matrix_ref wq;                          // (q_width, n_embd)
+  matrix_ref wk;                          // (kv_width, n_embd)
+  matrix_ref wv;                          // (v_width, n_embd)
+  matrix_ref wo;                          // (n_embd, n_head * head_dim_v)
+  const float* bq = nullptr;              // (q_width) qwen2
+  const float* bk = nullptr;              // (kv_width)
+  const float* bv = nullptr;              // (v_width)
+  const float* bo = nullptr;              // (n_embd) optional
+  const float* q_norm = nullptr;          // (head_dim) qwen3
+  const float* k_norm = nullptr;          // (head_dim)
+  const float* post_attn_norm = nullptr;  // (n_embd) gemma3
+  const float* ffn_norm = nullptr;        // (n_embd)
+  matrix_ref w_gate;                      // (n_ff, n_embd)
+  matrix_ref w_up;                        // (n_ff, n_embd)
+  matrix_ref w_down;                      // (n_embd, n_ff)
+  const float* post_ffn_norm = nullptr;   // (n_embd) gemma3
+};
+
+struct weights {
+  matrix_ref token_embd;               // (n_vocab, n_embd)
+  const float* output_norm = nullptr;  // (n_embd)
+  matrix_ref output;                   // (n_vocab, n_embd); == token_embd when tied
+  bool tied_output = false;
+  const float* rope_freqs = nullptr;  // (n_rot / 2) llama 3.1 frequency divisors, or null
+  std::vector<layer_weights> layers;
+
+  // 1-D tensors stored as F16/BF16 are converted to F32 here at load (a few KB).
+  std::vector<std::vector<float>> owned;
+};
+
+// Binds every tensor (what is required follows the config: qkv_bias, qk_norm, post_norms);
+// errors name the tensor and what is wrong (missing, shape, type).
+result<std::unique_ptr<weights>> bind_weights(const gguf::file& f, const model_config& c);
+
+// Bytes read per decoded token (see model::weight_bytes).
+uint64_t decode_bytes(const weights& w, const model_config& c);
+
+}  // namespace uma::model
