@@ -32,6 +32,7 @@ class writer {
   void set_string(std::string_view key, std::string_view v);
   // Arrays.
   void set_array_string(std::string_view key, const std::vector<std::string>& v);
+  void set_array_string(std::string_view key, std::span<const std::string_view> v);
   void set_array_f32(std::string_view key, std::span<const float> v);
   void set_array_i32(std::string_view key, std::span<const int32_t> v);
   void set_array_u32(std::string_view key, std::span<const uint32_t> v);
@@ -39,6 +40,8 @@ class writer {
   // Any value (incl. nested arrays), e.g. copied from a file being converted.
   void set_value(std::string_view key, const value& v);
   void set_alignment(uint32_t alignment);  // also writes general.alignment
+  // (set_u32 / set_value of "general.alignment" also set the alignment; write() rejects one that is
+  // not a power of two.)
 
   // Tensors: shape in ggml order (ne[0] = row length). `fill` writes exactly the tensor's byte size
   // into the span it is given; it is called once, in add order, during write().
@@ -54,8 +57,13 @@ class writer {
   result<std::vector<std::byte>> write_to_memory() const;
 
  private:
-  struct entry;
-  struct tensor_entry;
+  struct layout_info {
+    std::vector<std::byte> header;  // everything before the data section
+    uint64_t data_offset = 0;       // header size rounded up to the alignment
+    std::vector<uint64_t> offsets;  // per tensor, relative to the data section
+    uint64_t total = 0;             // file size
+  };
+  result<layout_info> plan() const;
   std::vector<std::pair<std::string, std::vector<std::byte>>> kv_;  // key -> encoded type+value
   struct pending_tensor {
     std::string name;
