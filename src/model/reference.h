@@ -1,0 +1,42 @@
+// Scalar reference forward pass: plain loops over dequantized weights with float64 accumulation,
+// float K/V (no F16 rounding, no activation quantization). It shares nothing with the production
+// path beyond the config and the weight binding, so the two check each other; tests compare them,
+// and it is kept forever as the definition of what the model computes.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/config.h"
+#include "model/weights.h"
+#include "util/status.h"
+
+namespace uma::model {
+
+class model;
+
+class reference_forward {
+ public:
+  reference_forward(const model_config& c, const weights& w);
+  explicit reference_forward(const model& m);
+
+  // Appends `tokens` (positions continue the cached ones) and returns their logits,
+  // tokens.size() rows of n_vocab floats.
+  result<std::vector<float>> forward(const std::vector<int32_t>& tokens);
+  int64_t length() const { return length_; }
+  void reset();
+
+ private:
+  std::vector<double> project(const matrix_ref& m, const std::vector<double>& x, int64_t n) const;
+  const model_config& c_;
+  const weights& w_;
+  int64_t length_ = 0;
+  // Per layer: cached keys and values, (length, kv_width) and (length, v_width).
+  std::vector<std::vector<double>> k_, v_;
+};
+
+// Greedy continuation of `prompt` by `n` tokens with the reference.
+result<std::vector<int32_t>> reference_greedy(reference_forward& ref,
+                                              const std::vector<int32_t>& prompt, int n);
+
+}  // namespace uma::model

@@ -1,0 +1,224 @@
+// Sampler chain against hand-computed distributions, seed determinism, parameter validation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "sampling/sampler.h"
+
+namespace uma::sampling {
+namespace {
+
+// Probabilities 1/2, 1/4, 1/8, 1/8 at temperature 1.
+const std::vector<float> k_logits = {std::log(4.f), std::log(2.f), 0.f, 0.f};
+
+params plain() {
+  params p;
+  p.temperature = 1.f;
+  p.top_k = 0;
+  p.top_p = 1.f;
+  p.min_p = 0.f;
+  return p;
+}
+
+std::map<int32_t, float> dist(const params& p, const std::vector<float>& logits = k_logits,
+                              const std::vector<int32_t>& history = {}) {
+  auto s = sampler::create(p, static_cast<int64_t>(logits.size()));
+  EXPECT_TRUE(s.ok()) << s.message();
+  for (auto t : history) s->accept(t);
+  std::map<int32_t, float> m;
+  for (const auto& c : s->distribution(logits.data())) m[c.id] = c.p;
+  return m;
+}
+
+void expect_dist(const std::map<int32_t, float>& got, const std::map<int32_t, float>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (const auto& [id, p] : want) {
+    ASSERT_TRUE(got.count(id)) << "token " << id << " missing";
+    EXPECT_NEAR(got.at(id), p, 1e-5) << "token " << id;
+  }
+}
+
+TEST(Sampler, PlainSoftmax) {
+  expect_dist(dist(plain()), {{0, .5f}, {1, .25f}, {2, .125f}, {3, .125f}});
+}
+
+TEST(Sampler, Temperature) {
+  auto p = plain();
+  p.temperature = 0.5f;  // p_i^2 renormalized: 16, 4, 1, 1 over 22
+  expect_dist(dist(p), {{0, 16 / 22.f}, {1, 4 / 22.f}, {2, 1 / 22.f}, {3, 1 / 22.f}});
+  p.temperature = 2.f;  // sqrt: 2, sqrt2, 1, 1
+  const float z = 4 + std::sqrt(2.f);
+  expect_dist(dist(p), {{0, 2 / z}, {1, std::sqrt(2.f) / z}, {2, 1 / z}, {3, 1 / z}});
+}
+
+TEST(Sampler, TopK) {
+  auto p = plain();
+  p.top_k = 2;
+  expect_dist(dist(p), {{0, 2 / 3.f}, {1, 1 / 3.f}});
+  p.top_k = 1;
+  expect_dist(dist(p), {{0, 1.f}});
+}
+
+TEST(Sampler, TopP) {
+  auto p = plain();
+  p.top_p = 0.7f;  // cumulative 0.5, 0.75 -> two kept
+  expect_dist(dist(p), {{0, 2 / 3.f}, {1, 1 / 3.f}});
+  p.top_p = 0.5f;  // the first alone reaches 0.5
+  expect_dist(dist(p), {{0, 1.f}});
+  p.top_p = 0.8f;  // 0.5, 0.75, 0.875 -> three
+  expect_dist(dist(p), {{0, 4 / 7.f}, {1, 2 / 7.f}, {2, 1 / 7.f}});
+}
+
+TEST(Sampler, MinP) {
+  auto p = plain();
+  p.min_p = 0.3f;  // threshold 0.15
+  expect_dist(dist(p), {{0, 2 / 3.f}, {1, 1 / 3.f}});
+  p.min_p = 0.25f;  // threshold 0.125: all stay
+  expect_dist(dist(p), {{0, .5f}, {1, .25f}, {2, .125f}, {3, .125f}});
+}
+
+TEST(Sampler, TypicalP) {
+  // Entropy H = 1.75 ln2; |surprise - H| = 0.75, 0.25, 1.25, 1.25 (x ln2): token 1 is the most
+  // typical, then token 0.
+  auto p = plain();
+  p.typical_p = 0.7f;  // cumulative 0.25 (token 1), 0.75 (token 0)
+  expect_dist(dist(p), {{0, 2 / 3.f}, {1, 1 / 3.f}});
+  p.typical_p = 0.2f;
+  expect_dist(dist(p), {{1, 1.f}});
+}
+
+TEST(Sampler, RepetitionPenalty) {
+  auto p = plain();
+  p.repeat_penalty = 2.f;
+  // Token 0's positive logit ln4 is divided (-> ln2); token 3's negative logit -1 multiplied (->
+  // -2).
+  std::vector<float> logits = {std::log(4.f), std::log(2.f), 0.f, -1.f};
+  const float e2 = std::exp(-2.f);
+  const float z = 2 + 2 + 1 + e2;
+  expect_dist(dist(p, logits, {0, 3, 0}), {{0, 2 / z}, {1, 2 / z}, {2, 1 / z}, {3, e2 / z}});
+}
+
+TEST(Sampler, PresenceAndFrequencyPenalties) {
+  auto p = plain();
+  p.presence_penalty = 0.25f;
+  p.frequency_penalty = 0.5f;
+  // Token 1 seen twice: ln2 - 2 * 0.5 - 0.25.
+  const float l1 = std::exp(std::log(2.f) - 1.25f);
+  const float z = 4 + l1 + 1 + 1;
+  expect_dist(dist(p, k_logits, {1, 1}), {{0, 4 / z}, {1, l1 / z}, {2, 1 / z}, {3, 1 / z}});
+  // Outside the window: no effect.
+  p.repeat_last_n = 1;
+  const float l1b = std::exp(std::log(2.f) - 0.75f);  // only the last occurrence counts
+  const float zb = 4 + l1b + 2;
+  expect_dist(dist(p, k_logits, {1, 1}), {{0, 4 / zb}, {1, l1b / zb}, {2, 1 / zb}, {3, 1 / zb}});
+}
+
+TEST(Sampler, LogitBias) {
+  auto p = plain();
+  p.logit_bias = {{3, std::log(4.f)}, {1, -std::numeric_limits<float>::infinity()}};
+  // 4, banned, 1, 4 over 9
+  expect_dist(dist(p), {{0, 4 / 9.f}, {2, 1 / 9.f}, {3, 4 / 9.f}});
+}
+
+TEST(Sampler, GreedyIsArgmaxAfterPenalties) {
+  params p;
+  p.temperature = 0.f;
+  auto s = sampler::create(p, 4);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->sample(k_logits.data()), 0);
+  p.logit_bias = {{2, 10.f}};
+  auto s2 = sampler::create(p, 4);
+  ASSERT_TRUE(s2.ok());
+  EXPECT_EQ(s2->sample(k_logits.data()), 2);
+  p.logit_bias.clear();
+  p.repeat_penalty = 4.f;  // ln4 / 4 < ln2
+  auto s3 = sampler::create(p, 4);
+  ASSERT_TRUE(s3.ok());
+  s3->accept(0);
+  EXPECT_EQ(s3->sample(k_logits.data()), 1);
+}
+
+TEST(Sampler, DrawsFollowTheDistribution) {
+  auto s = sampler::create(plain(), 4);
+  ASSERT_TRUE(s.ok());
+  std::map<int32_t, int> counts;
+  const int n = 40000;
+  for (int i = 0; i < n; ++i) counts[s->sample(k_logits.data())]++;
+  EXPECT_NEAR(counts[0] / double(n), 0.5, 0.015);
+  EXPECT_NEAR(counts[1] / double(n), 0.25, 0.015);
+  EXPECT_NEAR(counts[2] / double(n), 0.125, 0.015);
+  EXPECT_NEAR(counts[3] / double(n), 0.125, 0.015);
+}
+
+TEST(Sampler, SeedDeterministic) {
+  std::vector<float> flat(512, 0.f);
+  auto run = [&](uint64_t seed) {
+    auto p = plain();
+    p.seed = seed;
+    auto s = sampler::create(p, 512);
+    EXPECT_TRUE(s.ok());
+    std::vector<int32_t> out;
+    for (int i = 0; i < 32; ++i) out.push_back(s->sample(flat.data()));
+    return out;
+  };
+  EXPECT_EQ(run(7), run(7));
+  EXPECT_NE(run(7), run(8));
+  // reset() restarts the same stream.
+  auto p = plain();
+  p.seed = 7;
+  auto s = sampler::create(p, 512);
+  ASSERT_TRUE(s.ok());
+  const int32_t first = s->sample(flat.data());
+  s->reset();
+  EXPECT_EQ(s->sample(flat.data()), first);
+}
+
+TEST(Sampler, RejectsOutOfRangeParameters) {
+  auto check = [](params p, const char* name) {
+    auto s = sampler::create(p, 10);
+    ASSERT_FALSE(s.ok()) << name;
+    EXPECT_NE(s.message().find(name), std::string::npos) << s.message();
+  };
+  params p;
+  p.temperature = -1;
+  check(p, "temperature");
+  p = {};
+  p.temperature = std::nanf("");
+  check(p, "temperature");
+  p = {};
+  p.top_k = -3;
+  check(p, "top_k");
+  p = {};
+  p.top_p = 0;
+  check(p, "top_p");
+  p = {};
+  p.top_p = 1.5f;
+  check(p, "top_p");
+  p = {};
+  p.min_p = -0.1f;
+  check(p, "min_p");
+  p = {};
+  p.typical_p = 2;
+  check(p, "typical_p");
+  p = {};
+  p.repeat_penalty = 0;
+  check(p, "repeat_penalty");
+  p = {};
+  p.presence_penalty = 3;
+  check(p, "presence_penalty");
+  p = {};
+  p.frequency_penalty = -2.5f;
+  check(p, "frequency_penalty");
+  p = {};
+  p.logit_bias = {{10, 1.f}};
+  check(p, "logit_bias");
+  p = {};
+  p.repeat_last_n = -1;
+  check(p, "repeat_last_n");
+  EXPECT_TRUE(sampler::create(params{}, 10).ok());
+}
+
+}  // namespace
+}  // namespace uma::sampling
