@@ -68,10 +68,10 @@ struct block_q3_k {
 static_assert(sizeof(block_q3_k) == 110);
 
 struct block_q4_k {
-  uint16_t d;                       // super-block scale for the scales
-  uint16_t dmin;                    // super-block scale for the mins
-  uint8_t scales[k_scale_size];     // 8 x (6-bit scale, 6-bit min)
-  uint8_t qs[qk_k / 2];             // 4-bit quants
+  uint16_t d;                    // super-block scale for the scales
+  uint16_t dmin;                 // super-block scale for the mins
+  uint8_t scales[k_scale_size];  // 8 x (6-bit scale, 6-bit min)
+  uint8_t qs[qk_k / 2];          // 4-bit quants
 };
 static_assert(sizeof(block_q4_k) == 144);
 

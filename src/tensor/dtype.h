@@ -51,15 +51,27 @@ struct dtype_traits {
   uint32_t block_elems;   // elements per block (1 for plain types)
   uint32_t block_bytes;   // bytes per block
   bool quantized;
-  bool codec;  // uma has a reference quantize/dequantize for it (see tensor/quant.h)
+  bool codec;            // uma has a reference quantize/dequantize for it (see tensor/quant.h)
+  bool dequant = codec;  // uma can at least dequantize it (codec, or dequant-only like q2_k, q3_k)
 };
 
 // nullptr for an id uma does not know (a GGUF with it is rejected).
 const dtype_traits* find_dtype(uint32_t id);
 const dtype_traits& traits(dtype t);
-// Parses "q4_k", "Q4_K", "q4_k_m"-style names are NOT types (see quantize presets); nullopt if unknown.
+// Parses "q4_k", "Q4_K", "q4_k_m"-style names are NOT types (see quantize presets); nullopt if
+// unknown.
 std::optional<dtype> dtype_from_name(std::string_view name);
-inline std::string_view dtype_name(dtype t) { return traits(t).name; }
+inline std::string_view dtype_name(dtype t) {
+  return traits(t).name;
+}
+// dequantize_row works for t (every codec type, plus dequant-only formats such as q2_k / q3_k).
+inline bool can_dequantize(dtype t) {
+  return traits(t).dequant;
+}
+// quantize_row works for t.
+inline bool can_quantize(dtype t) {
+  return traits(t).codec;
+}
 
 // Bytes for `n` elements (n must be a multiple of block_elems; returns nullopt otherwise or on
 // overflow).

@@ -40,7 +40,7 @@ inline uint16_t f32_to_f16(float f) {
     return static_cast<uint16_t>(sign | 0x7c00 | (x > 0x7f800000 ? 0x200 : 0));
   }
   if (x >= 0x477ff000) return static_cast<uint16_t>(sign | 0x7c00);  // overflow -> inf
-  if (x < 0x38800000) {  // subnormal or zero in half
+  if (x < 0x38800000) {                                              // subnormal or zero in half
     // value in units of 2^-24, rounded to nearest even
     float v = bits_to_f32(x) * 16777216.0f;
     uint32_t r = static_cast<uint32_t>(v);
@@ -56,7 +56,9 @@ inline uint16_t f32_to_f16(float f) {
   return static_cast<uint16_t>(sign | h);
 }
 
-inline float bf16_to_f32(uint16_t h) { return bits_to_f32(static_cast<uint32_t>(h) << 16); }
+inline float bf16_to_f32(uint16_t h) {
+  return bits_to_f32(static_cast<uint32_t>(h) << 16);
+}
 
 inline uint16_t f32_to_bf16(float f) {
   uint32_t x = f32_to_bits(f);

@@ -1,0 +1,454 @@
+// Reference codecs of the 256-element K formats: Q4_K, Q5_K, Q6_K (weights), Q8_K (activations),
+// and dequantize-only Q2_K and Q3_K (common in downloaded files).
+//
+// Decoding repeats ggml's arithmetic exactly so files from the ecosystem dequantize
+// bit-identically. Encoding follows the same ideas as ggml's reference quantizers:
+//  - Q4_K / Q5_K: each 32-element sub-block gets (scale, min) with x ~ scale * q - min, found by
+//    weighted least squares over a sweep of candidate inverse scales (weights favour large
+//    magnitudes); the 8 scales and 8 mins are then coded in 6 bits against two half-precision
+//    super-scales, and the codes recomputed with the values actually stored.
+//  - Q6_K: each 16-element sub-block gets a symmetric scale maximising the x^2-weighted fit, then
+//  the
+//    16 scales are coded as int8 against one half-precision super-scale.
+#include <cmath>
+#include <cstring>
+
+#include "tensor/blocks.h"
+#include "tensor/half.h"
+#include "tensor/quant.h"
+#include "tensor/quant_util.h"
+
+namespace uma {
+namespace {
+
+using quant_detail::load_block;
+using quant_detail::nearest_int;
+using quant_detail::round_clamped;
+using quant_detail::store_block;
+
+// Unpacks the j-th (6-bit scale, 6-bit min) pair of Q4_K / Q5_K's 12-byte scale array: the first
+// four pairs are the low 6 bits of bytes 0..3 / 4..7; the last four keep their low 4 bits in bytes
+// 8..11 and their top 2 bits in the spare top bits of bytes 0..7.
+inline void unpack_scale_min(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = static_cast<uint8_t>((q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4));
+    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+void pack_scale_min(const uint8_t* ls, const uint8_t* lm, uint8_t* q) {
+  std::memset(q, 0, k_scale_size);
+  for (int j = 0; j < 8; ++j) {
+    if (j < 4) {
+      q[j] = ls[j];
+      q[j + 4] = lm[j];
+    } else {
+      q[j + 4] = static_cast<uint8_t>((ls[j] & 0x0f) | ((lm[j] & 0x0f) << 4));
+      q[j - 4] |= static_cast<uint8_t>((ls[j] >> 4) << 6);
+      q[j] |= static_cast<uint8_t>((lm[j] >> 4) << 6);
+    }
+  }
+}
+
+// Fits x ~ scale * q - neg_min with q in [0, qmax], neg_min >= 0, minimising sum w (error)^2.
+// Tries the min/max grid and `nstep` candidate inverse scales (qmax + rmin + rdelta * s) / range,
+// each followed by the closed-form least-squares (scale, min) for its codes. Returns scale.
+float fit_scale_min(const float* x, const float* w, int n, int qmax, uint8_t* codes, float* neg_min,
+                    float rmin, float rdelta, int nstep) {
+  float lo = x[0], hi = x[0], sum_w = 0, sum_x = 0;
+  for (int i = 0; i < n; ++i) {
+    lo = std::fmin(lo, x[i]);
+    hi = std::fmax(hi, x[i]);
+    sum_w += w[i];
+    sum_x += w[i] * x[i];
+  }
+  if (lo > 0) lo = 0;  // the min term only ever lowers values
+  if (hi == lo) {
+    std::memset(codes, 0, n);
+    *neg_min = -lo;
+    return 0;
+  }
+  const float range = hi - lo;
+  float iscale = static_cast<float>(qmax) / range;
+  float scale = 1.0f / iscale, min = lo;
+  float best = 0;
+  for (int i = 0; i < n; ++i) {
+    const int q = round_clamped(iscale * (x[i] - lo), 0, qmax);
+    codes[i] = static_cast<uint8_t>(q);
+    const float diff = scale * static_cast<float>(q) + lo - x[i];
+    best += w[i] * diff * diff;
+  }
+  uint8_t trial[32];
+  for (int s = 0; s <= nstep; ++s) {
+    iscale = (rmin + rdelta * static_cast<float>(s) + static_cast<float>(qmax)) / range;
+    float sl = 0, sll = 0, sxl = 0;
+    for (int i = 0; i < n; ++i) {
+      const int q = round_clamped(iscale * (x[i] - lo), 0, qmax);
+      trial[i] = static_cast<uint8_t>(q);
+      const float l = static_cast<float>(q);
+      sl += w[i] * l;
+      sll += w[i] * l * l;
+      sxl += w[i] * l * x[i];
+    }
+    const float det = sum_w * sll - sl * sl;
+    if (!(det > 0)) continue;
+    float this_scale = (sum_w * sxl - sum_x * sl) / det;
+    float this_min = (sll * sum_x - sl * sxl) / det;
+    if (this_min > 0) {  // a positive offset is not representable: refit the scale alone
+      this_min = 0;
+      this_scale = sxl / sll;
+    }
+    float err = 0;
+    for (int i = 0; i < n; ++i) {
+      const float diff = this_scale * static_cast<float>(trial[i]) + this_min - x[i];
+      err += w[i] * diff * diff;
+    }
+    if (err < best) {
+      best = err;
+      std::memcpy(codes, trial, n);
+      scale = this_scale;
+      min = this_min;
+    }
+  }
+  *neg_min = -min;
+  return scale;
+}
+
+// Symmetric fit of x ~ scale * q, q in [-qmax, qmax - 1], weighting each element by x^2 (big
+// values matter most). Sweeps 19 inverse scales around -qmax / max. Returns scale (may be < 0).
+float fit_symmetric_weighted(const float* x, int n, int qmax) {
+  float amax = 0, max = 0;
+  for (int i = 0; i < n; ++i) {
+    if (std::fabs(x[i]) > amax) {
+      amax = std::fabs(x[i]);
+      max = x[i];
+    }
+  }
+  if (amax < 1e-15f) return 0;
+  float best_num = 0, best_den = 0;  // the fit quality is num^2 / den
+  // s = 0 (the extreme element on -qmax) first: exact fits of simple rows come from it.
+  for (int k = 0; k < 19; ++k) {
+    const int s = k == 0 ? 0 : (k <= 9 ? -k : k - 9);
+    const float iscale = -(static_cast<float>(qmax) + 0.1f * static_cast<float>(s)) / max;
+    float sxl = 0, sll = 0;
+    for (int i = 0; i < n; ++i) {
+      const float q = static_cast<float>(round_clamped(iscale * x[i], -qmax, qmax - 1));
+      const float w = x[i] * x[i];
+      sxl += w * x[i] * q;
+      sll += w * q * q;
+    }
+    if (sll > 0 && (best_den == 0 || sxl * sxl * best_den > best_num * best_num * sll)) {
+      best_num = sxl;
+      best_den = sll;
+    }
+  }
+  return best_den > 0 ? best_num / best_den : 0;
+}
+
+// Shared Q4_K / Q5_K super-block encoder: codes in [0, qmax], scales packed into `scales`.
+void encode_scale_min_block(const float* x, int qmax, float rmin, float rdelta, int nstep,
+                            uint16_t* d_out, uint16_t* dmin_out, uint8_t* scales, uint8_t* codes) {
+  float sum_x2 = 0;
+  for (int i = 0; i < qk_k; ++i) sum_x2 += x[i] * x[i];
+  const float av_x = std::sqrt(sum_x2 / qk_k);
+  float sub_scale[8], sub_min[8], w[32];
+  float max_scale = 0, max_min = 0;
+  for (int j = 0; j < 8; ++j) {
+    for (int l = 0; l < 32; ++l) w[l] = av_x + std::fabs(x[32 * j + l]);
+    sub_scale[j] =
+        fit_scale_min(x + 32 * j, w, 32, qmax, codes + 32 * j, &sub_min[j], rmin, rdelta, nstep);
+    max_scale = std::fmax(max_scale, sub_scale[j]);
+    max_min = std::fmax(max_min, sub_min[j]);
+  }
+  const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+  const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+  uint8_t ls[8], lm[8];
+  for (int j = 0; j < 8; ++j) {
+    ls[j] = static_cast<uint8_t>(round_clamped(inv_scale * sub_scale[j], 0, 63));
+    lm[j] = static_cast<uint8_t>(round_clamped(inv_min * sub_min[j], 0, 63));
+  }
+  pack_scale_min(ls, lm, scales);
+  // The two super-scales are stored in half precision: try the rounded value and its two
+  // neighbours for each, recompute the codes against the values as stored, keep the least error.
+  const uint16_t d0 = f32_to_f16(max_scale / 63.0f), m0 = f32_to_f16(max_min / 63.0f);
+  uint8_t trial[qk_k];
+  float best_err = INFINITY;
+  for (int dd = -1; dd <= 1; ++dd) {
+    for (int dm = -1; dm <= 1; ++dm) {
+      if ((dd != 0 && (d0 == 0 || d0 >= 0x7bff)) || (dm != 0 && (m0 == 0 || m0 >= 0x7bff)))
+        continue;
+      const auto dh = static_cast<uint16_t>(d0 + dd), mh = static_cast<uint16_t>(m0 + dm);
+      const float d_all = f16_to_f32(dh), dmin_all = f16_to_f32(mh);
+      float err = 0;
+      for (int j = 0; j < 8; ++j) {
+        const float d = d_all * static_cast<float>(ls[j]);
+        const float m = dmin_all * static_cast<float>(lm[j]);
+        const float id = d != 0 ? 1.0f / d : 0.0f;
+        for (int l = 0; l < 32; ++l) {
+          const float v = x[32 * j + l];
+          const int q = d != 0 ? round_clamped((v + m) * id, 0, qmax) : 0;
+          trial[32 * j + l] = static_cast<uint8_t>(q);
+          const float diff = d * static_cast<float>(q) - m - v;
+          err += diff * diff;
+        }
+      }
+      if (err < best_err) {
+        best_err = err;
+        *d_out = dh;
+        *dmin_out = mh;
+        std::memcpy(codes, trial, qk_k);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+// ---- Q4_K: 8 sub-blocks of 32; y = d * sc * q - dmin * m; nibbles of 64-element groups ----
+
+void dequantize_row_q4_k(const void* src, float* dst, int64_t n) {
+  for (int64_t b = 0; b < n / qk_k; ++b) {
+    const auto blk = load_block<block_q4_k>(src, b);
+    const float d = f16_to_f32(blk.d), min = f16_to_f32(blk.dmin);
+    float* y = dst + b * qk_k;
+    const uint8_t* q = blk.qs;
+    for (int j = 0, is = 0; j < qk_k; j += 64, is += 2, q += 32) {
+      uint8_t sc, m;
+      unpack_scale_min(is, blk.scales, &sc, &m);
+      const float d1 = d * static_cast<float>(sc), m1 = min * static_cast<float>(m);
+      unpack_scale_min(is + 1, blk.scales, &sc, &m);
+      const float d2 = d * static_cast<float>(sc), m2 = min * static_cast<float>(m);
+      for (int l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>(q[l] & 0x0f) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>(q[l] >> 4) - m2;
+    }
+  }
+}
+
+void quantize_row_q4_k(const float* src, void* dst, int64_t n) {
+  uint8_t codes[qk_k];
+  for (int64_t b = 0; b < n / qk_k; ++b) {
+    block_q4_k blk;
+    encode_scale_min_block(src + b * qk_k, 15, -1.0f, 0.1f, 20, &blk.d, &blk.dmin, blk.scales,
+                           codes);
+    uint8_t* q = blk.qs;
+    for (int j = 0; j < qk_k; j += 64, q += 32)
+      for (int l = 0; l < 32; ++l)
+        q[l] = static_cast<uint8_t>(codes[j + l] | (codes[j + l + 32] << 4));
+    store_block(dst, b, blk);
+  }
+}
+
+// ---- Q5_K: as Q4_K plus a 5th bit per element in qh (bit pairs per 64-element group) ----
+
+void dequantize_row_q5_k(const void* src, float* dst, int64_t n) {
+  for (int64_t b = 0; b < n / qk_k; ++b) {
+    const auto blk = load_block<block_q5_k>(src, b);
+    const float d = f16_to_f32(blk.d), min = f16_to_f32(blk.dmin);
+    float* y = dst + b * qk_k;
+    const uint8_t* ql = blk.qs;
+    uint8_t u1 = 1, u2 = 2;
+    for (int j = 0, is = 0; j < qk_k; j += 64, is += 2, ql += 32) {
+      uint8_t sc, m;
+      unpack_scale_min(is, blk.scales, &sc, &m);
+      const float d1 = d * static_cast<float>(sc), m1 = min * static_cast<float>(m);
+      unpack_scale_min(is + 1, blk.scales, &sc, &m);
+      const float d2 = d * static_cast<float>(sc), m2 = min * static_cast<float>(m);
+      for (int l = 0; l < 32; ++l)
+        *y++ = d1 * static_cast<float>((ql[l] & 0x0f) + (blk.qh[l] & u1 ? 16 : 0)) - m1;
+      for (int l = 0; l < 32; ++l)
+        *y++ = d2 * static_cast<float>((ql[l] >> 4) + (blk.qh[l] & u2 ? 16 : 0)) - m2;
+      u1 = static_cast<uint8_t>(u1 << 2);
+      u2 = static_cast<uint8_t>(u2 << 2);
+    }
+  }
+}
+
+void quantize_row_q5_k(const float* src, void* dst, int64_t n) {
+  uint8_t codes[qk_k];
+  for (int64_t b = 0; b < n / qk_k; ++b) {
+    block_q5_k blk;
+    encode_scale_min_block(src + b * qk_k, 31, -0.5f, 0.1f, 15, &blk.d, &blk.dmin, blk.scales,
+                           codes);
+    std::memset(blk.qh, 0, sizeof(blk.qh));
+    uint8_t* ql = blk.qs;
+    uint8_t m1 = 1, m2 = 2;
+    for (int j = 0; j < qk_k; j += 64, ql += 32) {
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t a = codes[j + l], c = codes[j + l + 32];
+        if (a > 15) blk.qh[l] |= m1;
+        if (c > 15) blk.qh[l] |= m2;
+        ql[l] = static_cast<uint8_t>((a & 0x0f) | ((c & 0x0f) << 4));
+      }
+      m1 = static_cast<uint8_t>(m1 << 2);
+      m2 = static_cast<uint8_t>(m2 << 2);
+    }
+    store_block(dst, b, blk);
+  }
+}
+
+// ---- Q6_K: 16 sub-blocks of 16; y = d * sc * (q - 32), q split in 4 low + 2 high bits ----
+
+void dequantize_row_q6_k(const void* src, float* dst, int64_t n) {
+  for (int64_t b = 0; b < n / qk_k; ++b) {
+    const auto blk = load_block<block_q6_k>(src, b);
+    const float d = f16_to_f32(blk.d);
+    float* y = dst + b * qk_k;
+    const uint8_t* ql = blk.ql;
+    const uint8_t* qh = blk.qh;
+    const int8_t* sc = blk.scales;
+    for (int half = 0; half < 2; ++half, y += 128, ql += 64, qh += 32, sc += 8) {
+      for (int l = 0; l < 32; ++l) {
+        const int is = l / 16;
+        const int q1 = ((ql[l] & 0x0f) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int q2 = ((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        y[l] = d * static_cast<float>(sc[is + 0]) * static_cast<float>(q1);
+        y[l + 32] = d * static_cast<float>(sc[is + 2]) * static_cast<float>(q2);
+        y[l + 64] = d * static_cast<float>(sc[is + 4]) * static_cast<float>(q3);
+        y[l + 96] = d * static_cast<float>(sc[is + 6]) * static_cast<float>(q4);
+      }
+    }
+  }
+}
+
+void quantize_row_q6_k(const float* src, void* dst, int64_t n) {
+  uint8_t codes[qk_k];
+  for (int64_t b = 0; b < n / qk_k; ++b) {
+    const float* x = src + b * qk_k;
+    float sub_scale[16];
+    float max_abs = 0, max_scale = 0;
+    for (int j = 0; j < 16; ++j) {
+      sub_scale[j] = fit_symmetric_weighted(x + 16 * j, 16, 32);
+      if (std::fabs(sub_scale[j]) > max_abs) {
+        max_abs = std::fabs(sub_scale[j]);
+        max_scale = sub_scale[j];
+      }
+    }
+    block_q6_k blk;
+    std::memset(&blk, 0, sizeof(blk));
+    if (max_abs >= 1e-15f) {
+      const float iscale = -128.0f / max_scale;
+      blk.d = f32_to_f16(1.0f / iscale);
+      const float d_all = f16_to_f32(blk.d);
+      for (int j = 0; j < 16; ++j) {
+        const int s = round_clamped(iscale * sub_scale[j], -128, 127);
+        blk.scales[j] = static_cast<int8_t>(s);
+        const float d = d_all * static_cast<float>(s);
+        for (int l = 0; l < 16; ++l)
+          codes[16 * j + l] =
+              d == 0 ? 32 : static_cast<uint8_t>(round_clamped(x[16 * j + l] / d, -32, 31) + 32);
+      }
+      uint8_t* ql = blk.ql;
+      uint8_t* qh = blk.qh;
+      for (int j = 0; j < qk_k; j += 128, ql += 64, qh += 32) {
+        for (int l = 0; l < 32; ++l) {
+          const uint8_t c1 = codes[j + l], c2 = codes[j + l + 32];
+          const uint8_t c3 = codes[j + l + 64], c4 = codes[j + l + 96];
+          ql[l] = static_cast<uint8_t>((c1 & 0x0f) | ((c3 & 0x0f) << 4));
+          ql[l + 32] = static_cast<uint8_t>((c2 & 0x0f) | ((c4 & 0x0f) << 4));
+          qh[l] = static_cast<uint8_t>((c1 >> 4) | ((c2 >> 4) << 2) | ((c3 >> 4) << 4) |
+                                       ((c4 >> 4) << 6));
+        }
+      }
+    }
+    store_block(dst, b, blk);
+  }
+}
+
+// ---- Q8_K: activations; d = max / -127 kept as float, bsums of 16 ----
+
+void dequantize_row_q8_k(const void* src, float* dst, int64_t n) {
+  for (int64_t b = 0; b < n / qk_k; ++b) {
+    const auto blk = load_block<block_q8_k>(src, b);
+    for (int j = 0; j < qk_k; ++j) dst[b * qk_k + j] = blk.d * static_cast<float>(blk.qs[j]);
+  }
+}
+
+void quantize_row_q8_k(const float* src, void* dst, int64_t n) {
+  for (int64_t b = 0; b < n / qk_k; ++b) {
+    const float* x = src + b * qk_k;
+    float amax = 0, max = 0;
+    for (int j = 0; j < qk_k; ++j) {
+      if (std::fabs(x[j]) > amax) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    }
+    block_q8_k blk;
+    std::memset(&blk, 0, sizeof(blk));
+    if (amax != 0) {
+      const float iscale = -127.0f / max;
+      for (int j = 0; j < qk_k; ++j)
+        blk.qs[j] = static_cast<int8_t>(round_clamped(iscale * x[j], -127, 127));
+      for (int g = 0; g < qk_k / 16; ++g) {
+        int sum = 0;
+        for (int l = 0; l < 16; ++l) sum += blk.qs[16 * g + l];
+        blk.bsums[g] = static_cast<int16_t>(sum);
+      }
+      blk.d = 1.0f / iscale;
+    }
+    store_block(dst, b, blk);
+  }
+}
+
+// ---- Q2_K (dequantize only): 16 sub-blocks of 16, 4-bit scale and min, 2-bit codes ----
+
+void dequantize_row_q2_k(const void* src, float* dst, int64_t n) {
+  for (int64_t b = 0; b < n / qk_k; ++b) {
+    const auto blk = load_block<block_q2_k>(src, b);
+    const float d = f16_to_f32(blk.d), min = f16_to_f32(blk.dmin);
+    float* y = dst + b * qk_k;
+    const uint8_t* q = blk.qs;
+    int is = 0;
+    for (int half = 0; half < 2; ++half, q += 32) {
+      for (int shift = 0; shift < 8; shift += 2) {
+        for (int part = 0; part < 2; ++part) {
+          const uint8_t sc = blk.scales[is++];
+          const float dl = d * static_cast<float>(sc & 0x0f);
+          const float ml = min * static_cast<float>(sc >> 4);
+          for (int l = 0; l < 16; ++l)
+            *y++ = dl * static_cast<float>((q[l + 16 * part] >> shift) & 3) - ml;
+        }
+      }
+    }
+  }
+}
+
+// ---- Q3_K (dequantize only): 16 sub-blocks of 16, 6-bit signed scales, 2 low bits + high mask
+// ----
+
+void dequantize_row_q3_k(const void* src, float* dst, int64_t n) {
+  for (int64_t b = 0; b < n / qk_k; ++b) {
+    const auto blk = load_block<block_q3_k>(src, b);
+    const float d_all = f16_to_f32(blk.d);
+    // 16 scales of 6 bits: low 4 bits in bytes 0..7 (two per byte), high 2 bits in bytes 8..11.
+    int8_t scales[16];
+    for (int j = 0; j < 16; ++j) {
+      const int lo = j < 8 ? (blk.scales[j] & 0x0f) : (blk.scales[j - 8] >> 4);
+      const int hi = (blk.scales[8 + (j % 4)] >> (2 * (j / 4))) & 3;
+      scales[j] = static_cast<int8_t>((lo | (hi << 4)) - 32);
+    }
+    float* y = dst + b * qk_k;
+    const uint8_t* q = blk.qs;
+    uint8_t m = 1;
+    int is = 0;
+    for (int half = 0; half < 2; ++half, q += 32) {
+      for (int shift = 0; shift < 8; shift += 2, m = static_cast<uint8_t>(m << 1)) {
+        for (int part = 0; part < 2; ++part) {
+          const float dl = d_all * static_cast<float>(scales[is++]);
+          for (int l = 0; l < 16; ++l) {
+            const int k = l + 16 * part;
+            const int v = ((q[k] >> shift) & 3) - ((blk.hmask[k] & m) ? 0 : 4);
+            *y++ = dl * static_cast<float>(v);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace uma
