@@ -24,8 +24,8 @@ struct matrix_view {
   dtype type = dtype::f32;
   const void* data = nullptr;
   int64_t rows = 0;
-  int64_t cols = 0;       // elements per row (a multiple of the type's block size)
-  size_t row_bytes = 0;   // bytes per row
+  int64_t cols = 0;      // elements per row (a multiple of the type's block size)
+  size_t row_bytes = 0;  // bytes per row
 };
 
 // Production path: best available backend. `pool` may be null (single-threaded).

@@ -16,9 +16,9 @@ enum class rope_style {
 };
 
 struct rope_params {
-  int n_rot = 0;              // rotated dims per head (<= head_dim; usually head_dim)
-  float freq_base = 10000.f;  // theta
-  float freq_scale = 1.f;     // linear position scaling (1 / factor)
+  int n_rot = 0;                        // rotated dims per head (<= head_dim; usually head_dim)
+  float freq_base = 10000.f;            // theta
+  float freq_scale = 1.f;               // linear position scaling (1 / factor)
   const float* freq_factors = nullptr;  // n_rot/2 divisors of the frequencies (llama 3.1), or null
   rope_style style = rope_style::normal;
 };

@@ -1,0 +1,75 @@
+// The kernel backend table behind kernels::matmul (and kernels::ops): one entry per SIMD target,
+// each with per-weight-type matvec (n == 1, decode) and gemm (n > 1, prefill / batched decode)
+// kernels and its activation quantizers. A tile-matrix engine (AMX, SME) is another row of this
+// table that fills only the gemm entries. Exposed so tests and benchmarks can force a backend.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/matmul.h"
+#include "tensor/dtype.h"
+
+namespace uma::kernels {
+
+// Format the activation rows are converted to before the dot products: ggml's vec_dot_type.
+enum class act_format : uint8_t { f32, f16, bf16, q8_0, q8_1, q8_k };
+inline constexpr int act_format_count = 6;
+
+// The activation format for weight type `w` (f32 for unsupported types).
+act_format act_format_for(dtype w);
+// Elements per block of the activation format (1 for float formats).
+int64_t act_block_elems(act_format f);
+// Bytes of one converted activation row of `cols` elements.
+size_t act_row_bytes(act_format f, int64_t cols);
+
+// One tile of the product: for r in [0, rows), j in [0, n):
+//   y[j * ldy + r] = dot(W row r, activation row j)
+struct gemm_args {
+  const uint8_t* w = nullptr;  // first weight row of the tile
+  size_t w_row_bytes = 0;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  const uint8_t* a = nullptr;  // first converted activation row
+  size_t a_row_bytes = 0;
+  int64_t n = 0;
+  float* y = nullptr;
+  int64_t ldy = 0;
+};
+using gemm_fn = void (*)(const gemm_args&);
+// Converts one activation row of `cols` floats (a multiple of the block size) to the format.
+using act_convert_fn = void (*)(const float* x, void* dst, int64_t cols);
+
+enum class backend_id : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3 };
+inline constexpr int backend_count = 4;
+inline constexpr int max_dtype_id = 40;
+
+struct matmul_backend {
+  const char* name = nullptr;
+  // Indexed by dtype id. matvec must handle any n (looping over activation rows); gemm, where set,
+  // is the tiled path used for n > 1.
+  std::array<gemm_fn, max_dtype_id> matvec{};
+  std::array<gemm_fn, max_dtype_id> gemm{};
+  std::array<act_convert_fn, act_format_count> convert{};
+};
+
+// nullptr if the backend is not compiled in or this CPU lacks it.
+const matmul_backend* find_backend(backend_id id);
+// The best backend for this CPU (what matmul() uses); UMA_BACKEND=scalar|avx2|avx512 overrides.
+const matmul_backend& best_backend();
+// matmul() on a chosen backend (types the backend lacks fall back to the scalar kernels).
+void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, int64_t n, float* y,
+               thread_pool* pool);
+
+// Per-backend tables, defined in the backend's own translation unit.
+const matmul_backend& scalar_backend();
+#if defined(__x86_64__)
+const matmul_backend& avx2_backend();
+const matmul_backend& avx512_backend();
+#endif
+#if defined(__aarch64__)
+const matmul_backend& neon_backend();
+#endif
+
+}  // namespace uma::kernels

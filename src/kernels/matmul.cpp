@@ -1,0 +1,229 @@
+// matmul dispatch: picks the backend for this CPU, converts the activation rows once per call
+// (to Q8_0 / Q8_1 / Q8_K / F16 / BF16 as the weight type needs), then splits the output rows (and,
+// for n > 1, tiles of activation rows) over the thread pool with an atomic work counter.
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "kernels/matmul.h"
+#include "tensor/blocks.h"
+#include "util/cpu_features.h"
+#include "util/thread_pool.h"
+
+namespace uma::kernels {
+
+act_format act_format_for(dtype w) {
+  switch (w) {
+    case dtype::f16:
+      return act_format::f16;
+    case dtype::bf16:
+      return act_format::bf16;
+    case dtype::q8_0:
+    case dtype::q4_0:
+    case dtype::q5_0:
+      return act_format::q8_0;
+    case dtype::q4_1:
+    case dtype::q5_1:
+      return act_format::q8_1;
+    case dtype::q2_k:
+    case dtype::q3_k:
+    case dtype::q4_k:
+    case dtype::q5_k:
+    case dtype::q6_k:
+      return act_format::q8_k;
+    default:
+      return act_format::f32;
+  }
+}
+
+int64_t act_block_elems(act_format f) {
+  switch (f) {
+    case act_format::q8_0:
+    case act_format::q8_1:
+      return qk32;
+    case act_format::q8_k:
+      return qk_k;
+    default:
+      return 1;
+  }
+}
+
+size_t act_row_bytes(act_format f, int64_t cols) {
+  const auto c = static_cast<size_t>(cols);
+  switch (f) {
+    case act_format::f32:
+      return c * 4;
+    case act_format::f16:
+    case act_format::bf16:
+      return c * 2;
+    case act_format::q8_0:
+      return c / qk32 * sizeof(block_q8_0);
+    case act_format::q8_1:
+      return c / qk32 * sizeof(block_q8_1);
+    case act_format::q8_k:
+      return c / qk_k * sizeof(block_q8_k);
+  }
+  return 0;
+}
+
+const matmul_backend* find_backend(backend_id id) {
+  const auto& f = cpu();
+  switch (id) {
+    case backend_id::scalar:
+      return &scalar_backend();
+#if defined(__x86_64__)
+    case backend_id::avx2:
+      return f.avx2 ? &avx2_backend() : nullptr;
+    case backend_id::avx512:
+      return f.avx512_vnni ? &avx512_backend() : nullptr;
+#endif
+#if defined(__aarch64__)
+    case backend_id::neon:
+      return f.neon_dotprod ? &neon_backend() : nullptr;
+#endif
+    default:
+      return nullptr;
+  }
+}
+
+const matmul_backend& best_backend() {
+  static const matmul_backend* best = [] {
+    const char* env = std::getenv("UMA_BACKEND");
+    if (env != nullptr) {
+      const std::string_view want(env);
+      for (int i = 0; i < backend_count; ++i) {
+        const auto* b = find_backend(static_cast<backend_id>(i));
+        if (b != nullptr && want == b->name) return b;
+      }
+    }
+    for (int i = backend_count - 1; i >= 0; --i)
+      if (const auto* b = find_backend(static_cast<backend_id>(i))) return b;
+    return &scalar_backend();
+  }();
+  return *best;
+}
+
+namespace {
+
+// 64-byte aligned scratch for converted activations, one per calling thread, reused across calls.
+uint8_t* act_scratch(size_t bytes) {
+  thread_local std::vector<uint8_t> buf;
+  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
+  auto p = reinterpret_cast<uintptr_t>(buf.data());
+  return reinterpret_cast<uint8_t*>((p + 63) & ~uintptr_t{63});
+}
+
+// Runs task(i) for i in [0, n_tasks) over the pool: thread t starts at task t, then takes the next
+// free one from a shared counter (dynamic balance when another process steals a core).
+template <class F>
+void run_tasks(thread_pool* pool, int64_t n_tasks, const F& task) {
+  const int nt = pool != nullptr ? static_cast<int>(std::min<int64_t>(pool->size(), n_tasks)) : 1;
+  if (nt <= 1) {
+    for (int64_t i = 0; i < n_tasks; ++i) task(i);
+    return;
+  }
+  std::atomic<int64_t> next{nt};
+  pool->run_on_all([&](int t, int) {
+    if (t >= nt) return;
+    for (int64_t i = t; i < n_tasks; i = next.fetch_add(1, std::memory_order_relaxed)) task(i);
+  });
+}
+
+}  // namespace
+
+void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, int64_t n, float* y,
+               thread_pool* pool) {
+  if (n <= 0 || w.rows <= 0) return;
+  const auto ti = static_cast<size_t>(w.type);
+  if (ti >= max_dtype_id) return;
+  const matmul_backend& sc = scalar_backend();
+  gemm_fn matvec = be.matvec[ti] != nullptr ? be.matvec[ti] : sc.matvec[ti];
+  gemm_fn gemm = be.matvec[ti] != nullptr ? be.gemm[ti] : sc.gemm[ti];
+  if (matvec == nullptr) return;
+  const act_format af = act_format_for(w.type);
+  const auto afi = static_cast<size_t>(af);
+  act_convert_fn convert = be.convert[afi] != nullptr ? be.convert[afi] : sc.convert[afi];
+
+  // 1. Convert the activation rows once.
+  const size_t arb = act_row_bytes(af, w.cols);
+  const uint8_t* a;
+  if (af == act_format::f32) {
+    a = reinterpret_cast<const uint8_t*>(x);
+  } else {
+    uint8_t* buf = act_scratch(arb * static_cast<size_t>(n));
+    const auto conv_row = [&](int64_t j) { convert(x + j * w.cols, buf + j * arb, w.cols); };
+    if (n >= 8 && pool != nullptr)
+      run_tasks(pool, n, conv_row);
+    else
+      for (int64_t j = 0; j < n; ++j) conv_row(j);
+    a = buf;
+  }
+
+  gemm_args base;
+  base.w_row_bytes = w.row_bytes;
+  base.cols = w.cols;
+  base.a_row_bytes = arb;
+  base.ldy = w.rows;
+  const auto* wbytes = static_cast<const uint8_t*>(w.data);
+  const int nt = pool != nullptr ? pool->size() : 1;
+
+  if (n == 1 || gemm == nullptr) {
+    // 2a. Decode: output rows split into a few chunks per thread (multiples of 16 rows).
+    int64_t chunk = (w.rows + nt * 4 - 1) / (nt * 4);
+    chunk = std::max<int64_t>(16, (chunk + 15) / 16 * 16);
+    const int64_t n_tasks = (w.rows + chunk - 1) / chunk;
+    run_tasks(pool, n_tasks, [&](int64_t i) {
+      gemm_args g = base;
+      const int64_t r0 = i * chunk;
+      g.rows = std::min(chunk, w.rows - r0);
+      g.w = wbytes + static_cast<size_t>(r0) * w.row_bytes;
+      g.a = a;
+      g.n = n;
+      g.y = y + r0;
+      matvec(g);
+    });
+    return;
+  }
+
+  // 2b. Prefill / batched decode: tasks are blocks of weight rows; inside a task the gemm kernel
+  // sweeps activation rows in slices that stay in L2, reusing each weight block across them.
+  constexpr int64_t row_block = 32, act_block = 64;
+  const int64_t n_tasks = (w.rows + row_block - 1) / row_block;
+  run_tasks(pool, n_tasks, [&](int64_t i) {
+    const int64_t r0 = i * row_block;
+    for (int64_t j0 = 0; j0 < n; j0 += act_block) {
+      gemm_args g = base;
+      g.rows = std::min(row_block, w.rows - r0);
+      g.w = wbytes + static_cast<size_t>(r0) * w.row_bytes;
+      g.a = a + static_cast<size_t>(j0) * arb;
+      g.n = std::min(act_block, n - j0);
+      g.y = y + j0 * w.rows + r0;
+      gemm(g);
+    }
+  });
+}
+
+void matmul(const matrix_view& w, const float* x, int64_t n, float* y, thread_pool* pool) {
+  matmul_on(best_backend(), w, x, n, y, pool);
+}
+
+bool matmul_supports(dtype t) {
+  const auto ti = static_cast<size_t>(t);
+  return ti < max_dtype_id && scalar_backend().matvec[ti] != nullptr;
+}
+
+const char* matmul_backend_name() {
+  return best_backend().name;
+}
+
+namespace ref {
+void matmul(const matrix_view& w, const float* x, int64_t n, float* y) {
+  matmul_on(scalar_backend(), w, x, n, y, nullptr);
+}
+}  // namespace ref
+
+}  // namespace uma::kernels

@@ -1,0 +1,127 @@
+// Dispatch of the ops in ops.h to the best backend for this CPU (see ops_backend.h).
+#include "kernels/ops.h"
+
+#include <cstdlib>
+#include <string_view>
+
+#include "kernels/ops_backend.h"
+#include "util/cpu_features.h"
+
+namespace uma::kernels {
+
+const ops_backend& scalar_ops() {
+  static const ops_backend b = [] {
+    ops_backend o;
+    o.name = "scalar";
+    o.rms_norm = ref::rms_norm;
+    o.rope = ref::rope;
+    o.softmax = ref::softmax;
+    o.silu_mul = ref::silu_mul;
+    o.gelu_mul = ref::gelu_mul;
+    o.dot_f32 = ref::dot_f32;
+    o.dot_f16 = ref::dot_f16;
+    o.axpy_f16 = ref::axpy_f16;
+    o.add = ref::add;
+    o.f32_to_f16_row = ref::f32_to_f16_row;
+    o.f16_to_f32_row = ref::f16_to_f32_row;
+    return o;
+  }();
+  return b;
+}
+
+namespace {
+ops_backend filled(ops_backend o) {
+  const ops_backend& s = scalar_ops();
+  if (!o.rms_norm) o.rms_norm = s.rms_norm;
+  if (!o.rope) o.rope = s.rope;
+  if (!o.softmax) o.softmax = s.softmax;
+  if (!o.silu_mul) o.silu_mul = s.silu_mul;
+  if (!o.gelu_mul) o.gelu_mul = s.gelu_mul;
+  if (!o.dot_f32) o.dot_f32 = s.dot_f32;
+  if (!o.dot_f16) o.dot_f16 = s.dot_f16;
+  if (!o.axpy_f16) o.axpy_f16 = s.axpy_f16;
+  if (!o.add) o.add = s.add;
+  if (!o.f32_to_f16_row) o.f32_to_f16_row = s.f32_to_f16_row;
+  if (!o.f16_to_f32_row) o.f16_to_f32_row = s.f16_to_f32_row;
+  return o;
+}
+}  // namespace
+
+const ops_backend* find_ops(backend_id id) {
+  const auto& f = cpu();
+  switch (id) {
+    case backend_id::scalar:
+      return &scalar_ops();
+#if defined(__x86_64__)
+    case backend_id::avx2:
+      if (!f.avx2) return nullptr;
+      {
+        static const ops_backend b = filled(avx2_ops());
+        return &b;
+      }
+    case backend_id::avx512:
+      if (!f.avx512) return nullptr;
+      {
+        static const ops_backend b = filled(avx512_ops());
+        return &b;
+      }
+#endif
+#if defined(__aarch64__)
+    case backend_id::neon: {
+      static const ops_backend b = filled(neon_ops());
+      return &b;
+    }
+#endif
+    default:
+      return nullptr;
+  }
+}
+
+const ops_backend& best_ops() {
+  static const ops_backend* best = [] {
+    const char* env = std::getenv("UMA_BACKEND");
+    for (int i = backend_count - 1; i >= 0; --i) {
+      const auto* b = find_ops(static_cast<backend_id>(i));
+      if (b == nullptr) continue;
+      if (env == nullptr || std::string_view(env).starts_with(b->name)) return b;
+    }
+    return &scalar_ops();
+  }();
+  return *best;
+}
+
+void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y) {
+  best_ops().rms_norm(x, w, n, eps, y);
+}
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const rope_params& p) {
+  best_ops().rope(x, n_heads, head_dim, pos, p);
+}
+void softmax(float* x, int64_t n) {
+  best_ops().softmax(x, n);
+}
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  best_ops().silu_mul(gate, up, out, n);
+}
+void gelu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  best_ops().gelu_mul(gate, up, out, n);
+}
+float dot_f32(const float* a, const float* b, int64_t n) {
+  return best_ops().dot_f32(a, b, n);
+}
+float dot_f16(const float* a, const uint16_t* b, int64_t n) {
+  return best_ops().dot_f16(a, b, n);
+}
+void axpy_f16(float s, const uint16_t* x, float* y, int64_t n) {
+  best_ops().axpy_f16(s, x, y, n);
+}
+void add(const float* x, float* y, int64_t n) {
+  best_ops().add(x, y, n);
+}
+void f32_to_f16_row(const float* x, uint16_t* y, int64_t n) {
+  best_ops().f32_to_f16_row(x, y, n);
+}
+void f16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
+  best_ops().f16_to_f32_row(x, y, n);
+}
+
+}  // namespace uma::kernels

@@ -1,0 +1,92 @@
+// Scalar references of the ops in ops.h: plain loops, double accumulators where a sum could lose
+// precision. The SIMD versions are tested against these.
+#include <cmath>
+
+#include "kernels/ops.h"
+#include "tensor/half.h"
+
+namespace uma::kernels::ref {
+
+void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float scale = 1.f / std::sqrt(static_cast<float>(ss / static_cast<double>(n)) + eps);
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * (w != nullptr ? w[i] : 1.f);
+}
+
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const rope_params& p) {
+  const int half = p.n_rot / 2;
+  for (int i = 0; i < half; ++i) {
+    double theta = static_cast<double>(pos) * p.freq_scale *
+                   std::pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
+    if (p.freq_factors != nullptr) theta /= p.freq_factors[i];
+    const auto c = static_cast<float>(std::cos(theta));
+    const auto s = static_cast<float>(std::sin(theta));
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* v = x + h * head_dim;
+      const int i0 = p.style == rope_style::normal ? 2 * i : i;
+      const int i1 = p.style == rope_style::normal ? 2 * i + 1 : i + half;
+      const float a = v[i0], b = v[i1];
+      v[i0] = a * c - b * s;
+      v[i1] = a * s + b * c;
+    }
+  }
+}
+
+void softmax(float* x, int64_t n) {
+  if (n <= 0) return;
+  float mx = x[0];
+  for (int64_t i = 1; i < n; ++i) mx = std::max(mx, x[i]);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const auto inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.f + std::exp(-g)) * up[i];
+  }
+}
+
+void gelu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = 0.5f * g * (1.f + std::tanh(k * g * (1.f + 0.044715f * g * g))) * up[i];
+  }
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+  return static_cast<float>(s);
+}
+
+float dot_f16(const float* a, const uint16_t* b, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * f16_to_f32(b[i]);
+  return static_cast<float>(s);
+}
+
+void axpy_f16(float s, const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += s * f16_to_f32(x[i]);
+}
+
+void add(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void f32_to_f16_row(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f32_to_f16(x[i]);
+}
+
+void f16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f16_to_f32(x[i]);
+}
+
+}  // namespace uma::kernels::ref

@@ -1,0 +1,195 @@
+// matmul: the scalar reference against ggml's own quantized bytes (golden quants.gguf), and every
+// backend this CPU supports against the scalar reference on odd shapes, misaligned buffers and
+// several thread counts.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include "gguf/gguf.h"
+#include "kernel_test_util.h"
+#include "kernels/matmul.h"
+#include "test_util.h"
+#include "util/thread_pool.h"
+
+namespace uma::kernels {
+namespace {
+
+using test::available_backends;
+using test::random_floats;
+using test::random_rows;
+
+matrix_view view_of(dtype t, const uint8_t* data, int64_t rows, int64_t cols) {
+  const auto& tr = traits(t);
+  return {t, data, rows, cols, static_cast<size_t>(cols / tr.block_elems * tr.block_bytes)};
+}
+
+// Converted activation rows, exactly as matmul makes them (scalar converter).
+std::vector<uint8_t> convert_rows(act_format f, const float* x, int64_t n, int64_t cols) {
+  const size_t arb = act_row_bytes(f, cols);
+  std::vector<uint8_t> out(arb * n);
+  for (int64_t j = 0; j < n; ++j)
+    scalar_backend().convert[static_cast<size_t>(f)](x + j * cols, out.data() + j * arb, cols);
+  return out;
+}
+
+TEST(matmul_ref, matches_ggml_dequantized_weights_times_converted_activations) {
+  auto f = gguf::file::open(uma::test::shared_data("golden/quants.gguf"));
+  ASSERT_TRUE(f.ok()) << f.message();
+  const char* names[] = {"f16",  "bf16", "q8_0", "q4_0", "q4_1", "q5_0",
+                         "q5_1", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K"};
+  std::mt19937 rng(7);
+  for (const char* name : names) {
+    SCOPED_TRACE(name);
+    const auto* q = f->find_tensor(std::string("q.") + name);
+    const auto* dq = f->find_tensor(std::string("dq.") + name);
+    ASSERT_NE(q, nullptr);
+    ASSERT_NE(dq, nullptr);
+    const int64_t cols = q->ne[0], rows = q->rows();
+    ASSERT_TRUE(matmul_supports(q->type));
+    std::vector<uint8_t> wbytes(q->data.size());
+    std::memcpy(wbytes.data(), q->data.data(), wbytes.size());
+    std::vector<float> wf(static_cast<size_t>(rows * cols));
+    std::memcpy(wf.data(), dq->data.data(), wf.size() * 4);
+    const int64_t n = 3;
+    auto x = random_floats(rng, n * cols);
+    const act_format af = act_format_for(q->type);
+    const auto xa = convert_rows(af, x.data(), n, cols);
+    const size_t arb = act_row_bytes(af, cols);
+    for (auto id : available_backends()) {
+      SCOPED_TRACE(find_backend(id)->name);
+      std::vector<float> y(n * rows, NAN);
+      matmul_on(*find_backend(id), view_of(q->type, wbytes.data(), rows, cols), x.data(), n,
+                y.data(), nullptr);
+      for (int64_t j = 0; j < n; ++j) {
+        const auto xv = test::act_values(af, xa.data() + j * arb, cols);
+        for (int64_t r = 0; r < rows; ++r) {
+          double want = 0, mag = 0;
+          for (int64_t i = 0; i < cols; ++i) {
+            want += wf[r * cols + i] * xv[i];
+            mag += std::fabs(wf[r * cols + i] * xv[i]);
+          }
+          // Q4_1 / Q5_1 use the activation block sum rounded to fp16 (ggml's Q8_1 `s`).
+          const double tol = 3e-5 * mag + (af == act_format::q8_1 ? 2e-3 * mag : 0) + 1e-30;
+          EXPECT_NEAR(y[j * rows + r], want, tol) << "row " << r << " act " << j;
+        }
+      }
+    }
+  }
+}
+
+TEST(matmul_ref, quantized_product_is_close_to_float_product) {
+  // End to end: the error of the Q8 activation rounding stays within its bound.
+  auto f = gguf::file::open(uma::test::shared_data("golden/quants.gguf"));
+  ASSERT_TRUE(f.ok()) << f.message();
+  const auto* q = f->find_tensor("q.q8_0");
+  const auto* dq = f->find_tensor("dq.q8_0");
+  ASSERT_TRUE(q && dq);
+  const int64_t cols = q->ne[0], rows = q->rows();
+  std::vector<float> wf(rows * cols);
+  std::memcpy(wf.data(), dq->data.data(), wf.size() * 4);
+  std::mt19937 rng(3);
+  auto x = random_floats(rng, cols);
+  std::vector<float> y(rows);
+  ref::matmul(view_of(q->type, reinterpret_cast<const uint8_t*>(q->data.data()), rows, cols),
+              x.data(), 1, y.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    double want = 0, bound = 0;
+    for (int64_t b = 0; b < cols / 32; ++b) {
+      float amax = 0;
+      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b * 32 + i]));
+      for (int i = 0; i < 32; ++i) {
+        want += wf[r * cols + b * 32 + i] * x[b * 32 + i];
+        bound += std::fabs(wf[r * cols + b * 32 + i]) * (amax / 254.0 * 1.01);
+      }
+    }
+    EXPECT_NEAR(y[r], want, bound + 1e-6) << r;
+  }
+}
+
+TEST(matmul, converters_are_bit_identical_on_every_backend) {
+  std::mt19937 rng(11);
+  for (int64_t cols : {256, 512, 1024}) {
+    auto x = random_floats(rng, cols, 3.f);
+    x[5] = 0.5f;  // exact halves after scaling are rare; still exercise odd values
+    std::fill(x.begin() + 256 - 32, x.begin() + 256, 0.f);  // an all-zero block
+    for (int fi = 0; fi < act_format_count; ++fi) {
+      const auto f = static_cast<act_format>(fi);
+      const size_t arb = act_row_bytes(f, cols);
+      std::vector<uint8_t> want(arb), got(arb + 1);
+      scalar_backend().convert[fi](x.data(), want.data(), cols);
+      for (auto id : available_backends()) {
+        const auto* be = find_backend(id);
+        if (be->convert[fi] == nullptr) continue;
+        be->convert[fi](x.data(), got.data() + 1, cols);  // misaligned destination
+        EXPECT_EQ(0, std::memcmp(want.data(), got.data() + 1, arb))
+            << be->name << " format " << fi << " cols " << cols;
+      }
+    }
+  }
+}
+
+TEST(matmul, every_backend_matches_scalar_on_odd_shapes) {
+  std::mt19937 rng(42);
+  thread_pool pool2(2), pool3(3);
+  for (dtype t : test::matmul_types()) {
+    const int64_t blk = traits(t).block_elems == 1 ? 32 : traits(t).block_elems;
+    const std::vector<int64_t> col_set =
+        blk == 256 ? std::vector<int64_t>{256, 768} : std::vector<int64_t>{32, 96, 544};
+    for (int64_t cols : col_set) {
+      for (int64_t rows : {1, 5, 16, 37}) {
+        auto wbuf = random_rows(rng, t, rows, cols);
+        std::vector<uint8_t> wmis(wbuf.size() + 1);
+        std::memcpy(wmis.data() + 1, wbuf.data(), wbuf.size());  // misaligned weights
+        const auto w = view_of(t, wmis.data() + 1, rows, cols);
+        for (int64_t n : {1, 2, 3, 4, 5, 9, 70}) {
+          if (n == 70 && (rows != 37 || cols > 256)) continue;  // keep the test fast
+          std::vector<float> xbuf(n * cols + 1);
+          auto xr = random_floats(rng, n * cols);
+          std::copy(xr.begin(), xr.end(), xbuf.begin() + 1);  // misaligned activations
+          const float* x = xbuf.data() + 1;
+          std::vector<float> want(n * rows);
+          ref::matmul(w, x, n, want.data());
+          float ymax = 0;
+          for (float v : want) ymax = std::max(ymax, std::fabs(v));
+          for (auto id : available_backends()) {
+            for (thread_pool* pool : {static_cast<thread_pool*>(nullptr), &pool2, &pool3}) {
+              std::vector<float> got(n * rows, NAN);
+              matmul_on(*find_backend(id), w, x, n, got.data(), pool);
+              for (size_t i = 0; i < got.size(); ++i)
+                ASSERT_NEAR(got[i], want[i], 2e-5f * ymax + 1e-6f)
+                    << find_backend(id)->name << " " << dtype_name(t) << " rows " << rows
+                    << " cols " << cols << " n " << n << " i " << i << " threads "
+                    << (pool ? pool->size() : 1);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(matmul, dispatch_reports_a_backend_and_supported_types) {
+  EXPECT_NE(std::string(matmul_backend_name()), "");
+  for (dtype t : test::matmul_types()) EXPECT_TRUE(matmul_supports(t)) << dtype_name(t);
+  EXPECT_FALSE(matmul_supports(dtype::iq2_xxs));
+  EXPECT_FALSE(matmul_supports(dtype::i32));
+}
+
+TEST(matmul, production_entry_equals_best_backend) {
+  std::mt19937 rng(5);
+  const int64_t rows = 19, cols = 256;
+  auto wb = random_rows(rng, dtype::q4_k, rows, cols);
+  const auto w = view_of(dtype::q4_k, wb.data(), rows, cols);
+  auto x = random_floats(rng, 2 * cols);
+  std::vector<float> a(2 * rows), b(2 * rows);
+  thread_pool pool(2);
+  matmul(w, x.data(), 2, a.data(), &pool);
+  matmul_on(best_backend(), w, x.data(), 2, b.data(), nullptr);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_FLOAT_EQ(a[i], b[i]);
+}
+
+}  // namespace
+}  // namespace uma::kernels

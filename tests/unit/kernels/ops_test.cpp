@@ -1,0 +1,193 @@
+// ops.h: the scalar references checked against closed-form values, then every backend the CPU
+// supports against the scalar reference for lengths 1..80 (all SIMD tails) and misaligned inputs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+#include <random>
+
+#include "kernel_test_util.h"
+#include "kernels/ops.h"
+#include "kernels/ops_backend.h"
+
+namespace uma::kernels {
+namespace {
+
+std::vector<const ops_backend*> ops_backends() {
+  std::vector<const ops_backend*> out;
+  for (int i = 0; i < backend_count; ++i)
+    if (const auto* b = find_ops(static_cast<backend_id>(i))) out.push_back(b);
+  return out;
+}
+
+TEST(ops_ref, rms_norm_of_constant_row_is_the_weight) {
+  std::vector<float> x(10, -3.f), w(10), y(10);
+  for (int i = 0; i < 10; ++i) w[i] = 0.5f + i;
+  ref::rms_norm(x.data(), w.data(), 10, 0.f, y.data());
+  for (int i = 0; i < 10; ++i) EXPECT_NEAR(y[i], -w[i], 1e-6);
+  ref::rms_norm(x.data(), nullptr, 10, 0.f, x.data());  // aliasing, no weight
+  for (int i = 0; i < 10; ++i) EXPECT_NEAR(x[i], -1.f, 1e-6);
+}
+
+TEST(ops_ref, softmax_is_stable_and_normalised) {
+  std::vector<float> x = {1000.f, 1001.f, 999.f, -1e30f};
+  ref::softmax(x.data(), 4);
+  const double e0 = std::exp(-1.0), e2 = std::exp(-2.0), s = e0 + 1 + e2;
+  EXPECT_NEAR(x[0], e0 / s, 1e-6);
+  EXPECT_NEAR(x[1], 1 / s, 1e-6);
+  EXPECT_NEAR(x[2], e2 / s, 1e-6);
+  EXPECT_EQ(x[3], 0.f);
+}
+
+TEST(ops_ref, silu_and_gelu_known_values) {
+  const float g[3] = {0.f, 1.f, -2.f}, u[3] = {5.f, 2.f, 1.f};
+  float o[3];
+  ref::silu_mul(g, u, o, 3);
+  EXPECT_EQ(o[0], 0.f);
+  EXPECT_NEAR(o[1], 2.0 / (1 + std::exp(-1.0)), 1e-6);
+  EXPECT_NEAR(o[2], -2.0 / (1 + std::exp(2.0)), 1e-6);
+  ref::gelu_mul(g, u, o, 3);
+  EXPECT_EQ(o[0], 0.f);
+  EXPECT_NEAR(o[1], 2 * 0.8411920071, 1e-5);  // gelu_tanh(1)
+}
+
+TEST(ops_ref, rope_rotates_the_right_pairs_by_the_right_angle) {
+  const int head_dim = 8;
+  rope_params p;
+  p.n_rot = 8;
+  p.freq_base = 100.f;
+  for (auto style : {rope_style::normal, rope_style::neox}) {
+    p.style = style;
+    for (int i = 0; i < 4; ++i) {
+      float x[head_dim] = {};
+      const int i0 = style == rope_style::normal ? 2 * i : i;
+      const int i1 = style == rope_style::normal ? 2 * i + 1 : i + 4;
+      x[i0] = 1.f;
+      ref::rope(x, 1, head_dim, 3, p);
+      const double theta = 3 * std::pow(100.0, -2.0 * i / 8);
+      EXPECT_NEAR(x[i0], std::cos(theta), 1e-6);
+      EXPECT_NEAR(x[i1], std::sin(theta), 1e-6);
+      for (int k = 0; k < head_dim; ++k) {
+        if (k != i0 && k != i1) {
+          EXPECT_EQ(x[k], 0.f);
+        }
+      }
+    }
+  }
+  // Frequency factors divide the angle; position 0 is the identity; dims past n_rot untouched.
+  float ff[2] = {1.f, 4.f};
+  p.n_rot = 4;
+  p.freq_factors = ff;
+  p.style = rope_style::normal;
+  float x[8] = {0, 0, 1, 0, 7, 7, 7, 7};
+  ref::rope(x, 1, 8, 5, p);
+  const double theta = 5 * std::pow(100.0, -0.5) / 4;
+  EXPECT_NEAR(x[2], std::cos(theta), 1e-6);
+  EXPECT_NEAR(x[3], std::sin(theta), 1e-6);
+  EXPECT_EQ(x[4], 7.f);
+  float y[4] = {1, 2, 3, 4};
+  ref::rope(y, 1, 4, 0, p);
+  EXPECT_EQ(y[1], 2.f);
+}
+
+TEST(ops_ref, f16_round_trip_and_dot) {
+  const float x[4] = {1.f, -2.5f, 65504.f, 0.1f};
+  uint16_t h[4];
+  float back[4];
+  ref::f32_to_f16_row(x, h, 4);
+  ref::f16_to_f32_row(h, back, 4);
+  EXPECT_EQ(back[0], 1.f);
+  EXPECT_EQ(back[2], 65504.f);
+  EXPECT_NEAR(back[3], 0.1f, 1e-4);
+  EXPECT_NEAR(ref::dot_f16(x, h, 2), 1 + 6.25, 1e-6);
+  float y[2] = {1.f, 1.f};
+  ref::axpy_f16(2.f, h, y, 2);
+  EXPECT_EQ(y[0], 3.f);
+  EXPECT_EQ(y[1], -4.f);
+}
+
+TEST(ops, every_backend_matches_scalar) {
+  std::mt19937 rng(9);
+  const ops_backend& s = scalar_ops();
+  for (const ops_backend* b : ops_backends()) {
+    SCOPED_TRACE(b->name);
+    for (int64_t n = 1; n <= 80; ++n) {
+      for (int off = 0; off < 2; ++off) {
+        auto xv = test::random_floats(rng, n + 1, 2.f);
+        auto wv = test::random_floats(rng, n + 1);
+        auto uv = test::random_floats(rng, n + 1);
+        const float* x = xv.data() + off;
+        const float* w = wv.data() + off;
+        const float* u = uv.data() + off;
+        std::vector<float> a(n + 1), c(n + 1);
+        s.rms_norm(x, w, n, 1e-6f, a.data());
+        b->rms_norm(x, w, n, 1e-6f, c.data() + off);
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_NEAR(c[i + off], a[i], 1e-5f * std::fabs(a[i]) + 1e-6f);
+        s.silu_mul(x, u, a.data(), n);
+        b->silu_mul(x, u, c.data() + off, n);
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_NEAR(c[i + off], a[i], 1e-5f * std::fabs(a[i]) + 1e-6f);
+        s.gelu_mul(x, u, a.data(), n);
+        b->gelu_mul(x, u, c.data() + off, n);
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_NEAR(c[i + off], a[i], 1e-5f * std::fabs(a[i]) + 1e-6f);
+        std::vector<float> sa(x, x + n), sb(n + 1);
+        std::copy(x, x + n, sb.begin() + off);
+        s.softmax(sa.data(), n);
+        b->softmax(sb.data() + off, n);
+        for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(sb[i + off], sa[i], 1e-5f * sa[i] + 1e-7f);
+        double mag = 0;
+        for (int64_t i = 0; i < n; ++i) mag += std::fabs(x[i] * w[i]);
+        EXPECT_NEAR(b->dot_f32(x, w, n), s.dot_f32(x, w, n), 1e-5 * mag + 1e-6);
+        std::vector<uint16_t> h(n + 1), h2(n + 1);
+        s.f32_to_f16_row(w, h.data() + off, n);
+        b->f32_to_f16_row(w, h2.data() + off, n);
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(h[i + off], h2[i + off]);
+        std::vector<float> f1(n), f2(n + 1);
+        s.f16_to_f32_row(h.data() + off, f1.data(), n);
+        b->f16_to_f32_row(h.data() + off, f2.data() + off, n);
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(f1[i], f2[i + off]);
+        EXPECT_NEAR(b->dot_f16(x, h.data() + off, n), s.dot_f16(x, h.data() + off, n),
+                    1e-5 * mag + 1e-6);
+        std::vector<float> y1(u, u + n), y2(n + 1);
+        std::copy(u, u + n, y2.begin() + off);
+        s.axpy_f16(0.7f, h.data() + off, y1.data(), n);
+        b->axpy_f16(0.7f, h.data() + off, y2.data() + off, n);
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_NEAR(y2[i + off], y1[i], 1e-6f * std::fabs(y1[i]) + 1e-6f);
+        std::copy(u, u + n, y1.begin());
+        std::copy(u, u + n, y2.begin() + off);
+        s.add(x, y1.data(), n);
+        b->add(x, y2.data() + off, n);
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(y2[i + off], y1[i]);
+      }
+    }
+    // RoPE: several heads, partial rotation, both styles, frequency factors, large positions.
+    for (auto style : {rope_style::normal, rope_style::neox}) {
+      for (int n_rot : {32, 64}) {
+        std::vector<float> ff(n_rot / 2);
+        for (auto& v : ff) v = 1.f + static_cast<float>(rng() % 8);
+        for (const float* factors :
+             {static_cast<const float*>(nullptr), static_cast<const float*>(ff.data())}) {
+          rope_params p;
+          p.n_rot = n_rot;
+          p.freq_base = 1e6f;
+          p.freq_scale = 0.5f;
+          p.style = style;
+          p.freq_factors = factors;
+          for (int64_t pos : {0, 1, 17, 4000}) {
+            auto x1 = test::random_floats(rng, 3 * 64);
+            auto x2 = x1;
+            s.rope(x1.data(), 3, 64, pos, p);
+            b->rope(x2.data(), 3, 64, pos, p);
+            for (size_t i = 0; i < x1.size(); ++i) ASSERT_NEAR(x2[i], x1[i], 2e-5f) << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace uma::kernels
