@@ -108,7 +108,7 @@ int64_t value::array_int(uint64_t idx) const {
 
 std::vector<float> value::array_floats() const {
   std::vector<float> out;
-  if (!is_array() || scalar_elem_size() == 0) return out;
+  if (!is_array() || scalar_elem_size() == 0 || count == 0) return out;
   out.resize(count);
   if (elem_type == value_type::f32) {
     std::memcpy(out.data(), raw.data(), count * sizeof(float));
@@ -120,7 +120,7 @@ std::vector<float> value::array_floats() const {
 
 std::vector<int32_t> value::array_i32s() const {
   std::vector<int32_t> out;
-  if (!is_array() || scalar_elem_size() == 0) return out;
+  if (!is_array() || scalar_elem_size() == 0 || count == 0) return out;
   out.resize(count);
   if (elem_type == value_type::i32) {
     std::memcpy(out.data(), raw.data(), count * sizeof(int32_t));

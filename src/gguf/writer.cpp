@@ -271,7 +271,7 @@ status writer::add_tensor_bytes(std::string_view name, dtype type, std::span<con
   auto fill = [src, owned](std::span<std::byte> dst) -> status {
     if (dst.size() != src.size())
       return make_error("tensor '{}': {} bytes given, {} needed", owned, src.size(), dst.size());
-    std::memcpy(dst.data(), src.data(), src.size());
+    if (!src.empty()) std::memcpy(dst.data(), src.data(), src.size());
     return {};
   };
   UMA_TRY(add_tensor(name, type, ne, std::move(fill)));
