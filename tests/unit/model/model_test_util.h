@@ -1,0 +1,153 @@
+// Helpers shared by the model tests: golden file loading, logit comparisons (max/mean abs diff,
+// KL divergence, argmax agreement), greedy decoding through the production path.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf.h"
+#include "model/model.h"
+#include "test_util.h"
+
+namespace uma::model::testing {
+
+struct golden {
+  std::vector<int32_t> tokens;
+  std::vector<float> logits;  // (tokens.size(), n_vocab)
+  std::vector<int32_t> greedy;
+  int64_t n_vocab = 0;
+};
+
+inline std::string golden_model(const std::string& arch, const std::string& type) {
+  return uma::test::shared_data("golden/tiny-" + arch + "." + type + ".gguf");
+}
+
+inline golden load_golden(const std::string& arch, const std::string& type) {
+  golden g;
+  auto f =
+      gguf::file::open(uma::test::shared_data("golden/tiny-" + arch + "." + type + ".logits.gguf"));
+  EXPECT_TRUE(f.ok()) << f.message();
+  if (!f.ok()) return g;
+  auto ints = [&](const char* name) {
+    const auto* t = f->find_tensor(name);
+    std::vector<int32_t> v(t->n_elements);
+    std::memcpy(v.data(), t->data.data(), t->n_bytes);
+    return v;
+  };
+  g.tokens = ints("tokens");
+  g.greedy = ints("greedy");
+  const auto* l = f->find_tensor("logits");
+  g.n_vocab = l->ne[0];
+  g.logits.resize(l->n_elements);
+  std::memcpy(g.logits.data(), l->data.data(), l->n_bytes);
+  return g;
+}
+
+struct logit_stats {
+  double max_abs = 0;
+  double mean_abs = 0;
+  double kl_mean = 0;  // KL(expected || got) averaged over rows
+  double kl_max = 0;
+  double top1 = 0;     // fraction of rows with the same argmax
+  double max_rel = 0;  // max |diff| / max |expected| per row, over rows
+};
+
+inline std::vector<double> log_softmax(const float* x, int64_t n) {
+  double mx = *std::max_element(x, x + n);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(x[i] - mx);
+  std::vector<double> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] - mx - std::log(sum);
+  return out;
+}
+
+inline logit_stats compare_logits(const float* expected, const float* got, int64_t rows,
+                                  int64_t n_vocab) {
+  logit_stats s;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* e = expected + r * n_vocab;
+    const float* g = got + r * n_vocab;
+    double row_max = 0, row_diff = 0;
+    for (int64_t i = 0; i < n_vocab; ++i) {
+      const double d = std::abs(double(e[i]) - g[i]);
+      s.max_abs = std::max(s.max_abs, d);
+      s.mean_abs += d;
+      row_diff = std::max(row_diff, d);
+      row_max = std::max(row_max, std::abs(double(e[i])));
+    }
+    s.max_rel = std::max(s.max_rel, row_diff / std::max(row_max, 1e-30));
+    auto le = log_softmax(e, n_vocab), lg = log_softmax(g, n_vocab);
+    double kl = 0;
+    for (int64_t i = 0; i < n_vocab; ++i) kl += std::exp(le[i]) * (le[i] - lg[i]);
+    s.kl_mean += kl;
+    s.kl_max = std::max(s.kl_max, kl);
+    s.top1 += (std::max_element(e, e + n_vocab) - e) == (std::max_element(g, g + n_vocab) - g);
+  }
+  s.mean_abs /= double(rows * n_vocab);
+  s.kl_mean /= double(rows);
+  s.top1 /= double(rows);
+  return s;
+}
+
+// Logits of every position of `tokens` from one prefill batch of the production path.
+inline std::vector<float> prefill_all(model& m, kv_cache& cache, const std::vector<int32_t>& tokens,
+                                      int64_t start = 0) {
+  batch b;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    b.add(tokens[i], static_cast<int32_t>(start + i), 0, true);
+  }
+  std::vector<float> logits(tokens.size() * static_cast<size_t>(m.config().n_vocab));
+  auto st = m.forward(b, cache, logits.data());
+  EXPECT_TRUE(st.ok()) << st.message();
+  return logits;
+}
+
+inline int32_t argmax(const float* x, int64_t n) {
+  return static_cast<int32_t>(std::max_element(x, x + n) - x);
+}
+
+// Gap between the best and second-best logit.
+inline float top2_margin(const float* x, int64_t n) {
+  float a = -INFINITY, b = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) {
+    if (x[i] > a) {
+      b = a;
+      a = x[i];
+    } else if (x[i] > b) {
+      b = x[i];
+    }
+  }
+  return a - b;
+}
+
+// Greedy continuation through the production path: prompt in one batch, then one token at a time.
+// `margins` receives the top-2 margin at each step.
+inline std::vector<int32_t> production_greedy(model& m, const std::vector<int32_t>& prompt, int n,
+                                              std::vector<float>* margins = nullptr) {
+  auto cache = m.make_cache(static_cast<int64_t>(prompt.size()) + n + 1, 1);
+  const int64_t nv = m.config().n_vocab;
+  batch b;
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    b.add(prompt[i], static_cast<int32_t>(i), 0, i + 1 == prompt.size());
+  }
+  std::vector<float> logits(static_cast<size_t>(nv));
+  std::vector<int32_t> out;
+  for (int i = 0; i < n; ++i) {
+    auto st = m.forward(b, *cache, logits.data());
+    EXPECT_TRUE(st.ok()) << st.message();
+    if (!st.ok()) break;
+    const int32_t t = argmax(logits.data(), nv);
+    if (margins) margins->push_back(top2_margin(logits.data(), nv));
+    out.push_back(t);
+    b.clear();
+    b.add(t, static_cast<int32_t>(prompt.size() + i), 0, true);
+  }
+  return out;
+}
+
+}  // namespace uma::model::testing
