@@ -53,8 +53,10 @@ struct logit_stats {
   double mean_abs = 0;
   double kl_mean = 0;  // KL(expected || got) averaged over rows
   double kl_max = 0;
-  double top1 = 0;     // fraction of rows with the same argmax
-  double max_rel = 0;  // max |diff| / max |expected| per row, over rows
+  double top1 = 0;                    // fraction of rows with the same argmax
+  double max_rel = 0;                 // max |diff| / max |expected| per row, over rows
+  int64_t clear_argmax_mismatch = 0;  // rows whose argmax differs although the expected top-2
+                                      // margin exceeds `tie` (a real error, not a near-tie)
 };
 
 inline std::vector<double> log_softmax(const float* x, int64_t n) {
@@ -66,8 +68,10 @@ inline std::vector<double> log_softmax(const float* x, int64_t n) {
   return out;
 }
 
+inline float top2_margin(const float* x, int64_t n);
+
 inline logit_stats compare_logits(const float* expected, const float* got, int64_t rows,
-                                  int64_t n_vocab) {
+                                  int64_t n_vocab, float tie = 0.02f) {
   logit_stats s;
   for (int64_t r = 0; r < rows; ++r) {
     const float* e = expected + r * n_vocab;
@@ -86,7 +90,10 @@ inline logit_stats compare_logits(const float* expected, const float* got, int64
     for (int64_t i = 0; i < n_vocab; ++i) kl += std::exp(le[i]) * (le[i] - lg[i]);
     s.kl_mean += kl;
     s.kl_max = std::max(s.kl_max, kl);
-    s.top1 += (std::max_element(e, e + n_vocab) - e) == (std::max_element(g, g + n_vocab) - g);
+    const bool same =
+        (std::max_element(e, e + n_vocab) - e) == (std::max_element(g, g + n_vocab) - g);
+    s.top1 += same;
+    if (!same && top2_margin(e, n_vocab) > tie) s.clear_argmax_mismatch++;
   }
   s.mean_abs /= double(rows * n_vocab);
   s.kl_mean /= double(rows);

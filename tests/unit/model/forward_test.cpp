@@ -1,0 +1,180 @@
+// Production forward vs the scalar reference, and the batch invariants of the production path:
+// prefill then decode == token by token; several sequences in one batch == each alone.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "model/reference.h"
+#include "model_test_util.h"
+
+namespace uma::model {
+namespace {
+
+using namespace uma::model::testing;
+
+std::vector<int32_t> random_tokens(int n, int64_t n_vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> t = {1};
+  while (static_cast<int>(t.size()) < n) {
+    t.push_back(static_cast<int32_t>(3 + rng() % static_cast<uint32_t>(n_vocab - 3)));
+  }
+  return t;
+}
+
+class TinyModel : public ::testing::TestWithParam<const char*> {};
+
+std::string tiny_name(const ::testing::TestParamInfo<const char*>& i) {
+  return i.param;
+}
+
+// F32 weights: the only differences are the F16 KV cache and float32 accumulation.
+TEST_P(TinyModel, ProductionMatchesReferenceF32) {
+  auto m = load_model(golden_model(GetParam(), "f32"), {.n_threads = 2});
+  ASSERT_TRUE(m.ok()) << m.message();
+  const int64_t nv = (*m)->config().n_vocab;
+  auto tokens = random_tokens(48, nv, 11);
+  auto cache = (*m)->make_cache(64, 1);
+  auto got = prefill_all(**m, *cache, tokens);
+  reference_forward ref(**m);
+  auto want = ref.forward(tokens);
+  ASSERT_TRUE(want.ok()) << want.message();
+  const auto s = compare_logits(want->data(), got.data(), 48, nv);
+  std::printf("f32 production vs reference: max_rel %.3g max_abs %.3g\n", s.max_rel, s.max_abs);
+  EXPECT_LE(s.max_rel, 1e-3);
+  // Random weights make near-ties common: the argmax must agree wherever the reference's top two
+  // logits are further apart than the error bound.
+  EXPECT_EQ(s.clear_argmax_mismatch, 0);
+}
+
+// Quantized weights: the production path also rounds activations to 8 bits (Q8_0 / Q8_K blocks)
+// before each matmul, the reference does not. The budget follows from that rounding (relative RMS
+// error ~5e-3 per matmul input, compounded over the layers); see docs/model.md.
+TEST_P(TinyModel, ProductionMatchesReferenceQuantized) {
+  for (const char* type : {"q8_0", "q4_0", "q4_k_m"}) {
+    auto m = load_model(golden_model(GetParam(), type), {.n_threads = 2});
+    ASSERT_TRUE(m.ok()) << m.message();
+    const int64_t nv = (*m)->config().n_vocab;
+    auto tokens = random_tokens(40, nv, 5);
+    auto cache = (*m)->make_cache(64, 1);
+    auto got = prefill_all(**m, *cache, tokens);
+    reference_forward ref(**m);
+    auto want = ref.forward(tokens);
+    ASSERT_TRUE(want.ok()) << want.message();
+    const auto s = compare_logits(want->data(), got.data(), 40, nv, 0.25f);
+    std::printf("%s production vs reference: max_rel %.3g mean_abs %.3g kl_mean %.3g top1 %.2f\n",
+                type, s.max_rel, s.mean_abs, s.kl_mean, s.top1);
+    EXPECT_LE(s.kl_mean, 5e-3) << type;
+    EXPECT_LE(s.max_rel, 0.08) << type;
+    EXPECT_EQ(s.clear_argmax_mismatch, 0) << type;
+  }
+}
+
+TEST_P(TinyModel, PrefillThenDecodeEqualsTokenByToken) {
+  auto m = load_model(golden_model(GetParam(), "q4_0"), {.n_threads = 2});
+  ASSERT_TRUE(m.ok()) << m.message();
+  const int64_t nv = (*m)->config().n_vocab;
+  auto tokens = random_tokens(40, nv, 3);
+  // A: 30 tokens in one batch, then 10 decode steps.
+  auto ca = (*m)->make_cache(64, 1);
+  std::vector<int32_t> head(tokens.begin(), tokens.begin() + 30);
+  auto a = prefill_all(**m, *ca, head);
+  for (int i = 30; i < 40; ++i) {
+    auto r = prefill_all(**m, *ca, {tokens[static_cast<size_t>(i)]}, i);
+    a.insert(a.end(), r.begin(), r.end());
+  }
+  // B: one token at a time from the start.
+  auto cb = (*m)->make_cache(64, 1);
+  std::vector<float> b;
+  for (int i = 0; i < 40; ++i) {
+    auto r = prefill_all(**m, *cb, {tokens[static_cast<size_t>(i)]}, i);
+    b.insert(b.end(), r.begin(), r.end());
+  }
+  const auto s = compare_logits(b.data(), a.data(), 40, nv);
+  EXPECT_LE(s.max_abs, 1e-4);
+  EXPECT_EQ(s.top1, 1.0);
+}
+
+TEST_P(TinyModel, SequencesInOneBatchAreIndependent) {
+  auto m = load_model(golden_model(GetParam(), "q8_0"), {.n_threads = 2});
+  ASSERT_TRUE(m.ok()) << m.message();
+  const int64_t nv = (*m)->config().n_vocab;
+  auto t0 = random_tokens(20, nv, 21), t1 = random_tokens(13, nv, 22);
+  // Alone.
+  auto c0 = (*m)->make_cache(32, 1);
+  auto c1 = (*m)->make_cache(32, 1);
+  auto a0 = prefill_all(**m, *c0, t0);
+  auto a1 = prefill_all(**m, *c1, t1);
+  // Interleaved in one batch over one two-sequence cache.
+  auto cache = (*m)->make_cache(32, 2);
+  batch b;
+  for (size_t i = 0; i < std::max(t0.size(), t1.size()); ++i) {
+    if (i < t1.size()) b.add(t1[i], static_cast<int32_t>(i), 1, true);
+    if (i < t0.size()) b.add(t0[i], static_cast<int32_t>(i), 0, true);
+  }
+  std::vector<float> out(b.size() * static_cast<size_t>(nv));
+  ASSERT_TRUE((*m)->forward(b, *cache, out.data()).ok());
+  std::vector<float> g0, g1;
+  for (size_t r = 0; r < b.size(); ++r) {
+    auto& dst = b.seq_ids[r] == 0 ? g0 : g1;
+    dst.insert(dst.end(), out.begin() + static_cast<std::ptrdiff_t>(r * nv),
+               out.begin() + static_cast<std::ptrdiff_t>((r + 1) * nv));
+  }
+  EXPECT_LE(compare_logits(a0.data(), g0.data(), 20, nv).max_abs, 1e-4);
+  EXPECT_LE(compare_logits(a1.data(), g1.data(), 13, nv).max_abs, 1e-4);
+  EXPECT_EQ(cache->seq_length(0), 20);
+  EXPECT_EQ(cache->seq_length(1), 13);
+  // Dropping one sequence frees its blocks without touching the other.
+  const auto free_before = cache->free_blocks();
+  cache->truncate(1, 0);
+  EXPECT_GT(cache->free_blocks(), free_before);
+  auto next0 = prefill_all(**m, *cache, {t1[0]}, 20);
+  auto ref0 = prefill_all(**m, *c0, {t1[0]}, 20);
+  EXPECT_LE(compare_logits(ref0.data(), next0.data(), 1, nv).max_abs, 1e-4);
+}
+
+// 64 greedy tokens: the production path and the reference produce the same text.
+TEST_P(TinyModel, Greedy64MatchesReference) {
+  auto m = load_model(golden_model(GetParam(), "f32"), {.n_threads = 2});
+  ASSERT_TRUE(m.ok()) << m.message();
+  auto g = load_golden(GetParam(), "f32");
+  std::vector<int32_t> prompt(g.tokens.begin(), g.tokens.begin() + 16);
+  auto prod = production_greedy(**m, prompt, 64);
+  reference_forward ref(**m);
+  auto want = reference_greedy(ref, prompt, 64);
+  ASSERT_TRUE(want.ok()) << want.message();
+  EXPECT_EQ(prod, *want);
+  // And on the golden prompt, both continue exactly as llama.cpp did.
+  auto prod_full = production_greedy(**m, g.tokens, 32);
+  EXPECT_EQ(prod_full, g.greedy);
+}
+
+TEST_P(TinyModel, RejectsBadBatches) {
+  auto m = load_model(golden_model(GetParam(), "q8_0"), {.n_threads = 1});
+  ASSERT_TRUE(m.ok()) << m.message();
+  auto cache = (*m)->make_cache(8, 1);
+  std::vector<float> logits(static_cast<size_t>((*m)->config().n_vocab) * 16);
+  batch b;
+  b.add(600, 0, 0, true);  // beyond the 512-token vocabulary
+  auto st = (*m)->forward(b, *cache, logits.data());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("vocabulary"), std::string::npos) << st.message();
+  b.clear();
+  b.add(5, 3, 0, true);  // does not continue the (empty) sequence
+  st = (*m)->forward(b, *cache, logits.data());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("position"), std::string::npos) << st.message();
+  b.clear();
+  for (int i = 0; i < 9; ++i) b.add(5, i, 0, false);  // one more than the cache holds
+  st = (*m)->forward(b, *cache, logits.data());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("context"), std::string::npos) << st.message();
+  b.clear();
+  b.add(5, 0, 1, true);  // a sequence the cache does not have
+  EXPECT_FALSE((*m)->forward(b, *cache, logits.data()).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, TinyModel, ::testing::Values("llama", "qwen2", "qwen3"),
+                         tiny_name);
+
+}  // namespace
+}  // namespace uma::model
