@@ -1,0 +1,223 @@
+// Config and weight binding errors on small crafted GGUF files (gguf::writer): each inconsistency
+// gives a clear one-line error naming the key or tensor, never a crash.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "gguf/writer.h"
+#include "model/model.h"
+#include "model/reference.h"
+#include "test_util.h"
+
+namespace uma::model {
+namespace {
+
+// A small llama-shaped model; fields can be broken one at a time.
+struct spec {
+  std::string arch = "llama";
+  int64_t n_embd = 32, n_head = 4, n_head_kv = 2, n_ff = 64, n_vocab = 64, n_layer = 2;
+  int64_t tensor_layers = 2;  // layers actually written
+  bool write_key_length = true;
+  int64_t bos = 1;
+  std::set<std::string> skip;                           // tensors not written
+  std::map<std::string, std::vector<int64_t>> reshape;  // tensors written with another shape
+  std::function<void(gguf::writer&)> extra;
+  bool tied = false;
+  bool qkv_bias = false;
+};
+
+std::string write_model(const spec& s, const std::string& name) {
+  gguf::writer w;
+  const std::string a = s.arch;
+  w.set_string("general.architecture", a);
+  w.set_u32(a + ".embedding_length", static_cast<uint32_t>(s.n_embd));
+  w.set_u32(a + ".block_count", static_cast<uint32_t>(s.n_layer));
+  w.set_u32(a + ".feed_forward_length", static_cast<uint32_t>(s.n_ff));
+  w.set_u32(a + ".attention.head_count", static_cast<uint32_t>(s.n_head));
+  w.set_u32(a + ".attention.head_count_kv", static_cast<uint32_t>(s.n_head_kv));
+  w.set_u32(a + ".context_length", 128);
+  w.set_f32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
+  if (s.write_key_length) w.set_u32(a + ".attention.key_length", 8);
+  w.set_u32(a + ".vocab_size", static_cast<uint32_t>(s.n_vocab));
+  w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(s.bos));
+  if (s.extra) s.extra(w);
+
+  const int64_t hd = 8;
+  auto add = [&](const std::string& n, std::vector<int64_t> ne, float scale, float mean) {
+    if (s.skip.count(n)) return;
+    if (s.reshape.count(n)) ne = s.reshape.at(n);
+    int64_t count = 1;
+    for (auto d : ne) count *= d;
+    auto data = std::make_shared<std::vector<float>>(static_cast<size_t>(count));
+    uint32_t state = static_cast<uint32_t>(std::hash<std::string>{}(n));
+    for (auto& v : *data) {
+      state = state * 1664525u + 1013904223u;
+      v = mean + scale * (static_cast<float>(state >> 8) / 16777216.f - 0.5f);
+    }
+    auto st = w.add_tensor(n, dtype::f32, ne, [data](std::span<std::byte> out) -> status {
+      std::memcpy(out.data(), data->data(), out.size());
+      return {};
+    });
+    EXPECT_TRUE(st.ok()) << st.message();
+  };
+  add("token_embd.weight", {s.n_embd, s.n_vocab}, 1.f, 0.f);
+  add("output_norm.weight", {s.n_embd}, 0.2f, 1.f);
+  if (!s.tied) add("output.weight", {s.n_embd, s.n_vocab}, 0.3f, 0.f);
+  for (int64_t il = 0; il < s.tensor_layers; ++il) {
+    auto n = [il](const char* x) { return "blk." + std::to_string(il) + "." + x; };
+    add(n("attn_norm.weight"), {s.n_embd}, 0.2f, 1.f);
+    add(n("attn_q.weight"), {s.n_embd, s.n_head * hd}, 0.3f, 0.f);
+    add(n("attn_k.weight"), {s.n_embd, s.n_head_kv * hd}, 0.3f, 0.f);
+    add(n("attn_v.weight"), {s.n_embd, s.n_head_kv * hd}, 0.3f, 0.f);
+    add(n("attn_output.weight"), {s.n_head * hd, s.n_embd}, 0.3f, 0.f);
+    if (s.qkv_bias) {
+      add(n("attn_q.bias"), {s.n_head * hd}, 0.1f, 0.f);
+      add(n("attn_k.bias"), {s.n_head_kv * hd}, 0.1f, 0.f);
+      add(n("attn_v.bias"), {s.n_head_kv * hd}, 0.1f, 0.f);
+    }
+    add(n("ffn_norm.weight"), {s.n_embd}, 0.2f, 1.f);
+    add(n("ffn_gate.weight"), {s.n_embd, s.n_ff}, 0.3f, 0.f);
+    add(n("ffn_up.weight"), {s.n_embd, s.n_ff}, 0.3f, 0.f);
+    add(n("ffn_down.weight"), {s.n_ff, s.n_embd}, 0.3f, 0.f);
+  }
+  const std::string path = uma::test::temp_dir() + "/" + name + ".gguf";
+  auto st = w.write(path);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return path;
+}
+
+void expect_error(const spec& s, const std::string& name, const std::string& needle) {
+  auto m = load_model(write_model(s, name), {.n_threads = 1});
+  ASSERT_FALSE(m.ok()) << name << " loaded but should not";
+  EXPECT_NE(m.message().find(needle), std::string::npos) << m.message();
+  EXPECT_EQ(m.message().find('\n'), std::string::npos) << "one line: " << m.message();
+}
+
+TEST(ModelConfig, ValidModelLoadsAndRuns) {
+  spec s;
+  auto m = load_model(write_model(s, "ok"), {.n_threads = 1});
+  ASSERT_TRUE(m.ok()) << m.message();
+  const auto& c = (*m)->config();
+  EXPECT_EQ(c.n_embd, 32);
+  EXPECT_EQ(c.n_layer, 2);
+  EXPECT_EQ(c.head_dim, 8);
+  EXPECT_EQ(c.bos_id, 1);
+  EXPECT_FALSE((*m)->bound().tied_output);
+  EXPECT_GT((*m)->weight_bytes(), 0u);
+  // Runs, and agrees with the reference.
+  auto cache = (*m)->make_cache(16, 1);
+  batch b;
+  for (int i = 0; i < 5; ++i) b.add(i + 1, i, 0, true);
+  std::vector<float> logits(5 * 64);
+  ASSERT_TRUE((*m)->forward(b, *cache, logits.data()).ok());
+  reference_forward ref(**m);
+  auto want = ref.forward({1, 2, 3, 4, 5});
+  ASSERT_TRUE(want.ok());
+  for (size_t i = 0; i < logits.size(); ++i) EXPECT_NEAR(logits[i], (*want)[i], 2e-3);
+}
+
+TEST(ModelConfig, TiedOutputUsesTheEmbedding) {
+  spec s;
+  s.tied = true;
+  auto m = load_model(write_model(s, "tied"), {.n_threads = 1});
+  ASSERT_TRUE(m.ok()) << m.message();
+  EXPECT_TRUE((*m)->bound().tied_output);
+  EXPECT_EQ((*m)->bound().output.data, (*m)->bound().token_embd.data);
+}
+
+TEST(ModelConfig, MissingTensor) {
+  spec s;
+  s.skip = {"blk.1.ffn_up.weight"};
+  expect_error(s, "missing", "missing tensor 'blk.1.ffn_up.weight'");
+}
+
+TEST(ModelConfig, WrongShape) {
+  spec s;
+  s.reshape = {{"blk.0.attn_k.weight", {32, 24}}};
+  expect_error(s, "shape", "tensor 'blk.0.attn_k.weight' has shape [32, 24], expected [32, 16]");
+  spec s2;
+  s2.reshape = {{"output_norm.weight", {31}}};
+  expect_error(s2, "shape1d", "output_norm.weight");
+}
+
+TEST(ModelConfig, HeadCountNotDividingWidth) {
+  spec s;
+  s.n_head = 5;
+  s.n_head_kv = 5;
+  s.write_key_length = false;
+  expect_error(s, "heads", "head count 5 does not divide the embedding width 32");
+}
+
+TEST(ModelConfig, KvHeadsNotDividingHeads) {
+  spec s;
+  s.n_head_kv = 3;
+  expect_error(s, "kvheads", "key/value head count 3 does not divide the head count 4");
+}
+
+TEST(ModelConfig, SpecialTokenBeyondVocabulary) {
+  spec s;
+  s.bos = 64;
+  expect_error(s, "bos",
+               "special token 'tokenizer.ggml.bos_token_id' = 64 is beyond the vocabulary");
+}
+
+TEST(ModelConfig, LayerCountBeyondTensors) {
+  spec s;
+  s.n_layer = 5;
+  expect_error(s, "layers", "block_count is 5 but the file has tensors for 2 layers");
+}
+
+TEST(ModelConfig, UnsupportedArchitecture) {
+  spec s;
+  s.arch = "mamba";
+  expect_error(s, "arch", "unsupported architecture 'mamba'");
+}
+
+TEST(ModelConfig, Qwen2RequiresBiases) {
+  spec s;
+  s.arch = "qwen2";
+  expect_error(s, "qwen2nobias", "missing tensor 'blk.0.attn_q.bias'");
+  s.qkv_bias = true;
+  auto m = load_model(write_model(s, "qwen2bias"), {.n_threads = 1});
+  ASSERT_TRUE(m.ok()) << m.message();
+  EXPECT_NE((*m)->bound().layers[1].bk, nullptr);
+}
+
+TEST(ModelConfig, MissingOrBadKeys) {
+  spec s;
+  s.extra = [](gguf::writer& w) { w.set_string("llama.embedding_length", "wide"); };
+  expect_error(s, "badkey", "'llama.embedding_length' must be an integer");
+  spec s2;
+  s2.extra = [](gguf::writer& w) { w.set_string("llama.rope.scaling.type", "yarn"); };
+  expect_error(s2, "yarn", "unsupported rope.scaling.type 'yarn'");
+}
+
+TEST(ModelConfig, MissingTruncatedOrNotAModel) {
+  auto m = load_model(uma::test::temp_dir() + "/nope.gguf");
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.message().find("no such model file"), std::string::npos) << m.message();
+
+  // Truncated: the first half of a valid file.
+  const std::string good = write_model(spec{}, "full");
+  std::ifstream in(good, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string cut = uma::test::temp_dir() + "/cut.gguf";
+  std::ofstream(cut, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+  m = load_model(cut);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.message().find('\n'), std::string::npos) << m.message();
+
+  const std::string text = uma::test::temp_dir() + "/text.gguf";
+  std::ofstream(text) << "hello, not a gguf\n";
+  m = load_model(text);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.message().find('\n'), std::string::npos) << m.message();
+}
+
+}  // namespace
+}  // namespace uma::model
