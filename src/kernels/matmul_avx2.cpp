@@ -1,6 +1,11 @@
-// avx2 matmul kernels (compiled with this target's flags only; called after the CPU check).
-#include "kernels/backend.h"
-#include "kernels/ref/scalar.h"
+// avx2 matmul kernels: the shared x86 kernel source (x86/matmul_x86-inl.h) compiled with this
+// target's flags. Only reached through find_backend(), after the CPU check.
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+#define UMA_VNNI 0
+#include "kernels/x86/matmul_x86-inl.h"
 
 namespace uma::kernels {
 
@@ -8,6 +13,7 @@ const matmul_backend& avx2_backend() {
   static const matmul_backend be = [] {
     matmul_backend b = scalar_backend();
     b.name = "avx2";
+    fill_table(b);
     return b;
   }();
   return be;

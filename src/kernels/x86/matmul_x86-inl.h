@@ -1,0 +1,571 @@
+// x86 matmul kernels, written once and compiled per target: matmul_avx2.cpp includes this with
+// UMA_VNNI 0 (int8 products by maddubs + madd), matmul_avx512.cpp with UMA_VNNI 1 (AVX-512 VNNI
+// vpdpbusd on 256-bit vectors, which Zen 4 and Intel run at full rate). Everything here lives in an
+// anonymous namespace so that no inline function compiled with these flags can be merged by the
+// linker into code that runs on a CPU without them.
+//
+// Shapes: a tile is R weight rows x C activation rows; each (row, activation) pair accumulates its
+// blocks in the same order whatever the tile, so results do not depend on the tiling or threads.
+// matvec uses R = 4, C = 1 (the activation block is loaded once for 4 rows); gemm uses R x C = 4 x
+// 4 (each unpacked weight block is reused from registers across 4 activation rows).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/backend.h"
+#include "tensor/blocks.h"
+
+namespace {
+
+using uma::block_q4_0;
+using uma::block_q4_1;
+using uma::block_q4_k;
+using uma::block_q5_0;
+using uma::block_q5_1;
+using uma::block_q5_k;
+using uma::block_q6_k;
+using uma::block_q8_0;
+using uma::block_q8_1;
+using uma::block_q8_k;
+using uma::kernels::gemm_args;
+
+inline float h2f(uint16_t h) {
+  return _cvtsh_ss(h);
+}
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline int hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// acc += sum of 4-byte groups of u (unsigned, < 64 so maddubs cannot saturate) times s (signed).
+inline __m256i dot_us(__m256i acc, __m256i u, __m256i s) {
+#if UMA_VNNI
+  return _mm256_dpbusd_epi32(acc, u, s);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+#endif
+}
+// Same, each 16-byte half scaled: bytes 0..15 by sa, bytes 16..31 by sb (K-format sub-scales).
+inline __m256i dot_us_scaled(__m256i acc, __m256i u, __m256i s, int sa, int sb) {
+#if UMA_VNNI
+  const __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+  return _mm256_add_epi32(acc,
+                          _mm256_mullo_epi32(p, _mm256_setr_epi32(sa, sa, sa, sa, sb, sb, sb, sb)));
+#else
+  const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(sb)),
+                                      _mm_set1_epi16(static_cast<int16_t>(sa)));
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), sc));
+#endif
+}
+// Signed x signed (Q8_0 weights): |x| * (y with x's sign).
+inline __m256i dot_ss(__m256i acc, __m256i x, __m256i y) {
+  const __m256i ax = _mm256_sign_epi8(x, x);
+  const __m256i sy = _mm256_sign_epi8(y, x);
+#if UMA_VNNI
+  return _mm256_dpbusd_epi32(acc, ax, sy);
+#else
+  return _mm256_add_epi32(acc,
+                          _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1)));
+#endif
+}
+
+inline __m256i load256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+inline __m128i load128(const void* p) {
+  return _mm_loadu_si128(static_cast<const __m128i*>(p));
+}
+
+// 16 bytes of nibbles -> 32 bytes: low nibbles first (elements 0..15), then high (16..31).
+inline __m256i nibbles(const uint8_t* qs) {
+  const __m128i x = load128(qs);
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(x, 4), x);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+// The 32 fifth bits of Q5_0/Q5_1 (bit j of qh = element j) as 0x10 bytes.
+inline __m256i fifth_bits(const uint8_t* qh4) {
+  uint32_t qh;
+  std::memcpy(&qh, qh4, 4);
+  const __m256i shuf =
+      _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL, 0x0303030303030303LL);
+  __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(qh)), shuf);
+  const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
+  bytes = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+  return _mm256_and_si256(bytes, _mm256_set1_epi8(0x10));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legacy formats (32-element blocks) against Q8_0 / Q8_1 activations.
+
+struct q4_0_fmt {
+  using block = block_q4_0;
+  using act = block_q8_0;
+  static constexpr int offset = 8;
+  static constexpr bool has_min = false, is_signed = false;
+  static __m256i unpack(const block& b) { return nibbles(b.qs); }
+};
+struct q4_1_fmt {
+  using block = block_q4_1;
+  using act = block_q8_1;
+  static constexpr int offset = 0;
+  static constexpr bool has_min = true, is_signed = false;
+  static __m256i unpack(const block& b) { return nibbles(b.qs); }
+};
+struct q5_0_fmt {
+  using block = block_q5_0;
+  using act = block_q8_0;
+  static constexpr int offset = 16;
+  static constexpr bool has_min = false, is_signed = false;
+  static __m256i unpack(const block& b) { return _mm256_or_si256(nibbles(b.qs), fifth_bits(b.qh)); }
+};
+struct q5_1_fmt {
+  using block = block_q5_1;
+  using act = block_q8_1;
+  static constexpr int offset = 0;
+  static constexpr bool has_min = true, is_signed = false;
+  static __m256i unpack(const block& b) { return _mm256_or_si256(nibbles(b.qs), fifth_bits(b.qh)); }
+};
+struct q8_0_fmt {
+  using block = block_q8_0;
+  using act = block_q8_0;
+  static constexpr int offset = 0;
+  static constexpr bool has_min = false, is_signed = true;
+  static __m256i unpack(const block& b) { return load256(b.qs); }
+};
+
+template <class F, int R, int C>
+void legacy_tile(const gemm_args& g, int64_t r0, int64_t c0) {
+  using block = typename F::block;
+  using act = typename F::act;
+  const int64_t nb = g.cols / 32;
+  const block* x[R];
+  const act* y[C];
+  for (int r = 0; r < R; ++r)
+    x[r] = reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes);
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const act*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  __m256 acc[R][C];
+  float macc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      acc[r][c] = _mm256_setzero_ps();
+      macc[r][c] = 0.f;
+    }
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i yv[C], corr[C];
+    float dy[C];
+    for (int c = 0; c < C; ++c) {
+      yv[c] = load256(y[c][b].qs);
+      dy[c] = h2f(y[c][b].d);
+      if constexpr (F::offset != 0)
+        corr[c] = dot_us(_mm256_setzero_si256(), _mm256_set1_epi8(F::offset), yv[c]);
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m256i q = F::unpack(x[r][b]);
+      const float dx = h2f(x[r][b].d);
+      for (int c = 0; c < C; ++c) {
+        __m256i p = F::is_signed ? dot_ss(_mm256_setzero_si256(), q, yv[c])
+                                 : dot_us(_mm256_setzero_si256(), q, yv[c]);
+        if constexpr (F::offset != 0) p = _mm256_sub_epi32(p, corr[c]);
+        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dx * dy[c]), acc[r][c]);
+        if constexpr (F::has_min) macc[r][c] += h2f(x[r][b].m) * h2f(y[c][b].s);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = hsum(acc[r][c]) + macc[r][c];
+}
+
+// ---------------------------------------------------------------------------------------------
+// K formats (256-element super-blocks) against Q8_K activations.
+
+// 8 six-bit scales then 8 six-bit mins of a Q4_K / Q5_K block (ggml's kmask unpacking).
+inline void k4_scales(const uint8_t* packed, uint8_t out[16]) {
+  uint32_t u[4];
+  std::memcpy(u, packed, 12);
+  constexpr uint32_t m1 = 0x3f3f3f3f, m2 = 0x0f0f0f0f, m3 = 0x03030303;
+  u[3] = ((u[2] >> 4) & m2) | (((u[1] >> 6) & m3) << 4);
+  const uint32_t mins_lo = u[1] & m1;
+  u[1] = (u[2] & m2) | (((u[0] >> 6) & m3) << 4);
+  u[2] = mins_lo;
+  u[0] &= m1;
+  std::memcpy(out, u, 16);
+}
+
+// sum_j mins[j] * (bsums[2j] + bsums[2j+1])
+inline int k4_min_sum(const uint8_t* mins, const int16_t* bsums) {
+  const __m128i bs = _mm_hadd_epi16(load128(bsums), load128(bsums + 8));  // 8 pair sums
+  const __m128i mn = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins)));
+  __m128i p = _mm_madd_epi16(bs, mn);
+  p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4e));
+  p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xb1));
+  return _mm_cvtsi128_si32(p);
+}
+
+template <bool five, int R, int C>
+void q45k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
+  using block = std::conditional_t<five, block_q5_k, block_q4_k>;
+  const int64_t nb = g.cols / 256;
+  const block* x[R];
+  const block_q8_k* y[C];
+  for (int r = 0; r < R; ++r)
+    x[r] = reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes);
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  __m256 acc[R][C];
+  float macc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      acc[r][c] = _mm256_setzero_ps();
+      macc[r][c] = 0.f;
+    }
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int r = 0; r < R; ++r) {
+      const block& xb = x[r][b];
+      uint8_t sm[16];
+      k4_scales(xb.scales, sm);
+      __m256i q[8];
+      for (int j = 0; j < 4; ++j) {
+        const __m256i raw = load256(xb.qs + 32 * j);
+        q[2 * j] = _mm256_and_si256(raw, low4);
+        q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+      }
+      if constexpr (five) {
+        const __m256i qh = load256(xb.qh);
+        for (int j = 0; j < 8; ++j) {
+          const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << j));
+          const __m256i on = _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit);
+          q[j] = _mm256_or_si256(q[j], _mm256_and_si256(on, _mm256_set1_epi8(0x10)));
+        }
+      }
+      const float d = h2f(xb.d), dmin = h2f(xb.dmin);
+      for (int c = 0; c < C; ++c) {
+        const block_q8_k& yb = y[c][b];
+        __m256i isum = _mm256_setzero_si256();
+        for (int j = 0; j < 8; ++j)
+          isum = dot_us_scaled(isum, q[j], load256(yb.qs + 32 * j), sm[j], sm[j]);
+        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * yb.d), acc[r][c]);
+        macc[r][c] -= dmin * yb.d * static_cast<float>(k4_min_sum(sm + 8, yb.bsums));
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = hsum(acc[r][c]) + macc[r][c];
+}
+
+template <int R, int C>
+void q6k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
+  const int64_t nb = g.cols / 256;
+  const block_q6_k* x[R];
+  const block_q8_k* y[C];
+  for (int r = 0; r < R; ++r)
+    x[r] = reinterpret_cast<const block_q6_k*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes);
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  __m256 acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(0x03);
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int r = 0; r < R; ++r) {
+      const block_q6_k& xb = x[r][b];
+      __m256i q[8];  // element groups of 32, in order
+      for (int h = 0; h < 2; ++h) {
+        const __m256i l0 = load256(xb.ql + 64 * h), l1 = load256(xb.ql + 64 * h + 32);
+        const __m256i hb = load256(xb.qh + 32 * h);
+        q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
+                                       _mm256_slli_epi16(_mm256_and_si256(hb, two), 4));
+        q[4 * h + 1] =
+            _mm256_or_si256(_mm256_and_si256(l1, low4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), two), 4));
+        q[4 * h + 2] =
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), two), 4));
+        q[4 * h + 3] =
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), two), 4));
+      }
+      const __m256i sc16 = _mm256_cvtepi8_epi16(load128(xb.scales));
+      const float d = h2f(xb.d);
+      for (int c = 0; c < C; ++c) {
+        const block_q8_k& yb = y[c][b];
+        __m256i isum = _mm256_setzero_si256();
+        for (int j = 0; j < 8; ++j)
+          isum = dot_us_scaled(isum, q[j], load256(yb.qs + 32 * j), xb.scales[2 * j],
+                               xb.scales[2 * j + 1]);
+        // the -32 offset: 32 * sum_g scale[g] * bsums[g]
+        const int corr = hsum_i32(_mm256_madd_epi16(sc16, load256(yb.bsums)));
+        isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(32 * corr, 0, 0, 0, 0, 0, 0, 0));
+        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * yb.d), acc[r][c]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = hsum(acc[r][c]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Float formats: F32 x F32, F16 x F16 (F16C), BF16 x BF16 (shifted into F32).
+
+struct f32_fmt {
+  using elem = float;
+  static __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+  static float one(const float* p) { return *p; }
+};
+struct f16_fmt {
+  using elem = uint16_t;
+  static __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(load128(p)); }
+  static float one(const uint16_t* p) { return h2f(*p); }
+};
+struct bf16_fmt {
+  using elem = uint16_t;
+  static __m256 load8(const uint16_t* p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(load128(p)), 16));
+  }
+  static float one(const uint16_t* p) {
+    const uint32_t b = static_cast<uint32_t>(*p) << 16;
+    float f;
+    std::memcpy(&f, &b, 4);
+    return f;
+  }
+};
+
+template <class F, int R, int C>
+void float_tile(const gemm_args& g, int64_t r0, int64_t c0) {
+  using E = typename F::elem;
+  const E* x[R];
+  const E* y[C];
+  for (int r = 0; r < R; ++r)
+    x[r] = reinterpret_cast<const E*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes);
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const E*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  __m256 acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= g.cols; i += 8) {
+    __m256 yv[C];
+    for (int c = 0; c < C; ++c) yv[c] = F::load8(y[c] + i);
+    for (int r = 0; r < R; ++r) {
+      const __m256 xv = F::load8(x[r] + i);
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm256_fmadd_ps(xv, yv[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      float s = hsum(acc[r][c]);
+      for (int64_t k = i; k < g.cols; ++k) s += F::one(x[r] + k) * F::one(y[c] + k);
+      g.y[(c0 + c) * g.ldy + r0 + r] = s;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tile drivers: full R x C tiles, then the row and activation tails.
+
+template <template <int, int> class T, int R, int C>
+void drive(const gemm_args& g) {
+  int64_t r = 0;
+  for (; r + R <= g.rows; r += R) {
+    int64_t c = 0;
+    for (; c + C <= g.n; c += C) T<R, C>::run(g, r, c);
+    for (; c < g.n; ++c) T<R, 1>::run(g, r, c);
+  }
+  for (; r < g.rows; ++r) {
+    int64_t c = 0;
+    for (; c + C <= g.n; c += C) T<1, C>::run(g, r, c);
+    for (; c < g.n; ++c) T<1, 1>::run(g, r, c);
+  }
+}
+
+template <class F>
+struct legacy_t {
+  template <int R, int C>
+  struct t {
+    static void run(const gemm_args& g, int64_t r, int64_t c) { legacy_tile<F, R, C>(g, r, c); }
+  };
+};
+template <bool five>
+struct q45k_t {
+  template <int R, int C>
+  struct t {
+    static void run(const gemm_args& g, int64_t r, int64_t c) { q45k_tile<five, R, C>(g, r, c); }
+  };
+};
+template <int R, int C>
+struct q6k_t {
+  static void run(const gemm_args& g, int64_t r, int64_t c) { q6k_tile<R, C>(g, r, c); }
+};
+template <class F>
+struct float_t {
+  template <int R, int C>
+  struct t {
+    static void run(const gemm_args& g, int64_t r, int64_t c) { float_tile<F, R, C>(g, r, c); }
+  };
+};
+
+// Register budget: AVX-512VL has 32 vector registers, AVX2 16.
+#if UMA_VNNI
+constexpr int gemm_r = 4, gemm_c = 4;
+#else
+constexpr int gemm_r = 2, gemm_c = 4;
+#endif
+
+template <class F>
+void legacy_matvec(const gemm_args& g) {
+  drive<legacy_t<F>::template t, 4, 1>(g);
+}
+template <class F>
+void legacy_gemm(const gemm_args& g) {
+  drive<legacy_t<F>::template t, gemm_r, gemm_c>(g);
+}
+template <bool five>
+void q45k_matvec(const gemm_args& g) {
+  drive<q45k_t<five>::template t, 2, 1>(g);
+}
+template <bool five>
+void q45k_gemm(const gemm_args& g) {
+  drive<q45k_t<five>::template t, 1, 4>(g);
+}
+void q6k_matvec(const gemm_args& g) {
+  drive<q6k_t, 2, 1>(g);
+}
+void q6k_gemm(const gemm_args& g) {
+  drive<q6k_t, 1, 4>(g);
+}
+template <class F>
+void float_matvec(const gemm_args& g) {
+  drive<float_t<F>::template t, 4, 1>(g);
+}
+template <class F>
+void float_gemm(const gemm_args& g) {
+  drive<float_t<F>::template t, gemm_r, gemm_c>(g);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activation converters, bit-identical to the scalar ones (same float operations, RNE rounding).
+
+inline float max_abs8(__m256 m) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// 32 floats * id -> 32 int8 (round to nearest even), stored at dst; returns their sum.
+inline int round_pack32(const float* x, float id, int8_t* dst) {
+  const __m256 m = _mm256_set1_ps(id);
+  __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), m));
+  __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8), m));
+  __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16), m));
+  __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 24), m));
+  const int sum = hsum_i32(_mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3)));
+  i0 = _mm256_packs_epi32(i0, i1);
+  i2 = _mm256_packs_epi32(i2, i3);
+  i0 = _mm256_packs_epi16(i0, i2);
+  i0 = _mm256_permutevar8x32_epi32(i0, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), i0);
+  return sum;
+}
+
+inline float block_amax32(const float* x) {
+  const __m256 sign = _mm256_set1_ps(-0.f);
+  __m256 m = _mm256_andnot_ps(sign, _mm256_loadu_ps(x));
+  for (int k = 8; k < 32; k += 8)
+    m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + k)));
+  return max_abs8(m);
+}
+
+void convert_q8_0(const float* x, void* dst, int64_t cols) {
+  auto* y = static_cast<block_q8_0*>(dst);
+  for (int64_t b = 0; b < cols / 32; ++b, x += 32) {
+    const float d = block_amax32(x) / 127.f;
+    const float id = d != 0.f ? 1.f / d : 0.f;
+    y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+    round_pack32(x, id, y[b].qs);
+  }
+}
+
+void convert_q8_1(const float* x, void* dst, int64_t cols) {
+  auto* y = static_cast<block_q8_1*>(dst);
+  for (int64_t b = 0; b < cols / 32; ++b, x += 32) {
+    const float d = block_amax32(x) / 127.f;
+    const float id = d != 0.f ? 1.f / d : 0.f;
+    const int sum = round_pack32(x, id, y[b].qs);
+    y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+    y[b].s = _cvtss_sh(static_cast<float>(sum) * d, _MM_FROUND_TO_NEAREST_INT);
+  }
+}
+
+void convert_q8_k(const float* x, void* dst, int64_t cols) {
+  auto* y = static_cast<block_q8_k*>(dst);
+  for (int64_t b = 0; b < cols / 256; ++b, x += 256) {
+    float amax = 0;
+    for (int k = 0; k < 256; k += 32) amax = std::max(amax, block_amax32(x + k));
+    if (amax == 0.f) {
+      std::memset(&y[b], 0, sizeof(block_q8_k));
+      continue;
+    }
+    int first = 0;  // the first element with |x| == amax carries the sign (as the scalar code)
+    while (std::fabs(x[first]) != amax) ++first;
+    const float iscale = -127.f / x[first];
+    for (int k = 0; k < 256; k += 32) round_pack32(x + k, iscale, y[b].qs + k);
+    // min(127, v): only -128 * -1 rounding could exceed, which packs already saturates at 127.
+    for (int gi = 0; gi < 16; ++gi) {
+      const __m128i q = load128(y[b].qs + 16 * gi);
+      const __m128i s16 = _mm_madd_epi16(_mm_maddubs_epi16(_mm_set1_epi8(1), q), _mm_set1_epi16(1));
+      __m128i s = _mm_add_epi32(s16, _mm_shuffle_epi32(s16, 0x4e));
+      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+      y[b].bsums[gi] = static_cast<int16_t>(_mm_cvtsi128_si32(s));
+    }
+    y[b].d = 1.f / iscale;
+  }
+}
+
+void convert_f16(const float* x, void* dst, int64_t cols) {
+  auto* y = static_cast<uint16_t*>(dst);
+  int64_t i = 0;
+  for (; i + 8 <= cols; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < cols; ++i) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+void fill_table(uma::kernels::matmul_backend& b) {
+  using uma::dtype;
+  using uma::kernels::act_format;
+  auto set = [&](dtype t, uma::kernels::gemm_fn mv, uma::kernels::gemm_fn gm) {
+    b.matvec[static_cast<size_t>(t)] = mv;
+    b.gemm[static_cast<size_t>(t)] = gm;
+  };
+  set(dtype::q4_0, legacy_matvec<q4_0_fmt>, legacy_gemm<q4_0_fmt>);
+  set(dtype::q4_1, legacy_matvec<q4_1_fmt>, legacy_gemm<q4_1_fmt>);
+  set(dtype::q5_0, legacy_matvec<q5_0_fmt>, legacy_gemm<q5_0_fmt>);
+  set(dtype::q5_1, legacy_matvec<q5_1_fmt>, legacy_gemm<q5_1_fmt>);
+  set(dtype::q8_0, legacy_matvec<q8_0_fmt>, legacy_gemm<q8_0_fmt>);
+  set(dtype::q4_k, q45k_matvec<false>, q45k_gemm<false>);
+  set(dtype::q5_k, q45k_matvec<true>, q45k_gemm<true>);
+  set(dtype::q6_k, q6k_matvec, q6k_gemm);
+  set(dtype::f32, float_matvec<f32_fmt>, float_gemm<f32_fmt>);
+  set(dtype::f16, float_matvec<f16_fmt>, float_gemm<f16_fmt>);
+  set(dtype::bf16, float_matvec<bf16_fmt>, float_gemm<bf16_fmt>);
+  b.convert[static_cast<size_t>(act_format::q8_0)] = convert_q8_0;
+  b.convert[static_cast<size_t>(act_format::q8_1)] = convert_q8_1;
+  b.convert[static_cast<size_t>(act_format::q8_k)] = convert_q8_k;
+  b.convert[static_cast<size_t>(act_format::f16)] = convert_f16;
+}
+
+}  // namespace
