@@ -1,12 +1,52 @@
-// Persistent worker pool. Workers sleep on a condition variable between jobs.
+// Persistent worker pool. Workers spin on a generation counter for a short while after each job,
+// then sleep on it (std::atomic::wait, a futex on Linux); the caller spins/sleeps the same way on
+// the count of pending workers. See thread_pool.h.
 #include "util/thread_pool.h"
 
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <string>
 #include <utility>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace uma {
+
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
+
+// How long an idle thread spins before sleeping: longer than the gap between the jobs of one
+// forward pass (single-threaded glue between matmuls), far shorter than a human-visible delay.
+constexpr auto spin_budget = std::chrono::microseconds(200);
+
+// Spins until pred() or the budget is spent; returns pred(). After a short pure spin it yields
+// on every turn, so that when threads outnumber free cores (other processes, or a pool larger
+// than the machine) the thread that has the work gets the core instead of waiting a time slice.
+template <class P>
+bool spin_until(const P& pred) {
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0;; ++i) {
+    if (pred()) return true;
+    if (i < 1024) {
+      cpu_relax();
+      continue;
+    }
+    std::this_thread::yield();
+    if ((i & 15) == 15 && std::chrono::steady_clock::now() - t0 > spin_budget) return pred();
+  }
+}
+
+}  // namespace
 
 int thread_pool::physical_cores() {
   // Count distinct (physical id, core id) pairs; fall back to hardware_concurrency.
@@ -32,30 +72,25 @@ thread_pool::thread_pool(int n_threads) {
 }
 
 thread_pool::~thread_pool() {
-  {
-    std::lock_guard lk(mu_);
-    stop_ = true;
-  }
-  cv_start_.notify_all();
+  stop_.store(true, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
+  generation_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
 void thread_pool::worker(int idx) {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
-    const std::function<void(int, int)>* job;
-    {
-      std::unique_lock lk(mu_);
-      cv_start_.wait(lk, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      job = job_;
+    uint32_t g = generation_.load(std::memory_order_acquire);
+    if (g == seen) {
+      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
+      while ((g = generation_.load(std::memory_order_acquire)) == seen)
+        generation_.wait(seen, std::memory_order_acquire);
     }
-    (*job)(idx, n_threads_);
-    {
-      std::lock_guard lk(mu_);
-      if (--pending_ == 0) cv_done_.notify_one();
-    }
+    seen = g;
+    if (stop_.load(std::memory_order_relaxed)) return;
+    (*job_)(idx, n_threads_);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
 }
 
@@ -64,16 +99,16 @@ void thread_pool::run_on_all(const std::function<void(int, int)>& fn) {
     fn(0, 1);
     return;
   }
-  {
-    std::lock_guard lk(mu_);
-    job_ = &fn;
-    pending_ = n_threads_ - 1;
-    ++generation_;
-  }
-  cv_start_.notify_all();
+  job_ = &fn;
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
+  generation_.notify_all();  // a no-op syscall-free check when every worker is spinning
   fn(0, n_threads_);
-  std::unique_lock lk(mu_);
-  cv_done_.wait(lk, [&] { return pending_ == 0; });
+  if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
+    int p;
+    while ((p = pending_.load(std::memory_order_acquire)) != 0)
+      pending_.wait(p, std::memory_order_acquire);
+  }
 }
 
 void thread_pool::parallel_for(int64_t n, int64_t grain,

@@ -1,0 +1,140 @@
+// Bandwidth, int8 peak and barrier probes (see probe.h).
+#include "kernels/probe.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+
+#include "util/cpu_features.h"
+#include "util/thread_pool.h"
+
+namespace uma::kernels {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+void finish(probe_result& r) {
+  if (r.samples.empty()) return;
+  auto s = r.samples;
+  std::sort(s.begin(), s.end());
+  r.best = s.back();
+  r.median = s[s.size() / 2];
+}
+
+uint64_t read_sum_scalar(const uint8_t* p, size_t n) {
+  uint64_t a = 0, b = 0;
+  for (size_t i = 0; i < n; i += 16) {
+    uint64_t x, y;
+    std::memcpy(&x, p + i, 8);
+    std::memcpy(&y, p + i + 8, 8);
+    a += x;
+    b += y;
+  }
+  return a + b;
+}
+
+template <class F>
+void on_all(thread_pool* pool, const F& f) {
+  if (pool == nullptr) {
+    f(0, 1);
+  } else {
+    pool->run_on_all([&](int t, int n) { f(t, n); });
+  }
+}
+
+}  // namespace
+
+probe_result measure_read_bandwidth(thread_pool* pool, size_t bytes, int reps) {
+  probe_result r;
+  bytes = std::max<size_t>(bytes / 4096 * 4096, 1 << 20);
+  void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return r;
+  madvise(mem, bytes, MADV_HUGEPAGE);
+  auto* buf = static_cast<uint8_t*>(mem);
+  const int nt = pool != nullptr ? pool->size() : 1;
+  const size_t per = bytes / nt / 256 * 256;
+  // First touch by the thread that will read it.
+  on_all(pool, [&](int t, int) { std::memset(buf + t * per, t + 1, per); });
+  uint64_t (*reader)(const uint8_t*, size_t) = read_sum_scalar;
+  r.method = "scalar 64-bit loads";
+#if defined(__x86_64__)
+  if (cpu().avx2) {
+    reader = probe_read_sum_avx2;
+    r.method = "avx2 256-bit loads";
+  }
+#endif
+  std::atomic<uint64_t> sink{0};
+  for (int i = 0; i < std::max(1, reps); ++i) {
+    const auto t0 = clock_type::now();
+    on_all(pool, [&](int t, int) { sink += reader(buf + t * per, per); });
+    const double s = seconds_since(t0);
+    r.samples.push_back(static_cast<double>(per * nt) / s / 1e9);
+  }
+  munmap(mem, bytes);
+  finish(r);
+  return r;
+}
+
+probe_result measure_int8_peak(thread_pool* pool, double seconds, int reps) {
+  probe_result r;
+  uint64_t (*loop)(int64_t) = nullptr;
+#if defined(__x86_64__)
+  if (cpu().avx512_vnni) {
+    loop = probe_int8_loop_avx512;
+    r.method = "avx512 vpdpbusd zmm";
+  } else if (cpu().avx2) {
+    loop = probe_int8_loop_avx2;
+    r.method = "avx2 vpmaddubsw+vpmaddwd";
+  }
+#endif
+  if (loop == nullptr) {
+    r.method = "none";
+    return r;
+  }
+  // Calibrate iterations to ~`seconds` on one thread.
+  int64_t iters = 1 << 16;
+  for (;;) {
+    const auto t0 = clock_type::now();
+    loop(iters);
+    const double s = seconds_since(t0);
+    if (s > seconds / 4 || iters > (int64_t{1} << 34)) {
+      iters = static_cast<int64_t>(static_cast<double>(iters) * seconds / std::max(s, 1e-6));
+      break;
+    }
+    iters *= 4;
+  }
+  const int nt = pool != nullptr ? pool->size() : 1;
+  for (int i = 0; i < std::max(1, reps); ++i) {
+    std::atomic<uint64_t> macs{0};
+    const auto t0 = clock_type::now();
+    on_all(pool, [&](int, int) { macs += loop(iters); });
+    const double s = seconds_since(t0);
+    r.samples.push_back(2.0 * static_cast<double>(macs.load()) / s / 1e9);
+  }
+  (void)nt;
+  finish(r);
+  return r;
+}
+
+double measure_barrier_us(thread_pool* pool, int rounds) {
+  if (pool == nullptr || pool->size() <= 1) return 0;
+  std::vector<double> t;
+  t.reserve(rounds);
+  for (int i = 0; i < rounds; ++i) {
+    const auto t0 = clock_type::now();
+    pool->run_on_all([](int, int) {});
+    t.push_back(seconds_since(t0) * 1e6);
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+}  // namespace uma::kernels
