@@ -2,6 +2,7 @@
 // is not silently wrapped) and element reads from packed little-endian numeric arrays, which may be
 // unaligned inside the mapping and so are read with memcpy.
 #include <cassert>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -26,6 +27,14 @@ bool is_unsigned(value_type t) {
 bool is_signed(value_type t) {
   return t == value_type::i8 || t == value_type::i16 || t == value_type::i32 ||
          t == value_type::i64;
+}
+
+// Float to int64 without undefined behaviour: NaN -> 0, out of range -> the nearest limit.
+int64_t saturate(double d) {
+  if (std::isnan(d)) return 0;
+  if (d >= 9223372036854775807.0) return std::numeric_limits<int64_t>::max();
+  if (d <= -9223372036854775808.0) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(d);
 }
 
 }  // namespace
@@ -98,9 +107,9 @@ int64_t value::array_int(uint64_t idx) const {
     case value_type::i64:
       return load_at<int64_t>(raw, idx);
     case value_type::f32:
-      return static_cast<int64_t>(load_at<float>(raw, idx));
+      return saturate(load_at<float>(raw, idx));
     case value_type::f64:
-      return static_cast<int64_t>(load_at<double>(raw, idx));
+      return saturate(load_at<double>(raw, idx));
     default:
       return 0;  // strings and arrays have no numeric elements
   }

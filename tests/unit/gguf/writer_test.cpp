@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <numeric>
 
 #include "gguf/writer.h"
@@ -264,6 +265,23 @@ TEST(gguf_writer, streaming_fill_large_tensor) {
     ASSERT_EQ(b->data[k], static_cast<std::byte>(k % 251)) << k;
   for (auto x : f->find_tensor("a")->data) ASSERT_EQ(x, std::byte{1});
   for (auto x : f->find_tensor("c")->data) ASSERT_EQ(x, std::byte{3});
+}
+
+TEST(gguf_writer, float_array_elements_as_int_saturate) {
+  writer w;
+  const float v[] = {std::nanf(""), 1e30f, -1e30f, -2.5f};
+  w.set_array_f32("f", v);
+  auto bytes = w.write_to_memory();
+  ASSERT_TRUE(bytes.ok());
+  auto f = file::parse(*bytes);
+  ASSERT_TRUE(f.ok());
+  const value* a = f->find("f");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->array_int(0), 0);
+  EXPECT_EQ(a->array_int(1), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(a->array_int(2), std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(a->array_int(3), -2);
+  EXPECT_TRUE(std::isnan(a->array_double(0)));
 }
 
 TEST(gguf_writer, fill_error_is_reported_and_leaves_no_file) {
