@@ -10,6 +10,7 @@
 //  - Q6_K: each 16-element sub-block gets a symmetric scale maximising the x^2-weighted fit, then
 //  the
 //    16 scales are coded as int8 against one half-precision super-scale.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -53,72 +54,112 @@ void pack_scale_min(const uint8_t* ls, const uint8_t* lm, uint8_t* q) {
   }
 }
 
+// Four floats as one value (GCC / clang vector extension: SSE2 on x86-64, NEON on arm64), so the
+// inner loops of the scale searches run four lanes at a time on any target without reassociating
+// float sums; lane order is fixed, so results do not depend on the target.
+using f32x4 = float __attribute__((vector_size(16)));
+inline f32x4 load4(const float* p) {
+  f32x4 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+inline void store4(float* p, f32x4 v) {
+  std::memcpy(p, &v, sizeof(v));
+}
+inline f32x4 splat4(float v) {
+  return f32x4{v, v, v, v};
+}
+inline float sum4(f32x4 v) {
+  return (v[0] + v[1]) + (v[2] + v[3]);
+}
+
+// Code of v: v clamped to [lo, hi] (NaN to lo), rounded to nearest, ties to even, kept as float.
+inline f32x4 code_of(f32x4 v, f32x4 lo, f32x4 hi) {
+  v = v >= lo ? v : lo;
+  v = v > hi ? hi : v;
+  const f32x4 magic = splat4(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
+  return (v + magic) - magic;
+}
+
+// Weighted sums of the codes q_i = code_of(iscale * (x_i - offset)) over n (a multiple of 4)
+// elements: s[0] = sum w q, s[1] = sum w q^2, s[2] = sum w q x.
+inline void code_sums(const float* x, const float* w, int n, float iscale, float offset, float lo,
+                      float hi, float* q, float* s) {
+  const f32x4 vs = splat4(iscale), vo = splat4(offset), vlo = splat4(lo), vhi = splat4(hi);
+  f32x4 a = splat4(0), b = splat4(0), c = splat4(0);
+  for (int i = 0; i < n; i += 4) {
+    const f32x4 xv = load4(x + i);
+    const f32x4 l = code_of(vs * (xv - vo), vlo, vhi);
+    store4(q + i, l);
+    const f32x4 wl = load4(w + i) * l;
+    a += wl;
+    b += wl * l;
+    c += wl * xv;
+  }
+  s[0] = sum4(a);
+  s[1] = sum4(b);
+  s[2] = sum4(c);
+}
+
 // Fits x ~ scale * q - neg_min with q in [0, qmax], neg_min >= 0, minimising sum w (error)^2.
 // Tries the min/max grid and `nstep` candidate inverse scales (qmax + rmin + rdelta * s) / range,
-// each followed by the closed-form least-squares (scale, min) for its codes. Returns scale.
+// each followed by the closed-form least-squares (scale, min) for its codes; errors are evaluated
+// in closed form from the same sums (double precision). Returns scale. n <= 32, a multiple of 4.
 float fit_scale_min(const float* x, const float* w, int n, int qmax, uint8_t* codes, float* neg_min,
                     float rmin, float rdelta, int nstep) {
-  float lo = x[0], hi = x[0], sum_w = 0, sum_x = 0;
+  float lo = x[0], hi = x[0];
+  double sum_w = 0, sum_x = 0, sum_xx = 0;
   for (int i = 0; i < n; ++i) {
-    lo = std::fmin(lo, x[i]);
-    hi = std::fmax(hi, x[i]);
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
     sum_w += w[i];
     sum_x += w[i] * x[i];
+    sum_xx += double(w[i]) * x[i] * x[i];
   }
   if (lo > 0) lo = 0;  // the min term only ever lowers values
   if (hi == lo) {
-    std::memset(codes, 0, n);
+    std::memset(codes, 0, static_cast<size_t>(n));
     *neg_min = -lo;
     return 0;
   }
-  const float range = hi - lo;
-  float iscale = static_cast<float>(qmax) / range;
+  const float range = hi - lo, fq = static_cast<float>(qmax);
+  // Weighted squared error of scale * q + min, from the code sums.
+  auto error = [&](double sc, double mn, const float* su) {
+    return sc * sc * su[1] + 2 * sc * mn * su[0] + mn * mn * sum_w - 2 * sc * su[2] -
+           2 * mn * sum_x + sum_xx;
+  };
+  float q[32], best_q[32], su[3];
+  float iscale = fq / range;
+  code_sums(x, w, n, iscale, lo, 0, fq, best_q, su);
   float scale = 1.0f / iscale, min = lo;
-  float best = 0;
-  for (int i = 0; i < n; ++i) {
-    const int q = round_clamped(iscale * (x[i] - lo), 0, qmax);
-    codes[i] = static_cast<uint8_t>(q);
-    const float diff = scale * static_cast<float>(q) + lo - x[i];
-    best += w[i] * diff * diff;
-  }
-  uint8_t trial[32];
+  double best = error(scale, min, su);
   for (int s = 0; s <= nstep; ++s) {
-    iscale = (rmin + rdelta * static_cast<float>(s) + static_cast<float>(qmax)) / range;
-    float sl = 0, sll = 0, sxl = 0;
-    for (int i = 0; i < n; ++i) {
-      const int q = round_clamped(iscale * (x[i] - lo), 0, qmax);
-      trial[i] = static_cast<uint8_t>(q);
-      const float l = static_cast<float>(q);
-      sl += w[i] * l;
-      sll += w[i] * l * l;
-      sxl += w[i] * l * x[i];
-    }
-    const float det = sum_w * sll - sl * sl;
+    iscale = (rmin + rdelta * static_cast<float>(s) + fq) / range;
+    code_sums(x, w, n, iscale, lo, 0, fq, q, su);
+    const double det = sum_w * su[1] - double(su[0]) * su[0];
     if (!(det > 0)) continue;
-    float this_scale = (sum_w * sxl - sum_x * sl) / det;
-    float this_min = (sll * sum_x - sl * sxl) / det;
+    double this_scale = (sum_w * su[2] - sum_x * su[0]) / det;
+    double this_min = (su[1] * sum_x - su[0] * double(su[2])) / det;
     if (this_min > 0) {  // a positive offset is not representable: refit the scale alone
       this_min = 0;
-      this_scale = sxl / sll;
+      this_scale = su[2] / double(su[1]);
     }
-    float err = 0;
-    for (int i = 0; i < n; ++i) {
-      const float diff = this_scale * static_cast<float>(trial[i]) + this_min - x[i];
-      err += w[i] * diff * diff;
-    }
+    const double err = error(this_scale, this_min, su);
     if (err < best) {
       best = err;
-      std::memcpy(codes, trial, n);
-      scale = this_scale;
-      min = this_min;
+      std::memcpy(best_q, q, sizeof(float) * static_cast<size_t>(n));
+      scale = static_cast<float>(this_scale);
+      min = static_cast<float>(this_min);
     }
   }
+  for (int i = 0; i < n; ++i) codes[i] = static_cast<uint8_t>(best_q[i]);
   *neg_min = -min;
   return scale;
 }
 
 // Symmetric fit of x ~ scale * q, q in [-qmax, qmax - 1], weighting each element by x^2 (big
 // values matter most). Sweeps 19 inverse scales around -qmax / max. Returns scale (may be < 0).
+// n <= 32, a multiple of 4.
 float fit_symmetric_weighted(const float* x, int n, int qmax) {
   float amax = 0, max = 0;
   for (int i = 0; i < n; ++i) {
@@ -128,18 +169,16 @@ float fit_symmetric_weighted(const float* x, int n, int qmax) {
     }
   }
   if (amax < 1e-15f) return 0;
+  float w[32], q[32], su[3];
+  for (int i = 0; i < n; ++i) w[i] = x[i] * x[i];
+  const float lo = -static_cast<float>(qmax), hi = static_cast<float>(qmax - 1);
   float best_num = 0, best_den = 0;  // the fit quality is num^2 / den
   // s = 0 (the extreme element on -qmax) first: exact fits of simple rows come from it.
   for (int k = 0; k < 19; ++k) {
     const int s = k == 0 ? 0 : (k <= 9 ? -k : k - 9);
     const float iscale = -(static_cast<float>(qmax) + 0.1f * static_cast<float>(s)) / max;
-    float sxl = 0, sll = 0;
-    for (int i = 0; i < n; ++i) {
-      const float q = static_cast<float>(round_clamped(iscale * x[i], -qmax, qmax - 1));
-      const float w = x[i] * x[i];
-      sxl += w * x[i] * q;
-      sll += w * q * q;
-    }
+    code_sums(x, w, n, iscale, 0, lo, hi, q, su);
+    const float sxl = su[2], sll = su[1];
     if (sll > 0 && (best_den == 0 || sxl * sxl * best_den > best_num * best_num * sll)) {
       best_num = sxl;
       best_den = sll;
@@ -160,8 +199,8 @@ void encode_scale_min_block(const float* x, int qmax, float rmin, float rdelta, 
     for (int l = 0; l < 32; ++l) w[l] = av_x + std::fabs(x[32 * j + l]);
     sub_scale[j] =
         fit_scale_min(x + 32 * j, w, 32, qmax, codes + 32 * j, &sub_min[j], rmin, rdelta, nstep);
-    max_scale = std::fmax(max_scale, sub_scale[j]);
-    max_min = std::fmax(max_min, sub_min[j]);
+    max_scale = sub_scale[j] > max_scale ? sub_scale[j] : max_scale;
+    max_min = sub_min[j] > max_min ? sub_min[j] : max_min;
   }
   const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
   const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
@@ -174,35 +213,50 @@ void encode_scale_min_block(const float* x, int qmax, float rmin, float rdelta, 
   // The two super-scales are stored in half precision: try the rounded value and its two
   // neighbours for each, recompute the codes against the values as stored, keep the least error.
   const uint16_t d0 = f32_to_f16(max_scale / 63.0f), m0 = f32_to_f16(max_min / 63.0f);
-  uint8_t trial[qk_k];
-  float best_err = INFINITY;
-  for (int dd = -1; dd <= 1; ++dd) {
-    for (int dm = -1; dm <= 1; ++dm) {
-      if ((dd != 0 && (d0 == 0 || d0 >= 0x7bff)) || (dm != 0 && (m0 == 0 || m0 >= 0x7bff)))
-        continue;
-      const auto dh = static_cast<uint16_t>(d0 + dd), mh = static_cast<uint16_t>(m0 + dm);
-      const float d_all = f16_to_f32(dh), dmin_all = f16_to_f32(mh);
-      float err = 0;
-      for (int j = 0; j < 8; ++j) {
-        const float d = d_all * static_cast<float>(ls[j]);
-        const float m = dmin_all * static_cast<float>(lm[j]);
-        const float id = d != 0 ? 1.0f / d : 0.0f;
-        for (int l = 0; l < 32; ++l) {
-          const float v = x[32 * j + l];
-          const int q = d != 0 ? round_clamped((v + m) * id, 0, qmax) : 0;
-          trial[32 * j + l] = static_cast<uint8_t>(q);
-          const float diff = d * static_cast<float>(q) - m - v;
-          err += diff * diff;
-        }
+  const float fq = static_cast<float>(qmax);
+  // Squared error of the block with super-scales (dh, mh); the codes go to q.
+  auto evaluate = [&](uint16_t dh, uint16_t mh, float* q) {
+    const float d_all = f16_to_f32(dh), dmin_all = f16_to_f32(mh);
+    f32x4 e = splat4(0);
+    const f32x4 zero = splat4(0), top = splat4(fq);
+    for (int j = 0; j < 8; ++j) {
+      const float d = d_all * static_cast<float>(ls[j]);
+      const float m = dmin_all * static_cast<float>(lm[j]);
+      const f32x4 vd = splat4(d), vm = splat4(m), vid = splat4(d != 0 ? 1.0f / d : 0.0f);
+      for (int l = 0; l < 32; l += 4) {
+        const f32x4 xv = load4(x + 32 * j + l);
+        const f32x4 c = code_of((xv + vm) * vid, zero, top);
+        store4(q + 32 * j + l, c);
+        const f32x4 diff = vd * c - vm - xv;
+        e += diff * diff;
       }
+    }
+    return sum4(e);
+  };
+  auto usable = [](uint16_t h, int delta) { return delta == 0 || (h != 0 && h < 0x7bff); };
+  float best_q[qk_k], q[qk_k];
+  uint16_t best_d = d0, best_m = m0;
+  float best_err = evaluate(d0, m0, best_q);
+  // One neighbour step for d, then for dmin (coordinate search: 5 evaluations).
+  for (int axis = 0; axis < 2; ++axis) {
+    const uint16_t base_d = best_d, base_m = best_m;
+    for (int delta : {-1, 1}) {
+      const uint16_t h = axis == 0 ? base_d : base_m;
+      if (!usable(h, delta)) continue;
+      const auto moved = static_cast<uint16_t>(h + delta);
+      const uint16_t dh = axis == 0 ? moved : base_d, mh = axis == 0 ? base_m : moved;
+      const float err = evaluate(dh, mh, q);
       if (err < best_err) {
         best_err = err;
-        *d_out = dh;
-        *dmin_out = mh;
-        std::memcpy(codes, trial, qk_k);
+        best_d = dh;
+        best_m = mh;
+        std::memcpy(best_q, q, sizeof(q));
       }
     }
   }
+  *d_out = best_d;
+  *dmin_out = best_m;
+  for (int i = 0; i < qk_k; ++i) codes[i] = static_cast<uint8_t>(best_q[i]);
 }
 
 }  // namespace

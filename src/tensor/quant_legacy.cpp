@@ -80,8 +80,8 @@ void fit_affine(const float* x, int qmax, uint16_t* d_out, uint16_t* m_out, uint
   const int n = qk32;
   float lo = x[0], hi = x[0];
   for (int i = 1; i < n; ++i) {
-    lo = std::fmin(lo, x[i]);
-    hi = std::fmax(hi, x[i]);
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
   }
   uint8_t trial[qk32];
   float best_err = INFINITY;
@@ -259,7 +259,8 @@ void quantize_row_q5_1(const float* src, void* dst, int64_t n) {
   }
 }
 
-// ---- Q8_0: q * d, d = max|x| / 127 (also the activation format of the legacy dot products) ----
+// ---- Q8_0: q * d, d = max|x| / 127 (also the activation format of the legacy dot products).
+// Codes round half away from zero, as ggml's reference does, so the bytes match ggml's. ----
 
 void dequantize_row_q8_0(const void* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / qk32; ++b) {
@@ -274,13 +275,16 @@ void quantize_row_q8_0(const float* src, void* dst, int64_t n) {
   for (int64_t b = 0; b < n / qk32; ++b) {
     const float* x = src + b * qk32;
     float amax = 0;
-    for (int j = 0; j < qk32; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+    for (int j = 0; j < qk32; ++j) {
+      const float a = std::fabs(x[j]);
+      amax = a > amax ? a : amax;
+    }
     const float d = amax / 127.0f;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     block_q8_0 blk;
     blk.d = f32_to_f16(d);
     for (int j = 0; j < qk32; ++j)
-      blk.qs[j] = static_cast<int8_t>(round_clamped(x[j] * id, -127, 127));
+      blk.qs[j] = static_cast<int8_t>(std::round(quant_detail::clampf(x[j] * id, -127.0f, 127.0f)));
     store_block(dst, b, blk);
   }
 }

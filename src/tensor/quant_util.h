@@ -17,8 +17,9 @@ inline int nearest_int(float x) {
   return (bits & 0x007fffff) - 0x00400000;
 }
 
+// v clamped to [lo, hi]; NaN maps to lo.
 inline float clampf(float v, float lo, float hi) {
-  return v < lo ? lo : (v > hi ? hi : v);
+  return !(v >= lo) ? lo : (v > hi ? hi : v);
 }
 
 // Rounds v to the nearest integer in [lo, hi]; NaN maps to lo.

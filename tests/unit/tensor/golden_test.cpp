@@ -78,9 +78,10 @@ TEST_F(golden, dequantize_matches_ggml_bit_for_bit) {
   }
 }
 
-TEST_F(golden, half_formats_quantize_to_ggml_bytes) {
+// Formats with nothing to choose (no scale search) give ggml's bytes exactly.
+TEST_F(golden, f16_bf16_q8_0_quantize_to_ggml_bytes) {
   const auto src = floats(*file_->find_tensor("src"));
-  for (dtype t : {dtype::f16, dtype::bf16}) {
+  for (dtype t : {dtype::f16, dtype::bf16, dtype::q8_0}) {
     const auto* q = file_->find_tensor(std::string("q.") + std::string(dtype_name(t)));
     ASSERT_NE(q, nullptr);
     std::vector<unsigned char> mine(q->n_bytes);
