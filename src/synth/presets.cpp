@@ -1,0 +1,218 @@
+// The preset table (shapes copied from each model's Hugging Face config.json) and the tensor layout
+// a preset implies under llama.cpp's tensor naming. Pure functions: nothing here writes files, so
+// tests and `uma bench` can reason about a model's size without synthesizing it.
+#include <cmath>
+
+#include "synth/synth.h"
+#include "util/checked.h"
+
+namespace uma::synth {
+namespace {
+
+constexpr rope_llama3 llama3_scaling{32.0, 1.0, 4.0, 8192};
+
+// clang-format off
+constexpr preset kPresets[] = {
+    // name, arch, display, source,
+    //   vocab, embd, layers, ff, heads, kv heads, head_dim, ctx, eps, theta, tied, qkv_bias, qk_norm, tiny
+    {"qwen3-0.6b", "qwen3", "Qwen3 0.6B", "https://huggingface.co/Qwen/Qwen3-0.6B/blob/main/config.json",
+     151936, 1024, 28, 3072, 16, 8, 128, 40960, 1e-6, 1000000.0, true, false, true, false, {}},
+    {"qwen2.5-0.5b", "qwen2", "Qwen2.5 0.5B", "https://huggingface.co/Qwen/Qwen2.5-0.5B/blob/main/config.json",
+     151936, 896, 24, 4864, 14, 2, 64, 32768, 1e-6, 1000000.0, true, true, false, false, {}},
+    {"llama-3.2-1b", "llama", "Llama 3.2 1B", "https://huggingface.co/meta-llama/Llama-3.2-1B/blob/main/config.json",
+     128256, 2048, 16, 8192, 32, 8, 64, 131072, 1e-5, 500000.0, true, false, false, false, llama3_scaling},
+    // Test-sized variants: same architecture features (qwen3: head_dim * heads != width and q/k norms;
+    // qwen2: qkv biases; llama: llama3 rope scaling), rows multiples of 256 so every type applies.
+    {"tiny-qwen3", "qwen3", "tiny Qwen3", "uma test shape (qwen3 architecture)",
+     512, 256, 2, 768, 4, 2, 128, 4096, 1e-6, 1000000.0, true, false, true, true, {}},
+    {"tiny-qwen2", "qwen2", "tiny Qwen2", "uma test shape (qwen2 architecture)",
+     512, 256, 2, 512, 4, 2, 64, 4096, 1e-6, 1000000.0, true, true, false, true, {}},
+    {"tiny-llama", "llama", "tiny Llama 3", "uma test shape (llama 3 architecture)",
+     512, 256, 2, 512, 4, 2, 64, 4096, 1e-5, 500000.0, true, false, false, true, llama3_scaling},
+    {"tiny-llama-untied", "llama", "tiny Llama 3 (untied)", "uma test shape (llama, separate output.weight)",
+     512, 256, 2, 512, 4, 2, 64, 4096, 1e-5, 500000.0, false, false, false, true, llama3_scaling},
+};
+// clang-format on
+
+constexpr std::string_view kTypeNames[] = {"f32",  "f16",  "bf16", "q8_0", "q4_0", "q4_1",
+                                           "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"};
+
+// llama.cpp's llama_ftype for a file whose weights are mostly `t`.
+uint32_t file_type_for(dtype t) {
+  switch (t) {
+    case dtype::f32:
+      return 0;
+    case dtype::f16:
+      return 1;
+    case dtype::q4_0:
+      return 2;
+    case dtype::q4_1:
+      return 3;
+    case dtype::q8_0:
+      return 7;
+    case dtype::q5_0:
+      return 8;
+    case dtype::q5_1:
+      return 9;
+    case dtype::q4_k:
+      return 14;  // Q4_K_S: every weight q4_k
+    case dtype::q5_k:
+      return 16;  // Q5_K_S
+    case dtype::q6_k:
+      return 18;
+    case dtype::bf16:
+      return 32;
+    default:
+      return 0;
+  }
+}
+
+// A weight type whose block does not divide the row length falls back as llama.cpp's quantizer
+// does.
+dtype weight_type_for_row(dtype t, int64_t row) {
+  const auto block = static_cast<int64_t>(traits(t).block_elems);
+  if (row % block == 0) return t;
+  dtype fallback = dtype::f16;
+  switch (t) {
+    case dtype::q4_k:
+      fallback = dtype::q5_0;
+      break;
+    case dtype::q5_k:
+      fallback = dtype::q5_1;
+      break;
+    case dtype::q6_k:
+      fallback = dtype::q8_0;
+      break;
+    default:
+      break;
+  }
+  if (row % static_cast<int64_t>(traits(fallback).block_elems) != 0) fallback = dtype::f16;
+  return fallback;
+}
+
+}  // namespace
+
+std::span<const preset> presets() {
+  return kPresets;
+}
+
+const preset* find_preset(std::string_view name) {
+  for (const auto& p : kPresets)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::span<const std::string_view> type_names() {
+  return kTypeNames;
+}
+
+uint64_t tensor_plan::n_elements() const {
+  uint64_t n = 1;
+  for (int64_t d : ne) n *= static_cast<uint64_t>(d);
+  return n;
+}
+
+uint64_t tensor_plan::n_bytes() const {
+  return bytes_for(type, n_elements()).value_or(0);
+}
+
+uint64_t model_layout::n_elements() const {
+  uint64_t n = 0;
+  for (const auto& t : tensors) n += t.n_elements();
+  return n;
+}
+
+uint64_t model_layout::n_params() const {
+  uint64_t n = 0;
+  for (const auto& t : tensors)
+    if (t.role != tensor_role::rope_freqs) n += t.n_elements();
+  return n;
+}
+
+uint64_t model_layout::n_bytes() const {
+  uint64_t n = 0;
+  for (const auto& t : tensors) n += t.n_bytes();
+  return n;
+}
+
+uint64_t param_count(const preset& p, int64_t n_vocab) {
+  auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
+  const uint64_t q = u(p.n_head * p.head_dim), kv = u(p.n_head_kv * p.head_dim), e = u(p.n_embd);
+  uint64_t layer = e * q + 2 * e * kv + q * e + 3 * e * u(p.n_ff) + 2 * e;
+  if (p.qkv_bias) layer += q + 2 * kv;
+  if (p.qk_norm) layer += 2 * u(p.head_dim);
+  uint64_t total = u(p.n_layer) * layer + e + e * u(n_vocab);
+  if (!p.tied) total += e * u(n_vocab);
+  return total;
+}
+
+int64_t model_vocab_size(const preset& p, int64_t tokenizer_tokens, bool has_tokenizer) {
+  if (!has_tokenizer) return p.n_vocab;
+  if (p.tiny) return tokenizer_tokens;
+  return tokenizer_tokens > p.n_vocab ? tokenizer_tokens : p.n_vocab;
+}
+
+result<model_layout> plan_layout(const preset& p, std::string_view type, int64_t n_vocab) {
+  bool known = false;
+  for (auto n : kTypeNames) known = known || n == type;
+  if (!known) {
+    std::string all;
+    for (auto n : kTypeNames) all += (all.empty() ? "" : ", ") + std::string(n);
+    return make_error("unknown --type '{}' (one of: {})", type, all);
+  }
+  if (n_vocab <= 0 || n_vocab > (int64_t{1} << 31)) return make_error("bad vocab size {}", n_vocab);
+  model_layout l;
+  l.p = &p;
+  l.n_vocab = n_vocab;
+  l.base_type = *dtype_from_name(type);
+  l.type_name = std::string(type);
+  l.file_type = file_type_for(l.base_type);
+
+  const float norm_noise = 0.02f, bias_std = 0.02f;
+  auto weight = [&](std::string name, int64_t in, int64_t out) {
+    tensor_plan t{std::move(name),
+                  weight_type_for_row(l.base_type, in),
+                  {in, out},
+                  tensor_role::weight,
+                  0.0f,
+                  static_cast<float>(1.0 / std::sqrt(double(in)))};
+    l.tensors.push_back(std::move(t));
+  };
+  auto vec = [&](std::string name, int64_t n, tensor_role role) {
+    const bool norm = role == tensor_role::norm;
+    l.tensors.push_back(
+        {std::move(name), dtype::f32, {n}, role, norm ? 1.0f : 0.0f, norm ? norm_noise : bias_std});
+  };
+
+  const int64_t q_width = p.n_head * p.head_dim, kv_width = p.n_head_kv * p.head_dim;
+  weight("token_embd.weight", p.n_embd, n_vocab);
+  if (p.rope_scaling.factor > 0)
+    l.tensors.push_back(
+        {"rope_freqs.weight", dtype::f32, {p.head_dim / 2}, tensor_role::rope_freqs, 0.0f, 0.0f});
+  for (int64_t i = 0; i < p.n_layer; ++i) {
+    const std::string b = "blk." + std::to_string(i) + ".";
+    vec(b + "attn_norm.weight", p.n_embd, tensor_role::norm);
+    weight(b + "attn_q.weight", p.n_embd, q_width);
+    weight(b + "attn_k.weight", p.n_embd, kv_width);
+    weight(b + "attn_v.weight", p.n_embd, kv_width);
+    if (p.qkv_bias) {
+      vec(b + "attn_q.bias", q_width, tensor_role::bias);
+      vec(b + "attn_k.bias", kv_width, tensor_role::bias);
+      vec(b + "attn_v.bias", kv_width, tensor_role::bias);
+    }
+    if (p.qk_norm) {
+      vec(b + "attn_q_norm.weight", p.head_dim, tensor_role::norm);
+      vec(b + "attn_k_norm.weight", p.head_dim, tensor_role::norm);
+    }
+    weight(b + "attn_output.weight", q_width, p.n_embd);
+    vec(b + "ffn_norm.weight", p.n_embd, tensor_role::norm);
+    weight(b + "ffn_gate.weight", p.n_embd, p.n_ff);
+    weight(b + "ffn_up.weight", p.n_embd, p.n_ff);
+    weight(b + "ffn_down.weight", p.n_ff, p.n_embd);
+  }
+  vec("output_norm.weight", p.n_embd, tensor_role::norm);
+  if (!p.tied) weight("output.weight", p.n_embd, n_vocab);
+  return l;
+}
+
+}  // namespace uma::synth
