@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "synth/synth.h"
+#include "tensor/quant_plan.h"
 #include "util/checked.h"
 
 namespace uma::synth {
@@ -34,61 +35,9 @@ constexpr preset kPresets[] = {
 };
 // clang-format on
 
-constexpr std::string_view kTypeNames[] = {"f32",  "f16",  "bf16", "q8_0", "q4_0", "q4_1",
-                                           "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"};
-
-// llama.cpp's llama_ftype for a file whose weights are mostly `t`.
-uint32_t file_type_for(dtype t) {
-  switch (t) {
-    case dtype::f32:
-      return 0;
-    case dtype::f16:
-      return 1;
-    case dtype::q4_0:
-      return 2;
-    case dtype::q4_1:
-      return 3;
-    case dtype::q8_0:
-      return 7;
-    case dtype::q5_0:
-      return 8;
-    case dtype::q5_1:
-      return 9;
-    case dtype::q4_k:
-      return 14;  // Q4_K_S: every weight q4_k
-    case dtype::q5_k:
-      return 16;  // Q5_K_S
-    case dtype::q6_k:
-      return 18;
-    case dtype::bf16:
-      return 32;
-    default:
-      return 0;
-  }
-}
-
-// A weight type whose block does not divide the row length falls back as llama.cpp's quantizer
-// does.
-dtype weight_type_for_row(dtype t, int64_t row) {
-  const auto block = static_cast<int64_t>(traits(t).block_elems);
-  if (row % block == 0) return t;
-  dtype fallback = dtype::f16;
-  switch (t) {
-    case dtype::q4_k:
-      fallback = dtype::q5_0;
-      break;
-    case dtype::q5_k:
-      fallback = dtype::q5_1;
-      break;
-    case dtype::q6_k:
-      fallback = dtype::q8_0;
-      break;
-    default:
-      break;
-  }
-  if (row % static_cast<int64_t>(traits(fallback).block_elems) != 0) fallback = dtype::f16;
-  return fallback;
-}
+constexpr std::string_view kTypeNames[] = {"f32",  "f16",    "bf16",  "q8_0", "q4_0",
+                                           "q4_1", "q5_0",   "q5_1",  "q4_k", "q5_k",
+                                           "q6_k", "q4_k_m", "q5_k_m"};
 
 }  // namespace
 
@@ -153,8 +102,9 @@ int64_t model_vocab_size(const preset& p, int64_t tokenizer_tokens, bool has_tok
 }
 
 result<model_layout> plan_layout(const preset& p, std::string_view type, int64_t n_vocab) {
+  auto target = parse_quant_target(type);
   bool known = false;
-  for (auto n : kTypeNames) known = known || n == type;
+  for (auto n : kTypeNames) known = known || (target && n == target->name);
   if (!known) {
     std::string all;
     for (auto n : kTypeNames) all += (all.empty() ? "" : ", ") + std::string(n);
@@ -164,19 +114,20 @@ result<model_layout> plan_layout(const preset& p, std::string_view type, int64_t
   model_layout l;
   l.p = &p;
   l.n_vocab = n_vocab;
-  l.base_type = *dtype_from_name(type);
-  l.type_name = std::string(type);
-  l.file_type = file_type_for(l.base_type);
+  l.base_type = target->base;
+  l.type_name = target->name;
+  l.file_type = target->file_type;
+  // The per-tensor type follows `uma quantize`'s rule (tensor/quant_plan.h) applied to f32 weights.
+  const quant_model_info info{std::string(p.arch), p.n_layer, 0, !p.tied};
+  auto type_of = [&](const std::string& name, int64_t in) {
+    return choose_quant_type(*target, info, quant_tensor_info{name, 2, in, dtype::f32});
+  };
 
   const float norm_noise = 0.02f, bias_std = 0.02f;
   auto weight = [&](std::string name, int64_t in, int64_t out) {
-    tensor_plan t{std::move(name),
-                  weight_type_for_row(l.base_type, in),
-                  {in, out},
-                  tensor_role::weight,
-                  0.0f,
-                  static_cast<float>(1.0 / std::sqrt(double(in)))};
-    l.tensors.push_back(std::move(t));
+    const dtype t = type_of(name, in);
+    const auto stddev = static_cast<float>(1.0 / std::sqrt(double(in)));  // 1 / sqrt(fan_in)
+    l.tensors.push_back({std::move(name), t, {in, out}, tensor_role::weight, 0.0f, stddev});
   };
   auto vec = [&](std::string name, int64_t n, tensor_role role) {
     const bool norm = role == tensor_role::norm;

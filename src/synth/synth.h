@@ -75,7 +75,7 @@ struct model_layout {
   const preset* p = nullptr;
   int64_t n_vocab = 0;
   dtype base_type = dtype::f32;  // --type (for a mix: its main type)
-  std::string type_name;         // as given: "q4_0", "q8_0", ...
+  std::string type_name;         // lower-case: "q4_0", "q4_k_m", ...
   uint32_t file_type = 0;        // general.file_type (llama_ftype)
   std::vector<tensor_plan> tensors;
   uint64_t n_elements() const;  // every tensor element, rope_freqs included
@@ -86,9 +86,10 @@ struct model_layout {
 // The weight types --type accepts, in the order `uma synth --list` prints them.
 std::span<const std::string_view> type_names();
 
-// Layout for `type` ("q4_0", ...) and the vocab size the model will have. 2-D weights get `type`
-// (K-quants fall back like llama.cpp when a row is not a multiple of 256: q4_k->q5_0, q5_k->q5_1,
-// q6_k->q8_0); norms, biases and other 1-D tensors stay f32.
+// Layout for `type` ("q4_0", ..., or the mixes "q4_k_m" / "q5_k_m") and the vocab size the model
+// will have. Each tensor's type follows `uma quantize`'s rule (tensor/quant_plan.h): 2-D weights
+// get `type` (mixes: llama.cpp's per-tensor choices; K-quants fall back like llama.cpp when a row
+// is not a multiple of 256: q4_k->q5_0, q5_k->q5_1, q6_k->q8_0); norms, biases, rope_freqs f32.
 result<model_layout> plan_layout(const preset& p, std::string_view type, int64_t n_vocab);
 
 // Learned parameters of a preset for a vocab size (embedding counted once when tied).

@@ -134,6 +134,39 @@ TEST(SynthPresets, LayoutNamesShapesAndBytesPerType) {
   EXPECT_FALSE(synth::plan_layout(*synth::find_preset("tiny-qwen3"), "q4_k_x", 512).ok());
 }
 
+TEST(SynthPresets, MixesFollowLlamaCppRule) {
+  for (const auto& p : synth::presets()) {
+    for (auto type : {"q4_k_m", "q5_k_m"}) {
+      auto l = synth::plan_layout(p, type, p.n_vocab);
+      ASSERT_TRUE(l.ok()) << l.message();
+      double expect_bytes = 0;
+      std::map<std::string, dtype> types;
+      for (const auto& t : l->tensors) {
+        types[t.name] = t.type;
+        expect_bytes += double(t.n_elements()) * kBits.at(std::string(dtype_name(t.type))) / 8.0;
+      }
+      EXPECT_EQ(double(l->n_bytes()), expect_bytes);
+      // The output projection (token_embd when tied) is Q6_K, or Q8_0 on rows not 256-wide.
+      const std::string out = p.tied ? "token_embd.weight" : "output.weight";
+      EXPECT_EQ(types[out], p.n_embd % 256 == 0 ? dtype::q6_k : dtype::q8_0) << p.name;
+      // In the full presets layer 0 is a "more bits" layer (i < n/8): ffn_down gets Q6_K.
+      if (!p.tiny) {
+        EXPECT_EQ(types["blk.0.ffn_down.weight"], dtype::q6_k) << p.name;
+      }
+      EXPECT_EQ(types["blk.0.ffn_norm.weight"], dtype::f32);
+    }
+  }
+  auto l = synth::plan_layout(*synth::find_preset("qwen3-0.6b"), "q4_k_m", 151936);
+  ASSERT_TRUE(l.ok());
+  std::map<std::string, dtype> types;
+  for (const auto& t : l->tensors) types[t.name] = t.type;
+  EXPECT_EQ(types["blk.3.attn_v.weight"], dtype::q4_k);  // 28 layers: 3 is not a "more bits" layer
+  EXPECT_EQ(types["blk.5.attn_v.weight"], dtype::q6_k);  // (5 - 3) % 3 == 2
+  EXPECT_EQ(types["blk.27.attn_v.weight"], dtype::q6_k);
+  EXPECT_EQ(types["blk.3.attn_q.weight"], dtype::q4_k);
+  EXPECT_EQ(l->file_type, 15u);
+}
+
 TEST(SynthPresets, Qwen3ShapesUseHeadDimNotWidth) {
   auto l = synth::plan_layout(*synth::find_preset("qwen3-0.6b"), "q8_0", 151936);
   ASSERT_TRUE(l.ok());
@@ -185,6 +218,14 @@ TEST(Synth, TinyPresetsRoundTripEveryType) {
       fs::remove(path);
     }
   }
+  // A mix on a tiny preset: the tied embedding is the output projection, so Q6_K.
+  const std::string path = dir + "/mix.gguf";
+  ASSERT_TRUE(synth::synthesize(opts("tiny-qwen3", path, "q4_k_m")).ok());
+  auto f = gguf::file::open(path);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->find_tensor("token_embd.weight")->type, dtype::q6_k);
+  EXPECT_EQ(f->find_tensor("blk.0.attn_q.weight")->type, dtype::q4_k);
+  EXPECT_EQ(f->get_uint("general.file_type"), 15u);
 }
 
 TEST(Synth, SameSeedSameBytesAnyThreadCount) {
