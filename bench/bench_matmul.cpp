@@ -1,0 +1,133 @@
+// Microbenchmarks of kernels::matmul per weight format and backend (Google Benchmark):
+//   matvec (decode): weights >> L3, reported as GB/s of weights and as a fraction of this
+//   machine's measured read bandwidth (counter bw_ratio);
+//   gemm (prefill, n = 64 activation rows): GOPS and fraction of the measured int8 peak.
+// Run: build/<dir>/bench_matmul [--benchmark_filter=q4_0]
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "kernels/matmul.h"
+#include "kernels/probe.h"
+#include "tensor/half.h"
+#include "util/thread_pool.h"
+
+namespace {
+
+using namespace uma;
+using namespace uma::kernels;
+
+thread_pool& pool() {
+  static thread_pool p(0);
+  return p;
+}
+double machine_bandwidth() {
+  static const double bw = measure_read_bandwidth(&pool(), size_t{512} << 20, 5).best;
+  return bw;
+}
+double machine_int8_peak() {
+  static const double p = measure_int8_peak(&pool(), 0.2, 3).best;
+  return p;
+}
+
+// Random bytes with sane fp16 scales in every block (the values do not change the speed).
+std::vector<uint8_t> make_weights(dtype t, int64_t rows, int64_t cols) {
+  const auto& tr = traits(t);
+  const size_t bytes = static_cast<size_t>(rows) * (cols / tr.block_elems) * tr.block_bytes;
+  std::vector<uint8_t> w(bytes);
+  std::mt19937 rng(1);
+  for (auto& b : w) b = static_cast<uint8_t>(rng());
+  if (t == dtype::f32 || t == dtype::f16 || t == dtype::bf16) {
+    for (size_t i = 0; i + 4 <= bytes; i += 4) {
+      const float v = 0.01f * static_cast<float>(static_cast<int>(rng() % 200) - 100);
+      if (t == dtype::f32) std::memcpy(&w[i], &v, 4);
+      const uint16_t h = t == dtype::f16 ? f32_to_f16(v) : f32_to_bf16(v);
+      if (t != dtype::f32) std::memcpy(&w[i], &h, 2), std::memcpy(&w[i + 2], &h, 2);
+    }
+  }
+  return w;
+}
+
+void bm_matvec(benchmark::State& st, backend_id id, dtype t) {
+  const auto* be = find_backend(id);
+  if (be == nullptr) {
+    st.SkipWithError("backend not available on this CPU");
+    return;
+  }
+  const int64_t cols = 2048;
+  const auto& tr = traits(t);
+  const size_t row_bytes = cols / tr.block_elems * tr.block_bytes;
+  const int64_t rows = static_cast<int64_t>((size_t{96} << 20) / row_bytes);  // ~96 MiB >> L3
+  auto w = make_weights(t, rows, cols);
+  std::vector<float> x(cols), y(rows);
+  for (int64_t i = 0; i < cols; ++i) x[i] = std::sin(0.1f * i);
+  const matrix_view mv{t, w.data(), rows, cols, row_bytes};
+  for (auto _ : st) {
+    matmul_on(*be, mv, x.data(), 1, y.data(), &pool());
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double bytes = static_cast<double>(w.size());
+  st.SetBytesProcessed(static_cast<int64_t>(bytes * st.iterations()));
+  st.counters["GBps"] =
+      benchmark::Counter(bytes * 1e-9 * st.iterations(), benchmark::Counter::kIsRate);
+  st.counters["bw_GBps"] = machine_bandwidth();
+  st.counters["bw_ratio"] = benchmark::Counter(bytes * 1e-9 * st.iterations() / machine_bandwidth(),
+                                               benchmark::Counter::kIsRate);
+}
+
+void bm_gemm(benchmark::State& st, backend_id id, dtype t) {
+  const auto* be = find_backend(id);
+  if (be == nullptr) {
+    st.SkipWithError("backend not available on this CPU");
+    return;
+  }
+  const int64_t cols = 1024, rows = 2048, n = 64;
+  const auto& tr = traits(t);
+  const size_t row_bytes = cols / tr.block_elems * tr.block_bytes;
+  auto w = make_weights(t, rows, cols);
+  std::vector<float> x(n * cols), y(n * rows);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i));
+  const matrix_view mv{t, w.data(), rows, cols, row_bytes};
+  for (auto _ : st) {
+    matmul_on(*be, mv, x.data(), n, y.data(), &pool());
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double ops = 2.0 * rows * cols * n;
+  st.counters["GOPS"] =
+      benchmark::Counter(ops * 1e-9 * st.iterations(), benchmark::Counter::kIsRate);
+  st.counters["peak_GOPS"] = machine_int8_peak();
+  st.counters["peak_ratio"] = benchmark::Counter(ops * 1e-9 * st.iterations() / machine_int8_peak(),
+                                                 benchmark::Counter::kIsRate);
+}
+
+const dtype kTypes[] = {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k,
+                        dtype::q5_k, dtype::q4_1, dtype::q5_0, dtype::q5_1,
+                        dtype::f16,  dtype::bf16, dtype::f32};
+
+int register_all() {
+  for (int b = 0; b < backend_count; ++b) {
+    const auto id = static_cast<backend_id>(b);
+    const auto* be = find_backend(id);
+    if (be == nullptr) continue;
+    for (dtype t : kTypes) {
+      const std::string name = std::string(be->name) + "/" + std::string(dtype_name(t));
+      benchmark::RegisterBenchmark(("matvec/" + name).c_str(), bm_matvec, id, t)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+      benchmark::RegisterBenchmark(("gemm64/" + name).c_str(), bm_gemm, id, t)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+  }
+  return 0;
+}
+const int registered = register_all();
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,300 @@
+// `uma bench`: how fast this machine runs a model, against what its memory and int8 units allow.
+// Measures read bandwidth and the int8 dot-product peak, then prefill (pp) and decode (tg) of a
+// model (by default a qwen3-0.6b-shaped Q4_0 model synthesized into the cache directory), and
+// prints measured tok/s, roofline tok/s and their ratio, plus memory use (DESIGN.md "Performance
+// method"). --json prints the same as one JSON object.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "gguf/gguf.h"
+#include "kernels/matmul.h"
+#include "kernels/probe.h"
+#include "model/model.h"
+#include "synth/synth.h"
+#include "util/cpu_features.h"
+#include "util/thread_pool.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using clock_type = std::chrono::steady_clock;
+
+struct bench_cli {
+  std::string model;
+  std::string preset = "qwen3-0.6b";
+  std::string type = "q4_0";
+  int pp = 512;
+  int tg = 128;
+  int reps = 3;
+  int threads = 0;
+  int bw_mib = 1024;
+  bool json = false;
+  bool no_probe = false;
+};
+
+struct stats {
+  std::vector<double> v;
+  double median() const {
+    if (v.empty()) return 0;
+    auto s = v;
+    std::sort(s.begin(), s.end());
+    return s.size() % 2 ? s[s.size() / 2] : 0.5 * (s[s.size() / 2 - 1] + s[s.size() / 2]);
+  }
+  double min() const { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
+  double max() const { return v.empty() ? 0 : *std::max_element(v.begin(), v.end()); }
+  // (max - min) / median: the relative spread of the repetitions.
+  double spread() const { return median() > 0 ? (max() - min()) / median() : 0; }
+};
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+// A "Key:   123 kB" field of /proc/self/status, in MiB (0 if absent).
+double proc_status_mib(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const std::string k = std::string(key) + ":";
+  while (std::getline(in, line))
+    if (line.rfind(k, 0) == 0) return std::strtod(line.c_str() + k.size(), nullptr) / 1024.0;
+  return 0;
+}
+
+// Resets the peak-RSS mark (VmHWM) so the probes' buffer does not count (Linux >= 4.0).
+void reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
+}
+
+std::string cache_dir() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x != 0)
+    return std::string(x) + "/uma";
+  if (const char* h = std::getenv("HOME"); h != nullptr && *h != 0)
+    return std::string(h) + "/.cache/uma";
+  return "/tmp/uma-cache";
+}
+
+// Parameters that take part in matmuls (2 FLOPs each per token): every 2-D weight except the
+// embedding table, which is a lookup unless it doubles as the output matrix (tied).
+uint64_t matmul_params(const uma::gguf::file& f) {
+  uint64_t n = 0;
+  bool has_output = false, counted_embd = false;
+  uint64_t embd = 0;
+  for (const auto& t : f.tensors()) {
+    if (t.n_dims < 2) continue;
+    if (t.name == "token_embd.weight") {
+      embd = t.n_elements;
+      counted_embd = true;
+      continue;
+    }
+    if (t.name == "output.weight") has_output = true;
+    n += t.n_elements;
+  }
+  if (!has_output && counted_embd) n += embd;
+  return n;
+}
+
+int run_bench(const bench_cli& c) {
+  const char* cmd = "bench";
+  if (c.pp < 1 || c.tg < 1 || c.reps < 1)
+    return uma::cli::fail(cmd, "--pp, --tg and --reps must be >= 1");
+  if (c.threads < 0) return uma::cli::fail(cmd, "--threads must be >= 0");
+  const int threads = c.threads > 0 ? c.threads : uma::thread_pool::physical_cores();
+  auto say = [&](const std::string& s) {
+    if (!c.json) std::printf("%s\n", s.c_str());
+    std::fflush(stdout);
+  };
+
+  // 1. The model: given, or synthesized once into the cache directory.
+  std::string path = c.model;
+  if (path.empty()) {
+    const std::string dir = cache_dir();
+    path = fmt::format("{}/synth-{}-{}.gguf", dir, c.preset, c.type);
+    if (!fs::exists(path)) {
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      if (ec) return uma::cli::fail(cmd, fmt::format("cannot create {}: {}", dir, ec.message()));
+      say(fmt::format("synthesizing {} {} into {} (once) ...", c.preset, c.type, path));
+      uma::synth::synth_options o;
+      o.preset = c.preset;
+      o.type = c.type;
+      o.output = path;
+      o.seed = 1;
+      o.threads = threads;
+      if (auto st = uma::synth::synthesize(o); !st.ok()) return uma::cli::fail(cmd, st.message());
+    }
+  } else if (!fs::exists(path)) {
+    return uma::cli::fail(cmd, fmt::format("model file not found: {}", path));
+  }
+
+  // 2. Machine probes (their pool and buffer are gone before the model loads).
+  uma::kernels::probe_result bw, peak;
+  double barrier_us = 0;
+  if (!c.no_probe) {
+    uma::thread_pool probe_pool(threads);
+    bw = uma::kernels::measure_read_bandwidth(&probe_pool, size_t(c.bw_mib) << 20, c.reps + 2);
+    peak = uma::kernels::measure_int8_peak(&probe_pool, 0.25, c.reps);
+    barrier_us = uma::kernels::measure_barrier_us(&probe_pool, 2000);
+    say(
+        fmt::format("machine: {} threads, {}; read bandwidth {:.1f} GB/s (best of {}, median "
+                    "{:.1f}); int8 peak {:.0f} GOPS ({}); barrier {:.2f} us",
+                    threads, uma::cpu().describe(), bw.best, bw.samples.size(), bw.median,
+                    peak.best, peak.method, barrier_us));
+  }
+  reset_peak_rss();
+
+  // 3. Load, and time to first token (load + a one-token forward).
+  const auto t_load = clock_type::now();
+  auto loaded = uma::model::load_model(
+      path, {.n_threads = threads, .max_context = int64_t(c.pp) + c.tg + 8, .max_sequences = 1});
+  if (!loaded.ok()) return uma::cli::fail(cmd, loaded.message());
+  auto& m = *loaded.value();
+  const double load_s = seconds_since(t_load);
+  auto cache = m.make_cache();
+  const int64_t n_vocab = m.config().n_vocab;
+  std::vector<float> logits(static_cast<size_t>(n_vocab));
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int32_t> tok(
+      3, static_cast<int32_t>(std::max<int64_t>(4, n_vocab - 1)));
+  uma::model::batch b;
+  b.add(tok(rng), 0, 0, true);
+  if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
+    return uma::cli::fail(cmd, st.message());
+  const double first_token_s = seconds_since(t_load);
+  const double rss_after_first_mib = proc_status_mib("VmRSS");
+
+  const uint64_t weight_bytes = m.weight_bytes();
+  const uint64_t params = matmul_params(m.file());
+  say(fmt::format(
+      "model: {} ({}, {:.1f} MiB read per token, {:.0f} M matmul params); load {:.3f} s, "
+      "first token {:.3f} s",
+      path, m.file().architecture(), double(weight_bytes) / (1 << 20), params / 1e6, load_s,
+      first_token_s));
+
+  // 4. Prefill: pp tokens in one batch from an empty cache, logits for the last.
+  stats pp, tg;
+  for (int r = 0; r < c.reps; ++r) {
+    cache->clear();
+    b.clear();
+    for (int i = 0; i < c.pp; ++i) b.add(tok(rng), i, 0, i + 1 == c.pp);
+    const auto t0 = clock_type::now();
+    if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
+      return uma::cli::fail(cmd, st.message());
+    pp.v.push_back(c.pp / seconds_since(t0));
+  }
+  // 5. Decode: tg tokens one at a time from an empty cache (as llama-bench's tg).
+  for (int r = 0; r < c.reps; ++r) {
+    cache->clear();
+    const auto t0 = clock_type::now();
+    for (int i = 0; i < c.tg; ++i) {
+      b.clear();
+      b.add(tok(rng), i, 0, true);
+      if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
+        return uma::cli::fail(cmd, st.message());
+    }
+    tg.v.push_back(c.tg / seconds_since(t0));
+  }
+
+  const double roofline_tps = bw.best > 0 ? bw.best * 1e9 / double(weight_bytes) : 0;
+  const double pp_peak_tps = peak.best > 0 ? peak.best * 1e9 / (2.0 * double(params)) : 0;
+  const double tg_ratio = roofline_tps > 0 ? tg.median() / roofline_tps : 0;
+  const double pp_ratio = pp_peak_tps > 0 ? pp.median() / pp_peak_tps : 0;
+  const double peak_rss = proc_status_mib("VmHWM");
+  const double rss_anon = proc_status_mib("RssAnon");
+  const double rss_file = proc_status_mib("RssFile");
+  const double kv_mib = double(cache->bytes()) / (1 << 20);
+
+  if (c.json) {
+    nlohmann::json j;
+    j["model"] = path;
+    j["arch"] = std::string(m.file().architecture());
+    j["weight_bytes"] = weight_bytes;
+    j["matmul_params"] = params;
+    j["backend"] = uma::kernels::matmul_backend_name();
+    j["cpu"] = uma::cpu().describe();
+    j["threads"] = threads;
+    j["reps"] = c.reps;
+    j["pp"] = c.pp;
+    j["tg"] = c.tg;
+    j["bandwidth_gbs"] = bw.best;
+    j["bandwidth_gbs_median"] = bw.median;
+    j["bandwidth_samples"] = bw.samples;
+    j["int8_tops"] = peak.best / 1000.0;
+    j["int8_tops_median"] = peak.median / 1000.0;
+    j["int8_method"] = peak.method;
+    j["barrier_us"] = barrier_us;
+    j["pp_tps"] = pp.median();
+    j["pp_tps_min"] = pp.min();
+    j["pp_tps_max"] = pp.max();
+    j["pp_tps_spread"] = pp.spread();
+    j["pp_samples"] = pp.v;
+    j["tg_tps"] = tg.median();
+    j["tg_tps_min"] = tg.min();
+    j["tg_tps_max"] = tg.max();
+    j["tg_tps_spread"] = tg.spread();
+    j["tg_samples"] = tg.v;
+    j["roofline_tps"] = roofline_tps;
+    j["tg_roofline_ratio"] = tg_ratio;
+    j["pp_peak_tps"] = pp_peak_tps;
+    j["pp_peak_ratio"] = pp_ratio;
+    j["load_s"] = load_s;
+    j["first_token_s"] = first_token_s;
+    j["peak_rss_mb"] = peak_rss;
+    j["rss_after_first_token_mb"] = rss_after_first_mib;
+    j["rss_file_mb"] = rss_file;
+    j["rss_anon_mb"] = rss_anon;
+    j["kv_cache_reserved_mb"] = kv_mib;
+    j["rss_beyond_weights_mb"] = rss_anon;
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("\n%-8s %12s %12s %14s %8s\n", "test", "tok/s", "spread", "roofline tok/s", "ratio");
+  std::printf("%-8s %12.1f %11.1f%% %14.1f %7.1f%%   (int8 peak / 2*params)\n",
+              fmt::format("pp{}", c.pp).c_str(), pp.median(), 100 * pp.spread(), pp_peak_tps,
+              100 * pp_ratio);
+  std::printf("%-8s %12.1f %11.1f%% %14.1f %7.1f%%   (bandwidth / bytes per token)\n",
+              fmt::format("tg{}", c.tg).c_str(), tg.median(), 100 * tg.spread(), roofline_tps,
+              100 * tg_ratio);
+  std::printf("\nbackend %s, %d threads, %d reps (median; spread = (max-min)/median)\n",
+              uma::kernels::matmul_backend_name(), threads, c.reps);
+  std::printf(
+      "memory: peak RSS %.1f MiB; mapped weights resident %.1f MiB; beyond weights %.1f MiB "
+      "(KV cache reserved %.1f MiB, touched as used)\n",
+      peak_rss, rss_file, rss_anon, kv_mib);
+  return 0;
+}
+
+}  // namespace
+
+UMA_COMMAND(bench,
+            "measure prefill/decode tok/s against the machine's bandwidth and int8 rooflines",
+            [](CLI::App& app) -> uma::cli::runner {
+              auto c = std::make_shared<bench_cli>();
+              app.add_option("-m,--model", c->model,
+                             "GGUF model (default: a synthesized qwen3-0.6b-shaped Q4_0 model)");
+              app.add_option("--preset", c->preset, "synth preset when no model is given");
+              app.add_option("--type", c->type, "synth weight type when no model is given");
+              app.add_option("--pp", c->pp, "prompt tokens for the prefill test (default 512)");
+              app.add_option("--tg", c->tg, "generated tokens for the decode test (default 128)");
+              app.add_option("--reps", c->reps, "repetitions (median and spread reported)");
+              app.add_option("--threads", c->threads, "threads (0: one per physical core)");
+              app.add_option("--bw-mib", c->bw_mib, "bandwidth probe buffer in MiB (default 1024)");
+              app.add_flag("--no-probe", c->no_probe, "skip the bandwidth / int8 probes");
+              app.add_flag("--json", c->json, "print one JSON object");
+              return [c] { return run_bench(*c); };
+            });
