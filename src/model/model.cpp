@@ -37,7 +37,7 @@ result<std::unique_ptr<model>> load_model(const std::string& path, const load_op
   if (opts.max_context < 0) return make_error("context length must be >= 0");
   if (opts.max_sequences < 1) return make_error("max_sequences must be >= 1");
   auto f = gguf::file::open(path);
-  if (!f.ok()) return make_error("{}: {}", path, f.message());
+  if (!f.ok()) return f.err();  // the reader names the file
   std::unique_ptr<model> m(new model());
   m->file_ = std::make_unique<gguf::file>(std::move(f).value());
   auto cfg = read_config(*m->file_);

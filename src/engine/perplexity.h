@@ -1,0 +1,27 @@
+// Perplexity of a model on a token stream, as llama.cpp's `llama-perplexity` measures it:
+// non-overlapping windows of `ctx` tokens (the first replaced by BOS when the model has one), each
+// computed in one batch; only the second half of each window is scored, so every scored token has
+// at least ctx/2 tokens of context.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/model.h"
+#include "util/status.h"
+
+namespace uma::engine {
+
+struct perplexity_result {
+  double perplexity = 0;
+  double mean_nll = 0;  // natural log
+  int64_t windows = 0;
+  int64_t scored_tokens = 0;
+  double seconds = 0;
+};
+
+// Errors: ctx < 4, fewer than ctx tokens.
+result<perplexity_result> perplexity(model::model& m, const std::vector<int32_t>& tokens,
+                                     int64_t ctx, int32_t bos);
+
+}  // namespace uma::engine
