@@ -33,20 +33,18 @@ inline uint64_t row_key(uint64_t seed, uint64_t tensor_hash, uint64_t row) {
   return mix64(mix64(seed * golden_gamma ^ tensor_hash) + row * golden_gamma);
 }
 
-// Approximately standard normal: the sum of four 16-bit uniforms from one 64-bit draw, centred and
-// scaled to variance 1 (Irwin-Hall n=4: bell-shaped, bounded at +-3.46).
-inline float unit_normal(uint64_t r) {
-  const uint64_t s = (r & 0xffff) + ((r >> 16) & 0xffff) + ((r >> 32) & 0xffff) + (r >> 48);
-  // mean 4 * 32767.5; variance 4 * (65536^2 - 1) / 12
-  constexpr double mean = 131070.0;
-  constexpr double inv_std = 1.0 / 37837.22712;  // 1 / sqrt((65536^2 - 1) / 3)
-  return static_cast<float>((static_cast<double>(s) - mean) * inv_std);
-}
+// 65536 standard-normal quantiles, table[i] = Phi^-1((i + 0.5) / 65536) rescaled to unit variance
+// (tails at +-4.3). A 16-bit slice of a random draw indexes it: four normal values per 64-bit draw.
+const float* normal_table();
 
-// Fills out[0..n) with mean + std * N(0,1)-like values for one row.
+// Fills out[0..n) with mean + std * N(0,1) values for one row; value j uses 16 bits of draw j / 4.
 inline void fill_row(uint64_t key, float mean, float stddev, float* out, int64_t n) {
-  for (int64_t j = 0; j < n; ++j)
-    out[j] = mean + stddev * unit_normal(mix64(key + static_cast<uint64_t>(j) * golden_gamma));
+  const float* table = normal_table();
+  for (int64_t j = 0; j < n; j += 4) {
+    uint64_t r = mix64(key + static_cast<uint64_t>(j / 4) * golden_gamma);
+    const int64_t m = n - j < 4 ? n - j : 4;
+    for (int64_t k = 0; k < m; ++k, r >>= 16) out[j + k] = mean + stddev * table[r & 0xffff];
+  }
 }
 
 }  // namespace uma::synth

@@ -15,6 +15,7 @@
 
 #include "gguf/gguf.h"
 #include "gguf/writer.h"
+#include "synth/random.h"
 #include "synth/synth.h"
 #include "synth/tokenizer_meta.h"
 #include "tensor/quant.h"
@@ -181,6 +182,31 @@ TEST(SynthPresets, Qwen3ShapesUseHeadDimNotWidth) {
   EXPECT_EQ(shape["blk.27.attn_output.weight"], (std::vector<int64_t>{2048, 1024}));
   EXPECT_EQ(shape["blk.0.attn_q_norm.weight"], (std::vector<int64_t>{128}));
   EXPECT_EQ(shape["blk.0.ffn_down.weight"], (std::vector<int64_t>{3072, 1024}));
+}
+
+// The normal quantile table behind every weight: symmetric, increasing, unit variance, and at the
+// right quantiles (Phi(1) = 0.841345, Phi(2) = 0.977250).
+TEST(SynthRandom, NormalTable) {
+  const float* t = synth::normal_table();
+  double sum_sq = 0;
+  for (int i = 0; i < 65536; ++i) {
+    sum_sq += double(t[i]) * t[i];
+    if (i > 0) {
+      EXPECT_GT(t[i], t[i - 1]) << i;
+    }
+    EXPECT_EQ(t[i], -t[65535 - i]) << i;
+  }
+  EXPECT_NEAR(sum_sq / 65536, 1.0, 1e-5);
+  EXPECT_NEAR(t[int(0.841345 * 65536)], 1.0, 2e-4);
+  EXPECT_NEAR(t[int(0.977250 * 65536)], 2.0, 5e-4);
+  EXPECT_NEAR(t[65535], 4.33, 0.01);
+  // Rows are a function of the key only; different keys give different rows.
+  std::vector<float> a(37), b(37), c(37);
+  synth::fill_row(synth::row_key(1, 2, 3), 0.5f, 2.0f, a.data(), 37);
+  synth::fill_row(synth::row_key(1, 2, 3), 0.5f, 2.0f, b.data(), 37);
+  synth::fill_row(synth::row_key(1, 2, 4), 0.5f, 2.0f, c.data(), 37);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
 }
 
 TEST(Synth, TinyPresetsRoundTripEveryType) {
