@@ -239,6 +239,7 @@ value select_impl(interpreter& in, const value& v, args_t a, int line, bool with
     targs.kw = a.kw;
   }
   std::vector<value> out;
+  if (!truthy(v)) return generator({});  // jinja2: `if value:` before iterating
   for (auto& x : in.iterate(v, line)) {
     value subject = attr ? get_path(in, x, *attr, line) : x;
     bool r = test ? in.apply_test(*test, subject, targs, line) : truthy(subject);
@@ -261,6 +262,7 @@ value f_rejectattr(interpreter& in, const value& v, args_t a, int line) {
 
 value f_map(interpreter& in, const value& v, args_t a, int line) {
   std::vector<value> out;
+  if (!truthy(v)) return generator({});  // jinja2: `if value:` before iterating
   const value* attr = nullptr;
   for (const auto& [k, x] : a.kw)
     if (k == "attribute") attr = &x;

@@ -233,7 +233,11 @@ class parser {
       expect_block_end();
     } else if (kw == "filter") {
       s->k = st::filter_block;
-      s->exprs.push_back(parse_filters(make(ex::block_input, s->line), false));
+      auto f = make(ex::filter, s->line);  // {% filter name(args) | more %}
+      f->name = expect_name();
+      f->args.push_back(make(ex::block_input, s->line));
+      if (is_op("(")) parse_args(*f);
+      s->exprs.push_back(parse_filters(std::move(f), false));
       expect_block_end();
       s->bodies.push_back(parse_body({"endfilter"}, end));
       expect_block_end();

@@ -565,6 +565,7 @@ static void json_rec(std::string& out, const value& v, const json_options& o, in
       return;
     case kind::list:
     case kind::tuple: {
+      if (v.b) fail("Object of type generator is not JSON serializable");
       if (v.l->empty()) {
         out += "[]";
         return;
