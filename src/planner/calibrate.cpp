@@ -51,7 +51,8 @@ result<calibration> calibrate_from_bench(std::string_view json_text, const hardw
   UMA_ASSIGN(c.bandwidth_gbs, required_field(j, "bandwidth_gbs"));
   UMA_ASSIGN(c.tg_tps, required_field(j, "tg_tps"));
   UMA_ASSIGN(auto roofline, number_field(j, "roofline_tps", true));
-  UMA_ASSIGN(auto ratio, number_field(j, "tg_roofline_ratio", true));
+  UMA_ASSIGN(auto ratio_field, number_field(j, "tg_roofline_ratio", false));
+  const double ratio = ratio_field.value_or(0.0);  // 0: absent
   UMA_ASSIGN(c.pp_tps, number_field(j, "pp_tps", false));
   UMA_ASSIGN(auto rss, number_field(j, "peak_rss_mb", false));
   UMA_ASSIGN(auto wbytes, number_field(j, "weight_bytes", false));
@@ -61,16 +62,16 @@ result<calibration> calibrate_from_bench(std::string_view json_text, const hardw
     c.model = it->get<std::string>();
   }
   if (!roofline && wbytes && *wbytes > 0) roofline = c.bandwidth_gbs * 1e9 / *wbytes;
-  if (!roofline && ratio) roofline = c.tg_tps / *ratio;
+  if (!roofline && ratio > 0) roofline = c.tg_tps / ratio;
   if (!roofline) {
     return make_error("bench JSON: missing required field 'roofline_tps' (or tg_roofline_ratio)");
   }
   c.roofline_tps = *roofline;
   double measured = c.tg_tps / c.roofline_tps;
-  if (ratio && std::fabs(*ratio - measured) > 0.05 * measured + 1e-9) {
+  if (ratio > 0 && std::fabs(ratio - measured) > 0.05 * measured + 1e-9) {
     c.notes.push_back(fmt::format(
         "tg_roofline_ratio {:.3f} disagrees with tg_tps/roofline_tps {:.3f}; using the latter",
-        *ratio, measured));
+        ratio, measured));
   }
   if (measured > 1.5) {
     return make_error("bench JSON: tg_tps {} is {:.1f}x roofline_tps {}: inconsistent", c.tg_tps,
@@ -97,12 +98,17 @@ result<calibration> calibrate_from_bench(std::string_view json_text, const hardw
                                          {"int8_gops", 1e9},
                                          {"int8_peak_tops", 1e12},
                                          {"int8_tops", 1e12}}));
-  UMA_ASSIGN(auto params, first_of(j, {{"params", 1.0}, {"n_params", 1.0}}));
+  UMA_ASSIGN(auto params,
+             first_of(j, {{"matmul_params", 1.0}, {"params", 1.0}, {"n_params", 1.0}}));
+  UMA_ASSIGN(auto pp_ratio, number_field(j, "pp_peak_ratio", false));
   if (c.pp_tps && *c.pp_tps > 0 && peak_ops && params) {
     double pre = *c.pp_tps * 2.0 * *params / *peak_ops;
     c.eff.prefill = std::min(pre, 1.0);
     c.notes.push_back(
         fmt::format("prefill efficiency {:.3f} = pp_tps x 2 x params / int8 peak", c.eff.prefill));
+  } else if (pp_ratio && *pp_ratio > 0) {
+    c.eff.prefill = std::min(*pp_ratio, 1.0);
+    c.notes.push_back(fmt::format("prefill efficiency {:.3f} = pp_peak_ratio", c.eff.prefill));
   } else {
     c.notes.push_back(fmt::format(
         "prefill efficiency not calibrated (needs pp_tps, an int8 peak and params): keeping {:.2f}",

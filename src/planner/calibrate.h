@@ -26,7 +26,8 @@ struct calibration {
 // tg_roofline_ratio; optional pp_tps, peak_rss_mb, weight_bytes must not be negative) and derives
 // decode efficiency = tg_tps / roofline_tps. When `bench_hw` (the catalog row of the benched
 // machine) is given, the loss from its theoretical to its measured bandwidth is folded in.
-// Prefill efficiency is derived only when the JSON carries an int8 peak and a parameter count.
+// Prefill efficiency = pp_tps x 2 x matmul_params / int8 peak (int8_tops), or pp_peak_ratio; kept
+// at the default when the JSON has neither.
 result<calibration> calibrate_from_bench(std::string_view json_text, const hardware_spec* bench_hw,
                                          const efficiency& defaults);
 

@@ -33,7 +33,9 @@ TEST(Catalog, ShippedDataParsesAndEveryRowHasASource) {
     EXPECT_GT(h.bandwidth_gbs, 0) << h.id;
     EXPECT_FALSE(h.name.empty()) << h.id;
     for (auto v : {h.fp16_tflops, h.int8_tops, h.price_usd, h.power_typical_w, h.power_max_w}) {
-      if (v) EXPECT_GE(*v, 0) << h.id;
+      if (v) {
+        EXPECT_GE(*v, 0) << h.id;
+      }
     }
   }
   for (const auto& m : cat->models) {
@@ -93,7 +95,9 @@ TEST(Catalog, HardwareRowsAreValidated) {
     auto r = parse_hardware_csv(std::string(hw_head) + b.row);
     ASSERT_FALSE(r.ok()) << b.row;
     EXPECT_NE(r.message().find(b.expect), std::string::npos) << r.message();
-    EXPECT_NE(r.message().find("line 2"), std::string::npos) << r.message();
+    // Errors name the offending row's line (the duplicate is the second data row).
+    const char* line = b.expect == "duplicate id" ? "line 3" : "line 2";
+    EXPECT_NE(r.message().find(line), std::string::npos) << r.message();
   }
   EXPECT_FALSE(parse_hardware_csv("id,name\nx,y\n").ok());  // missing columns
 }

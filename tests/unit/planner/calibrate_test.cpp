@@ -1,0 +1,73 @@
+// Calibration from `uma bench --json`: efficiencies derived from measurements, and validation of
+// the JSON (missing, negative, non-numeric and inconsistent fields).
+#include <gtest/gtest.h>
+
+#include "planner/calibrate.h"
+
+namespace uma::planner {
+namespace {
+
+TEST(Calibrate, DecodeEfficiencyIsMeasuredOverRoofline) {
+  efficiency d;
+  auto c = calibrate_from_bench(
+      R"({"model":"tiny.gguf","bandwidth_gbs":40,"tg_tps":30,"roofline_tps":50,
+          "tg_roofline_ratio":0.6,"pp_tps":200,"peak_rss_mb":900,"weight_bytes":8e8})",
+      nullptr, d);
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_DOUBLE_EQ(c->eff.decode, 0.6);
+  EXPECT_DOUBLE_EQ(c->eff.prefill, d.prefill);  // no int8 peak: prefill not calibrated
+  EXPECT_NE(c->eff.source.find("tiny.gguf"), std::string::npos);
+  EXPECT_FALSE(c->notes.empty());
+
+  // With the benched machine's catalog row, the bandwidth shortfall is folded in.
+  hardware_spec hw;
+  hw.id = "box";
+  hw.bandwidth_gbs = 50;
+  auto h = calibrate_from_bench(R"({"bandwidth_gbs":40,"tg_tps":30,"roofline_tps":50})", &hw, d);
+  ASSERT_TRUE(h.ok()) << h.message();
+  EXPECT_DOUBLE_EQ(h->eff.decode, 0.6 * 40 / 50);
+}
+
+TEST(Calibrate, PrefillFromInt8PeakAndParams) {
+  efficiency d;
+  auto c = calibrate_from_bench(R"({"bandwidth_gbs":40,"tg_tps":30,"roofline_tps":50,
+      "pp_tps":100,"int8_tops":2.0,"matmul_params":1e9})",
+                                nullptr, d);
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_DOUBLE_EQ(c->eff.prefill, 100 * 2 * 1e9 / 2e12);  // 0.1
+  auto r = calibrate_from_bench(
+      R"({"bandwidth_gbs":40,"tg_tps":30,"tg_roofline_ratio":0.75,"pp_peak_ratio":0.3})", nullptr,
+      d);
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_DOUBLE_EQ(r->roofline_tps, 40);
+  EXPECT_DOUBLE_EQ(r->eff.decode, 0.75);
+  EXPECT_DOUBLE_EQ(r->eff.prefill, 0.3);
+}
+
+TEST(Calibrate, RejectsBadJson) {
+  efficiency d;
+  struct bad {
+    const char* json;
+    const char* expect;
+  };
+  for (const auto& b : std::vector<bad>{
+           {"not json", "not valid JSON"},
+           {"[1,2]", "expected an object"},
+           {R"({"tg_tps":30,"roofline_tps":50})", "missing required field 'bandwidth_gbs'"},
+           {R"({"bandwidth_gbs":40,"roofline_tps":50})", "missing required field 'tg_tps'"},
+           {R"({"bandwidth_gbs":40,"tg_tps":30})", "roofline_tps"},
+           {R"({"bandwidth_gbs":-40,"tg_tps":30,"roofline_tps":50})", "must not be negative"},
+           {R"({"bandwidth_gbs":40,"tg_tps":0,"roofline_tps":50})", "must be positive"},
+           {R"({"bandwidth_gbs":40,"tg_tps":30,"roofline_tps":50,"pp_tps":-1})", "pp_tps"},
+           {R"({"bandwidth_gbs":"fast","tg_tps":30,"roofline_tps":50})", "must be a number"},
+           {R"({"bandwidth_gbs":40,"tg_tps":300,"roofline_tps":50})", "inconsistent"},
+           {R"({"bandwidth_gbs":40,"tg_tps":30,"roofline_tps":50,"model":3})", "'model'"},
+       }) {
+    auto r = calibrate_from_bench(b.json, nullptr, d);
+    ASSERT_FALSE(r.ok()) << b.json;
+    EXPECT_NE(r.message().find(b.expect), std::string::npos) << r.message();
+  }
+}
+
+}  // namespace
+}  // namespace uma::planner
