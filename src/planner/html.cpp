@@ -41,6 +41,7 @@ const char* palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
 struct point {
   double x, y;
   std::string label;
+  bool moe = false;  // drawn hollow and left off the line (its speed follows active params)
 };
 struct series {
   std::string name;
@@ -89,8 +90,9 @@ std::string line_chart(const std::string& title, const std::vector<series>& all,
         L, W - R, Y(d), L - 6, d);
   }
   o += fmt::format(
-      "<text x=\"{}\" y=\"{}\" class=\"axis\" text-anchor=\"middle\">weights (GB, log)"
-      "</text><text x=\"16\" y=\"{}\" class=\"axis\" transform=\"rotate(-90 16 {})\" "
+      "<text x=\"{}\" y=\"{}\" class=\"axis\" text-anchor=\"middle\">weights (GB, log); filled "
+      "+ line: dense models, hollow: MoE (speed follows active params)</text><text x=\"16\" "
+      "y=\"{}\" class=\"axis\" transform=\"rotate(-90 16 {})\" "
       "text-anchor=\"middle\">decode tok/s (log)</text>\n",
       (L + W - R) / 2, H - 8, (T + H - B) / 2, (T + H - B) / 2);
   if (marker_x && *marker_x > 0) {
@@ -103,15 +105,16 @@ std::string line_chart(const std::string& title, const std::vector<series>& all,
     const char* color = palette[i % std::size(palette)];
     std::string path;
     for (const auto& p : s.pts) {
+      if (p.moe) continue;
       path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "M" : " L", X(p.x), Y(p.y));
     }
     o += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{}\"/>\n", path,
                      color, s.bold ? 3 : 1.5);
     for (const auto& p : s.pts) {
       o += fmt::format(
-          "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"><title>{}: {} at "
-          "{:.1f} tok/s</title></circle>\n",
-          X(p.x), Y(p.y), color, esc(s.name), esc(p.label), p.y);
+          "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"{}\" stroke=\"{}\" "
+          "stroke-width=\"1.5\"><title>{}: {} at {:.1f} tok/s</title></circle>\n",
+          X(p.x), Y(p.y), p.moe ? "#fff" : color, color, esc(s.name), esc(p.label), p.y);
     }
     o += fmt::format(
         "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" "
@@ -130,10 +133,13 @@ struct bar {
 std::string bar_chart(const std::string& title, const std::vector<bar>& bars) {
   const double W = 900, L = 200, R = 40, T = 40, row = 18;
   double H = T + row * bars.size() + 40;
+  // Scale to the needs (with room to show the headroom); capacities far beyond it are clipped.
   double hi = 0;
-  for (const auto& b : bars) hi = std::max({hi, b.weights + b.kv + b.overhead, b.capacity});
-  if (hi <= 0) hi = 1;
-  auto X = [&](double v) { return L + v / hi * (W - L - R); };
+  for (const auto& b : bars) hi = std::max(hi, b.weights + b.kv + b.overhead);
+  double cap_hi = 0;
+  for (const auto& b : bars) cap_hi = std::max(cap_hi, b.capacity);
+  hi = std::min(std::max(hi * 2.5, 1.0), std::max(cap_hi, hi) * 1.02);
+  auto X = [&](double v) { return L + std::min(v, hi) / hi * (W - L - R); };
   std::string o = fmt::format(
       "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {} {}\" "
       "role=\"img\" aria-label=\"{}\">\n<text x=\"10\" y=\"22\" class=\"title\">{}</text>\n",
@@ -156,6 +162,12 @@ std::string bar_chart(const std::string& title, const std::vector<bar>& bars) {
         "<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2}\" class=\"cap\"><title>"
         "usable {3}</title></line>\n",
         X(b.capacity), y - 2, y + 15, format_gb(b.capacity));
+    if (b.capacity > hi) {
+      o += fmt::format(
+          "<text x=\"{:.1f}\" y=\"{}\" class=\"tick\" text-anchor=\"end\">{} "
+          "&#8594;</text>\n",
+          X(hi) - 4, y + 11, format_gb(b.capacity));
+    }
   }
   o += fmt::format(
       "<text x=\"{}\" y=\"{}\" class=\"legend\">bars: weights (blue; red when it does "
@@ -180,7 +192,7 @@ series tier_series(const catalog& cat, const hardware_spec& hw, const plan_optio
     w.kv_elem_bytes = o.kv_elem_bytes;
     if (!fits(m, hw, w, 1)) continue;
     double tps = decode(m, hw, w, o.eff, 1, default_link(hw), w.ctx / 2).per_user_tps;
-    if (tps > 0) s.pts.push_back({weight_bytes(m, w.quant) / 1e9, tps, m.id});
+    if (tps > 0) s.pts.push_back({weight_bytes(m, w.quant) / 1e9, tps, m.id, m.is_moe()});
   }
   std::sort(s.pts.begin(), s.pts.end(), [](const point& a, const point& b) { return a.x < b.x; });
   return s;
@@ -254,8 +266,11 @@ std::string sources_html(const std::vector<std::pair<std::string, std::string>>&
   return o + "</ul>\n";
 }
 
+std::string fixed(double v) {
+  return v >= 100 ? fmt::format("{:.0f}", v) : fmt::format("{:.3g}", v);
+}
 std::string cell(const std::optional<double>& v) {
-  return v ? fmt::format("{:.3g}", *v) : "-";
+  return v ? fixed(*v) : "-";
 }
 
 }  // namespace
@@ -280,8 +295,7 @@ std::string render_html(const model_report& r, const catalog& cat) {
                     : t.nodes == 0 ? "no"
                                    : fmt::format("{} nodes", t.nodes),
                     format_tokens(t.max_ctx), t.nodes ? std::to_string(t.max_users) : "-",
-                    fmt::format("{:.3g}", t.bound_tps),
-                    t.nodes ? fmt::format("{:.3g}", t.speed.aggregate_tps) : "-",
+                    fixed(t.bound_tps), t.nodes ? fixed(t.speed.aggregate_tps) : "-",
                     cell(t.prefill_tps), cell(t.watts), cell(t.kwh_per_mtok),
                     cell(t.own_usd_per_mtok), cell(t.break_even_hours)});
     memory_need one = memory_for(m, r.work, 1);
@@ -314,10 +328,10 @@ std::string render_html(const model_report& r, const catalog& cat) {
 
 std::string render_html(const hardware_report& r, const catalog& cat) {
   std::string b = fmt::format(
-      "<h1>uma plan: {}</h1>\n<p>{} &middot; {:.0f} GiB ({} usable) &middot; "
+      "<h1>uma plan: {}</h1>\n<p>{} &middot; {:.0f} GiB ({:.0f} GiB usable) &middot; "
       "{:g} GB/s &middot; {} context x {} user(s)</p>\n",
-      esc(r.hw.name), esc(r.hw.id), r.hw.memory_gb, format_gb(usable_bytes(r.hw)),
-      r.hw.bandwidth_gbs, format_tokens(r.opts.ctx), r.opts.users);
+      esc(r.hw.name), esc(r.hw.id), r.hw.memory_gb, usable_bytes(r.hw) / gib, r.hw.bandwidth_gbs,
+      format_tokens(r.opts.ctx), r.opts.users);
   std::vector<std::string> head = {"model"};
   for (const auto* q : quant_ladder()) head.push_back(std::string(q->name));
   head.insert(head.end(), {"best", "tg tok/s"});
@@ -328,7 +342,7 @@ std::string render_html(const hardware_report& r, const catalog& cat) {
     std::vector<std::string> c = {row.model.id};
     for (const auto& e : row.cells) c.push_back(format_tokens(e.max_ctx));
     c.push_back(row.best ? std::string(row.cells[*row.best].quant->name) : "no fit");
-    c.push_back(row.best ? fmt::format("{:.3g}", row.cells[*row.best].tps) : "-");
+    c.push_back(row.best ? fixed(row.cells[*row.best].tps) : "-");
     rows.push_back(c);
     workload w;
     w.quant = r.opts.quant ? r.opts.quant : q4;

@@ -329,8 +329,8 @@ std::string render_text(const model_report& r) {
 
 std::string render_text(const hardware_report& r) {
   std::string out =
-      fmt::format("{} ({}): {:.0f} GiB ({} usable), {} GB/s", r.hw.name, r.hw.id, r.hw.memory_gb,
-                  format_gb(usable_bytes(r.hw)), num(r.hw.bandwidth_gbs));
+      fmt::format("{} ({}): {:.0f} GiB ({:.0f} GiB usable), {} GB/s", r.hw.name, r.hw.id,
+                  r.hw.memory_gb, usable_bytes(r.hw) / gib, num(r.hw.bandwidth_gbs));
   if (r.hw.fp16_tflops) out += fmt::format(", {} fp16 TFLOPS", num(*r.hw.fp16_tflops));
   out += fmt::format(
       "\nWorkload: {} context x {} user(s). Cells: longest context that fits at "
