@@ -2,7 +2,8 @@
 // [--add-generation-prompt] [--kwargs FILE.json]`: print the prompt a chat template renders.
 // `--batch FILE.json` renders many cases in one process (used by the Jinja2 comparison test):
 // the file is an array of {"messages", "tools", "add_generation_prompt", "kwargs"} and the output
-// one JSON array of {"text": ...} or {"error": ...}.
+// one JSON array of {"text": ...} or {"error": ...}. A case may carry its own "template" source
+// (then -m/--template may be omitted), which the interpreter snippet tests use.
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -50,8 +51,10 @@ uma::result<ojson> read_json(const std::string& path) {
 
 int run_template(const template_cli& c) {
   const std::string cmd = "template";
-  if (c.model.empty() == c.template_file.empty())
-    return uma::cli::fail(cmd, "give exactly one of -m MODEL or --template FILE");
+  if (!c.model.empty() && !c.template_file.empty())
+    return uma::cli::fail(cmd, "give only one of -m MODEL or --template FILE");
+  if (c.model.empty() && c.template_file.empty() && c.batch.empty())
+    return uma::cli::fail(cmd, "give -m MODEL or --template FILE");
   if (c.batch.empty() == c.messages.empty())
     return uma::cli::fail(cmd, "give exactly one of --messages FILE or --batch FILE");
 
@@ -62,7 +65,7 @@ int run_template(const template_cli& c) {
     auto t = uma::tok::chat_template::from_gguf(*f);
     if (!t) return uma::cli::fail(cmd, t.message());
     tmpl = std::move(*t);
-  } else {
+  } else if (!c.template_file.empty()) {
     auto src = read_file(c.template_file);
     if (!src) return uma::cli::fail(cmd, src.message());
     auto t = uma::tok::chat_template::compile(*src, c.bos, c.eos);
@@ -84,7 +87,20 @@ int run_template(const template_cli& c) {
       ojson tools = cs.value("tools", ojson());
       ojson kwargs = cs.value("kwargs", ojson());
       bool agp = cs.value("add_generation_prompt", false);
-      auto r = uma::tok::render_chat(*tmpl, cs["messages"], tools, agp, kwargs, opts);
+      auto own = cs.find("template");  // a case may carry its own template source
+      std::optional<uma::tok::chat_template> case_tmpl;
+      if (own != cs.end() && own->is_string()) {
+        auto t = uma::tok::chat_template::compile(own->get<std::string>(), c.bos, c.eos);
+        if (!t) {
+          out.push_back(ojson{{"error", t.message()}});
+          continue;
+        }
+        case_tmpl = std::move(*t);
+      } else if (!tmpl) {
+        return uma::cli::fail(cmd, c.batch + ": a case has no \"template\" and no -m/--template");
+      }
+      auto r = uma::tok::render_chat(case_tmpl ? *case_tmpl : *tmpl, cs["messages"], tools, agp,
+                                     kwargs, opts);
       out.push_back(r ? ojson{{"text", *r}} : ojson{{"error", r.message()}});
     }
     std::string s = out.dump(-1, ' ', false, ojson::error_handler_t::replace) + "\n";

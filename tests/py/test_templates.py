@@ -62,14 +62,17 @@ def jinja2_render(tmpl, compile_error, case):
         return {"error": f"{type(e).__name__}: {e}"}
 
 
-def uma_render(binary, template_path, cases):
+def uma_render_cases(binary, template_path, cases):
+    """Renders all cases in one `uma template --batch` process; template_path None means each
+    case carries its own "template" source."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
         json.dump(cases, f, ensure_ascii=False)
         batch = f.name
+    args = [binary, "template", "--batch", batch, "--bos", BOS, "--eos", EOS, "--now", str(NOW)]
+    if template_path:
+        args += ["--template", template_path]
     try:
-        p = subprocess.run([binary, "template", "--template", template_path, "--batch", batch,
-                            "--bos", BOS, "--eos", EOS, "--now", str(NOW)],
-                           capture_output=True, timeout=120)
+        p = subprocess.run(args, capture_output=True, timeout=120)
     finally:
         os.unlink(batch)
     if p.returncode != 0:
@@ -107,7 +110,7 @@ def main():
             source = f.read()
         tmpl, compile_error = jinja2_compile(env, source)
         expected = [jinja2_render(tmpl, compile_error, c) for c in CASES]
-        got = uma_render(binary, path, CASES)
+        got = uma_render_cases(binary, path, CASES)
         for case, exp, act in zip(CASES, expected, got):
             label = f"{name} × {case['name']}"
             if "text" in exp and "text" in act and exp["text"] == act["text"]:

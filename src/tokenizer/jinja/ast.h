@@ -2,6 +2,7 @@
 // for error messages. Built by parser.cpp, walked by interpreter.cpp.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,7 @@ struct expr {
   ex k = ex::literal;
   int line = 0;
   bool negated = false;
+  uint16_t depth = 1;  // height of this subtree (bounded by the parser)
   value lit;
   std::string name;
   std::vector<expr_ptr> args;

@@ -3,6 +3,7 @@
 // generators so truthiness and |length behave as in Python.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <unordered_map>
 
@@ -386,11 +387,23 @@ value f_round(interpreter&, const value& v, args_t a, int line) {
   const value* p = arg(a, 0, "precision");
   int64_t prec = p && p->k == kind::integer ? std::clamp<int64_t>(p->i, -300, 300) : 0;
   std::string method = arg_str(a, 1, "method").value_or("common");
-  double m = std::pow(10.0, static_cast<double>(prec)), x = v.as_double() * m;
-  double r = method == "ceil" ? std::ceil(x) : method == "floor" ? std::floor(x) : std::round(x);
   if (method != "common" && method != "ceil" && method != "floor")
     fail("method must be common, ceil or floor", line);
-  return value::floating(r / m);
+  if (method == "common") {
+    // Python's round(): ints stay ints, floats round half to even on the exact binary value.
+    if (v.k != kind::floating && prec >= 0) return value::integer(v.k == kind::boolean ? v.b : v.i);
+    double x = v.as_double();
+    if (!std::isfinite(x)) return value::floating(x);
+    if (prec >= 0) {
+      char buf[512];
+      std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(std::min<int64_t>(prec, 100)), x);
+      return value::floating(std::strtod(buf, nullptr));
+    }
+    double m = std::pow(10.0, static_cast<double>(-prec));
+    return value::floating(std::nearbyint(x / m) * m);
+  }
+  double m = std::pow(10.0, static_cast<double>(prec)), x = v.as_double() * m;
+  return value::floating((method == "ceil" ? std::ceil(x) : std::floor(x)) / m);
 }
 value f_sum(interpreter& in, const value& v, args_t a, int line) {
   auto attr = arg_str(a, 0, "attribute");
@@ -434,6 +447,12 @@ value f_max(interpreter& in, const value& v, args_t a, int line) {
 }
 value f_attr(interpreter& in, const value& v, args_t a, int line) {
   if (a.pos.empty()) fail("attr: expected a name", line);
+  if (v.k == kind::dict) {  // attribute lookup only: dict keys are not attributes
+    value m = builtin_attribute(in, v, to_str(a.pos[0]));
+    return m.is_undefined()
+               ? value::undef("'dict object' has no attribute '" + to_str(a.pos[0]) + "'")
+               : m;
+  }
   return in.getattr(v, to_str(a.pos[0]), line);
 }
 value f_batch(interpreter& in, const value& v, args_t a, int line) {

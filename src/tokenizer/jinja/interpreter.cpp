@@ -330,7 +330,7 @@ value interpreter::invoke_macro(const stmt& s, const std::weak_ptr<frame>& def, 
     else
       fr->vars[s.params[i]] = value::undef("parameter '" + s.params[i] + "' was not provided");
   }
-  fr->vars["varargs"] = value::list(std::move(varargs));
+  fr->vars["varargs"] = value::tuple(std::move(varargs));
   fr->vars["kwargs"] = value::dict_of(std::move(kwargs));
   std::string out;
   exec_body(s.bodies[0], fr, out);

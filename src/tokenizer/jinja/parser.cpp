@@ -92,6 +92,17 @@ class parser {
     next();
   }
 
+  // Left-associative chains (a - b - c ..., a.b.c ..., x|f|g ...) are built iteratively; this
+  // bounds their height so evaluating and destroying them cannot exhaust the stack.
+  static expr_ptr track(expr_ptr e) {
+    int d = 0;
+    for (const auto& a : e->args)
+      if (a) d = std::max<int>(d, a->depth);
+    if (d + 1 > max_nesting) fail("expression nested too deeply", e->line);
+    e->depth = static_cast<uint16_t>(d + 1);
+    return e;
+  }
+
   static expr_ptr make(ex k, int line) {
     auto e = std::make_unique<expr>();
     e->k = k;
@@ -333,7 +344,7 @@ class parser {
     e->name = std::move(op);
     e->args.push_back(std::move(a));
     e->args.push_back(std::move(b));
-    return e;
+    return track(std::move(e));
   }
 
   expr_ptr parse_or() {
@@ -521,9 +532,9 @@ class parser {
   expr_ptr parse_postfix(expr_ptr e) {
     while (true) {
       if (is_op(".") || is_op("[")) {
-        e = parse_subscript(std::move(e));
+        e = track(parse_subscript(std::move(e)));
       } else if (is_op("(")) {
-        e = parse_call(std::move(e));
+        e = track(parse_call(std::move(e)));
       } else {
         return e;
       }
@@ -629,7 +640,7 @@ class parser {
         }
         f->args.push_back(std::move(e));
         if (is_op("(")) parse_args(*f);
-        e = std::move(f);
+        e = track(std::move(f));
       } else if (allow_tests && is_name("is")) {
         depth_guard g(*this);
         int line = cur().line;
@@ -650,9 +661,9 @@ class parser {
           if (is_name("is")) fail("You cannot chain multiple tests with is", cur().line);
           t->args.push_back(parse_postfix(parse_primary()));
         }
-        e = std::move(t);
+        e = track(std::move(t));
       } else if (allow_tests && is_op("(")) {
-        e = parse_call(std::move(e));
+        e = track(parse_call(std::move(e)));
       } else {
         return e;
       }

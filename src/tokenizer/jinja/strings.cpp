@@ -172,7 +172,13 @@ std::string replace(std::string_view s, std::string_view old, std::string_view r
 
 std::string upper(std::string_view s) {
   std::string out;
-  for (uint32_t c : utf8_decode(s)) utf8_append(out, to_upper(c));
+  for (uint32_t c : utf8_decode(s)) {
+    if (c == 0xDF) {
+      out += "SS";  // Python's full case mapping of 'ß'
+      continue;
+    }
+    utf8_append(out, to_upper(c));
+  }
   return out;
 }
 
@@ -186,7 +192,10 @@ std::string title(std::string_view s) {
   std::string out;
   bool prev_cased = false;
   for (uint32_t c : utf8_decode(s)) {
-    utf8_append(out, prev_cased ? to_lower(c) : to_title(c));
+    if (c == 0xDF && !prev_cased)
+      out += "Ss";
+    else
+      utf8_append(out, prev_cased ? to_lower(c) : to_title(c));
     prev_cased = is_cased(c);
   }
   return out;

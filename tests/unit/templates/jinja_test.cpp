@@ -228,7 +228,15 @@ TEST(jinja_errors, messages_name_the_line) {
 }
 
 TEST(jinja_limits, hostile_templates_fail_cleanly) {
-  EXPECT_NE(error_of(std::string(100000, '(')).find("nested too deeply"), std::string::npos);
+  EXPECT_NE(error_of("{{ " + std::string(100000, '(') + " }}").find("nested too deeply"),
+            std::string::npos);
+  std::string nots, chain = "1", attrs = "x";
+  for (int i = 0; i < 100000; ++i) nots += "not ";
+  for (int i = 0; i < 100000; ++i) chain += " - 1";
+  for (int i = 0; i < 100000; ++i) attrs += ".a|trim";
+  EXPECT_NE(error_of("{{ " + nots + "1 }}").find("nested too deeply"), std::string::npos);
+  EXPECT_NE(error_of("{{ " + chain + " }}").find("nested too deeply"), std::string::npos);
+  EXPECT_NE(error_of("{{ " + attrs + " }}").find("nested too deeply"), std::string::npos);
   std::string deep_if;
   for (int i = 0; i < 5000; ++i) deep_if += "{% if true %}";
   EXPECT_NE(error_of(deep_if).find("nested too deeply"), std::string::npos);
