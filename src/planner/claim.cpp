@@ -185,12 +185,22 @@ result<parsed_claim> parse_claim(const catalog& cat, std::string_view text,
     s.replace(static_cast<size_t>(m.position(1)), static_cast<size_t>(m.length(1)),
               std::string(static_cast<size_t>(m.length(1)), ' '));
   } else {
-    c.quant = default_quant;
+    c.quant = default_quant ? default_quant : find_quant("q4_k_m");
   }
 
   size_t on = s.rfind(" on ");
   c.model_text = trim(on == std::string::npos ? s : s.substr(0, on));
   c.hardware_text = trim(on == std::string::npos ? s : s.substr(on + 4));
+  // "2x M3 Ultra", "2 x Mac Studio": a pipeline of identical machines.
+  static const std::regex nodes_re(R"((?:^|\s)(\d{1,4})\s*[x*]\s+)");
+  if (std::regex_search(c.hardware_text, m, nodes_re)) {
+    int n = std::stoi(m[1].str());
+    if (n < 1 || n > 1024) return make_error("can't parse claim: {} machines is out of range", n);
+    c.nodes = n;
+    c.hardware_text =
+        trim(c.hardware_text.substr(0, static_cast<size_t>(m.position(0))) + " " +
+             c.hardware_text.substr(static_cast<size_t>(m.position(0) + m.length(0))));
+  }
   auto mm = match_model(cat, c.model_text);
   if (!mm.entry) {
     return make_error(

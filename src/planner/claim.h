@@ -30,6 +30,7 @@ struct parsed_claim {
   const quant_format* quant = nullptr;  // stated format, or the default when absent
   bool quant_stated = false;
   size_t model = 0, hardware = 0;  // catalog indices
+  int nodes = 1;                   // "on 2x M3 Ultra": a pipeline of that many machines
   std::string model_text, hardware_text;
   std::vector<size_t> model_alternatives, hardware_alternatives;
 };

@@ -216,16 +216,30 @@ claim_report check_claim(const catalog& cat, const parsed_claim& c, const plan_o
   w.users = 1;
   r.read_bytes_per_token = weight_bytes(r.model, c.quant) * weight_read_fraction(r.model, 1);
   r.bound_tps = decode_bound_tps(r.model, r.hw, c.quant);
+  if (c.nodes > 1) {
+    // Stages run one after another for a single stream: same bytes, plus the hops.
+    double t = 1.0 / r.bound_tps + pipeline_hop_seconds(r.model, c.nodes, pick_link(r.hw, o), 1);
+    r.bound_tps = 1.0 / t;
+  }
   r.expected_tps = r.bound_tps * o.eff.decode;
-  r.nodes_needed = nodes_needed(r.model, r.hw, w, o.max_nodes);
+  int limit = std::max(o.max_nodes, c.nodes);
+  r.nodes_needed = nodes_needed(r.model, r.hw, w, limit);
   double ratio = c.tps / r.bound_tps;
   std::string fit_note;
-  if (r.nodes_needed != 1) {
-    fit_note = r.nodes_needed == 0
-                   ? fmt::format(" Also, it does not fit in {} machines of {:.0f} GiB.",
-                                 o.max_nodes, r.hw.memory_gb)
-                   : fmt::format(" Also, it does not fit in one {:.0f} GiB machine: it needs {}.",
-                                 r.hw.memory_gb, r.nodes_needed);
+  if (r.nodes_needed == 0) {
+    fit_note =
+        fmt::format(" Also, it does not fit in {} machines of {:.0f} GiB.", limit, r.hw.memory_gb);
+  } else if (r.nodes_needed > c.nodes) {
+    fit_note = fmt::format(" Also, it does not fit in {} machine(s) of {:.0f} GiB: it needs {}.",
+                           c.nodes, r.hw.memory_gb, r.nodes_needed);
+  }
+  for (size_t i : c.model_alternatives) r.also_matches.push_back(cat.models[i].id);
+  for (size_t i : c.hardware_alternatives) r.also_matches.push_back(cat.hardware[i].id);
+  if (!r.also_matches.empty()) {
+    std::string alts;
+    for (const auto& id : r.also_matches) alts += (alts.empty() ? "" : ", ") + id;
+    fit_note +=
+        fmt::format(" (The text also matches {}; name it more precisely to pick one.)", alts);
   }
   if (ratio > 1.05) {
     r.verdict = claim_verdict::above_bound;
@@ -369,11 +383,12 @@ std::string render_text(const claim_report& r) {
   const auto& c = r.claim;
   std::string out = fmt::format("Claim: \"{}\"\n", c.text);
   out += fmt::format(
-      "Read as: {} ({}) at {} ({:.2f} bits/weight{}), {} tok/s, on {} ({}: {} GB/s, "
+      "Read as: {} ({}) at {} ({:.2f} bits/weight{}), {} tok/s, on {}{} ({}: {} GB/s, "
       "{:.0f} GiB)\n",
       r.model.id, r.model.name, c.quant->name, c.quant->bpw,
-      c.quant_stated ? "" : "; not stated, assumed", num(c.tps), r.hw.id, r.hw.name,
-      num(r.hw.bandwidth_gbs), r.hw.memory_gb);
+      c.quant_stated ? "" : "; not stated, assumed", num(c.tps),
+      c.nodes > 1 ? fmt::format("{} x ", c.nodes) : "", r.hw.id, r.hw.name, num(r.hw.bandwidth_gbs),
+      r.hw.memory_gb);
   out += fmt::format("Bytes read per token: {} -> bandwidth bound {} tok/s\n",
                      format_gb(r.read_bytes_per_token), num(r.bound_tps));
   out += r.message + "\n";

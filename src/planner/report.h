@@ -94,6 +94,7 @@ struct claim_report {
   int nodes_needed = 0;     // at opts.ctx and opts.users; 0: more than max_nodes
   claim_verdict verdict = claim_verdict::plausible;
   std::string message;
+  std::vector<std::string> also_matches;  // other catalog ids the text matched equally well
 };
 
 model_report plan_model(const catalog& cat, const model_spec& m,

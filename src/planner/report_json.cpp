@@ -143,6 +143,8 @@ std::string render_json(const claim_report& r) {
             {"decode_bound_tps", r.bound_tps},
             {"expected_tps", r.expected_tps},
             {"ratio_to_bound", r.claim.tps / r.bound_tps},
+            {"also_matches", r.also_matches},
+            {"nodes_claimed", r.claim.nodes},
             {"nodes_needed", r.nodes_needed},
             {"verdict", verdict},
             {"message", r.message}};

@@ -87,6 +87,29 @@ TEST(Claim, VariantsAndVerdicts) {
   EXPECT_NEAR(tr.bound_tps, 546e9 / (3.3e9 * 4.5 / 8), 1e-6);
   EXPECT_EQ(tr.verdict, claim_verdict::optimistic);
 
+  // "2x": a two-machine pipeline; the bound pays two hops of Thunderbolt 5 RDMA.
+  auto two = parse_claim(cat(), "Kimi K2 4bit 30 tok/s on 2x M3 Ultra 512GB", nullptr);
+  ASSERT_TRUE(two.ok()) << two.message();
+  EXPECT_EQ(two->nodes, 2);
+  EXPECT_EQ(cat().hardware[two->hardware].memory_gb, 512);
+  auto tw = check_claim(cat(), *two, o);
+  const auto& kimi = cat().models[two->model];
+  double read = 1000e9 * 4.5 / 8 * 0.032;
+  double hop = 2 * 8e-6 + 7168.0 * 2 * 8 / 80e9;
+  EXPECT_NEAR(tw.bound_tps, 1 / (read / 819e9 + hop), 1e-9);
+  EXPECT_EQ(kimi.id, "kimi-k2");
+  EXPECT_EQ(tw.nodes_needed, 2);
+  EXPECT_EQ(tw.message.find("does not fit"), std::string::npos) << tw.message;
+  auto one =
+      check_claim(cat(), *parse_claim(cat(), "Kimi K2 4bit 30 tok/s on M3 Ultra", nullptr), o);
+  EXPECT_NE(one.message.find("does not fit in 1 machine"), std::string::npos) << one.message;
+
+  // An ambiguous name still answers, and says what else it matched.
+  auto amb = parse_claim(cat(), "Llama 70B at 10 tok/s on RTX 5090", nullptr);
+  ASSERT_TRUE(amb.ok());
+  EXPECT_FALSE(amb->model_alternatives.empty());
+  EXPECT_FALSE(check_claim(cat(), *amb, o).also_matches.empty());
+
   auto nq = parse_claim(cat(), "DeepSeek R1 at 20 tok/s on M3 Ultra", find_quant("q4_k_m"));
   ASSERT_TRUE(nq.ok()) << nq.message();
   EXPECT_FALSE(nq->quant_stated);
