@@ -131,8 +131,9 @@ value f_join(interpreter& in, const value& v, args_t a, int line) {
   for (const auto& x : in.iterate(v, line)) {
     if (!first) out += sep;
     first = false;
-    out += to_str(attr ? get_path(in, x, *attr, line) : x);
-    in.check_size(out.size(), line);
+    std::string piece = to_str(attr ? get_path(in, x, *attr, line) : x);
+    out += piece;
+    in.check_append(out.size(), piece.size() + sep.size(), line);
   }
   return value::string(std::move(out));
 }

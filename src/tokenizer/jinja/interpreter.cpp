@@ -92,7 +92,14 @@ void interpreter::step(int line) {
 }
 
 void interpreter::check_size(size_t bytes, int line) {
-  if (bytes > opts_.limits.max_output_bytes) fail("template output exceeded its size limit", line);
+  check_append(bytes, bytes, line);
+}
+
+void interpreter::check_append(size_t total, size_t added, int line) {
+  work_bytes_ += added;
+  if (total > opts_.limits.max_output_bytes) fail("template output exceeded its size limit", line);
+  if (work_bytes_ > opts_.limits.max_work_bytes)
+    fail("template exceeded its work limit (bytes of strings built)", line);
 }
 
 std::string interpreter::run(const body& b, frame_ptr globals) {
@@ -118,12 +125,14 @@ interpreter::flow interpreter::exec(const stmt& s, const frame_ptr& f, std::stri
     switch (s.k) {
       case st::text:
         out += s.text;
-        check_size(out.size(), s.line);
+        check_append(out.size(), s.text.size(), s.line);
         break;
-      case st::print:
-        out += to_str(eval(*s.exprs[0], f));
-        check_size(out.size(), s.line);
+      case st::print: {
+        std::string piece = to_str(eval(*s.exprs[0], f));
+        out += piece;
+        check_append(out.size(), piece.size(), s.line);
         break;
+      }
       case st::if_:
         for (size_t i = 0; i < s.exprs.size(); ++i)
           if (truthy(eval(*s.exprs[i], f))) return exec_body(s.bodies[i], f, out);
@@ -165,8 +174,9 @@ interpreter::flow interpreter::exec(const stmt& s, const frame_ptr& f, std::stri
         value fn = eval(*call.args[0], f);
         call_args a = eval_args(call, f, 1);
         a.kw.emplace_back("caller", value::callable_of(std::move(c)));
-        out += to_str(this->call(fn, a, s.line));
-        check_size(out.size(), s.line);
+        std::string piece = to_str(this->call(fn, a, s.line));
+        out += piece;
+        check_append(out.size(), piece.size(), s.line);
         break;
       }
       case st::filter_block: {
@@ -177,8 +187,9 @@ interpreter::flow interpreter::exec(const stmt& s, const frame_ptr& f, std::stri
         block_input_ = &v;
         value r = eval(*s.exprs[0], f);
         block_input_ = saved;
-        out += to_str(r);
-        check_size(out.size(), s.line);
+        std::string piece = to_str(r);
+        out += piece;
+        check_append(out.size(), piece.size(), s.line);
         break;
       }
       case st::break_:

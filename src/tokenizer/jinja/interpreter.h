@@ -42,7 +42,10 @@ class interpreter {
   value apply_filter(const std::string& name, const value& input, const call_args& args, int line);
   bool apply_test(const std::string& name, const value& input, const call_args& args, int line);
   void step(int line);  // counts work against max_steps
+  // A string of `bytes` was built: bounds its size and the total bytes built by this render.
   void check_size(size_t bytes, int line);
+  // `added` bytes were appended to a buffer that is now `total` bytes long.
+  void check_append(size_t total, size_t added, int line);
   value make_namespace(call_args& args, int line);
   value invoke_macro(const stmt& s, const std::weak_ptr<frame>& def, call_args& args);
   // Message of the error raised when `v` (undefined) is used.
@@ -67,6 +70,7 @@ class interpreter {
   int call_depth_ = 0;
   int eval_depth_ = 0;
   int namespaces_ = 0;
+  uint64_t work_bytes_ = 0;
   const value* block_input_ = nullptr;
 };
 

@@ -19,11 +19,12 @@
 namespace uma::jinja {
 
 struct render_limits {
-  uint64_t max_steps = 20'000'000;      // statements + loop iterations + calls
-  size_t max_output_bytes = 64u << 20;  // rendered text (and any captured block)
-  int max_call_depth = 100;             // nested macro calls
-  int64_t max_range = 100'000;          // items of one range() (as jinja2.sandbox.MAX_RANGE)
-  int max_namespaces = 4096;            // namespace() objects per render
+  uint64_t max_steps = 4'000'000;        // statements + loop iterations + calls
+  size_t max_output_bytes = 64u << 20;   // rendered text (and any string or captured block)
+  uint64_t max_work_bytes = 1ull << 30;  // bytes of all strings built while rendering
+  int max_call_depth = 100;              // nested macro calls
+  int64_t max_range = 100'000;           // items of one range() (as jinja2.sandbox.MAX_RANGE)
+  int max_namespaces = 4096;             // namespace() objects per render
 };
 
 struct render_options {

@@ -144,7 +144,7 @@ value s_join(interpreter& in, const value& s, call_args& a) {
     if (!first) out += s.str();
     first = false;
     out += s.b && !x.b ? html_escape(x.str()) : x.str();
-    in.check_size(out.size(), 0);
+    in.check_append(out.size(), x.str().size() + s.str().size(), 0);
   }
   return value::string(std::move(out), s.b);
 }

@@ -258,6 +258,11 @@ TEST(jinja_limits, hostile_templates_fail_cleanly) {
                      "{% set ns.s = ns.s ~ ns.s %}{% endfor %}")
                 .find("size limit"),
             std::string::npos);
+  EXPECT_NE(error_of("{% set ns = namespace(s='') %}{% for i in range(100000) %}"
+                     "{% set ns.s = ns.s ~ 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' %}"
+                     "{% endfor %}")
+                .find("work limit"),
+            std::string::npos);
   EXPECT_NE(error_of("{% set ns = namespace(x=[]) %}{% for i in range(5000) %}"
                      "{% set ns.x = [ns.x] %}{% endfor %}")
                 .find("nested too deeply"),
