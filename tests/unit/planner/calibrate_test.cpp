@@ -1,8 +1,13 @@
 // Calibration from `uma bench --json`: efficiencies derived from measurements, and validation of
 // the JSON (missing, negative, non-numeric and inconsistent fields).
+#include <fstream>
+#include <sstream>
+
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "planner/calibrate.h"
+#include "test_util.h"
 
 namespace uma::planner {
 namespace {
@@ -42,6 +47,27 @@ TEST(Calibrate, PrefillFromInt8PeakAndParams) {
   EXPECT_DOUBLE_EQ(r->roofline_tps, 40);
   EXPECT_DOUBLE_EQ(r->eff.decode, 0.75);
   EXPECT_DOUBLE_EQ(r->eff.prefill, 0.3);
+}
+
+// Real output of `uma bench --json` (tiny-llama.q4_k_m.gguf on the 2-core dev box), kept as a
+// fixture so the planner keeps reading the field names the bench actually writes.
+TEST(Calibrate, ReadsRealBenchOutput) {
+  std::ifstream in(test::source_dir() + "/tests/unit/planner/data/bench_tiny_llama.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto j = nlohmann::json::parse(ss.str());
+  efficiency d;
+  auto c = calibrate_from_bench(ss.str(), nullptr, d);
+  ASSERT_TRUE(c.ok()) << c.message();
+  double tg = j["tg_tps"], roof = j["roofline_tps"];
+  EXPECT_DOUBLE_EQ(c->eff.decode, tg / roof);
+  EXPECT_NEAR(c->eff.decode, j["tg_roofline_ratio"].get<double>(), 1e-9);
+  // pp_tps x 2 x matmul_params / int8 peak agrees with the bench's own pp_peak_ratio.
+  double pre = j["pp_tps"].get<double>() * 2 * j["matmul_params"].get<double>() /
+               (j["int8_tops"].get<double>() * 1e12);
+  EXPECT_DOUBLE_EQ(c->eff.prefill, pre);
+  EXPECT_NEAR(c->eff.prefill, j["pp_peak_ratio"].get<double>(), 1e-6);
+  EXPECT_EQ(c->model, j["model"].get<std::string>());
 }
 
 TEST(Calibrate, RejectsBadJson) {
