@@ -170,7 +170,9 @@ result<parsed_claim> parse_claim(const catalog& cat, std::string_view text,
                       text);
   }
   auto tps = parse_number(m[1].str());
-  if (!tps || *tps <= 0) return make_error("can't parse claim: tok/s must be positive");
+  if (!tps || *tps <= 0) {
+    return make_error("can't parse claim: the tok/s figure must be a positive finite number");
+  }
   c.tps = *tps;
   s.replace(static_cast<size_t>(m.position(0)), static_cast<size_t>(m.length(0)),
             std::string(static_cast<size_t>(m.length(0)), ' '));

@@ -43,7 +43,7 @@ std::string ftype_name(int64_t ft) {
 
 result<model_spec> model_from_gguf(const std::string& path) {
   auto opened = gguf::file::open(path);
-  if (!opened) return make_error("{}: {}", path, opened.message());
+  if (!opened) return opened.err();  // the reader names the file
   const gguf::file& f = *opened;
   std::string arch(f.architecture());
   if (arch.empty()) return make_error("{}: no general.architecture in the GGUF metadata", path);
