@@ -71,7 +71,8 @@ def png_pixels(path):
 def run_chromium(chromium, args, profile):
     cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--no-first-run", "--disable-dev-shm-usage", "--user-data-dir=" + profile, "--enable-logging=stderr", "--v=0"]
+           "--no-first-run", "--disable-dev-shm-usage", "--user-data-dir=" + profile,
+           "--enable-logging=stderr", "--v=0"]
     return subprocess.run(cmd + args, capture_output=True, text=True, timeout=120)
 
 
