@@ -1,5 +1,7 @@
 // Tests for the planner's CSV reader: quoting rules (commas, doubled quotes and newlines inside
 // quotes), line endings, and clear errors on malformed input.
+#include <random>
+
 #include <gtest/gtest.h>
 
 #include "planner/csv.h"
@@ -50,6 +52,25 @@ TEST(Csv, Errors) {
 
   EXPECT_FALSE(parse_csv("").ok());
   EXPECT_FALSE(parse_csv("a,,b\n").ok());  // empty column name
+}
+
+// Random text over the characters that matter: never a crash, and every accepted table is
+// rectangular with a non-empty header.
+TEST(Csv, RandomInputIsRejectedOrRectangular) {
+  std::mt19937 rng(1234);
+  const char alphabet[] = {'a', 'b', ',', '"', '\n', '\r', ' '};
+  int accepted = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text(rng() % 40, ' ');
+    for (auto& c : text) c = alphabet[rng() % sizeof(alphabet)];
+    auto t = parse_csv(text);
+    if (!t.ok()) continue;
+    ++accepted;
+    ASSERT_FALSE(t->header.empty());
+    ASSERT_EQ(t->rows.size(), t->row_lines.size());
+    for (const auto& row : t->rows) ASSERT_EQ(row.size(), t->header.size()) << text;
+  }
+  EXPECT_GT(accepted, 0);
 }
 
 }  // namespace
