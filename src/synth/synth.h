@@ -55,9 +55,8 @@ struct preset {
 std::span<const preset> presets();
 const preset* find_preset(std::string_view name);  // nullptr if unknown
 
-// What a tensor's random values look like: normal(mean, std) (from a 16-bit quantile table, tails
-// at
-// +-4.33 std), or fixed values (rope_freqs).
+// What a tensor's random values look like: normal(mean, std) from a 16-bit quantile table (tails
+// at +-4.33 std), or fixed values (rope_freqs).
 enum class tensor_role { weight, norm, bias, rope_freqs };
 
 struct tensor_plan {
