@@ -315,7 +315,8 @@ std::string render_html(const model_report& r, const catalog& cat) {
   b += bar_chart(
       fmt::format("Memory envelope: {} at {} on one machine of each tier", m.id, r.quant_name),
       bars);
-  b += "<p class=\"note\">tg bound = memory bandwidth / bytes read per token: no engine beats it. "
+  b += "<p class=\"note\">tg bound = bandwidth / bytes read per token for one user, plus link "
+       "time when several machines are needed: no engine beats it. "
        "Efficiency: " +
        esc(fmt::format("decode {:.2f}, prefill {:.2f} ({})", r.opts.eff.decode, r.opts.eff.prefill,
                        r.opts.eff.source)) +

@@ -17,7 +17,8 @@ const std::vector<link_spec>& link_presets() {
       {"400gbe-rdma", 3, 400, "RoCE/InfiniBand 400 Gb/s (assumed ~3 us per hop)"},
       {"pcie4", 10, 256, "PCIe 4.0 x16 peer copies (assumed ~10 us per hop)"},
       {"pcie5", 10, 512, "PCIe 5.0 x16 peer copies (assumed ~10 us per hop)"},
-      {"nvlink", 2, 7200, "NVLink 4 900 GB/s (assumed ~2 us per hop)"},
+      {"nvlink", 2, 7200, "NVLink 4 900 GB/s, tensor parallel (assumed ~2 us per all-reduce)",
+       true},
   };
   return links;
 }
@@ -39,7 +40,7 @@ const link_spec& default_link(const hardware_spec& hw) {
     name = "400gbe-rdma";
   } else if (has("connectx") || has("200gbe")) {
     name = "200gbe-rdma";
-  } else if (has("nvlink")) {
+  } else if (has("nvlink") && !has("no nvlink")) {
     name = "nvlink";
   } else if (has("rdma")) {
     name = "tb5-rdma";
@@ -185,6 +186,14 @@ double pipeline_hop_seconds(const model_spec& m, int nodes, const link_spec& lin
   return nodes * link.latency_us * 1e-6 + act_bytes * 8.0 / (link.gbit_s * 1e9);
 }
 
+double tensor_parallel_seconds(const model_spec& m, int nodes, const link_spec& link,
+                               int64_t users) {
+  if (nodes <= 1) return 0;
+  double per_reduce_bytes = 2.0 * (nodes - 1) / nodes * users * m.n_embd * 2.0;
+  double per_reduce = link.latency_us * 1e-6 + per_reduce_bytes * 8.0 / (link.gbit_s * 1e9);
+  return 2.0 * m.n_layers * per_reduce;
+}
+
 namespace {
 
 // Attention FLOPs for one token attending to `span(layer)` earlier tokens, summed over layers.
@@ -217,7 +226,12 @@ decode_speed decode(const model_spec& m, const hardware_spec& hw, const workload
     t_flops = w.users * per_token / (eff.prefill * *hw.fp16_tflops * 1e12);
   }
   s.compute_bound = t_flops > t_mem;
-  double step = std::max(t_mem, t_flops) + pipeline_hop_seconds(m, nodes, link, w.users);
+  double step = std::max(t_mem, t_flops);
+  if (nodes > 1 && link.tensor_parallel) {
+    step = step / nodes + tensor_parallel_seconds(m, nodes, link, w.users);
+  } else {
+    step += pipeline_hop_seconds(m, nodes, link, w.users);
+  }
   s.per_user_tps = step > 0 ? 1.0 / step : 0;
   s.aggregate_tps = s.per_user_tps * w.users;
   return s;

@@ -27,6 +27,7 @@ struct link_spec {
   double latency_us = 0;
   double gbit_s = 0;
   std::string note;
+  bool tensor_parallel = false;  // GPUs on NVLink split every layer instead of layer ranges
 };
 const std::vector<link_spec>& link_presets();
 const link_spec* find_link(std::string_view name);
@@ -81,12 +82,18 @@ double decode_step_bytes(const model_spec& m, const workload& w, int64_t kv_pos)
 // activations forward and the sampled token back) + activation bytes (n_embd f16 per sequence).
 double pipeline_hop_seconds(const model_spec& m, int nodes, const link_spec& link, int64_t users);
 
+// Seconds of link time per decode step when `nodes` GPUs split every layer (tensor parallel):
+// two all-reduces per layer, each a hop of latency + 2 (n-1)/n x users x n_embd f16 values.
+double tensor_parallel_seconds(const model_spec& m, int nodes, const link_spec& link,
+                               int64_t users);
+
 struct decode_speed {
   double per_user_tps = 0;   // tokens/s seen by each sequence
   double aggregate_tps = 0;  // tokens/s over all sequences
   bool compute_bound = false;
 };
-// Step time = max(bytes / (eff x bandwidth), flops / (eff x compute)) + pipeline hops.
+// Step time = max(bytes / (eff x bandwidth), flops / (eff x compute)) + pipeline hops; on a
+// tensor-parallel link the nodes share each step (time / nodes) and pay all-reduces instead.
 decode_speed decode(const model_spec& m, const hardware_spec& hw, const workload& w,
                     const efficiency& eff, int nodes, const link_spec& link, int64_t kv_pos);
 // The physical upper bound: all of the bandwidth, one sequence, empty context, no overhead.

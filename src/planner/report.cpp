@@ -98,6 +98,14 @@ tier_row make_row(const model_spec& m, const hardware_spec& hw, const workload& 
   r.link = n > 1 ? link.name : "";
   r.need = memory_for(m, w, n);
   if (r.nodes == 0) return r;
+  {
+    // The ceiling on the machines actually used: all bandwidth, one user, empty cache, links.
+    efficiency ideal;
+    ideal.decode = ideal.prefill = 1.0;
+    workload one = w;
+    one.users = 1;
+    r.bound_tps = decode(m, hw, one, ideal, n, link, 0).per_user_tps;
+  }
   r.max_ctx = max_context(m, hw, w, n);
   r.max_users = max_users(m, hw, w, n);
   r.speed = decode(m, hw, w, o.eff, n, link, w.ctx / 2);
@@ -331,9 +339,10 @@ std::string render_text(const model_report& r) {
   }
   out += table(rows);
   out +=
-      "\ntg bound = memory bandwidth / bytes per token (one machine, one user): no engine can "
-      "beat it.\ntg tok/s = predicted for all users together at half the context; multi-node "
-      "rows pipeline over the link shown in --json.\n";
+      "\ntg bound = bandwidth / bytes per token for one user (+ link time when several machines "
+      "are needed; one machine when none fits): no engine beats it.\ntg tok/s = predicted for "
+      "all users together at half the context. Several machines: a layer pipeline, or tensor "
+      "parallel over NVLink (link in --json).\n";
   out += assumptions_text(r.opts);
   std::vector<std::pair<std::string, std::string>> src = {{m.id, m.source_url}};
   for (const auto& t : r.rows) src.push_back({t.hw.id, t.hw.source_url});

@@ -38,7 +38,7 @@ struct tier_row {
   memory_need need;
   double usable_per_node = 0;
   int64_t max_ctx = 0, max_users = 0;
-  double bound_tps = 0;  // bandwidth / bytes per token on one machine: the physical ceiling
+  double bound_tps = 0;  // the physical ceiling for one user on the machines used (see render)
   decode_speed speed;    // predicted, at half the context filled
   std::optional<double> prefill_tps, watts, kwh_per_mtok, own_usd_per_mtok, break_even_hours;
 };

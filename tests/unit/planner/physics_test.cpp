@@ -188,11 +188,21 @@ TEST(Physics, MultiNodePipeline) {
   EXPECT_NEAR(s.per_user_tps, 1 / (read / 819e9 + hop), 1e-9);
   // TCP's ~300 us per hop costs more than RDMA's.
   EXPECT_LT(decode(m, studio, w, eff, 2, tcp, 0).per_user_tps, s.per_user_tps);
+  // GPUs on NVLink split every layer: the step's bytes are shared, and each of the 2 x 61
+  // all-reduces pays a hop plus 2 (n-1)/n x 7168 f16 values.
+  const auto& h100 = hardware("h100-sxm");
+  const auto& nvlink = *find_link("nvlink");
+  double reduce = 2e-6 + 2.0 * 4 / 5 * 7168 * 2 * 8 / 7200e9;
+  EXPECT_NEAR(tensor_parallel_seconds(m, 5, nvlink, 1), 2 * 61 * reduce, 1e-15);
+  EXPECT_NEAR(decode(m, h100, w, eff, 5, nvlink, 0).per_user_tps,
+              1 / (read / 3350e9 / 5 + 2 * 61 * reduce), 1e-9);
+  EXPECT_EQ(tensor_parallel_seconds(m, 1, nvlink, 1), 0);
   // Interconnect text picks the link.
   EXPECT_EQ(default_link(studio).name, "tb5-rdma");
   EXPECT_EQ(default_link(hardware("h100-sxm")).name, "nvlink");
   EXPECT_EQ(default_link(hardware("dgx-spark")).name, "200gbe-rdma");
   EXPECT_EQ(default_link(hardware("apple-m4-pro")).name, "tb5-tcp");
+  EXPECT_EQ(default_link(hardware("rtx-4090")).name, "pcie4");  // "(no NVLink)"
 }
 
 TEST(Physics, EnergyAndMoney) {
