@@ -6,7 +6,7 @@
 #                               the build is split evenly among the harnesses (at least 5 s each)
 #   tests/fuzz/run.sh --seeds   regenerate the checked-in seed corpora
 #
-# Each harness names the only sources it needs on a "// fuzz-sources:" line, so the build compiles
+# Each harness names the only sources it needs on "// fuzz-sources:" lines (several allowed), so the build compiles
 # a handful of files (cached in build/fuzz/obj), never the whole project. Inputs found while fuzzing
 # go to build/fuzz/corpus/<name>/, crashes to build/fuzz/artifacts/. Exit status 1 on any finding.
 set -euo pipefail
