@@ -165,22 +165,26 @@ void legacy_tile(const gemm_args& g, int64_t r0, int64_t c0) {
       macc[r][c] = 0.f;
     }
   for (int64_t b = 0; b < nb; ++b) {
+    // corr[c] = -offset * sum(y): the integer accumulator starts there, so the offset costs
+    // nothing per (row, activation) pair.
     __m256i yv[C], corr[C];
-    float dy[C];
+    __m256 dy[C];
     for (int c = 0; c < C; ++c) {
       yv[c] = load256(y[c][b].qs);
-      dy[c] = h2f(y[c][b].d);
+      dy[c] = _mm256_set1_ps(h2f(y[c][b].d));
       if constexpr (F::offset != 0)
-        corr[c] = dot_us(_mm256_setzero_si256(), _mm256_set1_epi8(F::offset), yv[c]);
+        corr[c] =
+            _mm256_sub_epi32(_mm256_setzero_si256(),
+                             dot_us(_mm256_setzero_si256(), _mm256_set1_epi8(F::offset), yv[c]));
+      else
+        corr[c] = _mm256_setzero_si256();
     }
     for (int r = 0; r < R; ++r) {
       const __m256i q = F::unpack(x[r][b]);
-      const float dx = h2f(x[r][b].d);
+      const __m256 dx = _mm256_set1_ps(h2f(x[r][b].d));
       for (int c = 0; c < C; ++c) {
-        __m256i p = F::is_signed ? dot_ss(_mm256_setzero_si256(), q, yv[c])
-                                 : dot_us(_mm256_setzero_si256(), q, yv[c]);
-        if constexpr (F::offset != 0) p = _mm256_sub_epi32(p, corr[c]);
-        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dx * dy[c]), acc[r][c]);
+        const __m256i p = F::is_signed ? dot_ss(corr[c], q, yv[c]) : dot_us(corr[c], q, yv[c]);
+        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dx, dy[c]), acc[r][c]);
         if constexpr (F::has_min) macc[r][c] += h2f(x[r][b].m) * h2f(y[c][b].s);
       }
     }
@@ -188,6 +192,80 @@ void legacy_tile(const gemm_args& g, int64_t r0, int64_t c0) {
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = hsum(acc[r][c]) + macc[r][c];
 }
+
+#if UMA_VNNI
+// GCC 12's 256->512 cast intrinsics read an intentionally undefined register (false positive).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// AVX-512 version of legacy_tile: two consecutive blocks per zmm register, so each vpdpbusd,
+// convert and FMA covers 64 weights (half the instructions per block of the 256-bit tile).
+inline __m512i join256(__m256i lo, __m256i hi) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+inline __m512 join_scales(float lo, float hi) {
+  return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(lo)), _mm256_set1_ps(hi), 1);
+}
+inline __m512i dot512(__m512i acc, __m512i x, __m512i y, bool is_signed) {
+  if (!is_signed) return _mm512_dpbusd_epi32(acc, x, y);
+  const __mmask64 neg = _mm512_movepi8_mask(x);
+  const __m512i sy = _mm512_mask_sub_epi8(y, neg, _mm512_setzero_si512(), y);
+  return _mm512_dpbusd_epi32(acc, _mm512_abs_epi8(x), sy);
+}
+inline float hsum512(__m512 v) {
+  return hsum(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
+}
+
+template <class F, int R, int C>
+void legacy_tile512(const gemm_args& g, int64_t r0, int64_t c0) {
+  using block = typename F::block;
+  using act = typename F::act;
+  const int64_t nb = g.cols / 32;
+  const block* x[R];
+  const act* y[C];
+  for (int r = 0; r < R; ++r)
+    x[r] = reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes);
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const act*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  __m512 acc[R][C];
+  float macc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      acc[r][c] = _mm512_setzero_ps();
+      macc[r][c] = 0.f;
+    }
+  const __m512i off = _mm512_set1_epi8(F::offset);
+  for (int64_t b = 0; b < nb; b += 2) {
+    const bool pair = b + 1 < nb;
+    __m512i yv[C], corr[C];
+    __m512 dy[C];
+    for (int c = 0; c < C; ++c) {
+      const __m256i hi = pair ? load256(y[c][b + 1].qs) : _mm256_setzero_si256();
+      yv[c] = join256(load256(y[c][b].qs), hi);
+      dy[c] = join_scales(h2f(y[c][b].d), pair ? h2f(y[c][b + 1].d) : 0.f);
+      if constexpr (F::offset != 0)
+        corr[c] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                   _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, yv[c]));
+      else
+        corr[c] = _mm512_setzero_si512();
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m256i qhi = pair ? F::unpack(x[r][b + 1]) : _mm256_setzero_si256();
+      const __m512i q = join256(F::unpack(x[r][b]), qhi);
+      const __m512 dx = join_scales(h2f(x[r][b].d), pair ? h2f(x[r][b + 1].d) : 0.f);
+      for (int c = 0; c < C; ++c) {
+        const __m512i p = dot512(corr[c], q, yv[c], F::is_signed);
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dx, dy[c]), acc[r][c]);
+        if constexpr (F::has_min) {
+          macc[r][c] += h2f(x[r][b].m) * h2f(y[c][b].s);
+          if (pair) macc[r][c] += h2f(x[r][b + 1].m) * h2f(y[c][b + 1].s);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = hsum512(acc[r][c]) + macc[r][c];
+}
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // K formats (256-element super-blocks) against Q8_K activations.
@@ -395,7 +473,13 @@ template <class F>
 struct legacy_t {
   template <int R, int C>
   struct t {
-    static void run(const gemm_args& g, int64_t r, int64_t c) { legacy_tile<F, R, C>(g, r, c); }
+    static void run(const gemm_args& g, int64_t r, int64_t c) {
+#if UMA_VNNI
+      legacy_tile512<F, R, C>(g, r, c);
+#else
+      legacy_tile<F, R, C>(g, r, c);
+#endif
+    }
   };
 };
 template <bool five>
