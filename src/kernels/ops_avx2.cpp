@@ -1,14 +1,13 @@
-// avx2 versions of the ops in ops.h.
-#include "kernels/ops_backend.h"
+// avx2 versions of the ops in ops.h: the shared x86 source (x86/ops_x86-inl.h) compiled with this
+// target's flags. gelu_mul and rope use the scalar reference (filled in by find_ops).
+#include <algorithm>
+
+#include "kernels/x86/ops_x86-inl.h"
 
 namespace uma::kernels {
 
 const ops_backend& avx2_ops() {
-  static const ops_backend b = [] {
-    ops_backend o;
-    o.name = "avx2";
-    return o;
-  }();
+  static const ops_backend b = x_ops("avx2");
   return b;
 }
 

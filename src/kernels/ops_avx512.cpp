@@ -1,14 +1,13 @@
-// avx512 versions of the ops in ops.h.
-#include "kernels/ops_backend.h"
+// avx512 versions of the ops in ops.h: the shared x86 source (x86/ops_x86-inl.h) compiled with this
+// target's flags. gelu_mul and rope use the scalar reference (filled in by find_ops).
+#include <algorithm>
+
+#include "kernels/x86/ops_x86-inl.h"
 
 namespace uma::kernels {
 
 const ops_backend& avx512_ops() {
-  static const ops_backend b = [] {
-    ops_backend o;
-    o.name = "avx512";
-    return o;
-  }();
+  static const ops_backend b = x_ops("avx512");
   return b;
 }
 
