@@ -1,0 +1,132 @@
+// `uma run` and `uma perplexity` end to end on models made by `uma synth`: streamed text, -n,
+// stop strings, seeds, one-line errors for missing / truncated / unsupported models.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "gguf/writer.h"
+#include "test_util.h"
+
+namespace uma::model {
+namespace {
+
+using uma::test::run_uma;
+
+const std::string& tiny_model() {
+  static const std::string path = [] {
+    std::string p = uma::test::temp_dir() + "/tiny-qwen3.q8_0.gguf";
+    auto r = run_uma({"synth", "tiny-qwen3", "-o", p, "-t", "q8_0", "--seed", "3"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return p;
+  }();
+  return path;
+}
+
+void expect_one_line_error(const uma::test::run_result& r, const std::string& needle) {
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("uma run: error: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
+}
+
+TEST(RunCli, GeneratesAndReportsStatistics) {
+  auto r = run_uma({"run", "-m", tiny_model(), "-p", "Hello", "-n", "12", "--seed", "5"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("Hello", 0), 0u) << r.out;  // the prompt is echoed, then the completion
+  EXPECT_GT(r.out.size(), std::string("Hello\n").size());
+  EXPECT_NE(r.err.find("tok/s"), std::string::npos) << r.err;
+  // The placeholder vocabulary has one token per byte: "Hello" is 5 tokens (+ BOS if it adds one).
+  EXPECT_TRUE(r.err.find("prompt: 5 tokens") != std::string::npos ||
+              r.err.find("prompt: 6 tokens") != std::string::npos)
+      << r.err;
+}
+
+TEST(RunCli, SameSeedSameText) {
+  auto a = run_uma({"run", "-m", tiny_model(), "-p", "abc", "-n", "16", "--seed", "9", "-q"});
+  auto b = run_uma({"run", "-m", tiny_model(), "-p", "abc", "-n", "16", "--seed", "9", "-q"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);
+  auto g1 = run_uma({"run", "-m", tiny_model(), "-p", "abc", "-n", "16", "--temp", "0", "-q"});
+  auto g2 = run_uma(
+      {"run", "-m", tiny_model(), "-p", "abc", "-n", "16", "--temp", "0", "-q", "--seed", "123"});
+  EXPECT_EQ(g1.out, g2.out);  // greedy ignores the seed
+}
+
+TEST(RunCli, TokenLimit) {
+  auto r = run_uma({"run", "-m", tiny_model(), "-p", "x", "-n", "3", "--temp", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.err.find("generation: 3 tokens") != std::string::npos ||
+              r.err.find("stop: eog") != std::string::npos)
+      << r.err;
+}
+
+TEST(RunCli, StopString) {
+  // Greedy output first, then stop at a piece of it: the output ends right before that piece.
+  auto full = run_uma({"run", "-m", tiny_model(), "-p", "q", "-n", "24", "--temp", "0", "-q"});
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  const std::string gen = full.out.substr(1, full.out.size() - 2);  // drop prompt and newline
+  ASSERT_GE(gen.size(), 8u) << full.out;
+  const std::string stop = gen.substr(4, 3);
+  auto r =
+      run_uma({"run", "-m", tiny_model(), "-p", "q", "-n", "24", "--temp", "0", "--stop", stop});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "q" + gen.substr(0, gen.find(stop)) + "\n");
+  EXPECT_NE(r.err.find("stop: stop"), std::string::npos) << r.err;
+}
+
+TEST(RunCli, MissingModel) {
+  expect_one_line_error(run_uma({"run", "-m", uma::test::temp_dir() + "/none.gguf", "-p", "x"}),
+                        "no such model file");
+}
+
+TEST(RunCli, TruncatedModel) {
+  std::ifstream in(tiny_model(), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string cut = uma::test::temp_dir() + "/cut.gguf";
+  std::ofstream(cut, std::ios::binary).write(bytes.data(), 4000);
+  expect_one_line_error(run_uma({"run", "-m", cut, "-p", "x"}), "cut.gguf");
+}
+
+TEST(RunCli, UnsupportedArchitecture) {
+  gguf::writer w;
+  w.set_string("general.architecture", "mamba");
+  w.set_u32("mamba.block_count", 1);
+  const std::string p = uma::test::temp_dir() + "/mamba.gguf";
+  ASSERT_TRUE(w.write(p).ok());
+  expect_one_line_error(run_uma({"run", "-m", p, "-p", "x"}), "unsupported architecture 'mamba'");
+}
+
+TEST(RunCli, BadSamplingParameter) {
+  expect_one_line_error(run_uma({"run", "-m", tiny_model(), "-p", "x", "--top-p", "1.5"}), "top_p");
+  expect_one_line_error(run_uma({"run", "-m", tiny_model(), "-p", "x", "--temp", "-1"}),
+                        "temperature");
+}
+
+TEST(RunCli, ChatNeedsATemplate) {
+  expect_one_line_error(run_uma({"run", "-m", tiny_model(), "-p", "x", "--chat"}), "chat template");
+}
+
+TEST(PerplexityCli, PrintsPerplexity) {
+  const std::string text_path = uma::test::temp_dir() + "/text.txt";
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "The quick brown fox jumps over the lazy dog. ";
+  std::ofstream(text_path) << text;
+  auto r = run_uma({"perplexity", "-m", tiny_model(), "-f", text_path, "--ctx", "128"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.out.rfind("perplexity: ", 0), 0u) << r.out;
+  const double ppl = std::stod(r.out.substr(12));
+  // Random weights: somewhere between certain and uniform over the 512-token vocabulary (x slack).
+  EXPECT_GT(ppl, 1.0);
+  EXPECT_LT(ppl, 512.0 * 4);
+  auto j = run_uma({"perplexity", "-m", tiny_model(), "-f", text_path, "--ctx", "128", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  EXPECT_NE(j.out.find("\"perplexity\":"), std::string::npos) << j.out;
+  EXPECT_NE(j.out.find("\"windows\":14"), std::string::npos) << j.out;  // 1800 bytes / 128
+  // Too short a text for one window: a clear error.
+  auto e = run_uma({"perplexity", "-m", tiny_model(), "-f", text_path, "--ctx", "4096"});
+  EXPECT_EQ(e.exit_code, 1);
+  EXPECT_NE(e.err.find("fewer than one window"), std::string::npos) << e.err;
+}
+
+}  // namespace
+}  // namespace uma::model
