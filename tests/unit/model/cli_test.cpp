@@ -70,7 +70,10 @@ TEST(RunCli, StopString) {
   auto r =
       run_uma({"run", "-m", tiny_model(), "-p", "q", "-n", "24", "--temp", "0", "--stop", stop});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "q" + gen.substr(0, gen.find(stop)) + "\n");
+  std::string want = "q";
+  want.append(gen, 0, gen.find(stop));
+  want.push_back('\n');
+  EXPECT_EQ(r.out, want);
   EXPECT_NE(r.err.find("stop: stop"), std::string::npos) << r.err;
 }
 
