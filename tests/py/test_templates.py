@@ -3,6 +3,7 @@ templates_cases.py by Python's Jinja2 (configured as HF transformers does) and b
 --batch`, must give the same bytes, or both must raise. Run by ctest with UMA_BINARY and
 UMA_SHARED_DIR set; also runnable by hand."""
 
+import copy
 import json
 import os
 import subprocess
@@ -53,6 +54,7 @@ def jinja2_compile(env, source):
 def jinja2_render(tmpl, compile_error, case):
     if tmpl is None:
         return {"error": compile_error}
+    case = copy.deepcopy(case)  # Jinja2 filters can mutate inputs in place (list |indent)
     try:
         return {"text": tmpl.render(messages=case["messages"], tools=case.get("tools"),
                                     documents=None,

@@ -109,6 +109,14 @@ SNIPPETS = [
     "{{ 'a' }}\n{{ 'b' }}\n\n{% set q = 1 %}\n{{ q }}   \n",
     "{%- for m in xs -%}\n  {{- m.n -}}\n{%- endfor -%}\n",
     "<{% if true %}{% endif %}>\n    {% if true %}x{% endif %}   \n",
+    # found by random differential runs against Jinja2
+    "{{ [1, missing] }}|{{ [false, 1]|map(attribute='n')|list }}|{{ [1, 'x']|map(attribute='n')|list|sort|length }}",
+    "{{ 0.5 is odd }}{{ 3.0 is odd }}{{ -3 is odd }}{{ 'Hé' % missing }}|{{ 'x' % [1] }}|{{ ('a'|safe) * true }}",
+    "{{ xs|sort(attribute='ok,n')|map(attribute='n')|list }}|{{ [(2, 'b'), (1, 'z'), (2, 'a')]|sort }}",
+    "{{ l|indent }}",
+    "{{ xs|unique|list }}",
+    "{{ missing|int }}",
+    "{{ missing|float }}",
     # undefined and errors (must raise in both)
     "{{ missing }}|{{ d.missing }}|{{ d['missing'] }}|{{ l[10] }}|{{ z.attr }}",
     "{{ missing.attr }}",

@@ -179,10 +179,21 @@ value f_list(interpreter& in, const value& v, args_t, int line) {
 value sorted(interpreter& in, std::vector<value> items, bool reverse, bool case_sensitive,
              const std::optional<std::string>& attr, int line) {
   std::vector<std::pair<value, value>> keyed;
-  for (auto& x : items) {
-    value k = attr ? get_path(in, x, *attr, line) : x;
-    keyed.emplace_back(lower_if_string(k, case_sensitive), std::move(x));
+  std::vector<std::string> parts;  // "a,b.c": several keys, compared in order
+  if (attr) {
+    size_t pos = 0;
+    for (size_t c; (c = attr->find(',', pos)) != std::string::npos; pos = c + 1)
+      parts.push_back(attr->substr(pos, c - pos));
+    parts.push_back(attr->substr(pos));
   }
+  for (auto& x : items) {
+    std::vector<value> key;
+    if (parts.empty()) key.push_back(lower_if_string(x, case_sensitive));
+    for (const auto& p : parts)
+      key.push_back(lower_if_string(get_path(in, x, p, line), case_sensitive));
+    keyed.emplace_back(value::tuple(std::move(key)), std::move(x));
+  }
+  // Keys are lists in jinja2, so equal keys (even Undefined ones) are never ordered with '<'.
   std::stable_sort(keyed.begin(), keyed.end(), [&](const auto& p, const auto& q) {
     return reverse ? compare(q.first, p.first) < 0 : compare(p.first, q.first) < 0;
   });
@@ -210,12 +221,19 @@ value f_dictsort(interpreter&, const value& v, args_t a, int line) {
   });
   return value::list(std::move(items));
 }
+bool hashable(const value& v) {
+  if (v.k == kind::list || v.k == kind::dict || v.k == kind::ns) return false;
+  if (v.k == kind::tuple)
+    return std::all_of(v.l->begin(), v.l->end(), [](const value& x) { return hashable(x); });
+  return true;
+}
 value f_unique(interpreter& in, const value& v, args_t a, int line) {
   bool cs = arg_bool(a, 0, "case_sensitive", false);
   auto attr = arg_str(a, 1, "attribute");
   std::vector<value> seen, out;
   for (auto& x : in.iterate(v, line)) {
     value k = lower_if_string(attr ? get_path(in, x, *attr, line) : x, cs);
+    if (!hashable(k)) fail("unhashable type: '" + type_name(k) + "'", line);
     if (std::any_of(seen.begin(), seen.end(), [&](const value& s) { return equals(s, k); }))
       continue;
     seen.push_back(std::move(k));
@@ -295,7 +313,8 @@ value f_replace(interpreter&, const value& v, args_t a, int line) {
       py::replace(to_str(v), to_str(*arg(a, 0, "old")), to_str(*arg(a, 1, "new")), count));
 }
 
-value f_indent(interpreter&, const value& v, args_t a, int) {
+value f_indent(interpreter&, const value& v, args_t a, int line) {
+  if (!v.is_string()) fail("indent: expected a string, got " + type_name(v), line);
   const value* w = arg(a, 0, "width");
   std::string ind =
       !w ? "    "
@@ -338,7 +357,9 @@ value f_reverse(interpreter& in, const value& v, args_t, int line) {
   return generator(std::move(items));
 }
 
-value f_int(interpreter&, const value& v, args_t a, int) {
+value f_int(interpreter&, const value& v, args_t a, int line) {
+  if (v.is_undefined())
+    fail(interpreter::undefined_message(v), line);  // int/float(Undefined) raise
   const value* d = arg(a, 0, "default");
   value def = d ? *d : value::integer(0);
   if (v.k == kind::integer) return v;
@@ -362,7 +383,9 @@ value f_int(interpreter&, const value& v, args_t a, int) {
   }
   return def;
 }
-value f_float(interpreter&, const value& v, args_t a, int) {
+value f_float(interpreter&, const value& v, args_t a, int line) {
+  if (v.is_undefined())
+    fail(interpreter::undefined_message(v), line);  // int/float(Undefined) raise
   const value* d = arg(a, 0, "default");
   value def = d ? *d : value::floating(0.0);
   if (v.is_number()) return value::floating(v.as_double());
@@ -534,7 +557,10 @@ value f_format(interpreter&, const value& v, args_t a, int line) {
       fail(std::string("unsupported format character '") + conv + "'", line);
     }
   }
-  if (next < args.size() && !(a.pos.size() == 1 && a.pos[0].k == kind::dict))
+  // Python treats a single non-tuple subscriptable argument (dict, list) as a mapping.
+  bool mapping = a.pos.size() == 1 &&
+                 (a.pos[0].k == kind::dict || a.pos[0].k == kind::list || a.pos[0].is_undefined());
+  if (next < args.size() && !mapping)
     fail("not all arguments converted during string formatting", line);
   return value::string(std::move(out));
 }
@@ -592,12 +618,22 @@ int64_t int_arg(const value& v, args_t a, int line) {
   if (!v.is_number() || !x || !x->is_number()) fail("test expects numbers", line);
   return x->k == kind::boolean ? x->b : x->i;
 }
-bool t_even(interpreter&, const value& v, args_t, int line) {
-  if (v.k != kind::integer && v.k != kind::boolean) fail("even: expected an integer", line);
-  return ((v.k == kind::boolean ? v.b : v.i) % 2) == 0;
+// jinja2: value % 2 == 0 / == 1 with Python's modulo (floats allowed).
+double py_mod2(const value& v, int line) {
+  if (!v.is_number())
+    fail("unsupported operand type(s) for %: '" + type_name(v) + "' and 'int'", line);
+  if (v.k != kind::floating) {
+    int64_t x = v.k == kind::boolean ? v.b : v.i;
+    return static_cast<double>(((x % 2) + 2) % 2);
+  }
+  double m = std::fmod(v.f, 2.0);
+  return m < 0 ? m + 2.0 : m;
 }
-bool t_odd(interpreter& in, const value& v, args_t a, int line) {
-  return !t_even(in, v, a, line);
+bool t_even(interpreter&, const value& v, args_t, int line) {
+  return py_mod2(v, line) == 0;
+}
+bool t_odd(interpreter&, const value& v, args_t, int line) {
+  return py_mod2(v, line) == 1;
 }
 bool t_divisibleby(interpreter&, const value& v, args_t a, int line) {
   int64_t n = int_arg(v, a, line);

@@ -618,7 +618,7 @@ value interpreter::eval_binop(const expr& e, const value& a, const value& b) {
     const value* seq =
         a.is_string() || a.is_list_like() ? &a : (b.is_string() || b.is_list_like() ? &b : nullptr);
     const value* cnt = seq == &a ? &b : &a;
-    if (seq && is_int_like(*cnt) && !seq->b) {
+    if (seq && is_int_like(*cnt) && !(seq->is_list_like() && seq->b)) {
       int64_t n = std::max<int64_t>(0, int_of(*cnt));
       size_t unit = seq->is_string() ? seq->str().size() : seq->l->size() * sizeof(value);
       if (unit != 0 && static_cast<uint64_t>(n) > opts_.limits.max_output_bytes / unit)
@@ -626,7 +626,7 @@ value interpreter::eval_binop(const expr& e, const value& a, const value& b) {
       if (seq->is_string()) {
         std::string s;
         for (int64_t i = 0; i < n; ++i) s += seq->str();
-        return value::string(std::move(s));
+        return value::string(std::move(s), seq->b);
       }
       std::vector<value> items;
       for (int64_t i = 0; i < n; ++i) items.insert(items.end(), seq->l->begin(), seq->l->end());

@@ -311,6 +311,8 @@ std::string repr(const value& v) {
       }
       return out + "}";
     }
+    case kind::undefined:
+      return "Undefined";
     default:
       return to_str(v);
   }
