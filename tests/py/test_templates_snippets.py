@@ -117,6 +117,7 @@ SNIPPETS = [
     "{{ xs|unique|list }}",
     "{{ missing|int }}",
     "{{ missing|float }}",
+    "{{ d in {'k': 1} }}",
     # undefined and errors (must raise in both)
     "{{ missing }}|{{ d.missing }}|{{ d['missing'] }}|{{ l[10] }}|{{ z.attr }}",
     "{{ missing.attr }}",

@@ -35,6 +35,12 @@ bool is_int_like(const value& v) {
        line);
 }
 
+bool hashable(const value& v) {
+  if (v.k == kind::list || v.k == kind::dict || v.k == kind::ns) return false;
+  if (v.k == kind::tuple) return std::all_of(v.l->begin(), v.l->end(), hashable);
+  return true;
+}
+
 }  // namespace
 
 bool interpreter::eval_compare(const std::string& op, const value& a, const value& b, int line) {
@@ -59,6 +65,7 @@ bool interpreter::eval_compare(const std::string& op, const value& a, const valu
           }
         break;
       case kind::dict:
+        if (!hashable(a)) fail("unhashable type: '" + type_name(a) + "'", line);
         found = b.d->find(a) != nullptr;
         break;
       default:
