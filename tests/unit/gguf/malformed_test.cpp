@@ -248,6 +248,14 @@ TEST(gguf_malformed, alignment_value_and_type) {
   gguf_bytes str;
   str.header(0, 1).kv_string("general.alignment", "32");
   expect_error(str, {"general.alignment has type string"});
+  // A huge (power of two) alignment: fine without tensors, and with one the data section would
+  // start past the end of the file.
+  gguf_bytes huge;
+  huge.header(0, 1).kv_u32("general.alignment", 1u << 31);
+  EXPECT_EQ(parse_result(huge.span()), "OK");
+  gguf_bytes huge_t;
+  huge_t.header(1, 1).kv_u32("general.alignment", 1u << 31).tensor("w", {8}, f32_id, 0).zeros(64);
+  expect_error(huge_t, {"data section starts at 2147483648"});
   // A valid custom alignment is used for the data section.
   gguf_bytes ok;
   ok.header(1, 1).kv_u32("general.alignment", 64).tensor("w", {8}, f32_id, 0).pad_to(64).zeros(32);
