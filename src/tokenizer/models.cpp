@@ -5,6 +5,7 @@
 //    characters falling back to <0xXX> byte tokens;
 //  - WordPiece: NFD + lower-case + punctuation splitting, then greedy longest-prefix matching.
 #include <algorithm>
+#include <functional>
 
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/unicode.h"
@@ -37,15 +38,10 @@ struct symbol {
   uint32_t len;  // SPM: byte length (0 once merged away)
 };
 
-struct bpe_candidate {
-  uint32_t rank;
-  int32_t left, right;
-  int32_t left_id, right_id;
-  // min-heap on (rank, left) via std::*_heap (which builds a max-heap)
-  bool operator<(const bpe_candidate& o) const {
-    return rank != o.rank ? rank > o.rank : left > o.left;
-  }
-};
+// A BPE merge candidate packed as (rank << 32 | left index): 8-byte heap entries keep the heap
+// cache-friendly on huge words. Popping the smallest gives the lowest rank, leftmost first. An
+// entry is acted on only if the pair now at `left` still has that rank; otherwise it is stale.
+using bpe_candidate = uint64_t;
 
 struct spm_candidate {
   float score;
@@ -94,35 +90,48 @@ void tokenizer::impl::bpe_word(std::string_view word, std::vector<int32_t>& out)
     syms[i] = {byte_token[static_cast<unsigned char>(word[i])], static_cast<int32_t>(i) - 1,
                i + 1 < n ? static_cast<int32_t>(i + 1) : -1, 0, 1};
   }
-  auto try_push = [&](int32_t l, int32_t r) {
-    if (l < 0 || r < 0) return;
+  auto candidate = [&](int32_t l, bpe_candidate& out) {
+    if (l < 0) return false;
+    int32_t r = syms[l].next;
+    if (r < 0) return false;
     int32_t a = syms[l].id, b = syms[r].id;
-    if (a < 0 || b < 0) return;
     uint32_t rank;
     int32_t merged;
-    if (!merges.find(a, b, rank, merged)) return;
-    heap.push_back({rank, l, r, a, b});
-    std::push_heap(heap.begin(), heap.end());
+    if (a < 0 || b < 0 || !merges.find(a, b, rank, merged)) return false;
+    out = (static_cast<uint64_t>(rank) << 32) | static_cast<uint32_t>(l);
+    return true;
   };
-  for (size_t i = 0; i + 1 < n; ++i) try_push(static_cast<int32_t>(i), static_cast<int32_t>(i + 1));
+  const auto cmp = std::greater<bpe_candidate>();
+  bpe_candidate c;
+  for (size_t i = 0; i + 1 < n; ++i)
+    if (candidate(static_cast<int32_t>(i), c)) heap.push_back(c);
+  std::make_heap(heap.begin(), heap.end(), cmp);
   while (!heap.empty()) {
-    std::pop_heap(heap.begin(), heap.end());
-    bpe_candidate c = heap.back();
+    std::pop_heap(heap.begin(), heap.end(), cmp);
+    c = heap.back();
     heap.pop_back();
-    symbol& l = syms[c.left];
-    if (l.len == 0 || l.id != c.left_id || l.next != c.right) continue;
-    symbol& r = syms[c.right];
-    if (r.id != c.right_id) continue;
+    const auto left = static_cast<int32_t>(c & 0xffffffffu);
+    symbol& l = syms[left];
+    if (l.len == 0 || l.next < 0) continue;
+    symbol& r = syms[l.next];
     uint32_t rank = 0;
     int32_t merged = no_token;
-    if (!merges.find(c.left_id, c.right_id, rank, merged)) continue;
+    if (l.id < 0 || r.id < 0 || !merges.find(l.id, r.id, rank, merged) || rank != (c >> 32))
+      continue;  // stale
     l.id = merged;
-    l.next = r.next;
-    if (r.next >= 0) syms[r.next].prev = c.left;
+    const int32_t right_next = r.next;
     r.len = 0;
     r.id = -2;
-    try_push(l.prev, c.left);
-    try_push(c.left, l.next);
+    l.next = right_next;
+    if (right_next >= 0) syms[right_next].prev = left;
+    if (candidate(l.prev, c)) {
+      heap.push_back(c);
+      std::push_heap(heap.begin(), heap.end(), cmp);
+    }
+    if (candidate(left, c)) {
+      heap.push_back(c);
+      std::push_heap(heap.begin(), heap.end(), cmp);
+    }
   }
   for (int32_t i = 0; i >= 0; i = syms[i].next) {
     if (syms[i].id >= 0) out.push_back(syms[i].id);
