@@ -66,7 +66,7 @@ const ops_backend* find_ops(backend_id id) {
         return &b;
       }
 #endif
-#if defined(__aarch64__)
+#if defined(__aarch64__) && defined(UMA_NEON_KERNELS)  // NEON backend not written yet
     case backend_id::neon: {
       static const ops_backend b = filled(neon_ops());
       return &b;
