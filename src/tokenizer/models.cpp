@@ -6,6 +6,7 @@
 //  - WordPiece: NFD + lower-case + punctuation splitting, then greedy longest-prefix matching.
 #include <algorithm>
 #include <functional>
+#include <unordered_map>
 
 #include "tokenizer/tokenizer_impl.h"
 #include "tokenizer/unicode.h"
@@ -146,7 +147,29 @@ void tokenizer::impl::encode_bpe(std::string_view text, std::vector<int32_t>& ou
   }
   std::vector<std::string_view> words;
   splitter.split(text, words);
-  for (std::string_view w : words) bpe_word(w, out);
+  if (words.size() < 64) {
+    for (std::string_view w : words) bpe_word(w, out);
+    return;
+  }
+  // Long texts repeat their words: remember each short word's ids (as a range of `out`) for the
+  // rest of this call. Words are views into `text`, which outlives the cache.
+  std::unordered_map<std::string_view, std::pair<size_t, size_t>> cache;
+  cache.reserve(4096);
+  for (std::string_view w : words) {
+    if (w.size() > 48) {
+      bpe_word(w, out);
+      continue;
+    }
+    auto it = cache.find(w);
+    if (it != cache.end()) {
+      auto [start, len] = it->second;
+      for (size_t k = 0; k < len; ++k) out.push_back(out[start + k]);
+      continue;
+    }
+    const size_t start = out.size();
+    bpe_word(w, out);
+    if (cache.size() < (1u << 20)) cache.emplace(w, std::make_pair(start, out.size() - start));
+  }
 }
 
 void tokenizer::impl::encode_spm(std::string_view text, bool prefix_space,
