@@ -1,0 +1,50 @@
+// `uma bench` end to end on a tiny golden model (probes skipped or sized down so it stays fast):
+// the JSON carries every documented field with consistent values; bad arguments fail in one line.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace uma {
+namespace {
+
+TEST(bench_cli, json_has_the_documented_fields) {
+  const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
+  auto r = test::run_uma({"bench", "-m", model, "--pp", "16", "--tg", "4", "--reps", "2",
+                          "--threads", "2", "--bw-mib", "64", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  for (const char* k :
+       {"bandwidth_gbs", "pp_tps", "tg_tps", "roofline_tps", "tg_roofline_ratio", "peak_rss_mb",
+        "model", "weight_bytes", "int8_tops", "pp_peak_ratio", "backend", "threads", "reps"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["threads"], 2);
+  EXPECT_EQ(j["reps"], 2);
+  EXPECT_EQ(j["pp_samples"].size(), 2u);
+  EXPECT_EQ(j["tg_samples"].size(), 2u);
+  EXPECT_GT(j["bandwidth_gbs"].get<double>(), 0);
+  EXPECT_GT(j["weight_bytes"].get<double>(), 0);
+  EXPECT_GT(j["pp_tps"].get<double>(), 0);
+  EXPECT_GT(j["tg_tps"].get<double>(), 0);
+  // roofline = bandwidth / bytes per token, ratio = measured / roofline
+  EXPECT_NEAR(j["roofline_tps"].get<double>(),
+              j["bandwidth_gbs"].get<double>() * 1e9 / j["weight_bytes"].get<double>(),
+              1e-6 * j["roofline_tps"].get<double>());
+  EXPECT_NEAR(j["tg_roofline_ratio"].get<double>(),
+              j["tg_tps"].get<double>() / j["roofline_tps"].get<double>(), 1e-9);
+  EXPECT_LE(j["pp_tps_min"].get<double>(), j["pp_tps"].get<double>());
+  EXPECT_GE(j["pp_tps_max"].get<double>(), j["pp_tps"].get<double>());
+}
+
+TEST(bench_cli, bad_arguments_fail_with_one_line) {
+  auto r = test::run_uma({"bench", "-m", "/nonexistent/model.gguf", "--no-probe"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not found"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1);
+  r = test::run_uma({"bench", "--pp", "0", "--no-probe"});
+  EXPECT_EQ(r.exit_code, 1);
+}
+
+}  // namespace
+}  // namespace uma
