@@ -186,6 +186,22 @@ void tokenizer::impl::encode_spm(std::string_view text, bool prefix_space,
     }
   }
   if (s.empty()) return;
+  if (!spm_split_newline) {
+    spm_chunk(s, out);
+    return;
+  }
+  // No token spans a newline, so no merge crosses one: each line is merged on its own (same
+  // result, but small heaps instead of one as large as the text).
+  std::string_view rest(s);
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    size_t len = nl == std::string_view::npos ? rest.size() : nl + 1;
+    spm_chunk(rest.substr(0, len), out);
+    rest.remove_prefix(len);
+  }
+}
+
+void tokenizer::impl::spm_chunk(std::string_view s, std::vector<int32_t>& out) const {
   scratch& sc = local_scratch();
   auto& syms = sc.syms;
   auto& heap = sc.spm_heap;

@@ -77,6 +77,13 @@ result<tokenizer> tokenizer::create(vocab v) {
       std::snprintf(buf, sizeof buf, "<0x%02X>", b);
       m.byte_fallback[b] = m.lookup(buf);
     }
+    m.spm_split_newline = true;
+    for (const auto& t : toks) {
+      if (t.size() > 1 && t.find('\n') != std::string::npos) {
+        m.spm_split_newline = false;
+        break;
+      }
+    }
   }
   return t;
 }

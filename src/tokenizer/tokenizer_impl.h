@@ -69,6 +69,7 @@ struct tokenizer::impl {
   merge_table merges;
   // SPM
   std::array<int32_t, 256> byte_fallback{};  // "<0xXX>" tokens
+  bool spm_split_newline = false;            // no multi-character token contains '\n'
   // WPM
   size_t max_token_len = 0;
 
@@ -80,6 +81,7 @@ struct tokenizer::impl {
   void encode_bpe(std::string_view text, std::vector<int32_t>& out) const;
   void encode_spm(std::string_view text, bool prefix_space, std::vector<int32_t>& out) const;
   void encode_wpm(std::string_view text, std::vector<int32_t>& out) const;
+  void spm_chunk(std::string_view escaped, std::vector<int32_t>& out) const;
   void bpe_word(std::string_view word, std::vector<int32_t>& out) const;
 };
 
