@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "gguf/gguf.h"
 #include "gguf/writer.h"
 #include "test_util.h"
 
@@ -107,6 +108,39 @@ TEST(RunCli, BadSamplingParameter) {
 
 TEST(RunCli, ChatNeedsATemplate) {
   expect_one_line_error(run_uma({"run", "-m", tiny_model(), "-p", "x", "--chat"}), "chat template");
+}
+
+// The synth model plus a ChatML chat template (copied through gguf::writer).
+std::string chat_model() {
+  auto f = gguf::file::open(tiny_model());
+  EXPECT_TRUE(f.ok()) << f.message();
+  gguf::writer w;
+  for (const auto& [key, v] : f->metadata()) w.set_value(key, v);
+  w.set_string("tokenizer.chat_template",
+               "{% for m in messages %}[{{ m.role }}]: {{ m.content }}\n{% endfor %}"
+               "{% if add_generation_prompt %}[assistant]: {% endif %}");
+  for (const auto& t : f->tensors()) {
+    std::vector<int64_t> ne(t.ne, t.ne + t.n_dims);
+    EXPECT_TRUE(w.add_tensor_bytes(t.name, t.type, ne, t.data).ok());
+  }
+  const std::string p = uma::test::temp_dir() + "/chat.gguf";
+  EXPECT_TRUE(w.write(p).ok());
+  return p;
+}
+
+TEST(RunCli, ChatAndInteractive) {
+  const std::string m = chat_model();
+  auto r = run_uma({"run", "-m", m, "-p", "hi", "--chat", "-n", "4", "--temp", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // "[user]: hi\n[assistant]: " is 24 single-byte tokens with the placeholder vocabulary.
+  EXPECT_TRUE(r.err.find("prompt: 24 tokens") != std::string::npos ||
+              r.err.find("prompt: 25 tokens") != std::string::npos)
+      << r.err;
+  // Two turns: the second reuses the cached conversation prefix.
+  auto i = run_uma({"run", "-m", m, "-i", "-n", "4", "--temp", "0"}, "hello\nagain\n");
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  EXPECT_EQ(i.err.find("(0 cached)"), i.err.rfind("(0 cached)")) << i.err;  // only turn one
+  EXPECT_NE(i.err.find("cached)"), std::string::npos) << i.err;
 }
 
 TEST(PerplexityCli, PrintsPerplexity) {
