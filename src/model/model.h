@@ -88,6 +88,7 @@ class model {
   // Runs the batch, appending its K/V to `cache`, and writes the logits of every entry with
   // want_logits (in batch order, n_vocab floats each) to `logits` (may be null when none wanted).
   // Errors: token id out of range, position not continuing the sequence, cache full.
+  // Not reentrant: one forward at a time per model (scratch buffers are shared).
   status forward(const batch& b, kv_cache& cache, float* logits);
 
   thread_pool* pool() { return pool_.get(); }
