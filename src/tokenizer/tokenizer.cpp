@@ -219,10 +219,17 @@ std::string tokenizer::token_to_piece(int32_t id, bool special) const {
     case token_type::user_defined:
       return text;
     case token_type::byte:
-      if (text.size() == 6 && text.compare(0, 3, "<0x") == 0) {
-        return std::string(1, static_cast<char>(std::stoi(text.substr(3, 2), nullptr, 16)));
+      if (text.size() == 6 && text.compare(0, 3, "<0x") == 0 && text[5] == '>') {
+        auto hex = [](char c) {
+          if (c >= '0' && c <= '9') return c - '0';
+          if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+          if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+          return -1;
+        };
+        int hi = hex(text[3]), lo = hex(text[4]);
+        if (hi >= 0 && lo >= 0) return std::string(1, static_cast<char>(hi * 16 + lo));
       }
-      return text;
+      return text;  // a byte-typed token that is not "<0xXX>": its text
     default:
       break;
   }
