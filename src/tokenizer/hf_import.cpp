@@ -87,7 +87,18 @@ bool template_adds_bos(const json& post, const std::string& bos) {
 
 }  // namespace
 
+result<vocab> load_hf_tokenizer_impl(const std::string& path);
+
 result<vocab> load_hf_tokenizer(const std::string& path) {
+  // nlohmann::json throws on a value of the wrong type (e.g. "type": 5); report it as an error.
+  try {
+    return load_hf_tokenizer_impl(path);
+  } catch (const nlohmann::json::exception& e) {
+    return make_error("{}: unexpected JSON structure: {}", path, e.what());
+  }
+}
+
+result<vocab> load_hf_tokenizer_impl(const std::string& path) {
   UMA_ASSIGN(json j, read_json(path));
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
     return make_error("{}: no \"model\" object (not a tokenizer.json?)", path);

@@ -103,6 +103,14 @@ TEST(TokenizerHfImport, BadFilesGiveErrors) {
   std::ofstream(dir + "/wp.json") << R"({"model": {"type": "WordPiece", "vocab": {}}})";
   EXPECT_FALSE(tok::load_hf_tokenizer(dir + "/wp.json").ok());
   EXPECT_FALSE(tok::load_hf_tokenizer(dir + "/missing.json").ok());
+  std::ofstream(dir + "/types.json") << R"({"model": {"type": 5, "vocab": []}})";
+  r = tok::load_hf_tokenizer(dir + "/types.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("unexpected JSON structure"), std::string::npos) << r.message();
+  std::ofstream(dir + "/added.json")
+      << R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [3]},
+            "pre_tokenizer": {"type": "ByteLevel"}})";
+  EXPECT_FALSE(tok::load_hf_tokenizer(dir + "/added.json").ok());
 }
 
 TEST(TokenizerHfImport, Qwen3MetadataAndGgufRoundTrip) {
