@@ -18,8 +18,12 @@ std::string shared_dir() {
   if (const char* s = std::getenv("UMA_SHARED")) return s;
   return UMA_SHARED_DIR;
 }
-std::string shared_data(const std::string& rel) { return shared_dir() + "/data/" + rel; }
-std::string source_dir() { return UMA_SOURCE_DIR; }
+std::string shared_data(const std::string& rel) {
+  return shared_dir() + "/data/" + rel;
+}
+std::string source_dir() {
+  return UMA_SOURCE_DIR;
+}
 std::string uma_binary() {
   if (const char* s = std::getenv("UMA_BINARY")) return s;
   return UMA_BINARY;

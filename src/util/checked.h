@@ -23,6 +23,8 @@ inline uint64_t align_up(uint64_t v, uint64_t alignment) {
   return (v + alignment - 1) / alignment * alignment;
 }
 
-inline bool is_pow2(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+inline bool is_pow2(uint64_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 
 }  // namespace uma

@@ -24,7 +24,7 @@ error make_error(fmt::format_string<Args...> f, Args&&... args) {
 template <class T>
 class [[nodiscard]] result {
  public:
-  result(T v) : v_(std::move(v)) {}  // NOLINT: implicit by design
+  result(T v) : v_(std::move(v)) {}      // NOLINT: implicit by design
   result(error e) : v_(std::move(e)) {}  // NOLINT
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -72,10 +72,10 @@ class [[nodiscard]] status {
 }  // namespace uma
 
 // UMA_TRY(status_expr): return the error if the status failed.
-#define UMA_TRY(expr)                            \
-  do {                                           \
-    auto _uma_st = (expr);                       \
-    if (!_uma_st.ok()) return _uma_st.err();     \
+#define UMA_TRY(expr)                        \
+  do {                                       \
+    auto _uma_st = (expr);                   \
+    if (!_uma_st.ok()) return _uma_st.err(); \
   } while (0)
 
 #define UMA_CONCAT_INNER(a, b) a##b

@@ -83,7 +83,8 @@ TEST(ThreadPool, ParallelForCoversRangeExactlyOnce) {
 TEST(ThreadPool, RunOnAllVisitsEveryThread) {
   thread_pool pool(4);
   std::vector<std::atomic<int>> seen(4);
-  for (int rep = 0; rep < 100; ++rep) pool.run_on_all([&](int t, int n) {
+  for (int rep = 0; rep < 100; ++rep)
+    pool.run_on_all([&](int t, int n) {
       EXPECT_EQ(n, 4);
       seen[static_cast<size_t>(t)]++;
     });
