@@ -36,6 +36,16 @@ inline float h2f(uint16_t h) {
   return _cvtsh_ss(h);
 }
 
+// Decode rows are short (qwen3-0.6b: 576 bytes of Q4_0 per row), so the hardware prefetcher never
+// ramps up on a tile's R separate row streams and each load waits on DRAM latency. Tiles walk the
+// matrix in row order, so the same block `ahead` bytes further (the next tile's row) is what will
+// be needed next: fetch its cache lines now. Measured: decode 2x faster (docs/performance.md).
+template <class T>
+inline void prefetch_ahead(const T* p, size_t ahead) {
+  const char* c = reinterpret_cast<const char*>(p) + ahead;
+  for (size_t off = 0; off < sizeof(T); off += 64) _mm_prefetch(c + off, _MM_HINT_T0);
+}
+
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -180,6 +190,7 @@ void legacy_tile(const gemm_args& g, int64_t r0, int64_t c0) {
         corr[c] = _mm256_setzero_si256();
     }
     for (int r = 0; r < R; ++r) {
+      prefetch_ahead(&x[r][b], R * g.w_row_bytes);
       const __m256i q = F::unpack(x[r][b]);
       const __m256 dx = _mm256_set1_ps(h2f(x[r][b].d));
       for (int c = 0; c < C; ++c) {
@@ -249,6 +260,7 @@ void legacy_tile512(const gemm_args& g, int64_t r0, int64_t c0) {
         corr[c] = _mm512_setzero_si512();
     }
     for (int r = 0; r < R; ++r) {
+      prefetch_ahead(&x[r][b], R * g.w_row_bytes);
       const __m256i qhi = pair ? F::unpack(x[r][b + 1]) : _mm256_setzero_si256();
       const __m512i q = join256(F::unpack(x[r][b]), qhi);
       const __m512 dx = join_scales(h2f(x[r][b].d), pair ? h2f(x[r][b + 1].d) : 0.f);
@@ -314,6 +326,7 @@ void q45k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
   for (int64_t b = 0; b < nb; ++b) {
     for (int r = 0; r < R; ++r) {
       const block& xb = x[r][b];
+      prefetch_ahead(&xb, R * g.w_row_bytes);
       uint8_t sm[16];
       k4_scales(xb.scales, sm);
       __m256i q[8];
@@ -361,6 +374,7 @@ void q6k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
   for (int64_t b = 0; b < nb; ++b) {
     for (int r = 0; r < R; ++r) {
       const block_q6_k& xb = x[r][b];
+      prefetch_ahead(&xb, R * g.w_row_bytes);
       __m256i q[8];  // element groups of 32, in order
       for (int h = 0; h < 2; ++h) {
         const __m256i l0 = load256(xb.ql + 64 * h), l1 = load256(xb.ql + 64 * h + 32);
