@@ -68,7 +68,7 @@ const matmul_backend& scalar_backend();
 const matmul_backend& avx2_backend();
 const matmul_backend& avx512_backend();
 #endif
-#if defined(__aarch64__) && defined(UMA_NEON_KERNELS)  // NEON backend not written yet
+#if defined(__aarch64__)
 const matmul_backend& neon_backend();
 #endif
 

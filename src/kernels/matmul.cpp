@@ -81,7 +81,7 @@ const matmul_backend* find_backend(backend_id id) {
     case backend_id::avx512:
       return f.avx512_vnni ? &avx512_backend() : nullptr;
 #endif
-#if defined(__aarch64__) && defined(UMA_NEON_KERNELS)  // NEON backend not written yet
+#if defined(__aarch64__)
     case backend_id::neon:
       return f.neon_dotprod ? &neon_backend() : nullptr;
 #endif

@@ -66,8 +66,9 @@ const ops_backend* find_ops(backend_id id) {
         return &b;
       }
 #endif
-#if defined(__aarch64__) && defined(UMA_NEON_KERNELS)  // NEON backend not written yet
+#if defined(__aarch64__)
     case backend_id::neon: {
+      if (!f.neon_dotprod) return nullptr;  // compiled for armv8.2-a+dotprod+fp16
       static const ops_backend b = filled(neon_ops());
       return &b;
     }

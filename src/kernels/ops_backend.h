@@ -35,7 +35,7 @@ const ops_backend& best_ops();
 const ops_backend& avx2_ops();
 const ops_backend& avx512_ops();
 #endif
-#if defined(__aarch64__) && defined(UMA_NEON_KERNELS)  // NEON backend not written yet
+#if defined(__aarch64__)
 const ops_backend& neon_ops();
 #endif
 

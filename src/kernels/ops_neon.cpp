@@ -1,0 +1,189 @@
+// NEON versions of the ops in ops.h (compiled with -march=armv8.2-a+dotprod+fp16 by CMake's
+// *_neon.cpp rule; reached through find_ops() after the CPU check). Everything but neon_ops() is
+// in an anonymous namespace, as in matmul_neon.cpp. Arithmetic is in f32 (f16 data is widened);
+// tails use scalar code with the same operations. gelu_mul and rope use the scalar reference
+// (filled in by find_ops).
+#include <arm_neon.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/ops_backend.h"
+
+namespace {
+
+inline float h2f(uint16_t h) {
+  __fp16 f;
+  std::memcpy(&f, &h, 2);
+  return static_cast<float>(f);
+}
+inline uint16_t f2h(float f) {
+  const auto h = static_cast<__fp16>(f);
+  uint16_t u;
+  std::memcpy(&u, &h, 2);
+  return u;
+}
+inline float32x4_t load_h4(const uint16_t* p) {
+  return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
+}
+
+// e^x for 4 floats: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in a 16-bit head, so n * head is
+// exact, and a tail), e^r by its degree-7 Taylor polynomial (truncation < 1e-8 relative), times
+// 2^n assembled in the exponent field. Inputs are clamped so that 2^n stays a normal float.
+inline float32x4_t exp4(float32x4_t x) {
+  x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-87.3f)), vdupq_n_f32(88.3f));
+  const float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.4426950408889634f));
+  float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693145751953125f));
+  r = vfmsq_f32(r, n, vdupq_n_f32(1.4286068203094173e-6f));
+  float32x4_t p = vdupq_n_f32(1.f / 5040.f);
+  p = vfmaq_f32(vdupq_n_f32(1.f / 720.f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.f / 120.f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.f / 24.f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.f / 6.f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.f), p, r);
+  p = vfmaq_f32(vdupq_n_f32(1.f), p, r);
+  const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+  return vmulq_f32(p, vreinterpretq_f32_s32(e));
+}
+
+void n_rms_norm(const float* x, const float* w, int64_t n, float eps, float* y) {
+  float32x4_t a0 = vdupq_n_f32(0.f), a1 = vdupq_n_f32(0.f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const float32x4_t v0 = vld1q_f32(x + i), v1 = vld1q_f32(x + i + 4);
+    a0 = vfmaq_f32(a0, v0, v0);
+    a1 = vfmaq_f32(a1, v1, v1);
+  }
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t v = vld1q_f32(x + i);
+    a0 = vfmaq_f32(a0, v, v);
+  }
+  double ss = vaddvq_f32(vaddq_f32(a0, a1));
+  for (; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float scale = 1.f / std::sqrt(static_cast<float>(ss / static_cast<double>(n)) + eps);
+  i = 0;
+  if (w != nullptr) {
+    for (; i + 4 <= n; i += 4)
+      vst1q_f32(y + i, vmulq_f32(vmulq_n_f32(vld1q_f32(x + i), scale), vld1q_f32(w + i)));
+    for (; i < n; ++i) y[i] = x[i] * scale * w[i];
+  } else {
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vmulq_n_f32(vld1q_f32(x + i), scale));
+    for (; i < n; ++i) y[i] = x[i] * scale;
+  }
+}
+
+void n_softmax(float* x, int64_t n) {
+  if (n <= 0) return;
+  int64_t i = 0;
+  float32x4_t mv = vdupq_n_f32(-INFINITY);
+  for (; i + 4 <= n; i += 4) mv = vmaxq_f32(mv, vld1q_f32(x + i));
+  float mx = vmaxvq_f32(mv);
+  for (; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
+  const float32x4_t m4 = vdupq_n_f32(mx);
+  float32x4_t sv = vdupq_n_f32(0.f);
+  for (i = 0; i + 4 <= n; i += 4) {
+    const float32x4_t e = exp4(vsubq_f32(vld1q_f32(x + i), m4));
+    vst1q_f32(x + i, e);
+    sv = vaddq_f32(sv, e);
+  }
+  double sum = vaddvq_f32(sv);
+  for (; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const auto inv = static_cast<float>(1.0 / sum);
+  for (i = 0; i + 4 <= n; i += 4) vst1q_f32(x + i, vmulq_n_f32(vld1q_f32(x + i), inv));
+  for (; i < n; ++i) x[i] *= inv;
+}
+
+void n_silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  int64_t i = 0;
+  const float32x4_t one = vdupq_n_f32(1.f);
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t g = vld1q_f32(gate + i);
+    const float32x4_t s = vdivq_f32(g, vaddq_f32(one, exp4(vnegq_f32(g))));
+    vst1q_f32(out + i, vmulq_f32(s, vld1q_f32(up + i)));
+  }
+  for (; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.f + std::exp(-g)) * up[i];
+  }
+}
+
+float n_dot_f32(const float* a, const float* b, int64_t n) {
+  float32x4_t acc[4] = {vdupq_n_f32(0.f), vdupq_n_f32(0.f), vdupq_n_f32(0.f), vdupq_n_f32(0.f)};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 4; ++k)
+      acc[k] = vfmaq_f32(acc[k], vld1q_f32(a + i + 4 * k), vld1q_f32(b + i + 4 * k));
+  for (; i + 4 <= n; i += 4) acc[0] = vfmaq_f32(acc[0], vld1q_f32(a + i), vld1q_f32(b + i));
+  float s = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+float n_dot_f16(const float* a, const uint16_t* b, int64_t n) {
+  float32x4_t acc[4] = {vdupq_n_f32(0.f), vdupq_n_f32(0.f), vdupq_n_f32(0.f), vdupq_n_f32(0.f)};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 4; ++k)
+      acc[k] = vfmaq_f32(acc[k], vld1q_f32(a + i + 4 * k), load_h4(b + i + 4 * k));
+  for (; i + 4 <= n; i += 4) acc[0] = vfmaq_f32(acc[0], vld1q_f32(a + i), load_h4(b + i));
+  float s = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
+  for (; i < n; ++i) s += a[i] * h2f(b[i]);
+  return s;
+}
+
+void n_axpy_f16(float s, const uint16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), load_h4(x + i), s));
+  for (; i < n; ++i) y[i] += s * h2f(x[i]);
+}
+
+void n_add(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vaddq_f32(vld1q_f32(y + i), vld1q_f32(x + i)));
+  for (; i < n; ++i) y[i] += x[i];
+}
+
+void n_f32_to_f16(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const float16x8_t h = vcvt_high_f16_f32(vcvt_f16_f32(vld1q_f32(x + i)), vld1q_f32(x + i + 4));
+    vst1q_u16(y + i, vreinterpretq_u16_f16(h));
+  }
+  for (; i + 4 <= n; i += 4) vst1_u16(y + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i))));
+  for (; i < n; ++i) y[i] = f2h(x[i]);
+}
+
+void n_f16_to_f32(const uint16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, load_h4(x + i));
+  for (; i < n; ++i) y[i] = h2f(x[i]);
+}
+
+}  // namespace
+
+namespace uma::kernels {
+
+const ops_backend& neon_ops() {
+  static const ops_backend b = [] {
+    ops_backend o;
+    o.name = "neon";
+    o.rms_norm = n_rms_norm;
+    o.softmax = n_softmax;
+    o.silu_mul = n_silu_mul;
+    o.dot_f32 = n_dot_f32;
+    o.dot_f16 = n_dot_f16;
+    o.axpy_f16 = n_axpy_f16;
+    o.add = n_add;
+    o.f32_to_f16_row = n_f32_to_f16;
+    o.f16_to_f32_row = n_f16_to_f32;
+    return o;
+  }();
+  return b;
+}
+
+}  // namespace uma::kernels
