@@ -40,9 +40,13 @@ struct gemm_args {
 using gemm_fn = void (*)(const gemm_args&);
 // Converts one activation row of `cols` floats (a multiple of the block size) to the format.
 using act_convert_fn = void (*)(const float* x, void* dst, int64_t cols);
+// A whole product for n >= big_gemm_min_n, for engines that lay out the activations themselves
+// and schedule their own tiles over the pool (a tile-matrix engine: AMX, SME).
+using big_gemm_fn = void (*)(const matrix_view& w, const float* x, int64_t n, float* y,
+                             thread_pool* pool);
 
-enum class backend_id : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3 };
-inline constexpr int backend_count = 4;
+enum class backend_id : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3, amx = 4 };
+inline constexpr int backend_count = 5;
 inline constexpr int max_dtype_id = 40;
 
 struct matmul_backend {
@@ -52,6 +56,9 @@ struct matmul_backend {
   std::array<gemm_fn, max_dtype_id> matvec{};
   std::array<gemm_fn, max_dtype_id> gemm{};
   std::array<act_convert_fn, act_format_count> convert{};
+  // Optional per-type whole-product override used when n >= big_gemm_min_n.
+  std::array<big_gemm_fn, max_dtype_id> big_gemm{};
+  int64_t big_gemm_min_n = 0;
 };
 
 // nullptr if the backend is not compiled in or this CPU lacks it.
@@ -67,6 +74,10 @@ const matmul_backend& scalar_backend();
 #if defined(__x86_64__)
 const matmul_backend& avx2_backend();
 const matmul_backend& avx512_backend();
+// AVX-512 VNNI plus AMX-INT8 tiles for n >= 16 (Q4_0, Q8_0). amx_usable() asks Linux for the
+// tile state once (arch_prctl) and says whether it was granted.
+const matmul_backend& amx_backend();
+bool amx_usable();
 #endif
 #if defined(__aarch64__)
 const matmul_backend& neon_backend();

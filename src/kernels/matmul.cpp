@@ -80,6 +80,8 @@ const matmul_backend* find_backend(backend_id id) {
       return f.avx2 ? &avx2_backend() : nullptr;
     case backend_id::avx512:
       return f.avx512_vnni ? &avx512_backend() : nullptr;
+    case backend_id::amx:
+      return f.avx512_vnni && f.amx_int8 && amx_usable() ? &amx_backend() : nullptr;
 #endif
 #if defined(__aarch64__)
     case backend_id::neon:
@@ -144,6 +146,10 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   gemm_fn matvec = be.matvec[ti] != nullptr ? be.matvec[ti] : sc.matvec[ti];
   gemm_fn gemm = be.matvec[ti] != nullptr ? be.gemm[ti] : sc.gemm[ti];
   if (matvec == nullptr) return;
+  if (be.big_gemm[ti] != nullptr && n >= be.big_gemm_min_n) {
+    be.big_gemm[ti](w, x, n, y, pool);
+    return;
+  }
   const act_format af = act_format_for(w.type);
   const auto afi = static_cast<size_t>(af);
   act_convert_fn convert = be.convert[afi] != nullptr ? be.convert[afi] : sc.convert[afi];

@@ -24,6 +24,7 @@ const ops_backend& scalar_ops() {
     o.add = ref::add;
     o.f32_to_f16_row = ref::f32_to_f16_row;
     o.f16_to_f32_row = ref::f16_to_f32_row;
+    o.attn_block_f16 = ref::attn_block_f16;
     return o;
   }();
   return b;
@@ -43,6 +44,7 @@ ops_backend filled(ops_backend o) {
   if (!o.add) o.add = s.add;
   if (!o.f32_to_f16_row) o.f32_to_f16_row = s.f32_to_f16_row;
   if (!o.f16_to_f32_row) o.f16_to_f32_row = s.f16_to_f32_row;
+  if (!o.attn_block_f16) o.attn_block_f16 = s.attn_block_f16;
   return o;
 }
 }  // namespace
@@ -65,6 +67,8 @@ const ops_backend* find_ops(backend_id id) {
         static const ops_backend b = filled(avx512_ops());
         return &b;
       }
+    case backend_id::amx:  // a matmul-only engine: its element-wise ops are AVX-512's
+      return f.amx_int8 ? find_ops(backend_id::avx512) : nullptr;
 #endif
 #if defined(__aarch64__)
     case backend_id::neon: {
@@ -84,7 +88,9 @@ const ops_backend& best_ops() {
     for (int i = backend_count - 1; i >= 0; --i) {
       const auto* b = find_ops(static_cast<backend_id>(i));
       if (b == nullptr) continue;
-      if (env == nullptr || std::string_view(env).starts_with(b->name)) return b;
+      if (env == nullptr || std::string_view(env).starts_with(b->name) ||
+          (std::string_view(env) == "amx" && i == static_cast<int>(backend_id::amx)))
+        return b;
     }
     return &scalar_ops();
   }();
@@ -114,6 +120,9 @@ float dot_f16(const float* a, const uint16_t* b, int64_t n) {
 }
 void axpy_f16(float s, const uint16_t* x, float* y, int64_t n) {
   best_ops().axpy_f16(s, x, y, n);
+}
+void attn_block_f16(const attn_block_args& a) {
+  best_ops().attn_block_f16(a);
 }
 void add(const float* x, float* y, int64_t n) {
   best_ops().add(x, y, n);

@@ -46,7 +46,30 @@ void add(const float* x, float* y, int64_t n);
 void f32_to_f16_row(const float* x, uint16_t* y, int64_t n);
 void f16_to_f32_row(const uint16_t* x, float* y, int64_t n);
 
+// One step of flash-style attention: m query rows against one block of nk cached keys and
+// values (F16), updating each row's online-softmax state. Row i sees keys [lo[i], hi[i]) of the
+// block (causal and sliding-window masks; an empty range leaves the row as it is). Queries are
+// pre-scaled by the softmax scale. The state starts as row_max = -inf, row_sum = 0, o = 0; after
+// the last block the output is o / row_sum. Each K/V row is read (and widened) once for all m rows,
+// which is what makes prefill attention and grouped-query decode cheap.
+struct attn_block_args {
+  const float* q = nullptr;  // m rows of d floats, stride ldq
+  int64_t m = 0, ldq = 0, d = 0, dv = 0;
+  const uint16_t* k = nullptr;       // nk rows of d F16 values, stride ldk
+  const uint16_t* v = nullptr;       // nk rows of dv F16 values, stride ldv
+  int64_t ldk = 0, ldv = 0, nk = 0;  // nk <= 64 for the vector versions (else scalar)
+  const int32_t* lo = nullptr;       // per row: first visible key of the block
+  const int32_t* hi = nullptr;       // per row: one past the last visible key
+  float* row_max = nullptr;          // m running maxima
+  float* row_sum = nullptr;          // m running sums of exp(score - max)
+  float* o = nullptr;                // m rows of dv floats (unnormalised), stride ldo
+  int64_t ldo = 0;
+  float* scratch = nullptr;  // nk * (d + dv) floats of work space
+};
+void attn_block_f16(const attn_block_args& a);
+
 namespace ref {
+void attn_block_f16(const attn_block_args& a);
 void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y);
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const rope_params& p);
 void softmax(float* x, int64_t n);

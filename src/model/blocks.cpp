@@ -2,7 +2,9 @@
 #include "model/blocks.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <vector>
 
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
@@ -28,40 +30,95 @@ void add_bias(forward_state& st, float* y, const float* bias, int64_t width) {
   for (int64_t t = 0; t < st.n; ++t) kernels::add(bias, y + t * width, width);
 }
 
-// Attention of one (token, head): scores against the cached keys of the token's sequence up to its
-// own position, softmax, weighted sum of the cached values. K/V are read through the block table.
-void attend_one(forward_state& st, int64_t il, int64_t t, int64_t h, float* scores) {
+// Flash-style attention, one task per (run of up to 16 consecutive tokens of one sequence,
+// KV head): the task's queries (its tokens x the query heads sharing that KV head) walk the
+// sequence's cached K/V blocks through the block table once, with an online softmax, so each
+// K/V row is read once per task instead of once per (token, head).
+constexpr int64_t attn_run_tokens = 16;
+
+struct attn_run {
+  int64_t t0, t1;  // tokens [t0, t1) of the batch: one sequence, consecutive positions
+};
+
+std::vector<attn_run> attention_runs(const batch& b, int64_t n) {
+  std::vector<attn_run> runs;
+  for (int64_t t = 0; t < n; ++t) {
+    const auto i = static_cast<size_t>(t);
+    if (!runs.empty()) {
+      attn_run& r = runs.back();
+      const auto last = static_cast<size_t>(t - 1);
+      if (t - r.t0 < attn_run_tokens && b.seq_ids[i] == b.seq_ids[last] &&
+          b.positions[i] == b.positions[last] + 1) {
+        r.t1 = t + 1;
+        continue;
+      }
+    }
+    runs.push_back({t, t + 1});
+  }
+  return runs;
+}
+
+// Per-thread work space of attend_run, grown on demand.
+struct attn_scratch {
+  std::vector<float> q, o, row_max, row_sum, kv;
+  std::vector<int32_t> lo, hi;
+};
+
+void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh, attn_scratch& ws) {
   const model_config& c = st.c;
   kv_cache& cache = st.cache;
-  const int seq = st.b.seq_ids[static_cast<size_t>(t)];
-  const int64_t pos = st.b.positions[static_cast<size_t>(t)];
-  const int64_t kvh = h / (c.n_head / c.n_head_kv);
-  const float* q = st.buf.q.data() + t * c.q_width() + h * c.head_dim;
-  float* out = st.buf.attn.data() + t * (c.n_head * c.head_dim_v) + h * c.head_dim_v;
-  const float scale = c.attn_scale > 0.f ? c.attn_scale : 1.f / std::sqrt(float(c.head_dim));
-  const int64_t first =
-      c.layer_is_sliding(il) ? std::max<int64_t>(0, pos - c.sliding_window + 1) : 0;
+  const int64_t group = c.n_head / c.n_head_kv;  // query heads per KV head
+  const int64_t m = (run.t1 - run.t0) * group;   // query rows: (token, head) pairs
+  const int64_t d = c.head_dim, dv = c.head_dim_v;
+  const float scale = c.attn_scale > 0.f ? c.attn_scale : 1.f / std::sqrt(float(d));
   const int64_t tpb = cache.tokens_per_block();
+  ws.q.resize(static_cast<size_t>(m * d));
+  ws.o.assign(static_cast<size_t>(m * dv), 0.f);
+  ws.row_max.assign(static_cast<size_t>(m), -INFINITY);
+  ws.row_sum.assign(static_cast<size_t>(m), 0.f);
+  ws.lo.resize(static_cast<size_t>(m));
+  ws.hi.resize(static_cast<size_t>(m));
+  ws.kv.resize(static_cast<size_t>(tpb * (d + dv)));
+  // Row i = (token t0 + i / group, head kvh * group + i % group); queries pre-scaled.
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t t = run.t0 + i / group, h = kvh * group + i % group;
+    const float* q = st.buf.q.data() + t * c.q_width() + h * d;
+    for (int64_t e = 0; e < d; ++e) ws.q[static_cast<size_t>(i * d + e)] = q[e] * scale;
+  }
+  const bool sliding = c.layer_is_sliding(il);
+  auto first_key = [&](int64_t pos) {
+    return sliding ? std::max<int64_t>(0, pos - c.sliding_window + 1) : int64_t{0};
+  };
+  const int seq = st.b.seq_ids[static_cast<size_t>(run.t0)];
+  const int64_t pos0 = st.b.positions[static_cast<size_t>(run.t0)];
+  const int64_t pos_last = st.b.positions[static_cast<size_t>(run.t1 - 1)];
   const auto& table = cache.block_table(seq);
 
-  for (int64_t j = first; j <= pos;) {
-    const int32_t blk = table[static_cast<size_t>(j / tpb)];
-    const uint16_t* kb = cache.k_block(il, blk) + kvh * c.head_dim;
-    const int64_t end = std::min(pos + 1, (j / tpb + 1) * tpb);
-    for (; j < end; ++j) {
-      scores[j - first] = kernels::dot_f16(q, kb + (j % tpb) * c.kv_width(), c.head_dim) * scale;
+  kernels::attn_block_args a;
+  a.q = ws.q.data(), a.m = m, a.ldq = d, a.d = d, a.dv = dv;
+  a.ldk = c.kv_width(), a.ldv = c.v_width();
+  a.lo = ws.lo.data(), a.hi = ws.hi.data();
+  a.row_max = ws.row_max.data(), a.row_sum = ws.row_sum.data();
+  a.o = ws.o.data(), a.ldo = dv, a.scratch = ws.kv.data();
+  for (int64_t j0 = first_key(pos0) / tpb * tpb; j0 <= pos_last; j0 += tpb) {
+    const int32_t blk = table[static_cast<size_t>(j0 / tpb)];
+    a.k = cache.k_block(il, blk) + kvh * d;
+    a.v = cache.v_block(il, blk) + kvh * dv;
+    a.nk = std::min(tpb, pos_last + 1 - j0);
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t pos = pos0 + i / group;
+      const int64_t lo = std::max<int64_t>(first_key(pos) - j0, 0);
+      const int64_t hi = std::min<int64_t>(pos + 1 - j0, a.nk);
+      ws.lo[static_cast<size_t>(i)] = static_cast<int32_t>(lo);
+      ws.hi[static_cast<size_t>(i)] = static_cast<int32_t>(std::max(lo, hi));
     }
+    kernels::attn_block_f16(a);
   }
-  const int64_t n_keys = pos + 1 - first;
-  kernels::softmax(scores, n_keys);
-  std::fill(out, out + c.head_dim_v, 0.f);
-  for (int64_t j = first; j <= pos;) {
-    const int32_t blk = table[static_cast<size_t>(j / tpb)];
-    const uint16_t* vb = cache.v_block(il, blk) + kvh * c.head_dim_v;
-    const int64_t end = std::min(pos + 1, (j / tpb + 1) * tpb);
-    for (; j < end; ++j) {
-      kernels::axpy_f16(scores[j - first], vb + (j % tpb) * c.v_width(), out, c.head_dim_v);
-    }
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t t = run.t0 + i / group, h = kvh * group + i % group;
+    float* out = st.buf.attn.data() + t * (c.n_head * dv) + h * dv;
+    const float inv = 1.f / ws.row_sum[static_cast<size_t>(i)];  // >= 1: the own key is visible
+    for (int64_t e = 0; e < dv; ++e) out[e] = ws.o[static_cast<size_t>(i * dv + e)] * inv;
   }
 }
 
@@ -106,16 +163,23 @@ void attention_block(forward_state& st, int64_t il) {
     kernels::f32_to_f16_row(buf.v.data() + t * vw, st.cache.v_row(il, seq, pos), vw);
   }
 
-  // Attention over (token, head) pairs, in parallel.
-  const int64_t max_ctx = st.cache.max_context();
-  auto work = [&](int thread, int64_t begin, int64_t end) {
-    float* scores = buf.scores.data() + static_cast<size_t>(thread) * static_cast<size_t>(max_ctx);
-    for (int64_t i = begin; i < end; ++i) attend_one(st, il, i / c.n_head, i % c.n_head, scores);
+  // Attention: tasks are (run of tokens, KV head) pairs, taken from a shared counter, latest runs
+  // (the most keys) first so the threads finish together.
+  const std::vector<attn_run> runs = attention_runs(st.b, st.n);
+  const auto n_runs = static_cast<int64_t>(runs.size());
+  const int64_t n_tasks = n_runs * c.n_head_kv;
+  std::atomic<int64_t> next{0};
+  auto work = [&](int, int) {
+    static thread_local attn_scratch ws;
+    for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n_tasks;
+         i = next.fetch_add(1, std::memory_order_relaxed))
+      attend_run(st, il, runs[static_cast<size_t>(n_runs - 1 - i / c.n_head_kv)], i % c.n_head_kv,
+                 ws);
   };
-  if (st.pool && st.n * c.n_head > 1) {
-    st.pool->parallel_for(st.n * c.n_head, 1, work);
+  if (st.pool && n_tasks > 1) {
+    st.pool->run_on_all(work);
   } else {
-    work(0, 0, st.n * c.n_head);
+    work(0, 1);
   }
 
   matmul(st, l.wo, buf.attn.data(), buf.o.data());

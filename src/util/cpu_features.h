@@ -12,7 +12,7 @@ struct cpu_features {
   bool avx512 = false;  // f + bw + vl + dq (and the OS saves zmm state)
   bool avx512_vnni = false;
   bool avx512_bf16 = false;
-  bool amx_int8 = false;  // tile-matrix engine (Intel Sapphire Rapids+): reported, not used yet
+  bool amx_int8 = false;  // tile-matrix engine (Intel Sapphire Rapids+): the amx matmul backend
   bool neon = false;
   bool neon_dotprod = false;
   bool neon_i8mm = false;

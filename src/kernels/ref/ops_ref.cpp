@@ -1,5 +1,6 @@
 // Scalar references of the ops in ops.h: plain loops, double accumulators where a sum could lose
 // precision. The SIMD versions are tested against these.
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/ops.h"
@@ -87,6 +88,35 @@ void f32_to_f16_row(const float* x, uint16_t* y, int64_t n) {
 
 void f16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = f16_to_f32(x[i]);
+}
+
+void attn_block_f16(const attn_block_args& a) {
+  for (int64_t i = 0; i < a.m; ++i) {
+    const int64_t lo = a.lo[i], hi = a.hi[i];
+    if (hi <= lo) continue;
+    const float* q = a.q + i * a.ldq;
+    float* s = a.scratch;  // scores of this row
+    float mx = a.row_max[i];
+    for (int64_t j = lo; j < hi; ++j) {
+      const uint16_t* k = a.k + j * a.ldk;
+      float acc = 0.f;
+      for (int64_t e = 0; e < a.d; ++e) acc += q[e] * f16_to_f32(k[e]);
+      s[j] = acc;
+      mx = std::max(mx, acc);
+    }
+    const float corr = std::exp(a.row_max[i] - mx);  // 0 for the first block (max was -inf)
+    float* o = a.o + i * a.ldo;
+    for (int64_t e = 0; e < a.dv; ++e) o[e] *= corr;
+    float sum = 0.f;
+    for (int64_t j = lo; j < hi; ++j) {
+      const float p = std::exp(s[j] - mx);
+      sum += p;
+      const uint16_t* v = a.v + j * a.ldv;
+      for (int64_t e = 0; e < a.dv; ++e) o[e] += p * f16_to_f32(v[e]);
+    }
+    a.row_sum[i] = a.row_sum[i] * corr + sum;
+    a.row_max[i] = mx;
+  }
 }
 
 }  // namespace uma::kernels::ref

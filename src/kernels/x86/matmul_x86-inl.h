@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/backend.h"
 #include "tensor/blocks.h"
@@ -277,6 +278,91 @@ void legacy_tile512(const gemm_args& g, int64_t r0, int64_t c0) {
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = hsum512(acc[r][c]) + macc[r][c];
 }
+
+// Q4_0 / Q4_1 against Q8_0 / Q8_1, two blocks per step from one masked load: a pair of 18- or
+// 20-byte blocks fits in 64 bytes, so vpermw places each block's 16 nibble bytes twice (the low
+// nibbles are elements 0..15, the high ones 16..31), a variable shift and a mask finish the unpack,
+// and a second vpermw spreads each block's fp16 scale over its 8 lanes. About half the
+// instructions per weight of legacy_tile512, which matters because decode of Q4_0 is bound by
+// these instructions before it is bound by memory (docs/performance.md).
+template <class F>
+struct nib_pair {
+  static constexpr int words = sizeof(typename F::block) / 2;  // 9 (Q4_0) or 10 (Q4_1)
+  static constexpr int qs_word = F::has_min ? 2 : 1;           // where qs starts, in words
+  alignas(64) static constexpr int16_t qidx[32] = {
+      qs_word + 0,         qs_word + 1,         qs_word + 2,         qs_word + 3,
+      qs_word + 4,         qs_word + 5,         qs_word + 6,         qs_word + 7,
+      qs_word + 0,         qs_word + 1,         qs_word + 2,         qs_word + 3,
+      qs_word + 4,         qs_word + 5,         qs_word + 6,         qs_word + 7,
+      words + qs_word + 0, words + qs_word + 1, words + qs_word + 2, words + qs_word + 3,
+      words + qs_word + 4, words + qs_word + 5, words + qs_word + 6, words + qs_word + 7,
+      words + qs_word + 0, words + qs_word + 1, words + qs_word + 2, words + qs_word + 3,
+      words + qs_word + 4, words + qs_word + 5, words + qs_word + 6, words + qs_word + 7};
+  alignas(64) static constexpr int16_t shift[32] = {0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4,
+                                                    0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4};
+  // Scale word of each block for lanes 0..7 / 8..15 (then the min word, for Q4_1).
+  alignas(64) static constexpr int16_t sidx[32] = {
+      0,         0,         0,         0,         0,         0,         0,         0,
+      words,     words,     words,     words,     words,     words,     words,     words,
+      1,         1,         1,         1,         1,         1,         1,         1,
+      words + 1, words + 1, words + 1, words + 1, words + 1, words + 1, words + 1, words + 1};
+};
+
+template <class F, int R, int C>
+void nib_tile512(const gemm_args& g, int64_t r0, int64_t c0) {
+  using block = typename F::block;
+  using act = typename F::act;
+  using P = nib_pair<F>;
+  const int64_t nb = g.cols / 32;
+  const block* x[R];
+  const act* y[C];
+  for (int r = 0; r < R; ++r)
+    x[r] = reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes);
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const act*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  __m512 acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  const __m512i qidx = _mm512_load_si512(P::qidx), shift = _mm512_load_si512(P::shift);
+  const __m512i sidx = _mm512_load_si512(P::sidx), low4 = _mm512_set1_epi8(0x0F);
+  const __m512i off = _mm512_set1_epi8(F::offset);
+  for (int64_t b = 0; b < nb; b += 2) {
+    const bool pair = b + 1 < nb;
+    const __mmask32 wmask = pair ? (1u << (2 * P::words)) - 1 : (1u << P::words) - 1;
+    __m512i yv[C], corr[C];
+    __m512 dy[C], sy[C];
+    for (int c = 0; c < C; ++c) {
+      const __m256i hi = pair ? load256(y[c][b + 1].qs) : _mm256_setzero_si256();
+      yv[c] = join256(load256(y[c][b].qs), hi);
+      dy[c] = join_scales(h2f(y[c][b].d), pair ? h2f(y[c][b + 1].d) : 0.f);
+      if constexpr (F::has_min)  // Q8_1's s = d * sum(qs), an eighth per lane (8 lanes a block)
+        sy[c] = join_scales(0.125f * h2f(y[c][b].s), pair ? 0.125f * h2f(y[c][b + 1].s) : 0.f);
+      if constexpr (F::offset != 0)
+        corr[c] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                   _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, yv[c]));
+      else
+        corr[c] = _mm512_setzero_si512();
+    }
+    for (int r = 0; r < R; ++r) {
+      prefetch_ahead(&x[r][b], R * g.w_row_bytes);
+      if (pair) prefetch_ahead(&x[r][b + 1], R * g.w_row_bytes);
+      const __m512i raw = _mm512_maskz_loadu_epi16(wmask, &x[r][b]);
+      const __m512i q =
+          _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi16(qidx, raw), shift), low4);
+      const __m512i sc = _mm512_permutexvar_epi16(sidx, raw);
+      const __m512 dx = _mm512_cvtph_ps(_mm512_castsi512_si256(sc));
+      __m512 mx;
+      if constexpr (F::has_min) mx = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(sc, 1));
+      for (int c = 0; c < C; ++c) {
+        const __m512i p = _mm512_dpbusd_epi32(corr[c], q, yv[c]);
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dx, dy[c]), acc[r][c]);
+        if constexpr (F::has_min) acc[r][c] = _mm512_fmadd_ps(mx, sy[c], acc[r][c]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = hsum512(acc[r][c]);
+}
 #endif
 
 // ---------------------------------------------------------------------------------------------
@@ -489,7 +575,10 @@ struct legacy_t {
   struct t {
     static void run(const gemm_args& g, int64_t r, int64_t c) {
 #if UMA_VNNI
-      legacy_tile512<F, R, C>(g, r, c);
+      if constexpr (std::is_same_v<F, q4_0_fmt> || std::is_same_v<F, q4_1_fmt>)
+        nib_tile512<F, R, C>(g, r, c);
+      else
+        legacy_tile512<F, R, C>(g, r, c);
 #else
       legacy_tile<F, R, C>(g, r, c);
 #endif

@@ -5,6 +5,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -164,6 +165,78 @@ void x_f16_to_f32(const uint16_t* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] = _cvtsh_ss(x[i]);
 }
 
+// Flash-attention block (see ops.h): K and V rows are widened to f32 once into scratch, then
+// every query row takes its scores four keys at a time and accumulates its output in registers,
+// 64 output values per pass over the keys. Shapes the vector code does not cover (d or dv not a
+// multiple of 8) go to the scalar reference.
+void x_attn_block_f16(const uma::kernels::attn_block_args& a) {
+  if (a.d % 8 != 0 || a.dv % 8 != 0 || a.nk > 64) {
+    uma::kernels::ref::attn_block_f16(a);
+    return;
+  }
+  int64_t klo = a.nk, khi = 0;  // keys any row sees
+  for (int64_t i = 0; i < a.m; ++i)
+    if (a.hi[i] > a.lo[i])
+      klo = std::min<int64_t>(klo, a.lo[i]), khi = std::max<int64_t>(khi, a.hi[i]);
+  if (khi <= klo) return;
+  float* kf = a.scratch;               // nk x d
+  float* vf = a.scratch + a.nk * a.d;  // nk x dv
+  for (int64_t j = klo; j < khi; ++j) {
+    x_f16_to_f32(a.k + j * a.ldk, kf + j * a.d, a.d);
+    x_f16_to_f32(a.v + j * a.ldv, vf + j * a.dv, a.dv);
+  }
+  alignas(32) float s[64];
+  for (int64_t i = 0; i < a.m; ++i) {
+    const int64_t lo = a.lo[i], hi = a.hi[i];
+    if (hi <= lo) continue;
+    const float* q = a.q + i * a.ldq;
+    float mx = a.row_max[i];
+    int64_t j = lo;
+    for (; j + 4 <= hi; j += 4) {
+      const float* k0 = kf + j * a.d;
+      __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+      for (int64_t e = 0; e < a.d; e += 8) {
+        const __m256 qv = _mm256_loadu_ps(q + e);
+        c0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + e), c0);
+        c1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + a.d + e), c1);
+        c2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + 2 * a.d + e), c2);
+        c3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + 3 * a.d + e), c3);
+      }
+      s[j - lo] = hsum8(c0), s[j - lo + 1] = hsum8(c1);
+      s[j - lo + 2] = hsum8(c2), s[j - lo + 3] = hsum8(c3);
+    }
+    for (; j < hi; ++j) s[j - lo] = x_dot_f32(q, kf + j * a.d, a.d);
+    const int64_t n = hi - lo;  // <= nk <= 64
+    for (int64_t t = 0; t < n; ++t) mx = std::max(mx, s[t]);
+    const float corr = std::exp(a.row_max[i] - mx);
+    int64_t t = 0;
+    __m256 sum8 = _mm256_setzero_ps();
+    for (; t + 8 <= n; t += 8) {
+      const __m256 p = exp8(_mm256_sub_ps(_mm256_load_ps(s + t), _mm256_set1_ps(mx)));
+      _mm256_store_ps(s + t, p);
+      sum8 = _mm256_add_ps(sum8, p);
+    }
+    float sum = hsum8(sum8);
+    for (; t < n; ++t) sum += (s[t] = std::exp(s[t] - mx));
+    float* o = a.o + i * a.ldo;
+    const __m256 cv = _mm256_set1_ps(corr);
+    for (int64_t e0 = 0; e0 < a.dv; e0 += 64) {
+      const int64_t w = std::min<int64_t>(64, a.dv - e0) / 8;  // 8-float lanes in this pass
+      __m256 acc[8];
+      for (int64_t l = 0; l < w; ++l) acc[l] = _mm256_mul_ps(_mm256_loadu_ps(o + e0 + 8 * l), cv);
+      for (int64_t jj = 0; jj < n; ++jj) {
+        const __m256 p = _mm256_set1_ps(s[jj]);
+        const float* vr = vf + (lo + jj) * a.dv + e0;
+        for (int64_t l = 0; l < w; ++l)
+          acc[l] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8 * l), acc[l]);
+      }
+      for (int64_t l = 0; l < w; ++l) _mm256_storeu_ps(o + e0 + 8 * l, acc[l]);
+    }
+    a.row_sum[i] = a.row_sum[i] * corr + sum;
+    a.row_max[i] = mx;
+  }
+}
+
 uma::kernels::ops_backend x_ops(const char* name) {
   uma::kernels::ops_backend o;
   o.name = name;
@@ -176,6 +249,7 @@ uma::kernels::ops_backend x_ops(const char* name) {
   o.add = x_add;
   o.f32_to_f16_row = x_f32_to_f16;
   o.f16_to_f32_row = x_f16_to_f32;
+  o.attn_block_f16 = x_attn_block_f16;
   return o;
 }
 

@@ -2,6 +2,8 @@
 // prefill then decode == token by token; several sequences in one batch == each alone.
 #include <gtest/gtest.h>
 
+#include "kernels/backend.h"
+
 #include <random>
 
 #include "model/reference.h"
@@ -90,8 +92,22 @@ TEST_P(TinyModel, PrefillThenDecodeEqualsTokenByToken) {
     b.insert(b.end(), r.begin(), r.end());
   }
   const auto s = compare_logits(b.data(), a.data(), 40, nv);
-  EXPECT_LE(s.max_abs, 1e-4);
-  EXPECT_EQ(s.top1, 1.0);
+  std::printf("%s prefill+decode vs token by token: max_abs %.3g kl_mean %.3g top1 %.2f\n",
+              GetParam(), s.max_abs, s.kl_mean, s.top1);
+  if (kernels::best_backend().big_gemm[static_cast<size_t>(dtype::q4_0)] == nullptr) {
+    // One kernel family (the SIMD gemm tiles accumulate each (row, activation) pair in the same
+    // order as matvec): the same logits up to float noise.
+    EXPECT_LE(s.max_abs, 1e-4);
+    EXPECT_EQ(s.top1, 1.0);
+  } else {
+    // A tile-matrix engine (AMX) takes the 30-token prefill: exact int32 block sums scaled in a
+    // different float order than the matvec lanes. Each matmul agrees to ~1e-7 relative, but a
+    // value that close to a rounding boundary of the next layer's Q8 activation quantization flips
+    // one int8 step, so the logits differ by about what the quantization itself costs (measured:
+    // kl_mean 8e-5 llama, 3e-14 qwen2, 3e-4 qwen3; production vs float reference is 2e-4..1e-3).
+    EXPECT_LE(s.kl_mean, 1e-3);
+    EXPECT_EQ(s.clear_argmax_mismatch, 0);
+  }
 }
 
 TEST_P(TinyModel, SequencesInOneBatchAreIndependent) {

@@ -1,0 +1,253 @@
+// amx matmul backend: Intel AMX-INT8 tile multiplies for prefill and batched decode (n >= 16
+// activation rows) of Q4_0 and Q8_0 weights; everything else (matvec, other types, the
+// converters) is the avx512-vnni backend compiled into this translation unit.
+//
+// Same arithmetic as the scalar reference: activations are rounded to Q8_0 blocks exactly as
+// convert_q8_0 does, each 32-element block product is an exact int32 (TDPBUSD / TDPBSSD with
+// K = 32 bytes), and it is scaled by d_w * d_a in fp32 and summed over blocks in order. Only the
+// float summation order inside a block's accumulation differs from the reference (none here:
+// one fma per block per output), so results match the reference to float rounding.
+//
+// Layout (per matmul call):
+//   activation panels: for each group of 16 rows and each block, the 16 x 32 int8 values in
+//     the VNNI order tiles need as B (row k4 holds bytes 4*k4..4*k4+3 of each of the 16 rows),
+//     the 16 fp32 scales and the 16 offset corrections (Q4_0: 8 * sum of the block's values).
+//   per task, 16 weight rows unpacked to int8 (A tiles: 16 rows x 32 bytes per block) with their
+//     fp32 scales, reused across every activation group.
+// Tiles: tmm0/tmm3 = C (16 x 16 int32), tmm1/tmm4 = A, tmm2/tmm5 = B; two blocks in flight so
+// the tile unit works on one while AVX-512 scales and accumulates the other.
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include "util/thread_pool.h"
+
+#define UMA_VNNI 1
+#include "kernels/x86/matmul_x86-inl.h"
+
+namespace {
+
+constexpr int tile_rows = 16;  // weight rows per A tile, activation rows per B tile
+
+struct alignas(64) tile_config {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+void load_tile_config() {
+  tile_config c;
+  for (int t : {0, 3}) c.rows[t] = 16, c.colsb[t] = 64;  // C: 16 x 16 int32
+  for (int t : {1, 4}) c.rows[t] = 16, c.colsb[t] = 32;  // A: 16 rows x 32 int8
+  for (int t : {2, 5}) c.rows[t] = 8, c.colsb[t] = 64;   // B: 8 x (16 x 4 int8)
+  // GCC 12's _tile_loadconfig declares only 8 bytes of the config as read, so the stores of the
+  // rest are dropped as dead: name the whole struct as the asm operand instead.
+  asm volatile("ldtilecfg %0" : : "m"(c));
+}
+
+// One block of 16 activation rows, laid out for a B tile.
+struct alignas(64) act_panel_block {
+  int8_t qs[8][64];  // qs[k4][4 * row + i] = value 4 * k4 + i of the row's block
+  float d[16];       // the rows' block scales
+  int32_t corr[16];  // weight offset x sum of the block's values (0 for Q8_0 weights)
+};
+static_assert(sizeof(act_panel_block) == 640);
+
+template <class F>
+void convert_panels(const float* x, int64_t n, int64_t cols, act_panel_block* panels,
+                    uma::thread_pool* pool) {
+  const int64_t nb = cols / 32;
+  const int64_t groups = (n + tile_rows - 1) / tile_rows;
+  // Rows past n stay zero (scale 0): their products are computed and discarded.
+  if (n % tile_rows != 0)
+    std::memset(static_cast<void*>(panels + (groups - 1) * nb), 0,
+                static_cast<size_t>(nb) * sizeof(act_panel_block));
+  auto one_row = [&](int64_t j) {
+    thread_local std::vector<block_q8_0> tmp;
+    tmp.resize(static_cast<size_t>(nb));
+    convert_q8_0(x + j * cols, tmp.data(), cols);
+    act_panel_block* p = panels + (j / tile_rows) * nb;
+    const int lane = static_cast<int>(j % tile_rows);
+    for (int64_t b = 0; b < nb; ++b) {
+      const block_q8_0& q = tmp[static_cast<size_t>(b)];
+      for (int k = 0; k < 8; ++k) std::memcpy(&p[b].qs[k][4 * lane], q.qs + 4 * k, 4);
+      p[b].d[lane] = h2f(q.d);
+      if constexpr (F::offset != 0) {
+        int s = 0;
+        for (int i = 0; i < 32; ++i) s += q.qs[i];
+        p[b].corr[lane] = F::offset * s;
+      } else {
+        p[b].corr[lane] = 0;
+      }
+    }
+  };
+  if (pool != nullptr && n >= 8)
+    pool->parallel_for(n, 1, [&](int, int64_t a, int64_t e) {
+      for (int64_t j = a; j < e; ++j) one_row(j);
+    });
+  else
+    for (int64_t j = 0; j < n; ++j) one_row(j);
+}
+
+// 16 weight rows (from r0; rows past `rows` are zero) unpacked: q[b][m][32], d[b][m].
+template <class F>
+void unpack_weights(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t rows, int64_t nb,
+                    uint8_t* q, float* d) {
+  for (int m = 0; m < tile_rows; ++m) {
+    const int64_t r = r0 + m;
+    if (r >= rows) {
+      for (int64_t b = 0; b < nb; ++b) {
+        std::memset(q + (b * tile_rows + m) * 32, 0, 32);
+        d[b * tile_rows + m] = 0.f;
+      }
+      continue;
+    }
+    const auto* blk =
+        reinterpret_cast<const typename F::block*>(w + static_cast<size_t>(r) * row_bytes);
+    for (int64_t b = 0; b < nb; ++b) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + (b * tile_rows + m) * 32),
+                          F::unpack(blk[b]));
+      d[b * tile_rows + m] = h2f(blk[b].d);
+    }
+  }
+}
+
+// acc[m] += (C[m] - corr) * (dw[m] * da), C read back from a 16 x 16 int32 tile store.
+inline void scale_accumulate(const int32_t* c, const act_panel_block& a, const float* dw,
+                             __m512 acc[16]) {
+  const __m512 da = _mm512_load_ps(a.d);
+  const __m512i corr = _mm512_load_si512(a.corr);
+  for (int m = 0; m < 16; ++m) {
+    const __m512i v = _mm512_sub_epi32(_mm512_load_si512(c + 16 * m), corr);
+    acc[m] =
+        _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), _mm512_mul_ps(_mm512_set1_ps(dw[m]), da), acc[m]);
+  }
+}
+
+template <class F>
+void group_product(const uint8_t* wq, const float* wd, const act_panel_block* ap, int64_t nb,
+                   __m512 acc[16]) {
+  alignas(64) int32_t c0[256], c1[256];
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    _tile_loadd(1, wq + b * 512, 32);
+    _tile_loadd(2, ap[b].qs, 64);
+    _tile_zero(0);
+    if constexpr (F::is_signed)
+      _tile_dpbssd(0, 1, 2);
+    else
+      _tile_dpbusd(0, 1, 2);
+    _tile_loadd(4, wq + (b + 1) * 512, 32);
+    _tile_loadd(5, ap[b + 1].qs, 64);
+    _tile_zero(3);
+    if constexpr (F::is_signed)
+      _tile_dpbssd(3, 4, 5);
+    else
+      _tile_dpbusd(3, 4, 5);
+    _tile_stored(0, c0, 64);
+    scale_accumulate(c0, ap[b], wd + b * 16, acc);
+    _tile_stored(3, c1, 64);
+    scale_accumulate(c1, ap[b + 1], wd + (b + 1) * 16, acc);
+  }
+  if (b < nb) {
+    _tile_loadd(1, wq + b * 512, 32);
+    _tile_loadd(2, ap[b].qs, 64);
+    _tile_zero(0);
+    if constexpr (F::is_signed)
+      _tile_dpbssd(0, 1, 2);
+    else
+      _tile_dpbusd(0, 1, 2);
+    _tile_stored(0, c0, 64);
+    scale_accumulate(c0, ap[b], wd + b * 16, acc);
+  }
+}
+
+template <class F>
+void amx_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t n, float* y,
+                uma::thread_pool* pool) {
+  const int64_t nb = w.cols / 32;
+  const int64_t groups = (n + tile_rows - 1) / tile_rows;
+  thread_local std::vector<act_panel_block> panel_buf;
+  panel_buf.resize(static_cast<size_t>(groups * nb));
+  act_panel_block* panels = panel_buf.data();
+  convert_panels<F>(x, n, w.cols, panels, pool);
+
+  const int64_t n_tasks = (w.rows + tile_rows - 1) / tile_rows;
+  const auto* wbytes = static_cast<const uint8_t*>(w.data);
+  std::atomic<int64_t> next{0};
+  auto work = [&](int, int) {
+    thread_local std::vector<uint8_t> qbuf;
+    thread_local std::vector<float> dbuf;
+    qbuf.resize(static_cast<size_t>(nb) * 512 + 64);
+    dbuf.resize(static_cast<size_t>(nb) * 16 + 16);
+    auto* wq = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(qbuf.data()) + 63) &
+                                          ~uintptr_t{63});
+    float* wd = dbuf.data();
+    load_tile_config();
+    for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < n_tasks;
+         t = next.fetch_add(1, std::memory_order_relaxed)) {
+      const int64_t r0 = t * tile_rows;
+      const int mr = static_cast<int>(std::min<int64_t>(tile_rows, w.rows - r0));
+      unpack_weights<F>(wbytes, w.row_bytes, r0, w.rows, nb, wq, wd);
+      for (int64_t g = 0; g < groups; ++g) {
+        __m512 acc[16];
+        for (auto& a : acc) a = _mm512_setzero_ps();
+        group_product<F>(wq, wd, panels + g * nb, nb, acc);
+        const int nt = static_cast<int>(std::min<int64_t>(tile_rows, n - g * tile_rows));
+        alignas(64) float out[16][16];
+        for (int m = 0; m < 16; ++m) _mm512_store_ps(out[m], acc[m]);
+        for (int j = 0; j < nt; ++j) {
+          float* yr = y + (g * tile_rows + j) * w.rows + r0;
+          for (int m = 0; m < mr; ++m) yr[m] = out[m][j];
+        }
+      }
+    }
+    _tile_release();
+  };
+  if (pool != nullptr && pool->size() > 1)
+    pool->run_on_all(work);
+  else
+    work(0, 1);
+}
+
+// Linux hands out the 8 KiB tile state only to processes that ask for it.
+bool request_tile_permission() {
+#if defined(__linux__)
+  constexpr long arch_req_xcomp_perm = 0x1023, xfeature_xtiledata = 18;
+  return syscall(SYS_arch_prctl, arch_req_xcomp_perm, xfeature_xtiledata) == 0;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+namespace uma::kernels {
+
+bool amx_usable() {
+  static const bool ok = request_tile_permission();
+  return ok;
+}
+
+const matmul_backend& amx_backend() {
+  static const matmul_backend be = [] {
+    matmul_backend b = scalar_backend();
+    fill_table(b);
+    b.name = "amx";
+    b.big_gemm[static_cast<size_t>(dtype::q4_0)] = amx_matmul<q4_0_fmt>;
+    b.big_gemm[static_cast<size_t>(dtype::q8_0)] = amx_matmul<q8_0_fmt>;
+    b.big_gemm_min_n = tile_rows;
+    return b;
+  }();
+  return be;
+}
+
+}  // namespace uma::kernels
