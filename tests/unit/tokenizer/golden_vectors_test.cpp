@@ -129,4 +129,29 @@ TEST(TokenizerGolden, LlamaBpeVectorsWithImportedLlama3Tokenizer) {
   check_vectors(*t, vocab_dir() + "/ggml-vocab-llama-bpe.gguf");
 }
 
+// The same two vector sets through the path users take: `uma synth --tokenizer tokenizer.json`
+// writes the vocabulary into a GGUF, which the GGUF vocabulary loader reads back.
+void check_synth_vocab(const std::string& preset, const std::string& pkg, const std::string& pre,
+                       const std::string& vectors) {
+  const std::string path = uma::test::temp_dir() + "/" + preset + ".gguf";
+  auto r = uma::test::run_uma(
+      {"synth", preset, "-o", path, "--type", "q4_0", "--tokenizer", npm_tokenizer(pkg)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto v = uma::tok::load_vocab_file(path);
+  ASSERT_TRUE(v.ok()) << v.message();
+  EXPECT_EQ(v->pre, pre);
+  auto t = tokenizer::create(std::move(v).value());
+  ASSERT_TRUE(t.ok()) << t.message();
+  check_vectors(*t, vocab_dir() + "/" + vectors);
+  fs::remove(path);
+}
+
+TEST(TokenizerGolden, Qwen2VectorsWithSynthGgufVocab) {
+  check_synth_vocab("tiny-qwen3", "tokenizer-qwen3", "qwen2", "ggml-vocab-qwen2.gguf");
+}
+
+TEST(TokenizerGolden, LlamaBpeVectorsWithSynthGgufVocab) {
+  check_synth_vocab("tiny-llama", "tokenizer-llama3", "llama-bpe", "ggml-vocab-llama-bpe.gguf");
+}
+
 }  // namespace
