@@ -101,6 +101,23 @@ inline logit_stats compare_logits(const float* expected, const float* got, int64
   return s;
 }
 
+// Production vs float64 reference bounds per weight format (docs/model.md). The production path
+// rounds the matmul inputs to the weight type's activation format, as ggml does: none for F32,
+// F16 (unit roundoff 2^-11) for F16, BF16 (2^-8) for BF16, Q8_0 / Q8_K blocks (relative RMS ~5e-3)
+// for the quantized formats; the F16 KV cache adds ~7e-4 to every format.
+struct logit_bound {
+  double max_rel;  // max over rows of max|diff| / max|logit|
+  double kl_mean;
+  float tie;  // argmax must agree wherever the reference's top-2 margin exceeds this
+};
+
+inline logit_bound production_bound(const std::string& type) {
+  if (type == "f32") return {1e-3, 1e-5, 0.02f};
+  if (type == "f16") return {2e-3, 1e-5, 0.02f};
+  if (type == "bf16") return {2e-2, 1e-3, 0.1f};
+  return {0.08, 5e-3, 0.25f};
+}
+
 // Logits of every position of `tokens` from one prefill batch of the production path.
 inline std::vector<float> prefill_all(model& m, kv_cache& cache, const std::vector<int32_t>& tokens,
                                       int64_t start = 0) {
