@@ -1,6 +1,8 @@
 // Bandwidth, int8 peak and barrier probes (see probe.h).
 #include "kernels/probe.h"
 
+#include "kernels/backend.h"
+
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -83,18 +85,39 @@ probe_result measure_read_bandwidth(thread_pool* pool, size_t bytes, int reps) {
   return r;
 }
 
+namespace {
+probe_result measure_mac_loop(thread_pool* pool, double seconds, int reps,
+                              uint64_t (*loop)(int64_t), const char* method);
+}
+
 probe_result measure_int8_peak(thread_pool* pool, double seconds, int reps) {
-  probe_result r;
   uint64_t (*loop)(int64_t) = nullptr;
+  const char* method = "none";
 #if defined(__x86_64__)
   if (cpu().avx512_vnni) {
     loop = probe_int8_loop_avx512;
-    r.method = "avx512 vpdpbusd zmm";
+    method = "avx512 vpdpbusd zmm";
   } else if (cpu().avx2) {
     loop = probe_int8_loop_avx2;
-    r.method = "avx2 vpmaddubsw+vpmaddwd";
+    method = "avx2 vpmaddubsw+vpmaddwd";
   }
 #endif
+  return measure_mac_loop(pool, seconds, reps, loop, method);
+}
+
+probe_result measure_amx_peak(thread_pool* pool, double seconds, int reps) {
+#if defined(__x86_64__)
+  if (find_backend(backend_id::amx) != nullptr)
+    return measure_mac_loop(pool, seconds, reps, probe_int8_loop_amx, "amx tdpbusd 16x16x64");
+#endif
+  return measure_mac_loop(pool, seconds, reps, nullptr, "none");
+}
+
+namespace {
+probe_result measure_mac_loop(thread_pool* pool, double seconds, int reps,
+                              uint64_t (*loop)(int64_t), const char* method) {
+  probe_result r;
+  r.method = method;
   if (loop == nullptr) {
     r.method = "none";
     return r;
@@ -123,6 +146,7 @@ probe_result measure_int8_peak(thread_pool* pool, double seconds, int reps) {
   finish(r);
   return r;
 }
+}  // namespace
 
 double measure_barrier_us(thread_pool* pool, int rounds) {
   if (pool == nullptr || pool->size() <= 1) return 0;

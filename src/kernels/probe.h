@@ -26,6 +26,10 @@ probe_result measure_read_bandwidth(thread_pool* pool, size_t bytes, int reps);
 // int8 peak in GOPS (1 multiply-accumulate = 2 ops), each repetition ~`seconds` long.
 probe_result measure_int8_peak(thread_pool* pool, double seconds, int reps);
 
+// AMX-INT8 tile peak in GOPS (TDPBUSD chains on all threads); method "none" (and 0) where the CPU
+// or the OS offers no tiles. Prefill on the amx backend is measured against this too.
+probe_result measure_amx_peak(thread_pool* pool, double seconds, int reps);
+
 // Time of one empty run_on_all round trip (a barrier: wake all workers and wait for them), in
 // microseconds, median over `rounds`.
 double measure_barrier_us(thread_pool* pool, int rounds);
@@ -35,6 +39,7 @@ double measure_barrier_us(thread_pool* pool, int rounds);
 uint64_t probe_read_sum_avx2(const uint8_t* p, size_t n);
 uint64_t probe_int8_loop_avx2(int64_t iters);
 uint64_t probe_int8_loop_avx512(int64_t iters);
+uint64_t probe_int8_loop_amx(int64_t iters);
 uint64_t probe_read_sum_neon(const uint8_t* p, size_t n);
 uint64_t probe_int8_loop_neon(int64_t iters);
 

@@ -165,6 +165,19 @@ void x_f16_to_f32(const uint16_t* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] = _cvtsh_ss(x[i]);
 }
 
+// o[0 .. 8W) = o * corr + sum_j p[j] * v[j][0 .. 8W): W accumulators stay in registers over keys.
+template <int W>
+inline void pv_pass(float* o, __m256 corr, const float* p, const float* v, int64_t ldv, int64_t n) {
+  __m256 acc[W];
+  for (int l = 0; l < W; ++l) acc[l] = _mm256_mul_ps(_mm256_loadu_ps(o + 8 * l), corr);
+  for (int64_t j = 0; j < n; ++j) {
+    const __m256 pj = _mm256_set1_ps(p[j]);
+    const float* vr = v + j * ldv;
+    for (int l = 0; l < W; ++l) acc[l] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(vr + 8 * l), acc[l]);
+  }
+  for (int l = 0; l < W; ++l) _mm256_storeu_ps(o + 8 * l, acc[l]);
+}
+
 // Flash-attention block (see ops.h): K and V rows are widened to f32 once into scratch, then
 // every query row takes its scores four keys at a time and accumulates its output in registers,
 // 64 output values per pass over the keys. Shapes the vector code does not cover (d or dv not a
@@ -192,6 +205,18 @@ void x_attn_block_f16(const uma::kernels::attn_block_args& a) {
     const float* q = a.q + i * a.ldq;
     float mx = a.row_max[i];
     int64_t j = lo;
+    // Eight keys at a time: eight independent FMA chains keep both FMA ports busy.
+    for (; j + 8 <= hi; j += 8) {
+      const float* k0 = kf + j * a.d;
+      __m256 c[8];
+      for (auto& v : c) v = _mm256_setzero_ps();
+      for (int64_t e = 0; e < a.d; e += 8) {
+        const __m256 qv = _mm256_loadu_ps(q + e);
+        for (int u = 0; u < 8; ++u)
+          c[u] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + u * a.d + e), c[u]);
+      }
+      for (int u = 0; u < 8; ++u) s[j - lo + u] = hsum8(c[u]);
+    }
     for (; j + 4 <= hi; j += 4) {
       const float* k0 = kf + j * a.d;
       __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
@@ -220,18 +245,9 @@ void x_attn_block_f16(const uma::kernels::attn_block_args& a) {
     for (; t < n; ++t) sum += (s[t] = std::exp(s[t] - mx));
     float* o = a.o + i * a.ldo;
     const __m256 cv = _mm256_set1_ps(corr);
-    for (int64_t e0 = 0; e0 < a.dv; e0 += 64) {
-      const int64_t w = std::min<int64_t>(64, a.dv - e0) / 8;  // 8-float lanes in this pass
-      __m256 acc[8];
-      for (int64_t l = 0; l < w; ++l) acc[l] = _mm256_mul_ps(_mm256_loadu_ps(o + e0 + 8 * l), cv);
-      for (int64_t jj = 0; jj < n; ++jj) {
-        const __m256 p = _mm256_set1_ps(s[jj]);
-        const float* vr = vf + (lo + jj) * a.dv + e0;
-        for (int64_t l = 0; l < w; ++l)
-          acc[l] = _mm256_fmadd_ps(p, _mm256_loadu_ps(vr + 8 * l), acc[l]);
-      }
-      for (int64_t l = 0; l < w; ++l) _mm256_storeu_ps(o + e0 + 8 * l, acc[l]);
-    }
+    int64_t e0 = 0;
+    for (; e0 + 64 <= a.dv; e0 += 64) pv_pass<8>(o + e0, cv, s, vf + lo * a.dv + e0, a.dv, n);
+    for (; e0 + 8 <= a.dv; e0 += 8) pv_pass<1>(o + e0, cv, s, vf + lo * a.dv + e0, a.dv, n);
     a.row_sum[i] = a.row_sum[i] * corr + sum;
     a.row_max[i] = mx;
   }
