@@ -1,5 +1,5 @@
 // amx matmul backend: Intel AMX-INT8 tile multiplies for prefill and batched decode (n >= 16
-// activation rows) of Q4_0 and Q8_0 weights; everything else (matvec, other types, the
+// activation rows) of Q4_0, Q8_0 and Q4_K weights; everything else (matvec, other types, the
 // converters) is the avx512-vnni backend compiled into this translation unit.
 //
 // Same arithmetic as the scalar reference: activations are rounded to Q8_0 blocks exactly as
@@ -218,6 +218,182 @@ void amx_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t n, f
     work(0, 1);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Q4_K: 256-element super-blocks of eight 32-element sub-blocks, each with a 6-bit scale and min.
+// One tile product per sub-block (K = 32) gives the exact int32 sub-block dot; AVX-512 scales it
+// by d * scale (weight row) * d (activation row) in fp32, and the min term
+// dmin * d_a * sum_s min_s * sum(activation sub-block s) is added once per super-block.
+
+struct alignas(64) act_panel_k {
+  int8_t qs[8][8][64];  // per sub-block: a B tile (16 rows x 32 int8, VNNI order)
+  float d[16];          // the rows' Q8_K scales
+  float ysum[8][16];    // per sub-block: the rows' sums of its 32 values
+};
+static_assert(sizeof(act_panel_k) % 64 == 0);
+
+void convert_panels_k(const float* x, int64_t n, int64_t cols, act_panel_k* panels,
+                      uma::thread_pool* pool) {
+  const int64_t nb = cols / 256;
+  const int64_t groups = (n + tile_rows - 1) / tile_rows;
+  if (n % tile_rows != 0)
+    std::memset(static_cast<void*>(panels + (groups - 1) * nb), 0,
+                static_cast<size_t>(nb) * sizeof(act_panel_k));
+  auto one_row = [&](int64_t j) {
+    thread_local std::vector<block_q8_k> tmp;
+    tmp.resize(static_cast<size_t>(nb));
+    convert_q8_k(x + j * cols, tmp.data(), cols);
+    act_panel_k* p = panels + (j / tile_rows) * nb;
+    const int lane = static_cast<int>(j % tile_rows);
+    for (int64_t b = 0; b < nb; ++b) {
+      const block_q8_k& q = tmp[static_cast<size_t>(b)];
+      for (int sb = 0; sb < 8; ++sb) {
+        for (int k = 0; k < 8; ++k)
+          std::memcpy(&p[b].qs[sb][k][4 * lane], q.qs + 32 * sb + 4 * k, 4);
+        p[b].ysum[sb][lane] = static_cast<float>(q.bsums[2 * sb] + q.bsums[2 * sb + 1]);
+      }
+      p[b].d[lane] = q.d;
+    }
+  };
+  if (pool != nullptr && n >= 8)
+    pool->parallel_for(n, 1, [&](int, int64_t a, int64_t e) {
+      for (int64_t j = a; j < e; ++j) one_row(j);
+    });
+  else
+    for (int64_t j = 0; j < n; ++j) one_row(j);
+}
+
+// 16 Q4_K weight rows unpacked per super-block: q[b][sub][m][32] nibbles as bytes, and per
+// (b, m): fp32 d * scale for each sub-block and dmin * min for each sub-block.
+struct w_panel_k {
+  uint8_t* q;    // nb * 8 * 16 * 32
+  float* scale;  // nb * 16 * 8: d * sc
+  float* minv;   // nb * 16 * 8: dmin * m
+};
+
+void unpack_q4k(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t rows, int64_t nb,
+                const w_panel_k& wp) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  for (int m = 0; m < tile_rows; ++m) {
+    const int64_t r = r0 + m;
+    for (int64_t b = 0; b < nb; ++b) {
+      float* sc = wp.scale + (b * 16 + m) * 8;
+      float* mn = wp.minv + (b * 16 + m) * 8;
+      if (r >= rows) {
+        for (int sb = 0; sb < 8; ++sb) {
+          std::memset(wp.q + ((b * 8 + sb) * 16 + m) * 32, 0, 32);
+          sc[sb] = mn[sb] = 0.f;
+        }
+        continue;
+      }
+      const auto& xb =
+          reinterpret_cast<const block_q4_k*>(w + static_cast<size_t>(r) * row_bytes)[b];
+      uint8_t sm[16];
+      k4_scales(xb.scales, sm);
+      const float d = h2f(xb.d), dmin = h2f(xb.dmin);
+      for (int i = 0; i < 4; ++i) {
+        const __m256i raw = load256(xb.qs + 32 * i);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(wp.q + ((b * 8 + 2 * i) * 16 + m) * 32),
+                            _mm256_and_si256(raw, low4));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(wp.q + ((b * 8 + 2 * i + 1) * 16 + m) * 32),
+                            _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4));
+      }
+      for (int sb = 0; sb < 8; ++sb) {
+        sc[sb] = d * static_cast<float>(sm[sb]);
+        mn[sb] = dmin * static_cast<float>(sm[8 + sb]);
+      }
+    }
+  }
+}
+
+// acc[m] += C[m] * (scale[m] * da)
+inline void scale_accumulate_k(const int32_t* c, __m512 da, const float* scale_sb, __m512 acc[16]) {
+  for (int m = 0; m < 16; ++m)
+    acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * m)),
+                             _mm512_mul_ps(_mm512_set1_ps(scale_sb[m * 8]), da), acc[m]);
+}
+
+void group_product_k(const w_panel_k& wp, const act_panel_k* ap, int64_t nb, __m512 acc[16]) {
+  alignas(64) int32_t c0[256], c1[256];
+  for (int64_t b = 0; b < nb; ++b) {
+    const act_panel_k& a = ap[b];
+    const __m512 da = _mm512_load_ps(a.d);
+    const uint8_t* q = wp.q + b * 8 * 512;
+    const float* sc = wp.scale + b * 16 * 8;
+    for (int sb = 0; sb < 8; sb += 2) {
+      _tile_loadd(1, q + sb * 512, 32);
+      _tile_loadd(2, a.qs[sb], 64);
+      _tile_zero(0);
+      _tile_dpbusd(0, 1, 2);
+      _tile_loadd(4, q + (sb + 1) * 512, 32);
+      _tile_loadd(5, a.qs[sb + 1], 64);
+      _tile_zero(3);
+      _tile_dpbusd(3, 4, 5);
+      _tile_stored(0, c0, 64);
+      scale_accumulate_k(c0, da, sc + sb, acc);
+      _tile_stored(3, c1, 64);
+      scale_accumulate_k(c1, da, sc + sb + 1, acc);
+    }
+    // Mins: acc[m] -= d_a * sum_s dmin * min[m][s] * ysum[s]
+    const float* mn = wp.minv + b * 16 * 8;
+    __m512 ys[8];
+    for (int sb = 0; sb < 8; ++sb) ys[sb] = _mm512_mul_ps(_mm512_load_ps(a.ysum[sb]), da);
+    for (int m = 0; m < 16; ++m) {
+      __m512 t = _mm512_setzero_ps();
+      for (int sb = 0; sb < 8; ++sb) t = _mm512_fmadd_ps(_mm512_set1_ps(mn[m * 8 + sb]), ys[sb], t);
+      acc[m] = _mm512_sub_ps(acc[m], t);
+    }
+  }
+}
+
+void amx_matmul_q4k(const uma::kernels::matrix_view& w, const float* x, int64_t n, float* y,
+                    uma::thread_pool* pool) {
+  const int64_t nb = w.cols / 256;
+  const int64_t groups = (n + tile_rows - 1) / tile_rows;
+  thread_local std::vector<act_panel_k> panel_buf;
+  panel_buf.resize(static_cast<size_t>(groups * nb));
+  act_panel_k* panels = panel_buf.data();
+  convert_panels_k(x, n, w.cols, panels, pool);
+
+  const int64_t n_tasks = (w.rows + tile_rows - 1) / tile_rows;
+  const auto* wbytes = static_cast<const uint8_t*>(w.data);
+  std::atomic<int64_t> next{0};
+  auto work = [&](int, int) {
+    thread_local std::vector<uint8_t> qbuf;
+    thread_local std::vector<float> fbuf;
+    qbuf.resize(static_cast<size_t>(nb) * 8 * 512 + 64);
+    fbuf.resize(static_cast<size_t>(nb) * 16 * 8 * 2);
+    w_panel_k wp;
+    wp.q = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(qbuf.data()) + 63) &
+                                      ~uintptr_t{63});
+    wp.scale = fbuf.data();
+    wp.minv = fbuf.data() + nb * 16 * 8;
+    load_tile_config();
+    for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < n_tasks;
+         t = next.fetch_add(1, std::memory_order_relaxed)) {
+      const int64_t r0 = t * tile_rows;
+      const int mr = static_cast<int>(std::min<int64_t>(tile_rows, w.rows - r0));
+      unpack_q4k(wbytes, w.row_bytes, r0, w.rows, nb, wp);
+      for (int64_t g = 0; g < groups; ++g) {
+        __m512 acc[16];
+        for (auto& a : acc) a = _mm512_setzero_ps();
+        group_product_k(wp, panels + g * nb, nb, acc);
+        const int nt = static_cast<int>(std::min<int64_t>(tile_rows, n - g * tile_rows));
+        alignas(64) float out[16][16];
+        for (int m = 0; m < 16; ++m) _mm512_store_ps(out[m], acc[m]);
+        for (int j = 0; j < nt; ++j) {
+          float* yr = y + (g * tile_rows + j) * w.rows + r0;
+          for (int m = 0; m < mr; ++m) yr[m] = out[m][j];
+        }
+      }
+    }
+    _tile_release();
+  };
+  if (pool != nullptr && pool->size() > 1)
+    pool->run_on_all(work);
+  else
+    work(0, 1);
+}
+
 // Linux hands out the 8 KiB tile state only to processes that ask for it.
 bool request_tile_permission() {
 #if defined(__linux__)
@@ -244,6 +420,7 @@ const matmul_backend& amx_backend() {
     b.name = "amx";
     b.big_gemm[static_cast<size_t>(dtype::q4_0)] = amx_matmul<q4_0_fmt>;
     b.big_gemm[static_cast<size_t>(dtype::q8_0)] = amx_matmul<q8_0_fmt>;
+    b.big_gemm[static_cast<size_t>(dtype::q4_k)] = amx_matmul_q4k;
     b.big_gemm_min_n = tile_rows;
     return b;
   }();
