@@ -1,5 +1,5 @@
 // amx matmul backend: Intel AMX-INT8 tile multiplies for prefill and batched decode (n >= 16
-// activation rows) of Q4_0, Q8_0 and Q4_K weights; everything else (matvec, other types, the
+// activation rows) of Q4_0, Q8_0, Q4_K and Q6_K weights; everything else (matvec, other types, the
 // converters) is the avx512-vnni backend compiled into this translation unit.
 //
 // Same arithmetic as the scalar reference: activations are rounded to Q8_0 blocks exactly as
@@ -43,11 +43,14 @@ struct alignas(64) tile_config {
   uint8_t rows[16] = {};
 };
 
-void load_tile_config() {
+// k_bytes: the K of one product (32 for 32-element blocks, 16 for Q6_K's 16-element sub-blocks).
+void load_tile_config(int k_bytes = 32) {
   tile_config c;
   for (int t : {0, 3}) c.rows[t] = 16, c.colsb[t] = 64;  // C: 16 x 16 int32
-  for (int t : {1, 4}) c.rows[t] = 16, c.colsb[t] = 32;  // A: 16 rows x 32 int8
-  for (int t : {2, 5}) c.rows[t] = 8, c.colsb[t] = 64;   // B: 8 x (16 x 4 int8)
+  for (int t : {1, 4})                                   // A: 16 rows x K int8
+    c.rows[t] = 16, c.colsb[t] = static_cast<uint16_t>(k_bytes);
+  for (int t : {2, 5})  // B: K/4 x (16 x 4 int8)
+    c.rows[t] = static_cast<uint8_t>(k_bytes / 4), c.colsb[t] = 64;
   // GCC 12's _tile_loadconfig declares only 8 bytes of the config as read, so the stores of the
   // rest are dropped as dead: name the whole struct as the asm operand instead.
   asm volatile("ldtilecfg %0" : : "m"(c));
@@ -394,6 +397,176 @@ void amx_matmul_q4k(const uma::kernels::matrix_view& w, const float* x, int64_t 
     work(0, 1);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Q6_K: 256-element super-blocks of sixteen 16-element sub-blocks with signed 8-bit scales;
+// values 0..63 with an offset of 32. One TDPBUSD per sub-block (K = 16); the offset is
+// 32 * (the activation's 16-element sum, Q8_K's bsums), subtracted in int32 before scaling.
+
+struct alignas(64) act_panel_6 {
+  int8_t qs[16][4][64];  // per sub-block: a B tile (16 rows x 16 int8, VNNI order)
+  float d[16];           // the rows' Q8_K scales
+  int32_t corr[16][16];  // per sub-block: 32 x the rows' sums of its 16 values
+};
+static_assert(sizeof(act_panel_6) % 64 == 0);
+
+void convert_panels_6(const float* x, int64_t n, int64_t cols, act_panel_6* panels,
+                      uma::thread_pool* pool) {
+  const int64_t nb = cols / 256;
+  const int64_t groups = (n + tile_rows - 1) / tile_rows;
+  if (n % tile_rows != 0)
+    std::memset(static_cast<void*>(panels + (groups - 1) * nb), 0,
+                static_cast<size_t>(nb) * sizeof(act_panel_6));
+  auto one_row = [&](int64_t j) {
+    thread_local std::vector<block_q8_k> tmp;
+    tmp.resize(static_cast<size_t>(nb));
+    convert_q8_k(x + j * cols, tmp.data(), cols);
+    act_panel_6* p = panels + (j / tile_rows) * nb;
+    const int lane = static_cast<int>(j % tile_rows);
+    for (int64_t b = 0; b < nb; ++b) {
+      const block_q8_k& q = tmp[static_cast<size_t>(b)];
+      for (int sb = 0; sb < 16; ++sb) {
+        for (int k = 0; k < 4; ++k)
+          std::memcpy(&p[b].qs[sb][k][4 * lane], q.qs + 16 * sb + 4 * k, 4);
+        p[b].corr[sb][lane] = 32 * q.bsums[sb];
+      }
+      p[b].d[lane] = q.d;
+    }
+  };
+  if (pool != nullptr && n >= 8)
+    pool->parallel_for(n, 1, [&](int, int64_t a, int64_t e) {
+      for (int64_t j = a; j < e; ++j) one_row(j);
+    });
+  else
+    for (int64_t j = 0; j < n; ++j) one_row(j);
+}
+
+// 16 Q6_K rows: q[b][sub][m][16] values 0..63, scale[b][m][sub] = d * scale.
+void unpack_q6k(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t rows, int64_t nb,
+                uint8_t* qout, float* scale) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(0x03);
+  for (int m = 0; m < tile_rows; ++m) {
+    const int64_t r = r0 + m;
+    for (int64_t b = 0; b < nb; ++b) {
+      float* sc = scale + (b * 16 + m) * 16;
+      if (r >= rows) {
+        for (int sb = 0; sb < 16; ++sb) {
+          std::memset(qout + ((b * 16 + sb) * 16 + m) * 16, 0, 16);
+          sc[sb] = 0.f;
+        }
+        continue;
+      }
+      const auto& xb =
+          reinterpret_cast<const block_q6_k*>(w + static_cast<size_t>(r) * row_bytes)[b];
+      __m256i q[8];  // element groups of 32, in order (as q6k_tile)
+      for (int h = 0; h < 2; ++h) {
+        const __m256i l0 = load256(xb.ql + 64 * h), l1 = load256(xb.ql + 64 * h + 32);
+        const __m256i hb = load256(xb.qh + 32 * h);
+        q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
+                                       _mm256_slli_epi16(_mm256_and_si256(hb, two), 4));
+        q[4 * h + 1] =
+            _mm256_or_si256(_mm256_and_si256(l1, low4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), two), 4));
+        q[4 * h + 2] =
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), two), 4));
+        q[4 * h + 3] =
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), two), 4));
+      }
+      for (int j = 0; j < 8; ++j) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(qout + ((b * 16 + 2 * j) * 16 + m) * 16),
+                         _mm256_castsi256_si128(q[j]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(qout + ((b * 16 + 2 * j + 1) * 16 + m) * 16),
+                         _mm256_extracti128_si256(q[j], 1));
+      }
+      const float d = h2f(xb.d);
+      for (int sb = 0; sb < 16; ++sb) sc[sb] = d * static_cast<float>(xb.scales[sb]);
+    }
+  }
+}
+
+// acc[m] += (C[m] - corr) * (scale[m] * da)
+inline void scale_accumulate_6(const int32_t* c, const int32_t* corr_v, __m512 da,
+                               const float* scale_sb, __m512 acc[16]) {
+  const __m512i corr = _mm512_load_si512(corr_v);
+  for (int m = 0; m < 16; ++m) {
+    const __m512i v = _mm512_sub_epi32(_mm512_load_si512(c + 16 * m), corr);
+    acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v),
+                             _mm512_mul_ps(_mm512_set1_ps(scale_sb[m * 16]), da), acc[m]);
+  }
+}
+
+void group_product_6(const uint8_t* wq, const float* wsc, const act_panel_6* ap, int64_t nb,
+                     __m512 acc[16]) {
+  alignas(64) int32_t c0[256], c1[256];
+  for (int64_t b = 0; b < nb; ++b) {
+    const act_panel_6& a = ap[b];
+    const __m512 da = _mm512_load_ps(a.d);
+    const uint8_t* q = wq + b * 16 * 256;
+    const float* sc = wsc + b * 16 * 16;
+    for (int sb = 0; sb < 16; sb += 2) {
+      _tile_loadd(1, q + sb * 256, 16);
+      _tile_loadd(2, a.qs[sb], 64);
+      _tile_zero(0);
+      _tile_dpbusd(0, 1, 2);
+      _tile_loadd(4, q + (sb + 1) * 256, 16);
+      _tile_loadd(5, a.qs[sb + 1], 64);
+      _tile_zero(3);
+      _tile_dpbusd(3, 4, 5);
+      _tile_stored(0, c0, 64);
+      scale_accumulate_6(c0, a.corr[sb], da, sc + sb, acc);
+      _tile_stored(3, c1, 64);
+      scale_accumulate_6(c1, a.corr[sb + 1], da, sc + sb + 1, acc);
+    }
+  }
+}
+
+void amx_matmul_q6k(const uma::kernels::matrix_view& w, const float* x, int64_t n, float* y,
+                    uma::thread_pool* pool) {
+  const int64_t nb = w.cols / 256;
+  const int64_t groups = (n + tile_rows - 1) / tile_rows;
+  thread_local std::vector<act_panel_6> panel_buf;
+  panel_buf.resize(static_cast<size_t>(groups * nb));
+  act_panel_6* panels = panel_buf.data();
+  convert_panels_6(x, n, w.cols, panels, pool);
+
+  const int64_t n_tasks = (w.rows + tile_rows - 1) / tile_rows;
+  const auto* wbytes = static_cast<const uint8_t*>(w.data);
+  std::atomic<int64_t> next{0};
+  auto work = [&](int, int) {
+    thread_local std::vector<uint8_t> qbuf;
+    thread_local std::vector<float> fbuf;
+    qbuf.resize(static_cast<size_t>(nb) * 16 * 256 + 64);
+    fbuf.resize(static_cast<size_t>(nb) * 16 * 16);
+    auto* wq = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(qbuf.data()) + 63) &
+                                          ~uintptr_t{63});
+    load_tile_config(16);
+    for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < n_tasks;
+         t = next.fetch_add(1, std::memory_order_relaxed)) {
+      const int64_t r0 = t * tile_rows;
+      const int mr = static_cast<int>(std::min<int64_t>(tile_rows, w.rows - r0));
+      unpack_q6k(wbytes, w.row_bytes, r0, w.rows, nb, wq, fbuf.data());
+      for (int64_t g = 0; g < groups; ++g) {
+        __m512 acc[16];
+        for (auto& a : acc) a = _mm512_setzero_ps();
+        group_product_6(wq, fbuf.data(), panels + g * nb, nb, acc);
+        const int nt = static_cast<int>(std::min<int64_t>(tile_rows, n - g * tile_rows));
+        alignas(64) float out[16][16];
+        for (int m = 0; m < 16; ++m) _mm512_store_ps(out[m], acc[m]);
+        for (int j = 0; j < nt; ++j) {
+          float* yr = y + (g * tile_rows + j) * w.rows + r0;
+          for (int m = 0; m < mr; ++m) yr[m] = out[m][j];
+        }
+      }
+    }
+    _tile_release();
+  };
+  if (pool != nullptr && pool->size() > 1)
+    pool->run_on_all(work);
+  else
+    work(0, 1);
+}
+
 // Linux hands out the 8 KiB tile state only to processes that ask for it.
 bool request_tile_permission() {
 #if defined(__linux__)
@@ -421,6 +594,7 @@ const matmul_backend& amx_backend() {
     b.big_gemm[static_cast<size_t>(dtype::q4_0)] = amx_matmul<q4_0_fmt>;
     b.big_gemm[static_cast<size_t>(dtype::q8_0)] = amx_matmul<q8_0_fmt>;
     b.big_gemm[static_cast<size_t>(dtype::q4_k)] = amx_matmul_q4k;
+    b.big_gemm[static_cast<size_t>(dtype::q6_k)] = amx_matmul_q6k;
     b.big_gemm_min_n = tile_rows;
     return b;
   }();
