@@ -1,5 +1,5 @@
 // amx matmul backend: Intel AMX-INT8 tile multiplies for prefill and batched decode (n >= 16
-// activation rows) of Q4_0, Q8_0, Q4_K and Q6_K weights; everything else (matvec, other types, the
+// activation rows) of Q4_0, Q5_0, Q8_0, Q4_K and Q6_K weights; everything else (matvec, other types, the
 // converters) is the avx512-vnni backend compiled into this translation unit.
 //
 // Same arithmetic as the scalar reference: activations are rounded to Q8_0 blocks exactly as
@@ -11,7 +11,7 @@
 // Layout (per matmul call):
 //   activation panels: for each group of 16 rows and each block, the 16 x 32 int8 values in
 //     the VNNI order tiles need as B (row k4 holds bytes 4*k4..4*k4+3 of each of the 16 rows),
-//     the 16 fp32 scales and the 16 offset corrections (Q4_0: 8 * sum of the block's values).
+//     the 16 fp32 scales and the 16 offset corrections (Q4_0: 8, Q5_0: 16 x the block's sum).
 //   per task, 16 weight rows unpacked to int8 (A tiles: 16 rows x 32 bytes per block) with their
 //     fp32 scales, reused across every activation group.
 // Tiles: tmm0/tmm3 = C (16 x 16 int32), tmm1/tmm4 = A, tmm2/tmm5 = B; two blocks in flight so
@@ -593,6 +593,7 @@ const matmul_backend& amx_backend() {
     b.name = "amx";
     b.big_gemm[static_cast<size_t>(dtype::q4_0)] = amx_matmul<q4_0_fmt>;
     b.big_gemm[static_cast<size_t>(dtype::q8_0)] = amx_matmul<q8_0_fmt>;
+    b.big_gemm[static_cast<size_t>(dtype::q5_0)] = amx_matmul<q5_0_fmt>;  // K-mix fallback rows
     b.big_gemm[static_cast<size_t>(dtype::q4_k)] = amx_matmul_q4k;
     b.big_gemm[static_cast<size_t>(dtype::q6_k)] = amx_matmul_q6k;
     b.big_gemm_min_n = tile_rows;
