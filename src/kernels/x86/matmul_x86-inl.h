@@ -363,6 +363,58 @@ void nib_tile512(const gemm_args& g, int64_t r0, int64_t c0) {
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = hsum512(acc[r][c]);
 }
+
+// nib_tile512 for decode (R = 4 rows, one activation row) with four named accumulators: GCC
+// keeps the array accumulators of the generic tile in memory (a store per block pair and row,
+// seen in the profile), named locals stay in registers.
+template <class F>
+void nib_matvec4(const gemm_args& g, int64_t r0, int64_t c0) {
+  using block = typename F::block;
+  using act = typename F::act;
+  using P = nib_pair<F>;
+  const int64_t nb = g.cols / 32;
+  const size_t rb = g.w_row_bytes, ahead = 4 * rb;
+  const auto* w0 = g.w + static_cast<size_t>(r0) * rb;
+  const act* y = reinterpret_cast<const act*>(g.a + static_cast<size_t>(c0) * g.a_row_bytes);
+  const __m512i qidx = _mm512_load_si512(P::qidx), shift = _mm512_load_si512(P::shift);
+  const __m512i sidx = _mm512_load_si512(P::sidx), low4 = _mm512_set1_epi8(0x0F);
+  const __m512i off = _mm512_set1_epi8(F::offset);
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t b = 0; b < nb; b += 2) {
+    const bool pair = b + 1 < nb;
+    const __mmask32 wmask = pair ? (1u << (2 * P::words)) - 1 : (1u << P::words) - 1;
+    const __m256i hi = pair ? load256(y[b + 1].qs) : _mm256_setzero_si256();
+    const __m512i yv = join256(load256(y[b].qs), hi);
+    const __m512 dy = join_scales(h2f(y[b].d), pair ? h2f(y[b + 1].d) : 0.f);
+    __m512 sy = _mm512_setzero_ps();
+    if constexpr (F::has_min)
+      sy = join_scales(0.125f * h2f(y[b].s), pair ? 0.125f * h2f(y[b + 1].s) : 0.f);
+    __m512i corr = _mm512_setzero_si512();
+    if constexpr (F::offset != 0)
+      corr = _mm512_sub_epi32(corr, _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, yv));
+    const size_t boff = static_cast<size_t>(b) * sizeof(block);
+    auto row = [&](const uint8_t* wr, __m512& acc) {
+      _mm_prefetch(reinterpret_cast<const char*>(wr + boff + ahead), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(wr + boff + ahead + 2 * sizeof(block) - 1),
+                   _MM_HINT_T0);
+      const __m512i raw = _mm512_maskz_loadu_epi16(wmask, wr + boff);
+      const __m512i q =
+          _mm512_and_si512(_mm512_srlv_epi16(_mm512_permutexvar_epi16(qidx, raw), shift), low4);
+      const __m512i sc = _mm512_permutexvar_epi16(sidx, raw);
+      const __m512 dx = _mm512_cvtph_ps(_mm512_castsi512_si256(sc));
+      const __m512i p = _mm512_dpbusd_epi32(corr, q, yv);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_mul_ps(dx, dy), acc);
+      if constexpr (F::has_min)
+        acc = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm512_extracti64x4_epi64(sc, 1)), sy, acc);
+    };
+    row(w0, a0);
+    row(w0 + rb, a1);
+    row(w0 + 2 * rb, a2);
+    row(w0 + 3 * rb, a3);
+  }
+  float* out = g.y + c0 * g.ldy + r0;
+  out[0] = hsum512(a0), out[1] = hsum512(a1), out[2] = hsum512(a2), out[3] = hsum512(a3);
+}
 #endif
 
 // ---------------------------------------------------------------------------------------------
@@ -635,7 +687,9 @@ struct legacy_t {
   struct t {
     static void run(const gemm_args& g, int64_t r, int64_t c) {
 #if UMA_VNNI
-      if constexpr (std::is_same_v<F, q4_0_fmt> || std::is_same_v<F, q4_1_fmt>)
+      if constexpr ((std::is_same_v<F, q4_0_fmt> || std::is_same_v<F, q4_1_fmt>)&&R == 4 && C == 1)
+        nib_matvec4<F>(g, r, c);
+      else if constexpr (std::is_same_v<F, q4_0_fmt> || std::is_same_v<F, q4_1_fmt>)
         nib_tile512<F, R, C>(g, r, c);
       else
         legacy_tile512<F, R, C>(g, r, c);
