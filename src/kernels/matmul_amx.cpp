@@ -1,6 +1,6 @@
 // amx matmul backend: Intel AMX-INT8 tile multiplies for prefill and batched decode (n >= 16
-// activation rows) of Q4_0, Q5_0, Q8_0, Q4_K and Q6_K weights; everything else (matvec, other types, the
-// converters) is the avx512-vnni backend compiled into this translation unit.
+// activation rows) of Q4_0, Q5_0, Q8_0, Q4_K and Q6_K weights; everything else (matvec, other
+// types, the converters) is the avx512-vnni backend compiled into this translation unit.
 //
 // Same arithmetic as the scalar reference: activations are rounded to Q8_0 blocks exactly as
 // convert_q8_0 does, each 32-element block product is an exact int32 (TDPBUSD / TDPBSSD with
@@ -64,40 +64,47 @@ struct alignas(64) act_panel_block {
 };
 static_assert(sizeof(act_panel_block) == 640);
 
+// Fills the activation panels of `n` rows: row(j, panels of j's group, lane) converts row j
+// into its lane, in parallel over rows. Lanes past n in the last group stay zero (scale 0): their
+// products are computed and discarded.
+template <class Panel, class RowFn>
+void fill_panels(int64_t n, int64_t nb, Panel* panels, uma::thread_pool* pool, const RowFn& row) {
+  const int64_t groups = (n + tile_rows - 1) / tile_rows;
+  if (n % tile_rows != 0)
+    std::memset(static_cast<void*>(panels + (groups - 1) * nb), 0,
+                static_cast<size_t>(nb) * sizeof(Panel));
+  auto one = [&](int64_t j) {
+    row(j, panels + (j / tile_rows) * nb, static_cast<int>(j % tile_rows));
+  };
+  if (pool != nullptr && n >= 8)
+    pool->parallel_for(n, 1, [&](int, int64_t a, int64_t e) {
+      for (int64_t j = a; j < e; ++j) one(j);
+    });
+  else
+    for (int64_t j = 0; j < n; ++j) one(j);
+}
+
 template <class F>
 void convert_panels(const float* x, int64_t n, int64_t cols, act_panel_block* panels,
                     uma::thread_pool* pool) {
   const int64_t nb = cols / 32;
-  const int64_t groups = (n + tile_rows - 1) / tile_rows;
-  // Rows past n stay zero (scale 0): their products are computed and discarded.
-  if (n % tile_rows != 0)
-    std::memset(static_cast<void*>(panels + (groups - 1) * nb), 0,
-                static_cast<size_t>(nb) * sizeof(act_panel_block));
-  auto one_row = [&](int64_t j) {
+  fill_panels(n, nb, panels, pool, [&](int64_t j, act_panel_block* p, int lane) {
     thread_local std::vector<block_q8_0> tmp;
     tmp.resize(static_cast<size_t>(nb));
     convert_q8_0(x + j * cols, tmp.data(), cols);
-    act_panel_block* p = panels + (j / tile_rows) * nb;
-    const int lane = static_cast<int>(j % tile_rows);
     for (int64_t b = 0; b < nb; ++b) {
       const block_q8_0& q = tmp[static_cast<size_t>(b)];
       for (int k = 0; k < 8; ++k) std::memcpy(&p[b].qs[k][4 * lane], q.qs + 4 * k, 4);
       p[b].d[lane] = h2f(q.d);
       if constexpr (F::offset != 0) {
-        int s = 0;
-        for (int i = 0; i < 32; ++i) s += q.qs[i];
-        p[b].corr[lane] = F::offset * s;
+        int sum = 0;
+        for (int e = 0; e < 32; ++e) sum += q.qs[e];
+        p[b].corr[lane] = F::offset * sum;
       } else {
         p[b].corr[lane] = 0;
       }
     }
-  };
-  if (pool != nullptr && n >= 8)
-    pool->parallel_for(n, 1, [&](int, int64_t a, int64_t e) {
-      for (int64_t j = a; j < e; ++j) one_row(j);
-    });
-  else
-    for (int64_t j = 0; j < n; ++j) one_row(j);
+  });
 }
 
 // 16 weight rows (from r0; rows past `rows` are zero) unpacked: q[b][m][32], d[b][m].
@@ -173,54 +180,6 @@ void group_product(const uint8_t* wq, const float* wd, const act_panel_block* ap
   }
 }
 
-template <class F>
-void amx_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t n, float* y,
-                uma::thread_pool* pool) {
-  const int64_t nb = w.cols / 32;
-  const int64_t groups = (n + tile_rows - 1) / tile_rows;
-  thread_local std::vector<act_panel_block> panel_buf;
-  panel_buf.resize(static_cast<size_t>(groups * nb));
-  act_panel_block* panels = panel_buf.data();
-  convert_panels<F>(x, n, w.cols, panels, pool);
-
-  const int64_t n_tasks = (w.rows + tile_rows - 1) / tile_rows;
-  const auto* wbytes = static_cast<const uint8_t*>(w.data);
-  std::atomic<int64_t> next{0};
-  auto work = [&](int, int) {
-    thread_local std::vector<uint8_t> qbuf;
-    thread_local std::vector<float> dbuf;
-    qbuf.resize(static_cast<size_t>(nb) * 512 + 64);
-    dbuf.resize(static_cast<size_t>(nb) * 16 + 16);
-    auto* wq = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(qbuf.data()) + 63) &
-                                          ~uintptr_t{63});
-    float* wd = dbuf.data();
-    load_tile_config();
-    for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < n_tasks;
-         t = next.fetch_add(1, std::memory_order_relaxed)) {
-      const int64_t r0 = t * tile_rows;
-      const int mr = static_cast<int>(std::min<int64_t>(tile_rows, w.rows - r0));
-      unpack_weights<F>(wbytes, w.row_bytes, r0, w.rows, nb, wq, wd);
-      for (int64_t g = 0; g < groups; ++g) {
-        __m512 acc[16];
-        for (auto& a : acc) a = _mm512_setzero_ps();
-        group_product<F>(wq, wd, panels + g * nb, nb, acc);
-        const int nt = static_cast<int>(std::min<int64_t>(tile_rows, n - g * tile_rows));
-        alignas(64) float out[16][16];
-        for (int m = 0; m < 16; ++m) _mm512_store_ps(out[m], acc[m]);
-        for (int j = 0; j < nt; ++j) {
-          float* yr = y + (g * tile_rows + j) * w.rows + r0;
-          for (int m = 0; m < mr; ++m) yr[m] = out[m][j];
-        }
-      }
-    }
-    _tile_release();
-  };
-  if (pool != nullptr && pool->size() > 1)
-    pool->run_on_all(work);
-  else
-    work(0, 1);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Q4_K: 256-element super-blocks of eight 32-element sub-blocks, each with a 6-bit scale and min.
 // One tile product per sub-block (K = 32) gives the exact int32 sub-block dot; AVX-512 scales it
@@ -237,16 +196,10 @@ static_assert(sizeof(act_panel_k) % 64 == 0);
 void convert_panels_k(const float* x, int64_t n, int64_t cols, act_panel_k* panels,
                       uma::thread_pool* pool) {
   const int64_t nb = cols / 256;
-  const int64_t groups = (n + tile_rows - 1) / tile_rows;
-  if (n % tile_rows != 0)
-    std::memset(static_cast<void*>(panels + (groups - 1) * nb), 0,
-                static_cast<size_t>(nb) * sizeof(act_panel_k));
-  auto one_row = [&](int64_t j) {
+  fill_panels(n, nb, panels, pool, [&](int64_t j, act_panel_k* p, int lane) {
     thread_local std::vector<block_q8_k> tmp;
     tmp.resize(static_cast<size_t>(nb));
     convert_q8_k(x + j * cols, tmp.data(), cols);
-    act_panel_k* p = panels + (j / tile_rows) * nb;
-    const int lane = static_cast<int>(j % tile_rows);
     for (int64_t b = 0; b < nb; ++b) {
       const block_q8_k& q = tmp[static_cast<size_t>(b)];
       for (int sb = 0; sb < 8; ++sb) {
@@ -256,34 +209,23 @@ void convert_panels_k(const float* x, int64_t n, int64_t cols, act_panel_k* pane
       }
       p[b].d[lane] = q.d;
     }
-  };
-  if (pool != nullptr && n >= 8)
-    pool->parallel_for(n, 1, [&](int, int64_t a, int64_t e) {
-      for (int64_t j = a; j < e; ++j) one_row(j);
-    });
-  else
-    for (int64_t j = 0; j < n; ++j) one_row(j);
+  });
 }
 
-// 16 Q4_K weight rows unpacked per super-block: q[b][sub][m][32] nibbles as bytes, and per
-// (b, m): fp32 d * scale for each sub-block and dmin * min for each sub-block.
-struct w_panel_k {
-  uint8_t* q;    // nb * 8 * 16 * 32
-  float* scale;  // nb * 16 * 8: d * sc
-  float* minv;   // nb * 16 * 8: dmin * m
-};
-
+// 16 Q4_K weight rows unpacked per super-block: q[b][sub][m][32] nibbles as bytes; wf holds
+// fp32 d * scale per (b, m, sub), then (from wf + nb * 128) dmin * min per (b, m, sub).
 void unpack_q4k(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t rows, int64_t nb,
-                const w_panel_k& wp) {
+                uint8_t* wq, float* wf) {
+  float* minv = wf + nb * 16 * 8;
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   for (int m = 0; m < tile_rows; ++m) {
     const int64_t r = r0 + m;
     for (int64_t b = 0; b < nb; ++b) {
-      float* sc = wp.scale + (b * 16 + m) * 8;
-      float* mn = wp.minv + (b * 16 + m) * 8;
+      float* sc = wf + (b * 16 + m) * 8;
+      float* mn = minv + (b * 16 + m) * 8;
       if (r >= rows) {
         for (int sb = 0; sb < 8; ++sb) {
-          std::memset(wp.q + ((b * 8 + sb) * 16 + m) * 32, 0, 32);
+          std::memset(wq + ((b * 8 + sb) * 16 + m) * 32, 0, 32);
           sc[sb] = mn[sb] = 0.f;
         }
         continue;
@@ -295,9 +237,9 @@ void unpack_q4k(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t rows, in
       const float d = h2f(xb.d), dmin = h2f(xb.dmin);
       for (int i = 0; i < 4; ++i) {
         const __m256i raw = load256(xb.qs + 32 * i);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(wp.q + ((b * 8 + 2 * i) * 16 + m) * 32),
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(wq + ((b * 8 + 2 * i) * 16 + m) * 32),
                             _mm256_and_si256(raw, low4));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(wp.q + ((b * 8 + 2 * i + 1) * 16 + m) * 32),
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(wq + ((b * 8 + 2 * i + 1) * 16 + m) * 32),
                             _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4));
       }
       for (int sb = 0; sb < 8; ++sb) {
@@ -315,13 +257,15 @@ inline void scale_accumulate_k(const int32_t* c, __m512 da, const float* scale_s
                              _mm512_mul_ps(_mm512_set1_ps(scale_sb[m * 8]), da), acc[m]);
 }
 
-void group_product_k(const w_panel_k& wp, const act_panel_k* ap, int64_t nb, __m512 acc[16]) {
+void group_product_k(const uint8_t* wq, const float* wf, const act_panel_k* ap, int64_t nb,
+                     __m512 acc[16]) {
+  const float* minv = wf + nb * 16 * 8;
   alignas(64) int32_t c0[256], c1[256];
   for (int64_t b = 0; b < nb; ++b) {
     const act_panel_k& a = ap[b];
     const __m512 da = _mm512_load_ps(a.d);
-    const uint8_t* q = wp.q + b * 8 * 512;
-    const float* sc = wp.scale + b * 16 * 8;
+    const uint8_t* q = wq + b * 8 * 512;
+    const float* sc = wf + b * 16 * 8;
     for (int sb = 0; sb < 8; sb += 2) {
       _tile_loadd(1, q + sb * 512, 32);
       _tile_loadd(2, a.qs[sb], 64);
@@ -337,7 +281,7 @@ void group_product_k(const w_panel_k& wp, const act_panel_k* ap, int64_t nb, __m
       scale_accumulate_k(c1, da, sc + sb + 1, acc);
     }
     // Mins: acc[m] -= d_a * sum_s dmin * min[m][s] * ysum[s]
-    const float* mn = wp.minv + b * 16 * 8;
+    const float* mn = minv + b * 16 * 8;
     __m512 ys[8];
     for (int sb = 0; sb < 8; ++sb) ys[sb] = _mm512_mul_ps(_mm512_load_ps(a.ysum[sb]), da);
     for (int m = 0; m < 16; ++m) {
@@ -346,55 +290,6 @@ void group_product_k(const w_panel_k& wp, const act_panel_k* ap, int64_t nb, __m
       acc[m] = _mm512_sub_ps(acc[m], t);
     }
   }
-}
-
-void amx_matmul_q4k(const uma::kernels::matrix_view& w, const float* x, int64_t n, float* y,
-                    uma::thread_pool* pool) {
-  const int64_t nb = w.cols / 256;
-  const int64_t groups = (n + tile_rows - 1) / tile_rows;
-  thread_local std::vector<act_panel_k> panel_buf;
-  panel_buf.resize(static_cast<size_t>(groups * nb));
-  act_panel_k* panels = panel_buf.data();
-  convert_panels_k(x, n, w.cols, panels, pool);
-
-  const int64_t n_tasks = (w.rows + tile_rows - 1) / tile_rows;
-  const auto* wbytes = static_cast<const uint8_t*>(w.data);
-  std::atomic<int64_t> next{0};
-  auto work = [&](int, int) {
-    thread_local std::vector<uint8_t> qbuf;
-    thread_local std::vector<float> fbuf;
-    qbuf.resize(static_cast<size_t>(nb) * 8 * 512 + 64);
-    fbuf.resize(static_cast<size_t>(nb) * 16 * 8 * 2);
-    w_panel_k wp;
-    wp.q = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(qbuf.data()) + 63) &
-                                      ~uintptr_t{63});
-    wp.scale = fbuf.data();
-    wp.minv = fbuf.data() + nb * 16 * 8;
-    load_tile_config();
-    for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < n_tasks;
-         t = next.fetch_add(1, std::memory_order_relaxed)) {
-      const int64_t r0 = t * tile_rows;
-      const int mr = static_cast<int>(std::min<int64_t>(tile_rows, w.rows - r0));
-      unpack_q4k(wbytes, w.row_bytes, r0, w.rows, nb, wp);
-      for (int64_t g = 0; g < groups; ++g) {
-        __m512 acc[16];
-        for (auto& a : acc) a = _mm512_setzero_ps();
-        group_product_k(wp, panels + g * nb, nb, acc);
-        const int nt = static_cast<int>(std::min<int64_t>(tile_rows, n - g * tile_rows));
-        alignas(64) float out[16][16];
-        for (int m = 0; m < 16; ++m) _mm512_store_ps(out[m], acc[m]);
-        for (int j = 0; j < nt; ++j) {
-          float* yr = y + (g * tile_rows + j) * w.rows + r0;
-          for (int m = 0; m < mr; ++m) yr[m] = out[m][j];
-        }
-      }
-    }
-    _tile_release();
-  };
-  if (pool != nullptr && pool->size() > 1)
-    pool->run_on_all(work);
-  else
-    work(0, 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -412,16 +307,10 @@ static_assert(sizeof(act_panel_6) % 64 == 0);
 void convert_panels_6(const float* x, int64_t n, int64_t cols, act_panel_6* panels,
                       uma::thread_pool* pool) {
   const int64_t nb = cols / 256;
-  const int64_t groups = (n + tile_rows - 1) / tile_rows;
-  if (n % tile_rows != 0)
-    std::memset(static_cast<void*>(panels + (groups - 1) * nb), 0,
-                static_cast<size_t>(nb) * sizeof(act_panel_6));
-  auto one_row = [&](int64_t j) {
+  fill_panels(n, nb, panels, pool, [&](int64_t j, act_panel_6* p, int lane) {
     thread_local std::vector<block_q8_k> tmp;
     tmp.resize(static_cast<size_t>(nb));
     convert_q8_k(x + j * cols, tmp.data(), cols);
-    act_panel_6* p = panels + (j / tile_rows) * nb;
-    const int lane = static_cast<int>(j % tile_rows);
     for (int64_t b = 0; b < nb; ++b) {
       const block_q8_k& q = tmp[static_cast<size_t>(b)];
       for (int sb = 0; sb < 16; ++sb) {
@@ -431,19 +320,12 @@ void convert_panels_6(const float* x, int64_t n, int64_t cols, act_panel_6* pane
       }
       p[b].d[lane] = q.d;
     }
-  };
-  if (pool != nullptr && n >= 8)
-    pool->parallel_for(n, 1, [&](int, int64_t a, int64_t e) {
-      for (int64_t j = a; j < e; ++j) one_row(j);
-    });
-  else
-    for (int64_t j = 0; j < n; ++j) one_row(j);
+  });
 }
 
 // 16 Q6_K rows: q[b][sub][m][16] values 0..63, scale[b][m][sub] = d * scale.
 void unpack_q6k(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t rows, int64_t nb,
                 uint8_t* qout, float* scale) {
-  const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(0x03);
   for (int m = 0; m < tile_rows; ++m) {
     const int64_t r = r0 + m;
     for (int64_t b = 0; b < nb; ++b) {
@@ -457,22 +339,8 @@ void unpack_q6k(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t rows, in
       }
       const auto& xb =
           reinterpret_cast<const block_q6_k*>(w + static_cast<size_t>(r) * row_bytes)[b];
-      __m256i q[8];  // element groups of 32, in order (as q6k_tile)
-      for (int h = 0; h < 2; ++h) {
-        const __m256i l0 = load256(xb.ql + 64 * h), l1 = load256(xb.ql + 64 * h + 32);
-        const __m256i hb = load256(xb.qh + 32 * h);
-        q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
-                                       _mm256_slli_epi16(_mm256_and_si256(hb, two), 4));
-        q[4 * h + 1] =
-            _mm256_or_si256(_mm256_and_si256(l1, low4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), two), 4));
-        q[4 * h + 2] =
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), two), 4));
-        q[4 * h + 3] =
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), two), 4));
-      }
+      __m256i q[8];
+      q6k_unpack(xb, q);
       for (int j = 0; j < 8; ++j) {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(qout + ((b * 16 + 2 * j) * 16 + m) * 16),
                          _mm256_castsi256_si128(q[j]));
@@ -521,14 +389,54 @@ void group_product_6(const uint8_t* wq, const float* wsc, const act_panel_6* ap,
   }
 }
 
-void amx_matmul_q6k(const uma::kernels::matrix_view& w, const float* x, int64_t n, float* y,
-                    uma::thread_pool* pool) {
-  const int64_t nb = w.cols / 256;
+// ---------------------------------------------------------------------------------------------
+// The driver shared by every format: activations converted to the format's panels once, then
+// each task (16 weight rows, taken from a shared counter) unpacks its rows once and sweeps every
+// activation group. A format K names its panel, block size, tile K and buffer sizes, and its
+// convert / unpack / product steps.
+
+template <class F>
+struct legacy_kind {
+  using panel = act_panel_block;
+  static constexpr int64_t block_elems = 32;
+  static constexpr int k_bytes = 32;
+  static size_t q_bytes(int64_t nb) { return static_cast<size_t>(nb) * 512; }
+  static size_t f_count(int64_t nb) { return static_cast<size_t>(nb) * 16; }
+  static constexpr auto convert = convert_panels<F>;
+  static constexpr auto unpack = unpack_weights<F>;
+  static constexpr auto product = group_product<F>;
+};
+struct q4k_kind {
+  using panel = act_panel_k;
+  static constexpr int64_t block_elems = 256;
+  static constexpr int k_bytes = 32;
+  static size_t q_bytes(int64_t nb) { return static_cast<size_t>(nb) * 8 * 512; }
+  static size_t f_count(int64_t nb) { return static_cast<size_t>(nb) * 16 * 8 * 2; }
+  static constexpr auto convert = convert_panels_k;
+  static constexpr auto unpack = unpack_q4k;
+  static constexpr auto product = group_product_k;
+};
+struct q6k_kind {
+  using panel = act_panel_6;
+  static constexpr int64_t block_elems = 256;
+  static constexpr int k_bytes = 16;
+  static size_t q_bytes(int64_t nb) { return static_cast<size_t>(nb) * 16 * 256; }
+  static size_t f_count(int64_t nb) { return static_cast<size_t>(nb) * 16 * 16; }
+  static constexpr auto convert = convert_panels_6;
+  static constexpr auto unpack = unpack_q6k;
+  static constexpr auto product = group_product_6;
+};
+
+template <class K>
+void amx_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t n, float* y,
+                uma::thread_pool* pool) {
+  using panel = typename K::panel;
+  const int64_t nb = w.cols / K::block_elems;
   const int64_t groups = (n + tile_rows - 1) / tile_rows;
-  thread_local std::vector<act_panel_6> panel_buf;
+  thread_local std::vector<panel> panel_buf;
   panel_buf.resize(static_cast<size_t>(groups * nb));
-  act_panel_6* panels = panel_buf.data();
-  convert_panels_6(x, n, w.cols, panels, pool);
+  const panel* panels = panel_buf.data();
+  K::convert(x, n, w.cols, panel_buf.data(), pool);
 
   const int64_t n_tasks = (w.rows + tile_rows - 1) / tile_rows;
   const auto* wbytes = static_cast<const uint8_t*>(w.data);
@@ -536,20 +444,20 @@ void amx_matmul_q6k(const uma::kernels::matrix_view& w, const float* x, int64_t 
   auto work = [&](int, int) {
     thread_local std::vector<uint8_t> qbuf;
     thread_local std::vector<float> fbuf;
-    qbuf.resize(static_cast<size_t>(nb) * 16 * 256 + 64);
-    fbuf.resize(static_cast<size_t>(nb) * 16 * 16);
+    qbuf.resize(K::q_bytes(nb) + 64);
+    fbuf.resize(K::f_count(nb));
     auto* wq = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(qbuf.data()) + 63) &
                                           ~uintptr_t{63});
-    load_tile_config(16);
+    load_tile_config(K::k_bytes);
     for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < n_tasks;
          t = next.fetch_add(1, std::memory_order_relaxed)) {
       const int64_t r0 = t * tile_rows;
       const int mr = static_cast<int>(std::min<int64_t>(tile_rows, w.rows - r0));
-      unpack_q6k(wbytes, w.row_bytes, r0, w.rows, nb, wq, fbuf.data());
+      K::unpack(wbytes, w.row_bytes, r0, w.rows, nb, wq, fbuf.data());
       for (int64_t g = 0; g < groups; ++g) {
         __m512 acc[16];
         for (auto& a : acc) a = _mm512_setzero_ps();
-        group_product_6(wq, fbuf.data(), panels + g * nb, nb, acc);
+        K::product(wq, fbuf.data(), panels + g * nb, nb, acc);
         const int nt = static_cast<int>(std::min<int64_t>(tile_rows, n - g * tile_rows));
         alignas(64) float out[16][16];
         for (int m = 0; m < 16; ++m) _mm512_store_ps(out[m], acc[m]);
@@ -591,11 +499,12 @@ const matmul_backend& amx_backend() {
     matmul_backend b = scalar_backend();
     fill_table(b);
     b.name = "amx";
-    b.big_gemm[static_cast<size_t>(dtype::q4_0)] = amx_matmul<q4_0_fmt>;
-    b.big_gemm[static_cast<size_t>(dtype::q8_0)] = amx_matmul<q8_0_fmt>;
-    b.big_gemm[static_cast<size_t>(dtype::q5_0)] = amx_matmul<q5_0_fmt>;  // K-mix fallback rows
-    b.big_gemm[static_cast<size_t>(dtype::q4_k)] = amx_matmul_q4k;
-    b.big_gemm[static_cast<size_t>(dtype::q6_k)] = amx_matmul_q6k;
+    b.big_gemm[static_cast<size_t>(dtype::q4_0)] = amx_matmul<legacy_kind<q4_0_fmt>>;
+    b.big_gemm[static_cast<size_t>(dtype::q8_0)] = amx_matmul<legacy_kind<q8_0_fmt>>;
+    b.big_gemm[static_cast<size_t>(dtype::q5_0)] =
+        amx_matmul<legacy_kind<q5_0_fmt>>;  // K-mix fallback rows
+    b.big_gemm[static_cast<size_t>(dtype::q4_k)] = amx_matmul<q4k_kind>;
+    b.big_gemm[static_cast<size_t>(dtype::q6_k)] = amx_matmul<q6k_kind>;
     b.big_gemm_min_n = tile_rows;
     return b;
   }();

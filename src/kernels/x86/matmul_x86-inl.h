@@ -348,6 +348,27 @@ void q4k_tile512(const gemm_args& g, int64_t r0, int64_t c0) {
 }
 #endif
 
+// A Q6_K super-block as eight groups of 32 values 0..63 (element order; the -32 offset is left to
+// the caller).
+inline void q6k_unpack(const block_q6_k& xb, __m256i q[8]) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(0x03);
+  for (int h = 0; h < 2; ++h) {
+    const __m256i l0 = load256(xb.ql + 64 * h), l1 = load256(xb.ql + 64 * h + 32);
+    const __m256i hb = load256(xb.qh + 32 * h);
+    q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(hb, two), 4));
+    q[4 * h + 1] =
+        _mm256_or_si256(_mm256_and_si256(l1, low4),
+                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), two), 4));
+    q[4 * h + 2] =
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), two), 4));
+    q[4 * h + 3] =
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), two), 4));
+  }
+}
+
 template <int R, int C>
 void q6k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
   const int64_t nb = g.cols / 256;
@@ -360,27 +381,12 @@ void q6k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
   __m256 acc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
-  const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(0x03);
   for (int64_t b = 0; b < nb; ++b) {
     for (int r = 0; r < R; ++r) {
       const block_q6_k& xb = x[r][b];
       prefetch_ahead(&xb, R * g.w_row_bytes);
-      __m256i q[8];  // element groups of 32, in order
-      for (int h = 0; h < 2; ++h) {
-        const __m256i l0 = load256(xb.ql + 64 * h), l1 = load256(xb.ql + 64 * h + 32);
-        const __m256i hb = load256(xb.qh + 32 * h);
-        q[4 * h + 0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
-                                       _mm256_slli_epi16(_mm256_and_si256(hb, two), 4));
-        q[4 * h + 1] =
-            _mm256_or_si256(_mm256_and_si256(l1, low4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), two), 4));
-        q[4 * h + 2] =
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), two), 4));
-        q[4 * h + 3] =
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), two), 4));
-      }
+      __m256i q[8];
+      q6k_unpack(xb, q);
       const __m256i sc16 = _mm256_cvtepi8_epi16(load128(xb.scales));
       const float d = h2f(xb.d);
       for (int c = 0; c < C; ++c) {
@@ -479,9 +485,7 @@ struct legacy_t {
   struct t {
     static void run(const gemm_args& g, int64_t r, int64_t c) {
 #if UMA_VNNI
-      if constexpr ((std::is_same_v<F, q4_0_fmt> || std::is_same_v<F, q4_1_fmt>)&&R == 4 && C == 1)
-        nib_matvec4<F>(g, r, c);
-      else if constexpr (std::is_same_v<F, q4_0_fmt> || std::is_same_v<F, q4_1_fmt>)
+      if constexpr (std::is_same_v<F, q4_0_fmt> || std::is_same_v<F, q4_1_fmt>)
         nib_tile512<F, R, C>(g, r, c);
       else
         legacy_tile512<F, R, C>(g, r, c);
