@@ -2,6 +2,8 @@
 //   matvec (decode): weights >> L3 (768 MiB), reported as GB/s of weights and as a fraction of this
 //   machine's measured read bandwidth (counter bw_ratio);
 //   gemm (prefill, n = 64 activation rows): GOPS and fraction of the measured int8 peak.
+//   "q4_0_x16" rows: the same Q4_0 matrix in the interleaved x16 layout (--repack), where the
+//   backend has kernels for it.
 // Run: build/<dir>/bench_matmul [--benchmark_filter=q4_0]
 #include <benchmark/benchmark.h>
 
@@ -55,7 +57,18 @@ std::vector<uint8_t> make_weights(dtype t, int64_t rows, int64_t cols) {
   return w;
 }
 
-void bm_matvec(benchmark::State& st, backend_id id, dtype t) {
+// The view to multiply: `w` as stored, or (x16) interleaved into `copy`.
+matrix_view layout_view(const matrix_view& w, bool x16, std::vector<uint8_t>& copy) {
+  if (!x16) return w;
+  copy.resize(w.rows * w.row_bytes);
+  interleave(w, copy.data(), &pool());
+  matrix_view v = w;
+  v.data = copy.data();
+  v.layout = weight_layout::x16;
+  return v;
+}
+
+void bm_matvec(benchmark::State& st, backend_id id, dtype t, bool x16) {
   const auto* be = find_backend(id);
   if (be == nullptr) {
     st.SkipWithError("backend not available on this CPU");
@@ -69,15 +82,18 @@ void bm_matvec(benchmark::State& st, backend_id id, dtype t) {
   const char* env = std::getenv("UMA_BENCH_MATVEC_MIB");
   const size_t mib = env != nullptr ? std::strtoull(env, nullptr, 10) : 768;
   const int64_t rows = static_cast<int64_t>((std::max<size_t>(mib, 1) << 20) / row_bytes);
-  auto w = make_weights(t, rows, cols);
-  std::vector<float> x(cols), y(rows);
+  const int64_t rows16 = rows / 16 * 16;
+  auto w = make_weights(t, rows16, cols);
+  std::vector<float> x(cols), y(rows16);
   for (int64_t i = 0; i < cols; ++i) x[i] = std::sin(0.1f * i);
-  const matrix_view mv{t, w.data(), rows, cols, row_bytes};
+  std::vector<uint8_t> copy;
+  const matrix_view mv = layout_view({t, w.data(), rows16, cols, row_bytes}, x16, copy);
+  if (x16) std::vector<uint8_t>().swap(w);  // only the interleaved copy stays in memory
   for (auto _ : st) {
     matmul_on(*be, mv, x.data(), 1, y.data(), &pool());
     benchmark::DoNotOptimize(y.data());
   }
-  const double bytes = static_cast<double>(w.size());
+  const double bytes = static_cast<double>(mv.rows * mv.row_bytes);
   st.SetBytesProcessed(static_cast<int64_t>(bytes * st.iterations()));
   st.counters["GBps"] =
       benchmark::Counter(bytes * 1e-9 * st.iterations(), benchmark::Counter::kIsRate);
@@ -86,7 +102,7 @@ void bm_matvec(benchmark::State& st, backend_id id, dtype t) {
                                                benchmark::Counter::kIsRate);
 }
 
-void bm_gemm(benchmark::State& st, backend_id id, dtype t) {
+void bm_gemm(benchmark::State& st, backend_id id, dtype t, bool x16) {
   const auto* be = find_backend(id);
   if (be == nullptr) {
     st.SkipWithError("backend not available on this CPU");
@@ -98,7 +114,8 @@ void bm_gemm(benchmark::State& st, backend_id id, dtype t) {
   auto w = make_weights(t, rows, cols);
   std::vector<float> x(n * cols), y(n * rows);
   for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i));
-  const matrix_view mv{t, w.data(), rows, cols, row_bytes};
+  std::vector<uint8_t> copy;
+  const matrix_view mv = layout_view({t, w.data(), rows, cols, row_bytes}, x16, copy);
   for (auto _ : st) {
     matmul_on(*be, mv, x.data(), n, y.data(), &pool());
     benchmark::DoNotOptimize(y.data());
@@ -122,13 +139,23 @@ int register_all() {
     if (be == nullptr) continue;
     for (dtype t : kTypes) {
       const std::string name = std::string(be->name) + "/" + std::string(dtype_name(t));
-      benchmark::RegisterBenchmark(("matvec/" + name).c_str(), bm_matvec, id, t)
+      benchmark::RegisterBenchmark(("matvec/" + name).c_str(), bm_matvec, id, t, false)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
-      benchmark::RegisterBenchmark(("gemm64/" + name).c_str(), bm_gemm, id, t)
+      benchmark::RegisterBenchmark(("gemm64/" + name).c_str(), bm_gemm, id, t, false)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }
+    const auto q4 = static_cast<size_t>(dtype::q4_0);
+    if (be->matvec_x16[q4] == nullptr || be->matvec_x16[q4] == scalar_backend().matvec_x16[q4])
+      continue;  // no native kernel: the layout would only be slower
+    const std::string name = std::string(be->name) + "/q4_0_x16";
+    benchmark::RegisterBenchmark(("matvec/" + name).c_str(), bm_matvec, id, dtype::q4_0, true)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(("gemm64/" + name).c_str(), bm_gemm, id, dtype::q4_0, true)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
   }
   return 0;
 }

@@ -22,6 +22,7 @@ struct ppl_cli {
   int64_t ctx = 512;
   int threads = 0;
   bool json = false;
+  bool repack = false;
 };
 
 int run_perplexity(const ppl_cli& c) {
@@ -34,7 +35,8 @@ int run_perplexity(const ppl_cli& c) {
   ss << in.rdbuf();
   const std::string text = ss.str();
 
-  auto m = uma::model::load_model(c.model, {.n_threads = c.threads, .max_context = c.ctx});
+  auto m = uma::model::load_model(
+      c.model, {.n_threads = c.threads, .max_context = c.ctx, .repack = c.repack});
   if (!m) return uma::cli::fail(cmd, m.message());
   auto v = uma::tok::load_vocab((*m)->file());
   if (!v) return uma::cli::fail(cmd, c.model + ": no usable tokenizer: " + v.message());
@@ -74,5 +76,8 @@ UMA_COMMAND(perplexity, "perplexity of a model on a text file",
               app.add_option("-c,--ctx", c->ctx, "window length in tokens (default 512)");
               app.add_option("-t,--threads", c->threads, "threads (default: physical cores)");
               app.add_flag("--json", c->json, "print the result as JSON");
+              app.add_flag("--repack", c->repack,
+                           "copy Q4_0 weights into the interleaved x16 layout (faster decode on "
+                           "AVX-512; not zero-copy)");
               return [c] { return run_perplexity(*c); };
             });

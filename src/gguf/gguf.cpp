@@ -449,4 +449,8 @@ void file::prefetch() const {
   if (map_) map_->advise_willneed();
 }
 
+void file::release(std::span<const std::byte> range) const {
+  if (map_) map_->release(range.data(), range.size());
+}
+
 }  // namespace uma::gguf

@@ -129,6 +129,8 @@ class file {
 
   // Advise the OS that the tensor data will be read soon.
   void prefetch() const;
+  // Drop the process's pages of this range of the mapping (no-op for a caller's buffer).
+  void release(std::span<const std::byte> range) const;
 
  private:
   std::shared_ptr<mapped_file> map_;  // null when parsing a caller's buffer

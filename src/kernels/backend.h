@@ -59,6 +59,12 @@ struct matmul_backend {
   // Optional per-type whole-product override used when n >= big_gemm_min_n.
   std::array<big_gemm_fn, max_dtype_id> big_gemm{};
   int64_t big_gemm_min_n = 0;
+  // The same three entries for matrices in the x16 layout (matmul.h). Their gemm_args see tiles
+  // that start at a multiple of 16 rows and span whole groups: `w` is the tile's first group,
+  // `w_row_bytes` the rows layout's row size (a group is 16 of them).
+  std::array<gemm_fn, max_dtype_id> matvec_x16{};
+  std::array<gemm_fn, max_dtype_id> gemm_x16{};
+  std::array<big_gemm_fn, max_dtype_id> big_gemm_x16{};
 };
 
 // nullptr if the backend is not compiled in or this CPU lacks it.

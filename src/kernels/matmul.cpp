@@ -143,11 +143,17 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   const auto ti = static_cast<size_t>(w.type);
   if (ti >= max_dtype_id) return;
   const matmul_backend& sc = scalar_backend();
-  gemm_fn matvec = be.matvec[ti] != nullptr ? be.matvec[ti] : sc.matvec[ti];
-  gemm_fn gemm = be.matvec[ti] != nullptr ? be.gemm[ti] : sc.gemm[ti];
+  // Kernels for the matrix's layout: the backend's, else the scalar reference's (tiles of an x16
+  // matrix start at multiples of 16 rows: the chunk sizes below are multiples of 16).
+  const bool x16 = w.layout == weight_layout::x16;
+  const auto& be_mv = x16 ? be.matvec_x16 : be.matvec;
+  const auto& be_gm = x16 ? be.gemm_x16 : be.gemm;
+  const auto& be_big = x16 ? be.big_gemm_x16 : be.big_gemm;
+  gemm_fn matvec = be_mv[ti] != nullptr ? be_mv[ti] : (x16 ? sc.matvec_x16 : sc.matvec)[ti];
+  gemm_fn gemm = be_mv[ti] != nullptr ? be_gm[ti] : (x16 ? sc.gemm_x16 : sc.gemm)[ti];
   if (matvec == nullptr) return;
-  if (be.big_gemm[ti] != nullptr && n >= be.big_gemm_min_n) {
-    be.big_gemm[ti](w, x, n, y, pool);
+  if (be_big[ti] != nullptr && n >= be.big_gemm_min_n) {
+    be_big[ti](w, x, n, y, pool);
     return;
   }
   const act_format af = act_format_for(w.type);

@@ -1,6 +1,7 @@
 // amx matmul backend: Intel AMX-INT8 tile multiplies for prefill and batched decode (n >= 16
-// activation rows) of Q4_0, Q5_0, Q8_0, Q4_K and Q6_K weights; everything else (matvec, other
-// types, the converters) is the avx512-vnni backend compiled into this translation unit.
+// activation rows) of Q4_0 (rows and x16 layouts), Q5_0, Q8_0, Q4_K and Q6_K weights; everything
+// else (matvec, other types, the converters) is the avx512-vnni backend compiled into this
+// translation unit.
 //
 // Same arithmetic as the scalar reference: activations are rounded to Q8_0 blocks exactly as
 // convert_q8_0 does, each 32-element block product is an exact int32 (TDPBUSD / TDPBSSD with
@@ -126,6 +127,27 @@ void unpack_weights(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t rows
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + (b * tile_rows + m) * 32),
                           F::unpack(blk[b]));
       d[b * tile_rows + m] = h2f(blk[b].d);
+    }
+  }
+}
+
+// The same for an x16 Q4_0 group (r0 is a multiple of 16 and the group is whole): each 512-bit
+// load of 4 nibble bytes x 16 rows scatters to the rows' A-tile lines.
+void unpack_x16_q4_0(const uint8_t* w, size_t, int64_t r0, int64_t, int64_t nb, uint8_t* q,
+                     float* d) {
+  const auto* in = reinterpret_cast<const uma::kernels::x16_block_q4_0*>(w) + (r0 / 16) * nb;
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i line =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(8));  // dword index of row m's line
+  for (int64_t b = 0; b < nb; ++b) {
+    _mm512_storeu_ps(d + b * 16, _mm512_cvtph_ps(load256(in[b].d)));
+    auto* q32 = reinterpret_cast<int32_t*>(q + b * 512);
+    for (int j = 0; j < 4; ++j) {
+      const __m512i raw = _mm512_loadu_si512(in[b].qs[j]);
+      _mm512_i32scatter_epi32(q32 + j, line, _mm512_and_si512(raw, low4), 4);
+      _mm512_i32scatter_epi32(q32 + 4 + j, line, _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4),
+                              4);
     }
   }
 }
@@ -406,6 +428,9 @@ struct legacy_kind {
   static constexpr auto unpack = unpack_weights<F>;
   static constexpr auto product = group_product<F>;
 };
+struct x16_q4_0_kind : legacy_kind<q4_0_fmt> {
+  static constexpr auto unpack = unpack_x16_q4_0;
+};
 struct q4k_kind {
   using panel = act_panel_k;
   static constexpr int64_t block_elems = 256;
@@ -505,6 +530,7 @@ const matmul_backend& amx_backend() {
         amx_matmul<legacy_kind<q5_0_fmt>>;  // K-mix fallback rows
     b.big_gemm[static_cast<size_t>(dtype::q4_k)] = amx_matmul<q4k_kind>;
     b.big_gemm[static_cast<size_t>(dtype::q6_k)] = amx_matmul<q6k_kind>;
+    b.big_gemm_x16[static_cast<size_t>(dtype::q4_0)] = amx_matmul<x16_q4_0_kind>;
     b.big_gemm_min_n = tile_rows;
     return b;
   }();

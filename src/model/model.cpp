@@ -25,6 +25,10 @@ struct model::scratch {
 model::model() = default;
 model::~model() = default;
 
+uint64_t model::repacked_bytes() const {
+  return weights_->interleaved_bytes;
+}
+
 int model::n_threads() const {
   return pool_ ? pool_->size() : 1;
 }
@@ -52,6 +56,7 @@ result<std::unique_ptr<model>> load_model(const std::string& path, const load_op
   m->weight_bytes_ = decode_bytes(*m->weights_, m->config_);
   for (const auto& t : m->file_->tensors()) m->file_tensor_bytes_ += t.n_bytes;
   m->pool_ = std::make_unique<thread_pool>(opts.n_threads);
+  if (opts.repack) interleave_weights(*m->weights_, *m->file_, m->pool_.get());
   m->scratch_ = std::make_unique<model::scratch>();
   return m;
 }

@@ -31,6 +31,10 @@ struct load_options {
   int n_threads = 0;        // threads of the compute pool, 0 = one per physical core
   int64_t max_context = 0;  // tokens per sequence the default cache holds; 0 = min(train ctx, 4096)
   int max_sequences = 1;    // sequences the default cache can hold at once
+  // Copy Q4_0 matrices into the x16 interleaved layout where the CPU has kernels for it (AVX-512
+  // VNNI): decode ~1.2-1.4x faster on Q4_0, but the weights are no longer zero-copy views of the
+  // file (their pages in the mapping are dropped; the copies count as anonymous memory).
+  bool repack = false;
 };
 
 // Tokens of one forward step. Entry i is token `tokens[i]` at position `positions[i]` of sequence
@@ -80,6 +84,8 @@ class model {
   uint64_t weight_bytes() const { return weight_bytes_; }
   // Bytes of all tensors in the file.
   uint64_t file_tensor_bytes() const { return file_tensor_bytes_; }
+  // Bytes of weights copied to the interleaved layout (load_options::repack), 0 when zero-copy.
+  uint64_t repacked_bytes() const;
 
   // A KV cache for up to `max_sequences` sequences of `max_context` tokens each (0 = the load
   // options' values).

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/matmul.h"
 #include "model/model.h"
 #include "tensor/quant.h"
 
@@ -56,8 +57,14 @@ std::vector<double> reference_forward::project(const matrix_ref& m, const std::v
                                                int64_t n) const {
   std::vector<double> y(static_cast<size_t>(n * m.rows));
   std::vector<float> row(static_cast<size_t>(m.cols));
+  std::vector<uint8_t> packed(m.layout == kernels::weight_layout::x16 ? m.row_bytes : 0);
   for (int64_t r = 0; r < m.rows; ++r) {
-    (void)dequantize_row(m.type, m.row(r), row.data(), m.cols);
+    const void* src = m.row(r);
+    if (!packed.empty()) {  // an interleaved copy (load_options::repack): its row back first
+      kernels::deinterleave_row(m.view(), r, packed.data());
+      src = packed.data();
+    }
+    (void)dequantize_row(m.type, src, row.data(), m.cols);
     for (int64_t t = 0; t < n; ++t) {
       double acc = 0;
       const double* xt = x.data() + t * m.cols;

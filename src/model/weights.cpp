@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 #include "gguf/gguf.h"
 #include "tensor/quant.h"
 
@@ -127,6 +129,35 @@ result<std::unique_ptr<weights>> bind_weights(const gguf::file& f, const model_c
     UMA_ASSIGN(l.post_ffn_norm, b.vec(n("post_ffw_norm.weight"), e, c.post_norms));
   }
   return w;
+}
+
+void weights::aligned_free::operator()(void* p) const {
+  std::free(p);
+}
+
+void interleave_weights(weights& w, const gguf::file& f, thread_pool* pool) {
+  auto one = [&](matrix_ref& m) {
+    const kernels::matrix_view v = m.view();
+    if (!interleave_supported(v)) return;
+    const size_t bytes = static_cast<size_t>(m.bytes());
+    auto* dst = static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+    if (dst == nullptr) return;  // keep the zero-copy view
+    kernels::interleave(v, dst, pool);
+    w.interleaved.emplace_back(dst);
+    w.interleaved_bytes += bytes;
+    if (&m != &w.output || !w.tied_output)
+      f.release({static_cast<const std::byte*>(m.data), bytes});
+    m.data = dst;
+    m.layout = kernels::weight_layout::x16;
+  };
+  for (auto& l : w.layers)
+    for (matrix_ref* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) one(*m);
+  one(w.output);
+  // The token embedding (tied or not) is read one row per token from the mapping: drop the pages
+  // the copy touched, the few rows used fault back in.
+  if (w.tied_output && w.output.layout == kernels::weight_layout::x16)
+    f.release({static_cast<const std::byte*>(w.token_embd.data),
+               static_cast<size_t>(w.token_embd.bytes())});
 }
 
 uint64_t decode_bytes(const weights& w, const model_config& c) {

@@ -12,6 +12,9 @@
 #include "tensor/dtype.h"
 #include "util/status.h"
 
+namespace uma {
+class thread_pool;
+}
 namespace uma::gguf {
 class file;
 struct tensor_info;
@@ -27,9 +30,11 @@ struct matrix_ref {
   int64_t rows = 0;
   int64_t cols = 0;
   size_t row_bytes = 0;
+  kernels::weight_layout layout = kernels::weight_layout::rows;  // x16 after interleave_weights
 
   explicit operator bool() const { return data != nullptr; }
-  kernels::matrix_view view() const { return {type, data, rows, cols, row_bytes}; }
+  kernels::matrix_view view() const { return {type, data, rows, cols, row_bytes, layout}; }
+  // Row r of a rows-layout matrix (the token embedding is never interleaved).
   const void* row(int64_t r) const {
     return static_cast<const char*>(data) + static_cast<size_t>(r) * row_bytes;
   }
@@ -66,11 +71,23 @@ struct weights {
 
   // 1-D tensors stored as F16/BF16 are converted to F32 here at load (a few KB).
   std::vector<std::vector<float>> owned;
+  // Matrices copied to the x16 layout (load_options::repack), 64-byte aligned, and their bytes.
+  struct aligned_free {
+    void operator()(void* p) const;
+  };
+  std::vector<std::unique_ptr<uint8_t, aligned_free>> interleaved;
+  uint64_t interleaved_bytes = 0;
 };
 
 // Binds every tensor (what is required follows the config: qkv_bias, qk_norm, post_norms);
 // errors name the tensor and what is wrong (missing, shape, type).
 result<std::unique_ptr<weights>> bind_weights(const gguf::file& f, const model_config& c);
+
+// Copies every matrix the CPU's backend has an x16 kernel for (kernels::interleave_supported:
+// Q4_0 today) into that layout, then drops the process's pages of the originals from the mapping.
+// The token embedding keeps its rows view (one row is read per token); a tied output matrix gets
+// the interleaved copy. Not zero-copy: opt-in (load_options::repack).
+void interleave_weights(weights& w, const gguf::file& f, thread_pool* pool);
 
 // Bytes read per decoded token (see model::weight_bytes).
 uint64_t decode_bytes(const weights& w, const model_config& c);

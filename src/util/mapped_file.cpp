@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -59,6 +61,15 @@ result<mapped_file> mapped_file::open(const std::string& path) {
   }
   ::close(fd);
   return f;
+}
+
+void mapped_file::release(const void* p, size_t n) const {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto lo = std::max(reinterpret_cast<uintptr_t>(p), reinterpret_cast<uintptr_t>(data_));
+  const auto hi =
+      std::min(reinterpret_cast<uintptr_t>(p) + n, reinterpret_cast<uintptr_t>(data_) + size_);
+  const uintptr_t a = (lo + page - 1) / page * page, e = hi / page * page;
+  if (data_ != nullptr && a < e) madvise(reinterpret_cast<void*>(a), e - a, MADV_DONTNEED);
 }
 
 void mapped_file::advise_willneed() const {

@@ -29,6 +29,10 @@ class mapped_file {
 
   // Hint the kernel that the whole file will be read soon (asynchronous readahead).
   void advise_willneed() const;
+  // Drop this process's pages of [p, p + n) (whole pages inside the range, inside the mapping):
+  // for data copied elsewhere, such as interleaved weights. The page cache keeps the file; a later
+  // read of the range faults it back in.
+  void release(const void* p, size_t n) const;
 
  private:
   const std::byte* data_ = nullptr;

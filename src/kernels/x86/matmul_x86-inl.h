@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/backend.h"
 #include "tensor/blocks.h"
@@ -207,6 +208,8 @@ void legacy_tile(const gemm_args& g, int64_t r0, int64_t c0) {
 
 #if UMA_VNNI
 #include "kernels/x86/matmul_x86_512-inl.h"
+// After the AVX-512 tiles (it uses their diagnostics pragmas).
+#include "kernels/x86/matmul_x16-inl.h"
 #endif
 
 // ---------------------------------------------------------------------------------------------
@@ -671,6 +674,10 @@ void fill_table(uma::kernels::matmul_backend& b) {
   b.convert[static_cast<size_t>(act_format::q8_1)] = convert_q8_1;
   b.convert[static_cast<size_t>(act_format::q8_k)] = convert_q8_k;
   b.convert[static_cast<size_t>(act_format::f16)] = convert_f16;
+#if UMA_VNNI
+  b.matvec_x16[static_cast<size_t>(dtype::q4_0)] = x16_q4_0_matvec;
+  b.gemm_x16[static_cast<size_t>(dtype::q4_0)] = x16_q4_0_matvec;
+#endif
 }
 
 }  // namespace
