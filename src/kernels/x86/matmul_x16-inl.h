@@ -41,7 +41,7 @@ void x16_q4_0_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* co
   __m512 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
   const __m512i low4 = _mm512_set1_epi8(0x0F);
-  constexpr int64_t ahead = 8;  // blocks (2.3 KB): the stream is linear through the tile
+  constexpr int64_t ahead = 32;  // blocks (9 KB): measured 8 -> 24..48 blocks +10 % in decode
   for (int64_t b = 0; b < nb; ++b) {
     const char* pf = reinterpret_cast<const char*>(x + b + ahead);
     for (int l = 0; l < 5; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
