@@ -1,6 +1,9 @@
 // The x16 weight layout (matmul.h): conversion from and to GGUF's row layout, and the scalar
 // reference product over it (the dot of each de-interleaved row, exactly the rows-layout
 // reference), which the scalar backend registers and every other backend is tested against.
+//
+// A format's block is H leading 16-bit fields (scales) and then D 32-bit words; its x16
+// group-block holds, for 16 rows, each field as 16 halves and then each word as 16 dwords.
 #include <cstring>
 #include <vector>
 
@@ -14,9 +17,29 @@ namespace uma::kernels {
 
 namespace {
 
+struct x16_format {
+  int64_t block_elems = 0;
+  int halves = 0, words = 0;  // block = halves x 2 bytes, then words x 4 bytes
+};
+
+// The formats with an x16 layout (block_elems == 0 for the rest).
+x16_format x16_format_of(dtype t) {
+  switch (t) {
+    case dtype::q4_0:
+      return {qk32, 1, 4};
+    case dtype::q4_k:
+      return {qk_k, 2, 35};
+    default:
+      return {};
+  }
+}
+
 bool x16_shape_ok(const matrix_view& w) {
-  return w.type == dtype::q4_0 && w.rows > 0 && w.rows % 16 == 0 && w.cols > 0 &&
-         w.cols % qk32 == 0 && w.row_bytes == static_cast<size_t>(w.cols / qk32) * 18;
+  const x16_format f = x16_format_of(w.type);
+  if (f.block_elems == 0) return false;
+  const size_t block_bytes = static_cast<size_t>(2 * f.halves + 4 * f.words);
+  return w.rows > 0 && w.rows % 16 == 0 && w.cols > 0 && w.cols % f.block_elems == 0 &&
+         w.row_bytes == static_cast<size_t>(w.cols / f.block_elems) * block_bytes;
 }
 
 }  // namespace
@@ -30,17 +53,21 @@ bool interleave_supported(const matrix_view& w) {
 
 void interleave(const matrix_view& w, void* dst, thread_pool* pool) {
   if (!x16_shape_ok(w)) return;
-  const int64_t nb = w.cols / qk32, groups = w.rows / 16;
+  const x16_format f = x16_format_of(w.type);
+  const int64_t nb = w.cols / f.block_elems, groups = w.rows / 16;
+  const size_t block_bytes = static_cast<size_t>(2 * f.halves + 4 * f.words);
   const auto* src = static_cast<const uint8_t*>(w.data);
-  auto* out = static_cast<x16_block_q4_0*>(dst);
+  auto* out = static_cast<uint8_t*>(dst);
   auto one_group = [&](int64_t g) {
     for (int m = 0; m < 16; ++m) {
-      const auto* row =
-          reinterpret_cast<const block_q4_0*>(src + static_cast<size_t>(g * 16 + m) * w.row_bytes);
+      const uint8_t* row = src + static_cast<size_t>(g * 16 + m) * w.row_bytes;
       for (int64_t b = 0; b < nb; ++b) {
-        x16_block_q4_0& o = out[g * nb + b];
-        o.d[m] = row[b].d;
-        for (int j = 0; j < 4; ++j) std::memcpy(&o.qs[j][4 * m], row[b].qs + 4 * j, 4);
+        const uint8_t* in = row + b * block_bytes;
+        uint8_t* o = out + static_cast<size_t>(g * nb + b) * 16 * block_bytes;
+        for (int h = 0; h < f.halves; ++h) std::memcpy(o + 32 * h + 2 * m, in + 2 * h, 2);
+        uint8_t* ow = o + 32 * f.halves;
+        const uint8_t* iw = in + 2 * f.halves;
+        for (int k = 0; k < f.words; ++k) std::memcpy(ow + 64 * k + 4 * m, iw + 4 * k, 4);
       }
     }
   };
@@ -53,28 +80,40 @@ void interleave(const matrix_view& w, void* dst, thread_pool* pool) {
 }
 
 void deinterleave_row(const matrix_view& w, int64_t r, void* dst) {
-  const int64_t nb = w.cols / qk32;
-  const auto* in = static_cast<const x16_block_q4_0*>(w.data) + (r / 16) * nb;
+  const x16_format f = x16_format_of(w.type);
+  if (f.block_elems == 0) return;
+  const int64_t nb = w.cols / f.block_elems;
+  const size_t block_bytes = static_cast<size_t>(2 * f.halves + 4 * f.words);
+  const auto* group = static_cast<const uint8_t*>(w.data) + (r / 16) * nb * 16 * block_bytes;
   const int m = static_cast<int>(r % 16);
-  auto* row = static_cast<block_q4_0*>(dst);
+  auto* row = static_cast<uint8_t*>(dst);
   for (int64_t b = 0; b < nb; ++b) {
-    row[b].d = in[b].d[m];
-    for (int j = 0; j < 4; ++j) std::memcpy(row[b].qs + 4 * j, &in[b].qs[j][4 * m], 4);
+    const uint8_t* o = group + static_cast<size_t>(b) * 16 * block_bytes;
+    uint8_t* out = row + b * block_bytes;
+    for (int h = 0; h < f.halves; ++h) std::memcpy(out + 2 * h, o + 32 * h + 2 * m, 2);
+    for (int k = 0; k < f.words; ++k)
+      std::memcpy(out + 2 * f.halves + 4 * k, o + 32 * f.halves + 64 * k + 4 * m, 4);
   }
 }
 
 namespace ref {
 
 // Scalar reference over x16 tiles: de-interleave each row, then the rows-layout dot.
-void matvec_x16_q4_0(const gemm_args& g) {
-  const matrix_view v{dtype::q4_0, g.w, g.rows, g.cols, g.w_row_bytes, weight_layout::x16};
+template <dtype T>
+void matvec_x16(const gemm_args& g) {
+  const matrix_view v{T, g.w, g.rows, g.cols, g.w_row_bytes, weight_layout::x16};
   thread_local std::vector<uint8_t> row;
   row.resize(g.w_row_bytes);
   for (int64_t r = 0; r < g.rows; ++r) {
     deinterleave_row(v, r, row.data());
     for (int64_t c = 0; c < g.n; ++c)
-      g.y[c * g.ldy + r] = dot_row(dtype::q4_0, row.data(), g.a + c * g.a_row_bytes, g.cols);
+      g.y[c * g.ldy + r] = dot_row(T, row.data(), g.a + c * g.a_row_bytes, g.cols);
   }
+}
+
+void fill_x16_table(matmul_backend& b) {
+  b.matvec_x16[static_cast<size_t>(dtype::q4_0)] = matvec_x16<dtype::q4_0>;
+  b.matvec_x16[static_cast<size_t>(dtype::q4_k)] = matvec_x16<dtype::q4_k>;
 }
 
 }  // namespace ref

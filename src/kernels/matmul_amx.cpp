@@ -1,5 +1,5 @@
 // amx matmul backend: Intel AMX-INT8 tile multiplies for prefill and batched decode (n >= 16
-// activation rows) of Q4_0 (rows and x16 layouts), Q5_0, Q8_0, Q4_K and Q6_K weights; everything
+// activation rows) of Q4_0 and Q4_K (rows and x16 layouts), Q5_0, Q8_0 and Q6_K weights; everything
 // else (matvec, other types, the converters) is the avx512-vnni backend compiled into this
 // translation unit.
 //
@@ -272,6 +272,41 @@ void unpack_q4k(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t rows, in
   }
 }
 
+// The same from an x16 Q4_K group (r0 a multiple of 16, the group whole): nibble dwords scatter
+// to the rows' sub-block lines, the 16 rows' scales decode as unpack_q4k's.
+void unpack_x16_q4k(const uint8_t* w, size_t, int64_t r0, int64_t, int64_t nb, uint8_t* wq,
+                    float* wf) {
+  const auto* in = reinterpret_cast<const uma::kernels::x16_block_q4_k*>(w) + (r0 / 16) * nb;
+  float* minv = wf + nb * 16 * 8;
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i line =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(8));
+  for (int64_t b = 0; b < nb; ++b) {
+    const auto& x = in[b];
+    for (int p = 0; p < 4; ++p) {
+      auto* lo32 = reinterpret_cast<int32_t*>(wq + (b * 8 + 2 * p) * 512);
+      auto* hi32 = reinterpret_cast<int32_t*>(wq + (b * 8 + 2 * p + 1) * 512);
+      for (int j = 0; j < 8; ++j) {
+        const __m512i raw = _mm512_loadu_si512(x.qs[8 * p + j]);
+        _mm512_i32scatter_epi32(lo32 + j, line, _mm512_and_si512(raw, low4), 4);
+        _mm512_i32scatter_epi32(hi32 + j, line, _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4),
+                                4);
+      }
+    }
+    for (int m = 0; m < tile_rows; ++m) {
+      uint8_t packed[12], sm[16];
+      for (int k = 0; k < 3; ++k) std::memcpy(packed + 4 * k, &x.scales[k][4 * m], 4);
+      k4_scales(packed, sm);
+      const float d = h2f(x.d[m]), dmin = h2f(x.dmin[m]);
+      for (int sb = 0; sb < 8; ++sb) {
+        wf[(b * 16 + m) * 8 + sb] = d * static_cast<float>(sm[sb]);
+        minv[(b * 16 + m) * 8 + sb] = dmin * static_cast<float>(sm[8 + sb]);
+      }
+    }
+  }
+}
+
 // acc[m] += C[m] * (scale[m] * da)
 inline void scale_accumulate_k(const int32_t* c, __m512 da, const float* scale_sb, __m512 acc[16]) {
   for (int m = 0; m < 16; ++m)
@@ -441,6 +476,9 @@ struct q4k_kind {
   static constexpr auto unpack = unpack_q4k;
   static constexpr auto product = group_product_k;
 };
+struct x16_q4k_kind : q4k_kind {
+  static constexpr auto unpack = unpack_x16_q4k;
+};
 struct q6k_kind {
   using panel = act_panel_6;
   static constexpr int64_t block_elems = 256;
@@ -531,6 +569,7 @@ const matmul_backend& amx_backend() {
     b.big_gemm[static_cast<size_t>(dtype::q4_k)] = amx_matmul<q4k_kind>;
     b.big_gemm[static_cast<size_t>(dtype::q6_k)] = amx_matmul<q6k_kind>;
     b.big_gemm_x16[static_cast<size_t>(dtype::q4_0)] = amx_matmul<x16_q4_0_kind>;
+    b.big_gemm_x16[static_cast<size_t>(dtype::q4_k)] = amx_matmul<x16_q4k_kind>;
     b.big_gemm_min_n = tile_rows;
     return b;
   }();

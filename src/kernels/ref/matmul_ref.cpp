@@ -315,7 +315,7 @@ const matmul_backend& scalar_backend() {
     set(dtype::bf16, matvec_of<dtype::bf16>);
     set(dtype::q8_0, matvec_of<dtype::q8_0>);
     set(dtype::q4_0, matvec_of<dtype::q4_0>);
-    b.matvec_x16[static_cast<size_t>(dtype::q4_0)] = matvec_x16_q4_0;
+    fill_x16_table(b);
     set(dtype::q4_1, matvec_of<dtype::q4_1>);
     set(dtype::q5_0, matvec_of<dtype::q5_0>);
     set(dtype::q5_1, matvec_of<dtype::q5_1>);

@@ -18,8 +18,8 @@ void convert_f32(const float* x, void* dst, int64_t cols);
 // Dot product of one weight row with one converted activation row (ggml's vec_dot).
 float dot_row(dtype t, const uint8_t* w, const uint8_t* a, int64_t cols);
 
-// The scalar product over an x16 (interleaved) Q4_0 tile (interleave.cpp).
-void matvec_x16_q4_0(const gemm_args& g);
+// The scalar products over x16 (interleaved) tiles, into the scalar backend (interleave.cpp).
+void fill_x16_table(matmul_backend& b);
 
 // Scale / min unpacking of the K formats (ggml's get_scale_min_k4).
 inline void k4_scale_min(int j, const uint8_t* q, uint8_t& sc, uint8_t& mn) {

@@ -179,40 +179,46 @@ TEST(matmul, every_backend_matches_scalar_on_odd_shapes) {
 TEST(matmul, x16_layout_round_trips_and_every_backend_matches_the_rows_layout_reference) {
   std::mt19937 rng(17);
   thread_pool pool2(2), pool3(3);
-  for (int64_t cols : {32, 96, 544, 1024}) {
-    for (int64_t rows : {16, 48, 160}) {
-      auto wbuf = random_rows(rng, dtype::q4_0, rows, cols);
-      const auto w = view_of(dtype::q4_0, wbuf.data(), rows, cols);
-      std::vector<uint8_t> ibuf(wbuf.size() + 64);  // 4 bytes off a vector boundary
-      uint8_t* idata = ibuf.data() + 4;
-      interleave(w, idata, rows > 16 ? &pool2 : nullptr);
-      matrix_view wi = w;
-      wi.data = idata;
-      wi.layout = weight_layout::x16;
-      EXPECT_FALSE(interleave_supported(wi));  // already interleaved
-      std::vector<uint8_t> row(w.row_bytes);
-      for (int64_t r = 0; r < rows; ++r) {
-        deinterleave_row(wi, r, row.data());
-        ASSERT_EQ(0, std::memcmp(row.data(), wbuf.data() + r * w.row_bytes, w.row_bytes)) << r;
-      }
-      for (int64_t n : {1, 2, 3, 5, 9, 16, 33}) {
-        if (n >= 16 && cols > 544) continue;
-        auto x = random_floats(rng, n * cols);
-        std::vector<float> want(n * rows);
-        ref::matmul(w, x.data(), n, want.data());
-        float ymax = 0;
-        for (float v : want) ymax = std::max(ymax, std::fabs(v));
-        for (auto id : available_backends()) {
-          for (thread_pool* pool : {static_cast<thread_pool*>(nullptr), &pool2, &pool3}) {
-            std::vector<float> got(n * rows, NAN);
-            matmul_on(*find_backend(id), wi, x.data(), n, got.data(), pool);
-            for (size_t i = 0; i < got.size(); ++i) {
-              if (id == backend_id::scalar)  // same dots in the same order
-                ASSERT_EQ(got[i], want[i]) << "rows " << rows << " cols " << cols << " n " << n;
-              else
-                ASSERT_NEAR(got[i], want[i], 2e-5f * ymax + 1e-6f)
-                    << find_backend(id)->name << " rows " << rows << " cols " << cols << " n " << n
-                    << " i " << i << " threads " << (pool ? pool->size() : 1);
+  for (dtype t : {dtype::q4_0, dtype::q4_k}) {
+    const std::vector<int64_t> col_set = t == dtype::q4_k ? std::vector<int64_t>{256, 768, 2048}
+                                                          : std::vector<int64_t>{32, 96, 544, 1024};
+    for (int64_t cols : col_set) {
+      for (int64_t rows : {16, 48, 160}) {
+        auto wbuf = random_rows(rng, t, rows, cols);
+        const auto w = view_of(t, wbuf.data(), rows, cols);
+        std::vector<uint8_t> ibuf(wbuf.size() + 64);  // 4 bytes off a vector boundary
+        uint8_t* idata = ibuf.data() + 4;
+        interleave(w, idata, rows > 16 ? &pool2 : nullptr);
+        matrix_view wi = w;
+        wi.data = idata;
+        wi.layout = weight_layout::x16;
+        EXPECT_FALSE(interleave_supported(wi));  // already interleaved
+        std::vector<uint8_t> row(w.row_bytes);
+        for (int64_t r = 0; r < rows; ++r) {
+          deinterleave_row(wi, r, row.data());
+          ASSERT_EQ(0, std::memcmp(row.data(), wbuf.data() + r * w.row_bytes, w.row_bytes)) << r;
+        }
+        for (int64_t n : {1, 2, 3, 5, 9, 16, 33}) {
+          if (n >= 16 && cols > 768) continue;
+          auto x = random_floats(rng, n * cols);
+          std::vector<float> want(n * rows);
+          ref::matmul(w, x.data(), n, want.data());
+          float ymax = 0;
+          for (float v : want) ymax = std::max(ymax, std::fabs(v));
+          for (auto id : available_backends()) {
+            for (thread_pool* pool : {static_cast<thread_pool*>(nullptr), &pool2, &pool3}) {
+              std::vector<float> got(n * rows, NAN);
+              matmul_on(*find_backend(id), wi, x.data(), n, got.data(), pool);
+              for (size_t i = 0; i < got.size(); ++i) {
+                if (id == backend_id::scalar)  // same dots in the same order
+                  ASSERT_EQ(got[i], want[i])
+                      << dtype_name(t) << " rows " << rows << " cols " << cols << " n " << n;
+                else
+                  ASSERT_NEAR(got[i], want[i], 2e-5f * ymax + 1e-6f)
+                      << find_backend(id)->name << " " << dtype_name(t) << " rows " << rows
+                      << " cols " << cols << " n " << n << " i " << i << " threads "
+                      << (pool ? pool->size() : 1);
+              }
             }
           }
         }
@@ -226,7 +232,7 @@ TEST(matmul, x16_is_offered_only_where_it_applies) {
   auto q4 = random_rows(rng, dtype::q4_0, 32, 64);
   auto q8 = random_rows(rng, dtype::q8_0, 32, 64);
   EXPECT_FALSE(interleave_supported(view_of(dtype::q4_0, q4.data(), 24, 64)));  // 24 % 16 != 0
-  EXPECT_FALSE(interleave_supported(view_of(dtype::q8_0, q8.data(), 32, 64)));  // not Q4_0
+  EXPECT_FALSE(interleave_supported(view_of(dtype::q8_0, q8.data(), 32, 64)));  // no x16 kernel
   auto w = view_of(dtype::q4_0, q4.data(), 32, 64);
   const auto& be = best_backend();
   const bool native = be.matvec_x16[static_cast<size_t>(dtype::q4_0)] !=

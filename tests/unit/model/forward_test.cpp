@@ -111,50 +111,54 @@ TEST_P(TinyModel, PrefillThenDecodeEqualsTokenByToken) {
 }
 
 TEST_P(TinyModel, RepackedWeightsGiveTheSameLogits) {
-  auto plain = load_model(golden_model(GetParam(), "q4_0"), {.n_threads = 2});
-  auto packed = load_model(golden_model(GetParam(), "q4_0"), {.n_threads = 2, .repack = true});
-  ASSERT_TRUE(plain.ok() && packed.ok());
-  const weights& w = (*packed)->bound();
-  const bool native = kernels::interleave_supported((*plain)->bound().layers[0].wq.view());
-  if (native) {  // every Q4_0 matrix of these models has a multiple of 16 rows
-    const weights& pw = (*plain)->bound();
-    uint64_t q4 = pw.output.type == dtype::q4_0 ? pw.output.bytes() : 0;
-    for (const auto& l : pw.layers)
-      for (const matrix_ref* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
-        q4 += m->type == dtype::q4_0 ? m->bytes() : 0;
-    EXPECT_GT(q4, 0u);
-    EXPECT_EQ((*packed)->repacked_bytes(), q4);
-    EXPECT_EQ(w.layers[0].w_down.layout, kernels::weight_layout::x16);
-    EXPECT_EQ(w.token_embd.layout, kernels::weight_layout::rows);  // rows are still looked up
-  } else {
-    EXPECT_EQ((*packed)->repacked_bytes(), 0u);  // no native kernel: stays zero-copy
-  }
-  const int64_t nv = (*plain)->config().n_vocab;
-  auto tokens = random_tokens(36, nv, 9);
-  // 30-token prefill (gemm / tile path), then 6 decode steps (matvec path), on both.
-  auto run = [&](model& m) {
-    auto cache = m.make_cache(64, 1);
-    std::vector<int32_t> head(tokens.begin(), tokens.begin() + 30);
-    auto out = prefill_all(m, *cache, head);
-    for (int i = 30; i < 36; ++i) {
-      auto r = prefill_all(m, *cache, {tokens[static_cast<size_t>(i)]}, i);
-      out.insert(out.end(), r.begin(), r.end());
+  for (const char* type : {"q4_0", "q4_k_m"}) {
+    SCOPED_TRACE(type);
+    auto plain = load_model(golden_model(GetParam(), type), {.n_threads = 2});
+    auto packed = load_model(golden_model(GetParam(), type), {.n_threads = 2, .repack = true});
+    ASSERT_TRUE(plain.ok() && packed.ok());
+    const weights& w = (*packed)->bound();
+    const bool native = kernels::interleave_supported((*plain)->bound().layers[0].w_gate.view());
+    if (native) {  // every Q4_0 / Q4_K matrix of these models has a multiple of 16 rows
+      const weights& pw = (*plain)->bound();
+      auto x16 = [](const matrix_ref& m) { return m.type == dtype::q4_0 || m.type == dtype::q4_k; };
+      uint64_t q4 = x16(pw.output) ? pw.output.bytes() : 0;
+      for (const auto& l : pw.layers)
+        for (const matrix_ref* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+          q4 += x16(*m) ? m->bytes() : 0;
+      EXPECT_GT(q4, 0u);
+      EXPECT_EQ((*packed)->repacked_bytes(), q4);
+      EXPECT_EQ(w.layers[0].w_gate.layout, kernels::weight_layout::x16);
+      EXPECT_EQ(w.token_embd.layout, kernels::weight_layout::rows);  // rows are still looked up
+    } else {
+      EXPECT_EQ((*packed)->repacked_bytes(), 0u);  // no native kernel: stays zero-copy
     }
-    return out;
-  };
-  const auto a = run(**plain), b = run(**packed);
-  const auto s = compare_logits(a.data(), b.data(), 36, nv);
-  std::printf("%s repacked vs zero-copy: max_abs %.3g kl_mean %.3g top1 %.2f\n", GetParam(),
-              s.max_abs, s.kl_mean, s.top1);
-  // Exact int32 block sums in both layouts; only the float summation inside a block differs
-  // (lane partial sums vs one sum), which can flip a rounding step of the next Q8 activation.
-  EXPECT_LE(s.kl_mean, 1e-3);
-  EXPECT_EQ(s.clear_argmax_mismatch, 0);
-  // The reference forward reads interleaved matrices back row by row: bit-identical.
-  auto ra = reference_forward(**plain).forward({tokens.begin(), tokens.begin() + 8});
-  auto rb = reference_forward(**packed).forward({tokens.begin(), tokens.begin() + 8});
-  ASSERT_TRUE(ra.ok() && rb.ok());
-  EXPECT_EQ(*ra, *rb);
+    const int64_t nv = (*plain)->config().n_vocab;
+    auto tokens = random_tokens(36, nv, 9);
+    // 30-token prefill (gemm / tile path), then 6 decode steps (matvec path), on both.
+    auto run = [&](model& m) {
+      auto cache = m.make_cache(64, 1);
+      std::vector<int32_t> head(tokens.begin(), tokens.begin() + 30);
+      auto out = prefill_all(m, *cache, head);
+      for (int i = 30; i < 36; ++i) {
+        auto r = prefill_all(m, *cache, {tokens[static_cast<size_t>(i)]}, i);
+        out.insert(out.end(), r.begin(), r.end());
+      }
+      return out;
+    };
+    const auto a = run(**plain), b = run(**packed);
+    const auto s = compare_logits(a.data(), b.data(), 36, nv);
+    std::printf("%s %s repacked vs zero-copy: max_abs %.3g kl_mean %.3g top1 %.2f\n", GetParam(),
+                type, s.max_abs, s.kl_mean, s.top1);
+    // Exact int32 block sums in both layouts; only the float summation inside a block differs
+    // (lane partial sums vs one sum), which can flip a rounding step of the next Q8 activation.
+    EXPECT_LE(s.kl_mean, 1e-3);
+    EXPECT_EQ(s.clear_argmax_mismatch, 0);
+    // The reference forward reads interleaved matrices back row by row: bit-identical.
+    auto ra = reference_forward(**plain).forward({tokens.begin(), tokens.begin() + 8});
+    auto rb = reference_forward(**packed).forward({tokens.begin(), tokens.begin() + 8});
+    ASSERT_TRUE(ra.ok() && rb.ok());
+    EXPECT_EQ(*ra, *rb);
+  }
 }
 
 TEST_P(TinyModel, SequencesInOneBatchAreIndependent) {
