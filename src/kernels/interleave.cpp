@@ -2,8 +2,9 @@
 // reference product over it (the dot of each de-interleaved row, exactly the rows-layout
 // reference), which the scalar backend registers and every other backend is tested against.
 //
-// A format's block is H leading 16-bit fields (scales) and then D 32-bit words; its x16
-// group-block holds, for 16 rows, each field as 16 halves and then each word as 16 dwords.
+// A format's block is H 16-bit fields (scales) and D 32-bit words, the halves first (Q4_0, Q4_K)
+// or last (Q6_K); its x16 group-block holds, for 16 rows, each field as 16 halves and each word as
+// 16 dwords, in the block's order.
 #include <cstring>
 #include <vector>
 
@@ -19,7 +20,10 @@ namespace {
 
 struct x16_format {
   int64_t block_elems = 0;
-  int halves = 0, words = 0;  // block = halves x 2 bytes, then words x 4 bytes
+  int halves = 0, words = 0;  // block = halves x 2 bytes and words x 4 bytes
+  bool halves_last = false;   // the words come first
+  int half_at() const { return halves_last ? 4 * words : 0; }  // byte offsets in the block
+  int word_at() const { return halves_last ? 0 : 2 * halves; }
 };
 
 // The formats with an x16 layout (block_elems == 0 for the rest).
@@ -29,6 +33,8 @@ x16_format x16_format_of(dtype t) {
       return {qk32, 1, 4};
     case dtype::q4_k:
       return {qk_k, 2, 35};
+    case dtype::q6_k:
+      return {qk_k, 1, 52, true};
     default:
       return {};
   }
@@ -64,10 +70,10 @@ void interleave(const matrix_view& w, void* dst, thread_pool* pool) {
       for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* in = row + b * block_bytes;
         uint8_t* o = out + static_cast<size_t>(g * nb + b) * 16 * block_bytes;
-        for (int h = 0; h < f.halves; ++h) std::memcpy(o + 32 * h + 2 * m, in + 2 * h, 2);
-        uint8_t* ow = o + 32 * f.halves;
-        const uint8_t* iw = in + 2 * f.halves;
-        for (int k = 0; k < f.words; ++k) std::memcpy(ow + 64 * k + 4 * m, iw + 4 * k, 4);
+        for (int h = 0; h < f.halves; ++h)
+          std::memcpy(o + 16 * f.half_at() + 32 * h + 2 * m, in + f.half_at() + 2 * h, 2);
+        for (int k = 0; k < f.words; ++k)
+          std::memcpy(o + 16 * f.word_at() + 64 * k + 4 * m, in + f.word_at() + 4 * k, 4);
       }
     }
   };
@@ -90,9 +96,10 @@ void deinterleave_row(const matrix_view& w, int64_t r, void* dst) {
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* o = group + static_cast<size_t>(b) * 16 * block_bytes;
     uint8_t* out = row + b * block_bytes;
-    for (int h = 0; h < f.halves; ++h) std::memcpy(out + 2 * h, o + 32 * h + 2 * m, 2);
+    for (int h = 0; h < f.halves; ++h)
+      std::memcpy(out + f.half_at() + 2 * h, o + 16 * f.half_at() + 32 * h + 2 * m, 2);
     for (int k = 0; k < f.words; ++k)
-      std::memcpy(out + 2 * f.halves + 4 * k, o + 32 * f.halves + 64 * k + 4 * m, 4);
+      std::memcpy(out + f.word_at() + 4 * k, o + 16 * f.word_at() + 64 * k + 4 * m, 4);
   }
 }
 
@@ -114,6 +121,7 @@ void matvec_x16(const gemm_args& g) {
 void fill_x16_table(matmul_backend& b) {
   b.matvec_x16[static_cast<size_t>(dtype::q4_0)] = matvec_x16<dtype::q4_0>;
   b.matvec_x16[static_cast<size_t>(dtype::q4_k)] = matvec_x16<dtype::q4_k>;
+  b.matvec_x16[static_cast<size_t>(dtype::q6_k)] = matvec_x16<dtype::q6_k>;
 }
 
 }  // namespace ref

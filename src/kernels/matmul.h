@@ -28,8 +28,9 @@ namespace uma::kernels {
 //         the 16 rows' fp16 scales come first, then their nibble bytes 4 at a time (bytes
 //         4j..4j+3 of every row, j = 0..3), so one 512-bit load holds 4 bytes of each of 16 rows
 //         and the integer dot products run 16 rows wide with no shuffles, and the scales of 16
-//         rows convert in one instruction. Same size as the rows layout. Q4_0 and Q4_K (whose
-//         d, dmin, packed scales and nibbles are interleaved the same way: halves, then dwords).
+//         rows convert in one instruction. Same size as the rows layout. Q4_0, Q4_K and Q6_K
+//         (whose scales and quant bytes are interleaved the same way: fp16 fields as halves,
+//         the rest as dwords, in the block's order).
 enum class weight_layout : uint8_t { rows, x16 };
 
 struct matrix_view {
@@ -55,13 +56,21 @@ struct x16_block_q4_k {
   uint8_t qs[32][64];     // qs[k][4 * m + i] = row m's qs[4 * k + i]
 };
 static_assert(sizeof(x16_block_q4_k) == 16 * 144);
+// One x16 group-block of Q6_K: 16 rows x 256 weights (3360 bytes, as 16 block_q6_k).
+struct x16_block_q6_k {
+  uint8_t ql[32][64];    // ql[k][4 * m + i] = row m's ql[4 * k + i]
+  uint8_t qh[16][64];    // qh[k][4 * m + i] = row m's qh[4 * k + i]
+  int8_t scales[4][64];  // scales[k][4 * m + i] = row m's scales[4 * k + i]
+  uint16_t d[16];
+};
+static_assert(sizeof(x16_block_q6_k) == 16 * 210);
 
 // Production path: best available backend. `pool` may be null (single-threaded).
 // x: n rows, stride `cols` floats; y: n rows, stride `rows` floats.
 void matmul(const matrix_view& w, const float* x, int64_t n, float* y, thread_pool* pool);
 
-// True when this CPU's backend has a native x16 kernel for `w` (a rows-layout Q4_0 or Q4_K matrix
-// whose row count is a multiple of 16): only then is interleaving a speed-up.
+// True when this CPU's backend has a native x16 kernel for `w` (a rows-layout Q4_0, Q4_K or Q6_K
+// matrix whose row count is a multiple of 16): only then is interleaving a speed-up.
 bool interleave_supported(const matrix_view& w);
 // Writes rows-layout `w` in the x16 layout to `dst` (w.rows * w.row_bytes bytes), in parallel
 // over `pool` (may be null). The caller checks interleave_supported (or at least Q4_0 and

@@ -1,5 +1,5 @@
 // amx matmul backend: Intel AMX-INT8 tile multiplies for prefill and batched decode (n >= 16
-// activation rows) of Q4_0 and Q4_K (rows and x16 layouts), Q5_0, Q8_0 and Q6_K weights; everything
+// activation rows) of Q4_0, Q4_K and Q6_K (rows and x16 layouts), Q5_0 and Q8_0 weights; everything
 // else (matvec, other types, the converters) is the avx512-vnni backend compiled into this
 // translation unit.
 //
@@ -410,6 +410,19 @@ void unpack_q6k(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t rows, in
   }
 }
 
+// The same from an x16 Q6_K group: the 16 rows are gathered back to the rows layout and
+// unpacked as above (once per task; the tile products dominate).
+void unpack_x16_q6k(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t, int64_t nb,
+                    uint8_t* qout, float* scale) {
+  const uma::kernels::matrix_view v{uma::dtype::q6_k, w,         r0 + tile_rows,
+                                    nb * 256,         row_bytes, uma::kernels::weight_layout::x16};
+  thread_local std::vector<uint8_t> rows;
+  rows.resize(tile_rows * row_bytes);
+  for (int m = 0; m < tile_rows; ++m)
+    uma::kernels::deinterleave_row(v, r0 + m, rows.data() + m * row_bytes);
+  unpack_q6k(rows.data(), row_bytes, 0, tile_rows, nb, qout, scale);
+}
+
 // acc[m] += (C[m] - corr) * (scale[m] * da)
 inline void scale_accumulate_6(const int32_t* c, const int32_t* corr_v, __m512 da,
                                const float* scale_sb, __m512 acc[16]) {
@@ -488,6 +501,10 @@ struct q6k_kind {
   static constexpr auto convert = convert_panels_6;
   static constexpr auto unpack = unpack_q6k;
   static constexpr auto product = group_product_6;
+};
+
+struct x16_q6k_kind : q6k_kind {
+  static constexpr auto unpack = unpack_x16_q6k;
 };
 
 template <class K>
@@ -570,6 +587,7 @@ const matmul_backend& amx_backend() {
     b.big_gemm[static_cast<size_t>(dtype::q6_k)] = amx_matmul<q6k_kind>;
     b.big_gemm_x16[static_cast<size_t>(dtype::q4_0)] = amx_matmul<x16_q4_0_kind>;
     b.big_gemm_x16[static_cast<size_t>(dtype::q4_k)] = amx_matmul<x16_q4k_kind>;
+    b.big_gemm_x16[static_cast<size_t>(dtype::q6_k)] = amx_matmul<x16_q6k_kind>;
     b.big_gemm_min_n = tile_rows;
     return b;
   }();

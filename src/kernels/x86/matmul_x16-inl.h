@@ -193,3 +193,87 @@ void x16_q4_k_matvec(const gemm_args& g) {
     for (; c < g.n; ++c) x16_q4_k_tile<1>(g, gi, c, pairs.data());
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Q6_K over x16 groups (16 rows x one super-block per x16_block_q6_k). For each half h and group
+// of 4 positions l, two ql dwords and one qh dword give the 6-bit values of 4 sub-blocks
+// (elements 128h + 32q + l, q = 0..3) with one vpternlogd each; each 16-element sub-block's dot
+// is 4 vpdpbusd (exact int32), minus 32 x the activation's sub-block sum (Q8_K bsums), times its
+// signed 8-bit scale in int32, as the reference's scaled_dot16; one fp32 fma per super-block.
+
+// Signed byte k of every dword, sign-extended to the dword.
+inline __m512i dword_sbyte(__m512i v, int k) {
+  return _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * k), 24);
+}
+
+template <int C>
+void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
+  using uma::kernels::x16_block_q6_k;
+  const int64_t nb = g.cols / 256;
+  const x16_block_q6_k* x = reinterpret_cast<const x16_block_q6_k*>(g.w) + gi * nb;
+  const block_q8_k* y[C];
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  __m512 acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
+  const __m512i low4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+  constexpr int ternary_or_and = 0xF8;  // a | (b & c)
+  for (int64_t b = 0; b < nb; ++b) {
+    // The next group-block (3.3 KB ahead), one line per step, as Q4_K.
+    const char* pf = reinterpret_cast<const char*>(x + b + 1);
+    const x16_block_q6_k& xb = x[b];
+    __m512i sumi[C];
+    for (int c = 0; c < C; ++c) sumi[c] = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h) {
+      for (int half = 0; half < 2; ++half) {
+        __m512i d[C][4];
+        for (int c = 0; c < C; ++c)
+          for (int q = 0; q < 4; ++q) d[c][q] = _mm512_setzero_si512();
+        for (int kk = 4 * half; kk < 4 * half + 4; ++kk) {
+          const int step = (h * 2 + half) * 4 + (kk - 4 * half);   // 0..15
+          for (int l = 4 * step; l < 4 * step + 4 && l < 53; ++l)  // 52.5 lines a block
+            _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
+          const __m512i qa = _mm512_loadu_si512(xb.ql[16 * h + kk]);
+          const __m512i qb = _mm512_loadu_si512(xb.ql[16 * h + 8 + kk]);
+          const __m512i qh = _mm512_loadu_si512(xb.qh[8 * h + kk]);
+          __m512i v[4];
+          v[0] = _mm512_ternarylogic_epi32(_mm512_and_si512(qa, low4), _mm512_slli_epi16(qh, 4),
+                                           m30, ternary_or_and);
+          v[1] = _mm512_ternarylogic_epi32(_mm512_and_si512(qb, low4), _mm512_slli_epi16(qh, 2),
+                                           m30, ternary_or_and);
+          v[2] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(qa, 4), low4), qh,
+                                           m30, ternary_or_and);
+          v[3] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(qb, 4), low4),
+                                           _mm512_srli_epi16(qh, 2), m30, ternary_or_and);
+          for (int c = 0; c < C; ++c) {
+            const int8_t* yq = y[c][b].qs + 128 * h + 4 * kk;
+            for (int q = 0; q < 4; ++q)
+              d[c][q] =
+                  _mm512_dpbusd_epi32(d[c][q], v[q], _mm512_set1_epi32(load_i32(yq + 32 * q)));
+          }
+        }
+        for (int q = 0; q < 4; ++q) {
+          const int s = 8 * h + 2 * q + half;  // the sub-block these 16 elements belong to
+          const __m512i sc = dword_sbyte(_mm512_loadu_si512(xb.scales[s / 4]), s % 4);
+          for (int c = 0; c < C; ++c) {
+            const __m512i dot = _mm512_sub_epi32(d[c][q], _mm512_set1_epi32(32 * y[c][b].bsums[s]));
+            sumi[c] = _mm512_add_epi32(sumi[c], _mm512_mullo_epi32(dot, sc));
+          }
+        }
+      }
+    }
+    const __m512 dx = _mm512_cvtph_ps(load256(xb.d));
+    for (int c = 0; c < C; ++c)
+      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi[c]),
+                               _mm512_mul_ps(_mm512_set1_ps(y[c][b].d), dx), acc[c]);
+  }
+  for (int c = 0; c < C; ++c) _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16, acc[c]);
+}
+
+void x16_q6_k_matvec(const gemm_args& g) {
+  for (int64_t gi = 0; gi < g.rows / 16; ++gi) {
+    int64_t c = 0;
+    for (; c + 2 <= g.n; c += 2) x16_q6_k_tile<2>(g, gi, c);
+    for (; c < g.n; ++c) x16_q6_k_tile<1>(g, gi, c);
+  }
+}

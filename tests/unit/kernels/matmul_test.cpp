@@ -179,8 +179,8 @@ TEST(matmul, every_backend_matches_scalar_on_odd_shapes) {
 TEST(matmul, x16_layout_round_trips_and_every_backend_matches_the_rows_layout_reference) {
   std::mt19937 rng(17);
   thread_pool pool2(2), pool3(3);
-  for (dtype t : {dtype::q4_0, dtype::q4_k}) {
-    const std::vector<int64_t> col_set = t == dtype::q4_k ? std::vector<int64_t>{256, 768, 2048}
+  for (dtype t : {dtype::q4_0, dtype::q4_k, dtype::q6_k}) {
+    const std::vector<int64_t> col_set = t != dtype::q4_0 ? std::vector<int64_t>{256, 768, 2048}
                                                           : std::vector<int64_t>{32, 96, 544, 1024};
     for (int64_t cols : col_set) {
       for (int64_t rows : {16, 48, 160}) {

@@ -120,7 +120,9 @@ TEST_P(TinyModel, RepackedWeightsGiveTheSameLogits) {
     const bool native = kernels::interleave_supported((*plain)->bound().layers[0].w_gate.view());
     if (native) {  // every Q4_0 / Q4_K matrix of these models has a multiple of 16 rows
       const weights& pw = (*plain)->bound();
-      auto x16 = [](const matrix_ref& m) { return m.type == dtype::q4_0 || m.type == dtype::q4_k; };
+      auto x16 = [](const matrix_ref& m) {
+        return m.type == dtype::q4_0 || m.type == dtype::q4_k || m.type == dtype::q6_k;
+      };
       uint64_t q4 = x16(pw.output) ? pw.output.bytes() : 0;
       for (const auto& l : pw.layers)
         for (const matrix_ref* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
