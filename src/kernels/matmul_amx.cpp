@@ -1,5 +1,5 @@
 // amx matmul backend: Intel AMX-INT8 tile multiplies for prefill and batched decode (n >= 16
-// activation rows) of Q4_0, Q4_K and Q6_K (rows and x16 layouts), Q5_0 and Q8_0 weights; everything
+// activation rows) of Q4_0, Q8_0, Q4_K and Q6_K (rows and x16 layouts) and Q5_0 weights; everything
 // else (matvec, other types, the converters) is the avx512-vnni backend compiled into this
 // translation unit.
 //
@@ -410,17 +410,18 @@ void unpack_q6k(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t rows, in
   }
 }
 
-// The same from an x16 Q6_K group: the 16 rows are gathered back to the rows layout and
-// unpacked as above (once per task; the tile products dominate).
-void unpack_x16_q6k(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t, int64_t nb,
-                    uint8_t* qout, float* scale) {
-  const uma::kernels::matrix_view v{uma::dtype::q6_k, w,         r0 + tile_rows,
-                                    nb * 256,         row_bytes, uma::kernels::weight_layout::x16};
+// An x16 group (r0 a multiple of 16, the group whole) unpacked by the rows-layout `unpack`: its
+// 16 rows are gathered back first (once per task; the tile products dominate). Q8_0, Q6_K.
+template <auto unpack, uma::dtype T, int64_t block_elems>
+void unpack_x16_via_rows(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t, int64_t nb,
+                         uint8_t* q, float* f) {
+  const uma::kernels::matrix_view v{
+      T, w, r0 + tile_rows, nb * block_elems, row_bytes, uma::kernels::weight_layout::x16};
   thread_local std::vector<uint8_t> rows;
   rows.resize(tile_rows * row_bytes);
   for (int m = 0; m < tile_rows; ++m)
     uma::kernels::deinterleave_row(v, r0 + m, rows.data() + m * row_bytes);
-  unpack_q6k(rows.data(), row_bytes, 0, tile_rows, nb, qout, scale);
+  unpack(rows.data(), row_bytes, 0, tile_rows, nb, q, f);
 }
 
 // acc[m] += (C[m] - corr) * (scale[m] * da)
@@ -504,7 +505,11 @@ struct q6k_kind {
 };
 
 struct x16_q6k_kind : q6k_kind {
-  static constexpr auto unpack = unpack_x16_q6k;
+  static constexpr auto unpack = unpack_x16_via_rows<unpack_q6k, uma::dtype::q6_k, 256>;
+};
+struct x16_q8_0_kind : legacy_kind<q8_0_fmt> {
+  static constexpr auto unpack =
+      unpack_x16_via_rows<unpack_weights<q8_0_fmt>, uma::dtype::q8_0, 32>;
 };
 
 template <class K>
@@ -588,6 +593,7 @@ const matmul_backend& amx_backend() {
     b.big_gemm_x16[static_cast<size_t>(dtype::q4_0)] = amx_matmul<x16_q4_0_kind>;
     b.big_gemm_x16[static_cast<size_t>(dtype::q4_k)] = amx_matmul<x16_q4k_kind>;
     b.big_gemm_x16[static_cast<size_t>(dtype::q6_k)] = amx_matmul<x16_q6k_kind>;
+    b.big_gemm_x16[static_cast<size_t>(dtype::q8_0)] = amx_matmul<x16_q8_0_kind>;
     b.big_gemm_min_n = tile_rows;
     return b;
   }();

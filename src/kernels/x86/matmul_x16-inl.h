@@ -16,8 +16,8 @@ inline int32_t load_i32(const int8_t* p) {
   return v;
 }
 
-// -8 x the sum of each activation block's 32 values, for C rows of nb blocks.
-inline void q4_0_offsets(const gemm_args& g, int32_t* corr) {
+// -offset x the sum of each activation block's 32 values, for the n rows of nb blocks.
+inline void block_offsets(const gemm_args& g, int offset, int32_t* corr) {
   const int64_t nb = g.cols / 32;
   const __m256i ones = _mm256_set1_epi8(1);
   for (int64_t c = 0; c < g.n; ++c) {
@@ -25,7 +25,7 @@ inline void q4_0_offsets(const gemm_args& g, int32_t* corr) {
         reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c) * g.a_row_bytes);
     for (int64_t b = 0; b < nb; ++b)
       corr[c * nb + b] =
-          -8 * hsum_i32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, load256(y[b].qs)));
+          -offset * hsum_i32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, load256(y[b].qs)));
   }
 }
 
@@ -70,11 +70,59 @@ void x16_q4_0_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* co
 void x16_q4_0_matvec(const gemm_args& g) {
   thread_local std::vector<int32_t> corr;
   corr.resize(static_cast<size_t>(g.n * (g.cols / 32)));
-  q4_0_offsets(g, corr.data());
+  block_offsets(g, 8, corr.data());
   for (int64_t gi = 0; gi < g.rows / 16; ++gi) {
     int64_t c = 0;
     for (; c + 4 <= g.n; c += 4) x16_q4_0_tile<4>(g, gi, c, corr.data());
     for (; c < g.n; ++c) x16_q4_0_tile<1>(g, gi, c, corr.data());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q8_0 over x16 groups: the signed weights flipped to unsigned (w + 128, one xor) for vpdpbusd,
+// the dot starting at -128 x the activation block sum; otherwise as Q4_0, with 8 weight dwords a
+// row per block instead of 4 nibble dwords.
+
+template <int C>
+void x16_q8_0_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* corr) {
+  using uma::kernels::x16_block_q8_0;
+  const int64_t nb = g.cols / 32;
+  const x16_block_q8_0* x = reinterpret_cast<const x16_block_q8_0*>(g.w) + gi * nb;
+  const block_q8_0* y[C];
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  __m512 acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  constexpr int64_t ahead = 16;  // blocks (8.5 KB), as Q4_0's 9 KB
+  for (int64_t b = 0; b < nb; ++b) {
+    const char* pf = reinterpret_cast<const char*>(x + b + ahead);
+    for (int l = 0; l < 9; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
+    __m512i u[8];
+    for (int j = 0; j < 8; ++j) u[j] = _mm512_xor_si512(_mm512_loadu_si512(x[b].qs[j]), flip);
+    const __m512 dx = _mm512_cvtph_ps(load256(x[b].d));
+    for (int c = 0; c < C; ++c) {
+      const int8_t* yq = y[c][b].qs;
+      __m512i s0 = _mm512_set1_epi32(corr[(c0 + c) * nb + b]), s1 = _mm512_setzero_si512();
+      for (int j = 0; j < 8; j += 2) {
+        s0 = _mm512_dpbusd_epi32(s0, u[j], _mm512_set1_epi32(load_i32(yq + 4 * j)));
+        s1 = _mm512_dpbusd_epi32(s1, u[j + 1], _mm512_set1_epi32(load_i32(yq + 4 * j + 4)));
+      }
+      const __m512 dxy = _mm512_mul_ps(dx, _mm512_set1_ps(h2f(y[c][b].d)));
+      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), dxy, acc[c]);
+    }
+  }
+  for (int c = 0; c < C; ++c) _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16, acc[c]);
+}
+
+void x16_q8_0_matvec(const gemm_args& g) {
+  thread_local std::vector<int32_t> corr;
+  corr.resize(static_cast<size_t>(g.n * (g.cols / 32)));
+  block_offsets(g, 128, corr.data());
+  for (int64_t gi = 0; gi < g.rows / 16; ++gi) {
+    int64_t c = 0;
+    for (; c + 4 <= g.n; c += 4) x16_q8_0_tile<4>(g, gi, c, corr.data());
+    for (; c < g.n; ++c) x16_q8_0_tile<1>(g, gi, c, corr.data());
   }
 }
 
