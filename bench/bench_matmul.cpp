@@ -2,7 +2,7 @@
 //   matvec (decode): weights >> L3 (768 MiB), reported as GB/s of weights and as a fraction of this
 //   machine's measured read bandwidth (counter bw_ratio);
 //   gemm (prefill, n = 64 activation rows): GOPS and fraction of the measured int8 peak.
-//   "<type>_x16" rows (q4_0, q8_0, q4_k, q6_k): the same matrix in the interleaved x16 layout
+//   "<type>_x16" rows (q4_0, q5_0, q8_0, q4_k, q6_k): the same matrix in the interleaved x16 layout
 //   (--repack), where the backend has kernels for it.
 // Run: build/<dir>/bench_matmul [--benchmark_filter=q4_0]
 #include <benchmark/benchmark.h>
@@ -146,7 +146,7 @@ int register_all() {
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }
-    for (dtype t : {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
+    for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
       const auto ti = static_cast<size_t>(t);
       if (be->matvec_x16[ti] == nullptr || be->matvec_x16[ti] == scalar_backend().matvec_x16[ti])
         continue;  // no native kernel: the layout would only be slower

@@ -31,6 +31,8 @@ x16_format x16_format_of(dtype t) {
   switch (t) {
     case dtype::q4_0:
       return {qk32, 1, 4};
+    case dtype::q5_0:
+      return {qk32, 1, 5};
     case dtype::q8_0:
       return {qk32, 1, 8};
     case dtype::q4_k:
@@ -122,6 +124,7 @@ void matvec_x16(const gemm_args& g) {
 
 void fill_x16_table(matmul_backend& b) {
   b.matvec_x16[static_cast<size_t>(dtype::q4_0)] = matvec_x16<dtype::q4_0>;
+  b.matvec_x16[static_cast<size_t>(dtype::q5_0)] = matvec_x16<dtype::q5_0>;
   b.matvec_x16[static_cast<size_t>(dtype::q8_0)] = matvec_x16<dtype::q8_0>;
   b.matvec_x16[static_cast<size_t>(dtype::q4_k)] = matvec_x16<dtype::q4_k>;
   b.matvec_x16[static_cast<size_t>(dtype::q6_k)] = matvec_x16<dtype::q6_k>;

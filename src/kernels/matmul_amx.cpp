@@ -1,5 +1,5 @@
 // amx matmul backend: Intel AMX-INT8 tile multiplies for prefill and batched decode (n >= 16
-// activation rows) of Q4_0, Q8_0, Q4_K and Q6_K (rows and x16 layouts) and Q5_0 weights; everything
+// activation rows) of Q4_0, Q5_0, Q8_0, Q4_K and Q6_K weights (rows and x16 layouts); everything
 // else (matvec, other types, the converters) is the avx512-vnni backend compiled into this
 // translation unit.
 //
@@ -507,6 +507,10 @@ struct q6k_kind {
 struct x16_q6k_kind : q6k_kind {
   static constexpr auto unpack = unpack_x16_via_rows<unpack_q6k, uma::dtype::q6_k, 256>;
 };
+struct x16_q5_0_kind : legacy_kind<q5_0_fmt> {
+  static constexpr auto unpack =
+      unpack_x16_via_rows<unpack_weights<q5_0_fmt>, uma::dtype::q5_0, 32>;
+};
 struct x16_q8_0_kind : legacy_kind<q8_0_fmt> {
   static constexpr auto unpack =
       unpack_x16_via_rows<unpack_weights<q8_0_fmt>, uma::dtype::q8_0, 32>;
@@ -594,6 +598,7 @@ const matmul_backend& amx_backend() {
     b.big_gemm_x16[static_cast<size_t>(dtype::q4_k)] = amx_matmul<x16_q4k_kind>;
     b.big_gemm_x16[static_cast<size_t>(dtype::q6_k)] = amx_matmul<x16_q6k_kind>;
     b.big_gemm_x16[static_cast<size_t>(dtype::q8_0)] = amx_matmul<x16_q8_0_kind>;
+    b.big_gemm_x16[static_cast<size_t>(dtype::q5_0)] = amx_matmul<x16_q5_0_kind>;
     b.big_gemm_min_n = tile_rows;
     return b;
   }();

@@ -79,6 +79,68 @@ void x16_q4_0_matvec(const gemm_args& g) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Q5_0 over x16 groups: as Q4_0, plus each row's 32 fifth bits (one dword a row): for the 4
+// elements of a nibble dword, the 4 bits are spread over their bytes by a byte broadcast and a
+// bit test (vpshufb + vptestmb) and added as 16 under the mask; the offset is 16.
+
+template <int C>
+void x16_q5_0_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* corr) {
+  using uma::kernels::x16_block_q5_0;
+  const int64_t nb = g.cols / 32;
+  const x16_block_q5_0* x = reinterpret_cast<const x16_block_q5_0*>(g.w) + gi * nb;
+  const block_q8_0* y[C];
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  __m512 acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
+  const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
+  const __m512i bitsel = _mm512_set1_epi32(0x08040201);  // byte i of a dword tests bit i
+  // Byte 0 (low elements) / byte 2 (high elements, bits 16..) of each dword to all 4 bytes.
+  const __m512i bcast_lo = _mm512_set4_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0x00000000);
+  const __m512i bcast_hi = _mm512_set4_epi32(0x0e0e0e0e, 0x0a0a0a0a, 0x06060606, 0x02020202);
+  constexpr int64_t ahead = 26;  // blocks (9 KB), as Q4_0
+  for (int64_t b = 0; b < nb; ++b) {
+    const char* pf = reinterpret_cast<const char*>(x + b + ahead);
+    for (int l = 0; l < 6; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
+    const __m512i qh = _mm512_loadu_si512(x[b].qh);
+    __m512i lo[4], hi[4];
+    for (int j = 0; j < 4; ++j) {
+      const __m512i raw = _mm512_loadu_si512(x[b].qs[j]);
+      const __m512i t = _mm512_srli_epi32(qh, 4 * j);  // bits 4j.. and 16 + 4j.. at 0 and 16
+      const __mmask64 klo = _mm512_test_epi8_mask(_mm512_shuffle_epi8(t, bcast_lo), bitsel);
+      const __mmask64 khi = _mm512_test_epi8_mask(_mm512_shuffle_epi8(t, bcast_hi), bitsel);
+      const __m512i l = _mm512_and_si512(raw, low4);
+      lo[j] = _mm512_mask_add_epi8(l, klo, l, bit4);
+      const __m512i h = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+      hi[j] = _mm512_mask_add_epi8(h, khi, h, bit4);
+    }
+    const __m512 dx = _mm512_cvtph_ps(load256(x[b].d));
+    for (int c = 0; c < C; ++c) {
+      const int8_t* yq = y[c][b].qs;
+      __m512i s0 = _mm512_set1_epi32(corr[(c0 + c) * nb + b]), s1 = _mm512_setzero_si512();
+      for (int j = 0; j < 4; ++j) {
+        s0 = _mm512_dpbusd_epi32(s0, lo[j], _mm512_set1_epi32(load_i32(yq + 4 * j)));
+        s1 = _mm512_dpbusd_epi32(s1, hi[j], _mm512_set1_epi32(load_i32(yq + 16 + 4 * j)));
+      }
+      const __m512 dxy = _mm512_mul_ps(dx, _mm512_set1_ps(h2f(y[c][b].d)));
+      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), dxy, acc[c]);
+    }
+  }
+  for (int c = 0; c < C; ++c) _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16, acc[c]);
+}
+
+void x16_q5_0_matvec(const gemm_args& g) {
+  thread_local std::vector<int32_t> corr;
+  corr.resize(static_cast<size_t>(g.n * (g.cols / 32)));
+  block_offsets(g, 16, corr.data());
+  for (int64_t gi = 0; gi < g.rows / 16; ++gi) {
+    int64_t c = 0;
+    for (; c + 4 <= g.n; c += 4) x16_q5_0_tile<4>(g, gi, c, corr.data());
+    for (; c < g.n; ++c) x16_q5_0_tile<1>(g, gi, c, corr.data());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Q8_0 over x16 groups: the signed weights flipped to unsigned (w + 128, one xor) for vpdpbusd,
 // the dot starting at -128 x the activation block sum; otherwise as Q4_0, with 8 weight dwords a
 // row per block instead of 4 nibble dwords.

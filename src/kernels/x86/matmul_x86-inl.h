@@ -677,6 +677,8 @@ void fill_table(uma::kernels::matmul_backend& b) {
 #if UMA_VNNI
   b.matvec_x16[static_cast<size_t>(dtype::q4_0)] = x16_q4_0_matvec;
   b.gemm_x16[static_cast<size_t>(dtype::q4_0)] = x16_q4_0_matvec;
+  b.matvec_x16[static_cast<size_t>(dtype::q5_0)] = x16_q5_0_matvec;
+  b.gemm_x16[static_cast<size_t>(dtype::q5_0)] = x16_q5_0_matvec;
   b.matvec_x16[static_cast<size_t>(dtype::q8_0)] = x16_q8_0_matvec;
   b.gemm_x16[static_cast<size_t>(dtype::q8_0)] = x16_q8_0_matvec;
   b.matvec_x16[static_cast<size_t>(dtype::q4_k)] = x16_q4_k_matvec;
