@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 
 #include "gguf/gguf.h"
@@ -131,28 +133,37 @@ result<std::unique_ptr<weights>> bind_weights(const gguf::file& f, const model_c
   return w;
 }
 
-void weights::aligned_free::operator()(void* p) const {
-  std::free(p);
+void weights::region_unmap::operator()(uint8_t* p) const {
+  if (p != nullptr) munmap(p, bytes);
 }
 
 void interleave_weights(weights& w, const gguf::file& f, thread_pool* pool) {
-  auto one = [&](matrix_ref& m) {
-    const kernels::matrix_view v = m.view();
-    if (!interleave_supported(v)) return;
-    const size_t bytes = static_cast<size_t>(m.bytes());
-    auto* dst = static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
-    if (dst == nullptr) return;  // keep the zero-copy view
-    kernels::interleave(v, dst, pool);
-    w.interleaved.emplace_back(dst);
-    w.interleaved_bytes += bytes;
-    if (&m != &w.output || !w.tied_output)
-      f.release({static_cast<const std::byte*>(m.data), bytes});
-    m.data = dst;
-    m.layout = kernels::weight_layout::x16;
-  };
+  std::vector<matrix_ref*> todo;
   for (auto& l : w.layers)
-    for (matrix_ref* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) one(*m);
-  one(w.output);
+    for (matrix_ref* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+      if (interleave_supported(m->view())) todo.push_back(m);
+  if (interleave_supported(w.output.view())) todo.push_back(&w.output);
+  if (todo.empty()) return;
+  size_t total = 0;
+  for (const matrix_ref* m : todo) total += (static_cast<size_t>(m->bytes()) + 63) / 64 * 64;
+  // One anonymous region for all copies. Not MADV_HUGEPAGE: measured on the dev VM (THP on
+  // madvise), decode was ~3 % faster but one load in two took 5.9 s instead of 0.3 s (direct
+  // compaction on fault, which also evicted the model file from the page cache).
+  void* region = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (region == MAP_FAILED) return;  // keep the zero-copy views
+  w.interleaved = std::unique_ptr<uint8_t, weights::region_unmap>(static_cast<uint8_t*>(region),
+                                                                  weights::region_unmap{total});
+  uint8_t* dst = w.interleaved.get();
+  for (matrix_ref* m : todo) {
+    const size_t bytes = static_cast<size_t>(m->bytes());
+    kernels::interleave(m->view(), dst, pool);
+    w.interleaved_bytes += bytes;
+    if (m != &w.output || !w.tied_output)
+      f.release({static_cast<const std::byte*>(m->data), bytes});
+    m->data = dst;
+    m->layout = kernels::weight_layout::x16;
+    dst += (bytes + 63) / 64 * 64;
+  }
   // The token embedding (tied or not) is read one row per token from the mapping: drop the pages
   // the copy touched, the few rows used fault back in.
   if (w.tied_output && w.output.layout == kernels::weight_layout::x16)

@@ -71,11 +71,13 @@ struct weights {
 
   // 1-D tensors stored as F16/BF16 are converted to F32 here at load (a few KB).
   std::vector<std::vector<float>> owned;
-  // Matrices copied to the x16 layout (load_options::repack), 64-byte aligned, and their bytes.
-  struct aligned_free {
-    void operator()(void* p) const;
+  // Matrices copied to the x16 layout (load_options::repack): one anonymous mapping, each matrix
+  // 64-byte aligned in it; and their bytes.
+  struct region_unmap {
+    size_t bytes = 0;
+    void operator()(uint8_t* p) const;
   };
-  std::vector<std::unique_ptr<uint8_t, aligned_free>> interleaved;
+  std::unique_ptr<uint8_t, region_unmap> interleaved{nullptr, region_unmap{}};
   uint64_t interleaved_bytes = 0;
 };
 
@@ -84,9 +86,10 @@ struct weights {
 result<std::unique_ptr<weights>> bind_weights(const gguf::file& f, const model_config& c);
 
 // Copies every matrix the CPU's backend has an x16 kernel for (kernels::interleave_supported:
-// Q4_0 today) into that layout, then drops the process's pages of the originals from the mapping.
-// The token embedding keeps its rows view (one row is read per token); a tied output matrix gets
-// the interleaved copy. Not zero-copy: opt-in (load_options::repack).
+// Q4_0, Q5_0, Q8_0, Q4_K, Q6_K with rows % 16 == 0) into that layout, then drops the process's
+// pages of the originals from the mapping. The token embedding keeps its rows view (one row is read
+// per token); a tied output matrix gets the interleaved copy. Not zero-copy: opt-in
+// (load_options::repack).
 void interleave_weights(weights& w, const gguf::file& f, thread_pool* pool);
 
 // Bytes read per decoded token (see model::weight_bytes).
