@@ -103,6 +103,15 @@ void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y) {
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const rope_params& p) {
   best_ops().rope(x, n_heads, head_dim, pos, p);
 }
+
+void rope_angles(int64_t pos, const rope_params& p, float* cos, float* sin) {
+  ref::rope_angles(pos, p, cos, sin);
+}
+
+void rope_with(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
+               const rope_params& p) {
+  ref::rope_with(x, n_heads, head_dim, cos, sin, p);
+}
 void softmax(float* x, int64_t n) {
   best_ops().softmax(x, n);
 }

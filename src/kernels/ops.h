@@ -25,6 +25,12 @@ struct rope_params {
 
 // Rotates `n_heads` heads of `head_dim` floats (contiguous) in place for position `pos`.
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const rope_params& p);
+// rope() in two steps, for callers that rotate many vectors at one position (every layer of a
+// forward pass): the cos and sin of the n_rot / 2 pair angles at `pos`, then the rotation with
+// them. Bit-identical to rope().
+void rope_angles(int64_t pos, const rope_params& p, float* cos, float* sin);
+void rope_with(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
+               const rope_params& p);
 
 // x = softmax(x) in place, numerically stable.
 void softmax(float* x, int64_t n);
@@ -72,6 +78,9 @@ namespace ref {
 void attn_block_f16(const attn_block_args& a);
 void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y);
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const rope_params& p);
+void rope_angles(int64_t pos, const rope_params& p, float* cos, float* sin);
+void rope_with(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
+               const rope_params& p);
 void softmax(float* x, int64_t n);
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 void gelu_mul(const float* gate, const float* up, float* out, int64_t n);

@@ -13,10 +13,44 @@
 
 namespace uma::model {
 
-void norm_rows(forward_state& st, const float* in, const float* weight, int64_t width, float* out) {
-  for (int64_t t = 0; t < st.n; ++t) {
-    kernels::rms_norm(in + t * width, weight, width, st.c.norm_eps, out + t * width);
+namespace {
+
+// Runs fn(t) for every token of the batch, over the pool when the batch is large enough that the
+// hand-off pays (prefill); on the calling thread otherwise (decode).
+template <class F>
+void for_tokens(forward_state& st, const F& fn) {
+  if (st.pool != nullptr && st.n >= 16) {
+    st.pool->parallel_for(st.n, 1, [&](int, int64_t a, int64_t e) {
+      for (int64_t t = a; t < e; ++t) fn(t);
+    });
+  } else {
+    for (int64_t t = 0; t < st.n; ++t) fn(t);
   }
+}
+
+// The batch's RoPE angles for these parameters (see forward_state).
+const float* rope_angles(forward_state& st, const kernels::rope_params& rp) {
+  if (!st.rope_valid || st.rope_base != rp.freq_base || st.rope_scale != rp.freq_scale ||
+      st.rope_factors != rp.freq_factors || st.rope_n_rot != rp.n_rot) {
+    st.buf.rope.resize(static_cast<size_t>(st.n * rp.n_rot));
+    float* cs = st.buf.rope.data();
+    for_tokens(st, [&](int64_t t) {
+      kernels::rope_angles(st.b.positions[static_cast<size_t>(t)], rp, cs + t * rp.n_rot,
+                           cs + t * rp.n_rot + rp.n_rot / 2);
+    });
+    st.rope_valid = true;
+    st.rope_base = rp.freq_base, st.rope_scale = rp.freq_scale;
+    st.rope_factors = rp.freq_factors, st.rope_n_rot = rp.n_rot;
+  }
+  return st.buf.rope.data();
+}
+
+}  // namespace
+
+void norm_rows(forward_state& st, const float* in, const float* weight, int64_t width, float* out) {
+  for_tokens(st, [&](int64_t t) {
+    kernels::rms_norm(in + t * width, weight, width, st.c.norm_eps, out + t * width);
+  });
 }
 
 void matmul(forward_state& st, const matrix_ref& m, const float* x, float* y) {
@@ -143,7 +177,8 @@ void attention_block(forward_state& st, int64_t il) {
   rp.freq_scale = c.rope_freq_scale;
   rp.freq_factors = st.w.rope_freqs;
   rp.style = c.rope_style;
-  for (int64_t t = 0; t < st.n; ++t) {
+  const float* angles = rope_angles(st, rp);
+  for_tokens(st, [&](int64_t t) {
     float* q = buf.q.data() + t * qw;
     float* k = buf.k.data() + t * kw;
     if (l.q_norm) {
@@ -155,13 +190,15 @@ void attention_block(forward_state& st, int64_t il) {
       }
     }
     const int64_t pos = st.b.positions[static_cast<size_t>(t)];
-    kernels::rope(q, c.n_head, c.head_dim, pos, rp);
-    kernels::rope(k, c.n_head_kv, c.head_dim, pos, rp);
+    const float* cos = angles + t * rp.n_rot;
+    const float* sin = cos + rp.n_rot / 2;
+    kernels::rope_with(q, c.n_head, c.head_dim, cos, sin, rp);
+    kernels::rope_with(k, c.n_head_kv, c.head_dim, cos, sin, rp);
     // Append K/V (F16) at this token's position (blocks reserved by model::forward).
     const int seq = st.b.seq_ids[static_cast<size_t>(t)];
     kernels::f32_to_f16_row(k, st.cache.k_row(il, seq, pos), kw);
     kernels::f32_to_f16_row(buf.v.data() + t * vw, st.cache.v_row(il, seq, pos), vw);
-  }
+  });
 
   // Attention: tasks are (run of tokens, KV head) pairs, taken from a shared counter, latest runs
   // (the most keys) first so the threads finish together.
@@ -192,11 +229,14 @@ void mlp_block(forward_state& st, int64_t il) {
   forward_buffers& buf = st.buf;
   matmul(st, l.w_gate, buf.xn.data(), buf.gate.data());
   matmul(st, l.w_up, buf.xn.data(), buf.up.data());
-  if (c.gelu) {
-    kernels::gelu_mul(buf.gate.data(), buf.up.data(), buf.gate.data(), st.n * c.n_ff);
-  } else {
-    kernels::silu_mul(buf.gate.data(), buf.up.data(), buf.gate.data(), st.n * c.n_ff);
-  }
+  for_tokens(st, [&](int64_t t) {
+    float* g = buf.gate.data() + t * c.n_ff;
+    const float* u = buf.up.data() + t * c.n_ff;
+    if (c.gelu)
+      kernels::gelu_mul(g, u, g, c.n_ff);
+    else
+      kernels::silu_mul(g, u, g, c.n_ff);
+  });
   matmul(st, l.w_down, buf.gate.data(), buf.o.data());
 }
 

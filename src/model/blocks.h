@@ -30,6 +30,7 @@ struct forward_buffers {
   std::vector<float> gate;    // (n, n_ff)
   std::vector<float> up;      // (n, n_ff)
   std::vector<float> scores;  // (n_threads, max_context) attention scores per thread
+  std::vector<float> rope;    // (n, n_rot) per token: cos then sin of its RoPE pair angles
 };
 
 struct forward_state {
@@ -41,6 +42,12 @@ struct forward_state {
   int64_t n;  // tokens in the batch
   forward_buffers& buf;
   int n_threads;
+  // What buf.rope holds for this call: the angles depend only on the positions and the RoPE
+  // parameters, so layers with the same parameters share them (computed once per forward).
+  bool rope_valid = false;
+  float rope_base = 0.f, rope_scale = 0.f;
+  const float* rope_factors = nullptr;
+  int rope_n_rot = 0;
 };
 
 // out[t] = rms_norm(in[t]) * weight for each of the n rows of `width` floats.

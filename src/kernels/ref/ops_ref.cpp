@@ -2,6 +2,7 @@
 // precision. The SIMD versions are tested against these.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "kernels/ops.h"
 #include "tensor/half.h"
@@ -15,14 +16,21 @@ void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * (w != nullptr ? w[i] : 1.f);
 }
 
-void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const rope_params& p) {
-  const int half = p.n_rot / 2;
-  for (int i = 0; i < half; ++i) {
+void rope_angles(int64_t pos, const rope_params& p, float* cos, float* sin) {
+  for (int i = 0; i < p.n_rot / 2; ++i) {
     double theta = static_cast<double>(pos) * p.freq_scale *
                    std::pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
     if (p.freq_factors != nullptr) theta /= p.freq_factors[i];
-    const auto c = static_cast<float>(std::cos(theta));
-    const auto s = static_cast<float>(std::sin(theta));
+    cos[i] = static_cast<float>(std::cos(theta));
+    sin[i] = static_cast<float>(std::sin(theta));
+  }
+}
+
+void rope_with(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
+               const rope_params& p) {
+  const int half = p.n_rot / 2;
+  for (int i = 0; i < half; ++i) {
+    const float c = cos[i], s = sin[i];
     for (int64_t h = 0; h < n_heads; ++h) {
       float* v = x + h * head_dim;
       const int i0 = p.style == rope_style::normal ? 2 * i : i;
@@ -32,6 +40,13 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const rope_p
       v[i1] = a * s + b * c;
     }
   }
+}
+
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const rope_params& p) {
+  thread_local std::vector<float> cs;
+  cs.resize(static_cast<size_t>(p.n_rot));
+  ref::rope_angles(pos, p, cs.data(), cs.data() + p.n_rot / 2);
+  ref::rope_with(x, n_heads, head_dim, cs.data(), cs.data() + p.n_rot / 2, p);
 }
 
 void softmax(float* x, int64_t n) {

@@ -92,6 +92,33 @@ TEST(ops_ref, rope_rotates_the_right_pairs_by_the_right_angle) {
   EXPECT_EQ(y[1], 2.f);
 }
 
+TEST(ops, rope_in_two_steps_is_bit_identical_to_rope) {
+  std::mt19937 rng(23);
+  std::normal_distribution<float> nd;
+  const float ff[32] = {1.f, 2.f, 4.f, 8.f, 1.5f, 3.f, 1.f, 1.f, 2.f, 2.f, 1.f,
+                        1.f, 1.f, 1.f, 1.f, 1.f,  1.f, 1.f, 1.f, 1.f, 1.f, 1.f,
+                        1.f, 1.f, 1.f, 1.f, 1.f,  1.f, 1.f, 1.f, 1.f, 1.f};
+  for (int n_rot : {64, 48}) {
+    for (auto style : {rope_style::normal, rope_style::neox}) {
+      for (const float* factors : {static_cast<const float*>(nullptr), ff}) {
+        rope_params p;
+        p.n_rot = n_rot, p.freq_base = 1e6f, p.freq_scale = 0.25f, p.style = style;
+        p.freq_factors = factors;
+        for (int64_t pos : {0, 1, 37, 40959}) {
+          std::vector<float> a(3 * 64), b;
+          for (auto& v : a) v = nd(rng);
+          b = a;
+          kernels::rope(a.data(), 3, 64, pos, p);
+          std::vector<float> cs(static_cast<size_t>(n_rot));
+          kernels::rope_angles(pos, p, cs.data(), cs.data() + n_rot / 2);
+          kernels::rope_with(b.data(), 3, 64, cs.data(), cs.data() + n_rot / 2, p);
+          EXPECT_EQ(a, b) << n_rot << " pos " << pos;
+        }
+      }
+    }
+  }
+}
+
 TEST(ops_ref, f16_round_trip_and_dot) {
   const float x[4] = {1.f, -2.5f, 65504.f, 0.1f};
   uint16_t h[4];
