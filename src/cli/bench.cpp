@@ -25,6 +25,7 @@
 #include "kernels/matmul.h"
 #include "kernels/probe.h"
 #include "model/model.h"
+#include "model/weights.h"
 #include "synth/synth.h"
 #include "util/cpu_features.h"
 #include "util/thread_pool.h"
@@ -293,6 +294,10 @@ int run_bench(const bench_cli& c) {
               100 * tg_ratio);
   std::printf("\nbackend %s, %d threads, %d reps (median; spread = (max-min)/median)\n",
               uma::kernels::matmul_backend_name(), threads, c.reps);
+  if (!c.repack && uma::kernels::interleave_supported(m.bound().output.view()))
+    std::printf(
+        "(this CPU has interleaved-layout kernels for these weights: --repack copies them at load "
+        "for faster decode, see docs/performance.md)\n");
   std::printf(
       "memory: peak RSS %.1f MiB; mapped weights resident %.1f MiB; interleaved weight copies "
       "%.1f MiB; beyond weights %.1f MiB (KV cache reserved %.1f MiB, touched as used)\n",
