@@ -74,6 +74,9 @@ const matmul_backend& best_backend();
 // matmul() on a chosen backend (types the backend lacks fall back to the scalar kernels).
 void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, int64_t n, float* y,
                thread_pool* pool);
+// matmul_many() on a chosen backend.
+void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
+                    int64_t n, std::span<float* const> ys, thread_pool* pool);
 
 // Per-backend tables, defined in the backend's own translation unit.
 const matmul_backend& scalar_backend();

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -137,43 +138,70 @@ void run_tasks(thread_pool* pool, int64_t n_tasks, const F& task) {
 
 }  // namespace
 
-void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, int64_t n, float* y,
-               thread_pool* pool) {
-  if (n <= 0 || w.rows <= 0) return;
+namespace {
+
+// The kernels a backend runs for `w` (its layout's, else the scalar reference's: tiles of an x16
+// matrix start at multiples of 16 rows, and every chunk size below is a multiple of 16).
+struct kernel_choice {
+  gemm_fn matvec = nullptr, gemm = nullptr;
+  big_gemm_fn big = nullptr;
+  act_format af = act_format::f32;
+  act_convert_fn convert = nullptr;
+};
+
+kernel_choice choose(const matmul_backend& be, const matrix_view& w) {
+  kernel_choice k;
   const auto ti = static_cast<size_t>(w.type);
-  if (ti >= max_dtype_id) return;
+  if (ti >= max_dtype_id) return k;
   const matmul_backend& sc = scalar_backend();
-  // Kernels for the matrix's layout: the backend's, else the scalar reference's (tiles of an x16
-  // matrix start at multiples of 16 rows: the chunk sizes below are multiples of 16).
   const bool x16 = w.layout == weight_layout::x16;
   const auto& be_mv = x16 ? be.matvec_x16 : be.matvec;
   const auto& be_gm = x16 ? be.gemm_x16 : be.gemm;
-  const auto& be_big = x16 ? be.big_gemm_x16 : be.big_gemm;
-  gemm_fn matvec = be_mv[ti] != nullptr ? be_mv[ti] : (x16 ? sc.matvec_x16 : sc.matvec)[ti];
-  gemm_fn gemm = be_mv[ti] != nullptr ? be_gm[ti] : (x16 ? sc.gemm_x16 : sc.gemm)[ti];
+  k.matvec = be_mv[ti] != nullptr ? be_mv[ti] : (x16 ? sc.matvec_x16 : sc.matvec)[ti];
+  k.gemm = be_mv[ti] != nullptr ? be_gm[ti] : (x16 ? sc.gemm_x16 : sc.gemm)[ti];
+  k.big = (x16 ? be.big_gemm_x16 : be.big_gemm)[ti];
+  k.af = act_format_for(w.type);
+  const auto afi = static_cast<size_t>(k.af);
+  k.convert = be.convert[afi] != nullptr ? be.convert[afi] : sc.convert[afi];
+  return k;
+}
+
+// The n activation rows converted to the format (x itself for f32), in per-thread scratch.
+const uint8_t* convert_rows(const kernel_choice& k, const float* x, int64_t n, int64_t cols,
+                            thread_pool* pool) {
+  if (k.af == act_format::f32) return reinterpret_cast<const uint8_t*>(x);
+  const size_t arb = act_row_bytes(k.af, cols);
+  uint8_t* buf = act_scratch(arb * static_cast<size_t>(n));
+  const auto conv_row = [&](int64_t j) { k.convert(x + j * cols, buf + j * arb, cols); };
+  if (n >= 8 && pool != nullptr)
+    run_tasks(pool, n, conv_row);
+  else
+    for (int64_t j = 0; j < n; ++j) conv_row(j);
+  return buf;
+}
+
+// Decode chunk: a few per thread, a multiple of 16 rows.
+int64_t decode_chunk(int64_t rows, int nt) {
+  const int64_t chunk = (rows + nt * 4 - 1) / (nt * 4);
+  return std::max<int64_t>(16, (chunk + 15) / 16 * 16);
+}
+
+}  // namespace
+
+void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, int64_t n, float* y,
+               thread_pool* pool) {
+  if (n <= 0 || w.rows <= 0) return;
+  const kernel_choice k = choose(be, w);
+  const gemm_fn matvec = k.matvec, gemm = k.gemm;
   if (matvec == nullptr) return;
-  if (be_big[ti] != nullptr && n >= be.big_gemm_min_n) {
-    be_big[ti](w, x, n, y, pool);
+  if (k.big != nullptr && n >= be.big_gemm_min_n) {
+    k.big(w, x, n, y, pool);
     return;
   }
-  const act_format af = act_format_for(w.type);
-  const auto afi = static_cast<size_t>(af);
-  act_convert_fn convert = be.convert[afi] != nullptr ? be.convert[afi] : sc.convert[afi];
 
   // 1. Convert the activation rows once.
-  const size_t arb = act_row_bytes(af, w.cols);
-  const uint8_t* a;
-  if (af == act_format::f32) {
-    a = reinterpret_cast<const uint8_t*>(x);
-  } else {
-    uint8_t* buf = act_scratch(arb * static_cast<size_t>(n));
-    const auto conv_row = [&](int64_t j) { convert(x + j * w.cols, buf + j * arb, w.cols); };
-    if (n >= 8 && pool != nullptr)
-      run_tasks(pool, n, conv_row);
-    else
-      for (int64_t j = 0; j < n; ++j) conv_row(j);
-    a = buf;
-  }
+  const size_t arb = act_row_bytes(k.af, w.cols);
+  const uint8_t* a = convert_rows(k, x, n, w.cols, pool);
 
   gemm_args base;
   base.w_row_bytes = w.row_bytes;
@@ -185,8 +213,7 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
 
   if (n == 1 || gemm == nullptr) {
     // 2a. Decode: output rows split into a few chunks per thread (multiples of 16 rows).
-    int64_t chunk = (w.rows + nt * 4 - 1) / (nt * 4);
-    chunk = std::max<int64_t>(16, (chunk + 15) / 16 * 16);
+    const int64_t chunk = decode_chunk(w.rows, nt);
     const int64_t n_tasks = (w.rows + chunk - 1) / chunk;
     run_tasks(pool, n_tasks, [&](int64_t i) {
       gemm_args g = base;
@@ -221,6 +248,57 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
 
 void matmul(const matrix_view& w, const float* x, int64_t n, float* y, thread_pool* pool) {
   matmul_on(best_backend(), w, x, n, y, pool);
+}
+
+void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
+                    int64_t n, std::span<float* const> ys, thread_pool* pool) {
+  bool fuse = n == 1 && ws.size() > 1 && ws.size() == ys.size();
+  for (const matrix_view& w : ws)
+    fuse = fuse && w.rows > 0 && w.type == ws[0].type && w.layout == ws[0].layout &&
+           w.cols == ws[0].cols;
+  if (!fuse) {
+    for (size_t i = 0; i < ws.size() && i < ys.size(); ++i) matmul_on(be, ws[i], x, n, ys[i], pool);
+    return;
+  }
+  const kernel_choice k = choose(be, ws[0]);
+  if (k.matvec == nullptr) return;
+  const int64_t cols = ws[0].cols;
+  const size_t arb = act_row_bytes(k.af, cols);
+  const uint8_t* a = convert_rows(k, x, 1, cols, pool);
+  // One task list over every matrix's chunks: one hand-off and one wait for all of them.
+  struct piece {
+    size_t m;
+    int64_t r0, rows;
+  };
+  thread_local std::vector<piece> pieces;
+  pieces.clear();
+  const int nt = pool != nullptr ? pool->size() : 1;
+  for (size_t m = 0; m < ws.size(); ++m) {
+    const int64_t chunk = decode_chunk(ws[m].rows, nt);
+    for (int64_t r0 = 0; r0 < ws[m].rows; r0 += chunk)
+      pieces.push_back({m, r0, std::min(chunk, ws[m].rows - r0)});
+  }
+  const std::vector<piece>& todo = pieces;
+  run_tasks(pool, static_cast<int64_t>(todo.size()), [&](int64_t i) {
+    const piece& p = todo[static_cast<size_t>(i)];
+    const matrix_view& w = ws[p.m];
+    gemm_args g;
+    g.w = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(p.r0) * w.row_bytes;
+    g.w_row_bytes = w.row_bytes;
+    g.rows = p.rows;
+    g.cols = cols;
+    g.a = a;
+    g.a_row_bytes = arb;
+    g.n = 1;
+    g.y = ys[p.m] + p.r0;
+    g.ldy = w.rows;
+    k.matvec(g);
+  });
+}
+
+void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,
+                 std::span<float* const> ys, thread_pool* pool) {
+  matmul_many_on(best_backend(), ws, x, n, ys, pool);
 }
 
 bool matmul_supports(dtype t) {

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "tensor/dtype.h"
 
@@ -81,6 +82,12 @@ static_assert(sizeof(x16_block_q6_k) == 16 * 210);
 // Production path: best available backend. `pool` may be null (single-threaded).
 // x: n rows, stride `cols` floats; y: n rows, stride `rows` floats.
 void matmul(const matrix_view& w, const float* x, int64_t n, float* y, thread_pool* pool);
+// ys[i] = matmul(ws[i], x) for several matrices with one input (Q/K/V, gate/up). For decode
+// (n == 1) with matrices of one type, layout and width, the activation is converted once and all
+// their row chunks go to the pool as one job (one hand-off and one wait instead of one per
+// matrix); otherwise it is one matmul per matrix. Same results as separate matmul calls.
+void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,
+                 std::span<float* const> ys, thread_pool* pool);
 
 // True when this CPU's backend has a native x16 kernel for `w` (a rows-layout Q4_0, Q5_0, Q8_0,
 // Q4_K or Q6_K matrix whose row count is a multiple of 16): only then is interleaving a speed-up.

@@ -164,9 +164,9 @@ void attention_block(forward_state& st, int64_t il) {
   forward_buffers& buf = st.buf;
   const int64_t qw = c.q_width(), kw = c.kv_width(), vw = c.v_width();
 
-  matmul(st, l.wq, buf.xn.data(), buf.q.data());
-  matmul(st, l.wk, buf.xn.data(), buf.k.data());
-  matmul(st, l.wv, buf.xn.data(), buf.v.data());
+  const kernels::matrix_view qkv[] = {l.wq.view(), l.wk.view(), l.wv.view()};
+  float* const qkv_out[] = {buf.q.data(), buf.k.data(), buf.v.data()};
+  kernels::matmul_many(qkv, buf.xn.data(), st.n, qkv_out, st.pool);
   add_bias(st, buf.q.data(), l.bq, qw);
   add_bias(st, buf.k.data(), l.bk, kw);
   add_bias(st, buf.v.data(), l.bv, vw);
@@ -227,8 +227,9 @@ void mlp_block(forward_state& st, int64_t il) {
   const model_config& c = st.c;
   const layer_weights& l = st.w.layers[static_cast<size_t>(il)];
   forward_buffers& buf = st.buf;
-  matmul(st, l.w_gate, buf.xn.data(), buf.gate.data());
-  matmul(st, l.w_up, buf.xn.data(), buf.up.data());
+  const kernels::matrix_view gate_up[] = {l.w_gate.view(), l.w_up.view()};
+  float* const gate_up_out[] = {buf.gate.data(), buf.up.data()};
+  kernels::matmul_many(gate_up, buf.xn.data(), st.n, gate_up_out, st.pool);
   for_tokens(st, [&](int64_t t) {
     float* g = buf.gate.data() + t * c.n_ff;
     const float* u = buf.up.data() + t * c.n_ff;

@@ -243,6 +243,50 @@ TEST(matmul, x16_is_offered_only_where_it_applies) {
   EXPECT_FALSE(interleave_supported(w));
 }
 
+TEST(matmul, many_equals_separate_products) {
+  std::mt19937 rng(29);
+  thread_pool pool(2);
+  for (dtype t : {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::f16}) {
+    const int64_t cols = 512;
+    const int64_t rows[] = {64, 32, 48};
+    std::vector<std::vector<uint8_t>> bufs;
+    std::vector<matrix_view> ws;
+    for (int64_t r : rows) {
+      bufs.push_back(random_rows(rng, t, r, cols));
+      ws.push_back(view_of(t, bufs.back().data(), r, cols));
+    }
+    for (int64_t n : {1, 3}) {
+      auto x = random_floats(rng, n * cols);
+      for (auto id : available_backends()) {
+        std::vector<std::vector<float>> want(3), got(3);
+        std::vector<float*> outs;
+        for (int i = 0; i < 3; ++i) {
+          want[i].resize(n * rows[i]);
+          got[i].assign(n * rows[i], NAN);
+          matmul_on(*find_backend(id), ws[i], x.data(), n, want[i].data(), &pool);
+          outs.push_back(got[i].data());
+        }
+        matmul_many_on(*find_backend(id), ws, x.data(), n, outs, &pool);
+        for (int i = 0; i < 3; ++i)
+          EXPECT_EQ(got[i], want[i])
+              << find_backend(id)->name << " " << dtype_name(t) << " n " << n << " matrix " << i;
+      }
+    }
+  }
+  // Mixed types fall back to one product each.
+  auto a = random_rows(rng, dtype::q4_0, 32, 64), b = random_rows(rng, dtype::q8_0, 16, 64);
+  const matrix_view mixed[] = {view_of(dtype::q4_0, a.data(), 32, 64),
+                               view_of(dtype::q8_0, b.data(), 16, 64)};
+  auto x = random_floats(rng, 64);
+  std::vector<float> y0(32), y1(16), w0(32), w1(16);
+  float* const outs[] = {y0.data(), y1.data()};
+  matmul_many(mixed, x.data(), 1, outs, &pool);
+  matmul(mixed[0], x.data(), 1, w0.data(), nullptr);
+  matmul(mixed[1], x.data(), 1, w1.data(), nullptr);
+  EXPECT_EQ(y0, w0);
+  EXPECT_EQ(y1, w1);
+}
+
 TEST(matmul, dispatch_reports_a_backend_and_supported_types) {
   EXPECT_NE(std::string(matmul_backend_name()), "");
   for (dtype t : test::matmul_types()) EXPECT_TRUE(matmul_supports(t)) << dtype_name(t);
