@@ -16,6 +16,7 @@
 #include "cli/command.h"
 #include "gguf/gguf.h"
 #include "tokenizer/chat_template.h"
+#include "tokenizer/vocab.h"
 
 namespace {
 
@@ -60,11 +61,27 @@ int run_template(const template_cli& c) {
 
   std::optional<uma::tok::chat_template> tmpl;
   if (!c.model.empty()) {
-    auto f = uma::gguf::file::open(c.model);
-    if (!f) return uma::cli::fail(cmd, f.message());
-    auto t = uma::tok::chat_template::from_gguf(*f);
-    if (!t) return uma::cli::fail(cmd, t.message());
-    tmpl = std::move(*t);
+    // A GGUF file, or (as `uma tokenize` accepts) a Hugging Face tokenizer.json, whose template
+    // comes from the tokenizer_config.json beside it.
+    if (auto f = uma::gguf::file::open(c.model)) {
+      auto t = uma::tok::chat_template::from_gguf(*f);
+      if (!t) return uma::cli::fail(cmd, t.message());
+      tmpl = std::move(*t);
+    } else {
+      auto v = uma::tok::load_vocab_file(c.model);
+      if (!v) return uma::cli::fail(cmd, v.message());
+      if (v->chat_template.empty())
+        return uma::cli::fail(cmd, c.model +
+                                       ": no chat template (tokenizer_config.json beside "
+                                       "a tokenizer.json supplies it)");
+      auto token = [&](int32_t id) {
+        return id >= 0 && static_cast<size_t>(id) < v->size() ? v->tokens[static_cast<size_t>(id)]
+                                                              : std::string();
+      };
+      auto t = uma::tok::chat_template::compile(v->chat_template, token(v->bos), token(v->eos));
+      if (!t) return uma::cli::fail(cmd, c.model + ": chat template: " + t.message());
+      tmpl = std::move(*t);
+    }
   } else if (!c.template_file.empty()) {
     auto src = read_file(c.template_file);
     if (!src) return uma::cli::fail(cmd, src.message());

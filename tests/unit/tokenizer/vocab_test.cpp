@@ -267,4 +267,21 @@ TEST(TokenizeCli, JsonIdsAndErrors) {
   EXPECT_EQ(r.exit_code, 1);
 }
 
+TEST(TemplateCli, RendersTheChatTemplateOfATokenizerJson) {
+  // `uma template -m` takes what `uma tokenize -m` takes: the template of a tokenizer.json comes
+  // from the tokenizer_config.json beside it.
+  const std::string model = test::npm_tokenizer_json("tokenizer-qwen3");
+  const std::string dir = test::temp_dir();
+  std::ofstream(dir + "/m.json") << R"([{"role": "user", "content": "hi"}])";
+  auto r = test::run_uma(
+      {"template", "-m", model, "--messages", dir + "/m.json", "--add-generation-prompt"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", 0), 0u) << r.out;
+  std::ofstream(dir + "/junk.bin") << "neither GGUF nor JSON";
+  r = test::run_uma({"template", "-m", dir + "/junk.bin", "--messages", dir + "/m.json"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.find("uma template: error:"), 0u) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+}
+
 }  // namespace
