@@ -186,6 +186,41 @@ int64_t decode_chunk(int64_t rows, int nt) {
   return std::max<int64_t>(16, (chunk + 15) / 16 * 16);
 }
 
+// Decode (and any n without a gemm kernel): every matrix's output rows in chunks, all chunks one
+// task list on the pool (one hand-off and one wait however many matrices), `matvec` per chunk
+// over the n converted activation rows at `a`.
+void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<float* const> ys,
+                 const uint8_t* a, size_t a_row_bytes, int64_t n, thread_pool* pool) {
+  struct piece {
+    size_t m;
+    int64_t r0, rows;
+  };
+  thread_local std::vector<piece> pieces;
+  pieces.clear();
+  const int nt = pool != nullptr ? pool->size() : 1;
+  for (size_t m = 0; m < ws.size(); ++m) {
+    const int64_t chunk = decode_chunk(ws[m].rows, nt);
+    for (int64_t r0 = 0; r0 < ws[m].rows; r0 += chunk)
+      pieces.push_back({m, r0, std::min(chunk, ws[m].rows - r0)});
+  }
+  const std::vector<piece>& todo = pieces;
+  run_tasks(pool, static_cast<int64_t>(todo.size()), [&](int64_t i) {
+    const piece& p = todo[static_cast<size_t>(i)];
+    const matrix_view& w = ws[p.m];
+    gemm_args g;
+    g.w = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(p.r0) * w.row_bytes;
+    g.w_row_bytes = w.row_bytes;
+    g.rows = p.rows;
+    g.cols = w.cols;
+    g.a = a;
+    g.a_row_bytes = a_row_bytes;
+    g.n = n;
+    g.y = ys[p.m] + p.r0;
+    g.ldy = w.rows;
+    matvec(g);
+  });
+}
+
 }  // namespace
 
 void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, int64_t n, float* y,
@@ -203,30 +238,19 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   const size_t arb = act_row_bytes(k.af, w.cols);
   const uint8_t* a = convert_rows(k, x, n, w.cols, pool);
 
+  if (n == 1 || gemm == nullptr) {
+    // 2a. Decode: output rows split into a few chunks per thread (multiples of 16 rows).
+    float* const out[] = {y};
+    run_matvecs(matvec, {&w, 1}, out, a, arb, n, pool);
+    return;
+  }
+
   gemm_args base;
   base.w_row_bytes = w.row_bytes;
   base.cols = w.cols;
   base.a_row_bytes = arb;
   base.ldy = w.rows;
   const auto* wbytes = static_cast<const uint8_t*>(w.data);
-  const int nt = pool != nullptr ? pool->size() : 1;
-
-  if (n == 1 || gemm == nullptr) {
-    // 2a. Decode: output rows split into a few chunks per thread (multiples of 16 rows).
-    const int64_t chunk = decode_chunk(w.rows, nt);
-    const int64_t n_tasks = (w.rows + chunk - 1) / chunk;
-    run_tasks(pool, n_tasks, [&](int64_t i) {
-      gemm_args g = base;
-      const int64_t r0 = i * chunk;
-      g.rows = std::min(chunk, w.rows - r0);
-      g.w = wbytes + static_cast<size_t>(r0) * w.row_bytes;
-      g.a = a;
-      g.n = n;
-      g.y = y + r0;
-      matvec(g);
-    });
-    return;
-  }
 
   // 2b. Prefill / batched decode: tasks are blocks of weight rows; inside a task the gemm kernel
   // sweeps activation rows in slices that stay in L2, reusing each weight block across them.
@@ -262,38 +286,8 @@ void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, c
   }
   const kernel_choice k = choose(be, ws[0]);
   if (k.matvec == nullptr) return;
-  const int64_t cols = ws[0].cols;
-  const size_t arb = act_row_bytes(k.af, cols);
-  const uint8_t* a = convert_rows(k, x, 1, cols, pool);
-  // One task list over every matrix's chunks: one hand-off and one wait for all of them.
-  struct piece {
-    size_t m;
-    int64_t r0, rows;
-  };
-  thread_local std::vector<piece> pieces;
-  pieces.clear();
-  const int nt = pool != nullptr ? pool->size() : 1;
-  for (size_t m = 0; m < ws.size(); ++m) {
-    const int64_t chunk = decode_chunk(ws[m].rows, nt);
-    for (int64_t r0 = 0; r0 < ws[m].rows; r0 += chunk)
-      pieces.push_back({m, r0, std::min(chunk, ws[m].rows - r0)});
-  }
-  const std::vector<piece>& todo = pieces;
-  run_tasks(pool, static_cast<int64_t>(todo.size()), [&](int64_t i) {
-    const piece& p = todo[static_cast<size_t>(i)];
-    const matrix_view& w = ws[p.m];
-    gemm_args g;
-    g.w = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(p.r0) * w.row_bytes;
-    g.w_row_bytes = w.row_bytes;
-    g.rows = p.rows;
-    g.cols = cols;
-    g.a = a;
-    g.a_row_bytes = arb;
-    g.n = 1;
-    g.y = ys[p.m] + p.r0;
-    g.ldy = w.rows;
-    k.matvec(g);
-  });
+  const size_t arb = act_row_bytes(k.af, ws[0].cols);
+  run_matvecs(k.matvec, ws, ys, convert_rows(k, x, 1, ws[0].cols, pool), arb, 1, pool);
 }
 
 void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,

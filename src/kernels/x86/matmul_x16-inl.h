@@ -1,4 +1,4 @@
-// AVX-512 VNNI kernels over x16 (interleaved 16-row) Q4_0 matrices (layout in kernels/matmul.h),
+// AVX-512 VNNI kernels over x16 (interleaved 16-row) matrices (layout in kernels/matmul.h),
 // included by matmul_x86-inl.h inside its anonymous namespace when UMA_VNNI is set.
 //
 // One 512-bit load holds 4 nibble bytes of each of 16 rows, so a block of 16 rows x 32 weights
@@ -29,146 +29,95 @@ inline void block_offsets(const gemm_args& g, int offset, int32_t* corr) {
   }
 }
 
-// Group `gi` of the tile (16 rows) against activation rows [c0, c0 + C).
-template <int C>
-void x16_q4_0_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* corr) {
-  using uma::kernels::x16_block_q4_0;
-  const int64_t nb = g.cols / 32;
-  const x16_block_q4_0* x = reinterpret_cast<const x16_block_q4_0*>(g.w) + gi * nb;
-  const block_q8_0* y[C];
-  for (int c = 0; c < C; ++c)
-    y[c] = reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
-  __m512 acc[C];
-  for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  constexpr int64_t ahead = 32;  // blocks (9 KB): measured 8 -> 24..48 blocks +10 % in decode
-  for (int64_t b = 0; b < nb; ++b) {
-    const char* pf = reinterpret_cast<const char*>(x + b + ahead);
-    for (int l = 0; l < 5; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
-    __m512i lo[4], hi[4];
-    for (int j = 0; j < 4; ++j) {
-      const __m512i raw = _mm512_loadu_si512(x[b].qs[j]);
-      lo[j] = _mm512_and_si512(raw, low4);
-      hi[j] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
-    }
-    const __m512 dx = _mm512_cvtph_ps(load256(x[b].d));
-    for (int c = 0; c < C; ++c) {
-      const int8_t* yq = y[c][b].qs;
-      __m512i s0 = _mm512_set1_epi32(corr[(c0 + c) * nb + b]), s1 = _mm512_setzero_si512();
-      for (int j = 0; j < 4; ++j) {
-        s0 = _mm512_dpbusd_epi32(s0, lo[j], _mm512_set1_epi32(load_i32(yq + 4 * j)));
-        s1 = _mm512_dpbusd_epi32(s1, hi[j], _mm512_set1_epi32(load_i32(yq + 16 + 4 * j)));
-      }
-      const __m512 dxy = _mm512_mul_ps(dx, _mm512_set1_ps(h2f(y[c][b].d)));
-      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), dxy, acc[c]);
-    }
-  }
-  for (int c = 0; c < C; ++c) _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16, acc[c]);
-}
-
-// Any n: activation rows 4 at a time (each unpacked block reused from registers), then singly.
-void x16_q4_0_matvec(const gemm_args& g) {
-  thread_local std::vector<int32_t> corr;
-  corr.resize(static_cast<size_t>(g.n * (g.cols / 32)));
-  block_offsets(g, 8, corr.data());
+// Runs tile(C, gi, c) over every 16-row group gi of the tile call and its activation rows: C = W
+// at a time (each unpacked weight block reused from registers W times), then singly.
+template <int W, class Wide, class One>
+void x16_sweep(const gemm_args& g, const Wide& wide, const One& one) {
   for (int64_t gi = 0; gi < g.rows / 16; ++gi) {
     int64_t c = 0;
-    for (; c + 4 <= g.n; c += 4) x16_q4_0_tile<4>(g, gi, c, corr.data());
-    for (; c < g.n; ++c) x16_q4_0_tile<1>(g, gi, c, corr.data());
+    for (; c + W <= g.n; c += W) wide(gi, c);
+    for (; c < g.n; ++c) one(gi, c);
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Q5_0 over x16 groups: as Q4_0, plus each row's 32 fifth bits (one dword a row): for the 4
-// elements of a nibble dword, the 4 bits are spread over their bytes by a byte broadcast and a
-// bit test (vpshufb + vptestmb) and added as 16 under the mask; the offset is 16.
-
-template <int C>
-void x16_q5_0_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* corr) {
-  using uma::kernels::x16_block_q5_0;
-  const int64_t nb = g.cols / 32;
-  const x16_block_q5_0* x = reinterpret_cast<const x16_block_q5_0*>(g.w) + gi * nb;
-  const block_q8_0* y[C];
-  for (int c = 0; c < C; ++c)
-    y[c] = reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
-  __m512 acc[C];
-  for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
-  const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
-  const __m512i bitsel = _mm512_set1_epi32(0x08040201);  // byte i of a dword tests bit i
-  // Byte 0 (low elements) / byte 2 (high elements, bits 16..) of each dword to all 4 bytes.
-  const __m512i bcast_lo = _mm512_set4_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0x00000000);
-  const __m512i bcast_hi = _mm512_set4_epi32(0x0e0e0e0e, 0x0a0a0a0a, 0x06060606, 0x02020202);
-  constexpr int64_t ahead = 26;  // blocks (9 KB), as Q4_0
-  for (int64_t b = 0; b < nb; ++b) {
-    const char* pf = reinterpret_cast<const char*>(x + b + ahead);
-    for (int l = 0; l < 6; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
-    const __m512i qh = _mm512_loadu_si512(x[b].qh);
-    __m512i lo[4], hi[4];
+// The 32-element formats against Q8_0: F::unpack turns one x16 block into 8 operand vectors,
+// q[j] holding 4 unsigned values of each of the 16 rows for activation bytes 4j..4j+3, and
+// F::offset is what those values exceed the signed weights by (the dot starts at -offset x the
+// activation block sum).
+struct x16_q4_0_fmt {  // nibbles: q[j] low nibbles of qs dword j, q[4 + j] their high nibbles
+  using block = uma::kernels::x16_block_q4_0;
+  static constexpr int offset = 8;
+  static void unpack(const block& x, __m512i q[8]) {
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
     for (int j = 0; j < 4; ++j) {
-      const __m512i raw = _mm512_loadu_si512(x[b].qs[j]);
+      const __m512i raw = _mm512_loadu_si512(x.qs[j]);
+      q[j] = _mm512_and_si512(raw, low4);
+      q[4 + j] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+    }
+  }
+};
+// Q5_0: as Q4_0, plus each row's 32 fifth bits (one dword a row): for the 4 elements of a nibble
+// dword, the 4 bits are spread over their bytes by a byte broadcast and a bit test (vpshufb +
+// vptestmb) and added as 16 under the mask.
+struct x16_q5_0_fmt {
+  using block = uma::kernels::x16_block_q5_0;
+  static constexpr int offset = 16;
+  static void unpack(const block& x, __m512i q[8]) {
+    const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
+    const __m512i bitsel = _mm512_set1_epi32(0x08040201);  // byte i of a dword tests bit i
+    // Byte 0 (low elements) / byte 2 (high elements, bits 16..) of each dword to all 4 bytes.
+    const __m512i bcast_lo = _mm512_set4_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0x00000000);
+    const __m512i bcast_hi = _mm512_set4_epi32(0x0e0e0e0e, 0x0a0a0a0a, 0x06060606, 0x02020202);
+    const __m512i qh = _mm512_loadu_si512(x.qh);
+    for (int j = 0; j < 4; ++j) {
+      const __m512i raw = _mm512_loadu_si512(x.qs[j]);
       const __m512i t = _mm512_srli_epi32(qh, 4 * j);  // bits 4j.. and 16 + 4j.. at 0 and 16
       const __mmask64 klo = _mm512_test_epi8_mask(_mm512_shuffle_epi8(t, bcast_lo), bitsel);
       const __mmask64 khi = _mm512_test_epi8_mask(_mm512_shuffle_epi8(t, bcast_hi), bitsel);
       const __m512i l = _mm512_and_si512(raw, low4);
-      lo[j] = _mm512_mask_add_epi8(l, klo, l, bit4);
       const __m512i h = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
-      hi[j] = _mm512_mask_add_epi8(h, khi, h, bit4);
-    }
-    const __m512 dx = _mm512_cvtph_ps(load256(x[b].d));
-    for (int c = 0; c < C; ++c) {
-      const int8_t* yq = y[c][b].qs;
-      __m512i s0 = _mm512_set1_epi32(corr[(c0 + c) * nb + b]), s1 = _mm512_setzero_si512();
-      for (int j = 0; j < 4; ++j) {
-        s0 = _mm512_dpbusd_epi32(s0, lo[j], _mm512_set1_epi32(load_i32(yq + 4 * j)));
-        s1 = _mm512_dpbusd_epi32(s1, hi[j], _mm512_set1_epi32(load_i32(yq + 16 + 4 * j)));
-      }
-      const __m512 dxy = _mm512_mul_ps(dx, _mm512_set1_ps(h2f(y[c][b].d)));
-      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), dxy, acc[c]);
+      q[j] = _mm512_mask_add_epi8(l, klo, l, bit4);
+      q[4 + j] = _mm512_mask_add_epi8(h, khi, h, bit4);
     }
   }
-  for (int c = 0; c < C; ++c) _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16, acc[c]);
-}
-
-void x16_q5_0_matvec(const gemm_args& g) {
-  thread_local std::vector<int32_t> corr;
-  corr.resize(static_cast<size_t>(g.n * (g.cols / 32)));
-  block_offsets(g, 16, corr.data());
-  for (int64_t gi = 0; gi < g.rows / 16; ++gi) {
-    int64_t c = 0;
-    for (; c + 4 <= g.n; c += 4) x16_q5_0_tile<4>(g, gi, c, corr.data());
-    for (; c < g.n; ++c) x16_q5_0_tile<1>(g, gi, c, corr.data());
+};
+// Q8_0: the signed weights flipped to unsigned (w + 128) with one xor.
+struct x16_q8_0_fmt {
+  using block = uma::kernels::x16_block_q8_0;
+  static constexpr int offset = 128;
+  static void unpack(const block& x, __m512i q[8]) {
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    for (int j = 0; j < 8; ++j) q[j] = _mm512_xor_si512(_mm512_loadu_si512(x.qs[j]), flip);
   }
-}
+};
 
-// ---------------------------------------------------------------------------------------------
-// Q8_0 over x16 groups: the signed weights flipped to unsigned (w + 128, one xor) for vpdpbusd,
-// the dot starting at -128 x the activation block sum; otherwise as Q4_0, with 8 weight dwords a
-// row per block instead of 4 nibble dwords.
-
-template <int C>
-void x16_q8_0_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* corr) {
-  using uma::kernels::x16_block_q8_0;
+// Group `gi` of the tile (16 rows) against activation rows [c0, c0 + C).
+template <class F, int C>
+void x16_legacy_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* corr) {
+  using block = typename F::block;
   const int64_t nb = g.cols / 32;
-  const x16_block_q8_0* x = reinterpret_cast<const x16_block_q8_0*>(g.w) + gi * nb;
+  const block* x = reinterpret_cast<const block*>(g.w) + gi * nb;
   const block_q8_0* y[C];
   for (int c = 0; c < C; ++c)
     y[c] = reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
   __m512 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-  constexpr int64_t ahead = 16;  // blocks (8.5 KB), as Q4_0's 9 KB
+  // ~9 KB ahead (Q4_0: 32 blocks; measured 8 -> 24..48 blocks +10 % in decode), every line of
+  // the block there.
+  constexpr int64_t ahead = 9216 / sizeof(block);
+  constexpr int lines = sizeof(block) / 64 + 1;
   for (int64_t b = 0; b < nb; ++b) {
     const char* pf = reinterpret_cast<const char*>(x + b + ahead);
-    for (int l = 0; l < 9; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
-    __m512i u[8];
-    for (int j = 0; j < 8; ++j) u[j] = _mm512_xor_si512(_mm512_loadu_si512(x[b].qs[j]), flip);
+    for (int l = 0; l < lines; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
+    __m512i q[8];
+    F::unpack(x[b], q);
     const __m512 dx = _mm512_cvtph_ps(load256(x[b].d));
     for (int c = 0; c < C; ++c) {
       const int8_t* yq = y[c][b].qs;
       __m512i s0 = _mm512_set1_epi32(corr[(c0 + c) * nb + b]), s1 = _mm512_setzero_si512();
-      for (int j = 0; j < 8; j += 2) {
-        s0 = _mm512_dpbusd_epi32(s0, u[j], _mm512_set1_epi32(load_i32(yq + 4 * j)));
-        s1 = _mm512_dpbusd_epi32(s1, u[j + 1], _mm512_set1_epi32(load_i32(yq + 4 * j + 4)));
+      for (int j = 0; j < 4; ++j) {
+        s0 = _mm512_dpbusd_epi32(s0, q[j], _mm512_set1_epi32(load_i32(yq + 4 * j)));
+        s1 = _mm512_dpbusd_epi32(s1, q[4 + j], _mm512_set1_epi32(load_i32(yq + 16 + 4 * j)));
       }
       const __m512 dxy = _mm512_mul_ps(dx, _mm512_set1_ps(h2f(y[c][b].d)));
       acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), dxy, acc[c]);
@@ -177,15 +126,14 @@ void x16_q8_0_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* co
   for (int c = 0; c < C; ++c) _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16, acc[c]);
 }
 
-void x16_q8_0_matvec(const gemm_args& g) {
+template <class F>
+void x16_legacy_matvec(const gemm_args& g) {
   thread_local std::vector<int32_t> corr;
   corr.resize(static_cast<size_t>(g.n * (g.cols / 32)));
-  block_offsets(g, 128, corr.data());
-  for (int64_t gi = 0; gi < g.rows / 16; ++gi) {
-    int64_t c = 0;
-    for (; c + 4 <= g.n; c += 4) x16_q8_0_tile<4>(g, gi, c, corr.data());
-    for (; c < g.n; ++c) x16_q8_0_tile<1>(g, gi, c, corr.data());
-  }
+  block_offsets(g, F::offset, corr.data());
+  x16_sweep<4>(
+      g, [&](int64_t gi, int64_t c) { x16_legacy_tile<F, 4>(g, gi, c, corr.data()); },
+      [&](int64_t gi, int64_t c) { x16_legacy_tile<F, 1>(g, gi, c, corr.data()); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -297,11 +245,9 @@ void x16_q4_k_matvec(const gemm_args& g) {
   thread_local std::vector<int32_t> pairs;
   pairs.resize(static_cast<size_t>(g.n * (g.cols / 256) * 4));
   q4_k_sum_pairs(g, pairs.data());
-  for (int64_t gi = 0; gi < g.rows / 16; ++gi) {
-    int64_t c = 0;
-    for (; c + 4 <= g.n; c += 4) x16_q4_k_tile<4>(g, gi, c, pairs.data());
-    for (; c < g.n; ++c) x16_q4_k_tile<1>(g, gi, c, pairs.data());
-  }
+  x16_sweep<4>(
+      g, [&](int64_t gi, int64_t c) { x16_q4_k_tile<4>(g, gi, c, pairs.data()); },
+      [&](int64_t gi, int64_t c) { x16_q4_k_tile<1>(g, gi, c, pairs.data()); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -381,9 +327,7 @@ void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
 }
 
 void x16_q6_k_matvec(const gemm_args& g) {
-  for (int64_t gi = 0; gi < g.rows / 16; ++gi) {
-    int64_t c = 0;
-    for (; c + 2 <= g.n; c += 2) x16_q6_k_tile<2>(g, gi, c);
-    for (; c < g.n; ++c) x16_q6_k_tile<1>(g, gi, c);
-  }
+  x16_sweep<2>(
+      g, [&](int64_t gi, int64_t c) { x16_q6_k_tile<2>(g, gi, c); },
+      [&](int64_t gi, int64_t c) { x16_q6_k_tile<1>(g, gi, c); });
 }

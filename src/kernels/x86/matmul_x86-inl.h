@@ -675,16 +675,14 @@ void fill_table(uma::kernels::matmul_backend& b) {
   b.convert[static_cast<size_t>(act_format::q8_k)] = convert_q8_k;
   b.convert[static_cast<size_t>(act_format::f16)] = convert_f16;
 #if UMA_VNNI
-  b.matvec_x16[static_cast<size_t>(dtype::q4_0)] = x16_q4_0_matvec;
-  b.gemm_x16[static_cast<size_t>(dtype::q4_0)] = x16_q4_0_matvec;
-  b.matvec_x16[static_cast<size_t>(dtype::q5_0)] = x16_q5_0_matvec;
-  b.gemm_x16[static_cast<size_t>(dtype::q5_0)] = x16_q5_0_matvec;
-  b.matvec_x16[static_cast<size_t>(dtype::q8_0)] = x16_q8_0_matvec;
-  b.gemm_x16[static_cast<size_t>(dtype::q8_0)] = x16_q8_0_matvec;
-  b.matvec_x16[static_cast<size_t>(dtype::q4_k)] = x16_q4_k_matvec;
-  b.gemm_x16[static_cast<size_t>(dtype::q4_k)] = x16_q4_k_matvec;
-  b.matvec_x16[static_cast<size_t>(dtype::q6_k)] = x16_q6_k_matvec;
-  b.gemm_x16[static_cast<size_t>(dtype::q6_k)] = x16_q6_k_matvec;
+  auto set_x16 = [&](dtype t, uma::kernels::gemm_fn f) {  // one kernel for any n
+    b.matvec_x16[static_cast<size_t>(t)] = b.gemm_x16[static_cast<size_t>(t)] = f;
+  };
+  set_x16(dtype::q4_0, x16_legacy_matvec<x16_q4_0_fmt>);
+  set_x16(dtype::q5_0, x16_legacy_matvec<x16_q5_0_fmt>);
+  set_x16(dtype::q8_0, x16_legacy_matvec<x16_q8_0_fmt>);
+  set_x16(dtype::q4_k, x16_q4_k_matvec);
+  set_x16(dtype::q6_k, x16_q6_k_matvec);
 #endif
 }
 
