@@ -133,22 +133,24 @@ void unpack_weights(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t rows
 
 // The same for an x16 Q4_0 group (r0 is a multiple of 16 and the group is whole): each 512-bit
 // load of 4 nibble bytes x 16 rows scatters to the rows' A-tile lines.
+// One x16 dword of nibbles (lane m: 4 bytes of weight row m) to the rows' A-tile lines (32 bytes,
+// 8 dwords a row): its low nibbles to dword `lo` of each line, its high nibbles to dword `hi`.
+inline void scatter_nibbles(__m512i raw, int32_t* lo, int32_t* hi) {
+  const __m512i line = _mm512_slli_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 3);  // row m: 8m
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  _mm512_i32scatter_epi32(lo, line, _mm512_and_si512(raw, low4), 4);
+  _mm512_i32scatter_epi32(hi, line, _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4), 4);
+}
+
 void unpack_x16_q4_0(const uint8_t* w, size_t, int64_t r0, int64_t, int64_t nb, uint8_t* q,
                      float* d) {
   const auto* in = reinterpret_cast<const uma::kernels::x16_block_q4_0*>(w) + (r0 / 16) * nb;
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  const __m512i line =
-      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                         _mm512_set1_epi32(8));  // dword index of row m's line
   for (int64_t b = 0; b < nb; ++b) {
     _mm512_storeu_ps(d + b * 16, _mm512_cvtph_ps(load256(in[b].d)));
     auto* q32 = reinterpret_cast<int32_t*>(q + b * 512);
-    for (int j = 0; j < 4; ++j) {
-      const __m512i raw = _mm512_loadu_si512(in[b].qs[j]);
-      _mm512_i32scatter_epi32(q32 + j, line, _mm512_and_si512(raw, low4), 4);
-      _mm512_i32scatter_epi32(q32 + 4 + j, line, _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4),
-                              4);
-    }
+    for (int j = 0; j < 4; ++j)
+      scatter_nibbles(_mm512_loadu_si512(in[b].qs[j]), q32 + j, q32 + 4 + j);
   }
 }
 
@@ -278,21 +280,13 @@ void unpack_x16_q4k(const uint8_t* w, size_t, int64_t r0, int64_t, int64_t nb, u
                     float* wf) {
   const auto* in = reinterpret_cast<const uma::kernels::x16_block_q4_k*>(w) + (r0 / 16) * nb;
   float* minv = wf + nb * 16 * 8;
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  const __m512i line =
-      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                         _mm512_set1_epi32(8));
   for (int64_t b = 0; b < nb; ++b) {
     const auto& x = in[b];
     for (int p = 0; p < 4; ++p) {
       auto* lo32 = reinterpret_cast<int32_t*>(wq + (b * 8 + 2 * p) * 512);
       auto* hi32 = reinterpret_cast<int32_t*>(wq + (b * 8 + 2 * p + 1) * 512);
-      for (int j = 0; j < 8; ++j) {
-        const __m512i raw = _mm512_loadu_si512(x.qs[8 * p + j]);
-        _mm512_i32scatter_epi32(lo32 + j, line, _mm512_and_si512(raw, low4), 4);
-        _mm512_i32scatter_epi32(hi32 + j, line, _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4),
-                                4);
-      }
+      for (int j = 0; j < 8; ++j)
+        scatter_nibbles(_mm512_loadu_si512(x.qs[8 * p + j]), lo32 + j, hi32 + j);
     }
     for (int m = 0; m < tile_rows; ++m) {
       uint8_t packed[12], sm[16];
