@@ -26,8 +26,12 @@ namespace {
 using namespace uma;
 using namespace uma::kernels;
 
+// UMA_BENCH_THREADS: pool size (default: all cores).
 thread_pool& pool() {
-  static thread_pool p(0);
+  static thread_pool p([] {
+    const char* env = std::getenv("UMA_BENCH_THREADS");
+    return env != nullptr ? std::atoi(env) : 0;
+  }());
   return p;
 }
 double machine_bandwidth() {
@@ -78,10 +82,12 @@ void bm_matvec(benchmark::State& st, backend_id id, dtype t, bool x16) {
   const auto& tr = traits(t);
   const size_t row_bytes = cols / tr.block_elems * tr.block_bytes;
   // Weights must come from DRAM, not the last-level cache (300 MiB on some Xeons): 768 MiB by
-  // default, UMA_BENCH_MATVEC_MIB overrides.
+  // default, UMA_BENCH_MATVEC_MIB (or _KIB, for a matrix that stays in L2) overrides.
   const char* env = std::getenv("UMA_BENCH_MATVEC_MIB");
-  const size_t mib = env != nullptr ? std::strtoull(env, nullptr, 10) : 768;
-  const int64_t rows = static_cast<int64_t>((std::max<size_t>(mib, 1) << 20) / row_bytes);
+  const char* kib_env = std::getenv("UMA_BENCH_MATVEC_KIB");
+  size_t kib = (env != nullptr ? std::strtoull(env, nullptr, 10) : 768) << 10;
+  if (kib_env != nullptr) kib = std::strtoull(kib_env, nullptr, 10);
+  const int64_t rows = static_cast<int64_t>((std::max<size_t>(kib, 16) << 10) / row_bytes);
   const int64_t rows16 = rows / 16 * 16;
   auto w = make_weights(t, rows16, cols);
   std::vector<float> x(cols), y(rows16);

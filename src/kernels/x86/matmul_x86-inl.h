@@ -209,6 +209,7 @@ void legacy_tile(const gemm_args& g, int64_t r0, int64_t c0) {
 #if UMA_VNNI
 #include "kernels/x86/matmul_x86_512-inl.h"
 // After the AVX-512 tiles (it uses their diagnostics pragmas).
+#include "kernels/x86/matmul_row16-inl.h"
 #include "kernels/x86/matmul_x16-inl.h"
 #endif
 
@@ -534,6 +535,12 @@ constexpr int gemm_r = 2, gemm_c = 4;
 
 template <class F>
 void legacy_matvec(const gemm_args& g) {
+#if UMA_VNNI
+  if constexpr (std::is_same_v<F, q4_0_fmt>) {
+    row16_q4_0_matvec(g);
+    return;
+  }
+#endif
   drive<legacy_t<F>::template t, 4, 1>(g);
 }
 template <class F>
@@ -542,6 +549,12 @@ void legacy_gemm(const gemm_args& g) {
 }
 template <bool five>
 void q45k_matvec(const gemm_args& g) {
+#if UMA_VNNI
+  if constexpr (!five) {
+    rowk4_matvec(g);
+    return;
+  }
+#endif
   drive<q45k_t<five>::template t, 2, 1>(g);
 }
 template <bool five>

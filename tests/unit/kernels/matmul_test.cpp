@@ -139,7 +139,7 @@ TEST(matmul, every_backend_matches_scalar_on_odd_shapes) {
   for (dtype t : test::matmul_types()) {
     const int64_t blk = traits(t).block_elems == 1 ? 32 : traits(t).block_elems;
     const std::vector<int64_t> col_set =
-        blk == 256 ? std::vector<int64_t>{256, 768} : std::vector<int64_t>{32, 96, 544};
+        blk == 256 ? std::vector<int64_t>{256, 768} : std::vector<int64_t>{32, 96, 544, 896};
     for (int64_t cols : col_set) {
       for (int64_t rows : {1, 5, 16, 37}) {
         auto wbuf = random_rows(rng, t, rows, cols);

@@ -1,0 +1,218 @@
+// AVX-512 decode kernel for Q4_0 in the file's own (rows) layout, included by matmul_x86-inl.h
+// inside its anonymous namespace when UMA_VNNI is set.
+//
+// One row at a time, 16 consecutive blocks (288 contiguous bytes) per step, one block per dword
+// lane where it matters: the per-block int32 dots are reduced to one vector of 16 lanes, so the
+// fp32 work (convert, scale, fma) is one instruction per 16 blocks instead of one per 2 blocks as
+// in nib_tile512. Per group of 4 blocks (72 bytes): two overlapping loads and one vpermt2w put
+// each block's 16 nibble bytes in its own 128-bit lane; and/shift split the nibbles; two vpdpbusd
+// against the activation laid out to match (lane k: block k's values 0..15, then 16..31). The 4
+// groups' lanes are summed by in-lane unpacks into lane order 4k + g (block 4g + k), and the 16
+// fp16 row scales are gathered from the same loads in that order, as are the prepared activation
+// scales and offsets. Every block product is the exact int32 of the reference (Q4_0's offset of 8
+// enters as -8 x the activation block's sum), scaled by d_w * d_a in fp32 (docs/performance.md).
+#pragma once
+
+// The activation rows for row16_q4_0, prepared once per task: per 16-block chunk, 512 bytes of
+// values (4 groups x [lo lanes, hi lanes]), then per block in lane order its fp32 scale and its
+// offset term; padded with zero blocks to whole chunks.
+struct row16_act {
+  const int8_t* qs = nullptr;
+  const float* d = nullptr;
+  const int32_t* corr = nullptr;
+};
+
+inline row16_act row16_prepare(const block_q8_0* y, int64_t nb, int offset) {
+  const int64_t chunks = (nb + 15) / 16;
+  const size_t vals = static_cast<size_t>(chunks) * 512, lanes = static_cast<size_t>(chunks) * 16;
+  thread_local std::vector<uint8_t> b;
+  b.assign(vals + lanes * 8 + 64, 0);
+  auto* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(b.data()) + 63) & ~63ull);
+  auto* qs = reinterpret_cast<int8_t*>(base);
+  auto* d = reinterpret_cast<float*>(base + vals);
+  auto* corr = reinterpret_cast<int32_t*>(base + vals + lanes * 4);
+  for (int64_t blk = 0; blk < nb; ++blk) {
+    const int64_t c = blk / 16, g = (blk % 16) / 4, k = blk % 4;
+    int8_t* dst = qs + c * 512 + g * 128 + k * 16;
+    std::memcpy(dst, y[blk].qs, 16);
+    std::memcpy(dst + 64, y[blk].qs + 16, 16);
+    int sum = 0;
+    for (int i = 0; i < 32; ++i) sum += y[blk].qs[i];
+    const int64_t lane = c * 16 + 4 * k + g;
+    d[lane] = h2f(y[blk].d);
+    corr[lane] = -offset * sum;
+  }
+  return {qs, d, corr};
+}
+
+// Word indices (over two registers) placing the 8 nibble words of block k of a 72-byte group in
+// lane k: words 9k + 1 .. 9k + 8 of the group, where the first register holds words 0..31 and the
+// second (loaded 8 bytes further) words 4..35.
+alignas(64) inline constexpr int16_t row16_qidx[32] = {1,  2,  3,  4,  5,  6,  7,  8,  10, 11, 12,
+                                                       13, 14, 15, 16, 17, 19, 20, 21, 22, 23, 24,
+                                                       25, 26, 28, 29, 30, 31, 60, 61, 62, 63};
+// The scale word of block 4g + k (word 9k of group g's first register) at position 4k + g, for
+// g = 0 / 1 from the first / second register (g = 2 / 3 reuse it on the other two groups).
+alignas(64) inline constexpr int16_t row16_sidx[32] = {0,  32, 0,  32, 9,  41, 9, 41, 18, 50, 18,
+                                                       50, 27, 59, 27, 59, 0,  0, 0,  0,  0,  0,
+                                                       0,  0,  0,  0,  0,  0,  0, 0,  0,  0};
+
+// facc += the 16 (or, with Full false, the first `rem`) blocks at p against chunk `a`.
+template <bool Full>
+inline void row16_q4_0_chunk(const uint8_t* p, int64_t rem, const int8_t* aq, const float* ad,
+                             const int32_t* ac, __m512& facc) {
+  const __m512i qidx = _mm512_load_si512(row16_qidx), low4 = _mm512_set1_epi8(0x0F);
+  __m512i first[4], acc[4];
+  for (int g = 0; g < 4; ++g) {
+    __m512i l0, l1;
+    if constexpr (Full) {
+      l0 = _mm512_loadu_si512(p + 72 * g);
+      l1 = _mm512_loadu_si512(p + 72 * g + 8);
+    } else {  // only the bytes of the rem blocks (the matrix may end right after them)
+      const int64_t n0 = std::clamp<int64_t>(rem * 18 - 72 * g, 0, 64);
+      const int64_t n1 = std::clamp<int64_t>(rem * 18 - 72 * g - 8, 0, 64);
+      l0 = _mm512_maskz_loadu_epi8(_bzhi_u64(~0ull, static_cast<unsigned>(n0)), p + 72 * g);
+      l1 = _mm512_maskz_loadu_epi8(_bzhi_u64(~0ull, static_cast<unsigned>(n1)), p + 72 * g + 8);
+    }
+    first[g] = l0;
+    const __m512i raw = _mm512_permutex2var_epi16(l0, qidx, l1);
+    const __m512i lo = _mm512_and_si512(raw, low4);
+    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+    acc[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_load_si512(aq + 128 * g));
+    acc[g] = _mm512_dpbusd_epi32(acc[g], hi, _mm512_load_si512(aq + 128 * g + 64));
+  }
+  // Lane k of acc[g] holds block 4g + k's dot in 4 dwords: sum them into dword g of lane k.
+  const __m512i t0 = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[0], acc[1]),
+                                      _mm512_unpackhi_epi32(acc[0], acc[1]));
+  const __m512i t1 = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[2], acc[3]),
+                                      _mm512_unpackhi_epi32(acc[2], acc[3]));
+  __m512i dot = _mm512_add_epi32(_mm512_unpacklo_epi64(t0, t1), _mm512_unpackhi_epi64(t0, t1));
+  dot = _mm512_add_epi32(dot, _mm512_load_si512(ac));
+  const __m512i sidx = _mm512_load_si512(row16_sidx);
+  const __m512i s01 = _mm512_permutex2var_epi16(first[0], sidx, first[1]);
+  const __m512i s23 = _mm512_permutex2var_epi16(first[2], sidx, first[3]);
+  const __m512i sc = _mm512_mask_blend_epi16(0xCCCC, s01, s23);
+  const __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(sc)), _mm512_load_ps(ad));
+  facc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), d, facc);
+}
+
+inline void row16_q4_0_matvec(const gemm_args& g) {
+  const int64_t nb = g.cols / 32, full = nb / 16, rem = nb % 16;
+  constexpr int64_t chunk_bytes = 16 * sizeof(block_q4_0);
+  // Rows are read as one stream; its lines ~2 KB ahead (the hardware prefetcher does the rest).
+  constexpr int64_t ahead = 2048;
+  for (int64_t c = 0; c < g.n; ++c) {
+    const auto* y =
+        reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c) * g.a_row_bytes);
+    const row16_act a = row16_prepare(y, nb, 8);
+    for (int64_t r = 0; r < g.rows; ++r) {
+      const uint8_t* row = g.w + static_cast<size_t>(r) * g.w_row_bytes;
+      __m512 facc = _mm512_setzero_ps();
+      int64_t i = 0;
+      for (; i < full; ++i) {
+        const uint8_t* p = row + i * chunk_bytes;
+        for (int l = 0; l < 5; ++l)
+          _mm_prefetch(reinterpret_cast<const char*>(p + ahead + 64 * l), _MM_HINT_T0);
+        row16_q4_0_chunk<true>(p, 16, a.qs + i * 512, a.d + i * 16, a.corr + i * 16, facc);
+      }
+      if (rem != 0)
+        row16_q4_0_chunk<false>(row + i * chunk_bytes, rem, a.qs + i * 512, a.d + i * 16,
+                                a.corr + i * 16, facc);
+      g.y[c * g.ldy + r] = _mm512_reduce_add_ps(facc);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q4_K decode in the rows layout, one super-block (144 bytes) per step with no scalar work: the
+// 12 packed scale bytes decode in one xmm register (ggml's kmask steps as vector ops), each zmm of
+// nibbles covers two sub-blocks (low nibbles of qs 0..63 are sub-blocks 0 and 2, high ones 1 and
+// 3), vpdpbusd gives exact int32 partial dots (< 2^15) and vpdpwssd against (scale, 0) dwords
+// applies the 6-bit scales and sums them, and the min term is one more vpdpwssd of the 8 mins
+// against the activation's prepared sub-block sums. d and dmin convert together.
+
+// Q8_K activation per super-block, prepared once per task: the 256 values in the order of the
+// four nibble vectors, then 16 dwords (zero, then the 8 sub-block sums), the scale, padding.
+struct rowk4_act_block {
+  int8_t qs[256];
+  int32_t sums[16];
+  float d;
+  float pad[15];
+};
+static_assert(sizeof(rowk4_act_block) % 64 == 0);
+
+inline const rowk4_act_block* rowk4_prepare(const block_q8_k* y, int64_t nb) {
+  thread_local std::vector<rowk4_act_block> buf;
+  if (buf.size() < static_cast<size_t>(nb) + 1) buf.resize(static_cast<size_t>(nb) + 1);
+  auto* out = reinterpret_cast<rowk4_act_block*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) &
+                                                 ~uintptr_t{63});
+  // Nibble vector v (0..3) half h holds sub-block 4 (v / 2) + 2h + v % 2.
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int v = 0; v < 4; ++v)
+      for (int h = 0; h < 2; ++h)
+        std::memcpy(out[b].qs + 64 * v + 32 * h, y[b].qs + 32 * (4 * (v / 2) + 2 * h + v % 2), 32);
+    for (int s = 0; s < 8; ++s) {
+      out[b].sums[s] = 0;
+      out[b].sums[8 + s] = y[b].bsums[2 * s] + y[b].bsums[2 * s + 1];
+    }
+    out[b].d = y[b].d;
+  }
+  return out;
+}
+
+// Bytes 0..7: the 8 six-bit scales, 8..15: the 8 mins (k4_scales without leaving the register).
+inline __m128i rowk4_scales(const uint8_t* packed) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed));  // u0 u1 u2 (+4)
+  const __m128i m1 = _mm_set1_epi8(0x3f), m2 = _mm_set1_epi8(0x0f), m3 = _mm_set1_epi8(0x03);
+  const __m128i low = _mm_and_si128(v, m1);                     // scales 0-3, mins 0-3
+  const __m128i top = _mm_and_si128(_mm_srli_epi32(v, 6), m3);  // their bits 6-7
+  const __m128i u2 = _mm_shuffle_epi32(v, 0xaa);                // u2 in every dword
+  const __m128i nib = _mm_and_si128(_mm_srlv_epi32(u2, _mm_setr_epi32(0, 4, 0, 0)), m2);
+  const __m128i high = _mm_or_si128(nib, _mm_slli_epi32(top, 4));  // scales 4-7, mins 4-7
+  return _mm_unpacklo_epi32(low, high);
+}
+
+inline void rowk4_matvec(const gemm_args& g) {
+  const int64_t nb = g.cols / 256;
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  // Dword lanes of the scale vector for nibble vector v: half h takes sub-block 4 (v / 2) + 2h + v
+  // % 2.
+  __m512i pick[4];
+  for (int v = 0; v < 4; ++v)
+    pick[v] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(4 * (v / 2) + v % 2)),
+                                 _mm256_set1_epi32(4 * (v / 2) + 2 + v % 2), 1);
+  for (int64_t c = 0; c < g.n; ++c) {
+    const rowk4_act_block* a = rowk4_prepare(
+        reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c) * g.a_row_bytes), nb);
+    for (int64_t r = 0; r < g.rows; ++r) {
+      const auto* x =
+          reinterpret_cast<const block_q4_k*>(g.w + static_cast<size_t>(r) * g.w_row_bytes);
+      __m512 facc = _mm512_setzero_ps();
+      for (int64_t b = 0; b < nb; ++b) {
+        const auto* xb = reinterpret_cast<const char*>(x + b);
+        for (int l = 0; l < 3; ++l) _mm_prefetch(xb + 2048 + 64 * l, _MM_HINT_T0);
+        const __m512i s32 = _mm512_cvtepu8_epi32(rowk4_scales(x[b].scales));
+        const __m512i l0 = _mm512_loadu_si512(x[b].qs), l1 = _mm512_loadu_si512(x[b].qs + 64);
+        const __m512i q[4] = {
+            _mm512_and_si512(l0, low4), _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
+            _mm512_and_si512(l1, low4), _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4)};
+        __m512i isum = _mm512_setzero_si512();
+        for (int v = 0; v < 4; ++v) {
+          const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[v],
+                                                _mm512_load_si512(a[b].qs + 64 * v));
+          isum = _mm512_dpwssd_epi32(isum, p, _mm512_permutexvar_epi32(pick[v], s32));
+        }
+        const __m512i mins =
+            _mm512_dpwssd_epi32(_mm512_setzero_si512(), s32, _mm512_load_si512(a[b].sums));
+        uint32_t dd;
+        std::memcpy(&dd, &x[b].d, 4);
+        const __m128 dm =
+            _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dd))), _mm_set1_ps(a[b].d));
+        facc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_broadcastss_ps(dm), facc);
+        facc = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mins),
+                                _mm512_broadcastss_ps(_mm_movehdup_ps(dm)), facc);
+      }
+      g.y[c * g.ldy + r] = _mm512_reduce_add_ps(facc);
+    }
+  }
+}
