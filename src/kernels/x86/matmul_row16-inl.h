@@ -216,3 +216,127 @@ inline void rowk4_matvec(const gemm_args& g) {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Q8_0 decode in the rows layout, 16 blocks (544 bytes) per step as row16_q4_0: per pair of
+// blocks two overlapping loads and one vpermt2w put each block's 32 values in one 256-bit half,
+// an xor makes them unsigned (w + 128, the dot starts at -128 x the activation block sum), one
+// vpdpbusd; the 8 pairs' halves reduce in-lane to 16 block dots, and the 16 fp16 scales are
+// gathered from the same loads, both in lane order 4m + j (block 8 (m / 2) + 2j + m % 2).
+
+inline int64_t row16_q8_lane_block(int64_t pos) {
+  const int64_t m = pos / 4, j = pos % 4;
+  return (m / 2) * 8 + 2 * j + m % 2;
+}
+
+// Activation for row16_q8_0: per 16-block chunk its 512 values in order, then per block in lane
+// order its fp32 scale and offset term (-128 x sum); zero blocks pad the last chunk.
+inline row16_act row16_q8_prepare(const block_q8_0* y, int64_t nb) {
+  const int64_t chunks = (nb + 15) / 16;
+  const size_t vals = static_cast<size_t>(chunks) * 512, lanes = static_cast<size_t>(chunks) * 16;
+  thread_local std::vector<uint8_t> b;
+  b.assign(vals + lanes * 8 + 64, 0);
+  auto* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(b.data()) + 63) & ~63ull);
+  auto* qs = reinterpret_cast<int8_t*>(base);
+  auto* d = reinterpret_cast<float*>(base + vals);
+  auto* corr = reinterpret_cast<int32_t*>(base + vals + lanes * 4);
+  for (int64_t blk = 0; blk < nb; ++blk) std::memcpy(qs + 32 * blk, y[blk].qs, 32);
+  for (int64_t c = 0; c < chunks; ++c)
+    for (int64_t pos = 0; pos < 16; ++pos) {
+      const int64_t blk = c * 16 + row16_q8_lane_block(pos);
+      if (blk >= nb) continue;
+      int sum = 0;
+      for (int i = 0; i < 32; ++i) sum += y[blk].qs[i];
+      d[c * 16 + pos] = h2f(y[blk].d);
+      corr[c * 16 + pos] = -128 * sum;
+    }
+  return {qs, d, corr};
+}
+
+// Words of a 68-byte block pair over two registers (the second loaded 4 bytes further): block 0's
+// values are words 1..16, block 1's words 18..33.
+alignas(64) inline constexpr int16_t row16_q8_qidx[32] = {
+    1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
+    18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 62, 63};
+// Scale words of block 2g + h (words 0 and 17 of pair g's first register) at its lane-order
+// position 4 (2 (g / 4) + h) + g % 4; permute q takes pairs 2q and 2q + 1 (its four positions).
+struct row16_q8_scale_tables {
+  alignas(64) int16_t idx[4][32] = {};
+  uint32_t mask[4] = {};
+  constexpr row16_q8_scale_tables() {
+    for (int g = 0; g < 8; ++g)
+      for (int h = 0; h < 2; ++h) {
+        const int pos = 4 * (2 * (g / 4) + h) + g % 4, q = g / 2;
+        idx[q][pos] = static_cast<int16_t>(32 * (g % 2) + 17 * h);
+        mask[q] |= 1u << pos;
+      }
+  }
+};
+inline constexpr row16_q8_scale_tables row16_q8_scales{};
+
+template <bool Full>
+inline void row16_q8_0_chunk(const uint8_t* p, int64_t rem, const int8_t* aq, const float* ad,
+                             const int32_t* ac, __m512& facc) {
+  const __m512i qidx = _mm512_load_si512(row16_q8_qidx);
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i first[8], acc[8];
+  for (int g = 0; g < 8; ++g) {
+    __m512i l0, l1;
+    if constexpr (Full) {
+      l0 = _mm512_loadu_si512(p + 68 * g);
+      l1 = _mm512_loadu_si512(p + 68 * g + 4);
+    } else {
+      const int64_t n0 = std::clamp<int64_t>(rem * 34 - 68 * g, 0, 64);
+      const int64_t n1 = std::clamp<int64_t>(rem * 34 - 68 * g - 4, 0, 64);
+      l0 = _mm512_maskz_loadu_epi8(_bzhi_u64(~0ull, static_cast<unsigned>(n0)), p + 68 * g);
+      l1 = _mm512_maskz_loadu_epi8(_bzhi_u64(~0ull, static_cast<unsigned>(n1)), p + 68 * g + 4);
+    }
+    first[g] = l0;
+    const __m512i w = _mm512_xor_si512(_mm512_permutex2var_epi16(l0, qidx, l1), flip);
+    acc[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w, _mm512_load_si512(aq + 64 * g));
+  }
+  // acc[g] half h: block 2g + h in 8 dwords. Pairwise in-lane sums, then 128-bit lane pairs.
+  __m512i t[4], u[2];
+  for (int i = 0; i < 4; ++i)
+    t[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[2 * i], acc[2 * i + 1]),
+                            _mm512_unpackhi_epi32(acc[2 * i], acc[2 * i + 1]));
+  for (int i = 0; i < 2; ++i)
+    u[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(t[2 * i], t[2 * i + 1]),
+                            _mm512_unpackhi_epi64(t[2 * i], t[2 * i + 1]));
+  __m512i dot = _mm512_add_epi32(_mm512_shuffle_i32x4(u[0], u[1], 0x88),
+                                 _mm512_shuffle_i32x4(u[0], u[1], 0xdd));
+  dot = _mm512_add_epi32(dot, _mm512_load_si512(ac));
+  __m512i sc = _mm512_setzero_si512();
+  for (int q = 0; q < 4; ++q)
+    sc = _mm512_mask_blend_epi16(
+        row16_q8_scales.mask[q], sc,
+        _mm512_permutex2var_epi16(first[2 * q], _mm512_load_si512(row16_q8_scales.idx[q]),
+                                  first[2 * q + 1]));
+  const __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(sc)), _mm512_load_ps(ad));
+  facc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), d, facc);
+}
+
+inline void row16_q8_0_matvec(const gemm_args& g) {
+  const int64_t nb = g.cols / 32, full = nb / 16, rem = nb % 16;
+  constexpr int64_t chunk_bytes = 16 * sizeof(block_q8_0);
+  constexpr int64_t ahead = 2048;
+  for (int64_t c = 0; c < g.n; ++c) {
+    const row16_act a = row16_q8_prepare(
+        reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c) * g.a_row_bytes), nb);
+    for (int64_t r = 0; r < g.rows; ++r) {
+      const uint8_t* row = g.w + static_cast<size_t>(r) * g.w_row_bytes;
+      __m512 facc = _mm512_setzero_ps();
+      int64_t i = 0;
+      for (; i < full; ++i) {
+        const uint8_t* p = row + i * chunk_bytes;
+        for (int l = 0; l < 9; ++l)
+          _mm_prefetch(reinterpret_cast<const char*>(p + ahead + 64 * l), _MM_HINT_T0);
+        row16_q8_0_chunk<true>(p, 16, a.qs + i * 512, a.d + i * 16, a.corr + i * 16, facc);
+      }
+      if (rem != 0)
+        row16_q8_0_chunk<false>(row + i * chunk_bytes, rem, a.qs + i * 512, a.d + i * 16,
+                                a.corr + i * 16, facc);
+      g.y[c * g.ldy + r] = _mm512_reduce_add_ps(facc);
+    }
+  }
+}
