@@ -340,3 +340,57 @@ inline void row16_q8_0_matvec(const gemm_args& g) {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Q6_K decode in the rows layout, one super-block (210 bytes) per step. Per 128-element half, one
+// zmm of ql and the 32 qh bytes broadcast to both 256-bit halves give two vectors of 64 values
+// 0..63 in element order (variable word shifts place each half's 2-bit pair at bits 4..5), so the
+// Q8_K activation is used as it is. Each 128-bit lane of a vpdpbusd result is one 16-element group
+// (partial sums < 2^15), and vpdpwssd against (scale, 0) dwords applies the int8 group scales;
+// the -32 offset is 32 x sum of scale x the activation's 16-element sums (one vpmaddwd).
+inline void rowq6k_matvec(const gemm_args& g) {
+  const int64_t nb = g.cols / 256;
+  const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
+  const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+  const __m512i shr = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+  __m512i pick[4];  // lane i of vector k: group 4k + i's scale in every dword
+  for (int k = 0; k < 4; ++k)
+    pick[k] = _mm512_set_epi32(4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 2, 4 * k + 2,
+                               4 * k + 2, 4 * k + 2, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1,
+                               4 * k, 4 * k, 4 * k, 4 * k);
+  for (int64_t c = 0; c < g.n; ++c) {
+    const auto* y =
+        reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c) * g.a_row_bytes);
+    for (int64_t r = 0; r < g.rows; ++r) {
+      const auto* x =
+          reinterpret_cast<const block_q6_k*>(g.w + static_cast<size_t>(r) * g.w_row_bytes);
+      __m512 facc = _mm512_setzero_ps();
+      for (int64_t b = 0; b < nb; ++b) {
+        const auto* xb = reinterpret_cast<const char*>(x + b);
+        for (int l = 0; l < 4; ++l) _mm_prefetch(xb + 2048 + 64 * l, _MM_HINT_T0);
+        const __m256i sc16 = _mm256_cvtepi8_epi16(load128(x[b].scales));
+        const __m512i s32 = _mm512_cvtepu16_epi32(sc16);
+        __m512i isum = _mm512_setzero_si512();
+        for (int h = 0; h < 2; ++h) {
+          const __m512i l = _mm512_loadu_si512(x[b].ql + 64 * h);
+          const __m512i hb = _mm512_broadcast_i64x4(load256(x[b].qh + 32 * h));
+          const __m512i wa = _mm512_or_si512(_mm512_and_si512(l, low4),
+                                             _mm512_and_si512(_mm512_sllv_epi16(hb, shl), bits45));
+          const __m512i wb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
+                                             _mm512_and_si512(_mm512_srlv_epi16(hb, shr), bits45));
+          const __m512i pa = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wa,
+                                                 _mm512_loadu_si512(y[b].qs + 128 * h));
+          const __m512i pb = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wb,
+                                                 _mm512_loadu_si512(y[b].qs + 128 * h + 64));
+          isum = _mm512_dpwssd_epi32(isum, pa, _mm512_permutexvar_epi32(pick[2 * h], s32));
+          isum = _mm512_dpwssd_epi32(isum, pb, _mm512_permutexvar_epi32(pick[2 * h + 1], s32));
+        }
+        const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y[b].bsums)), 5);
+        isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(off));
+        facc =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(h2f(x[b].d) * y[b].d), facc);
+      }
+      g.y[c * g.ldy + r] = _mm512_reduce_add_ps(facc);
+    }
+  }
+}

@@ -565,7 +565,11 @@ void q45k_gemm(const gemm_args& g) {
   drive<q45k_t<five>::template t, 1, 4>(g);
 }
 void q6k_matvec(const gemm_args& g) {
+#if UMA_VNNI
+  rowq6k_matvec(g);
+#else
   drive<q6k_t, 2, 1>(g);
+#endif
 }
 void q6k_gemm(const gemm_args& g) {
   drive<q6k_t, 1, 4>(g);
