@@ -394,3 +394,82 @@ inline void rowq6k_matvec(const gemm_args& g) {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Q5_0 decode in the rows layout: row16_q4_0 with 22-byte blocks (a group of 4 is 88 bytes, read
+// by loads at 0 and 24) and each block's 32 fifth bits as byte masks: the 16-bit halves of the 4
+// blocks' qh, joined in scalar registers (free next to the vector work), add 16 to the low and
+// high nibble bytes they select. Values 0..31, offset 16; the activation layout is Q4_0's. A
+// partial last chunk runs on a zero-padded copy of its blocks.
+
+// Nibble words of block k of a group: 11k + 3 .. 11k + 10 (second register: words 12..43).
+alignas(64) inline constexpr int16_t row16_q5_qidx[32] = {
+    3,  4,  5,  6,  7,  8,  9,  10, 14, 15, 16, 17, 18, 19, 20, 21,
+    25, 26, 27, 28, 29, 30, 31, 52, 56, 57, 58, 59, 60, 61, 62, 63};
+// Scale word of block k (word 11k; block 3's is word 21 of the second register) at 4k + g.
+alignas(64) inline constexpr int16_t row16_q5_sidx[32] = {
+    0, 0, 0, 0, 11, 11, 11, 11, 22, 22, 22, 22, 53, 53, 53, 53,
+    0, 0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0};
+
+inline void row16_q5_0_chunk(const uint8_t* p, const int8_t* aq, const float* ad, const int32_t* ac,
+                             __m512& facc) {
+  const __m512i qidx = _mm512_load_si512(row16_q5_qidx), sidx = _mm512_load_si512(row16_q5_sidx);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
+  __m512i acc[4], sc = _mm512_setzero_si512();
+  for (int g = 0; g < 4; ++g) {
+    const uint8_t* pg = p + 88 * g;
+    const __m512i l0 = _mm512_loadu_si512(pg), l1 = _mm512_loadu_si512(pg + 24);
+    const __m512i raw = _mm512_permutex2var_epi16(l0, qidx, l1);
+    uint64_t mlo = 0, mhi = 0;
+    for (int k = 0; k < 4; ++k) {
+      uint16_t a, b;
+      std::memcpy(&a, pg + 22 * k + 2, 2);
+      std::memcpy(&b, pg + 22 * k + 4, 2);
+      mlo |= static_cast<uint64_t>(a) << (16 * k);
+      mhi |= static_cast<uint64_t>(b) << (16 * k);
+    }
+    __m512i lo = _mm512_and_si512(raw, low4);
+    __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+    lo = _mm512_mask_add_epi8(lo, mlo, lo, bit4);
+    hi = _mm512_mask_add_epi8(hi, mhi, hi, bit4);
+    acc[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_load_si512(aq + 128 * g));
+    acc[g] = _mm512_dpbusd_epi32(acc[g], hi, _mm512_load_si512(aq + 128 * g + 64));
+    sc = _mm512_mask_blend_epi16(0x1111u << g, sc, _mm512_permutex2var_epi16(l0, sidx, l1));
+  }
+  const __m512i t0 = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[0], acc[1]),
+                                      _mm512_unpackhi_epi32(acc[0], acc[1]));
+  const __m512i t1 = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[2], acc[3]),
+                                      _mm512_unpackhi_epi32(acc[2], acc[3]));
+  __m512i dot = _mm512_add_epi32(_mm512_unpacklo_epi64(t0, t1), _mm512_unpackhi_epi64(t0, t1));
+  dot = _mm512_add_epi32(dot, _mm512_load_si512(ac));
+  const __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(_mm512_castsi512_si256(sc)), _mm512_load_ps(ad));
+  facc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), d, facc);
+}
+
+inline void row16_q5_0_matvec(const gemm_args& g) {
+  const int64_t nb = g.cols / 32, full = nb / 16, rem = nb % 16;
+  constexpr int64_t chunk_bytes = 16 * sizeof(block_q5_0);
+  constexpr int64_t ahead = 2048;
+  for (int64_t c = 0; c < g.n; ++c) {
+    const auto* y =
+        reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c) * g.a_row_bytes);
+    const row16_act a = row16_prepare(y, nb, 16);
+    for (int64_t r = 0; r < g.rows; ++r) {
+      const uint8_t* row = g.w + static_cast<size_t>(r) * g.w_row_bytes;
+      __m512 facc = _mm512_setzero_ps();
+      int64_t i = 0;
+      for (; i < full; ++i) {
+        const uint8_t* p = row + i * chunk_bytes;
+        for (int l = 0; l < 6; ++l)
+          _mm_prefetch(reinterpret_cast<const char*>(p + ahead + 64 * l), _MM_HINT_T0);
+        row16_q5_0_chunk(p, a.qs + i * 512, a.d + i * 16, a.corr + i * 16, facc);
+      }
+      if (rem != 0) {
+        alignas(64) uint8_t tail[chunk_bytes + 64] = {};
+        std::memcpy(tail, row + i * chunk_bytes, static_cast<size_t>(rem) * sizeof(block_q5_0));
+        row16_q5_0_chunk(tail, a.qs + i * 512, a.d + i * 16, a.corr + i * 16, facc);
+      }
+      g.y[c * g.ldy + r] = _mm512_reduce_add_ps(facc);
+    }
+  }
+}

@@ -542,6 +542,9 @@ void legacy_matvec(const gemm_args& g) {
   } else if constexpr (std::is_same_v<F, q8_0_fmt>) {
     row16_q8_0_matvec(g);
     return;
+  } else if constexpr (std::is_same_v<F, q5_0_fmt>) {
+    row16_q5_0_matvec(g);
+    return;
   }
 #endif
   drive<legacy_t<F>::template t, 4, 1>(g);

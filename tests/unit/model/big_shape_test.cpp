@@ -63,10 +63,16 @@ TEST_P(BigShape, ProductionMatchesReference) {
       auto r1 = prefill_all(**m, *c1, {tokens[i]}, static_cast<int64_t>(i));
       one.insert(one.end(), r1.begin(), r1.end());
     }
-    const auto d = compare_logits(one.data(), got.data(), 4, nv);
-    std::printf("%s %s: prefill+decode vs token by token max_abs %.3g\n", preset, type, d.max_abs);
-    EXPECT_LE(d.max_abs, 1e-4);
-    EXPECT_EQ(d.top1, 1.0);
+    const auto d = compare_logits(one.data(), got.data(), 4, nv, path_tie);
+    std::printf("%s %s: prefill+decode vs token by token max_abs %.3g kl_mean %.3g\n", preset, type,
+                d.max_abs, d.kl_mean);
+    if (decode_and_prefill_share_order()) {
+      EXPECT_LE(d.max_abs, 1e-4);
+      EXPECT_EQ(d.top1, 1.0);
+    } else {  // see decode_and_prefill_share_order()
+      EXPECT_LE(d.kl_mean, 1e-3);
+      EXPECT_EQ(d.clear_argmax_mismatch, 0);
+    }
   }
   std::filesystem::remove(path);
 }
