@@ -120,6 +120,15 @@ uint8_t* act_scratch(size_t bytes) {
   return reinterpret_cast<uint8_t*>((p + 63) & ~uintptr_t{63});
 }
 
+// Scratch for a gemm kernel's activation layout (kept apart from act_scratch, which holds its
+// input), one per calling thread.
+uint8_t* prep_scratch(size_t bytes) {
+  thread_local std::vector<uint8_t> buf;
+  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
+  auto p = reinterpret_cast<uintptr_t>(buf.data());
+  return reinterpret_cast<uint8_t*>((p + 63) & ~uintptr_t{63});
+}
+
 // Runs task(i) for i in [0, n_tasks) over the pool: thread t starts at task t, then takes the next
 // free one from a shared counter (dynamic balance when another process steals a core).
 template <class F>
@@ -144,6 +153,7 @@ namespace {
 // matrix start at multiples of 16 rows, and every chunk size below is a multiple of 16).
 struct kernel_choice {
   gemm_fn matvec = nullptr, gemm = nullptr;
+  gemm_prep_fn gemm_prep = nullptr;
   big_gemm_fn big = nullptr;
   act_format af = act_format::f32;
   act_convert_fn convert = nullptr;
@@ -159,6 +169,7 @@ kernel_choice choose(const matmul_backend& be, const matrix_view& w) {
   const auto& be_gm = x16 ? be.gemm_x16 : be.gemm;
   k.matvec = be_mv[ti] != nullptr ? be_mv[ti] : (x16 ? sc.matvec_x16 : sc.matvec)[ti];
   k.gemm = be_mv[ti] != nullptr ? be_gm[ti] : (x16 ? sc.gemm_x16 : sc.gemm)[ti];
+  if (!x16 && be_mv[ti] != nullptr) k.gemm_prep = be.gemm_prep[ti];
   k.big = (x16 ? be.big_gemm_x16 : be.big_gemm)[ti];
   k.af = act_format_for(w.type);
   const auto afi = static_cast<size_t>(k.af);
@@ -250,6 +261,21 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   base.cols = w.cols;
   base.a_row_bytes = arb;
   base.ldy = w.rows;
+  // The gemm kernel's own activation layout, once for all tasks.
+  const uint8_t* prep = nullptr;
+  if (k.gemm_prep != nullptr) {
+    const size_t prb = k.gemm_prep(a, w.cols, nullptr);
+    uint8_t* buf = prep_scratch(prb * static_cast<size_t>(n));
+    const auto prep_row = [&](int64_t j) {
+      k.gemm_prep(a + static_cast<size_t>(j) * arb, w.cols, buf + static_cast<size_t>(j) * prb);
+    };
+    if (n >= 8 && pool != nullptr)
+      run_tasks(pool, n, prep_row);
+    else
+      for (int64_t j = 0; j < n; ++j) prep_row(j);
+    prep = buf;
+    base.prep_row_bytes = prb;
+  }
   const auto* wbytes = static_cast<const uint8_t*>(w.data);
 
   // 2b. Prefill / batched decode: tasks are blocks of weight rows; inside a task the gemm kernel
@@ -265,6 +291,7 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
       g.a = a + static_cast<size_t>(j0) * arb;
       g.n = std::min(act_block, n - j0);
       g.y = y + j0 * w.rows + r0;
+      if (prep != nullptr) g.prep = prep + static_cast<size_t>(j0) * base.prep_row_bytes;
       gemm(g);
     }
   });

@@ -210,6 +210,7 @@ void legacy_tile(const gemm_args& g, int64_t r0, int64_t c0) {
 #include "kernels/x86/matmul_x86_512-inl.h"
 // After the AVX-512 tiles (it uses their diagnostics pragmas).
 #include "kernels/x86/matmul_row16-inl.h"
+#include "kernels/x86/matmul_rowk-inl.h"
 #include "kernels/x86/matmul_x16-inl.h"
 #endif
 
@@ -537,13 +538,13 @@ template <class F>
 void legacy_matvec(const gemm_args& g) {
 #if UMA_VNNI
   if constexpr (std::is_same_v<F, q4_0_fmt>) {
-    row16_q4_0_matvec(g);
+    row16_matvec<row16_q4_0_fmt, row16_q4_0_prep>(g);
     return;
   } else if constexpr (std::is_same_v<F, q8_0_fmt>) {
-    row16_q8_0_matvec(g);
+    row16_matvec<row16_q8_0_fmt, row16_q8_0_prep>(g);
     return;
   } else if constexpr (std::is_same_v<F, q5_0_fmt>) {
-    row16_q5_0_matvec(g);
+    row16_matvec<row16_q5_0_fmt, row16_q5_0_prep>(g);
     return;
   }
 #endif
@@ -698,6 +699,14 @@ void fill_table(uma::kernels::matmul_backend& b) {
   b.convert[static_cast<size_t>(act_format::q8_k)] = convert_q8_k;
   b.convert[static_cast<size_t>(act_format::f16)] = convert_f16;
 #if UMA_VNNI
+  // The rows-layout 16-block kernels' prefill tile, with its activation layout made once per call.
+  auto set_row16 = [&](dtype t, uma::kernels::gemm_fn gm, uma::kernels::gemm_prep_fn prep) {
+    b.gemm[static_cast<size_t>(t)] = gm;
+    b.gemm_prep[static_cast<size_t>(t)] = prep;
+  };
+  set_row16(dtype::q4_0, row16_gemm<row16_q4_0_fmt>, row16_q4_0_prep);
+  set_row16(dtype::q5_0, row16_gemm<row16_q5_0_fmt>, row16_q5_0_prep);
+  set_row16(dtype::q8_0, row16_gemm<row16_q8_0_fmt>, row16_q8_0_prep);
   auto set_x16 = [&](dtype t, uma::kernels::gemm_fn f) {  // one kernel for any n
     b.matvec_x16[static_cast<size_t>(t)] = b.gemm_x16[static_cast<size_t>(t)] = f;
   };

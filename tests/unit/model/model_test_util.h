@@ -113,19 +113,26 @@ struct logit_bound {
 };
 
 // Whether the best backend's decode (matvec) and prefill (gemm) kernels sum every (row, activation)
-// pair in the same float order, so that prefill and token-by-token decode agree to float noise.
-// The AVX-512 decode kernels for the rows layout (x86/matmul_row16-inl.h) reduce 16 blocks at a
-// time and AMX's tiles scale whole tiles, so there the two paths agree only as two correct
-// quantized products do: a value near a rounding boundary of the next layer's Q8 activation
-// quantization flips one int8 step (measured on the tiny models: kl_mean 4e-6..3e-4, max_abs
-// 0.08-0.14, against 2e-4..1e-3 for production vs the float reference).
+// pair in the same float order for a model of `type`, so that prefill and token-by-token decode
+// agree to float noise. On AVX-512 the rows-layout kernels of Q4_0 / Q5_0 / Q8_0 serve both
+// (x86/matmul_row16-inl.h), but Q4_K and Q6_K decode (matmul_rowk-inl.h) and prefill (the tiles of
+// matmul_x86-inl.h) sum differently; AMX's tiles scale whole tiles. Where the orders differ, the
+// two paths agree only as two correct quantized products do: a value near a rounding boundary of
+// the next layer's Q8 activation quantization flips one int8 step (measured on the tiny models:
+// kl_mean 4e-6..3e-4, max_abs 0.08-0.14, against 2e-4..1e-3 for production vs the float
+// reference). A K-quant output matrix alone (llama.cpp's Q4_0 files) adds only float noise, as no
+// quantization follows it.
+inline bool decode_and_prefill_share_order(const std::string& type) {
+  const std::string name = kernels::best_backend().name;
+  if (name == "amx") return false;
+  if (name == "avx512-vnni")
+    return type == "q4_0" || type == "q5_0" || type == "q8_0" || type == "f16" || type == "f32" ||
+           type == "bf16";
+  return true;
+}
 // Two such paths differ by up to ~0.14 in a logit, so where the expected top-2 margin is below
 // this they may legitimately pick different tokens.
 inline constexpr float path_tie = 0.25f;
-inline bool decode_and_prefill_share_order() {
-  const std::string name = kernels::best_backend().name;
-  return name != "avx512-vnni" && name != "amx";
-}
 
 inline logit_bound production_bound(const std::string& type) {
   if (type == "f32") return {1e-3, 1e-5, 0.02f};
