@@ -1,17 +1,19 @@
-// AVX-512 decode kernels for the K formats (Q4_K, Q6_K) in the file's own (rows) layout, included
-// by matmul_x86-inl.h inside its anonymous namespace when UMA_VNNI is set (after
-// matmul_row16-inl.h). One row and one super-block per step, with no scalar work per block.
+// AVX-512 kernels for the K formats (Q4_K, Q6_K) in the file's own (rows) layout, decode and the
+// prefill tile, included by matmul_x86-inl.h inside its anonymous namespace when UMA_VNNI is set
+// (after matmul_row16-inl.h). One super-block per step, with no scalar work per block; an R x C
+// tile unpacks each row's block once for C activation rows.
 #pragma once
 
-// Q4_K decode in the rows layout, one super-block (144 bytes) per step with no scalar work: the
+// Q4_K in the rows layout, one super-block (144 bytes) per step with no scalar work: the
 // 12 packed scale bytes decode in one xmm register (ggml's kmask steps as vector ops), each zmm of
 // nibbles covers two sub-blocks (low nibbles of qs 0..63 are sub-blocks 0 and 2, high ones 1 and
 // 3), vpdpbusd gives exact int32 partial dots (< 2^15) and vpdpwssd against (scale, 0) dwords
 // applies the 6-bit scales and sums them, and the min term is one more vpdpwssd of the 8 mins
 // against the activation's prepared sub-block sums. d and dmin convert together.
 
-// Q8_K activation per super-block, prepared once per task: the 256 values in the order of the
-// four nibble vectors, then 16 dwords (zero, then the 8 sub-block sums), the scale, padding.
+// Q8_K activation per super-block for rowk4_tile, prepared once per call (gemm_prep) or task
+// (decode): the 256 values in the order of the four nibble vectors, then 16 dwords (zero, then
+// the 8 sub-block sums), the scale, padding.
 struct rowk4_act_block {
   int8_t qs[256];
   int32_t sums[16];
@@ -20,23 +22,25 @@ struct rowk4_act_block {
 };
 static_assert(sizeof(rowk4_act_block) % 64 == 0);
 
-inline const rowk4_act_block* rowk4_prepare(const block_q8_k* y, int64_t nb) {
-  thread_local std::vector<rowk4_act_block> buf;
-  if (buf.size() < static_cast<size_t>(nb) + 1) buf.resize(static_cast<size_t>(nb) + 1);
-  auto* out = reinterpret_cast<rowk4_act_block*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) &
-                                                 ~uintptr_t{63});
+inline size_t rowk4_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
+  const int64_t nb = cols / 256;
+  const size_t bytes = static_cast<size_t>(nb) * sizeof(rowk4_act_block);
+  if (out == nullptr) return bytes;
+  const auto* y = reinterpret_cast<const block_q8_k*>(a);
+  auto* o = reinterpret_cast<rowk4_act_block*>(out);
   // Nibble vector v (0..3) half h holds sub-block 4 (v / 2) + 2h + v % 2.
   for (int64_t b = 0; b < nb; ++b) {
     for (int v = 0; v < 4; ++v)
       for (int h = 0; h < 2; ++h)
-        std::memcpy(out[b].qs + 64 * v + 32 * h, y[b].qs + 32 * (4 * (v / 2) + 2 * h + v % 2), 32);
+        std::memcpy(o[b].qs + 64 * v + 32 * h, y[b].qs + 32 * (4 * (v / 2) + 2 * h + v % 2), 32);
     for (int s = 0; s < 8; ++s) {
-      out[b].sums[s] = 0;
-      out[b].sums[8 + s] = y[b].bsums[2 * s] + y[b].bsums[2 * s + 1];
+      o[b].sums[s] = 0;
+      o[b].sums[8 + s] = y[b].bsums[2 * s] + y[b].bsums[2 * s + 1];
     }
-    out[b].d = y[b].d;
+    o[b].d = y[b].d;
+    std::memset(o[b].pad, 0, sizeof(o[b].pad));
   }
-  return out;
+  return bytes;
 }
 
 // Bytes 0..7: the 8 six-bit scales, 8..15: the 8 mins (k4_scales without leaving the register).
@@ -51,60 +55,67 @@ inline __m128i rowk4_scales(const uint8_t* packed) {
   return _mm_unpacklo_epi32(low, high);
 }
 
-inline void rowk4_matvec(const gemm_args& g) {
+// R weight rows from r0 x C prepared activation rows (act, act_stride bytes apart).
+template <int R, int C>
+void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride, float* y0) {
   const int64_t nb = g.cols / 256;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
-  // Dword lanes of the scale vector for nibble vector v: half h takes sub-block 4 (v / 2) + 2h + v
-  // % 2.
+  // Dword lanes of the scale vector for nibble vector v: half h takes sub-block
+  // 4 (v / 2) + 2h + v % 2.
   __m512i pick[4];
   for (int v = 0; v < 4; ++v)
     pick[v] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(4 * (v / 2) + v % 2)),
                                  _mm256_set1_epi32(4 * (v / 2) + 2 + v % 2), 1);
-  for (int64_t c = 0; c < g.n; ++c) {
-    const rowk4_act_block* a = rowk4_prepare(
-        reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c) * g.a_row_bytes), nb);
-    for (int64_t r = 0; r < g.rows; ++r) {
+  __m512 facc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int r = 0; r < R; ++r) {
       const auto* x =
-          reinterpret_cast<const block_q4_k*>(g.w + static_cast<size_t>(r) * g.w_row_bytes);
-      __m512 facc = _mm512_setzero_ps();
-      for (int64_t b = 0; b < nb; ++b) {
-        const auto* xb = reinterpret_cast<const char*>(x + b);
-        for (int l = 0; l < 3; ++l) _mm_prefetch(xb + 2048 + 64 * l, _MM_HINT_T0);
-        const __m512i s32 = _mm512_cvtepu8_epi32(rowk4_scales(x[b].scales));
-        const __m512i l0 = _mm512_loadu_si512(x[b].qs), l1 = _mm512_loadu_si512(x[b].qs + 64);
-        const __m512i q[4] = {
-            _mm512_and_si512(l0, low4), _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
-            _mm512_and_si512(l1, low4), _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4)};
+          reinterpret_cast<const block_q4_k*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) +
+          b;
+      const auto* xb = reinterpret_cast<const char*>(x);
+      for (int l = 0; l < 3; ++l) _mm_prefetch(xb + 2048 + 64 * l, _MM_HINT_T0);
+      const __m512i s32 = _mm512_cvtepu8_epi32(rowk4_scales(x->scales));
+      const __m512i l0 = _mm512_loadu_si512(x->qs), l1 = _mm512_loadu_si512(x->qs + 64);
+      const __m512i q[4] = {
+          _mm512_and_si512(l0, low4), _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
+          _mm512_and_si512(l1, low4), _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4)};
+      __m512i sc[4];
+      for (int v = 0; v < 4; ++v) sc[v] = _mm512_permutexvar_epi32(pick[v], s32);
+      uint32_t dd;
+      std::memcpy(&dd, &x->d, 4);
+      const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dd)));  // d, dmin
+      for (int c = 0; c < C; ++c) {
+        const auto* a = reinterpret_cast<const rowk4_act_block*>(act + c * act_stride) + b;
         __m512i isum = _mm512_setzero_si512();
         for (int v = 0; v < 4; ++v) {
-          const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[v],
-                                                _mm512_load_si512(a[b].qs + 64 * v));
-          isum = _mm512_dpwssd_epi32(isum, p, _mm512_permutexvar_epi32(pick[v], s32));
+          const __m512i p =
+              _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[v], _mm512_load_si512(a->qs + 64 * v));
+          isum = _mm512_dpwssd_epi32(isum, p, sc[v]);
         }
         const __m512i mins =
-            _mm512_dpwssd_epi32(_mm512_setzero_si512(), s32, _mm512_load_si512(a[b].sums));
-        uint32_t dd;
-        std::memcpy(&dd, &x[b].d, 4);
-        const __m128 dm =
-            _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dd))), _mm_set1_ps(a[b].d));
-        facc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_broadcastss_ps(dm), facc);
-        facc = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mins),
-                                _mm512_broadcastss_ps(_mm_movehdup_ps(dm)), facc);
+            _mm512_dpwssd_epi32(_mm512_setzero_si512(), s32, _mm512_load_si512(a->sums));
+        const __m128 dma = _mm_mul_ps(dm, _mm_set1_ps(a->d));
+        facc[r][c] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_broadcastss_ps(dma), facc[r][c]);
+        facc[r][c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mins),
+                                      _mm512_broadcastss_ps(_mm_movehdup_ps(dma)), facc[r][c]);
       }
-      g.y[c * g.ldy + r] = _mm512_reduce_add_ps(facc);
     }
   }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) y0[c * g.ldy + r0 + r] = _mm512_reduce_add_ps(facc[r][c]);
 }
 
-// ---------------------------------------------------------------------------------------------
-// ---------------------------------------------------------------------------------------------
-// Q6_K decode in the rows layout, one super-block (210 bytes) per step. Per 128-element half, one
+// Q6_K in the rows layout, one super-block (210 bytes) per step. Per 128-element half, one
 // zmm of ql and the 32 qh bytes broadcast to both 256-bit halves give two vectors of 64 values
 // 0..63 in element order (variable word shifts place each half's 2-bit pair at bits 4..5), so the
 // Q8_K activation is used as it is. Each 128-bit lane of a vpdpbusd result is one 16-element group
 // (partial sums < 2^15), and vpdpwssd against (scale, 0) dwords applies the int8 group scales;
 // the -32 offset is 32 x sum of scale x the activation's 16-element sums (one vpmaddwd).
-inline void rowq6k_matvec(const gemm_args& g) {
+template <int R, int C>
+void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride, float* y0) {
   const int64_t nb = g.cols / 256;
   const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
   const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
@@ -114,39 +125,102 @@ inline void rowq6k_matvec(const gemm_args& g) {
     pick[k] = _mm512_set_epi32(4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 2, 4 * k + 2,
                                4 * k + 2, 4 * k + 2, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1,
                                4 * k, 4 * k, 4 * k, 4 * k);
-  for (int64_t c = 0; c < g.n; ++c) {
-    const auto* y =
-        reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c) * g.a_row_bytes);
-    for (int64_t r = 0; r < g.rows; ++r) {
+  __m512 facc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int r = 0; r < R; ++r) {
       const auto* x =
-          reinterpret_cast<const block_q6_k*>(g.w + static_cast<size_t>(r) * g.w_row_bytes);
-      __m512 facc = _mm512_setzero_ps();
-      for (int64_t b = 0; b < nb; ++b) {
-        const auto* xb = reinterpret_cast<const char*>(x + b);
-        for (int l = 0; l < 4; ++l) _mm_prefetch(xb + 2048 + 64 * l, _MM_HINT_T0);
-        const __m256i sc16 = _mm256_cvtepi8_epi16(load128(x[b].scales));
-        const __m512i s32 = _mm512_cvtepu16_epi32(sc16);
-        __m512i isum = _mm512_setzero_si512();
-        for (int h = 0; h < 2; ++h) {
-          const __m512i l = _mm512_loadu_si512(x[b].ql + 64 * h);
-          const __m512i hb = _mm512_broadcast_i64x4(load256(x[b].qh + 32 * h));
-          const __m512i wa = _mm512_or_si512(_mm512_and_si512(l, low4),
-                                             _mm512_and_si512(_mm512_sllv_epi16(hb, shl), bits45));
-          const __m512i wb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
-                                             _mm512_and_si512(_mm512_srlv_epi16(hb, shr), bits45));
-          const __m512i pa = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wa,
-                                                 _mm512_loadu_si512(y[b].qs + 128 * h));
-          const __m512i pb = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wb,
-                                                 _mm512_loadu_si512(y[b].qs + 128 * h + 64));
-          isum = _mm512_dpwssd_epi32(isum, pa, _mm512_permutexvar_epi32(pick[2 * h], s32));
-          isum = _mm512_dpwssd_epi32(isum, pb, _mm512_permutexvar_epi32(pick[2 * h + 1], s32));
-        }
-        const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y[b].bsums)), 5);
-        isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(off));
-        facc =
-            _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(h2f(x[b].d) * y[b].d), facc);
+          reinterpret_cast<const block_q6_k*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) +
+          b;
+      const auto* xb = reinterpret_cast<const char*>(x);
+      for (int l = 0; l < 4; ++l) _mm_prefetch(xb + 2048 + 64 * l, _MM_HINT_T0);
+      const __m256i sc16 = _mm256_cvtepi8_epi16(load128(x->scales));
+      const __m512i s32 = _mm512_cvtepu16_epi32(sc16);
+      __m512i w[4], sc[4];
+      for (int h = 0; h < 2; ++h) {
+        const __m512i l = _mm512_loadu_si512(x->ql + 64 * h);
+        const __m512i hb = _mm512_broadcast_i64x4(load256(x->qh + 32 * h));
+        w[2 * h] = _mm512_or_si512(_mm512_and_si512(l, low4),
+                                   _mm512_and_si512(_mm512_sllv_epi16(hb, shl), bits45));
+        w[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
+                                       _mm512_and_si512(_mm512_srlv_epi16(hb, shr), bits45));
       }
-      g.y[c * g.ldy + r] = _mm512_reduce_add_ps(facc);
+      for (int k = 0; k < 4; ++k) sc[k] = _mm512_permutexvar_epi32(pick[k], s32);
+      const float d = h2f(x->d);
+      for (int c = 0; c < C; ++c) {
+        const auto* y = reinterpret_cast<const block_q8_k*>(act + c * act_stride) + b;
+        __m512i isum = _mm512_setzero_si512();
+        for (int k = 0; k < 4; ++k) {
+          const __m512i p =
+              _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_loadu_si512(y->qs + 64 * k));
+          isum = _mm512_dpwssd_epi32(isum, p, sc[k]);
+        }
+        const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y->bsums)), 5);
+        isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(off));
+        facc[r][c] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y->d), facc[r][c]);
+      }
     }
   }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) y0[c * g.ldy + r0 + r] = _mm512_reduce_add_ps(facc[r][c]);
+}
+
+// Drivers. Decode: one row at a time (Q4_K's activation prepared once per task); prefill: 2 x 4
+// tiles over gemm_args::prep (Q4_K) or the Q8_K rows themselves (Q6_K).
+template <void (*Tile11)(const gemm_args&, int64_t, const uint8_t*, size_t, float*)>
+void rowk_matvec_rows(const gemm_args& g, const uint8_t* act, float* y0) {
+  for (int64_t r = 0; r < g.rows; ++r) Tile11(g, r, act, 0, y0);
+}
+
+inline void rowk4_matvec(const gemm_args& g) {
+  thread_local std::vector<uint8_t> buf;
+  const size_t bytes = rowk4_prep(nullptr, g.cols, nullptr);
+  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
+  auto* act =
+      reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t{63});
+  for (int64_t c = 0; c < g.n; ++c) {
+    rowk4_prep(g.a + static_cast<size_t>(c) * g.a_row_bytes, g.cols, act);
+    rowk_matvec_rows<rowk4_tile<1, 1>>(g, act, g.y + c * g.ldy);
+  }
+}
+inline void rowq6k_matvec(const gemm_args& g) {
+  for (int64_t c = 0; c < g.n; ++c)
+    rowk_matvec_rows<rowq6k_tile<1, 1>>(g, g.a + static_cast<size_t>(c) * g.a_row_bytes,
+                                        g.y + c * g.ldy);
+}
+
+template <template <int, int> class T>
+void rowk_gemm_over(const gemm_args& g, const uint8_t* act, size_t stride) {
+  constexpr int R = 2, C = 4;
+  int64_t r = 0;
+  for (; r + R <= g.rows; r += R) {
+    int64_t c = 0;
+    for (; c + C <= g.n; c += C) T<R, C>::run(g, r, act + c * stride, stride, g.y + c * g.ldy);
+    for (; c < g.n; ++c) T<R, 1>::run(g, r, act + c * stride, stride, g.y + c * g.ldy);
+  }
+  for (; r < g.rows; ++r) {
+    int64_t c = 0;
+    for (; c + C <= g.n; c += C) T<1, C>::run(g, r, act + c * stride, stride, g.y + c * g.ldy);
+    for (; c < g.n; ++c) T<1, 1>::run(g, r, act + c * stride, stride, g.y + c * g.ldy);
+  }
+}
+template <int R, int C>
+struct rowk4_t {
+  static void run(const gemm_args& g, int64_t r, const uint8_t* a, size_t s, float* y) {
+    rowk4_tile<R, C>(g, r, a, s, y);
+  }
+};
+template <int R, int C>
+struct rowq6k_t {
+  static void run(const gemm_args& g, int64_t r, const uint8_t* a, size_t s, float* y) {
+    rowq6k_tile<R, C>(g, r, a, s, y);
+  }
+};
+inline void rowk4_gemm(const gemm_args& g) {
+  rowk_gemm_over<rowk4_t>(g, g.prep, g.prep_row_bytes);
+}
+inline void rowq6k_gemm(const gemm_args& g) {
+  rowk_gemm_over<rowq6k_t>(g, g.a, g.a_row_bytes);
 }

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -707,6 +708,8 @@ void fill_table(uma::kernels::matmul_backend& b) {
   set_row16(dtype::q4_0, row16_gemm<row16_q4_0_fmt>, row16_q4_0_prep);
   set_row16(dtype::q5_0, row16_gemm<row16_q5_0_fmt>, row16_q5_0_prep);
   set_row16(dtype::q8_0, row16_gemm<row16_q8_0_fmt>, row16_q8_0_prep);
+  set_row16(dtype::q4_k, rowk4_gemm, rowk4_prep);
+  b.gemm[static_cast<size_t>(dtype::q6_k)] = rowq6k_gemm;
   auto set_x16 = [&](dtype t, uma::kernels::gemm_fn f) {  // one kernel for any n
     b.matvec_x16[static_cast<size_t>(t)] = b.gemm_x16[static_cast<size_t>(t)] = f;
   };

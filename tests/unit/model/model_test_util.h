@@ -114,21 +114,15 @@ struct logit_bound {
 
 // Whether the best backend's decode (matvec) and prefill (gemm) kernels sum every (row, activation)
 // pair in the same float order for a model of `type`, so that prefill and token-by-token decode
-// agree to float noise. On AVX-512 the rows-layout kernels of Q4_0 / Q5_0 / Q8_0 serve both
-// (x86/matmul_row16-inl.h), but Q4_K and Q6_K decode (matmul_rowk-inl.h) and prefill (the tiles of
-// matmul_x86-inl.h) sum differently; AMX's tiles scale whole tiles. Where the orders differ, the
-// two paths agree only as two correct quantized products do: a value near a rounding boundary of
-// the next layer's Q8 activation quantization flips one int8 step (measured on the tiny models:
-// kl_mean 4e-6..3e-4, max_abs 0.08-0.14, against 2e-4..1e-3 for production vs the float
-// reference). A K-quant output matrix alone (llama.cpp's Q4_0 files) adds only float noise, as no
-// quantization follows it.
-inline bool decode_and_prefill_share_order(const std::string& type) {
-  const std::string name = kernels::best_backend().name;
-  if (name == "amx") return false;
-  if (name == "avx512-vnni")
-    return type == "q4_0" || type == "q5_0" || type == "q8_0" || type == "f16" || type == "f32" ||
-           type == "bf16";
-  return true;
+// agree to float noise. The SIMD backends run one tile per format for both (on AVX-512 the
+// rows-layout kernels of x86/matmul_row16-inl.h and matmul_rowk-inl.h, R x C for prefill, 1 x 1
+// for decode); AMX's tiles scale whole tiles in another order. There the two paths agree only as
+// two correct quantized products do: a value near a rounding boundary of the next layer's Q8
+// activation quantization flips one int8 step (measured on the tiny models: kl_mean up to 3e-4,
+// max_abs 0.08-0.14, against 2e-4..1e-3 for production vs the float reference). The x16
+// (--repack) kernels differ from the rows ones the same way.
+inline bool decode_and_prefill_share_order(const std::string& /*type*/) {
+  return std::string(kernels::best_backend().name) != "amx";
 }
 // Two such paths differ by up to ~0.14 in a logit, so where the expected top-2 margin is below
 // this they may legitimately pick different tokens.
