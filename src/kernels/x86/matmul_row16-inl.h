@@ -225,8 +225,7 @@ struct row16_q8_0_fmt {
 template <class F, int R, int C>
 void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride, float* y0) {
   const int64_t nb = g.cols / 32, full = nb / 16, rem = nb % 16;
-  static const int64_t ahead = std::getenv("UMA_PF") ? std::atoll(std::getenv("UMA_PF")) : 2048;
-  constexpr int64_t lines = (F::chunk_bytes + 63) / 64 + 1;
+  constexpr int64_t ahead = 2048, lines = (F::chunk_bytes + 63) / 64 + 1;
   __m512 facc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();

@@ -7,13 +7,14 @@
 // Shapes: a tile is R weight rows x C activation rows; each (row, activation) pair accumulates its
 // blocks in the same order whatever the tile, so results do not depend on the tiling or threads.
 // matvec uses R = 4, C = 1 (the activation block is loaded once for 4 rows); gemm uses R x C = 4 x
-// 4 (each unpacked weight block is reused from registers across 4 activation rows).
+// 4 (each unpacked weight block is reused from registers across 4 activation rows). With UMA_VNNI,
+// Q4_0 / Q5_0 / Q8_0 / Q4_K / Q6_K instead take the rows-layout kernels of matmul_row16-inl.h and
+// matmul_rowk-inl.h (1 x 1 for decode, 2 x 4 for prefill; see fill_table).
 #pragma once
 
 #include <immintrin.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -294,66 +295,6 @@ void q45k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
     for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = hsum(acc[r][c]) + macc[r][c];
 }
 
-#if UMA_VNNI
-// AVX-512 Q4_K: two 32-element sub-blocks per zmm. One 32-byte load holds sub-block 2i (low
-// nibbles) and 2i+1 (high nibbles); a broadcast, a per-half shift and a mask unpack both. The
-// vpdpbusd partial sums fit in int16 (|4 x 15 x 128| < 2^15), so vpmaddwd against a vector whose
-// dwords are (scale, 0) applies each sub-block's 6-bit scale in one instruction.
-template <int R, int C>
-void q4k_tile512(const gemm_args& g, int64_t r0, int64_t c0) {
-  const int64_t nb = g.cols / 256;
-  const block_q4_k* x[R];
-  const block_q8_k* y[C];
-  for (int r = 0; r < R; ++r)
-    x[r] = reinterpret_cast<const block_q4_k*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes);
-  for (int c = 0; c < C; ++c)
-    y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
-  __m512 acc[R][C];
-  float macc[R][C];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) {
-      acc[r][c] = _mm512_setzero_ps();
-      macc[r][c] = 0.f;
-    }
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  const __m512i shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
-  __m512i pick[4];  // dwords: scale 2i in lanes 0..7, scale 2i+1 in lanes 8..15
-  for (int i = 0; i < 4; ++i)
-    pick[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * i)),
-                                 _mm256_set1_epi32(2 * i + 1), 1);
-  for (int64_t b = 0; b < nb; ++b) {
-    for (int r = 0; r < R; ++r) {
-      const block_q4_k& xb = x[r][b];
-      prefetch_ahead(&xb, R * g.w_row_bytes);
-      alignas(16) uint8_t sm[16];
-      k4_scales(xb.scales, sm);
-      const __m512i s32 =
-          _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(sm)));
-      __m512i q[4], sc[4];
-      for (int i = 0; i < 4; ++i) {
-        const __m512i raw = _mm512_broadcast_i64x4(load256(xb.qs + 32 * i));
-        q[i] = _mm512_and_si512(_mm512_srlv_epi16(raw, shift), low4);
-        sc[i] = _mm512_permutexvar_epi32(pick[i], s32);
-      }
-      const float d = h2f(xb.d), dmin = h2f(xb.dmin);
-      for (int c = 0; c < C; ++c) {
-        const block_q8_k& yb = y[c][b];
-        __m512i isum = _mm512_setzero_si512();
-        for (int i = 0; i < 4; ++i) {
-          const __m512i yv = _mm512_loadu_si512(yb.qs + 64 * i);
-          const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[i], yv);
-          isum = _mm512_add_epi32(isum, _mm512_madd_epi16(p, sc[i]));
-        }
-        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * yb.d), acc[r][c]);
-        macc[r][c] -= dmin * yb.d * static_cast<float>(k4_min_sum(sm + 8, yb.bsums));
-      }
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = hsum512(acc[r][c]) + macc[r][c];
-}
-#endif
-
 // A Q6_K super-block as eight groups of 32 values 0..63 (element order; the -32 offset is left to
 // the caller).
 inline void q6k_unpack(const block_q6_k& xb, __m256i q[8]) {
@@ -505,15 +446,7 @@ template <bool five>
 struct q45k_t {
   template <int R, int C>
   struct t {
-    static void run(const gemm_args& g, int64_t r, int64_t c) {
-#if UMA_VNNI
-      if constexpr (!five) {
-        q4k_tile512<R, C>(g, r, c);
-        return;
-      }
-#endif
-      q45k_tile<five, R, C>(g, r, c);
-    }
+    static void run(const gemm_args& g, int64_t r, int64_t c) { q45k_tile<five, R, C>(g, r, c); }
   };
 };
 template <int R, int C>
@@ -537,18 +470,6 @@ constexpr int gemm_r = 2, gemm_c = 4;
 
 template <class F>
 void legacy_matvec(const gemm_args& g) {
-#if UMA_VNNI
-  if constexpr (std::is_same_v<F, q4_0_fmt>) {
-    row16_matvec<row16_q4_0_fmt, row16_q4_0_prep>(g);
-    return;
-  } else if constexpr (std::is_same_v<F, q8_0_fmt>) {
-    row16_matvec<row16_q8_0_fmt, row16_q8_0_prep>(g);
-    return;
-  } else if constexpr (std::is_same_v<F, q5_0_fmt>) {
-    row16_matvec<row16_q5_0_fmt, row16_q5_0_prep>(g);
-    return;
-  }
-#endif
   drive<legacy_t<F>::template t, 4, 1>(g);
 }
 template <class F>
@@ -557,12 +478,6 @@ void legacy_gemm(const gemm_args& g) {
 }
 template <bool five>
 void q45k_matvec(const gemm_args& g) {
-#if UMA_VNNI
-  if constexpr (!five) {
-    rowk4_matvec(g);
-    return;
-  }
-#endif
   drive<q45k_t<five>::template t, 2, 1>(g);
 }
 template <bool five>
@@ -570,11 +485,7 @@ void q45k_gemm(const gemm_args& g) {
   drive<q45k_t<five>::template t, 1, 4>(g);
 }
 void q6k_matvec(const gemm_args& g) {
-#if UMA_VNNI
-  rowq6k_matvec(g);
-#else
   drive<q6k_t, 2, 1>(g);
-#endif
 }
 void q6k_gemm(const gemm_args& g) {
   drive<q6k_t, 1, 4>(g);
@@ -700,16 +611,21 @@ void fill_table(uma::kernels::matmul_backend& b) {
   b.convert[static_cast<size_t>(act_format::q8_k)] = convert_q8_k;
   b.convert[static_cast<size_t>(act_format::f16)] = convert_f16;
 #if UMA_VNNI
-  // The rows-layout 16-block kernels' prefill tile, with its activation layout made once per call.
-  auto set_row16 = [&](dtype t, uma::kernels::gemm_fn gm, uma::kernels::gemm_prep_fn prep) {
-    b.gemm[static_cast<size_t>(t)] = gm;
+  // The rows-layout kernels (matmul_row16-inl.h, matmul_rowk-inl.h): one tile for decode (1 x 1)
+  // and prefill (2 x 4), the prefill activations laid out once per call where the tile needs it.
+  auto set_rows = [&](dtype t, uma::kernels::gemm_fn mv, uma::kernels::gemm_fn gm,
+                      uma::kernels::gemm_prep_fn prep) {
+    set(t, mv, gm);
     b.gemm_prep[static_cast<size_t>(t)] = prep;
   };
-  set_row16(dtype::q4_0, row16_gemm<row16_q4_0_fmt>, row16_q4_0_prep);
-  set_row16(dtype::q5_0, row16_gemm<row16_q5_0_fmt>, row16_q5_0_prep);
-  set_row16(dtype::q8_0, row16_gemm<row16_q8_0_fmt>, row16_q8_0_prep);
-  set_row16(dtype::q4_k, rowk4_gemm, rowk4_prep);
-  b.gemm[static_cast<size_t>(dtype::q6_k)] = rowq6k_gemm;
+  set_rows(dtype::q4_0, row16_matvec<row16_q4_0_fmt, row16_q4_0_prep>, row16_gemm<row16_q4_0_fmt>,
+           row16_q4_0_prep);
+  set_rows(dtype::q5_0, row16_matvec<row16_q5_0_fmt, row16_q5_0_prep>, row16_gemm<row16_q5_0_fmt>,
+           row16_q5_0_prep);
+  set_rows(dtype::q8_0, row16_matvec<row16_q8_0_fmt, row16_q8_0_prep>, row16_gemm<row16_q8_0_fmt>,
+           row16_q8_0_prep);
+  set_rows(dtype::q4_k, rowk4_matvec, rowk4_gemm, rowk4_prep);
+  set_rows(dtype::q6_k, rowq6k_matvec, rowq6k_gemm, nullptr);
   auto set_x16 = [&](dtype t, uma::kernels::gemm_fn f) {  // one kernel for any n
     b.matvec_x16[static_cast<size_t>(t)] = b.gemm_x16[static_cast<size_t>(t)] = f;
   };
