@@ -205,8 +205,23 @@ int run_bench(const bench_cli& c) {
       return uma::cli::fail(cmd, st.message());
     pp.v.push_back(c.pp / seconds_since(t0));
   }
-  // 5. Decode: tg tokens one at a time from an empty cache (as llama-bench's tg).
+  // 5. Decode: tg tokens one at a time from an empty cache (as llama-bench's tg). With the probes
+  // on, the bandwidth is also read right before each repetition and after the last, and each
+  // repetition is compared with the mean of the two readings around it: on a shared host the
+  // bandwidth can change by 2x within seconds (docs/performance.md), so the start-up probe alone
+  // can describe another state of the machine than the one the decode ran in. The probe buffer is
+  // freed each time and its pages are kept out of the peak-RSS figure.
+  double peak_rss_before = 0;
+  std::vector<double> bw_around;
+  const auto bracket_probe = [&] {
+    peak_rss_before = std::max(peak_rss_before, proc_status_mib("VmHWM"));
+    uma::thread_pool probe_pool(threads);
+    bw_around.push_back(
+        uma::kernels::measure_read_bandwidth(&probe_pool, size_t(c.bw_mib) << 20, 1).best);
+    reset_peak_rss();
+  };
   for (int r = 0; r < c.reps; ++r) {
+    if (!c.no_probe) bracket_probe();
     cache->clear();
     const auto t0 = clock_type::now();
     for (int i = 0; i < c.tg; ++i) {
@@ -217,6 +232,13 @@ int run_bench(const bench_cli& c) {
     }
     tg.v.push_back(c.tg / seconds_since(t0));
   }
+  if (!c.no_probe) bracket_probe();
+  // Per repetition: tok/s over (mean bandwidth around it / bytes per token).
+  stats tg_bracketed;
+  for (size_t r = 0; r + 1 < bw_around.size() && r < tg.v.size(); ++r) {
+    const double bw_r = 0.5 * (bw_around[r] + bw_around[r + 1]);
+    if (bw_r > 0) tg_bracketed.v.push_back(tg.v[r] / (bw_r * 1e9 / double(weight_bytes)));
+  }
 
   const double roofline_tps = bw.best > 0 ? bw.best * 1e9 / double(weight_bytes) : 0;
   const double pp_peak_tps = peak.best > 0 ? peak.best * 1e9 / (2.0 * double(params)) : 0;
@@ -226,7 +248,7 @@ int run_bench(const bench_cli& c) {
   // compute-bound against this, not against the SIMD dot-product peak.
   const double pp_tile_tps = amx.best > 0 ? amx.best * 1e9 / (2.0 * double(params)) : 0;
   const double pp_tile_ratio = pp_tile_tps > 0 ? pp.median() / pp_tile_tps : 0;
-  const double peak_rss = proc_status_mib("VmHWM");
+  const double peak_rss = std::max(peak_rss_before, proc_status_mib("VmHWM"));
   const double rss_anon = proc_status_mib("RssAnon");
   const double rss_file = proc_status_mib("RssFile");
   const double kv_mib = double(cache->bytes()) / (1 << 20);
@@ -266,6 +288,9 @@ int run_bench(const bench_cli& c) {
     j["tg_samples"] = tg.v;
     j["roofline_tps"] = roofline_tps;
     j["tg_roofline_ratio"] = tg_ratio;
+    j["bandwidth_around_tg_gbs"] = bw_around;
+    j["tg_roofline_ratio_bracketed"] = tg_bracketed.v.empty() ? 0.0 : tg_bracketed.median();
+    j["tg_roofline_ratio_bracketed_samples"] = tg_bracketed.v;
     j["pp_peak_tps"] = pp_peak_tps;
     j["pp_peak_ratio"] = pp_ratio;
     j["pp_tile_peak_tps"] = pp_tile_tps;
@@ -292,6 +317,12 @@ int run_bench(const bench_cli& c) {
   std::printf("%-8s %12.1f %11.1f%% %14.1f %7.1f%%   (bandwidth / bytes per token)\n",
               fmt::format("tg{}", c.tg).c_str(), tg.median(), 100 * tg.spread(), roofline_tps,
               100 * tg_ratio);
+  if (!tg_bracketed.v.empty()) {
+    const auto [lo, hi] = std::minmax_element(bw_around.begin(), bw_around.end());
+    std::printf(
+        "%-8s %12s %12s %14s %7.1f%%   (bandwidth read around each repetition: %.1f-%.1f GB/s)\n",
+        "", "", "", "", 100 * tg_bracketed.median(), *lo, *hi);
+  }
   std::printf("\nbackend %s, %d threads, %d reps (median; spread = (max-min)/median)\n",
               uma::kernels::matmul_backend_name(), threads, c.reps);
   if (!c.repack && uma::kernels::interleave_supported(m.bound().output.view()))

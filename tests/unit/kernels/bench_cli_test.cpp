@@ -35,6 +35,22 @@ TEST(bench_cli, json_has_the_documented_fields) {
               j["tg_tps"].get<double>() / j["roofline_tps"].get<double>(), 1e-9);
   EXPECT_LE(j["pp_tps_min"].get<double>(), j["pp_tps"].get<double>());
   EXPECT_GE(j["pp_tps_max"].get<double>(), j["pp_tps"].get<double>());
+  // The bandwidth read before each decode repetition and after the last; each repetition's ratio
+  // is its tok/s over the mean of the two readings around it.
+  const auto& around = j["bandwidth_around_tg_gbs"];
+  const auto& per_rep = j["tg_roofline_ratio_bracketed_samples"];
+  ASSERT_EQ(around.size(), 3u);
+  ASSERT_EQ(per_rep.size(), 2u);
+  for (size_t r = 0; r < 2; ++r) {
+    const double bw = 0.5 * (around[r].get<double>() + around[r + 1].get<double>());
+    EXPECT_NEAR(per_rep[r].get<double>(),
+                j["tg_samples"][r].get<double>() * j["weight_bytes"].get<double>() / (bw * 1e9),
+                1e-9 * per_rep[r].get<double>());
+  }
+  EXPECT_GT(j["tg_roofline_ratio_bracketed"].get<double>(), 0);
+  // The probes' 64 MiB buffers are not part of the peak RSS (the tiny model's run needs far less).
+  EXPECT_LT(j["peak_rss_mb"].get<double>(),
+            j["rss_anon_mb"].get<double>() + j["rss_file_mb"].get<double>() + 48.0);
 }
 
 TEST(bench_cli, repack_reports_the_interleaved_copies_as_weights) {
