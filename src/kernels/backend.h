@@ -82,6 +82,11 @@ const matmul_backend& best_backend();
 // matmul() on a chosen backend (types the backend lacks fall back to the scalar kernels).
 void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, int64_t n, float* y,
                thread_pool* pool);
+// Which summation order matmul_on uses for `w` and n activation rows: 0 the backend's matvec /
+// gemm tiles (one order on the SIMD backends), 1 its whole-product tile engine (AMX), 2 the x16
+// kernels over rows interleaved on the fly (prefill of the types that have them). Results for the
+// same row agree to float noise only within one class (tests use this).
+int matmul_order_class(const matmul_backend& be, const matrix_view& w, int64_t n);
 // matmul_many() on a chosen backend.
 void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
                     int64_t n, std::span<float* const> ys, thread_pool* pool);

@@ -54,6 +54,10 @@ bool x16_shape_ok(const matrix_view& w) {
 
 }  // namespace
 
+bool x16_layout_fits(const matrix_view& w) {
+  return w.layout == weight_layout::rows && x16_shape_ok(w);
+}
+
 bool interleave_supported(const matrix_view& w) {
   if (w.layout != weight_layout::rows || !x16_shape_ok(w)) return false;
   const auto ti = static_cast<size_t>(w.type);

@@ -120,6 +120,17 @@ uint8_t* act_scratch(size_t bytes) {
   return reinterpret_cast<uint8_t*>((p + 63) & ~uintptr_t{63});
 }
 
+// Rows interleaved on the fly for the x16 prefill path, one buffer per pool thread.
+uint8_t* x16_scratch(size_t bytes) {
+  thread_local std::vector<uint8_t> buf;
+  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
+  auto p = reinterpret_cast<uintptr_t>(buf.data());
+  return reinterpret_cast<uint8_t*>((p + 63) & ~uintptr_t{63});
+}
+
+// From this many activation rows on, prefill of a rows-layout matrix interleaves on the fly.
+constexpr int64_t x16_prefill_min_n = 32;
+
 // Scratch for a gemm kernel's activation layout (kept apart from act_scratch, which holds its
 // input), one per calling thread.
 uint8_t* prep_scratch(size_t bytes) {
@@ -232,7 +243,24 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
   });
 }
 
+// Whether matmul_on interleaves `w` on the fly for n activation rows (see 2b there).
+bool x16_on_the_fly(const matmul_backend& be, const matrix_view& w, int64_t n) {
+  const auto ti = static_cast<size_t>(w.type);
+  // Q6_K's x16 gemm measured no faster than its rows tile (gemm64 149-214 vs 172-219 GOPS, Zen 4).
+  return n >= x16_prefill_min_n && ti < max_dtype_id && w.type != dtype::q6_k &&
+         be.gemm_x16[ti] != nullptr && be.gemm_x16[ti] != scalar_backend().gemm_x16[ti] &&
+         x16_layout_fits(w);
+}
+
 }  // namespace
+
+int matmul_order_class(const matmul_backend& be, const matrix_view& w, int64_t n) {
+  const kernel_choice k = choose(be, w);
+  if (k.big != nullptr && n >= be.big_gemm_min_n) return 1;
+  if (n > 1 && k.gemm != nullptr && w.layout == weight_layout::rows && x16_on_the_fly(be, w, n))
+    return 2;
+  return 0;
+}
 
 void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, int64_t n, float* y,
                thread_pool* pool) {
@@ -261,6 +289,35 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   base.cols = w.cols;
   base.a_row_bytes = arb;
   base.ldy = w.rows;
+  const auto* wbytes = static_cast<const uint8_t*>(w.data);
+  constexpr int64_t row_block = 32, act_block = 64;
+
+  // 2b. Prefill of a rows-layout matrix where the backend has x16 kernels for its type: each task
+  // interleaves its 32 rows once into per-thread scratch (a copy of 32 rows, ~1/n of the task's
+  // work) and runs the x16 gemm, which needs no per-row shuffles or horizontal sums, over every
+  // activation slice. The weights in memory stay the file's.
+  if (x16_on_the_fly(be, w, n)) {
+    const gemm_fn gx = be.gemm_x16[static_cast<size_t>(w.type)];
+    run_tasks(pool, (w.rows + row_block - 1) / row_block, [&](int64_t i) {
+      const int64_t r0 = i * row_block, rows = std::min(row_block, w.rows - r0);
+      matrix_view part = w;
+      part.data = wbytes + static_cast<size_t>(r0) * w.row_bytes;
+      part.rows = rows;
+      uint8_t* packed = x16_scratch(static_cast<size_t>(rows) * w.row_bytes);
+      interleave(part, packed, nullptr);
+      for (int64_t j0 = 0; j0 < n; j0 += act_block) {
+        gemm_args g = base;
+        g.w = packed;
+        g.rows = rows;
+        g.a = a + static_cast<size_t>(j0) * arb;
+        g.n = std::min(act_block, n - j0);
+        g.y = y + j0 * w.rows + r0;
+        gx(g);
+      }
+    });
+    return;
+  }
+
   // The gemm kernel's own activation layout, once for all tasks.
   const uint8_t* prep = nullptr;
   if (k.gemm_prep != nullptr) {
@@ -276,11 +333,9 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
     prep = buf;
     base.prep_row_bytes = prb;
   }
-  const auto* wbytes = static_cast<const uint8_t*>(w.data);
 
-  // 2b. Prefill / batched decode: tasks are blocks of weight rows; inside a task the gemm kernel
+  // 2c. Prefill / batched decode: tasks are blocks of weight rows; inside a task the gemm kernel
   // sweeps activation rows in slices that stay in L2, reusing each weight block across them.
-  constexpr int64_t row_block = 32, act_block = 64;
   const int64_t n_tasks = (w.rows + row_block - 1) / row_block;
   run_tasks(pool, n_tasks, [&](int64_t i) {
     const int64_t r0 = i * row_block;

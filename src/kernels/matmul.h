@@ -96,6 +96,9 @@ bool interleave_supported(const matrix_view& w);
 // over `pool` (may be null). The caller checks interleave_supported (or at least Q4_0 and
 // rows % 16 == 0) first; other matrices are left unwritten.
 void interleave(const matrix_view& w, void* dst, thread_pool* pool);
+// Whether `w` (rows layout) has a shape interleave() takes: an x16 format, a multiple of 16 rows,
+// whole blocks per row. Says nothing about the CPU's kernels.
+bool x16_layout_fits(const matrix_view& w);
 // Row r of an x16 matrix, back in GGUF's block layout (row_bytes bytes at dst).
 void deinterleave_row(const matrix_view& w, int64_t r, void* dst);
 

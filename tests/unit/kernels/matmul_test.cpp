@@ -135,13 +135,14 @@ TEST(matmul, converters_are_bit_identical_on_every_backend) {
 
 TEST(matmul, every_backend_matches_scalar_on_odd_shapes) {
   std::mt19937 rng(42);
+  int x16_runs = 0;  // products that took the x16-on-the-fly prefill path
   thread_pool pool2(2), pool3(3);
   for (dtype t : test::matmul_types()) {
     const int64_t blk = traits(t).block_elems == 1 ? 32 : traits(t).block_elems;
     const std::vector<int64_t> col_set =
         blk == 256 ? std::vector<int64_t>{256, 768} : std::vector<int64_t>{32, 96, 544, 896};
     for (int64_t cols : col_set) {
-      for (int64_t rows : {1, 5, 16, 37}) {
+      for (int64_t rows : {1, 5, 16, 37, 48}) {
         auto wbuf = random_rows(rng, t, rows, cols);
         // Weights 4 bytes off a vector boundary (block fields stay naturally aligned, as in GGUF).
         std::vector<uint8_t> wmis(wbuf.size() + 4);
@@ -149,7 +150,8 @@ TEST(matmul, every_backend_matches_scalar_on_odd_shapes) {
         const auto w = view_of(t, wmis.data() + 4, rows, cols);
         // n >= 16 reaches the tile-matrix (AMX) path where the CPU has one.
         for (int64_t n : {1, 2, 3, 4, 5, 9, 16, 33, 70}) {
-          if (n >= 16 && rows != 37 && !(n == 16 && rows == 5)) continue;
+          if (n >= 16 && rows != 37 && rows != 48 && !(n == 16 && rows == 5)) continue;
+          if (rows == 48 && n < 16) continue;  // 48 rows: the x16-on-the-fly prefill path
           if (n == 70 && cols > 256) continue;
           std::vector<float> xbuf(n * cols + 1);
           auto xr = random_floats(rng, n * cols);
@@ -160,6 +162,7 @@ TEST(matmul, every_backend_matches_scalar_on_odd_shapes) {
           float ymax = 0;
           for (float v : want) ymax = std::max(ymax, std::fabs(v));
           for (auto id : available_backends()) {
+            if (matmul_order_class(*find_backend(id), w, n) == 2) ++x16_runs;
             for (thread_pool* pool : {static_cast<thread_pool*>(nullptr), &pool2, &pool3}) {
               std::vector<float> got(n * rows, NAN);
               matmul_on(*find_backend(id), w, x, n, got.data(), pool);
@@ -173,6 +176,10 @@ TEST(matmul, every_backend_matches_scalar_on_odd_shapes) {
         }
       }
     }
+  }
+  const auto* be512 = find_backend(backend_id::avx512);
+  if (be512 != nullptr && be512->gemm_x16[static_cast<size_t>(dtype::q4_0)] != nullptr) {
+    EXPECT_GT(x16_runs, 0);
   }
 }
 

@@ -190,8 +190,26 @@ TEST_P(TinyModel, SequencesInOneBatchAreIndependent) {
     dst.insert(dst.end(), out.begin() + static_cast<std::ptrdiff_t>(r * nv),
                out.begin() + static_cast<std::ptrdiff_t>((r + 1) * nv));
   }
-  EXPECT_LE(compare_logits(a0.data(), g0.data(), 20, nv).max_abs, 1e-4);
-  EXPECT_LE(compare_logits(a1.data(), g1.data(), 13, nv).max_abs, 1e-4);
+  // The same logits up to float noise where 20, 13 and 33 rows take kernels of one summation
+  // order; where the batch crosses into another (the x16 prefill path, a tile engine), as two
+  // correct quantized products (see decode_and_prefill_share_order).
+  const kernels::matrix_view wv = (*m)->bound().layers[0].w_gate.view();
+  const auto& be = kernels::best_backend();
+  const bool one_order =
+      kernels::matmul_order_class(be, wv, 20) == kernels::matmul_order_class(be, wv, 33) &&
+      kernels::matmul_order_class(be, wv, 13) == kernels::matmul_order_class(be, wv, 33);
+  const auto check = [&](const std::vector<float>& want, const std::vector<float>& got,
+                         int64_t rows) {
+    const auto st = compare_logits(want.data(), got.data(), rows, nv, path_tie);
+    if (one_order) {
+      EXPECT_LE(st.max_abs, 1e-4);
+    } else {
+      EXPECT_LE(st.kl_mean, 1e-3);
+      EXPECT_EQ(st.clear_argmax_mismatch, 0);
+    }
+  };
+  check(a0, g0, 20);
+  check(a1, g1, 13);
   EXPECT_EQ(cache->seq_length(0), 20);
   EXPECT_EQ(cache->seq_length(1), 13);
   // Dropping one sequence frees its blocks without touching the other.
@@ -200,7 +218,7 @@ TEST_P(TinyModel, SequencesInOneBatchAreIndependent) {
   EXPECT_GT(cache->free_blocks(), free_before);
   auto next0 = prefill_all(**m, *cache, {t1[0]}, 20);
   auto ref0 = prefill_all(**m, *c0, {t1[0]}, 20);
-  EXPECT_LE(compare_logits(ref0.data(), next0.data(), 1, nv).max_abs, 1e-4);
+  check(ref0, next0, 1);
 }
 
 // 64 greedy tokens: the production path and the reference produce the same text.
