@@ -5,6 +5,8 @@
 //   "<type>_x16" rows (q4_0, q5_0, q8_0, q4_k, q6_k): the same matrix in the interleaved x16 layout
 //   (--repack), where the backend has kernels for it.
 // Run: build/<dir>/bench_matmul [--benchmark_filter=q4_0]
+// Environment: UMA_BENCH_MATVEC_MIB / UMA_BENCH_MATVEC_KIB (matvec matrix size; e.g. KIB=512 keeps
+// it in one core's L2), UMA_BENCH_THREADS (pool size, default all cores).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
