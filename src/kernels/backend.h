@@ -41,8 +41,9 @@ struct gemm_args {
   size_t prep_row_bytes = 0;
 };
 using gemm_fn = void (*)(const gemm_args&);
-// Lays out one converted activation row (`cols` elements) the way a gemm kernel wants it, once per
-// call instead of once per task; returns the bytes per row (and writes nothing) when out is null.
+// Lays out one converted activation row (`cols` elements) the way the type's matvec and gemm
+// kernels want it, once per call instead of once per task; returns the bytes per row (and writes
+// nothing) when out is null.
 using gemm_prep_fn = size_t (*)(const uint8_t* a, int64_t cols, uint8_t* out);
 // Converts one activation row of `cols` floats (a multiple of the block size) to the format.
 using act_convert_fn = void (*)(const float* x, void* dst, int64_t cols);
@@ -61,7 +62,8 @@ struct matmul_backend {
   // is the tiled path used for n > 1.
   std::array<gemm_fn, max_dtype_id> matvec{};
   std::array<gemm_fn, max_dtype_id> gemm{};
-  // Optional per-type activation layout for gemm (gemm_args::prep), prepared once per call.
+  // Optional per-type activation layout for matvec and gemm (gemm_args::prep), made once per call
+  // by matmul_on / matmul_many; the type's kernels then require gemm_args::prep.
   std::array<gemm_prep_fn, max_dtype_id> gemm_prep{};
   std::array<act_convert_fn, act_format_count> convert{};
   // Optional per-type whole-product override used when n >= big_gemm_min_n.

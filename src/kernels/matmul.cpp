@@ -112,16 +112,11 @@ const matmul_backend& best_backend() {
 
 namespace {
 
-// 64-byte aligned scratch for converted activations, one per calling thread, reused across calls.
-uint8_t* act_scratch(size_t bytes) {
-  thread_local std::vector<uint8_t> buf;
-  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
-  auto p = reinterpret_cast<uintptr_t>(buf.data());
-  return reinterpret_cast<uint8_t*>((p + 63) & ~uintptr_t{63});
-}
-
-// Rows interleaved on the fly for the x16 prefill path, one buffer per pool thread.
-uint8_t* x16_scratch(size_t bytes) {
+// 64-byte aligned per-thread scratch, reused across calls; one buffer per Tag: converted
+// activations, a gemm kernel's layout of them, rows interleaved on the fly.
+enum class scratch_tag { act, prep, x16 };
+template <scratch_tag Tag>
+uint8_t* scratch(size_t bytes) {
   thread_local std::vector<uint8_t> buf;
   if (buf.size() < bytes + 64) buf.resize(bytes + 64);
   auto p = reinterpret_cast<uintptr_t>(buf.data());
@@ -130,15 +125,6 @@ uint8_t* x16_scratch(size_t bytes) {
 
 // From this many activation rows on, prefill of a rows-layout matrix interleaves on the fly.
 constexpr int64_t x16_prefill_min_n = 32;
-
-// Scratch for a gemm kernel's activation layout (kept apart from act_scratch, which holds its
-// input), one per calling thread.
-uint8_t* prep_scratch(size_t bytes) {
-  thread_local std::vector<uint8_t> buf;
-  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
-  auto p = reinterpret_cast<uintptr_t>(buf.data());
-  return reinterpret_cast<uint8_t*>((p + 63) & ~uintptr_t{63});
-}
 
 // Runs task(i) for i in [0, n_tasks) over the pool: thread t starts at task t, then takes the next
 // free one from a shared counter (dynamic balance when another process steals a core).
@@ -193,12 +179,30 @@ const uint8_t* convert_rows(const kernel_choice& k, const float* x, int64_t n, i
                             thread_pool* pool) {
   if (k.af == act_format::f32) return reinterpret_cast<const uint8_t*>(x);
   const size_t arb = act_row_bytes(k.af, cols);
-  uint8_t* buf = act_scratch(arb * static_cast<size_t>(n));
+  uint8_t* buf = scratch<scratch_tag::act>(arb * static_cast<size_t>(n));
   const auto conv_row = [&](int64_t j) { k.convert(x + j * cols, buf + j * arb, cols); };
   if (n >= 8 && pool != nullptr)
     run_tasks(pool, n, conv_row);
   else
     for (int64_t j = 0; j < n; ++j) conv_row(j);
+  return buf;
+}
+
+// The converted rows in the kernels' own layout (kernel_choice::gemm_prep), once per call for all
+// tasks; null (and *row_bytes untouched) where the kernels read the converted rows directly.
+const uint8_t* prepare_rows(const kernel_choice& k, const uint8_t* a, size_t arb, int64_t n,
+                            int64_t cols, thread_pool* pool, size_t* row_bytes) {
+  if (k.gemm_prep == nullptr) return nullptr;
+  const size_t prb = k.gemm_prep(a, cols, nullptr);
+  uint8_t* buf = scratch<scratch_tag::prep>(prb * static_cast<size_t>(n));
+  const auto prep_row = [&](int64_t j) {
+    k.gemm_prep(a + static_cast<size_t>(j) * arb, cols, buf + static_cast<size_t>(j) * prb);
+  };
+  if (n >= 8 && pool != nullptr)
+    run_tasks(pool, n, prep_row);
+  else
+    for (int64_t j = 0; j < n; ++j) prep_row(j);
+  *row_bytes = prb;
   return buf;
 }
 
@@ -212,7 +216,8 @@ int64_t decode_chunk(int64_t rows, int nt) {
 // task list on the pool (one hand-off and one wait however many matrices), `matvec` per chunk
 // over the n converted activation rows at `a`.
 void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<float* const> ys,
-                 const uint8_t* a, size_t a_row_bytes, int64_t n, thread_pool* pool) {
+                 const uint8_t* a, size_t a_row_bytes, const uint8_t* prep, size_t prep_row_bytes,
+                 int64_t n, thread_pool* pool) {
   struct piece {
     size_t m;
     int64_t r0, rows;
@@ -239,6 +244,8 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
     g.n = n;
     g.y = ys[p.m] + p.r0;
     g.ldy = w.rows;
+    g.prep = prep;
+    g.prep_row_bytes = prep_row_bytes;
     matvec(g);
   });
 }
@@ -280,7 +287,9 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   if (n == 1 || gemm == nullptr) {
     // 2a. Decode: output rows split into a few chunks per thread (multiples of 16 rows).
     float* const out[] = {y};
-    run_matvecs(matvec, {&w, 1}, out, a, arb, n, pool);
+    size_t prb = 0;
+    const uint8_t* prep = prepare_rows(k, a, arb, n, w.cols, pool, &prb);
+    run_matvecs(matvec, {&w, 1}, out, a, arb, prep, prb, n, pool);
     return;
   }
 
@@ -303,7 +312,7 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
       matrix_view part = w;
       part.data = wbytes + static_cast<size_t>(r0) * w.row_bytes;
       part.rows = rows;
-      uint8_t* packed = x16_scratch(static_cast<size_t>(rows) * w.row_bytes);
+      uint8_t* packed = scratch<scratch_tag::x16>(static_cast<size_t>(rows) * w.row_bytes);
       interleave(part, packed, nullptr);
       for (int64_t j0 = 0; j0 < n; j0 += act_block) {
         gemm_args g = base;
@@ -319,20 +328,7 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   }
 
   // The gemm kernel's own activation layout, once for all tasks.
-  const uint8_t* prep = nullptr;
-  if (k.gemm_prep != nullptr) {
-    const size_t prb = k.gemm_prep(a, w.cols, nullptr);
-    uint8_t* buf = prep_scratch(prb * static_cast<size_t>(n));
-    const auto prep_row = [&](int64_t j) {
-      k.gemm_prep(a + static_cast<size_t>(j) * arb, w.cols, buf + static_cast<size_t>(j) * prb);
-    };
-    if (n >= 8 && pool != nullptr)
-      run_tasks(pool, n, prep_row);
-    else
-      for (int64_t j = 0; j < n; ++j) prep_row(j);
-    prep = buf;
-    base.prep_row_bytes = prb;
-  }
+  const uint8_t* prep = prepare_rows(k, a, arb, n, w.cols, pool, &base.prep_row_bytes);
 
   // 2c. Prefill / batched decode: tasks are blocks of weight rows; inside a task the gemm kernel
   // sweeps activation rows in slices that stay in L2, reusing each weight block across them.
@@ -369,7 +365,10 @@ void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, c
   const kernel_choice k = choose(be, ws[0]);
   if (k.matvec == nullptr) return;
   const size_t arb = act_row_bytes(k.af, ws[0].cols);
-  run_matvecs(k.matvec, ws, ys, convert_rows(k, x, 1, ws[0].cols, pool), arb, 1, pool);
+  const uint8_t* a = convert_rows(k, x, 1, ws[0].cols, pool);
+  size_t prb = 0;
+  const uint8_t* prep = prepare_rows(k, a, arb, 1, ws[0].cols, pool, &prb);
+  run_matvecs(k.matvec, ws, ys, a, arb, prep, prb, 1, pool);
 }
 
 void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,

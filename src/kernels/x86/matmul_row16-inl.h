@@ -12,8 +12,8 @@
 // - Q5_0: the same with 22-byte blocks (groups of 88 bytes, loads at 0 and 24) and each block's
 //   32 fifth bits as byte masks (the qh halves of 4 blocks joined in scalar registers, next to
 //   the vector work) that add 16 to the nibbles they select.
-// - Q8_0: per pair of blocks (68 bytes) two loads and one vpermt2w put each block's 32 values in
-//   one 256-bit half; an xor makes them unsigned (w + 128); one vpdpbusd.
+// - Q8_0: the Q4_0 lane layout, per group of 4 blocks (136 bytes) four loads and two vpermt2w
+//   (block k's values 0..15, then 16..31, in lane k); an xor makes them unsigned (w + 128).
 // The lanes are summed by in-lane unpacks into a fixed lane order, and the 16 fp16 row scales are
 // gathered from the same loads in that order, as are the activation scales and offset terms
 // (prepared once per activation row). Every block product is the exact int32 of the reference
@@ -252,38 +252,53 @@ void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
     for (int c = 0; c < C; ++c) y0[c * g.ldy + r0 + r] = _mm512_reduce_add_ps(facc[r][c]);
 }
 
-// Decode: each activation row prepared once per task, then one row at a time.
-template <class F, size_t (*Prep)(const uint8_t*, int64_t, uint8_t*)>
-void row16_matvec(const gemm_args& g) {
-  thread_local std::vector<uint8_t> buf;
-  const size_t bytes = Prep(nullptr, g.cols, nullptr);
-  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
-  auto* act =
-      reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t{63});
+// Drivers shared with matmul_rowk-inl.h. T<R, C>::run(g, r0, act, act_stride, y0) is a tile of
+// R weight rows from r0 x C activation rows at act (act_stride bytes apart), written to y0.
+//
+// Decode: one row at a time against each activation row, in the tile's layout: with Prepared,
+// gemm_args::prep (made once per call by matmul_on from the backend's gemm_prep), else the
+// converted rows themselves.
+template <template <int, int> class T, bool Prepared>
+void rows_matvec(const gemm_args& g) {
   for (int64_t c = 0; c < g.n; ++c) {
-    Prep(g.a + static_cast<size_t>(c) * g.a_row_bytes, g.cols, act);
-    for (int64_t r = 0; r < g.rows; ++r) row16_tile<F, 1, 1>(g, r, act, 0, g.y + c * g.ldy);
+    const uint8_t* act = Prepared ? g.prep + static_cast<size_t>(c) * g.prep_row_bytes
+                                  : g.a + static_cast<size_t>(c) * g.a_row_bytes;
+    for (int64_t r = 0; r < g.rows; ++r) T<1, 1>::run(g, r, act, 0, g.y + c * g.ldy);
   }
 }
 
-// Prefill: the activations prepared once per call (gemm_args::prep); 2 x 4 tiles.
-template <class F>
-void row16_gemm(const gemm_args& g) {
+// Prefill: 2 x 4 tiles (then the row and activation tails) over act.
+template <template <int, int> class T>
+void rows_gemm(const gemm_args& g, const uint8_t* act, size_t stride) {
   constexpr int R = 2, C = 4;
-  const auto cols_at = [&](int64_t c) {
-    return g.prep + static_cast<size_t>(c) * g.prep_row_bytes;
-  };
   int64_t r = 0;
   for (; r + R <= g.rows; r += R) {
     int64_t c = 0;
-    for (; c + C <= g.n; c += C)
-      row16_tile<F, R, C>(g, r, cols_at(c), g.prep_row_bytes, g.y + c * g.ldy);
-    for (; c < g.n; ++c) row16_tile<F, R, 1>(g, r, cols_at(c), g.prep_row_bytes, g.y + c * g.ldy);
+    for (; c + C <= g.n; c += C) T<R, C>::run(g, r, act + c * stride, stride, g.y + c * g.ldy);
+    for (; c < g.n; ++c) T<R, 1>::run(g, r, act + c * stride, stride, g.y + c * g.ldy);
   }
   for (; r < g.rows; ++r) {
     int64_t c = 0;
-    for (; c + C <= g.n; c += C)
-      row16_tile<F, 1, C>(g, r, cols_at(c), g.prep_row_bytes, g.y + c * g.ldy);
-    for (; c < g.n; ++c) row16_tile<F, 1, 1>(g, r, cols_at(c), g.prep_row_bytes, g.y + c * g.ldy);
+    for (; c + C <= g.n; c += C) T<1, C>::run(g, r, act + c * stride, stride, g.y + c * g.ldy);
+    for (; c < g.n; ++c) T<1, 1>::run(g, r, act + c * stride, stride, g.y + c * g.ldy);
   }
+}
+
+template <class F>
+struct row16_t {
+  template <int R, int C>
+  struct t {
+    static void run(const gemm_args& g, int64_t r, const uint8_t* a, size_t s, float* y) {
+      row16_tile<F, R, C>(g, r, a, s, y);
+    }
+  };
+};
+template <class F>
+void row16_matvec(const gemm_args& g) {
+  rows_matvec<row16_t<F>::template t, true>(g);
+}
+// The activations prepared once per call (gemm_args::prep).
+template <class F>
+void row16_gemm(const gemm_args& g) {
+  rows_gemm<row16_t<F>::template t>(g, g.prep, g.prep_row_bytes);
 }

@@ -167,45 +167,8 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
     for (int c = 0; c < C; ++c) y0[c * g.ldy + r0 + r] = _mm512_reduce_add_ps(facc[r][c]);
 }
 
-// Drivers. Decode: one row at a time (Q4_K's activation prepared once per task); prefill: 2 x 4
-// tiles over gemm_args::prep (Q4_K) or the Q8_K rows themselves (Q6_K).
-template <void (*Tile11)(const gemm_args&, int64_t, const uint8_t*, size_t, float*)>
-void rowk_matvec_rows(const gemm_args& g, const uint8_t* act, float* y0) {
-  for (int64_t r = 0; r < g.rows; ++r) Tile11(g, r, act, 0, y0);
-}
-
-inline void rowk4_matvec(const gemm_args& g) {
-  thread_local std::vector<uint8_t> buf;
-  const size_t bytes = rowk4_prep(nullptr, g.cols, nullptr);
-  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
-  auto* act =
-      reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t{63});
-  for (int64_t c = 0; c < g.n; ++c) {
-    rowk4_prep(g.a + static_cast<size_t>(c) * g.a_row_bytes, g.cols, act);
-    rowk_matvec_rows<rowk4_tile<1, 1>>(g, act, g.y + c * g.ldy);
-  }
-}
-inline void rowq6k_matvec(const gemm_args& g) {
-  for (int64_t c = 0; c < g.n; ++c)
-    rowk_matvec_rows<rowq6k_tile<1, 1>>(g, g.a + static_cast<size_t>(c) * g.a_row_bytes,
-                                        g.y + c * g.ldy);
-}
-
-template <template <int, int> class T>
-void rowk_gemm_over(const gemm_args& g, const uint8_t* act, size_t stride) {
-  constexpr int R = 2, C = 4;
-  int64_t r = 0;
-  for (; r + R <= g.rows; r += R) {
-    int64_t c = 0;
-    for (; c + C <= g.n; c += C) T<R, C>::run(g, r, act + c * stride, stride, g.y + c * g.ldy);
-    for (; c < g.n; ++c) T<R, 1>::run(g, r, act + c * stride, stride, g.y + c * g.ldy);
-  }
-  for (; r < g.rows; ++r) {
-    int64_t c = 0;
-    for (; c + C <= g.n; c += C) T<1, C>::run(g, r, act + c * stride, stride, g.y + c * g.ldy);
-    for (; c < g.n; ++c) T<1, 1>::run(g, r, act + c * stride, stride, g.y + c * g.ldy);
-  }
-}
+// Drivers (matmul_row16-inl.h's): Q4_K's tile reads its own activation layout (gemm_prep),
+// Q6_K's the Q8_K rows as converted.
 template <int R, int C>
 struct rowk4_t {
   static void run(const gemm_args& g, int64_t r, const uint8_t* a, size_t s, float* y) {
@@ -218,9 +181,15 @@ struct rowq6k_t {
     rowq6k_tile<R, C>(g, r, a, s, y);
   }
 };
+inline void rowk4_matvec(const gemm_args& g) {
+  rows_matvec<rowk4_t, true>(g);
+}
+inline void rowq6k_matvec(const gemm_args& g) {
+  rows_matvec<rowq6k_t, false>(g);
+}
 inline void rowk4_gemm(const gemm_args& g) {
-  rowk_gemm_over<rowk4_t>(g, g.prep, g.prep_row_bytes);
+  rows_gemm<rowk4_t>(g, g.prep, g.prep_row_bytes);
 }
 inline void rowq6k_gemm(const gemm_args& g) {
-  rowk_gemm_over<rowq6k_t>(g, g.a, g.a_row_bytes);
+  rows_gemm<rowq6k_t>(g, g.a, g.a_row_bytes);
 }

@@ -618,12 +618,9 @@ void fill_table(uma::kernels::matmul_backend& b) {
     set(t, mv, gm);
     b.gemm_prep[static_cast<size_t>(t)] = prep;
   };
-  set_rows(dtype::q4_0, row16_matvec<row16_q4_0_fmt, row16_q4_0_prep>, row16_gemm<row16_q4_0_fmt>,
-           row16_q4_0_prep);
-  set_rows(dtype::q5_0, row16_matvec<row16_q5_0_fmt, row16_q5_0_prep>, row16_gemm<row16_q5_0_fmt>,
-           row16_q5_0_prep);
-  set_rows(dtype::q8_0, row16_matvec<row16_q8_0_fmt, row16_q8_0_prep>, row16_gemm<row16_q8_0_fmt>,
-           row16_q8_0_prep);
+  set_rows(dtype::q4_0, row16_matvec<row16_q4_0_fmt>, row16_gemm<row16_q4_0_fmt>, row16_q4_0_prep);
+  set_rows(dtype::q5_0, row16_matvec<row16_q5_0_fmt>, row16_gemm<row16_q5_0_fmt>, row16_q5_0_prep);
+  set_rows(dtype::q8_0, row16_matvec<row16_q8_0_fmt>, row16_gemm<row16_q8_0_fmt>, row16_q8_0_prep);
   set_rows(dtype::q4_k, rowk4_matvec, rowk4_gemm, rowk4_prep);
   set_rows(dtype::q6_k, rowq6k_matvec, rowq6k_gemm, nullptr);
   auto set_x16 = [&](dtype t, uma::kernels::gemm_fn f) {  // one kernel for any n

@@ -113,7 +113,7 @@ struct logit_bound {
 };
 
 // Whether the best backend's decode (matvec) and prefill (gemm) kernels sum every (row, activation)
-// pair in the same float order for a model of `type`, so that prefill and token-by-token decode
+// pair in the same float order, so that prefill and token-by-token decode
 // agree to float noise. The SIMD backends run one tile per format for both (on AVX-512 the
 // rows-layout kernels of x86/matmul_row16-inl.h and matmul_rowk-inl.h, R x C for prefill, 1 x 1
 // for decode); AMX's tiles scale whole tiles in another order. There the two paths agree only as
@@ -121,7 +121,7 @@ struct logit_bound {
 // activation quantization flips one int8 step (measured on the tiny models: kl_mean up to 3e-4,
 // max_abs 0.08-0.14, against 2e-4..1e-3 for production vs the float reference). The x16
 // (--repack) kernels differ from the rows ones the same way.
-inline bool decode_and_prefill_share_order(const std::string& /*type*/) {
+inline bool decode_and_prefill_share_order() {
   return std::string(kernels::best_backend().name) != "amx";
 }
 // Two such paths differ by up to ~0.14 in a logit, so where the expected top-2 margin is below
