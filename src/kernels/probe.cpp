@@ -72,6 +72,11 @@ probe_result measure_read_bandwidth(thread_pool* pool, size_t bytes, int reps) {
     reader = probe_read_sum_avx2;
     r.method = "avx2 256-bit loads";
   }
+#elif defined(__aarch64__)
+  if (cpu().neon_dotprod) {  // the probe file is compiled for armv8.2-a+dotprod, like the kernels
+    reader = probe_read_sum_neon;
+    r.method = "neon 128-bit loads";
+  }
 #endif
   std::atomic<uint64_t> sink{0};
   for (int i = 0; i < std::max(1, reps); ++i) {
@@ -100,6 +105,11 @@ probe_result measure_int8_peak(thread_pool* pool, double seconds, int reps) {
   } else if (cpu().avx2) {
     loop = probe_int8_loop_avx2;
     method = "avx2 vpmaddubsw+vpmaddwd";
+  }
+#elif defined(__aarch64__)
+  if (cpu().neon_dotprod) {
+    loop = probe_int8_loop_neon;
+    method = "neon sdot";
   }
 #endif
   return measure_mac_loop(pool, seconds, reps, loop, method);
