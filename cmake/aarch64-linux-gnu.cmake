@@ -1,5 +1,5 @@
 # Cross build for 64-bit Arm Linux on an x86-64 Debian 12 host, tests run under qemu-user
-# (./uma.sh test-arm installs g++-aarch64-linux-gnu, qemu-user and the arm64 -dev packages).
+# (packages and commands: docs/performance.md, Kernels section; not part of ./uma.sh or CI).
 # This checks the NEON kernels against their scalar references; it says nothing about Arm speed.
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
