@@ -136,6 +136,69 @@ void bm_gemm(benchmark::State& st, backend_id id, dtype t, bool x16) {
                                                  benchmark::Counter::kIsRate);
 }
 
+// Decode's matmul sequence without the rest of the forward pass: qwen3-0.6b's 28 layers (Q/K/V
+// and gate/up through matmul_many as the model does, then O and down, each with its own weights,
+// 298 MiB of Q4_0) plus the 151936 x 1024 output matrix, one activation vector. GB/s of weights
+// over the whole sequence and its ratio to the measured bandwidth: what decode could reach if
+// attention and the element-wise ops took no time. UMA_BENCH_LAYERS overrides the layer count.
+void bm_decode_sequence(benchmark::State& st, backend_id id, dtype t, bool x16) {
+  const auto* be = find_backend(id);
+  if (be == nullptr) {
+    st.SkipWithError("backend not available on this CPU");
+    return;
+  }
+  const char* env = std::getenv("UMA_BENCH_LAYERS");
+  const int layers = env != nullptr ? std::max(1, std::atoi(env)) : 28;
+  const int64_t e = 1024, q = 2048, kv = 1024, ff = 3072, vocab = 151936;
+  const auto& tr = traits(t);
+  struct mat {
+    std::vector<uint8_t> bytes;
+    matrix_view v;
+  };
+  std::vector<mat> mats;
+  auto add = [&](int64_t rows, int64_t cols) {
+    const size_t row_bytes = static_cast<size_t>(cols / tr.block_elems * tr.block_bytes);
+    mat m;
+    m.bytes = make_weights(t, rows, cols);
+    std::vector<uint8_t> copy;
+    m.v = layout_view({t, m.bytes.data(), rows, cols, row_bytes}, x16, copy);
+    if (x16) m.bytes.swap(copy);
+    m.v.data = m.bytes.data();
+    mats.push_back(std::move(m));
+  };
+  for (int l = 0; l < layers; ++l) {
+    add(q, e), add(kv, e), add(kv, e), add(e, q), add(ff, e), add(ff, e), add(e, ff);
+  }
+  add(vocab, e);
+  std::vector<float> x(static_cast<size_t>(ff)), yq(q), yk(kv), yv(kv), yg(ff), yu(ff), yo(e),
+      logits(vocab);
+  for (int64_t i = 0; i < ff; ++i) x[i] = std::sin(0.1f * i);
+  double bytes = 0;
+  for (const mat& m : mats) bytes += static_cast<double>(m.v.rows * m.v.row_bytes);
+  for (auto _ : st) {
+    for (int l = 0; l < layers; ++l) {
+      const mat* m = &mats[static_cast<size_t>(l) * 7];
+      const matrix_view qkv[] = {m[0].v, m[1].v, m[2].v};
+      float* const qkv_out[] = {yq.data(), yk.data(), yv.data()};
+      matmul_many_on(*be, qkv, x.data(), 1, qkv_out, &pool());
+      matmul_on(*be, m[3].v, x.data(), 1, yo.data(), &pool());
+      const matrix_view gu[] = {m[4].v, m[5].v};
+      float* const gu_out[] = {yg.data(), yu.data()};
+      matmul_many_on(*be, gu, x.data(), 1, gu_out, &pool());
+      matmul_on(*be, m[6].v, x.data(), 1, yo.data(), &pool());
+    }
+    matmul_on(*be, mats.back().v, x.data(), 1, logits.data(), &pool());
+    benchmark::DoNotOptimize(logits.data());
+  }
+  st.counters["GBps"] =
+      benchmark::Counter(bytes * 1e-9 * st.iterations(), benchmark::Counter::kIsRate);
+  st.counters["bw_GBps"] = machine_bandwidth();
+  st.counters["bw_ratio"] = benchmark::Counter(bytes * 1e-9 * st.iterations() / machine_bandwidth(),
+                                               benchmark::Counter::kIsRate);
+  st.counters["tok_s"] =
+      benchmark::Counter(static_cast<double>(st.iterations()), benchmark::Counter::kIsRate);
+}
+
 const dtype kTypes[] = {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k,
                         dtype::q5_k, dtype::q4_1, dtype::q5_0, dtype::q5_1,
                         dtype::f16,  dtype::bf16, dtype::f32};
@@ -154,6 +217,12 @@ int register_all() {
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }
+    for (dtype t : {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
+      const std::string name = std::string(be->name) + "/" + std::string(dtype_name(t));
+      benchmark::RegisterBenchmark(("decode_seq/" + name).c_str(), bm_decode_sequence, id, t, false)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
     for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
       const auto ti = static_cast<size_t>(t);
       if (be->matvec_x16[ti] == nullptr || be->matvec_x16[ti] == scalar_backend().matvec_x16[ti])
@@ -165,6 +234,11 @@ int register_all() {
       benchmark::RegisterBenchmark(("gemm64/" + name).c_str(), bm_gemm, id, t, true)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
+      if (t != dtype::q5_0)
+        benchmark::RegisterBenchmark(("decode_seq/" + name).c_str(), bm_decode_sequence, id, t,
+                                     true)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
     }
   }
   return 0;

@@ -41,6 +41,7 @@ struct bench_cli {
   std::string type = "q4_0";
   int pp = 512;
   int tg = 128;
+  int depth = 0;
   int reps = 3;
   int threads = 0;
   int bw_mib = 1024;
@@ -111,10 +112,28 @@ uint64_t matmul_params(const uma::gguf::file& f) {
   return n;
 }
 
+// Mean bytes of KV cache (F16 K and V) that attention reads per decoded token when `tg` tokens
+// are decoded after `depth`: the token at position p reads the keys and values of positions
+// [0, p] (of the last sliding_window positions on sliding layers).
+double kv_bytes_per_decode_token(const uma::model::model_config& cfg, int depth, int tg) {
+  double total = 0;
+  for (int i = 0; i < tg; ++i) {
+    const int64_t seen = int64_t(depth) + i + 1;
+    for (int64_t il = 0; il < cfg.n_layer; ++il) {
+      const int64_t keys =
+          cfg.layer_is_sliding(il) ? std::min<int64_t>(seen, cfg.sliding_window) : seen;
+      total += double(keys) * double(cfg.kv_width() + cfg.v_width()) * 2.0;
+    }
+  }
+  return tg > 0 ? total / tg : 0;
+}
+
 int run_bench(const bench_cli& c) {
   const char* cmd = "bench";
   if (c.pp < 1 || c.tg < 1 || c.reps < 1)
     return uma::cli::fail(cmd, "--pp, --tg and --reps must be >= 1");
+  if (c.depth < 0 || c.depth > 1'000'000)
+    return uma::cli::fail(cmd, "--depth must be between 0 and 1000000");
   if (c.threads < 0) return uma::cli::fail(cmd, "--threads must be >= 0");
   const int threads = c.threads > 0 ? c.threads : uma::thread_pool::physical_cores();
   auto say = [&](const std::string& s) {
@@ -166,10 +185,11 @@ int run_bench(const bench_cli& c) {
 
   // 3. Load, and time to first token (load + a one-token forward).
   const auto t_load = clock_type::now();
-  auto loaded = uma::model::load_model(path, {.n_threads = threads,
-                                              .max_context = int64_t(c.pp) + c.tg + 8,
-                                              .max_sequences = 1,
-                                              .repack = c.repack});
+  auto loaded =
+      uma::model::load_model(path, {.n_threads = threads,
+                                    .max_context = std::max<int64_t>(c.pp, c.depth) + c.tg + 8,
+                                    .max_sequences = 1,
+                                    .repack = c.repack});
   if (!loaded.ok()) return uma::cli::fail(cmd, loaded.message());
   auto& m = *loaded.value();
   const double load_s = seconds_since(t_load);
@@ -188,11 +208,17 @@ int run_bench(const bench_cli& c) {
 
   const uint64_t weight_bytes = m.weight_bytes();
   const uint64_t params = matmul_params(m.file());
+  const double kv_bytes = kv_bytes_per_decode_token(m.config(), c.depth, c.tg);
+  const double bytes_per_token = double(weight_bytes) + kv_bytes;
   say(fmt::format(
-      "model: {} ({}, {:.1f} MiB read per token, {:.0f} M matmul params); load {:.3f} s, "
-      "first token {:.3f} s",
+      "model: {} ({}, {:.1f} MiB of weights read per token, {:.0f} M matmul params); load {:.3f} "
+      "s, first token {:.3f} s",
       path, m.file().architecture(), double(weight_bytes) / (1 << 20), params / 1e6, load_s,
       first_token_s));
+  say(
+      fmt::format("decode: {} tokens after {} in the cache, {:.1f} MiB of KV cache read per token "
+                  "(mean)",
+                  c.tg, c.depth, kv_bytes / (1 << 20)));
 
   // 4. Prefill: pp tokens in one batch from an empty cache, logits for the last.
   stats pp, tg;
@@ -221,12 +247,18 @@ int run_bench(const bench_cli& c) {
     reset_peak_rss();
   };
   for (int r = 0; r < c.reps; ++r) {
-    if (!c.no_probe) bracket_probe();
     cache->clear();
+    if (c.depth > 0) {  // the context decode starts from, untimed
+      b.clear();
+      for (int i = 0; i < c.depth; ++i) b.add(tok(rng), i, 0, i + 1 == c.depth);
+      if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
+        return uma::cli::fail(cmd, st.message());
+    }
+    if (!c.no_probe) bracket_probe();
     const auto t0 = clock_type::now();
     for (int i = 0; i < c.tg; ++i) {
       b.clear();
-      b.add(tok(rng), i, 0, true);
+      b.add(tok(rng), c.depth + i, 0, true);
       if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
         return uma::cli::fail(cmd, st.message());
     }
@@ -237,10 +269,10 @@ int run_bench(const bench_cli& c) {
   stats tg_bracketed;
   for (size_t r = 0; r + 1 < bw_around.size() && r < tg.v.size(); ++r) {
     const double bw_r = 0.5 * (bw_around[r] + bw_around[r + 1]);
-    if (bw_r > 0) tg_bracketed.v.push_back(tg.v[r] / (bw_r * 1e9 / double(weight_bytes)));
+    if (bw_r > 0) tg_bracketed.v.push_back(tg.v[r] / (bw_r * 1e9 / bytes_per_token));
   }
 
-  const double roofline_tps = bw.best > 0 ? bw.best * 1e9 / double(weight_bytes) : 0;
+  const double roofline_tps = bw.best > 0 ? bw.best * 1e9 / bytes_per_token : 0;
   const double pp_peak_tps = peak.best > 0 ? peak.best * 1e9 / (2.0 * double(params)) : 0;
   const double tg_ratio = roofline_tps > 0 ? tg.median() / roofline_tps : 0;
   const double pp_ratio = pp_peak_tps > 0 ? pp.median() / pp_peak_tps : 0;
@@ -267,6 +299,9 @@ int run_bench(const bench_cli& c) {
     j["reps"] = c.reps;
     j["pp"] = c.pp;
     j["tg"] = c.tg;
+    j["depth"] = c.depth;
+    j["kv_bytes_per_token"] = kv_bytes;
+    j["bytes_per_token"] = bytes_per_token;
     j["bandwidth_gbs"] = bw.best;
     j["bandwidth_gbs_median"] = bw.median;
     j["bandwidth_samples"] = bw.samples;
@@ -314,9 +349,10 @@ int run_bench(const bench_cli& c) {
   if (pp_tile_tps > 0)
     std::printf("%-8s %12s %12s %14.1f %7.1f%%   (tile peak / 2*params)\n", "", "", "", pp_tile_tps,
                 100 * pp_tile_ratio);
-  std::printf("%-8s %12.1f %11.1f%% %14.1f %7.1f%%   (bandwidth / bytes per token)\n",
-              fmt::format("tg{}", c.tg).c_str(), tg.median(), 100 * tg.spread(), roofline_tps,
-              100 * tg_ratio);
+  std::printf(
+      "%-8s %12.1f %11.1f%% %14.1f %7.1f%%   (bandwidth / bytes per token)\n",
+      (c.depth > 0 ? fmt::format("tg{}@d{}", c.tg, c.depth) : fmt::format("tg{}", c.tg)).c_str(),
+      tg.median(), 100 * tg.spread(), roofline_tps, 100 * tg_ratio);
   if (!tg_bracketed.v.empty()) {
     const auto [lo, hi] = std::minmax_element(bw_around.begin(), bw_around.end());
     std::printf(
@@ -348,6 +384,9 @@ UMA_COMMAND(bench,
               app.add_option("--type", c->type, "synth weight type when no model is given");
               app.add_option("--pp", c->pp, "prompt tokens for the prefill test (default 512)");
               app.add_option("--tg", c->tg, "generated tokens for the decode test (default 128)");
+              app.add_option("--depth", c->depth,
+                             "tokens already in the cache when decode starts (prefilled untimed; "
+                             "default 0)");
               app.add_option("--reps", c->reps, "repetitions (median and spread reported)");
               app.add_option("--threads", c->threads, "threads (0: one per physical core)");
               app.add_option("--bw-mib", c->bw_mib, "bandwidth probe buffer in MiB (default 1024)");

@@ -71,6 +71,11 @@ struct attn_block_args {
   float* o = nullptr;                // m rows of dv floats (unnormalised), stride ldo
   int64_t ldo = 0;
   float* scratch = nullptr;  // nk * (d + dv) floats of work space
+  // The next block's K and V rows (same strides), prefetched while this one is computed; null
+  // where there is none. A hint only: results do not depend on it.
+  const uint16_t* k_next = nullptr;
+  const uint16_t* v_next = nullptr;
+  int64_t nk_next = 0;
 };
 void attn_block_f16(const attn_block_args& a);
 

@@ -130,15 +130,23 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
 
   kernels::attn_block_args a;
   a.q = ws.q.data(), a.m = m, a.ldq = d, a.d = d, a.dv = dv;
-  a.ldk = c.kv_width(), a.ldv = c.v_width();
+  a.ldk = d, a.ldv = dv;  // a head's rows are contiguous in its block
   a.lo = ws.lo.data(), a.hi = ws.hi.data();
   a.row_max = ws.row_max.data(), a.row_sum = ws.row_sum.data();
   a.o = ws.o.data(), a.ldo = dv, a.scratch = ws.kv.data();
   for (int64_t j0 = first_key(pos0) / tpb * tpb; j0 <= pos_last; j0 += tpb) {
     const int32_t blk = table[static_cast<size_t>(j0 / tpb)];
-    a.k = cache.k_block(il, blk) + kvh * d;
-    a.v = cache.v_block(il, blk) + kvh * dv;
+    a.k = cache.k_head(il, blk, kvh);
+    a.v = cache.v_head(il, blk, kvh);
     a.nk = std::min(tpb, pos_last + 1 - j0);
+    if (j0 + tpb <= pos_last) {
+      const int32_t next = table[static_cast<size_t>(j0 / tpb + 1)];
+      a.k_next = cache.k_head(il, next, kvh);
+      a.v_next = cache.v_head(il, next, kvh);
+      a.nk_next = std::min(tpb, pos_last + 1 - j0 - tpb);
+    } else {
+      a.k_next = a.v_next = nullptr;
+    }
     for (int64_t i = 0; i < m; ++i) {
       const int64_t pos = pos0 + i / group;
       const int64_t lo = std::max<int64_t>(first_key(pos) - j0, 0);
@@ -194,10 +202,13 @@ void attention_block(forward_state& st, int64_t il) {
     const float* sin = cos + rp.n_rot / 2;
     kernels::rope_with(q, c.n_head, c.head_dim, cos, sin, rp);
     kernels::rope_with(k, c.n_head_kv, c.head_dim, cos, sin, rp);
-    // Append K/V (F16) at this token's position (blocks reserved by model::forward).
+    // Append K/V (F16) at this token's position (blocks reserved by model::forward), head by head.
     const int seq = st.b.seq_ids[static_cast<size_t>(t)];
-    kernels::f32_to_f16_row(k, st.cache.k_row(il, seq, pos), kw);
-    kernels::f32_to_f16_row(buf.v.data() + t * vw, st.cache.v_row(il, seq, pos), vw);
+    const float* v = buf.v.data() + t * vw;
+    for (int64_t h = 0; h < c.n_head_kv; ++h) {
+      kernels::f32_to_f16_row(k + h * c.head_dim, st.cache.k_at(il, seq, pos, h), c.head_dim);
+      kernels::f32_to_f16_row(v + h * c.head_dim_v, st.cache.v_at(il, seq, pos, h), c.head_dim_v);
+    }
   });
 
   // Attention: tasks are (run of tokens, KV head) pairs, taken from a shared counter, latest runs

@@ -6,9 +6,11 @@
 
 namespace uma::model {
 
-kv_cache::kv_cache(int64_t n_layer, int64_t k_width, int64_t v_width, int64_t tokens_per_block,
-                   int64_t n_blocks, int max_sequences, int64_t max_context)
+kv_cache::kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t v_width,
+                   int64_t tokens_per_block, int64_t n_blocks, int max_sequences,
+                   int64_t max_context)
     : n_layer_(n_layer),
+      n_head_kv_(std::max<int64_t>(1, n_head_kv)),
       k_width_(k_width),
       v_width_(v_width),
       tokens_per_block_(tokens_per_block),

@@ -1,6 +1,10 @@
 // KV cache in F16, paged: fixed-size blocks of `tokens_per_block` positions come from one pool and
 // each sequence owns a block table (DESIGN.md "KV cache"). Attention reads K/V only through the
 // block table, so a shared multi-sequence pool with prefix reuse slots in without touching it.
+// The storage is head-major: for each layer and KV head, n_blocks runs of tokens_per_block rows of
+// head_dim values. Attention (one task per KV head) so reads one contiguous run per block (4 KiB
+// for 16 tokens of a 128-wide head), and consecutive blocks of a sequence lie one after the other,
+// instead of a 256-byte piece of every token's row (docs/performance.md, decode attention).
 #pragma once
 
 #include <cstdint>
@@ -14,13 +18,17 @@ namespace uma::model {
 class kv_cache {
  public:
   // n_blocks blocks of tokens_per_block positions; each position holds `k_width` + `v_width`
-  // F16 values per layer. Memory is reserved (not touched) up front.
-  kv_cache(int64_t n_layer, int64_t k_width, int64_t v_width, int64_t tokens_per_block,
-           int64_t n_blocks, int max_sequences, int64_t max_context);
+  // F16 values per layer, n_head_kv heads of each (the widths are multiples of n_head_kv).
+  // Memory is reserved (not touched) up front.
+  kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t v_width,
+           int64_t tokens_per_block, int64_t n_blocks, int max_sequences, int64_t max_context);
 
   int64_t n_layer() const { return n_layer_; }
   int64_t k_width() const { return k_width_; }
   int64_t v_width() const { return v_width_; }
+  int64_t n_head_kv() const { return n_head_kv_; }
+  int64_t k_head_dim() const { return k_width_ / n_head_kv_; }
+  int64_t v_head_dim() const { return v_width_ / n_head_kv_; }
   int64_t tokens_per_block() const { return tokens_per_block_; }
   int64_t n_blocks() const { return n_blocks_; }
   int64_t free_blocks() const { return static_cast<int64_t>(free_.size()); }
@@ -39,21 +47,23 @@ class kv_cache {
   status reserve(int seq, int64_t n);
   const std::vector<int32_t>& block_table(int seq) const { return seqs_[seq].blocks; }
 
-  // Row of F16 values for `pos` of `seq` at `layer` (the block must be reserved).
-  uint16_t* k_row(int64_t layer, int seq, int64_t pos) {
-    return k_block(layer, seqs_[seq].blocks[pos / tokens_per_block_]) +
-           (pos % tokens_per_block_) * k_width_;
+  // KV head `h` of block `b` of `layer`: tokens_per_block rows of k_head_dim (v_head_dim) F16
+  // values, one after the other.
+  uint16_t* k_head(int64_t layer, int32_t b, int64_t h) {
+    return k_.get() + ((layer * n_head_kv_ + h) * n_blocks_ + b) * tokens_per_block_ * k_head_dim();
   }
-  uint16_t* v_row(int64_t layer, int seq, int64_t pos) {
-    return v_block(layer, seqs_[seq].blocks[pos / tokens_per_block_]) +
-           (pos % tokens_per_block_) * v_width_;
+  uint16_t* v_head(int64_t layer, int32_t b, int64_t h) {
+    return v_.get() + ((layer * n_head_kv_ + h) * n_blocks_ + b) * tokens_per_block_ * v_head_dim();
   }
-  // Block `b` of `layer`: tokens_per_block rows of k_width (v_width) F16 values.
-  uint16_t* k_block(int64_t layer, int32_t b) {
-    return k_.get() + (layer * n_blocks_ + b) * tokens_per_block_ * k_width_;
+  // The k_head_dim (v_head_dim) values of head `h` for `pos` of `seq` at `layer` (the block must
+  // be reserved).
+  uint16_t* k_at(int64_t layer, int seq, int64_t pos, int64_t h) {
+    return k_head(layer, seqs_[seq].blocks[pos / tokens_per_block_], h) +
+           (pos % tokens_per_block_) * k_head_dim();
   }
-  uint16_t* v_block(int64_t layer, int32_t b) {
-    return v_.get() + (layer * n_blocks_ + b) * tokens_per_block_ * v_width_;
+  uint16_t* v_at(int64_t layer, int seq, int64_t pos, int64_t h) {
+    return v_head(layer, seqs_[seq].blocks[pos / tokens_per_block_], h) +
+           (pos % tokens_per_block_) * v_head_dim();
   }
 
  private:
@@ -61,7 +71,7 @@ class kv_cache {
     std::vector<int32_t> blocks;
     int64_t length = 0;
   };
-  int64_t n_layer_, k_width_, v_width_, tokens_per_block_, n_blocks_, max_context_;
+  int64_t n_layer_, n_head_kv_, k_width_, v_width_, tokens_per_block_, n_blocks_, max_context_;
   std::unique_ptr<uint16_t[]> k_, v_;
   std::vector<int32_t> free_;
   std::vector<sequence> seqs_;

@@ -66,9 +66,9 @@ std::unique_ptr<kv_cache> model::make_cache(int64_t max_context, int max_sequenc
   if (max_sequences <= 0) max_sequences = opts_.max_sequences;
   constexpr int64_t tokens_per_block = 16;
   const int64_t blocks_per_seq = (max_context + tokens_per_block - 1) / tokens_per_block;
-  return std::make_unique<kv_cache>(config_.n_layer, config_.kv_width(), config_.v_width(),
-                                    tokens_per_block, blocks_per_seq * max_sequences, max_sequences,
-                                    max_context);
+  return std::make_unique<kv_cache>(config_.n_layer, config_.n_head_kv, config_.kv_width(),
+                                    config_.v_width(), tokens_per_block,
+                                    blocks_per_seq * max_sequences, max_sequences, max_context);
 }
 
 namespace {

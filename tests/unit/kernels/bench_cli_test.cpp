@@ -27,9 +27,14 @@ TEST(bench_cli, json_has_the_documented_fields) {
   EXPECT_GT(j["weight_bytes"].get<double>(), 0);
   EXPECT_GT(j["pp_tps"].get<double>(), 0);
   EXPECT_GT(j["tg_tps"].get<double>(), 0);
-  // roofline = bandwidth / bytes per token, ratio = measured / roofline
+  // roofline = bandwidth / bytes per token (weights + the KV cache read), ratio = measured /
+  // roofline
+  EXPECT_EQ(j["depth"], 0);
+  EXPECT_GT(j["kv_bytes_per_token"].get<double>(), 0);
+  EXPECT_DOUBLE_EQ(j["bytes_per_token"].get<double>(),
+                   j["weight_bytes"].get<double>() + j["kv_bytes_per_token"].get<double>());
   EXPECT_NEAR(j["roofline_tps"].get<double>(),
-              j["bandwidth_gbs"].get<double>() * 1e9 / j["weight_bytes"].get<double>(),
+              j["bandwidth_gbs"].get<double>() * 1e9 / j["bytes_per_token"].get<double>(),
               1e-6 * j["roofline_tps"].get<double>());
   EXPECT_NEAR(j["tg_roofline_ratio"].get<double>(),
               j["tg_tps"].get<double>() / j["roofline_tps"].get<double>(), 1e-9);
@@ -44,13 +49,36 @@ TEST(bench_cli, json_has_the_documented_fields) {
   for (size_t r = 0; r < 2; ++r) {
     const double bw = 0.5 * (around[r].get<double>() + around[r + 1].get<double>());
     EXPECT_NEAR(per_rep[r].get<double>(),
-                j["tg_samples"][r].get<double>() * j["weight_bytes"].get<double>() / (bw * 1e9),
+                j["tg_samples"][r].get<double>() * j["bytes_per_token"].get<double>() / (bw * 1e9),
                 1e-9 * per_rep[r].get<double>());
   }
   EXPECT_GT(j["tg_roofline_ratio_bracketed"].get<double>(), 0);
   // The probes' 64 MiB buffers are not part of the peak RSS (the tiny model's run needs far less).
   EXPECT_LT(j["peak_rss_mb"].get<double>(),
             j["rss_anon_mb"].get<double>() + j["rss_file_mb"].get<double>() + 48.0);
+}
+
+// --depth N decodes after N cached tokens and counts the KV cache reads in the bytes per token:
+// the token at position p reads p + 1 positions, so tg 4 after 10 reads 12.5 positions on average
+// (4 after none: 2.5). One position's bytes come from `uma inspect`'s KV cache size.
+TEST(bench_cli, depth_counts_the_kv_cache_read_per_token) {
+  const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
+  auto info = test::run_uma({"inspect", "--json", model});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto ij = nlohmann::json::parse(info.out);
+  const double per_position = ij["memory"]["kv_cache"]["bytes"].get<double>() /
+                              ij["memory"]["kv_cache"]["context"].get<double>();
+  ASSERT_GT(per_position, 0);
+  for (int depth : {0, 10}) {
+    auto r = test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "4", "--depth",
+                            std::to_string(depth), "--reps", "1", "--threads", "2", "--no-probe",
+                            "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["depth"], depth);
+    EXPECT_NEAR(j["kv_bytes_per_token"].get<double>(), (depth + 2.5) * per_position, 1e-6);
+    EXPECT_GT(j["tg_tps"].get<double>(), 0);
+  }
 }
 
 TEST(bench_cli, repack_reports_the_interleaved_copies_as_weights) {
@@ -86,6 +114,10 @@ TEST(bench_cli, bad_arguments_fail_with_one_line) {
   EXPECT_EQ(r.err.find('\n'), r.err.size() - 1);
   r = test::run_uma({"bench", "--pp", "0", "--no-probe"});
   EXPECT_EQ(r.exit_code, 1);
+  r = test::run_uma({"bench", "--depth", "-1", "--no-probe"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--depth"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1);
 }
 
 }  // namespace

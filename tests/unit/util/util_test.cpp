@@ -64,6 +64,28 @@ TEST(MappedFile, MapsContentsAndReportsMissing) {
   EXPECT_FALSE(dir.ok());
 }
 
+// Files of 2 MiB or more map at a 2 MiB-aligned address (so the page cache's 2 MiB folios can map
+// as huge pages) with every byte in place, including a partial last page; moving and destroying
+// the mapping is clean.
+TEST(MappedFile, LargeFilesMapAlignedToHugePages) {
+  const std::string p = test::temp_dir() + "/big.bin";
+  const size_t n = (size_t{5} << 20) + 123;
+  {
+    std::ofstream f(p, std::ios::binary);
+    for (size_t i = 0; i < n; ++i) f.put(static_cast<char>((i * 131 + 7) % 251));
+  }
+  auto m = mapped_file::open(p);
+  ASSERT_TRUE(m.ok()) << m.message();
+  ASSERT_EQ(m->size(), n);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(m->data()) % (size_t{2} << 20), 0u);
+  for (size_t i = 0; i < n; i += 4093)
+    ASSERT_EQ(static_cast<unsigned char>(m->bytes()[i]), (i * 131 + 7) % 251) << i;
+  EXPECT_EQ(static_cast<unsigned char>(m->bytes()[n - 1]), ((n - 1) * 131 + 7) % 251);
+  mapped_file moved = std::move(*m);
+  EXPECT_EQ(moved.size(), n);
+  EXPECT_EQ(static_cast<unsigned char>(moved.bytes()[n / 2]), ((n / 2) * 131 + 7) % 251);
+}
+
 TEST(ThreadPool, ParallelForCoversRangeExactlyOnce) {
   for (int threads : {1, 2, 3, 5}) {
     thread_pool pool(threads);

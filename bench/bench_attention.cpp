@@ -1,0 +1,119 @@
+// Microbenchmark of decode attention (kernels::attn_block_f16 with one token's GQA group as the
+// query rows) over a paged F16 KV cache laid out as model::kv_cache lays it out (per layer and KV
+// head, blocks of 16 tokens x 128 values, a sequence's blocks in id order), walked the way
+// model::attention_block walks it: one task per KV head on the pool, block by block, the next block
+// passed for prefetching. Shape: qwen3-0.6b (28 layers, 8 KV heads of 128, 2 query rows per KV
+// head); the context is the benchmark's argument. Reports GB/s of K/V read per decoded token and
+// its ratio to the measured read bandwidth (the KV cache is far larger than the L3 at these
+// contexts). Run: build/<dir>/bench/bench_attention [--benchmark_filter=avx512] Environment:
+// UMA_BENCH_THREADS (pool size, default all cores).
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/ops.h"
+#include "kernels/ops_backend.h"
+#include "kernels/probe.h"
+#include "tensor/half.h"
+#include "util/thread_pool.h"
+
+namespace {
+
+using namespace uma;
+using namespace uma::kernels;
+
+thread_pool& pool() {
+  static thread_pool p([] {
+    const char* env = std::getenv("UMA_BENCH_THREADS");
+    return env != nullptr ? std::atoi(env) : 0;
+  }());
+  return p;
+}
+double machine_bandwidth() {
+  static const double bw = measure_read_bandwidth(&pool(), size_t{1024} << 20, 5).best;
+  return bw;
+}
+
+constexpr int64_t n_layer = 28, n_head_kv = 8, group = 2, d = 128, tpb = 16;
+
+void bm_decode_attention(benchmark::State& st, backend_id id) {
+  const ops_backend* be = find_ops(id);
+  if (be == nullptr) {
+    st.SkipWithError("backend not available on this CPU");
+    return;
+  }
+  const int64_t ctx = st.range(0), n_blocks = (ctx + tpb - 1) / tpb;
+  const size_t head_vals = static_cast<size_t>(tpb * d);
+  const size_t layer_vals = static_cast<size_t>(n_blocks * n_head_kv) * head_vals;
+  std::vector<uint16_t> k(layer_vals * n_layer), v(layer_vals * n_layer);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (size_t i = 0; i < k.size(); i += 7) k[i] = f32_to_f16(nd(rng)), v[i] = f32_to_f16(nd(rng));
+  std::vector<float> q(static_cast<size_t>(n_head_kv * group * d));
+  for (auto& x : q) x = 0.09f * nd(rng);
+  const auto head = [&](std::vector<uint16_t>& buf, int64_t il, int64_t b, int64_t h) {
+    return buf.data() + il * layer_vals + static_cast<size_t>(h * n_blocks + b) * head_vals;
+  };
+  for (auto _ : st) {
+    for (int64_t il = 0; il < n_layer; ++il) {
+      std::atomic<int64_t> next{0};
+      pool().run_on_all([&](int, int) {
+        thread_local std::vector<float> o, mx, sum, scratch;
+        thread_local std::vector<int32_t> lo, hi;
+        o.assign(group * d, 0.f), mx.assign(group, -INFINITY), sum.assign(group, 0.f);
+        scratch.resize(static_cast<size_t>(tpb * 2 * d));
+        lo.resize(group), hi.resize(group);
+        for (int64_t h = next.fetch_add(1); h < n_head_kv; h = next.fetch_add(1)) {
+          attn_block_args a;
+          a.q = q.data() + h * group * d, a.m = group, a.ldq = d, a.d = d, a.dv = d;
+          a.ldk = d, a.ldv = d, a.lo = lo.data(), a.hi = hi.data();
+          a.row_max = mx.data(), a.row_sum = sum.data(), a.o = o.data(), a.ldo = d;
+          a.scratch = scratch.data();
+          for (int64_t b = 0; b < n_blocks; ++b) {
+            a.k = head(k, il, b, h), a.v = head(v, il, b, h);
+            a.nk = std::min(tpb, ctx - b * tpb);
+            a.k_next = b + 1 < n_blocks ? head(k, il, b + 1, h) : nullptr;
+            a.v_next = b + 1 < n_blocks ? head(v, il, b + 1, h) : nullptr;
+            a.nk_next = b + 1 < n_blocks ? std::min(tpb, ctx - (b + 1) * tpb) : 0;
+            for (int64_t i = 0; i < group; ++i) lo[i] = 0, hi[i] = static_cast<int32_t>(a.nk);
+            be->attn_block_f16(a);
+          }
+        }
+        benchmark::DoNotOptimize(o.data());
+      });
+    }
+  }
+  const double bytes = static_cast<double>(ctx) * n_layer * n_head_kv * d * 2 * 2;
+  st.counters["GBps"] =
+      benchmark::Counter(bytes * 1e-9 * st.iterations(), benchmark::Counter::kIsRate);
+  st.counters["bw_GBps"] = machine_bandwidth();
+  st.counters["bw_ratio"] = benchmark::Counter(bytes * 1e-9 * st.iterations() / machine_bandwidth(),
+                                               benchmark::Counter::kIsRate);
+}
+
+int register_all() {
+  for (int b = 0; b < backend_count; ++b) {
+    const auto id = static_cast<backend_id>(b);
+    const ops_backend* be = find_ops(id);
+    if (be == nullptr) continue;
+    benchmark::RegisterBenchmark(("decode_attention/" + std::string(be->name)).c_str(),
+                                 bm_decode_attention, id)
+        ->Arg(64)
+        ->Arg(512)
+        ->Arg(2048)
+        ->Arg(8192)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
+  return 0;
+}
+const int registered = register_all();
+
+}  // namespace
+
+BENCHMARK_MAIN();
