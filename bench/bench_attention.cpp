@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "kernels/ops.h"
 #include "kernels/ops_backend.h"
 #include "kernels/probe.h"
@@ -27,17 +28,8 @@ namespace {
 using namespace uma;
 using namespace uma::kernels;
 
-thread_pool& pool() {
-  static thread_pool p([] {
-    const char* env = std::getenv("UMA_BENCH_THREADS");
-    return env != nullptr ? std::atoi(env) : 0;
-  }());
-  return p;
-}
-double machine_bandwidth() {
-  static const double bw = measure_read_bandwidth(&pool(), size_t{1024} << 20, 5).best;
-  return bw;
-}
+using bench::machine_bandwidth;
+using bench::pool;
 
 constexpr int64_t n_layer = 28, n_head_kv = 8, group = 2, d = 128, tpb = 16;
 

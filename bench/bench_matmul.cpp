@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "kernels/backend.h"
 #include "kernels/matmul.h"
 #include "kernels/probe.h"
@@ -28,18 +29,9 @@ namespace {
 using namespace uma;
 using namespace uma::kernels;
 
-// UMA_BENCH_THREADS: pool size (default: all cores).
-thread_pool& pool() {
-  static thread_pool p([] {
-    const char* env = std::getenv("UMA_BENCH_THREADS");
-    return env != nullptr ? std::atoi(env) : 0;
-  }());
-  return p;
-}
-double machine_bandwidth() {
-  static const double bw = measure_read_bandwidth(&pool(), size_t{1024} << 20, 5).best;
-  return bw;
-}
+using bench::machine_bandwidth;
+using bench::pool;
+
 double machine_int8_peak() {
   static const double p = measure_int8_peak(&pool(), 0.2, 3).best;
   return p;

@@ -2,13 +2,15 @@
 // *_neon.cpp rule; reached through find_ops() after the CPU check). Everything but neon_ops() is
 // in an anonymous namespace, as in matmul_neon.cpp. Arithmetic is in f32 (f16 data is widened);
 // tails use scalar code with the same operations. gelu_mul and rope use the scalar reference
-// (filled in by find_ops).
+// (filled in by find_ops). Attention blocks are attn_rows-inl.h's, 4 floats per register.
 #include <arm_neon.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/ops.h"
 #include "kernels/ops_backend.h"
 
 namespace {
@@ -164,6 +166,47 @@ void n_f16_to_f32(const uint16_t* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] = h2f(x[i]);
 }
 
+// The vector type of the attention blocks (attn_rows-inl.h).
+struct vec4 {
+  using t = float32x4_t;
+  static constexpr int w = 4;
+  static t zero() { return vdupq_n_f32(0.f); }
+  static t set1(float x) { return vdupq_n_f32(x); }
+  static t load(const float* p) { return vld1q_f32(p); }
+  static t loadh(const uint16_t* p) { return load_h4(p); }
+  static void store(float* p, t v) { vst1q_f32(p, v); }
+  static t fma(t a, t b, t c) { return vfmaq_f32(c, a, b); }
+  static t mul(t a, t b) { return vmulq_f32(a, b); }
+  static float sum(t v) { return vaddvq_f32(v); }
+  // e^x of one float with exp4 (clamped: e^-inf reads ~1e-38, which only multiplies zeros).
+  static float exp1(float x) { return vgetq_lane_f32(exp4(vdupq_n_f32(x)), 0); }
+  static float exp_sum(float* p, int64_t n, float mx) {
+    int64_t i = 0;
+    float32x4_t acc = vdupq_n_f32(0.f);
+    for (; i + 4 <= n; i += 4) {
+      const float32x4_t e = exp4(vsubq_f32(vld1q_f32(p + i), vdupq_n_f32(mx)));
+      vst1q_f32(p + i, e);
+      acc = vaddq_f32(acc, e);
+    }
+    float sum = vaddvq_f32(acc);
+    for (; i < n; ++i) sum += (p[i] = exp1(p[i] - mx));
+    return sum;
+  }
+  static void prefetch(const char* p) { __builtin_prefetch(p, 0, 3); }
+};
+
+#include "kernels/attn_rows-inl.h"
+
+// Flash-attention block (see ops.h and attn_rows-inl.h); shapes the vector code does not cover
+// go to the scalar reference.
+void n_attn_block_f16(const uma::kernels::attn_block_args& a) {
+  if (a.nk > 64 || a.d % 4 != 0 || a.dv % 4 != 0) {
+    uma::kernels::ref::attn_block_f16(a);
+    return;
+  }
+  attn_rows<vec4>(a);
+}
+
 }  // namespace
 
 namespace uma::kernels {
@@ -181,6 +224,7 @@ const ops_backend& neon_ops() {
     o.add = n_add;
     o.f32_to_f16_row = n_f32_to_f16;
     o.f16_to_f32_row = n_f16_to_f32;
+    o.attn_block_f16 = n_attn_block_f16;
     return o;
   }();
   return b;

@@ -11,9 +11,13 @@
 //   matmul      every weight type, odd rows, several column counts, n in {1,2,3,5,17,64,70},
 //               misaligned weights and activations, 1 and 3 threads:
 //               |neon - scalar| <= 2e-5 * max|scalar| + 1e-6;
-//   ops         lengths 1..80 and a few long ones, offsets 0 / 1, ops_test's tolerances.
+//   ops         lengths 1..80 and a few long ones, offsets 0 / 1, ops_test's tolerances;
+//   attention   blocks of 16 keys, GQA-decode and prefill row counts, head widths 12..128:
+//               |neon - scalar| <= 2e-5 * (1 + |scalar|), and each row alone bit-identical to
+//               the same row among all (prefill == token-by-token decode).
 // `neon_check --expect-no-neon` (run on a CPU model without dotprod) checks that the dispatch
 // then falls back to the scalar backend instead.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +29,7 @@
 #include "kernel_test_util.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "tensor/half.h"
 #include "util/cpu_features.h"
 #include "util/thread_pool.h"
 
@@ -283,6 +288,76 @@ void check_ops(const ops_backend& b) {
   std::printf("  f32_to_f16_row, f16_to_f32_row, add: bit-identical checked\n");
 }
 
+// All m query rows (queries q, row i seeing keys [first[i], last[i]]) through attn_block_f16 over
+// blocks of 16 keys; the normalised outputs.
+std::vector<float> attend(const ops_backend& b, int64_t m, int64_t d, int64_t dv, int64_t n_keys,
+                          const std::vector<float>& q, const std::vector<uint16_t>& k,
+                          const std::vector<uint16_t>& v, const std::vector<int32_t>& first,
+                          const std::vector<int32_t>& last) {
+  constexpr int64_t block = 16;
+  std::vector<float> o(m * dv, 0.f), mx(m, -INFINITY), sum(m, 0.f), scratch(block * (d + dv));
+  std::vector<int32_t> lo(m), hi(m);
+  for (int64_t j0 = 0; j0 < n_keys; j0 += block) {
+    attn_block_args a;
+    a.q = q.data(), a.m = m, a.ldq = d, a.d = d, a.dv = dv;
+    a.k = k.data() + j0 * d, a.v = v.data() + j0 * dv, a.ldk = d, a.ldv = dv;
+    a.nk = std::min(block, n_keys - j0);
+    if (j0 + block < n_keys) {
+      a.k_next = a.k + block * d, a.v_next = a.v + block * dv;
+      a.nk_next = std::min(block, n_keys - j0 - block);
+    }
+    for (int64_t i = 0; i < m; ++i) {
+      lo[i] = static_cast<int32_t>(std::clamp<int64_t>(first[i] - j0, 0, a.nk));
+      hi[i] = static_cast<int32_t>(std::clamp<int64_t>(last[i] + 1 - j0, lo[i], a.nk));
+    }
+    a.lo = lo.data(), a.hi = hi.data(), a.row_max = mx.data(), a.row_sum = sum.data();
+    a.o = o.data(), a.ldo = dv, a.scratch = scratch.data();
+    b.attn_block_f16(a);
+  }
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t e = 0; e < dv; ++e) o[i * dv + e] /= sum[i];
+  return o;
+}
+
+void check_attention(const ops_backend& b) {
+  std::mt19937 rng(13);
+  const ops_backend& s = scalar_ops();
+  double max_ratio = 0;
+  struct shape {
+    int64_t m, d, dv, n_keys;
+  };
+  for (const shape& c : {shape{1, 128, 128, 40}, shape{2, 128, 128, 50}, shape{7, 64, 64, 33},
+                         shape{9, 128, 128, 45}, shape{4, 12, 20, 30}, shape{3, 13, 8, 17}}) {
+    const auto q = test::random_floats(rng, c.m * c.d);
+    const auto kf = test::random_floats(rng, c.n_keys * c.d, 2.f);
+    const auto vf = test::random_floats(rng, c.n_keys * c.dv);
+    std::vector<uint16_t> k(kf.size()), v(vf.size());
+    for (size_t i = 0; i < k.size(); ++i) k[i] = f32_to_f16(kf[i]);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = f32_to_f16(vf[i]);
+    std::vector<int32_t> first(c.m), last(c.m);
+    for (int64_t i = 0; i < c.m; ++i) {  // causal, every fourth row a sliding window
+      last[i] = static_cast<int32_t>(c.n_keys - c.m + i);
+      first[i] = i % 4 == 3 ? std::max(0, last[i] - 11) : 0;
+    }
+    const auto want = attend(s, c.m, c.d, c.dv, c.n_keys, q, k, v, first, last);
+    const auto got = attend(b, c.m, c.d, c.dv, c.n_keys, q, k, v, first, last);
+    const std::string name = "attention m " + std::to_string(c.m) + " d " + std::to_string(c.d);
+    for (size_t i = 0; i < want.size(); ++i) {
+      const double tol = 2e-5 * (1 + std::fabs(want[i])), e = std::fabs(got[i] - want[i]);
+      if (!(e <= tol)) fail(name + " i " + std::to_string(i));
+      max_ratio = std::max(max_ratio, e / tol);
+    }
+    for (int64_t i = 0; i < c.m; ++i) {
+      const std::vector<float> qi(q.begin() + i * c.d, q.begin() + (i + 1) * c.d);
+      const auto alone = attend(b, 1, c.d, c.dv, c.n_keys, qi, k, v, {first[i]}, {last[i]});
+      for (int64_t e = 0; e < c.dv; ++e)
+        if (alone[e] != got[i * c.dv + e]) fail(name + " row " + std::to_string(i) + " alone");
+    }
+  }
+  std::printf("attention vs scalar: max err/tol %.3g; rows alone bit-identical checked\n",
+              max_ratio);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -336,6 +411,7 @@ int main(int argc, char** argv) {
   check_converters(*be);
   check_matmul(*be);
   check_ops(*ob);
+  check_attention(*ob);
   std::printf("%s (%d failures)\n", failures == 0 ? "PASS" : "FAIL", failures);
   return failures == 0 ? 0 : 1;
 }

@@ -36,6 +36,7 @@ qemu=$(find_qemu)
 [ -n "$qemu" ] || { echo "qemu-aarch64 not found" >&2; exit 1; }
 
 srcs=(
+  src/kernels/interleave.cpp
   src/kernels/matmul.cpp
   src/kernels/ops.cpp
   src/kernels/matmul_neon.cpp

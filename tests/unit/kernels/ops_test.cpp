@@ -225,6 +225,14 @@ struct attn_case {
   int64_t m, d, dv, n_keys;
 };
 
+// n random F16 values (test::random_floats with this sigma, rounded to F16).
+std::vector<uint16_t> random_f16(std::mt19937& rng, int64_t n, float sigma) {
+  const auto f = test::random_floats(rng, static_cast<size_t>(n), sigma);
+  std::vector<uint16_t> h(f.size());
+  for (size_t i = 0; i < h.size(); ++i) h[i] = f32_to_f16(f[i]);
+  return h;
+}
+
 std::vector<float> attend_blocks(void (*fn)(const attn_block_args&), const attn_case& c,
                                  const std::vector<float>& q, const std::vector<uint16_t>& k,
                                  const std::vector<uint16_t>& v, int64_t ldk, int64_t ldv,
@@ -261,11 +269,8 @@ TEST(ops, attention_blocks_match_two_pass_softmax_on_every_backend) {
         attn_case{7, 64, 64, 33}, attn_case{8, 80, 48, 20}, attn_case{3, 256, 256, 67}}) {
     const int64_t ldk = c.d + 3, ldv = c.dv + 1;  // keys/values at odd strides
     auto qf = test::random_floats(rng, c.m * c.d);
-    auto kf = test::random_floats(rng, c.n_keys * ldk, 2.f);
-    auto vf = test::random_floats(rng, c.n_keys * ldv);
-    std::vector<uint16_t> k(kf.size()), v(vf.size());
-    for (size_t i = 0; i < k.size(); ++i) k[i] = f32_to_f16(kf[i]);
-    for (size_t i = 0; i < v.size(); ++i) v[i] = f32_to_f16(vf[i]);
+    const auto k = random_f16(rng, c.n_keys * ldk, 2.f);
+    const auto v = random_f16(rng, c.n_keys * ldv, 1.f);
     // Row i sees keys [first, last]: causal-like ranges, one sliding window, one single key.
     std::vector<int32_t> first(c.m), last(c.m);
     for (int64_t i = 0; i < c.m; ++i) {
@@ -320,11 +325,8 @@ TEST(ops, attention_row_result_does_not_depend_on_its_neighbours) {
                              attn_case{6, 24, 40, 30}, attn_case{16, 80, 48, 20}}) {
     const int64_t ldk = c.d, ldv = c.dv;
     auto qf = test::random_floats(rng, c.m * c.d);
-    auto kf = test::random_floats(rng, c.n_keys * ldk, 2.f);
-    auto vf = test::random_floats(rng, c.n_keys * ldv);
-    std::vector<uint16_t> k(kf.size()), v(vf.size());
-    for (size_t i = 0; i < k.size(); ++i) k[i] = f32_to_f16(kf[i]);
-    for (size_t i = 0; i < v.size(); ++i) v[i] = f32_to_f16(vf[i]);
+    const auto k = random_f16(rng, c.n_keys * ldk, 2.f);
+    const auto v = random_f16(rng, c.n_keys * ldv, 1.f);
     std::vector<int32_t> first(c.m), last(c.m);
     for (int64_t i = 0; i < c.m; ++i) {  // causal: row i is the token at n_keys - m + i
       last[i] = static_cast<int32_t>(c.n_keys - c.m + i);

@@ -1,0 +1,151 @@
+// Flash-attention blocks over F16 K/V for any SIMD width (kernels::attn_block_f16, ops.h): the
+// query rows in groups of up to 4, each group against the block's keys with the K and V rows
+// widened to f32 in registers as they are read (no copy to scratch), each K/V row read once per
+// group (decode: one token's GQA group is one or two groups). A row's sums run in the same order
+// whatever rows share its group (keys outside a row's range add exact zeros), so prefill and
+// token-by-token decode agree to the bit.
+//
+// Included by a backend's ops file inside its anonymous namespace after it defines its vector
+// type(s) V with: t, w (floats per register), zero(), set1(x), load(const float*),
+// loadh(const uint16_t*) (w F16 values widened), store(float*, t), fma(a, b, c) (a * b + c),
+// mul(a, b), sum(t) (horizontal), exp1(x), exp_sum(p, n, mx) (p[i] = e^(p[i] - mx) for i < n,
+// returns their sum), prefetch(const char*). Needs <algorithm> and kernels/ops.h. Shapes: d and
+// dv multiples of V::w, nk <= 64.
+#pragma once
+
+// Every line of the next block's K and V rows requested before this block is computed: a block
+// is too short for the hardware prefetcher to ramp up, and the next one lies elsewhere.
+template <class V>
+void prefetch_next_block(const uma::kernels::attn_block_args& a) {
+  if (a.k_next == nullptr || a.v_next == nullptr) return;
+  const auto lines = [](const uint16_t* p, int64_t n, int64_t width, int64_t ld) {
+    const char* c = reinterpret_cast<const char*>(p);
+    if (ld == width) {  // contiguous rows: one run
+      for (int64_t off = 0; off < n * width * 2; off += 64) V::prefetch(c + off);
+      return;
+    }
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t off = 0; off < width * 2; off += 64) V::prefetch(c + j * ld * 2 + off);
+  };
+  lines(a.k_next, a.nk_next, a.d, a.ldk);
+  lines(a.v_next, a.nk_next, a.dv, a.ldv);
+}
+
+// Scores of rows [0, M) (queries q, stride ldq) against keys [j0, j1): s[r * 64 + j - j0].
+// Four keys at a time, so 4 x M independent FMA chains hide the FMA latency.
+template <class V, int M>
+void decode_scores(const uma::kernels::attn_block_args& a, const float* q, int64_t j0, int64_t j1,
+                   float* s) {
+  int64_t j = j0;
+  for (; j + 4 <= j1; j += 4) {
+    typename V::t acc[M][4];
+    for (int r = 0; r < M; ++r)
+      for (int u = 0; u < 4; ++u) acc[r][u] = V::zero();
+    const uint16_t* k0 = a.k + j * a.ldk;
+    for (int64_t e = 0; e < a.d; e += V::w) {
+      typename V::t kv[4];
+      for (int u = 0; u < 4; ++u) kv[u] = V::loadh(k0 + u * a.ldk + e);
+      for (int r = 0; r < M; ++r) {
+        const typename V::t qv = V::load(q + r * a.ldq + e);
+        for (int u = 0; u < 4; ++u) acc[r][u] = V::fma(qv, kv[u], acc[r][u]);
+      }
+    }
+    for (int r = 0; r < M; ++r)
+      for (int u = 0; u < 4; ++u) s[r * 64 + j - j0 + u] = V::sum(acc[r][u]);
+  }
+  for (; j < j1; ++j) {
+    typename V::t acc[M];
+    for (int r = 0; r < M; ++r) acc[r] = V::zero();
+    for (int64_t e = 0; e < a.d; e += V::w) {
+      const typename V::t kv = V::loadh(a.k + j * a.ldk + e);
+      for (int r = 0; r < M; ++r) acc[r] = V::fma(V::load(q + r * a.ldq + e), kv, acc[r]);
+    }
+    for (int r = 0; r < M; ++r) s[r * 64 + j - j0] = V::sum(acc[r]);
+  }
+}
+
+// o[r][e0 .. e0 + W * V::w) = o[r] * corr[r] + sum_j p[r][j] * v[j]: M x W accumulators in
+// registers over the keys, each V row widened once for the M rows.
+template <class V, int M, int W>
+void decode_pv(const uma::kernels::attn_block_args& a, float* o, const float* corr, const float* p,
+               int64_t j0, int64_t j1, int64_t e0) {
+  typename V::t acc[M][W];
+  for (int r = 0; r < M; ++r)
+    for (int l = 0; l < W; ++l)
+      acc[r][l] = V::mul(V::load(o + r * a.ldo + e0 + l * V::w), V::set1(corr[r]));
+  for (int64_t j = j0; j < j1; ++j) {
+    typename V::t vv[W];
+    for (int l = 0; l < W; ++l) vv[l] = V::loadh(a.v + j * a.ldv + e0 + l * V::w);
+    for (int r = 0; r < M; ++r) {
+      const typename V::t pj = V::set1(p[r * 64 + j - j0]);
+      for (int l = 0; l < W; ++l) acc[r][l] = V::fma(pj, vv[l], acc[r][l]);
+    }
+  }
+  for (int r = 0; r < M; ++r)
+    for (int l = 0; l < W; ++l) V::store(o + r * a.ldo + e0 + l * V::w, acc[r][l]);
+}
+
+// Rows [i0, i0 + M) of the block: scores over the keys any of them sees, the online-softmax
+// update per row (keys outside a row's range get weight 0; a row that sees none is unchanged),
+// then one pass over the values.
+template <class V, int M>
+void decode_rows(const uma::kernels::attn_block_args& a, int64_t i0) {
+  int64_t klo = a.nk, khi = 0;
+  for (int r = 0; r < M; ++r)
+    if (a.hi[i0 + r] > a.lo[i0 + r])
+      klo = std::min<int64_t>(klo, a.lo[i0 + r]), khi = std::max<int64_t>(khi, a.hi[i0 + r]);
+  if (khi <= klo) return;
+  alignas(64) float s[M * 64];
+  float corr[M];
+  decode_scores<V, M>(a, a.q + i0 * a.ldq, klo, khi, s);
+  for (int r = 0; r < M; ++r) {
+    const int64_t i = i0 + r, lo = a.lo[i], hi = a.hi[i];
+    float* sr = s + r * 64;
+    if (hi <= lo) {  // no visible key: weights 0, state unchanged
+      std::fill(sr, sr + (khi - klo), 0.f);
+      corr[r] = 1.f;
+      continue;
+    }
+    float mx = a.row_max[i];
+    for (int64_t j = lo; j < hi; ++j) mx = std::max(mx, sr[j - klo]);
+    corr[r] = V::exp1(a.row_max[i] - mx);
+    std::fill(sr, sr + (lo - klo), 0.f);
+    std::fill(sr + (hi - klo), sr + (khi - klo), 0.f);
+    const float sum = V::exp_sum(sr + (lo - klo), hi - lo, mx);
+    a.row_sum[i] = a.row_sum[i] * corr[r] + sum;
+    a.row_max[i] = mx;
+  }
+  float* o = a.o + i0 * a.ldo;
+  constexpr int wide = M <= 2 ? 8 : 4;  // M x wide accumulators <= 16 registers
+  int64_t e0 = 0;
+  for (; e0 + wide * V::w <= a.dv; e0 += wide * V::w)
+    decode_pv<V, M, wide>(a, o, corr, s, klo, khi, e0);
+  for (; e0 < a.dv; e0 += V::w) decode_pv<V, M, 1>(a, o, corr, s, klo, khi, e0);
+}
+
+// Flash-attention block (see ops.h): the query rows in groups of up to 4, each group against
+// the block's keys with K/V widened in registers as they are read (16 floats per instruction
+// where d and dv allow, else 8). A row's sums run in the same order whatever rows share its group
+// (keys outside a row's range add exact zeros), so prefill and token-by-token decode agree to the
+// bit. Shapes the vector code does not cover (d or dv not a multiple of 8, blocks of more than 64
+// keys) go to the scalar reference.
+template <class V>
+void attn_rows(const uma::kernels::attn_block_args& a) {
+  prefetch_next_block<V>(a);
+  for (int64_t i0 = 0; i0 < a.m; i0 += 4) {
+    switch (std::min<int64_t>(4, a.m - i0)) {
+      case 1:
+        decode_rows<V, 1>(a, i0);
+        break;
+      case 2:
+        decode_rows<V, 2>(a, i0);
+        break;
+      case 3:
+        decode_rows<V, 3>(a, i0);
+        break;
+      default:
+        decode_rows<V, 4>(a, i0);
+        break;
+    }
+  }
+}
