@@ -87,8 +87,8 @@ status model::forward(const batch& b, kv_cache& cache, float* logits) {
       b.want_logits.size() != b.tokens.size()) {
     return make_error("batch arrays have different lengths");
   }
-  if (cache.n_layer() != c.n_layer || cache.k_width() != c.kv_width() ||
-      cache.v_width() != c.v_width()) {
+  if (cache.n_layer() != c.n_layer || cache.n_head_kv() != c.n_head_kv ||
+      cache.k_width() != c.kv_width() || cache.v_width() != c.v_width()) {
     return make_error("KV cache was made for a different model");
   }
   // Validate tokens and positions, then reserve cache blocks for each sequence.

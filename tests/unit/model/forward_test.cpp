@@ -221,6 +221,27 @@ TEST_P(TinyModel, SequencesInOneBatchAreIndependent) {
   check(ref0, next0, 1);
 }
 
+// A cache laid out for another model (layer count, or the same widths split into other heads:
+// its head-major blocks would be read at the wrong places) is refused with an error.
+TEST_P(TinyModel, CacheOfAnotherShapeIsRefused) {
+  auto m = load_model(golden_model(GetParam(), "q8_0"), {.n_threads = 2});
+  ASSERT_TRUE(m.ok()) << m.message();
+  const model_config& c = (*m)->config();
+  std::vector<float> logits(static_cast<size_t>(c.n_vocab));
+  batch b;
+  b.add(1, 0, 0, true);
+  for (int variant = 0; variant < 2; ++variant) {
+    const int64_t layers = variant == 0 ? c.n_layer + 1 : c.n_layer;
+    const int64_t heads = variant == 1 ? c.n_head_kv * 2 : c.n_head_kv;
+    kv_cache other(layers, heads, c.kv_width(), c.v_width(), 16, 4, 1, 64);
+    const status st = (*m)->forward(b, other, logits.data());
+    ASSERT_FALSE(st.ok()) << "variant " << variant;
+    EXPECT_NE(st.message().find("different model"), std::string::npos) << st.message();
+  }
+  auto good = (*m)->make_cache(64, 1);
+  EXPECT_TRUE((*m)->forward(b, *good, logits.data()).ok());
+}
+
 // 64 greedy tokens: the production path and the reference produce the same text.
 TEST_P(TinyModel, Greedy64MatchesReference) {
   auto m = load_model(golden_model(GetParam(), "f32"), {.n_threads = 2});
