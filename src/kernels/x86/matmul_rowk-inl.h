@@ -1,6 +1,6 @@
-// AVX-512 kernels for the K formats (Q4_K, Q6_K) in the file's own (rows) layout, decode and the
-// prefill tile, included by matmul_x86-inl.h inside its anonymous namespace when UMA_VNNI is set
-// (after matmul_row16-inl.h). One super-block per step, with no scalar work per block; an R x C
+// AVX-512 kernels for the K formats (Q4_K, Q5_K, Q6_K) in the file's own (rows) layout, decode and
+// the prefill tile, included by matmul_x86-inl.h inside its anonymous namespace when UMA_VNNI is
+// set (after matmul_row16-inl.h). One super-block per step, with no scalar work per block; an R x C
 // tile unpacks each row's block once for C activation rows.
 #pragma once
 
@@ -55,11 +55,25 @@ inline __m128i rowk4_scales(const uint8_t* packed) {
   return _mm_unpacklo_epi32(low, high);
 }
 
+// Q5_K (Five) is Q4_K with a fifth bit per weight: qh[l] bit s belongs to element l of
+// sub-block s. The 32 qh bytes broadcast to both 256-bit halves line up with the nibble vectors'
+// bytes, so one vptestmb per vector against that vector's two sub-block bits and a masked byte
+// add of 16 complete the 5-bit values (< 32: vpdpbusd partials stay < 2^15, as vpdpwssd needs).
+//
 // R weight rows from r0 x C prepared activation rows (act, act_stride bytes apart).
-template <int R, int C>
+template <int R, int C, bool Five = false>
 void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride, float* y0) {
+  using block = std::conditional_t<Five, block_q5_k, block_q4_k>;
+  constexpr int lines = static_cast<int>((sizeof(block) + 63) / 64) + 1;
   const int64_t nb = g.cols / 256;
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
+  __m512i fifth[4];  // per nibble vector v: the qh bit of each half's sub-block
+  for (int v = 0; v < 4; ++v) {
+    const int sb = 4 * (v / 2) + v % 2;
+    fifth[v] =
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8(static_cast<char>(1 << sb))),
+                           _mm256_set1_epi8(static_cast<char>(1 << (sb + 2))), 1);
+  }
   // Dword lanes of the scale vector for nibble vector v: half h takes sub-block
   // 4 (v / 2) + 2h + v % 2.
   __m512i pick[4];
@@ -72,15 +86,19 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
   for (int64_t b = 0; b < nb; ++b) {
     for (int r = 0; r < R; ++r) {
       const auto* x =
-          reinterpret_cast<const block_q4_k*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) +
-          b;
+          reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
       const auto* xb = reinterpret_cast<const char*>(x);
-      for (int l = 0; l < 3; ++l) _mm_prefetch(xb + 2048 + 64 * l, _MM_HINT_T0);
+      for (int l = 0; l < lines; ++l) _mm_prefetch(xb + 2048 + 64 * l, _MM_HINT_T0);
       const __m512i s32 = _mm512_cvtepu8_epi32(rowk4_scales(x->scales));
       const __m512i l0 = _mm512_loadu_si512(x->qs), l1 = _mm512_loadu_si512(x->qs + 64);
-      const __m512i q[4] = {
-          _mm512_and_si512(l0, low4), _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
-          _mm512_and_si512(l1, low4), _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4)};
+      __m512i q[4] = {_mm512_and_si512(l0, low4), _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
+                      _mm512_and_si512(l1, low4), _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4)};
+      if constexpr (Five) {
+        const __m512i qh =
+            _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->qh)));
+        for (int v = 0; v < 4; ++v)
+          q[v] = _mm512_mask_add_epi8(q[v], _mm512_test_epi8_mask(qh, fifth[v]), q[v], sixteen);
+      }
       __m512i sc[4];
       for (int v = 0; v < 4; ++v) sc[v] = _mm512_permutexvar_epi32(pick[v], s32);
       uint32_t dd;
@@ -176,6 +194,12 @@ struct rowk4_t {
   }
 };
 template <int R, int C>
+struct rowk5_t {
+  static void run(const gemm_args& g, int64_t r, const uint8_t* a, size_t s, float* y) {
+    rowk4_tile<R, C, true>(g, r, a, s, y);
+  }
+};
+template <int R, int C>
 struct rowq6k_t {
   static void run(const gemm_args& g, int64_t r, const uint8_t* a, size_t s, float* y) {
     rowq6k_tile<R, C>(g, r, a, s, y);
@@ -189,6 +213,12 @@ inline void rowq6k_matvec(const gemm_args& g) {
 }
 inline void rowk4_gemm(const gemm_args& g) {
   rows_gemm<rowk4_t>(g, g.prep, g.prep_row_bytes);
+}
+inline void rowk5_matvec(const gemm_args& g) {
+  rows_matvec<rowk5_t, true>(g);
+}
+inline void rowk5_gemm(const gemm_args& g) {
+  rows_gemm<rowk5_t>(g, g.prep, g.prep_row_bytes);
 }
 inline void rowq6k_gemm(const gemm_args& g) {
   rows_gemm<rowq6k_t>(g, g.a, g.a_row_bytes);

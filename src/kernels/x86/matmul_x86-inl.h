@@ -622,6 +622,7 @@ void fill_table(uma::kernels::matmul_backend& b) {
   set_rows(dtype::q5_0, row16_matvec<row16_q5_0_fmt>, row16_gemm<row16_q5_0_fmt>, row16_q5_0_prep);
   set_rows(dtype::q8_0, row16_matvec<row16_q8_0_fmt>, row16_gemm<row16_q8_0_fmt>, row16_q8_0_prep);
   set_rows(dtype::q4_k, rowk4_matvec, rowk4_gemm, rowk4_prep);
+  set_rows(dtype::q5_k, rowk5_matvec, rowk5_gemm, rowk4_prep);
   set_rows(dtype::q6_k, rowq6k_matvec, rowq6k_gemm, nullptr);
   auto set_x16 = [&](dtype t, uma::kernels::gemm_fn f) {  // one kernel for any n
     b.matvec_x16[static_cast<size_t>(t)] = b.gemm_x16[static_cast<size_t>(t)] = f;
