@@ -191,8 +191,8 @@ void bm_decode_sequence(benchmark::State& st, backend_id id, dtype t, bool x16) 
       benchmark::Counter(static_cast<double>(st.iterations()), benchmark::Counter::kIsRate);
 }
 
-const dtype kTypes[] = {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k,
-                        dtype::q5_k, dtype::q4_1, dtype::q5_0, dtype::q5_1,
+const dtype kTypes[] = {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k, dtype::q5_k,
+                        dtype::q3_k, dtype::q2_k, dtype::q4_1, dtype::q5_0, dtype::q5_1,
                         dtype::f16,  dtype::bf16, dtype::f32};
 
 int register_all() {

@@ -1,4 +1,4 @@
-// AVX-512 kernels for the K formats (Q4_K, Q5_K, Q6_K) in the file's own (rows) layout, decode and
+// AVX-512 kernels for the K formats (Q2_K .. Q6_K) in the file's own (rows) layout, decode and
 // the prefill tile, included by matmul_x86-inl.h inside its anonymous namespace when UMA_VNNI is
 // set (after matmul_row16-inl.h). One super-block per step, with no scalar work per block; an R x C
 // tile unpacks each row's block once for C activation rows.
@@ -185,6 +185,105 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
     for (int c = 0; c < C; ++c) y0[c * g.ldy + r0 + r] = _mm512_reduce_add_ps(facc[r][c]);
 }
 
+// Q2_K and Q3_K in the rows layout, one super-block (84 / 110 bytes) per step, built like Q6_K's
+// tile. Per 128-element half c, the 32 quant bytes qs[32c..] broadcast to both 256-bit halves
+// give, by variable word shifts of 0 | 2 and 4 | 6 bits and a mask of 3, two vectors of 64 values
+// in element order (element 32j + l of the half is bits 2j..2j+1 of qs[32c + l]), so the Q8_K
+// activation is used as it is. Q3_K adds 4 where the element's hmask bit (4c + j of hmask[l]) is
+// set, with the -4 offset taken from the activation's 16-element sums; its 16 six-bit scales
+// decode in one xmm (ggml's kmask steps as vector ops). Q2_K's scales and mins are the nibbles of
+// its 16 scale bytes; the min term is dmin x sum(min x 16-element sum). Each 128-bit lane of a
+// vpdpbusd is one 16-element group (partials < 2^15) and vpdpwssd applies the group scales.
+inline __m128i rowq3k_scales(const uint8_t* packed) {  // the 16 scales, minus 32, as int8
+  uint32_t a0, a1, t;
+  std::memcpy(&a0, packed, 4), std::memcpy(&a1, packed + 4, 4), std::memcpy(&t, packed + 8, 4);
+  const __m128i a = _mm_setr_epi32(static_cast<int>(a0), static_cast<int>(a1), static_cast<int>(a0),
+                                   static_cast<int>(a1));
+  const __m128i lo =
+      _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 4, 4)), _mm_set1_epi8(0x0f));
+  const __m128i hi = _mm_slli_epi32(
+      _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32(static_cast<int>(t)), _mm_setr_epi32(0, 2, 4, 6)),
+                    _mm_set1_epi8(0x03)),
+      4);
+  return _mm_sub_epi8(_mm_or_si128(lo, hi), _mm_set1_epi8(32));
+}
+
+template <int R, int C, bool Three>
+void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride,
+                  float* y0) {
+  using block = std::conditional_t<Three, block_q3_k, block_q2_k>;
+  constexpr int lines = static_cast<int>((sizeof(block) + 63) / 64) + 1;
+  const int64_t nb = g.cols / 256;
+  const __m512i three = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
+  const __m512i shift_a = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+  const __m512i shift_b = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
+  __m512i pick[4], hbit[4];  // lane i of vector k: group 4k + i; its hmask bits
+  for (int k = 0; k < 4; ++k) {
+    pick[k] = _mm512_set_epi32(4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 2, 4 * k + 2,
+                               4 * k + 2, 4 * k + 2, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1,
+                               4 * k, 4 * k, 4 * k, 4 * k);
+    const int j0 = 4 * (k / 2) + 2 * (k % 2);  // vector k holds j = 2 (k % 2), +1 of half k / 2
+    hbit[k] =
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8(static_cast<char>(1 << j0))),
+                           _mm256_set1_epi8(static_cast<char>(1 << (j0 + 1))), 1);
+  }
+  __m512 facc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int r = 0; r < R; ++r) {
+      const auto* x =
+          reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
+      const auto* xb = reinterpret_cast<const char*>(x);
+      for (int l = 0; l < lines; ++l) _mm_prefetch(xb + 2048 + 64 * l, _MM_HINT_T0);
+      __m512i w[4];
+      for (int h = 0; h < 2; ++h) {
+        const __m512i q = _mm512_broadcast_i64x4(load256(x->qs + 32 * h));
+        w[2 * h] = _mm512_and_si512(_mm512_srlv_epi16(q, shift_a), three);
+        w[2 * h + 1] = _mm512_and_si512(_mm512_srlv_epi16(q, shift_b), three);
+      }
+      __m256i sc16, mn16;
+      if constexpr (Three) {
+        const __m512i hm = _mm512_broadcast_i64x4(load256(x->hmask));
+        for (int k = 0; k < 4; ++k)
+          w[k] = _mm512_mask_add_epi8(w[k], _mm512_test_epi8_mask(hm, hbit[k]), w[k], four);
+        sc16 = _mm256_cvtepi8_epi16(rowq3k_scales(x->scales));
+      } else {
+        const __m128i raw = load128(x->scales);
+        sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(raw, _mm_set1_epi8(0x0f)));
+        mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f)));
+      }
+      const __m512i s32 = _mm512_cvtepu16_epi32(sc16);
+      __m512i sc[4];
+      for (int k = 0; k < 4; ++k) sc[k] = _mm512_permutexvar_epi32(pick[k], s32);
+      const float d = h2f(x->d);
+      for (int c = 0; c < C; ++c) {
+        const auto* y = reinterpret_cast<const block_q8_k*>(act + c * act_stride) + b;
+        __m512i isum = _mm512_setzero_si512();
+        for (int k = 0; k < 4; ++k) {
+          const __m512i p =
+              _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_loadu_si512(y->qs + 64 * k));
+          isum = _mm512_dpwssd_epi32(isum, p, sc[k]);
+        }
+        if constexpr (Three) {
+          const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y->bsums)), 2);
+          isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(off));
+          facc[r][c] =
+              _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y->d), facc[r][c]);
+        } else {
+          const __m256i mins = _mm256_madd_epi16(mn16, load256(y->bsums));
+          facc[r][c] =
+              _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y->d), facc[r][c]);
+          facc[r][c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(mins)),
+                                        _mm512_set1_ps(h2f(x->dmin) * y->d), facc[r][c]);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) y0[c * g.ldy + r0 + r] = _mm512_reduce_add_ps(facc[r][c]);
+}
+
 // Drivers (matmul_row16-inl.h's): Q4_K's tile reads its own activation layout (gemm_prep),
 // Q6_K's the Q8_K rows as converted.
 template <int R, int C>
@@ -205,6 +304,30 @@ struct rowq6k_t {
     rowq6k_tile<R, C>(g, r, a, s, y);
   }
 };
+template <int R, int C>
+struct rowq2k_t {
+  static void run(const gemm_args& g, int64_t r, const uint8_t* a, size_t s, float* y) {
+    rowq23k_tile<R, C, false>(g, r, a, s, y);
+  }
+};
+template <int R, int C>
+struct rowq3k_t {
+  static void run(const gemm_args& g, int64_t r, const uint8_t* a, size_t s, float* y) {
+    rowq23k_tile<R, C, true>(g, r, a, s, y);
+  }
+};
+inline void rowq2k_matvec(const gemm_args& g) {
+  rows_matvec<rowq2k_t, false>(g);
+}
+inline void rowq3k_matvec(const gemm_args& g) {
+  rows_matvec<rowq3k_t, false>(g);
+}
+inline void rowq2k_gemm(const gemm_args& g) {
+  rows_gemm<rowq2k_t>(g, g.a, g.a_row_bytes);
+}
+inline void rowq3k_gemm(const gemm_args& g) {
+  rows_gemm<rowq3k_t>(g, g.a, g.a_row_bytes);
+}
 inline void rowk4_matvec(const gemm_args& g) {
   rows_matvec<rowk4_t, true>(g);
 }

@@ -24,6 +24,8 @@
 
 namespace {
 
+using uma::block_q2_k;
+using uma::block_q3_k;
 using uma::block_q4_0;
 using uma::block_q4_1;
 using uma::block_q4_k;
@@ -624,6 +626,8 @@ void fill_table(uma::kernels::matmul_backend& b) {
   set_rows(dtype::q4_k, rowk4_matvec, rowk4_gemm, rowk4_prep);
   set_rows(dtype::q5_k, rowk5_matvec, rowk5_gemm, rowk4_prep);
   set_rows(dtype::q6_k, rowq6k_matvec, rowq6k_gemm, nullptr);
+  set_rows(dtype::q3_k, rowq3k_matvec, rowq3k_gemm, nullptr);
+  set_rows(dtype::q2_k, rowq2k_matvec, rowq2k_gemm, nullptr);
   auto set_x16 = [&](dtype t, uma::kernels::gemm_fn f) {  // one kernel for any n
     b.matvec_x16[static_cast<size_t>(t)] = b.gemm_x16[static_cast<size_t>(t)] = f;
   };
