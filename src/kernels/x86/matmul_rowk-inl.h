@@ -191,23 +191,9 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
 // in element order (element 32j + l of the half is bits 2j..2j+1 of qs[32c + l]), so the Q8_K
 // activation is used as it is. Q3_K adds 4 where the element's hmask bit (4c + j of hmask[l]) is
 // set, with the -4 offset taken from the activation's 16-element sums; its 16 six-bit scales
-// decode in one xmm (ggml's kmask steps as vector ops). Q2_K's scales and mins are the nibbles of
+// decode in one xmm (q3k_scales_i8). Q2_K's scales and mins are the nibbles of
 // its 16 scale bytes; the min term is dmin x sum(min x 16-element sum). Each 128-bit lane of a
 // vpdpbusd is one 16-element group (partials < 2^15) and vpdpwssd applies the group scales.
-inline __m128i rowq3k_scales(const uint8_t* packed) {  // the 16 scales, minus 32, as int8
-  uint32_t a0, a1, t;
-  std::memcpy(&a0, packed, 4), std::memcpy(&a1, packed + 4, 4), std::memcpy(&t, packed + 8, 4);
-  const __m128i a = _mm_setr_epi32(static_cast<int>(a0), static_cast<int>(a1), static_cast<int>(a0),
-                                   static_cast<int>(a1));
-  const __m128i lo =
-      _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 4, 4)), _mm_set1_epi8(0x0f));
-  const __m128i hi = _mm_slli_epi32(
-      _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32(static_cast<int>(t)), _mm_setr_epi32(0, 2, 4, 6)),
-                    _mm_set1_epi8(0x03)),
-      4);
-  return _mm_sub_epi8(_mm_or_si128(lo, hi), _mm_set1_epi8(32));
-}
-
 template <int R, int C, bool Three>
 void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride,
                   float* y0) {
@@ -247,7 +233,7 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
         const __m512i hm = _mm512_broadcast_i64x4(load256(x->hmask));
         for (int k = 0; k < 4; ++k)
           w[k] = _mm512_mask_add_epi8(w[k], _mm512_test_epi8_mask(hm, hbit[k]), w[k], four);
-        sc16 = _mm256_cvtepi8_epi16(rowq3k_scales(x->scales));
+        sc16 = _mm256_cvtepi8_epi16(q3k_scales_i8(x->scales));
       } else {
         const __m128i raw = load128(x->scales);
         sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(raw, _mm_set1_epi8(0x0f)));

@@ -59,6 +59,21 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// Q3_K's 16 six-bit scales (12 packed bytes, ggml's kmask steps as vector ops), minus 32, as int8.
+inline __m128i q3k_scales_i8(const uint8_t* packed) {
+  uint32_t a0, a1, t;
+  std::memcpy(&a0, packed, 4), std::memcpy(&a1, packed + 4, 4), std::memcpy(&t, packed + 8, 4);
+  const __m128i a = _mm_setr_epi32(static_cast<int>(a0), static_cast<int>(a1), static_cast<int>(a0),
+                                   static_cast<int>(a1));
+  const __m128i lo =
+      _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 4, 4)), _mm_set1_epi8(0x0f));
+  const __m128i hi = _mm_slli_epi32(
+      _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32(static_cast<int>(t)), _mm_setr_epi32(0, 2, 4, 6)),
+                    _mm_set1_epi8(0x03)),
+      4);
+  return _mm_sub_epi8(_mm_or_si128(lo, hi), _mm_set1_epi8(32));
+}
+
 inline int hsum_i32(__m256i v) {
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
@@ -297,6 +312,87 @@ void q45k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
     for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = hsum(acc[r][c]) + macc[r][c];
 }
 
+// A Q2_K / Q3_K super-block as eight groups of 32 values in element order (group 4h + j is bits
+// 2j..2j+1 of qs[32h .. 32h + 31]); Q3_K adds 4 where hmask[l] has bit 4h + j (its -4 offset is
+// left to the caller).
+template <bool Three, class B>
+inline void q23k_unpack(const B& xb, __m256i q[8]) {
+  const __m256i three = _mm256_set1_epi8(3);
+  for (int h = 0; h < 2; ++h) {
+    const __m256i qq = load256(xb.qs + 32 * h);
+    for (int j = 0; j < 4; ++j)
+      q[4 * h + j] = _mm256_and_si256(_mm256_srli_epi16(qq, 2 * j), three);
+  }
+  if constexpr (Three) {
+    const __m256i hm = load256(xb.hmask), four = _mm256_set1_epi8(4);
+    for (int k = 0; k < 8; ++k) {
+      const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << k));
+      const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit);
+      q[k] = _mm256_add_epi8(q[k], _mm256_and_si256(set, four));
+    }
+  }
+}
+
+// Q2_K (Three = false) and Q3_K: each group's two 16-element halves scaled by their scales; Q3_K's
+// -4 offset and Q2_K's min term from the activation's 16-element sums.
+template <bool Three, int R, int C>
+void q23k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
+  using block = std::conditional_t<Three, block_q3_k, block_q2_k>;
+  const int64_t nb = g.cols / 256;
+  const block* x[R];
+  const block_q8_k* y[C];
+  for (int r = 0; r < R; ++r)
+    x[r] = reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes);
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  __m256 acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int r = 0; r < R; ++r) {
+      const block& xb = x[r][b];
+      prefetch_ahead(&xb, R * g.w_row_bytes);
+      __m256i q[8];
+      q23k_unpack<Three>(xb, q);
+      alignas(16) int8_t sc[16];
+      __m256i sc16, mn16;
+      if constexpr (Three) {
+        const __m128i s8 = q3k_scales_i8(xb.scales);
+        _mm_store_si128(reinterpret_cast<__m128i*>(sc), s8);
+        sc16 = _mm256_cvtepi8_epi16(s8);
+      } else {
+        const __m128i raw = load128(xb.scales);
+        const __m128i s8 = _mm_and_si128(raw, _mm_set1_epi8(0x0f));
+        _mm_store_si128(reinterpret_cast<__m128i*>(sc), s8);
+        sc16 = _mm256_cvtepu8_epi16(s8);
+        mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f)));
+      }
+      const float d = h2f(xb.d);
+      for (int c = 0; c < C; ++c) {
+        const block_q8_k& yb = y[c][b];
+        __m256i isum = _mm256_setzero_si256();
+        for (int j = 0; j < 8; ++j)
+          isum = dot_us_scaled(isum, q[j], load256(yb.qs + 32 * j), sc[2 * j], sc[2 * j + 1]);
+        if constexpr (Three) {
+          const int corr = hsum_i32(_mm256_madd_epi16(sc16, load256(yb.bsums)));
+          isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(4 * corr, 0, 0, 0, 0, 0, 0, 0));
+          acc[r][c] =
+              _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * yb.d), acc[r][c]);
+        } else {
+          const int mins = hsum_i32(_mm256_madd_epi16(mn16, load256(yb.bsums)));
+          acc[r][c] =
+              _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * yb.d), acc[r][c]);
+          acc[r][c] = _mm256_sub_ps(
+              acc[r][c],
+              _mm256_setr_ps(h2f(xb.dmin) * yb.d * static_cast<float>(mins), 0, 0, 0, 0, 0, 0, 0));
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = hsum(acc[r][c]);
+}
+
 // A Q6_K super-block as eight groups of 32 values 0..63 (element order; the -32 offset is left to
 // the caller).
 inline void q6k_unpack(const block_q6_k& xb, __m256i q[8]) {
@@ -451,6 +547,13 @@ struct q45k_t {
     static void run(const gemm_args& g, int64_t r, int64_t c) { q45k_tile<five, R, C>(g, r, c); }
   };
 };
+template <bool Three>
+struct q23k_t {
+  template <int R, int C>
+  struct t {
+    static void run(const gemm_args& g, int64_t r, int64_t c) { q23k_tile<Three, R, C>(g, r, c); }
+  };
+};
 template <int R, int C>
 struct q6k_t {
   static void run(const gemm_args& g, int64_t r, int64_t c) { q6k_tile<R, C>(g, r, c); }
@@ -485,6 +588,14 @@ void q45k_matvec(const gemm_args& g) {
 template <bool five>
 void q45k_gemm(const gemm_args& g) {
   drive<q45k_t<five>::template t, 1, 4>(g);
+}
+template <bool Three>
+void q23k_matvec(const gemm_args& g) {
+  drive<q23k_t<Three>::template t, 2, 1>(g);
+}
+template <bool Three>
+void q23k_gemm(const gemm_args& g) {
+  drive<q23k_t<Three>::template t, 1, 4>(g);
 }
 void q6k_matvec(const gemm_args& g) {
   drive<q6k_t, 2, 1>(g);
@@ -605,6 +716,8 @@ void fill_table(uma::kernels::matmul_backend& b) {
   set(dtype::q4_k, q45k_matvec<false>, q45k_gemm<false>);
   set(dtype::q5_k, q45k_matvec<true>, q45k_gemm<true>);
   set(dtype::q6_k, q6k_matvec, q6k_gemm);
+  set(dtype::q2_k, q23k_matvec<false>, q23k_gemm<false>);
+  set(dtype::q3_k, q23k_matvec<true>, q23k_gemm<true>);
   set(dtype::f32, float_matvec<f32_fmt>, float_gemm<f32_fmt>);
   set(dtype::f16, float_matvec<f16_fmt>, float_gemm<f16_fmt>);
   set(dtype::bf16, float_matvec<bf16_fmt>, float_gemm<bf16_fmt>);
