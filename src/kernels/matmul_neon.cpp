@@ -20,10 +20,13 @@
 #include <type_traits>
 
 #include "kernels/backend.h"
+#include "kernels/ref/scalar.h"
 #include "tensor/blocks.h"
 
 namespace {
 
+using uma::block_q2_k;
+using uma::block_q3_k;
 using uma::block_q4_0;
 using uma::block_q4_1;
 using uma::block_q4_k;
@@ -283,6 +286,73 @@ void q45k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
     for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = s[r][c];
 }
 
+// Q2_K (Three = false) and Q3_K: half h holds elements 128h..128h+127 in 4 quarters of 32;
+// quarter j is bits 2j..2j+1 of qs[32h + l] (Q3_K: minus 4 unless bit 4h + j of hmask[l] is set,
+// so the values are signed and sdot takes them as they are). Each pass of k covers l in
+// [16k, 16k + 16) of every quarter: one group of 16 (one scale) each. Q2_K's scales and mins are
+// the nibbles of its scale bytes, the min term from the activation's 16-element sums.
+template <bool Three, int R, int C>
+void q23k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
+  using block = std::conditional_t<Three, block_q3_k, block_q2_k>;
+  const int64_t nb = g.cols / 256;
+  const block* x[R];
+  const block_q8_k* y[C];
+  for (int r = 0; r < R; ++r)
+    x[r] = reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes);
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  float s[R][C] = {};
+  const uint8x16_t three = vdupq_n_u8(3);
+  const int32x4_t zero = vdupq_n_s32(0);
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int r = 0; r < R; ++r) {
+      const block& xb = x[r][b];
+      prefetch_ahead(&xb, R * g.w_row_bytes);
+      int8_t sc[16];
+      if constexpr (Three) {
+        uma::kernels::ref::q3k_scales(xb.scales, sc);
+      } else {
+        for (int i = 0; i < 16; ++i) sc[i] = static_cast<int8_t>(xb.scales[i] & 0xF);
+      }
+      int32x4_t isum[C];
+      for (int c = 0; c < C; ++c) isum[c] = zero;
+      for (int h = 0; h < 2; ++h) {
+        for (int k = 0; k < 2; ++k) {
+          const uint8x16_t qb = vld1q_u8(xb.qs + 32 * h + 16 * k);
+          for (int j = 0; j < 4; ++j) {
+            uint8x16_t u = vandq_u8(vshlq_u8(qb, vdupq_n_s8(static_cast<int8_t>(-2 * j))), three);
+            int8x16_t v;
+            if constexpr (Three) {
+              const uint8x16_t hm = vld1q_u8(xb.hmask + 16 * k);
+              const uint8x16_t bit = vdupq_n_u8(static_cast<uint8_t>(1u << (4 * h + j)));
+              u = vorrq_u8(u, vandq_u8(vtstq_u8(hm, bit), vdupq_n_u8(4)));
+              v = vsubq_s8(as_s8(u), vdupq_n_s8(4));
+            } else {
+              v = as_s8(u);
+            }
+            const int e = 128 * h + 32 * j + 16 * k;  // first element of this group of 16
+            for (int c = 0; c < C; ++c)
+              isum[c] =
+                  vmlaq_n_s32(isum[c], vdotq_s32(zero, v, vld1q_s8(y[c][b].qs + e)), sc[e / 16]);
+          }
+        }
+      }
+      const float d = h2f(xb.d);
+      for (int c = 0; c < C; ++c) {
+        const block_q8_k& yb = y[c][b];
+        s[r][c] += yb.d * d * static_cast<float>(vaddvq_s32(isum[c]));
+        if constexpr (!Three) {
+          int summs = 0;
+          for (int i = 0; i < 16; ++i) summs += (xb.scales[i] >> 4) * yb.bsums[i];
+          s[r][c] -= yb.d * h2f(xb.dmin) * static_cast<float>(summs);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = s[r][c];
+}
+
 template <int R, int C>
 void q6k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
   const int64_t nb = g.cols / 256;
@@ -430,6 +500,13 @@ struct q45k_t {
     static void run(const gemm_args& g, int64_t r, int64_t c) { q45k_tile<five, R, C>(g, r, c); }
   };
 };
+template <bool Three>
+struct q23k_t {
+  template <int R, int C>
+  struct t {
+    static void run(const gemm_args& g, int64_t r, int64_t c) { q23k_tile<Three, R, C>(g, r, c); }
+  };
+};
 template <int R, int C>
 struct q6k_t {
   static void run(const gemm_args& g, int64_t r, int64_t c) { q6k_tile<R, C>(g, r, c); }
@@ -460,6 +537,14 @@ void q45k_matvec(const gemm_args& g) {
 template <bool five>
 void q45k_gemm(const gemm_args& g) {
   drive<q45k_t<five>::template t, 2, 4>(g);
+}
+template <bool Three>
+void q23k_matvec(const gemm_args& g) {
+  drive<q23k_t<Three>::template t, 4, 1>(g);
+}
+template <bool Three>
+void q23k_gemm(const gemm_args& g) {
+  drive<q23k_t<Three>::template t, 2, 4>(g);
 }
 void q6k_matvec(const gemm_args& g) {
   drive<q6k_t, 4, 1>(g);
@@ -570,6 +655,8 @@ void fill_table(uma::kernels::matmul_backend& b) {
   set(dtype::q4_k, q45k_matvec<false>, q45k_gemm<false>);
   set(dtype::q5_k, q45k_matvec<true>, q45k_gemm<true>);
   set(dtype::q6_k, q6k_matvec, q6k_gemm);
+  set(dtype::q2_k, q23k_matvec<false>, q23k_gemm<false>);
+  set(dtype::q3_k, q23k_matvec<true>, q23k_gemm<true>);
   set(dtype::f32, float_matvec<f32_fmt>, float_gemm<f32_fmt>);
   set(dtype::f16, float_matvec<f16_fmt>, float_gemm<f16_fmt>);
   set(dtype::bf16, float_matvec<bf16_fmt>, float_gemm<bf16_fmt>);
