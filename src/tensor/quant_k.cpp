@@ -472,8 +472,85 @@ void dequantize_row_q2_k(const void* src, float* dst, int64_t n) {
   }
 }
 
-// ---- Q3_K (dequantize only): 16 sub-blocks of 16, 6-bit signed scales, 2 low bits + high mask
-// ----
+// ---- Q3_K: 16 sub-blocks of 16, 6-bit signed scales, 2 low bits + high mask ----
+
+// Each group of 16 fitted as scale * q, q in [-4, 3] (x^2-weighted sweep, then coordinate
+// descent on the codes: each code moved to its best value for the current least-squares scale,
+// as long as the weighted fit improves), the group scales quantized to 6 signed bits against
+// d = max / -32, then every code recomputed from its group's final scale.
+namespace {
+
+float fit_q3_group(const float* x, int8_t* codes) {
+  float s = fit_symmetric_weighted(x, 16, 4);
+  if (s == 0) return 0;
+  float w[16];
+  for (int i = 0; i < 16; ++i) w[i] = x[i] * x[i];
+  int q[16];
+  for (int i = 0; i < 16; ++i) q[i] = round_clamped(x[i] / s, -4, 3);
+  for (int pass = 0; pass < 5; ++pass) {
+    double sxl = 0, sll = 0;
+    for (int i = 0; i < 16; ++i) sxl += w[i] * x[i] * q[i], sll += w[i] * q[i] * q[i];
+    bool changed = false;
+    for (int i = 0; i < 16; ++i) {
+      const double sl = sxl - w[i] * x[i] * q[i], ll = sll - w[i] * q[i] * q[i];
+      const int cand =
+          round_clamped(static_cast<float>(ll > 0 && sl != 0 ? x[i] * ll / sl : x[i] / s), -4, 3);
+      if (cand == q[i]) continue;
+      const double sl2 = sl + w[i] * x[i] * cand, ll2 = ll + w[i] * cand * cand;
+      if (ll2 > 0 && sl2 * sl2 * sll > sxl * sxl * ll2) {
+        sxl = sl2, sll = ll2, q[i] = cand, changed = true;
+      }
+    }
+    if (sll > 0) s = static_cast<float>(sxl / sll);
+    if (!changed) break;
+  }
+  for (int i = 0; i < 16; ++i) codes[i] = static_cast<int8_t>(q[i]);
+  return s;
+}
+
+}  // namespace
+
+void quantize_row_q3_k(const float* src, void* dst, int64_t n) {
+  for (int64_t b = 0; b < n / qk_k; ++b) {
+    const float* x = src + b * qk_k;
+    float sub_scale[16];
+    int8_t unused[16];
+    float max_abs = 0, max_scale = 0;
+    for (int j = 0; j < 16; ++j) {
+      sub_scale[j] = fit_q3_group(x + 16 * j, unused);
+      if (std::fabs(sub_scale[j]) > max_abs) {
+        max_abs = std::fabs(sub_scale[j]);
+        max_scale = sub_scale[j];
+      }
+    }
+    block_q3_k blk;
+    std::memset(&blk, 0, sizeof(blk));
+    uint8_t codes[qk_k];  // q + 4, in [0, 7]
+    std::memset(codes, 4, sizeof(codes));
+    if (max_abs >= 1e-15f) {
+      const float iscale = -32.0f / max_scale;
+      blk.d = f32_to_f16(1.0f / iscale);
+      const float d_all = f16_to_f32(blk.d);
+      for (int j = 0; j < 16; ++j) {
+        const int sc = round_clamped(iscale * sub_scale[j], -32, 31);
+        const int u = sc + 32;  // 6 bits: low 4 in byte j % 8 (nibble j / 8), high 2 in 8 + j % 4
+        blk.scales[j % 8] |= static_cast<uint8_t>((u & 0x0f) << (4 * (j / 8)));
+        blk.scales[8 + j % 4] |= static_cast<uint8_t>((u >> 4) << (2 * (j / 4)));
+        const float d = d_all * static_cast<float>(sc);
+        for (int l = 0; l < 16; ++l)
+          codes[16 * j + l] =
+              d == 0 ? 4 : static_cast<uint8_t>(round_clamped(x[16 * j + l] / d, -4, 3) + 4);
+      }
+    }
+    // Element 128 h + 32 j + l: bits 2j of qs[32 h + l], its high bit at hmask[l] bit 4 h + j.
+    for (int e = 0; e < qk_k; ++e) {
+      const int h = e / 128, j = (e % 128) / 32, l = e % 32;
+      blk.qs[32 * h + l] |= static_cast<uint8_t>((codes[e] & 3) << (2 * j));
+      if (codes[e] & 4) blk.hmask[l] |= static_cast<uint8_t>(1 << (4 * h + j));
+    }
+    store_block(dst, b, blk);
+  }
+}
 
 void dequantize_row_q3_k(const void* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / qk_k; ++b) {
