@@ -19,7 +19,7 @@ constexpr std::array kTypes = {
     dtype_traits{dtype::q5_1, "q5_1", 32, 24, true, true},
     dtype_traits{dtype::q8_0, "q8_0", 32, 34, true, true},
     dtype_traits{dtype::q8_1, "q8_1", 32, 36, true, false},
-    dtype_traits{dtype::q2_k, "q2_k", 256, 84, true, false, true},  // dequant only
+    dtype_traits{dtype::q2_k, "q2_k", 256, 84, true, true},
     dtype_traits{dtype::q3_k, "q3_k", 256, 110, true, true},
     dtype_traits{dtype::q4_k, "q4_k", 256, 144, true, true},
     dtype_traits{dtype::q5_k, "q5_k", 256, 176, true, true},

@@ -107,6 +107,8 @@ quant_fn quant_for(dtype t) {
       return quantize_row_q5_1;
     case dtype::q8_0:
       return quantize_row_q8_0;
+    case dtype::q2_k:
+      return quantize_row_q2_k;
     case dtype::q3_k:
       return quantize_row_q3_k;
     case dtype::q4_k:

@@ -36,7 +36,8 @@ void quantize_row_q5_1(const float* src, void* dst, int64_t n);
 void dequantize_row_q8_0(const void* src, float* dst, int64_t n);
 void quantize_row_q8_0(const float* src, void* dst, int64_t n);
 
-void dequantize_row_q2_k(const void* src, float* dst, int64_t n);  // dequant only
+void dequantize_row_q2_k(const void* src, float* dst, int64_t n);
+void quantize_row_q2_k(const float* src, void* dst, int64_t n);
 void dequantize_row_q3_k(const void* src, float* dst, int64_t n);
 void quantize_row_q3_k(const float* src, void* dst, int64_t n);
 void dequantize_row_q4_k(const void* src, float* dst, int64_t n);

@@ -449,7 +449,45 @@ void quantize_row_q8_k(const float* src, void* dst, int64_t n) {
   }
 }
 
-// ---- Q2_K (dequantize only): 16 sub-blocks of 16, 4-bit scale and min, 2-bit codes ----
+// ---- Q2_K: 16 sub-blocks of 16, 4-bit scale and min, 2-bit codes ----
+
+// Each group of 16 fitted as scale * q - min, q in [0, 3], weighted by |x| (fit_scale_min's grid
+// of 16 inverse scales from (3 - 0.5) / range), the group scales and mins quantized to 4 bits
+// against d = max scale / 15 and dmin = max min / 15, then every code recomputed from its group's
+// final scale and min.
+void quantize_row_q2_k(const float* src, void* dst, int64_t n) {
+  for (int64_t b = 0; b < n / qk_k; ++b) {
+    const float* x = src + b * qk_k;
+    float sub_scale[16], sub_min[16], w[16];
+    uint8_t codes[qk_k];
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 16; ++j) {
+      for (int l = 0; l < 16; ++l) w[l] = std::fabs(x[16 * j + l]);
+      sub_scale[j] =
+          fit_scale_min(x + 16 * j, w, 16, 3, codes + 16 * j, &sub_min[j], -0.5f, 0.1f, 15);
+      max_scale = sub_scale[j] > max_scale ? sub_scale[j] : max_scale;
+      max_min = sub_min[j] > max_min ? sub_min[j] : max_min;
+    }
+    block_q2_k blk;
+    std::memset(&blk, 0, sizeof(blk));
+    blk.d = f32_to_f16(max_scale / 15.0f);
+    blk.dmin = f32_to_f16(max_min / 15.0f);
+    const float d_all = f16_to_f32(blk.d), dmin_all = f16_to_f32(blk.dmin);
+    for (int j = 0; j < 16; ++j) {
+      const int ls = d_all > 0 ? round_clamped(sub_scale[j] / d_all, 0, 15) : 0;
+      const int lm = dmin_all > 0 ? round_clamped(sub_min[j] / dmin_all, 0, 15) : 0;
+      blk.scales[j] = static_cast<uint8_t>(ls | (lm << 4));
+      const float d = d_all * static_cast<float>(ls), m = dmin_all * static_cast<float>(lm);
+      for (int l = 0; l < 16; ++l)
+        codes[16 * j + l] =
+            d == 0 ? 0 : static_cast<uint8_t>(round_clamped((x[16 * j + l] + m) / d, 0, 3));
+    }
+    // Element 128 h + 32 j + l: bits 2j of qs[32 h + l].
+    for (int e = 0; e < qk_k; ++e)
+      blk.qs[32 * (e / 128) + e % 32] |= static_cast<uint8_t>(codes[e] << (2 * ((e % 128) / 32)));
+    store_block(dst, b, blk);
+  }
+}
 
 void dequantize_row_q2_k(const void* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / qk_k; ++b) {

@@ -17,8 +17,8 @@ struct target_row {
 };
 
 // LLAMA_FTYPE values: ALL_F32 0, MOSTLY_F16 1, Q4_0 2, Q4_1 3, Q8_0 7, Q5_0 8, Q5_1 9,
-// Q3_K_S 11, Q4_K_S 14, Q4_K_M 15, Q5_K_S 16, Q5_K_M 17, Q6_K 18, BF16 32. A pure K target is
-// recorded as its _S file type (what llama.cpp records for --pure).
+// Q2_K 10, Q3_K_S 11, Q4_K_S 14, Q4_K_M 15, Q5_K_S 16, Q5_K_M 17, Q6_K 18, BF16 32. A pure K target
+// is recorded as its _S file type (what llama.cpp records for --pure).
 constexpr std::array kTargets = {
     target_row{"f32", dtype::f32, quant_mix::none, 0},
     target_row{"f16", dtype::f16, quant_mix::none, 1},
@@ -28,6 +28,7 @@ constexpr std::array kTargets = {
     target_row{"q4_1", dtype::q4_1, quant_mix::none, 3},
     target_row{"q5_0", dtype::q5_0, quant_mix::none, 8},
     target_row{"q5_1", dtype::q5_1, quant_mix::none, 9},
+    target_row{"q2_k", dtype::q2_k, quant_mix::none, 10},
     target_row{"q3_k", dtype::q3_k, quant_mix::none, 11},
     target_row{"q4_k", dtype::q4_k, quant_mix::none, 14},
     target_row{"q5_k", dtype::q5_k, quant_mix::none, 16},
@@ -129,6 +130,7 @@ dtype choose_quant_type(const quant_target& target, const quant_model_info& mode
   dtype type = target.mix == quant_mix::none ? target.base : mix_type(target, model, t);
   if (t.ne0 % traits(type).block_elems != 0) {
     switch (type) {
+      case dtype::q2_k:
       case dtype::q3_k:
         type = dtype::q4_0;
         break;

@@ -134,7 +134,7 @@ TEST(SynthPresets, LayoutNamesShapesAndBytesPerType) {
       EXPECT_EQ(names.count("rope_freqs.weight"), p.arch == "llama" ? 1u : 0u);
     }
   }
-  EXPECT_FALSE(synth::plan_layout(*synth::find_preset("tiny-qwen3"), "q2_k", 512).ok());
+  EXPECT_FALSE(synth::plan_layout(*synth::find_preset("tiny-qwen3"), "iq2_xxs", 512).ok());
   EXPECT_FALSE(synth::plan_layout(*synth::find_preset("tiny-qwen3"), "q4_k_x", 512).ok());
 }
 
@@ -493,7 +493,7 @@ TEST(Synth, VocabFromGgufSetsTheModelVocab) {
 TEST(Synth, BadInputsAreOneLineErrors) {
   const std::string dir = test::temp_dir();
   EXPECT_FALSE(synth::synthesize(opts("qwen9", dir + "/x.gguf", "q4_0")).ok());
-  EXPECT_FALSE(synth::synthesize(opts("tiny-qwen3", dir + "/x.gguf", "q2_k")).ok());
+  EXPECT_FALSE(synth::synthesize(opts("tiny-qwen3", dir + "/x.gguf", "iq2_xxs")).ok());
   EXPECT_FALSE(synth::synthesize(opts("tiny-qwen3", dir + "/no/such/dir/x.gguf", "q4_0")).ok());
   EXPECT_FALSE(synth::synthesize(opts("tiny-qwen3", dir, "q4_0")).ok());
   auto o = opts("tiny-qwen3", dir + "/x.gguf", "q4_0");

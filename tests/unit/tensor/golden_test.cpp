@@ -101,7 +101,7 @@ TEST_F(golden, quantize_error_close_to_ggml_per_row) {
   double src_sq = 0;
   for (float v : src) src_sq += double(v) * v;
   for (const auto& g : kGolden) {
-    if (!can_quantize(g.type)) continue;  // q2_K, q3_K: dequantize only
+    if (!can_quantize(g.type)) continue;
     const auto ggml = floats(*file_->find_tensor(std::string("dq.") + g.suffix));
     const size_t rb = static_cast<size_t>(*bytes_for(g.type, kCols));
     std::vector<unsigned char> q(rb);

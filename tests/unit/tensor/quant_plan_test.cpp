@@ -33,6 +33,7 @@ TEST(quant_plan, parses_targets_and_file_types) {
   EXPECT_EQ(target("q8_0").file_type, 7u);
   EXPECT_EQ(target("q5_0").file_type, 8u);
   EXPECT_EQ(target("q5_1").file_type, 9u);
+  EXPECT_EQ(target("q2_k").file_type, 10u);
   EXPECT_EQ(target("q3_k").file_type, 11u);
   EXPECT_EQ(target("q4_k").file_type, 14u);
   EXPECT_EQ(target("q4_k_m").file_type, 15u);
@@ -40,7 +41,7 @@ TEST(quant_plan, parses_targets_and_file_types) {
   EXPECT_EQ(target("q5_k_m").file_type, 17u);
   EXPECT_EQ(target("q6_k").file_type, 18u);
   EXPECT_EQ(target("bf16").file_type, 32u);
-  for (const char* bad : {"q9", "", "q4_k_s", "q8_k", "q2_k", "iq2_xxs"}) {
+  for (const char* bad : {"q9", "", "q4_k_s", "q8_k", "q1_k", "iq2_xxs"}) {
     auto t = parse_quant_target(bad);
     EXPECT_FALSE(t.ok()) << bad;
     if (!t.ok()) {
@@ -111,6 +112,7 @@ TEST(quant_plan, q4_k_m_follows_llama_cpp) {
 
 TEST(quant_plan, odd_rows_fall_back) {
   EXPECT_EQ(pick("q3_k", "blk.0.ffn_down.weight", 2, 96), dtype::q4_0);
+  EXPECT_EQ(pick("q2_k", "blk.0.ffn_down.weight", 2, 96), dtype::q4_0);
   EXPECT_EQ(pick("q3_k", "blk.0.ffn_down.weight", 2, 512), dtype::q3_k);
   EXPECT_EQ(pick("q4_k", "blk.0.ffn_down.weight", 2, 96), dtype::q5_0);
   EXPECT_EQ(pick("q5_k", "blk.0.ffn_down.weight", 2, 96), dtype::q5_1);
