@@ -193,6 +193,12 @@ int run_bench(const bench_cli& c) {
   if (!loaded.ok()) return uma::cli::fail(cmd, loaded.message());
   auto& m = *loaded.value();
   const double load_s = seconds_since(t_load);
+  const int64_t n_ctx = m.config().n_ctx_train;
+  if (n_ctx > 0 && std::max<int64_t>(c.pp, c.depth) + c.tg > n_ctx)
+    return uma::cli::fail(cmd,
+                          fmt::format("--pp / --depth plus --tg ({} tokens) exceed the model's "
+                                      "context length ({})",
+                                      std::max<int64_t>(c.pp, c.depth) + c.tg, n_ctx));
   auto cache = m.make_cache();
   const int64_t n_vocab = m.config().n_vocab;
   std::vector<float> logits(static_cast<size_t>(n_vocab));

@@ -114,6 +114,12 @@ TEST(bench_cli, bad_arguments_fail_with_one_line) {
   EXPECT_EQ(r.err.find('\n'), r.err.size() - 1);
   r = test::run_uma({"bench", "--pp", "0", "--no-probe"});
   EXPECT_EQ(r.exit_code, 1);
+  // Longer than the model's context (tiny-qwen3: 4096): refused before any cache is made.
+  const std::string tiny = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
+  r = test::run_uma({"bench", "-m", tiny, "--depth", "5000", "--tg", "4", "--no-probe"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("context length (4096)"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1);
   r = test::run_uma({"bench", "--depth", "-1", "--no-probe"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--depth"), std::string::npos) << r.err;
