@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <string_view>
+#include <vector>
 
 #include "kernels/ops_backend.h"
 #include "util/cpu_features.h"
@@ -14,7 +15,7 @@ const ops_backend& scalar_ops() {
     ops_backend o;
     o.name = "scalar";
     o.rms_norm = ref::rms_norm;
-    o.rope = ref::rope;
+    o.rope_with = ref::rope_with;
     o.softmax = ref::softmax;
     o.silu_mul = ref::silu_mul;
     o.gelu_mul = ref::gelu_mul;
@@ -34,7 +35,7 @@ namespace {
 ops_backend filled(ops_backend o) {
   const ops_backend& s = scalar_ops();
   if (!o.rms_norm) o.rms_norm = s.rms_norm;
-  if (!o.rope) o.rope = s.rope;
+  if (!o.rope_with) o.rope_with = s.rope_with;
   if (!o.softmax) o.softmax = s.softmax;
   if (!o.silu_mul) o.silu_mul = s.silu_mul;
   if (!o.gelu_mul) o.gelu_mul = s.gelu_mul;
@@ -101,7 +102,10 @@ void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y) {
   best_ops().rms_norm(x, w, n, eps, y);
 }
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const rope_params& p) {
-  best_ops().rope(x, n_heads, head_dim, pos, p);
+  thread_local std::vector<float> cs;
+  cs.resize(static_cast<size_t>(p.n_rot));
+  ref::rope_angles(pos, p, cs.data(), cs.data() + p.n_rot / 2);
+  best_ops().rope_with(x, n_heads, head_dim, cs.data(), cs.data() + p.n_rot / 2, p);
 }
 
 void rope_angles(int64_t pos, const rope_params& p, float* cos, float* sin) {
@@ -110,7 +114,7 @@ void rope_angles(int64_t pos, const rope_params& p, float* cos, float* sin) {
 
 void rope_with(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
                const rope_params& p) {
-  ref::rope_with(x, n_heads, head_dim, cos, sin, p);
+  best_ops().rope_with(x, n_heads, head_dim, cos, sin, p);
 }
 void softmax(float* x, int64_t n) {
   best_ops().softmax(x, n);

@@ -12,8 +12,8 @@ namespace uma::kernels {
 struct ops_backend {
   const char* name = nullptr;
   void (*rms_norm)(const float* x, const float* w, int64_t n, float eps, float* y) = nullptr;
-  void (*rope)(float* x, int64_t n_heads, int64_t head_dim, int64_t pos,
-               const rope_params& p) = nullptr;
+  void (*rope_with)(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
+                    const rope_params& p) = nullptr;
   void (*softmax)(float* x, int64_t n) = nullptr;
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
   void (*gelu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;

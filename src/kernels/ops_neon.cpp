@@ -1,8 +1,8 @@
 // NEON versions of the ops in ops.h (compiled with -march=armv8.2-a+dotprod+fp16 by CMake's
 // *_neon.cpp rule; reached through find_ops() after the CPU check). Everything but neon_ops() is
 // in an anonymous namespace, as in matmul_neon.cpp. Arithmetic is in f32 (f16 data is widened);
-// tails use scalar code with the same operations. gelu_mul and rope use the scalar reference
-// (filled in by find_ops). Attention blocks are attn_rows-inl.h's, 4 floats per register.
+// tails use scalar code with the same operations. gelu_mul uses the scalar reference (filled in
+// by find_ops). Attention blocks are attn_rows-inl.h's, 4 floats per register.
 #include <arm_neon.h>
 
 #include <algorithm>
@@ -144,6 +144,38 @@ void n_axpy_f16(float s, const uint16_t* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] += s * h2f(x[i]);
 }
 
+// RoPE with precomputed angles, 4 rotation pairs per step within each head: neox rotates the
+// contiguous halves, normal de-interleaves adjacent pairs with vld2q / vst2q.
+void n_rope_with(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
+                 const uma::kernels::rope_params& p) {
+  const int half = p.n_rot / 2;
+  const bool neox = p.style == uma::kernels::rope_style::neox;
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* v = x + h * head_dim;
+    int i = 0;
+    for (; i + 4 <= half; i += 4) {
+      const float32x4_t c = vld1q_f32(cos + i), s = vld1q_f32(sin + i);
+      if (neox) {
+        const float32x4_t a = vld1q_f32(v + i), b = vld1q_f32(v + i + half);
+        vst1q_f32(v + i, vfmsq_f32(vmulq_f32(a, c), b, s));
+        vst1q_f32(v + i + half, vfmaq_f32(vmulq_f32(b, c), a, s));
+      } else {
+        const float32x4x2_t ab = vld2q_f32(v + 2 * i);
+        float32x4x2_t out;
+        out.val[0] = vfmsq_f32(vmulq_f32(ab.val[0], c), ab.val[1], s);
+        out.val[1] = vfmaq_f32(vmulq_f32(ab.val[1], c), ab.val[0], s);
+        vst2q_f32(v + 2 * i, out);
+      }
+    }
+    for (; i < half; ++i) {
+      const int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+      const float a = v[i0], b = v[i1];
+      v[i0] = a * cos[i] - b * sin[i];
+      v[i1] = a * sin[i] + b * cos[i];
+    }
+  }
+}
+
 void n_add(const float* x, float* y, int64_t n) {
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vaddq_f32(vld1q_f32(y + i), vld1q_f32(x + i)));
@@ -216,6 +248,7 @@ const ops_backend& neon_ops() {
     ops_backend o;
     o.name = "neon";
     o.rms_norm = n_rms_norm;
+    o.rope_with = n_rope_with;
     o.softmax = n_softmax;
     o.silu_mul = n_silu_mul;
     o.dot_f32 = n_dot_f32;

@@ -282,6 +282,26 @@ void check_ops(const ops_backend& b) {
   b.silu_mul(g.data(), up.data(), o2.data(), 8);
   for (int i = 0; i < 8; ++i) near("silu_mul", 8, o2[i], o1[i], 1e-5 * std::fabs(o1[i]) + 1e-6);
 
+  // RoPE with precomputed angles: both styles, rotations of 2..64 dims in wider heads.
+  for (auto style : {rope_style::normal, rope_style::neox}) {
+    for (int n_rot : {2, 6, 8, 14, 16, 24, 40, 62, 64}) {
+      rope_params p;
+      p.n_rot = n_rot, p.freq_base = 1e6f, p.freq_scale = 0.5f, p.style = style;
+      const int64_t head_dim = n_rot + 2 * (rng() % 3), heads = 1 + rng() % 3;
+      for (int64_t pos : {0, 1, 17, 4000}) {
+        std::vector<float> cs(static_cast<size_t>(n_rot));
+        ref::rope_angles(pos, p, cs.data(), cs.data() + n_rot / 2);
+        const int off = static_cast<int>(pos % 2);
+        auto x1 = test::random_floats(rng, static_cast<size_t>(heads * head_dim + off));
+        auto x2 = x1;
+        s.rope_with(x1.data() + off, heads, head_dim, cs.data(), cs.data() + n_rot / 2, p);
+        b.rope_with(x2.data() + off, heads, head_dim, cs.data(), cs.data() + n_rot / 2, p);
+        for (size_t i = 0; i < x1.size(); ++i)
+          near("rope_with", n_rot, x2[i], x1[i], 2e-6 * (1 + std::fabs(x1[i])));
+      }
+    }
+  }
+
   std::printf("ops vs scalar (error / tolerance must stay <= 1):\n");
   for (const auto& [op, st] : stats)
     std::printf("  %-9s max abs %.3g  max err/tol %.3g\n", op.c_str(), st.max_abs, st.max_ratio);

@@ -151,6 +151,44 @@ void x_add(const float* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] += x[i];
 }
 
+// RoPE with precomputed angles, 8 rotation pairs per step within each head. neox: the halves
+// [0, n_rot/2) and [n_rot/2, n_rot) are contiguous; normal: adjacent pairs, each cos / sin
+// doubled across its pair and fmaddsub giving a*c - b*s in even lanes and b*c + a*s in odd ones.
+void x_rope_with(float* x, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin,
+                 const uma::kernels::rope_params& p) {
+  const int half = p.n_rot / 2;
+  const bool neox = p.style == uma::kernels::rope_style::neox;
+  const __m256i dup = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* v = x + h * head_dim;
+    int i = 0;
+    if (neox) {
+      for (; i + 8 <= half; i += 8) {
+        const __m256 a = _mm256_loadu_ps(v + i), b = _mm256_loadu_ps(v + i + half);
+        const __m256 c = _mm256_loadu_ps(cos + i), s = _mm256_loadu_ps(sin + i);
+        _mm256_storeu_ps(v + i, _mm256_fmsub_ps(a, c, _mm256_mul_ps(b, s)));
+        _mm256_storeu_ps(v + i + half, _mm256_fmadd_ps(a, s, _mm256_mul_ps(b, c)));
+      }
+    } else {
+      for (; i + 4 <= half; i += 4) {
+        const __m256 c =
+            _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(cos + i)), dup);
+        const __m256 s =
+            _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(sin + i)), dup);
+        const __m256 ab = _mm256_loadu_ps(v + 2 * i);
+        const __m256 ba = _mm256_permute_ps(ab, 0xB1);
+        _mm256_storeu_ps(v + 2 * i, _mm256_fmaddsub_ps(ab, c, _mm256_mul_ps(ba, s)));
+      }
+    }
+    for (; i < half; ++i) {
+      const int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+      const float a = v[i0], b = v[i1];
+      v[i0] = a * cos[i] - b * sin[i];
+      v[i1] = a * sin[i] + b * cos[i];
+    }
+  }
+}
+
 void x_f32_to_f16(const float* x, uint16_t* y, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -236,6 +274,7 @@ uma::kernels::ops_backend x_ops(const char* name) {
   uma::kernels::ops_backend o;
   o.name = name;
   o.rms_norm = x_rms_norm;
+  o.rope_with = x_rope_with;
   o.softmax = x_softmax;
   o.silu_mul = x_silu_mul;
   o.dot_f32 = x_dot_f32;

@@ -192,9 +192,10 @@ TEST(ops, every_backend_matches_scalar) {
         for (int64_t i = 0; i < n; ++i) ASSERT_EQ(y2[i + off], y1[i]);
       }
     }
-    // RoPE: several heads, partial rotation, both styles, frequency factors, large positions.
+    // RoPE with precomputed angles: both styles, rotations of 2..64 dims (every SIMD tail) in
+    // wider heads, 1-3 heads, frequency factors, large positions, a misaligned start.
     for (auto style : {rope_style::normal, rope_style::neox}) {
-      for (int n_rot : {32, 64}) {
+      for (int n_rot : {2, 6, 8, 14, 16, 24, 32, 40, 48, 62, 64}) {
         std::vector<float> ff(n_rot / 2);
         for (auto& v : ff) v = 1.f + static_cast<float>(rng() % 8);
         for (const float* factors :
@@ -205,12 +206,18 @@ TEST(ops, every_backend_matches_scalar) {
           p.freq_scale = 0.5f;
           p.style = style;
           p.freq_factors = factors;
+          const int64_t head_dim = n_rot + 2 * (rng() % 3), heads = 1 + rng() % 3;
           for (int64_t pos : {0, 1, 17, 4000}) {
-            auto x1 = test::random_floats(rng, 3 * 64);
+            std::vector<float> cs(static_cast<size_t>(n_rot));
+            ref::rope_angles(pos, p, cs.data(), cs.data() + n_rot / 2);
+            const int off = static_cast<int>(pos % 2);
+            auto x1 = test::random_floats(rng, static_cast<size_t>(heads * head_dim + off));
             auto x2 = x1;
-            s.rope(x1.data(), 3, 64, pos, p);
-            b->rope(x2.data(), 3, 64, pos, p);
-            for (size_t i = 0; i < x1.size(); ++i) ASSERT_NEAR(x2[i], x1[i], 2e-5f) << i;
+            s.rope_with(x1.data() + off, heads, head_dim, cs.data(), cs.data() + n_rot / 2, p);
+            b->rope_with(x2.data() + off, heads, head_dim, cs.data(), cs.data() + n_rot / 2, p);
+            for (size_t i = 0; i < x1.size(); ++i)
+              ASSERT_NEAR(x2[i], x1[i], 2e-6f * (1.f + std::fabs(x1[i])))
+                  << n_rot << " " << head_dim << " " << i;
           }
         }
       }
