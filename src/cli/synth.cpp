@@ -95,7 +95,7 @@ UMA_COMMAND(synth, "write a GGUF with random weights in a real model's exact sha
               app.add_option(
                   "-t,--type", c->type,
                   "weight type: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k "
-                  "q6_k q4_k_m q5_k_m (default q4_0)");
+                  "q6_k q3_k_s q3_k_m q3_k_l q4_k_s q4_k_m q5_k_s q5_k_m (default q4_0)");
               app.add_option("--seed", c->seed, "random seed (same seed -> identical file)");
               app.add_option("--vocab", c->vocab, "copy tokenizer.* metadata from this GGUF file");
               app.add_option("--tokenizer", c->tokenizer,

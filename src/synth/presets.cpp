@@ -35,9 +35,9 @@ constexpr preset kPresets[] = {
 };
 // clang-format on
 
-constexpr std::string_view kTypeNames[] = {"f32",  "f16",  "bf16", "q8_0",   "q4_0",
-                                           "q4_1", "q5_0", "q5_1", "q2_k",   "q3_k",
-                                           "q4_k", "q5_k", "q6_k", "q4_k_m", "q5_k_m"};
+constexpr std::string_view kTypeNames[] = {
+    "f32",  "f16",  "bf16", "q8_0",   "q4_0",   "q4_1",   "q5_0",   "q5_1",   "q2_k",   "q3_k",
+    "q4_k", "q5_k", "q6_k", "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m"};
 
 }  // namespace
 

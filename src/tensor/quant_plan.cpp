@@ -17,7 +17,8 @@ struct target_row {
 };
 
 // LLAMA_FTYPE values: ALL_F32 0, MOSTLY_F16 1, Q4_0 2, Q4_1 3, Q8_0 7, Q5_0 8, Q5_1 9,
-// Q2_K 10, Q3_K_S 11, Q4_K_S 14, Q4_K_M 15, Q5_K_S 16, Q5_K_M 17, Q6_K 18, BF16 32. A pure K target
+// Q2_K 10, Q3_K_S 11, Q3_K_M 12, Q3_K_L 13, Q4_K_S 14, Q4_K_M 15, Q5_K_S 16, Q5_K_M 17, Q6_K 18,
+// BF16 32. A pure K target
 // is recorded as its _S file type (what llama.cpp records for --pure).
 constexpr std::array kTargets = {
     target_row{"f32", dtype::f32, quant_mix::none, 0},
@@ -33,7 +34,12 @@ constexpr std::array kTargets = {
     target_row{"q4_k", dtype::q4_k, quant_mix::none, 14},
     target_row{"q5_k", dtype::q5_k, quant_mix::none, 16},
     target_row{"q6_k", dtype::q6_k, quant_mix::none, 18},
+    target_row{"q3_k_s", dtype::q3_k, quant_mix::q3_k_s, 11},
+    target_row{"q3_k_m", dtype::q3_k, quant_mix::q3_k_m, 12},
+    target_row{"q3_k_l", dtype::q3_k, quant_mix::q3_k_l, 13},
+    target_row{"q4_k_s", dtype::q4_k, quant_mix::q4_k_s, 14},
     target_row{"q4_k_m", dtype::q4_k, quant_mix::q4_k_m, 15},
+    target_row{"q5_k_s", dtype::q5_k, quant_mix::q5_k_s, 16},
     target_row{"q5_k_m", dtype::q5_k, quant_mix::q5_k_m, 17},
 };
 
@@ -61,26 +67,48 @@ bool use_more_bits(int64_t i, int64_t n) {
 }
 
 dtype mix_type(const quant_target& target, const quant_model_info& m, const quant_tensor_info& t) {
+  using enum quant_mix;
   dtype type = target.base;
+  const quant_mix mix = target.mix;
   const std::string_view name = t.name;
   const int64_t layer = layer_of(name) < 0 ? 0 : layer_of(name);
   const int64_t n_layer = m.n_layer > 0 ? m.n_layer : 1;
+  const bool falcon = m.arch == "falcon", more = use_more_bits(layer, n_layer);
+  const bool m_mix = mix == q4_k_m || mix == q5_k_m;
   if (name == "output.weight" || (!m.has_output && name == "token_embd.weight")) {
-    if (m.arch == "falcon" || t.ne0 % qk_k != 0) return dtype::q8_0;
+    if (falcon || t.ne0 % qk_k != 0) return dtype::q8_0;
     return dtype::q6_k;
   }
   if (contains(name, "attn_v.weight")) {
-    if (use_more_bits(layer, n_layer)) type = dtype::q6_k;
-    if (m.arch == "llama" && m.n_layer == 80 && type == dtype::q4_k) type = dtype::q5_k;
+    if (mix == q3_k_m) type = layer < 2 ? dtype::q5_k : dtype::q4_k;
+    if (mix == q3_k_l) type = dtype::q5_k;
+    if (m_mix && more) type = dtype::q6_k;
+    if (mix == q4_k_s && layer < 4) type = dtype::q5_k;
+    if (m.arch == "llama" && m.n_layer == 80 && (type == dtype::q3_k || type == dtype::q4_k))
+      type = dtype::q5_k;
     if (m.n_expert == 8) type = dtype::q8_0;
   } else if (contains(name, "attn_k.weight")) {
     if (m.n_expert == 8) type = dtype::q8_0;
   } else if (contains(name, "ffn_down")) {
-    if (use_more_bits(layer, n_layer)) type = dtype::q6_k;
+    if (mix == q3_k_m)
+      type = layer < n_layer / 16 ? dtype::q5_k : !falcon || more ? dtype::q4_k : dtype::q3_k;
+    if (mix == q3_k_l) type = falcon ? dtype::q4_k : dtype::q5_k;
+    if (m_mix && more) type = dtype::q6_k;
+    if (mix == q4_k_s && !falcon && layer < n_layer / 8) type = dtype::q5_k;
   } else if (contains(name, "attn_output.weight")) {
-    if (m.arch != "falcon" && m.n_expert == 8) type = dtype::q5_k;
+    if (falcon) {
+      if (mix == q3_k_l) type = dtype::q4_k;
+    } else if (m.n_expert == 8) {
+      if (mix == q3_k_s || mix == q3_k_m || mix == q4_k_s || mix == q4_k_m) type = dtype::q5_k;
+    } else if (mix == q3_k_m) {
+      type = dtype::q4_k;
+    } else if (mix == q3_k_l) {
+      type = dtype::q5_k;
+    }
   } else if (contains(name, "attn_qkv.weight")) {
-    type = target.mix == quant_mix::q4_k_m ? dtype::q5_k : dtype::q6_k;
+    if (mix == q3_k_m || mix == q3_k_l) type = dtype::q4_k;
+    if (mix == q4_k_m) type = dtype::q5_k;
+    if (mix == q5_k_m) type = dtype::q6_k;
   }
   return type;
 }

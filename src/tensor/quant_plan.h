@@ -10,15 +10,23 @@
 //  4. A plain target (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k) converts
 //  every
 //     such weight to T ("pure", like llama-quantize --pure).
-//     The mixes q4_k_m / q5_k_m start from Q4_K / Q5_K and follow llama.cpp's
-//     llama_tensor_get_type for those file types:
+//     The mixes q3_k_s / q3_k_m / q3_k_l, q4_k_s / q4_k_m and q5_k_s / q5_k_m start from Q3_K /
+//     Q4_K / Q5_K and follow llama.cpp's llama_tensor_get_type for those file types (i the
+//     layer in blk.<i>., n = block_count, "more bits" layers i < n/8 || i >= 7n/8 ||
+//     (i - n/8) % 3 == 2):
 //       - output.weight (or token_embd.weight when the model has no output.weight, i.e. tied
 //         embeddings) -> Q6_K; Q8_0 if its rows are not a multiple of 256 or the arch is falcon;
-//       - attn_v.weight and every ffn_down* tensor -> Q6_K on "more bits" layers
-//         i < n/8 || i >= 7n/8 || (i - n/8) % 3 == 2 (i the layer in blk.<i>., n = block_count);
-//       - attn_qkv.weight -> Q5_K (q4_k_m) / Q6_K (q5_k_m);
-//       - with 8 experts: attn_v.weight and attn_k.weight -> Q8_0, attn_output.weight -> Q5_K;
-//       - llama with 80 layers (the 70B shape): an attn_v.weight still at Q4_K -> Q5_K.
+//       - attn_v.weight -> q3_k_m: Q5_K for i < 2, else Q4_K; q3_k_l: Q5_K; q4_k_m / q5_k_m:
+//         Q6_K on more-bits layers; q4_k_s: Q5_K for i < 4;
+//       - ffn_down* -> q3_k_m: Q5_K for i < n/16, else Q4_K (falcon: Q4_K on more-bits layers,
+//         else Q3_K); q3_k_l: Q5_K (falcon Q4_K); q4_k_m / q5_k_m: Q6_K on more-bits layers;
+//         q4_k_s: Q5_K for i < n/8 (not falcon);
+//       - attn_output.weight (no 8 experts, not falcon) -> q3_k_m: Q4_K, q3_k_l: Q5_K; falcon
+//         q3_k_l: Q4_K;
+//       - attn_qkv.weight -> Q4_K (q3_k_m, q3_k_l) / Q5_K (q4_k_m) / Q6_K (q5_k_m);
+//       - with 8 experts: attn_v.weight and attn_k.weight -> Q8_0, attn_output.weight -> Q5_K
+//         (q3_k_s, q3_k_m, q4_k_s, q4_k_m);
+//       - llama with 80 layers (the 70B shape): an attn_v.weight at Q3_K or Q4_K -> Q5_K.
 //  5. Rows whose length is not a multiple of the chosen type's block fall back like llama.cpp:
 //     Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0; and F16 if even that block does not divide them.
 #pragma once
@@ -32,7 +40,7 @@
 
 namespace uma {
 
-enum class quant_mix { none, q4_k_m, q5_k_m };
+enum class quant_mix { none, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m };
 
 struct quant_target {
   std::string name;  // lower-case, as accepted: "q4_k_m", "q8_0", ...
@@ -41,7 +49,7 @@ struct quant_target {
   uint32_t file_type = 0;  // llama.cpp's LLAMA_FTYPE value, written to general.file_type
 };
 
-// Parses --type: a codec type name (not q8_k: an activation format) or q4_k_m / q5_k_m.
+// Parses --type: a codec type name (not q8_k: an activation format) or one of the mixes.
 result<quant_target> parse_quant_target(std::string_view name);
 // The accepted names, for help and errors.
 std::string quant_target_names();

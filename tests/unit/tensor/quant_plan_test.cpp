@@ -40,8 +40,15 @@ TEST(quant_plan, parses_targets_and_file_types) {
   EXPECT_EQ(target("q5_k").file_type, 16u);
   EXPECT_EQ(target("q5_k_m").file_type, 17u);
   EXPECT_EQ(target("q6_k").file_type, 18u);
+  EXPECT_EQ(target("q3_k_s").file_type, 11u);
+  EXPECT_EQ(target("Q3_K_M").file_type, 12u);
+  EXPECT_EQ(target("q3_k_l").file_type, 13u);
+  EXPECT_EQ(target("q4_k_s").file_type, 14u);
+  EXPECT_EQ(target("q5_k_s").file_type, 16u);
+  EXPECT_EQ(target("q3_k_m").base, dtype::q3_k);
+  EXPECT_EQ(target("q4_k_s").mix, quant_mix::q4_k_s);
   EXPECT_EQ(target("bf16").file_type, 32u);
-  for (const char* bad : {"q9", "", "q4_k_s", "q8_k", "q1_k", "iq2_xxs"}) {
+  for (const char* bad : {"q9", "", "q2_k_s", "q6_k_m", "q8_k", "q1_k", "iq2_xxs"}) {
     auto t = parse_quant_target(bad);
     EXPECT_FALSE(t.ok()) << bad;
     if (!t.ok()) {
@@ -108,6 +115,67 @@ TEST(quant_plan, q4_k_m_follows_llama_cpp) {
   // 80-layer llama (70B): attn_v never below Q5_K.
   const quant_model_info big{"llama", 80, 0, true};
   EXPECT_EQ(pick("q4_k_m", "blk.20.attn_v.weight", 2, 8192, big), dtype::q5_k);
+}
+
+// The Q3_K and _S mixes, layer by layer against llama.cpp's rule for a 32-layer llama.
+TEST(quant_plan, q3_k_and_s_mixes_follow_llama_cpp) {
+  const quant_model_info m{"llama", 32, 0, true};
+  for (int i = 0; i < 32; ++i) {
+    const std::string blk = "blk." + std::to_string(i) + ".";
+    const auto v = blk + "attn_v.weight", down = blk + "ffn_down.weight";
+    const auto o = blk + "attn_output.weight", q = blk + "attn_q.weight";
+    EXPECT_EQ(pick("q3_k_m", v, 2, 4096, m), i < 2 ? dtype::q5_k : dtype::q4_k) << i;
+    EXPECT_EQ(pick("q3_k_m", down, 2, 14336, m), i < 2 ? dtype::q5_k : dtype::q4_k) << i;
+    EXPECT_EQ(pick("q3_k_m", o, 2, 4096, m), dtype::q4_k);
+    EXPECT_EQ(pick("q3_k_m", q, 2, 4096, m), dtype::q3_k);
+    EXPECT_EQ(pick("q3_k_l", v, 2, 4096, m), dtype::q5_k);
+    EXPECT_EQ(pick("q3_k_l", down, 2, 14336, m), dtype::q5_k);
+    EXPECT_EQ(pick("q3_k_l", o, 2, 4096, m), dtype::q5_k);
+    EXPECT_EQ(pick("q3_k_l", blk + "ffn_up.weight", 2, 4096, m), dtype::q3_k);
+    EXPECT_EQ(pick("q3_k_s", v, 2, 4096, m), dtype::q3_k);
+    EXPECT_EQ(pick("q3_k_s", down, 2, 14336, m), dtype::q3_k);
+    EXPECT_EQ(pick("q3_k_s", o, 2, 4096, m), dtype::q3_k);
+    EXPECT_EQ(pick("q4_k_s", v, 2, 4096, m), i < 4 ? dtype::q5_k : dtype::q4_k) << i;
+    EXPECT_EQ(pick("q4_k_s", down, 2, 14336, m), i < 4 ? dtype::q5_k : dtype::q4_k) << i;
+    EXPECT_EQ(pick("q4_k_s", o, 2, 4096, m), dtype::q4_k);
+    EXPECT_EQ(pick("q5_k_s", v, 2, 4096, m), dtype::q5_k);
+    EXPECT_EQ(pick("q5_k_s", down, 2, 14336, m), dtype::q5_k);
+  }
+  // ffn_down's Q5_K head is n/16 layers deep: 4 of a 64-layer model.
+  const quant_model_info deep{"qwen2", 64, 0, true};
+  EXPECT_EQ(pick("q3_k_m", "blk.3.ffn_down.weight", 2, 4096, deep), dtype::q5_k);
+  EXPECT_EQ(pick("q3_k_m", "blk.4.ffn_down.weight", 2, 4096, deep), dtype::q4_k);
+  // Every mix: output Q6_K, untied embeddings at the base type, tied ones as output.
+  for (const char* mix : {"q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s", "q5_k_s"}) {
+    EXPECT_EQ(pick(mix, "output.weight", 2, 4096, m), dtype::q6_k) << mix;
+    EXPECT_EQ(pick(mix, "token_embd.weight", 2, 4096, m), target(mix).base) << mix;
+    EXPECT_EQ(pick(mix, "token_embd.weight", 2, 1024, {"qwen3", 28, 0, false}), dtype::q6_k);
+  }
+  EXPECT_EQ(pick("q3_k_m", "blk.0.attn_qkv.weight", 2, 4096, m), dtype::q4_k);
+  EXPECT_EQ(pick("q3_k_l", "blk.0.attn_qkv.weight", 2, 4096, m), dtype::q4_k);
+  // Falcon: ffn_down at Q4_K on more-bits layers else Q3_K (q3_k_m), Q4_K (q3_k_l).
+  const quant_model_info falcon{"falcon", 32, 0, true};
+  EXPECT_EQ(pick("q3_k_m", "blk.4.ffn_down.weight", 2, 4096, falcon), dtype::q3_k);
+  EXPECT_EQ(pick("q3_k_m", "blk.6.ffn_down.weight", 2, 4096, falcon), dtype::q4_k);
+  EXPECT_EQ(pick("q3_k_l", "blk.6.ffn_down.weight", 2, 4096, falcon), dtype::q4_k);
+  EXPECT_EQ(pick("q3_k_l", "blk.6.attn_output.weight", 2, 4096, falcon), dtype::q4_k);
+  EXPECT_EQ(pick("q3_k_m", "blk.6.attn_output.weight", 2, 4096, falcon), dtype::q3_k);
+  // 8 experts: attn_output Q5_K for q3_k_s / q3_k_m / q4_k_s, not q3_k_l; V and K at Q8_0.
+  const quant_model_info moe{"llama", 32, 8, true};
+  EXPECT_EQ(pick("q3_k_s", "blk.5.attn_output.weight", 2, 4096, moe), dtype::q5_k);
+  EXPECT_EQ(pick("q3_k_m", "blk.5.attn_output.weight", 2, 4096, moe), dtype::q5_k);
+  EXPECT_EQ(pick("q4_k_s", "blk.5.attn_output.weight", 2, 4096, moe), dtype::q5_k);
+  EXPECT_EQ(pick("q3_k_l", "blk.5.attn_output.weight", 2, 4096, moe), dtype::q3_k);
+  EXPECT_EQ(pick("q3_k_m", "blk.5.attn_v.weight", 2, 4096, moe), dtype::q8_0);
+  EXPECT_EQ(pick("q3_k_s", "blk.5.attn_k.weight", 2, 4096, moe), dtype::q8_0);
+  // 80-layer llama: attn_v at Q3_K / Q4_K is raised to Q5_K.
+  const quant_model_info big{"llama", 80, 0, true};
+  EXPECT_EQ(pick("q3_k_s", "blk.20.attn_v.weight", 2, 8192, big), dtype::q5_k);
+  EXPECT_EQ(pick("q3_k_m", "blk.20.attn_v.weight", 2, 8192, big), dtype::q5_k);
+  EXPECT_EQ(pick("q4_k_s", "blk.20.attn_v.weight", 2, 8192, big), dtype::q5_k);
+  EXPECT_EQ(pick("q5_k_s", "blk.20.attn_v.weight", 2, 8192, big), dtype::q5_k);
+  // Rows that Q3_K cannot hold fall back as the pure target does.
+  EXPECT_EQ(pick("q3_k_m", "blk.9.attn_q.weight", 2, 96, m), dtype::q4_0);
 }
 
 TEST(quant_plan, odd_rows_fall_back) {
