@@ -1,4 +1,4 @@
-// AVX-512 kernels for Q4_0, Q5_0 and Q8_0 in the file's own (rows) layout, included by
+// AVX-512 kernels for Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 in the file's own (rows) layout, included by
 // matmul_x86-inl.h inside its anonymous namespace when UMA_VNNI is set: decode (matvec) and the
 // prefill gemm tile.
 //
@@ -12,6 +12,9 @@
 // - Q5_0: the same with 22-byte blocks (groups of 88 bytes, loads at 0 and 24) and each block's
 //   32 fifth bits as byte masks (the qh halves of 4 blocks joined in scalar registers, next to
 //   the vector work) that add 16 to the nibbles they select.
+// - Q4_1 / Q5_1: as Q4_0 / Q5_0 over 20- / 24-byte blocks (groups of 80 / 96 bytes, loads at 0
+//   and 16 / 32), no offset; the 16 fp16 mins are gathered like the scales and the min term is one
+//   fma per 16 blocks against the Q8_1 activation's per-block s = d x sum.
 // - Q8_0: the Q4_0 lane layout, per group of 4 blocks (136 bytes) four loads and two vpermt2w
 //   (block k's values 0..15, then 16..31, in lane k); an xor makes them unsigned (w + 128).
 // The lanes are summed by in-lane unpacks into a fixed lane order, and the 16 fp16 row scales are
@@ -38,13 +41,15 @@ inline int block_sum(const block_q8_0& b) {
 
 // Q4_0 / Q5_0 order: group g of a chunk is blocks 4g..4g+3; lane k of its first 64 bytes holds
 // block 4g + k's values 0..15, of the next 64 its values 16..31. Lane order of the scales and
-// offsets: position 4k + g is block 4g + k.
-inline size_t row16_nib_fill(const uint8_t* a, int64_t cols, int offset, uint8_t* out) {
+// offsets: position 4k + g is block 4g + k. From Q8_1 blocks (A = block_q8_1) the second lane
+// array holds each block's s (fp32) instead of the int32 offset term.
+template <class A = block_q8_0>
+size_t row16_nib_fill(const uint8_t* a, int64_t cols, int offset, uint8_t* out) {
   const int64_t nb = cols / 32;
   const size_t bytes = row16_act_bytes(cols);
   if (out == nullptr) return bytes;
   std::memset(out, 0, bytes);
-  const auto* y = reinterpret_cast<const block_q8_0*>(a);
+  const auto* y = reinterpret_cast<const A*>(a);
   for (int64_t blk = 0; blk < nb; ++blk) {
     const int64_t c = blk / 16, g = (blk % 16) / 4, k = blk % 4;
     uint8_t* ch = out + c * row16_chunk_act;
@@ -52,9 +57,14 @@ inline size_t row16_nib_fill(const uint8_t* a, int64_t cols, int offset, uint8_t
     std::memcpy(ch + g * 128 + 64 + k * 16, y[blk].qs + 16, 16);
     const int64_t lane = 4 * k + g;
     const float d = h2f(y[blk].d);
-    const int32_t corr = -offset * block_sum(y[blk]);
     std::memcpy(ch + 512 + 4 * lane, &d, 4);
-    std::memcpy(ch + 576 + 4 * lane, &corr, 4);
+    if constexpr (std::is_same_v<A, block_q8_1>) {
+      const float s = h2f(y[blk].s);
+      std::memcpy(ch + 576 + 4 * lane, &s, 4);
+    } else {
+      const int32_t corr = -offset * block_sum(y[blk]);
+      std::memcpy(ch + 576 + 4 * lane, &corr, 4);
+    }
   }
   return bytes;
 }
@@ -67,6 +77,9 @@ inline size_t row16_q5_0_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
 
 inline size_t row16_q8_0_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
   return row16_nib_fill(a, cols, 128, out);
+}
+inline size_t row16_q8_1_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
+  return row16_nib_fill<block_q8_1>(a, cols, 0, out);
 }
 
 // The bytes [0, n) of p (n <= 64) in a zeroed register; the matrix may end right after them.
@@ -84,9 +97,9 @@ inline __m512i reduce4x4(const __m512i acc[4]) {
   return _mm512_add_epi32(_mm512_unpacklo_epi64(t0, t1), _mm512_unpackhi_epi64(t0, t1));
 }
 
-// A format: unpack<Full>(p, rem, q, scales) turns a chunk (rem valid blocks when !Full) into 8
-// operand vectors and its 16 fp16 scales in lane order; dot(q, chunk activation) gives the 16
-// block products in lane order, offset included.
+// A format: unpack<Full>(p, rem, q, scales, mins) turns a chunk (rem valid blocks when !Full)
+// into 8 operand vectors and its 16 fp16 scales (and, where has_min, mins) in lane order;
+// dot(q, chunk activation) gives the 16 block products in lane order, offset included.
 struct row16_q4_0_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q4_0);
   // Nibble words of block k of a group, over two registers (the second loaded 8 bytes further):
@@ -100,7 +113,8 @@ struct row16_q4_0_fmt {
                                                    50, 27, 59, 27, 59, 0,  0, 0,  0,  0,  0,
                                                    0,  0,  0,  0,  0,  0,  0, 0,  0,  0};
   template <bool Full>
-  static void unpack(const uint8_t* p, int64_t rem, __m512i q[8], __m512i& scales) {
+  static void unpack(const uint8_t* p, int64_t rem, __m512i q[8], __m512i& scales,
+                     __m512i& /*mins*/) {
     const __m512i ix = _mm512_load_si512(qidx), low4 = _mm512_set1_epi8(0x0F);
     __m512i first[4];
     for (int g = 0; g < 4; ++g) {
@@ -122,13 +136,62 @@ struct row16_q4_0_fmt {
     scales = _mm512_mask_blend_epi16(0xCCCC, _mm512_permutex2var_epi16(first[0], si, first[1]),
                                      _mm512_permutex2var_epi16(first[2], si, first[3]));
   }
-  static __m512i dot(const __m512i q[8], const uint8_t* ach) {
+  static constexpr bool has_min = false;
+  // The 16 block dots without the offset term.
+  static __m512i raw_dot(const __m512i q[8], const uint8_t* ach) {
     __m512i acc[4];
     for (int g = 0; g < 4; ++g) {
       acc[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[g], _mm512_load_si512(ach + 128 * g));
       acc[g] = _mm512_dpbusd_epi32(acc[g], q[4 + g], _mm512_load_si512(ach + 128 * g + 64));
     }
-    return _mm512_add_epi32(reduce4x4(acc), _mm512_load_si512(ach + 576));
+    return reduce4x4(acc);
+  }
+  static __m512i dot(const __m512i q[8], const uint8_t* ach) {
+    return _mm512_add_epi32(raw_dot(q, ach), _mm512_load_si512(ach + 576));
+  }
+};
+
+struct row16_q4_1_fmt {
+  static constexpr int64_t chunk_bytes = 16 * sizeof(block_q4_1);
+  static constexpr bool has_min = true;
+  // Nibble words of block k of a group: 10k + 2 .. 10k + 9; block 3's from the second register
+  // (loaded 16 bytes further: words 24..31 there).
+  alignas(64) static constexpr int16_t qidx[32] = {2,  3,  4,  5,  6,  7,  8,  9,  12, 13, 14,
+                                                   15, 16, 17, 18, 19, 22, 23, 24, 25, 26, 27,
+                                                   28, 29, 56, 57, 58, 59, 60, 61, 62, 63};
+  // Scale word of block 4g + k (word 10k of group g's first register) at 4k + g, for g = 0 / 1
+  // from the first / second register (groups 2, 3 reuse it); the min is the next word.
+  alignas(64) static constexpr int16_t sidx[32] = {0,  32, 0,  32, 10, 42, 10, 42, 20, 52, 20,
+                                                   52, 30, 62, 30, 62, 0,  0,  0,  0,  0,  0,
+                                                   0,  0,  0,  0,  0,  0,  0,  0,  0,  0};
+  template <bool Full>
+  static void unpack(const uint8_t* p, int64_t rem, __m512i q[8], __m512i& scales, __m512i& mins) {
+    const __m512i ix = _mm512_load_si512(qidx), low4 = _mm512_set1_epi8(0x0F);
+    __m512i first[4];
+    for (int g = 0; g < 4; ++g) {
+      const uint8_t* pg = p + 80 * g;
+      __m512i l0, l1;
+      if constexpr (Full) {
+        l0 = _mm512_loadu_si512(pg);
+        l1 = _mm512_loadu_si512(pg + 16);
+      } else {
+        l0 = load_first(pg, rem * 20 - 80 * g);
+        l1 = load_first(pg + 16, rem * 20 - 80 * g - 16);
+      }
+      first[g] = l0;
+      const __m512i raw = _mm512_permutex2var_epi16(l0, ix, l1);
+      q[g] = _mm512_and_si512(raw, low4);
+      q[4 + g] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+    }
+    const __m512i si = _mm512_load_si512(sidx);
+    const __m512i mi = _mm512_add_epi16(si, _mm512_set1_epi16(1));
+    scales = _mm512_mask_blend_epi16(0xCCCC, _mm512_permutex2var_epi16(first[0], si, first[1]),
+                                     _mm512_permutex2var_epi16(first[2], si, first[3]));
+    mins = _mm512_mask_blend_epi16(0xCCCC, _mm512_permutex2var_epi16(first[0], mi, first[1]),
+                                   _mm512_permutex2var_epi16(first[2], mi, first[3]));
+  }
+  static __m512i dot(const __m512i q[8], const uint8_t* ach) {
+    return row16_q4_0_fmt::raw_dot(q, ach);
   }
 };
 
@@ -143,7 +206,8 @@ struct row16_q5_0_fmt {
                                                    22, 53, 53, 53, 53, 0,  0,  0,  0,  0,  0,
                                                    0,  0,  0,  0,  0,  0,  0,  0,  0,  0};
   template <bool Full>
-  static void unpack(const uint8_t* p, int64_t rem, __m512i q[8], __m512i& scales) {
+  static void unpack(const uint8_t* p, int64_t rem, __m512i q[8], __m512i& scales,
+                     __m512i& /*mins*/) {
     alignas(64) uint8_t tail[chunk_bytes];
     if constexpr (!Full) {  // a zero-padded copy of the rem blocks
       std::memset(tail, 0, sizeof(tail));
@@ -172,7 +236,59 @@ struct row16_q5_0_fmt {
       scales = _mm512_mask_blend_epi16(0x1111u << g, scales, _mm512_permutex2var_epi16(l0, si, l1));
     }
   }
+  static constexpr bool has_min = false;
   static __m512i dot(const __m512i q[8], const uint8_t* ach) { return row16_q4_0_fmt::dot(q, ach); }
+};
+
+struct row16_q5_1_fmt {
+  static constexpr int64_t chunk_bytes = 16 * sizeof(block_q5_1);
+  static constexpr bool has_min = true;
+  // Nibble words of block k: 12k + 4 .. 12k + 11; blocks 2 and 3 from the second register
+  // (loaded 32 bytes further: word w of the group is its word w - 16).
+  alignas(64) static constexpr int16_t qidx[32] = {4,  5,  6,  7,  8,  9,  10, 11, 16, 17, 18,
+                                                   19, 20, 21, 22, 23, 44, 45, 46, 47, 48, 49,
+                                                   50, 51, 56, 57, 58, 59, 60, 61, 62, 63};
+  // Scale word of block k (word 12k; block 3's is word 20 of the second register) at 4k + g; the
+  // min is the next word.
+  alignas(64) static constexpr int16_t sidx[32] = {0,  0,  0,  0,  12, 12, 12, 12, 24, 24, 24,
+                                                   24, 52, 52, 52, 52, 0,  0,  0,  0,  0,  0,
+                                                   0,  0,  0,  0,  0,  0,  0,  0,  0,  0};
+  template <bool Full>
+  static void unpack(const uint8_t* p, int64_t rem, __m512i q[8], __m512i& scales, __m512i& mins) {
+    alignas(64) uint8_t tail[chunk_bytes];
+    if constexpr (!Full) {  // a zero-padded copy of the rem blocks
+      std::memset(tail, 0, sizeof(tail));
+      std::memcpy(tail, p, static_cast<size_t>(rem) * sizeof(block_q5_1));
+      p = tail;
+    }
+    const __m512i ix = _mm512_load_si512(qidx), si = _mm512_load_si512(sidx);
+    const __m512i mi = _mm512_add_epi16(si, _mm512_set1_epi16(1));
+    const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
+    scales = mins = _mm512_setzero_si512();
+    for (int g = 0; g < 4; ++g) {
+      const uint8_t* pg = p + 96 * g;
+      const __m512i l0 = _mm512_loadu_si512(pg), l1 = _mm512_loadu_si512(pg + 32);
+      const __m512i raw = _mm512_permutex2var_epi16(l0, ix, l1);
+      uint64_t mlo = 0, mhi = 0;
+      for (int k = 0; k < 4; ++k) {
+        uint16_t a, b;
+        std::memcpy(&a, pg + 24 * k + 4, 2);
+        std::memcpy(&b, pg + 24 * k + 6, 2);
+        mlo |= static_cast<uint64_t>(a) << (16 * k);
+        mhi |= static_cast<uint64_t>(b) << (16 * k);
+      }
+      const __m512i lo = _mm512_and_si512(raw, low4);
+      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+      q[g] = _mm512_mask_add_epi8(lo, mlo, lo, bit4);
+      q[4 + g] = _mm512_mask_add_epi8(hi, mhi, hi, bit4);
+      const __mmask32 lanes = 0x1111u << g;
+      scales = _mm512_mask_blend_epi16(lanes, scales, _mm512_permutex2var_epi16(l0, si, l1));
+      mins = _mm512_mask_blend_epi16(lanes, mins, _mm512_permutex2var_epi16(l0, mi, l1));
+    }
+  }
+  static __m512i dot(const __m512i q[8], const uint8_t* ach) {
+    return row16_q4_0_fmt::raw_dot(q, ach);
+  }
 };
 
 struct row16_q8_0_fmt {
@@ -191,7 +307,8 @@ struct row16_q8_0_fmt {
                                                    34, 51, 51, 51, 51, 0,  0,  0,  0,  0,  0,
                                                    0,  0,  0,  0,  0,  0,  0,  0,  0,  0};
   template <bool Full>
-  static void unpack(const uint8_t* p, int64_t rem, __m512i q[8], __m512i& scales) {
+  static void unpack(const uint8_t* p, int64_t rem, __m512i q[8], __m512i& scales,
+                     __m512i& /*mins*/) {
     const __m512i li = _mm512_load_si512(lo_idx), hi = _mm512_load_si512(hi_idx);
     const __m512i si = _mm512_load_si512(sidx);
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
@@ -216,6 +333,7 @@ struct row16_q8_0_fmt {
       scales = _mm512_mask_blend_epi16(0x1111u << g, scales, _mm512_permutex2var_epi16(a, si, b));
     }
   }
+  static constexpr bool has_min = false;
   static __m512i dot(const __m512i q[8], const uint8_t* ach) { return row16_q4_0_fmt::dot(q, ach); }
 };
 
@@ -235,14 +353,19 @@ void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
       if constexpr (Full)
         for (int l = 0; l < lines; ++l)
           _mm_prefetch(reinterpret_cast<const char*>(p + ahead + 64 * l), _MM_HINT_T0);
-      __m512i q[8], sw;
-      F::template unpack<Full>(p, rem, q, sw);
+      __m512i q[8], sw, sm;
+      F::template unpack<Full>(p, rem, q, sw, sm);
       const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(sw));
+      __m512 mw = _mm512_setzero_ps();
+      if constexpr (F::has_min) mw = _mm512_cvtph_ps(_mm512_castsi512_si256(sm));
       for (int c = 0; c < C; ++c) {
         const uint8_t* ach = act + c * act_stride + static_cast<size_t>(i) * row16_chunk_act;
         const __m512 d =
             _mm512_mul_ps(dw, _mm512_load_ps(reinterpret_cast<const float*>(ach + 512)));
         facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(F::dot(q, ach)), d, facc[r][c]);
+        if constexpr (F::has_min)  // + m_w x s_a per block
+          facc[r][c] = _mm512_fmadd_ps(
+              mw, _mm512_load_ps(reinterpret_cast<const float*>(ach + 576)), facc[r][c]);
       }
     }
   };
