@@ -43,18 +43,6 @@ inline size_t rowk4_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
   return bytes;
 }
 
-// Bytes 0..7: the 8 six-bit scales, 8..15: the 8 mins (k4_scales without leaving the register).
-inline __m128i rowk4_scales(const uint8_t* packed) {
-  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed));  // u0 u1 u2 (+4)
-  const __m128i m1 = _mm_set1_epi8(0x3f), m2 = _mm_set1_epi8(0x0f), m3 = _mm_set1_epi8(0x03);
-  const __m128i low = _mm_and_si128(v, m1);                     // scales 0-3, mins 0-3
-  const __m128i top = _mm_and_si128(_mm_srli_epi32(v, 6), m3);  // their bits 6-7
-  const __m128i u2 = _mm_shuffle_epi32(v, 0xaa);                // u2 in every dword
-  const __m128i nib = _mm_and_si128(_mm_srlv_epi32(u2, _mm_setr_epi32(0, 4, 0, 0)), m2);
-  const __m128i high = _mm_or_si128(nib, _mm_slli_epi32(top, 4));  // scales 4-7, mins 4-7
-  return _mm_unpacklo_epi32(low, high);
-}
-
 // Q5_K (Five) is Q4_K with a fifth bit per weight: qh[l] bit s belongs to element l of
 // sub-block s. The 32 qh bytes broadcast to both 256-bit halves line up with the nibble vectors'
 // bytes, so one vptestmb per vector against that vector's two sub-block bits and a masked byte
@@ -89,7 +77,7 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
           reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
       const auto* xb = reinterpret_cast<const char*>(x);
       for (int l = 0; l < lines; ++l) _mm_prefetch(xb + 2048 + 64 * l, _MM_HINT_T0);
-      const __m512i s32 = _mm512_cvtepu8_epi32(rowk4_scales(x->scales));
+      const __m512i s32 = _mm512_cvtepu8_epi32(k4_scales_vec(x->scales));
       const __m512i l0 = _mm512_loadu_si512(x->qs), l1 = _mm512_loadu_si512(x->qs + 64);
       __m512i q[4] = {_mm512_and_si512(l0, low4), _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
                       _mm512_and_si512(l1, low4), _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4)};

@@ -89,18 +89,46 @@ inline __m256i dot_us(__m256i acc, __m256i u, __m256i s) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
 #endif
 }
-// Same, each 16-byte half scaled: bytes 0..15 by sa, bytes 16..31 by sb (K-format sub-scales).
-inline __m256i dot_us_scaled(__m256i acc, __m256i u, __m256i s, int sa, int sb) {
-#if UMA_VNNI
-  const __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
-  return _mm256_add_epi32(acc,
-                          _mm256_mullo_epi32(p, _mm256_setr_epi32(sa, sa, sa, sa, sb, sb, sb, sb)));
-#else
-  const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(sb)),
-                                      _mm_set1_epi16(static_cast<int16_t>(sa)));
+// The 16 sub-block scales of a K block (as words: lane 0 scales 0..7, lane 1 scales 8..15),
+// spread for the dot products of its 32-element groups: get(j) holds scale 2j in every word of
+// the low 128-bit lane and scale 2j + 1 in the high one (bytes 0..15 / 16..31 of group j).
+struct k_group_scales {
+  __m256i lo, hi;  // scales 0..7 / 8..15 in both lanes
+  explicit k_group_scales(__m256i sc16)
+      : lo(_mm256_permute2x128_si256(sc16, sc16, 0x00)),
+        hi(_mm256_permute2x128_si256(sc16, sc16, 0x11)) {}
+  __m256i get(int j) const {
+    const int w = 2 * (j % 4);
+    const __m256i idx =
+        _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>((2 * w + 2) | (2 * w + 3) << 8)),
+                         _mm_set1_epi16(static_cast<int16_t>(2 * w | (2 * w + 1) << 8)));
+    return _mm256_shuffle_epi8(j < 4 ? lo : hi, idx);
+  }
+};
+// acc += u x s per 16-byte half, scaled by the word scales sc (u < 64: no maddubs saturation).
+inline __m256i dot_us_words(__m256i acc, __m256i u, __m256i s, __m256i sc) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), sc));
-#endif
 }
+
+// Bytes 0..7: the 8 six-bit scales, 8..15: the 8 mins (k4_scales without leaving the register).
+inline __m128i k4_scales_vec(const uint8_t* packed) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed));  // u0 u1 u2 (+4)
+  const __m128i m1 = _mm_set1_epi8(0x3f), m2 = _mm_set1_epi8(0x0f), m3 = _mm_set1_epi8(0x03);
+  const __m128i low = _mm_and_si128(v, m1);                     // scales 0-3, mins 0-3
+  const __m128i top = _mm_and_si128(_mm_srli_epi32(v, 6), m3);  // their bits 6-7
+  const __m128i u2 = _mm_shuffle_epi32(v, 0xaa);                // u2 in every dword
+  const __m128i nib = _mm_and_si128(_mm_srlv_epi32(u2, _mm_setr_epi32(0, 4, 0, 0)), m2);
+  const __m128i high = _mm_or_si128(nib, _mm_slli_epi32(top, 4));  // scales 4-7, mins 4-7
+  return _mm_unpacklo_epi32(low, high);
+}
+
+// Bit `from` of every byte of v moved to bit `to`, the other bits cleared (a word shift keeps the
+// bit inside its byte: only bits of the neighbouring byte that the mask drops cross over).
+inline __m256i byte_bit_to(__m256i v, int from, int to) {
+  const __m256i s = from <= to ? _mm256_slli_epi16(v, to - from) : _mm256_srli_epi16(v, from - to);
+  return _mm256_and_si256(s, _mm256_set1_epi8(static_cast<char>(1 << to)));
+}
+
 // Signed x signed (Q8_0 weights): |x| * (y with x's sign).
 inline __m256i dot_ss(__m256i acc, __m256i x, __m256i y) {
   const __m256i ax = _mm256_sign_epi8(x, x);
@@ -249,16 +277,6 @@ inline void k4_scales(const uint8_t* packed, uint8_t out[16]) {
   std::memcpy(out, u, 16);
 }
 
-// sum_j mins[j] * (bsums[2j] + bsums[2j+1])
-inline int k4_min_sum(const uint8_t* mins, const int16_t* bsums) {
-  const __m128i bs = _mm_hadd_epi16(load128(bsums), load128(bsums + 8));  // 8 pair sums
-  const __m128i mn = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins)));
-  __m128i p = _mm_madd_epi16(bs, mn);
-  p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4e));
-  p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xb1));
-  return _mm_cvtsi128_si32(p);
-}
-
 template <bool five, int R, int C>
 void q45k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
   using block = std::conditional_t<five, block_q5_k, block_q4_k>;
@@ -269,20 +287,20 @@ void q45k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
     x[r] = reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes);
   for (int c = 0; c < C; ++c)
     y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
-  __m256 acc[R][C];
-  float macc[R][C];
+  __m256 acc[R][C], macc[R][C];
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) {
-      acc[r][c] = _mm256_setzero_ps();
-      macc[r][c] = 0.f;
-    }
+    for (int c = 0; c < C; ++c) acc[r][c] = macc[r][c] = _mm256_setzero_ps();
   const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256i pick[8];  // pshufb indices: word j of a 128-bit lane in every word
+  for (int j = 0; j < 8; ++j)
+    pick[j] = _mm256_set1_epi16(static_cast<int16_t>(2 * j | (2 * j + 1) << 8));
   for (int64_t b = 0; b < nb; ++b) {
     for (int r = 0; r < R; ++r) {
       const block& xb = x[r][b];
       prefetch_ahead(&xb, R * g.w_row_bytes);
-      uint8_t sm[16];
-      k4_scales(xb.scales, sm);
+      const __m128i sm = k4_scales_vec(xb.scales);  // 8 scales, 8 mins
+      const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+      const __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));  // m0 m0 m1 m1 ..
       __m256i q[8];
       for (int j = 0; j < 4; ++j) {
         const __m256i raw = load256(xb.qs + 32 * j);
@@ -291,25 +309,28 @@ void q45k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
       }
       if constexpr (five) {
         const __m256i qh = load256(xb.qh);
-        for (int j = 0; j < 8; ++j) {
-          const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << j));
-          const __m256i on = _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit), bit);
-          q[j] = _mm256_or_si256(q[j], _mm256_and_si256(on, _mm256_set1_epi8(0x10)));
-        }
+        for (int j = 0; j < 8; ++j) q[j] = _mm256_or_si256(q[j], byte_bit_to(qh, j, 4));
       }
+      __m256i sc[8];
+      for (int j = 0; j < 8; ++j) sc[j] = _mm256_shuffle_epi8(sc16, pick[j]);
       const float d = h2f(xb.d), dmin = h2f(xb.dmin);
       for (int c = 0; c < C; ++c) {
         const block_q8_k& yb = y[c][b];
         __m256i isum = _mm256_setzero_si256();
-        for (int j = 0; j < 8; ++j)
-          isum = dot_us_scaled(isum, q[j], load256(yb.qs + 32 * j), sm[j], sm[j]);
+        for (int j = 0; j < 8; ++j)  // values < 32: the maddubs pairs cannot saturate
+          isum = _mm256_add_epi32(
+              isum, _mm256_madd_epi16(_mm256_maddubs_epi16(q[j], load256(yb.qs + 32 * j)), sc[j]));
         acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * yb.d), acc[r][c]);
-        macc[r][c] -= dmin * yb.d * static_cast<float>(k4_min_sum(sm + 8, yb.bsums));
+        // mins x sub-block sums (bsums pairs), subtracted at the end
+        const __m256i mins = _mm256_madd_epi16(mn16, load256(yb.bsums));
+        macc[r][c] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(dmin * yb.d), macc[r][c]);
       }
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = hsum(acc[r][c]) + macc[r][c];
+    for (int c = 0; c < C; ++c)
+      g.y[(c0 + c) * g.ldy + r0 + r] = hsum(_mm256_sub_ps(acc[r][c], macc[r][c]));
 }
 
 // A Q2_K / Q3_K super-block as eight groups of 32 values in element order (group 4h + j is bits
@@ -324,12 +345,8 @@ inline void q23k_unpack(const B& xb, __m256i q[8]) {
       q[4 * h + j] = _mm256_and_si256(_mm256_srli_epi16(qq, 2 * j), three);
   }
   if constexpr (Three) {
-    const __m256i hm = load256(xb.hmask), four = _mm256_set1_epi8(4);
-    for (int k = 0; k < 8; ++k) {
-      const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << k));
-      const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit);
-      q[k] = _mm256_add_epi8(q[k], _mm256_and_si256(set, four));
-    }
+    const __m256i hm = load256(xb.hmask);
+    for (int k = 0; k < 8; ++k) q[k] = _mm256_add_epi8(q[k], byte_bit_to(hm, k, 2));
   }
 }
 
@@ -354,25 +371,23 @@ void q23k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
       prefetch_ahead(&xb, R * g.w_row_bytes);
       __m256i q[8];
       q23k_unpack<Three>(xb, q);
-      alignas(16) int8_t sc[16];
       __m256i sc16, mn16;
       if constexpr (Three) {
-        const __m128i s8 = q3k_scales_i8(xb.scales);
-        _mm_store_si128(reinterpret_cast<__m128i*>(sc), s8);
-        sc16 = _mm256_cvtepi8_epi16(s8);
+        sc16 = _mm256_cvtepi8_epi16(q3k_scales_i8(xb.scales));
       } else {
         const __m128i raw = load128(xb.scales);
-        const __m128i s8 = _mm_and_si128(raw, _mm_set1_epi8(0x0f));
-        _mm_store_si128(reinterpret_cast<__m128i*>(sc), s8);
-        sc16 = _mm256_cvtepu8_epi16(s8);
+        sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(raw, _mm_set1_epi8(0x0f)));
         mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f)));
       }
+      const k_group_scales gs(sc16);
+      __m256i scw[8];
+      for (int j = 0; j < 8; ++j) scw[j] = gs.get(j);
       const float d = h2f(xb.d);
       for (int c = 0; c < C; ++c) {
         const block_q8_k& yb = y[c][b];
         __m256i isum = _mm256_setzero_si256();
         for (int j = 0; j < 8; ++j)
-          isum = dot_us_scaled(isum, q[j], load256(yb.qs + 32 * j), sc[2 * j], sc[2 * j + 1]);
+          isum = dot_us_words(isum, q[j], load256(yb.qs + 32 * j), scw[j]);
         if constexpr (Three) {
           const int corr = hsum_i32(_mm256_madd_epi16(sc16, load256(yb.bsums)));
           isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(4 * corr, 0, 0, 0, 0, 0, 0, 0));
@@ -433,13 +448,15 @@ void q6k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
       __m256i q[8];
       q6k_unpack(xb, q);
       const __m256i sc16 = _mm256_cvtepi8_epi16(load128(xb.scales));
+      const k_group_scales gs(sc16);
+      __m256i scw[8];
+      for (int j = 0; j < 8; ++j) scw[j] = gs.get(j);
       const float d = h2f(xb.d);
       for (int c = 0; c < C; ++c) {
         const block_q8_k& yb = y[c][b];
         __m256i isum = _mm256_setzero_si256();
         for (int j = 0; j < 8; ++j)
-          isum = dot_us_scaled(isum, q[j], load256(yb.qs + 32 * j), xb.scales[2 * j],
-                               xb.scales[2 * j + 1]);
+          isum = dot_us_words(isum, q[j], load256(yb.qs + 32 * j), scw[j]);
         // the -32 offset: 32 * sum_g scale[g] * bsums[g]
         const int corr = hsum_i32(_mm256_madd_epi16(sc16, load256(yb.bsums)));
         isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(32 * corr, 0, 0, 0, 0, 0, 0, 0));
