@@ -253,6 +253,9 @@ void legacy_tile(const gemm_args& g, int64_t r0, int64_t c0) {
     for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = hsum(acc[r][c]) + macc[r][c];
 }
 
+#if !UMA_VNNI
+#include "kernels/x86/matmul_row8-inl.h"
+#endif
 #if UMA_VNNI
 #include "kernels/x86/matmul_x86_512-inl.h"
 // After the AVX-512 tiles (it uses their diagnostics pragmas).
@@ -742,6 +745,11 @@ void fill_table(uma::kernels::matmul_backend& b) {
   b.convert[static_cast<size_t>(act_format::q8_1)] = convert_q8_1;
   b.convert[static_cast<size_t>(act_format::q8_k)] = convert_q8_k;
   b.convert[static_cast<size_t>(act_format::f16)] = convert_f16;
+#if !UMA_VNNI
+  // Q4_0 in the rows layout, 8 blocks per step (matmul_row8-inl.h).
+  set(dtype::q4_0, row8_q4_0_matvec, row8_q4_0_gemm);
+  b.gemm_prep[static_cast<size_t>(dtype::q4_0)] = row8_q4_0_prep;
+#endif
 #if UMA_VNNI
   // The rows-layout kernels (matmul_row16-inl.h, matmul_rowk-inl.h): one tile for decode (1 x 1)
   // and prefill (2 x 4), the prefill activations laid out once per call where the tile needs it.
