@@ -1,16 +1,19 @@
-// AVX2 kernel for Q4_0 in the file's own (rows) layout, decode and the prefill tile, included by
-// matmul_x86-inl.h inside its anonymous namespace without UMA_VNNI (the 256-bit counterpart of
-// matmul_row16-inl.h's Q4_0).
+// AVX2 kernels for Q4_0 and Q5_0 in the file's own (rows) layout, decode and the prefill tile,
+// included by matmul_x86-inl.h inside its anonymous namespace without UMA_VNNI (the 256-bit
+// counterpart of matmul_row16-inl.h's Q4_0 / Q5_0).
 //
-// 8 consecutive blocks of a row (144 contiguous bytes) per step. Per group of 2 blocks, one load
-// of each block's 16 nibble bytes into its own 128-bit lane; and / shift split the nibbles; two
-// vpmaddubsw against the activation laid out to match (lane k: block 2g + k's values 0..15, then
-// 16..31), one vpaddw and one vpmaddwd give 4 dwords per block. Three vphaddd fold the 4 groups
-// into one dword per block (position p: block 2 (p % 4) + p / 4), so the offset term, the int to
-// float conversion and the scaling are one instruction each per 8 blocks and (row, activation)
-// pair, where the legacy tile spends them per block. The 8 fp16 row scales are gathered in the
-// same order; the activation scales and offset terms (-8 x the block's sum) are prepared once per
-// activation row. Every block product is the exact int32 of the reference.
+// 8 consecutive blocks of a row (144 / 176 contiguous bytes) per step. Per group of 2 blocks, one
+// load of each block's 16 nibble bytes into its own 128-bit lane; and / shift split the nibbles;
+// two vpmaddubsw against the activation laid out to match (lane k: block 2g + k's values 0..15,
+// then 16..31), one vpaddw and one vpmaddwd give 4 dwords per block. Three vphaddd fold the 4
+// groups into one dword per block (position p: block 2 (p % 4) + p / 4), so the offset term, the
+// int to float conversion and the scaling are one instruction each per 8 blocks and (row,
+// activation) pair, where the legacy tile spends them per block. The 8 fp16 row scales are gathered
+// in the same order; the activation scales and offset terms (-8 / -16 x the block's sum) are
+// prepared once per activation row. Q5_0 adds 16 where the block's qh bit is set (byte masks built
+// per group from the two blocks' qh words). Every block product is the exact int32 of the
+// reference. A row's last blocks that do not fill a step go one at a time through 128-bit lanes,
+// read in place.
 #pragma once
 
 // One activation row: per 8-block chunk 320 bytes, the 256 values in the kernel's order, then per
@@ -21,7 +24,8 @@ inline size_t row8_act_bytes(int64_t cols) {
   return static_cast<size_t>((cols / 32 + 7) / 8) * row8_chunk_act;
 }
 
-inline size_t row8_q4_0_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
+template <int Offset>
+size_t row8_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
   const int64_t nb = cols / 32;
   const size_t bytes = row8_act_bytes(cols);
   if (out == nullptr) return bytes;
@@ -36,11 +40,17 @@ inline size_t row8_q4_0_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
     const float d = h2f(y[blk].d);
     int32_t sum = 0;
     for (int8_t v : y[blk].qs) sum += v;
-    const int32_t corr = -8 * sum;
+    const int32_t corr = -Offset * sum;
     std::memcpy(ch + 256 + 4 * pos, &d, 4);
     std::memcpy(ch + 288 + 4 * pos, &corr, 4);
   }
   return bytes;
+}
+
+inline int hsum4_i32(__m128i s) {
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
 }
 
 inline int16_t load_i16(const uint8_t* p) {
@@ -49,43 +59,105 @@ inline int16_t load_i16(const uint8_t* p) {
   return v;
 }
 
+// A format: unpack(p, lo, hi) turns a chunk of 8 blocks into per group (2 blocks, one per lane)
+// the values 0..15 and 16..31; scales(p) gathers the 8 fp16 scales in position order.
+struct row8_q4_0_fmt {
+  using block = block_q4_0;
+  static constexpr int offset = 8;
+  static void unpack(const uint8_t* p, __m256i lo[4], __m256i hi[4]) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    for (int q = 0; q < 4; ++q) {
+      const __m256i v = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(p + 36 * q + 20),
+                                            reinterpret_cast<const __m128i*>(p + 36 * q + 2));
+      lo[q] = _mm256_and_si256(v, low4);
+      hi[q] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+    }
+  }
+  // Block t of a chunk alone (the row's last, partial chunk): its values 0..15 and 16..31.
+  static void unpack_one(const uint8_t* p, int t, __m128i& lo, __m128i& hi) {
+    const __m128i v = load128(p + 18 * t + 2), low4 = _mm_set1_epi8(0x0F);
+    lo = _mm_and_si128(v, low4);
+    hi = _mm_and_si128(_mm_srli_epi16(v, 4), low4);
+  }
+  static __m256 scales(const uint8_t* p) {
+    return _mm256_cvtph_ps(_mm_setr_epi16(load_i16(p), load_i16(p + 36), load_i16(p + 72),
+                                          load_i16(p + 108), load_i16(p + 18), load_i16(p + 54),
+                                          load_i16(p + 90), load_i16(p + 126)));
+  }
+};
+
+struct row8_q5_0_fmt {
+  using block = block_q5_0;
+  static constexpr int offset = 16;
+  static void unpack(const uint8_t* p, __m256i lo[4], __m256i hi[4]) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
+    const __m256i bits = _mm256_set1_epi64x(0x8040201008040201LL);
+    // byte j of each lane <- byte j / 8 of the lane's qh word (values 0..15), 2 + j / 8 (16..31)
+    const __m256i pick_lo = _mm256_setr_epi64x(0, 0x0101010101010101LL, 0, 0x0101010101010101LL);
+    const __m256i pick_hi = _mm256_setr_epi64x(0x0202020202020202LL, 0x0303030303030303LL,
+                                               0x0202020202020202LL, 0x0303030303030303LL);
+    for (int q = 0; q < 4; ++q) {
+      const uint8_t* pg = p + 44 * q;
+      const __m256i v = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(pg + 28),
+                                            reinterpret_cast<const __m128i*>(pg + 6));
+      uint32_t qa, qb;
+      std::memcpy(&qa, pg + 2, 4);
+      std::memcpy(&qb, pg + 24, 4);
+      const __m256i qh =
+          _mm256_setr_epi32(static_cast<int>(qa), 0, 0, 0, static_cast<int>(qb), 0, 0, 0);
+      const auto fifth = [&](__m256i pick) {
+        const __m256i b = _mm256_and_si256(_mm256_shuffle_epi8(qh, pick), bits);
+        return _mm256_and_si256(_mm256_cmpeq_epi8(b, bits), bit4);
+      };
+      lo[q] = _mm256_or_si256(_mm256_and_si256(v, low4), fifth(pick_lo));
+      hi[q] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4), fifth(pick_hi));
+    }
+  }
+  static void unpack_one(const uint8_t* p, int t, __m128i& lo, __m128i& hi) {
+    const uint8_t* pb = p + 22 * t;
+    const __m128i v = load128(pb + 6), low4 = _mm_set1_epi8(0x0F), bit4 = _mm_set1_epi8(0x10);
+    const __m128i bits = _mm_set1_epi64x(0x8040201008040201LL);
+    uint32_t qh32;
+    std::memcpy(&qh32, pb + 2, 4);
+    const __m128i qh = _mm_cvtsi32_si128(static_cast<int>(qh32));
+    const auto fifth = [&](__m128i pick) {
+      const __m128i b = _mm_and_si128(_mm_shuffle_epi8(qh, pick), bits);
+      return _mm_and_si128(_mm_cmpeq_epi8(b, bits), bit4);
+    };
+    lo = _mm_or_si128(_mm_and_si128(v, low4), fifth(_mm_set_epi64x(0x0101010101010101LL, 0)));
+    hi = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(v, 4), low4),
+                      fifth(_mm_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL)));
+  }
+  static __m256 scales(const uint8_t* p) {
+    return _mm256_cvtph_ps(_mm_setr_epi16(load_i16(p), load_i16(p + 44), load_i16(p + 88),
+                                          load_i16(p + 132), load_i16(p + 22), load_i16(p + 66),
+                                          load_i16(p + 110), load_i16(p + 154)));
+  }
+};
+
 // R weight rows from r0 x C prepared activation rows (act, act_stride bytes apart), written to
 // y0[c * ldy + r0 + r].
-template <int R, int C>
-void row8_q4_0_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride,
-                    float* y0) {
-  constexpr int64_t chunk = 8 * sizeof(block_q4_0);
+template <class F, int R, int C>
+void row8_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride, float* y0) {
+  constexpr int64_t chunk = 8 * sizeof(typename F::block);
+  constexpr int lines = static_cast<int>((chunk + 63) / 64);
   const int64_t nb = g.cols / 32, full = nb / 8, rem = nb % 8;
-  const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  const __m256i ones = _mm256_set1_epi16(1);
   __m256 facc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) facc[r][c] = _mm256_setzero_ps();
-  const auto step = [&]<bool Full>(int64_t i) {
+  for (int64_t i = 0; i < full; ++i) {
     for (int r = 0; r < R; ++r) {
       const uint8_t* p = g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes + i * chunk;
-      alignas(32) uint8_t tail[chunk];
-      if constexpr (Full) {
-        for (int l = 0; l < 3; ++l)
-          _mm_prefetch(reinterpret_cast<const char*>(p + 2048 + 64 * l), _MM_HINT_T0);
-      } else {  // a zero-padded copy of the rem blocks
-        std::memset(tail, 0, sizeof(tail));
-        std::memcpy(tail, p, static_cast<size_t>(rem) * sizeof(block_q4_0));
-        p = tail;
-      }
+      for (int l = 0; l < lines; ++l)
+        _mm_prefetch(reinterpret_cast<const char*>(p + 2048 + 64 * l), _MM_HINT_T0);
       __m256i lo[4], hi[4];
-      for (int q = 0; q < 4; ++q) {
-        const __m256i v = _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(p + 36 * q + 20),
-                                              reinterpret_cast<const __m128i*>(p + 36 * q + 2));
-        lo[q] = _mm256_and_si256(v, low4);
-        hi[q] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-      }
-      const __m256 dw = _mm256_cvtph_ps(
-          _mm_setr_epi16(load_i16(p), load_i16(p + 36), load_i16(p + 72), load_i16(p + 108),
-                         load_i16(p + 18), load_i16(p + 54), load_i16(p + 90), load_i16(p + 126)));
+      F::unpack(p, lo, hi);
+      const __m256 dw = F::scales(p);
       for (int c = 0; c < C; ++c) {
         const uint8_t* ach = act + c * act_stride + static_cast<size_t>(i) * row8_chunk_act;
         __m256i s[4];
-        for (int q = 0; q < 4; ++q)  // nibbles < 16: the word sums stay below 2^15
+        for (int q = 0; q < 4; ++q)  // values < 32: the word sums stay below 2^15
           s[q] = _mm256_madd_epi16(
               _mm256_add_epi16(_mm256_maddubs_epi16(lo[q], load256(ach + 64 * q)),
                                _mm256_maddubs_epi16(hi[q], load256(ach + 64 * q + 32))),
@@ -98,29 +170,52 @@ void row8_q4_0_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t a
         facc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), d, facc[r][c]);
       }
     }
-  };
-  for (int64_t i = 0; i < full; ++i) step.template operator()<true>(i);
-  if (rem != 0) step.template operator()<false>(full);
+  }
+  // The last rem blocks one at a time, in place (no copy per row; the row may end the mapping).
+  float tacc[R][C] = {};
+  for (int t = 0; t < rem; ++t) {
+    const int pos = 4 * (t % 2) + t / 2, off = 64 * (t / 2) + 16 * (t % 2);
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* p = g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes + full * chunk;
+      __m128i lo, hi;
+      F::unpack_one(p, t, lo, hi);
+      const float dw = h2f(static_cast<uint16_t>(load_i16(p + sizeof(typename F::block) * t)));
+      for (int c = 0; c < C; ++c) {
+        const uint8_t* ach = act + c * act_stride + static_cast<size_t>(full) * row8_chunk_act;
+        const __m128i s =
+            _mm_madd_epi16(_mm_add_epi16(_mm_maddubs_epi16(lo, load128(ach + off)),
+                                         _mm_maddubs_epi16(hi, load128(ach + off + 32))),
+                           _mm_set1_epi16(1));
+        int32_t corr;
+        float da;
+        std::memcpy(&corr, ach + 288 + 4 * pos, 4);
+        std::memcpy(&da, ach + 256 + 4 * pos, 4);
+        tacc[r][c] += static_cast<float>(hsum4_i32(s) + corr) * (dw * da);
+      }
+    }
+  }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) y0[c * g.ldy + r0 + r] = hsum(facc[r][c]);
+    for (int c = 0; c < C; ++c) y0[c * g.ldy + r0 + r] = hsum(facc[r][c]) + tacc[r][c];
 }
 
 // Decode: one row at a time against each prepared activation row (gemm_args::prep).
-inline void row8_q4_0_matvec(const gemm_args& g) {
+template <class F>
+void row8_matvec(const gemm_args& g) {
   for (int64_t c = 0; c < g.n; ++c) {
     const uint8_t* act = g.prep + static_cast<size_t>(c) * g.prep_row_bytes;
-    for (int64_t r = 0; r < g.rows; ++r) row8_q4_0_tile<1, 1>(g, r, act, 0, g.y + c * g.ldy);
+    for (int64_t r = 0; r < g.rows; ++r) row8_tile<F, 1, 1>(g, r, act, 0, g.y + c * g.ldy);
   }
 }
 
 // Prefill: 1 x 4 tiles (16 vector registers), then the activation tail.
-inline void row8_q4_0_gemm(const gemm_args& g) {
+template <class F>
+void row8_gemm(const gemm_args& g) {
   constexpr int C = 4;
   const size_t stride = g.prep_row_bytes;
   for (int64_t r = 0; r < g.rows; ++r) {
     int64_t c = 0;
     for (; c + C <= g.n; c += C)
-      row8_q4_0_tile<1, C>(g, r, g.prep + c * stride, stride, g.y + c * g.ldy);
-    for (; c < g.n; ++c) row8_q4_0_tile<1, 1>(g, r, g.prep + c * stride, stride, g.y + c * g.ldy);
+      row8_tile<F, 1, C>(g, r, g.prep + c * stride, stride, g.y + c * g.ldy);
+    for (; c < g.n; ++c) row8_tile<F, 1, 1>(g, r, g.prep + c * stride, stride, g.y + c * g.ldy);
   }
 }

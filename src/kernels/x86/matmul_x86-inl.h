@@ -746,9 +746,11 @@ void fill_table(uma::kernels::matmul_backend& b) {
   b.convert[static_cast<size_t>(act_format::q8_k)] = convert_q8_k;
   b.convert[static_cast<size_t>(act_format::f16)] = convert_f16;
 #if !UMA_VNNI
-  // Q4_0 in the rows layout, 8 blocks per step (matmul_row8-inl.h).
-  set(dtype::q4_0, row8_q4_0_matvec, row8_q4_0_gemm);
-  b.gemm_prep[static_cast<size_t>(dtype::q4_0)] = row8_q4_0_prep;
+  // Q4_0 / Q5_0 in the rows layout, 8 blocks per step (matmul_row8-inl.h).
+  set(dtype::q4_0, row8_matvec<row8_q4_0_fmt>, row8_gemm<row8_q4_0_fmt>);
+  b.gemm_prep[static_cast<size_t>(dtype::q4_0)] = row8_prep<8>;
+  set(dtype::q5_0, row8_matvec<row8_q5_0_fmt>, row8_gemm<row8_q5_0_fmt>);
+  b.gemm_prep[static_cast<size_t>(dtype::q5_0)] = row8_prep<16>;
 #endif
 #if UMA_VNNI
   // The rows-layout kernels (matmul_row16-inl.h, matmul_rowk-inl.h): one tile for decode (1 x 1)
