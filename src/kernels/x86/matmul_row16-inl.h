@@ -208,21 +208,23 @@ struct row16_q5_0_fmt {
   template <bool Full>
   static void unpack(const uint8_t* p, int64_t rem, __m512i q[8], __m512i& scales,
                      __m512i& /*mins*/) {
-    alignas(64) uint8_t tail[chunk_bytes];
-    if constexpr (!Full) {  // a zero-padded copy of the rem blocks
-      std::memset(tail, 0, sizeof(tail));
-      std::memcpy(tail, p, static_cast<size_t>(rem) * sizeof(block_q5_0));
-      p = tail;
-    }
     const __m512i ix = _mm512_load_si512(qidx), si = _mm512_load_si512(sidx);
     const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
     scales = _mm512_setzero_si512();
     for (int g = 0; g < 4; ++g) {
       const uint8_t* pg = p + 88 * g;
-      const __m512i l0 = _mm512_loadu_si512(pg), l1 = _mm512_loadu_si512(pg + 24);
+      __m512i l0, l1;
+      if constexpr (Full) {
+        l0 = _mm512_loadu_si512(pg);
+        l1 = _mm512_loadu_si512(pg + 24);
+      } else {  // only the rem blocks' bytes are read: zeros past them
+        l0 = load_first(pg, rem * 22 - 88 * g);
+        l1 = load_first(pg + 24, rem * 22 - 88 * g - 24);
+      }
       const __m512i raw = _mm512_permutex2var_epi16(l0, ix, l1);
       uint64_t mlo = 0, mhi = 0;
       for (int k = 0; k < 4; ++k) {
+        if (!Full && 4 * g + k >= rem) break;
         uint16_t a, b;
         std::memcpy(&a, pg + 22 * k + 2, 2);
         std::memcpy(&b, pg + 22 * k + 4, 2);
@@ -255,22 +257,24 @@ struct row16_q5_1_fmt {
                                                    0,  0,  0,  0,  0,  0,  0,  0,  0,  0};
   template <bool Full>
   static void unpack(const uint8_t* p, int64_t rem, __m512i q[8], __m512i& scales, __m512i& mins) {
-    alignas(64) uint8_t tail[chunk_bytes];
-    if constexpr (!Full) {  // a zero-padded copy of the rem blocks
-      std::memset(tail, 0, sizeof(tail));
-      std::memcpy(tail, p, static_cast<size_t>(rem) * sizeof(block_q5_1));
-      p = tail;
-    }
     const __m512i ix = _mm512_load_si512(qidx), si = _mm512_load_si512(sidx);
     const __m512i mi = _mm512_add_epi16(si, _mm512_set1_epi16(1));
     const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
     scales = mins = _mm512_setzero_si512();
     for (int g = 0; g < 4; ++g) {
       const uint8_t* pg = p + 96 * g;
-      const __m512i l0 = _mm512_loadu_si512(pg), l1 = _mm512_loadu_si512(pg + 32);
+      __m512i l0, l1;
+      if constexpr (Full) {
+        l0 = _mm512_loadu_si512(pg);
+        l1 = _mm512_loadu_si512(pg + 32);
+      } else {  // only the rem blocks' bytes are read: zeros past them
+        l0 = load_first(pg, rem * 24 - 96 * g);
+        l1 = load_first(pg + 32, rem * 24 - 96 * g - 32);
+      }
       const __m512i raw = _mm512_permutex2var_epi16(l0, ix, l1);
       uint64_t mlo = 0, mhi = 0;
       for (int k = 0; k < 4; ++k) {
+        if (!Full && 4 * g + k >= rem) break;
         uint16_t a, b;
         std::memcpy(&a, pg + 24 * k + 4, 2);
         std::memcpy(&b, pg + 24 * k + 6, 2);
