@@ -159,6 +159,7 @@ template <int BB, int L1, bool Five, int QH, bool Min, bool Full>
 
 struct row16_q4_0_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q4_0);
+  static constexpr bool far_prefetch = true;  // prefetch_lines
   // Nibble words of block k of a group, over two registers (the second loaded 8 bytes further):
   // words 9k + 1 .. 9k + 8.
   alignas(64) static constexpr int16_t qidx[32] = {1,  2,  3,  4,  5,  6,  7,  8,  10, 11, 12,
@@ -210,6 +211,7 @@ struct row16_q4_0_fmt {
 
 struct row16_q4_1_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q4_1);
+  static constexpr bool far_prefetch = false;  // prefetch_lines
   static constexpr bool has_min = true;
   // Nibble words of block k of a group: 10k + 2 .. 10k + 9; block 3's from the second register
   // (loaded 16 bytes further: words 24..31 there).
@@ -232,6 +234,7 @@ struct row16_q4_1_fmt {
 
 struct row16_q5_0_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q5_0);
+  static constexpr bool far_prefetch = false;  // prefetch_lines
   // Nibble words of block k: 11k + 3 .. 11k + 10 (second register: words 12..43).
   alignas(64) static constexpr int16_t qidx[32] = {3,  4,  5,  6,  7,  8,  9,  10, 14, 15, 16,
                                                    17, 18, 19, 20, 21, 25, 26, 27, 28, 29, 30,
@@ -250,6 +253,7 @@ struct row16_q5_0_fmt {
 
 struct row16_q5_1_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q5_1);
+  static constexpr bool far_prefetch = false;  // prefetch_lines
   static constexpr bool has_min = true;
   // Nibble words of block k: 12k + 4 .. 12k + 11; blocks 2 and 3 from the second register
   // (loaded 32 bytes further: word w of the group is its word w - 16).
@@ -272,6 +276,7 @@ struct row16_q5_1_fmt {
 
 struct row16_q8_0_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q8_0);
+  static constexpr bool far_prefetch = true;  // prefetch_lines
   // A group of 4 blocks is 136 bytes. Values 0..15 of block k (bytes 34k + 2 ..) to lane k from
   // registers at bytes 0 and 64; values 16..31 (bytes 34k + 18 ..) from registers at 8 and 72.
   alignas(64) static constexpr int16_t lo_idx[32] = {1,  2,  3,  4,  5,  6,  7,  8,  18, 19, 20,
@@ -317,21 +322,20 @@ struct row16_q8_0_fmt {
 };
 
 // R weight rows x C prepared activation rows (at act, act_stride bytes apart): each row's chunk
-// is unpacked once and used for the C activations. The rows are read as R streams; their lines
-// ~2 KB ahead are prefetched (the hardware prefetcher does the rest).
+// is unpacked once and used for the C activations. The rows are read as R streams, prefetched ~2
+// KB ahead into L1 and further into L2 (prefetch_lines).
 template <class F, int R, int C>
 void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride, float* y0) {
   const int64_t nb = g.cols / 32, full = nb / 16, rem = nb % 16;
-  constexpr int64_t ahead = 2048, lines = (F::chunk_bytes + 63) / 64 + 1;
+  constexpr int lines = (F::chunk_bytes + 63) / 64 + 1;
+  constexpr size_t ahead = 2048;
   __m512 facc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
   const auto step = [&]<bool Full>(int64_t i) {
     for (int r = 0; r < R; ++r) {
       const uint8_t* p = g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes + i * F::chunk_bytes;
-      if constexpr (Full)
-        for (int l = 0; l < lines; ++l)
-          _mm_prefetch(reinterpret_cast<const char*>(p + ahead + 64 * l), _MM_HINT_T0);
+      if constexpr (Full) prefetch_lines<F::far_prefetch>(p, lines, ahead);
       __m512i q[8], sw, sm;
       F::template unpack<Full>(p, rem, q, sw, sm);
       const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(sw));

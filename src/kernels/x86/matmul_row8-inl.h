@@ -149,8 +149,7 @@ void row8_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_st
   for (int64_t i = 0; i < full; ++i) {
     for (int r = 0; r < R; ++r) {
       const uint8_t* p = g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes + i * chunk;
-      for (int l = 0; l < lines; ++l)
-        _mm_prefetch(reinterpret_cast<const char*>(p + 2048 + 64 * l), _MM_HINT_T0);
+      prefetch_lines<false>(p, lines, 2048);
       __m256i lo[4], hi[4];
       F::unpack(p, lo, hi);
       const __m256 dw = F::scales(p);

@@ -76,7 +76,7 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
       const auto* x =
           reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
       const auto* xb = reinterpret_cast<const char*>(x);
-      for (int l = 0; l < lines; ++l) _mm_prefetch(xb + 2048 + 64 * l, _MM_HINT_T0);
+      prefetch_lines<false>(xb, lines, 2048);
       const __m512i s32 = _mm512_cvtepu8_epi32(k4_scales_vec(x->scales));
       const __m512i l0 = _mm512_loadu_si512(x->qs), l1 = _mm512_loadu_si512(x->qs + 64);
       __m512i q[4] = {_mm512_and_si512(l0, low4), _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
@@ -140,7 +140,7 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
           reinterpret_cast<const block_q6_k*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) +
           b;
       const auto* xb = reinterpret_cast<const char*>(x);
-      for (int l = 0; l < 4; ++l) _mm_prefetch(xb + 2048 + 64 * l, _MM_HINT_T0);
+      prefetch_lines<false>(xb, 4, 2048);
       const __m256i sc16 = _mm256_cvtepi8_epi16(load128(x->scales));
       const __m512i s32 = _mm512_cvtepu16_epi32(sc16);
       __m512i w[4], sc[4];
@@ -209,7 +209,7 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
       const auto* x =
           reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
       const auto* xb = reinterpret_cast<const char*>(x);
-      for (int l = 0; l < lines; ++l) _mm_prefetch(xb + 2048 + 64 * l, _MM_HINT_T0);
+      prefetch_lines<false>(xb, lines, 2048);
       __m512i w[4];
       for (int h = 0; h < 2; ++h) {
         const __m512i q = _mm512_broadcast_i64x4(load256(x->qs + 32 * h));

@@ -42,14 +42,35 @@ inline float h2f(uint16_t h) {
   return _cvtsh_ss(h);
 }
 
-// Decode rows are short (qwen3-0.6b: 576 bytes of Q4_0 per row), so the hardware prefetcher never
-// ramps up on a tile's R separate row streams and each load waits on DRAM latency. Tiles walk the
-// matrix in row order, so the same block `ahead` bytes further (the next tile's row) is what will
-// be needed next: fetch its cache lines now. Measured: decode 2x faster (docs/performance.md).
+// Weight prefetch. A decode step streams the matrix once, and one core's loads alone keep too
+// few lines in flight to hide DRAM latency: the unpack / dot work between them fills the
+// out-of-order window (measured, one core from DRAM: a bare load loop over the same rows 32-37
+// GB/s, the Q8_0 kernel 20-22 while it does 42-52 from L2, i.e. load and compute time add up).
+// So each step fetches the lines of the bytes it reads twice over: `near` bytes further into L1
+// (the next row or tile, needed soon) and kFarAhead beyond that into L2, far enough (16 KB: ~0.5 us
+// at 30 GB/s) that the miss latency is over before the near prefetch asks for the line. The L2 hint
+// keeps the far requests out of L1's few miss buffers. Measured (docs/performance.md, 2026-12-02
+// 23:30): 2 threads from DRAM Q4_0 42 -> 46-49 GB/s, Q8_0 37 -> 41-45; qwen3-0.6b Q4_0 tg128 +25-35
+// %; near alone at 1-8 KB or far alone into L1 were no better (the last session's sweep).
+// It pays only where the kernel is cheap per byte: the row16 Q4_0 / Q8_0 tiles and the legacy
+// ones (AVX2 Q8_0 +6-10 %, Q3_K +10-30 %, the others even). The heavier AVX-512 tiles (Q4_1, Q5_*,
+// the K formats) are near their compute limit at 2 threads and lost 5-15 % (Q6_K: even) to the
+// extra instructions: they take Far = false.
+inline constexpr size_t kFarAhead = 16384;
+template <bool Far = true>
+inline void prefetch_lines(const void* p, int lines, size_t near) {
+  const char* c = static_cast<const char*>(p);
+  for (int l = 0; l < lines; ++l) {
+    _mm_prefetch(c + near + 64 * l, _MM_HINT_T0);
+    if constexpr (Far) _mm_prefetch(c + near + kFarAhead + 64 * l, _MM_HINT_T1);
+  }
+}
+
+// The legacy tiles walk the matrix in row order, R rows at a time, so the same block `ahead`
+// bytes further (the next tile's row) is what will be needed next.
 template <class T>
 inline void prefetch_ahead(const T* p, size_t ahead) {
-  const char* c = reinterpret_cast<const char*>(p) + ahead;
-  for (size_t off = 0; off < sizeof(T); off += 64) _mm_prefetch(c + off, _MM_HINT_T0);
+  prefetch_lines(p, static_cast<int>((sizeof(T) + 63) / 64), ahead);
 }
 
 inline float hsum(__m256 v) {
