@@ -42,20 +42,13 @@ inline float h2f(uint16_t h) {
   return _cvtsh_ss(h);
 }
 
-// Weight prefetch. A decode step streams the matrix once, and one core's loads alone keep too
-// few lines in flight to hide DRAM latency: the unpack / dot work between them fills the
-// out-of-order window (measured, one core from DRAM: a bare load loop over the same rows 32-37
-// GB/s, the Q8_0 kernel 20-22 while it does 42-52 from L2, i.e. load and compute time add up).
-// So each step fetches the lines of the bytes it reads twice over: `near` bytes further into L1
-// (the next row or tile, needed soon) and kFarAhead beyond that into L2, far enough (16 KB: ~0.5 us
-// at 30 GB/s) that the miss latency is over before the near prefetch asks for the line. The L2 hint
-// keeps the far requests out of L1's few miss buffers. Measured (docs/performance.md, 2026-12-02
-// 23:30): 2 threads from DRAM Q4_0 42 -> 46-49 GB/s, Q8_0 37 -> 41-45; qwen3-0.6b Q4_0 tg128 +25-35
-// %; near alone at 1-8 KB or far alone into L1 were no better (the last session's sweep).
-// It pays only where the kernel is cheap per byte: the row16 Q4_0 / Q8_0 tiles and the legacy
-// ones (AVX2 Q8_0 +6-10 %, Q3_K +10-30 %, the others even). The heavier AVX-512 tiles (Q4_1, Q5_*,
-// the K formats) are near their compute limit at 2 threads and lost 5-15 % (Q6_K: even) to the
-// extra instructions: they take Far = false.
+// Weight prefetch. Between one core's loads the unpack / dot work fills the out-of-order window,
+// so too few lines are in flight to hide DRAM latency (one core: a bare load loop over the same
+// rows 32-37 GB/s, the Q8_0 tile 20-22). Each step fetches its lines `near` bytes ahead into L1
+// and kFarAhead beyond that into L2 (clear of L1's few miss buffers). The far one pays only for
+// cheap-per-byte tiles (row16 Q4_0 / Q8_0: 2 threads +20-25 %; the legacy tiles); the heavier
+// AVX-512 tiles, compute-bound at 2 threads, lost 5-15 % and take Far = false. Figures:
+// docs/performance.md (2026-12-02 23:25).
 inline constexpr size_t kFarAhead = 16384;
 template <bool Far = true>
 inline void prefetch_lines(const void* p, int lines, size_t near) {
@@ -66,8 +59,7 @@ inline void prefetch_lines(const void* p, int lines, size_t near) {
   }
 }
 
-// The legacy tiles walk the matrix in row order, R rows at a time, so the same block `ahead`
-// bytes further (the next tile's row) is what will be needed next.
+// Legacy tiles walk R rows at a time: the same block `ahead` bytes on is the next tile's.
 template <class T>
 inline void prefetch_ahead(const T* p, size_t ahead) {
   prefetch_lines(p, static_cast<int>((sizeof(T) + 63) / 64), ahead);
