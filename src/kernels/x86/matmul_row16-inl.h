@@ -323,7 +323,7 @@ struct row16_q8_0_fmt {
 
 // R weight rows x C prepared activation rows (at act, act_stride bytes apart): each row's chunk
 // is unpacked once and used for the C activations. The rows are read as R streams, prefetched ~2
-// KB ahead into L1 and further into L2 (prefetch_lines).
+// KB ahead into L1 and, where F::far_prefetch, further into L2 (prefetch_lines).
 template <class F, int R, int C>
 void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride, float* y0) {
   const int64_t nb = g.cols / 32, full = nb / 16, rem = nb % 16;
