@@ -206,14 +206,14 @@ const uint8_t* prepare_rows(const kernel_choice& k, const uint8_t* a, size_t arb
   return buf;
 }
 
-// Decode chunk: a few per thread, a multiple of 16 rows.
-int64_t decode_chunk(int64_t rows, int nt) {
-  const int64_t chunk = (rows + nt * 4 - 1) / (nt * 4);
-  return std::max<int64_t>(16, (chunk + 15) / 16 * 16);
-}
+// Decode pieces are guided: each takes 1 / (2 nt) of the call's bytes still unassigned, at least
+// decode_min_piece bytes, in whole 16-row tiles. The first pieces are large (few hand-offs
+// through the shared counter) and the last ones small, so the threads finish within a small
+// piece of each other instead of up to an eighth of a matrix apart.
+constexpr size_t decode_min_piece = 32 << 10;
 
-// Decode (and any n without a gemm kernel): every matrix's output rows in chunks, all chunks one
-// task list on the pool (one hand-off and one wait however many matrices), `matvec` per chunk
+// Decode (and any n without a gemm kernel): every matrix's output rows in pieces, all pieces one
+// task list on the pool (one hand-off and one wait however many matrices), `matvec` per piece
 // over the n converted activation rows at `a`.
 void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<float* const> ys,
                  const uint8_t* a, size_t a_row_bytes, const uint8_t* prep, size_t prep_row_bytes,
@@ -225,10 +225,18 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
   thread_local std::vector<piece> pieces;
   pieces.clear();
   const int nt = pool != nullptr ? pool->size() : 1;
+  size_t left = 0;
+  for (const matrix_view& w : ws) left += static_cast<size_t>(w.rows) * w.row_bytes;
   for (size_t m = 0; m < ws.size(); ++m) {
-    const int64_t chunk = decode_chunk(ws[m].rows, nt);
-    for (int64_t r0 = 0; r0 < ws[m].rows; r0 += chunk)
-      pieces.push_back({m, r0, std::min(chunk, ws[m].rows - r0)});
+    const size_t rb = std::max<size_t>(ws[m].row_bytes, 1);
+    for (int64_t r0 = 0; r0 < ws[m].rows;) {
+      const size_t want = std::max(left / (2 * static_cast<size_t>(nt)), decode_min_piece);
+      const int64_t tiles = std::max<int64_t>(1, static_cast<int64_t>(want / rb / 16));
+      const int64_t rows = nt == 1 ? ws[m].rows - r0 : std::min(16 * tiles, ws[m].rows - r0);
+      pieces.push_back({m, r0, rows});
+      left -= static_cast<size_t>(rows) * ws[m].row_bytes;
+      r0 += rows;
+    }
   }
   const std::vector<piece>& todo = pieces;
   run_tasks(pool, static_cast<int64_t>(todo.size()), [&](int64_t i) {
