@@ -45,16 +45,17 @@ inline float h2f(uint16_t h) {
 // Weight prefetch. Between one core's loads the unpack / dot work fills the out-of-order window,
 // so too few lines are in flight to hide DRAM latency (one core: a bare load loop over the same
 // rows 32-37 GB/s, the Q8_0 tile 20-22). Each step fetches its lines `near` bytes ahead into L1
-// and kFarAhead beyond that into L2 (clear of L1's few miss buffers). The far one pays only for
-// cheap-per-byte tiles (row16 Q4_0 / Q8_0: 2 threads +20-25 %; the legacy tiles); the heavier
-// AVX-512 tiles, compute-bound at 2 threads, lost 5-15 % and take Far = false. Figures:
-// docs/performance.md (2026-12-02 23:25).
+// and, where Far, kFarAhead beyond that into L2 (clear of L1's few miss buffers). The far one pays
+// only for cheap-per-byte tiles (row16 Q4_0 / Q8_0: 2 threads +20-25 %; the legacy tiles); the
+// heavier AVX-512 tiles, compute-bound at 2 threads, lost 5-15 % with it. They prefetch
+// non-temporally instead (weights are read once per token; end to end K mixes +0-20 %, the rest
+// even). Figures: docs/performance.md (2026-12-02 23:25, 2026-12-03 05:20).
 inline constexpr size_t kFarAhead = 16384;
 template <bool Far = true>
 inline void prefetch_lines(const void* p, int lines, size_t near) {
   const char* c = static_cast<const char*>(p);
   for (int l = 0; l < lines; ++l) {
-    _mm_prefetch(c + near + 64 * l, _MM_HINT_T0);
+    _mm_prefetch(c + near + 64 * l, Far ? _MM_HINT_T0 : _MM_HINT_NTA);
     if constexpr (Far) _mm_prefetch(c + near + kFarAhead + 64 * l, _MM_HINT_T1);
   }
 }
