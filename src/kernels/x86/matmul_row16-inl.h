@@ -327,7 +327,7 @@ struct row16_q8_0_fmt {
 template <class F, int R, int C>
 void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride, float* y0) {
   const int64_t nb = g.cols / 32, full = nb / 16, rem = nb % 16;
-  constexpr int lines = (F::chunk_bytes + 63) / 64 + 1;
+  constexpr int lines = (F::chunk_bytes + 63) / 64;  // covers each step's bytes
   constexpr size_t ahead = 2048;
   __m512 facc[R][C];
   for (int r = 0; r < R; ++r)

@@ -52,7 +52,7 @@ inline size_t rowk4_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
 template <int R, int C, bool Five = false>
 void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride, float* y0) {
   using block = std::conditional_t<Five, block_q5_k, block_q4_k>;
-  constexpr int lines = static_cast<int>((sizeof(block) + 63) / 64) + 1;
+  constexpr int lines = static_cast<int>((sizeof(block) + 63) / 64);
   const int64_t nb = g.cols / 256;
   const __m512i low4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
   __m512i fifth[4];  // per nibble vector v: the qh bit of each half's sub-block
@@ -186,7 +186,7 @@ template <int R, int C, bool Three>
 void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride,
                   float* y0) {
   using block = std::conditional_t<Three, block_q3_k, block_q2_k>;
-  constexpr int lines = static_cast<int>((sizeof(block) + 63) / 64) + 1;
+  constexpr int lines = static_cast<int>((sizeof(block) + 63) / 64);
   const int64_t nb = g.cols / 256;
   const __m512i three = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
   const __m512i shift_a = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
