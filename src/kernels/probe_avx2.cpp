@@ -22,17 +22,43 @@ uint64_t probe_read_sum_avx2(const uint8_t* p, size_t n) {
 
 uint64_t probe_int8_loop_avx2(int64_t iters) {
   // 8 independent chains of maddubs (u8 x s8 -> i16 pairs) + madd (-> i32) + add: 32 MACs each.
+  // The body is inline asm: from intrinsics GCC hoisted the loop-invariant maddubs / madd out of
+  // the loop and kept the accumulators in memory, so the probe timed adds and reloads.
   const __m256i u = _mm256_set1_epi8(3), s = _mm256_set1_epi8(-2), one = _mm256_set1_epi16(1);
-  __m256i acc[8];
-  for (auto& a : acc) a = _mm256_setzero_si256();
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+          a7 = a0, t0, t1;
   for (int64_t i = 0; i < iters; ++i) {
-    for (auto& a : acc) {
-      a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), one));
-      __asm__ volatile("" : "+x"(a));
-    }
+    __asm__ volatile(
+        "vpmaddubsw %[s], %[u], %[t0]\n\t"
+        "vpmaddwd %[one], %[t0], %[t0]\n\t"
+        "vpaddd %[t0], %[a0], %[a0]\n\t"
+        "vpmaddubsw %[s], %[u], %[t1]\n\t"
+        "vpmaddwd %[one], %[t1], %[t1]\n\t"
+        "vpaddd %[t1], %[a1], %[a1]\n\t"
+        "vpmaddubsw %[s], %[u], %[t0]\n\t"
+        "vpmaddwd %[one], %[t0], %[t0]\n\t"
+        "vpaddd %[t0], %[a2], %[a2]\n\t"
+        "vpmaddubsw %[s], %[u], %[t1]\n\t"
+        "vpmaddwd %[one], %[t1], %[t1]\n\t"
+        "vpaddd %[t1], %[a3], %[a3]\n\t"
+        "vpmaddubsw %[s], %[u], %[t0]\n\t"
+        "vpmaddwd %[one], %[t0], %[t0]\n\t"
+        "vpaddd %[t0], %[a4], %[a4]\n\t"
+        "vpmaddubsw %[s], %[u], %[t1]\n\t"
+        "vpmaddwd %[one], %[t1], %[t1]\n\t"
+        "vpaddd %[t1], %[a5], %[a5]\n\t"
+        "vpmaddubsw %[s], %[u], %[t0]\n\t"
+        "vpmaddwd %[one], %[t0], %[t0]\n\t"
+        "vpaddd %[t0], %[a6], %[a6]\n\t"
+        "vpmaddubsw %[s], %[u], %[t1]\n\t"
+        "vpmaddwd %[one], %[t1], %[t1]\n\t"
+        "vpaddd %[t1], %[a7], %[a7]"
+        : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [a4] "+x"(a4), [a5] "+x"(a5),
+          [a6] "+x"(a6), [a7] "+x"(a7), [t0] "=&x"(t0), [t1] "=&x"(t1)
+        : [u] "x"(u), [s] "x"(s), [one] "x"(one));
   }
-  __m256i t = acc[0];
-  for (int k = 1; k < 8; ++k) t = _mm256_add_epi32(t, acc[k]);
+  __m256i t = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(a0, a1), a2), a3);
+  t = _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(t, a4), a5), a6), a7);
   volatile int sink = _mm256_extract_epi32(t, 0);
   (void)sink;
   return static_cast<uint64_t>(iters) * 8 * 32;
