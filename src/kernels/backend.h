@@ -74,6 +74,8 @@ struct matmul_backend {
   // `w_row_bytes` the rows layout's row size (a group is 16 of them).
   std::array<gemm_fn, max_dtype_id> matvec_x16{};
   std::array<gemm_fn, max_dtype_id> gemm_x16{};
+  // Optional activation layout for gemm_x16 (gemm_args::prep), made once per call.
+  std::array<gemm_prep_fn, max_dtype_id> gemm_prep_x16{};
   std::array<big_gemm_fn, max_dtype_id> big_gemm_x16{};
 };
 

@@ -315,6 +315,10 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   // activation slice. The weights in memory stay the file's.
   if (x16_on_the_fly(be, w, n)) {
     const gemm_fn gx = be.gemm_x16[static_cast<size_t>(w.type)];
+    kernel_choice kx = k;
+    kx.gemm_prep = be.gemm_prep_x16[static_cast<size_t>(w.type)];
+    size_t prb = 0;
+    const uint8_t* prep = prepare_rows(kx, a, arb, n, w.cols, pool, &prb);
     run_tasks(pool, (w.rows + row_block - 1) / row_block, [&](int64_t i) {
       const int64_t r0 = i * row_block, rows = std::min(row_block, w.rows - r0);
       matrix_view part = w;
@@ -329,6 +333,7 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
         g.a = a + static_cast<size_t>(j0) * arb;
         g.n = std::min(act_block, n - j0);
         g.y = y + j0 * w.rows + r0;
+        if (prep != nullptr) g.prep = prep + static_cast<size_t>(j0) * prb, g.prep_row_bytes = prb;
         gx(g);
       }
     });

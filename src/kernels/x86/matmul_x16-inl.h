@@ -47,13 +47,15 @@ void x16_sweep(const gemm_args& g, const Wide& wide, const One& one) {
 struct x16_q4_0_fmt {  // nibbles: q[j] low nibbles of qs dword j, q[4 + j] their high nibbles
   using block = uma::kernels::x16_block_q4_0;
   static constexpr int offset = 8;
-  static void unpack(const block& x, __m512i q[8]) {
+  // Operands j and 4 + j (activation bytes 4j.. and 16 + 4j..).
+  static void unpack_j(const block& x, int j, __m512i& lo, __m512i& hi) {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
-    for (int j = 0; j < 4; ++j) {
-      const __m512i raw = _mm512_loadu_si512(x.qs[j]);
-      q[j] = _mm512_and_si512(raw, low4);
-      q[4 + j] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
-    }
+    const __m512i raw = _mm512_loadu_si512(x.qs[j]);
+    lo = _mm512_and_si512(raw, low4);
+    hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+  }
+  static void unpack(const block& x, __m512i q[8]) {
+    for (int j = 0; j < 4; ++j) unpack_j(x, j, q[j], q[4 + j]);
   }
 };
 // Q5_0: as Q4_0, plus each row's 32 fifth bits (one dword a row): for the 4 elements of a nibble
@@ -62,32 +64,36 @@ struct x16_q4_0_fmt {  // nibbles: q[j] low nibbles of qs dword j, q[4 + j] thei
 struct x16_q5_0_fmt {
   using block = uma::kernels::x16_block_q5_0;
   static constexpr int offset = 16;
-  static void unpack(const block& x, __m512i q[8]) {
+  static void unpack_j(const block& x, int j, __m512i& lo, __m512i& hi) {
     const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
     const __m512i bitsel = _mm512_set1_epi32(0x08040201);  // byte i of a dword tests bit i
     // Byte 0 (low elements) / byte 2 (high elements, bits 16..) of each dword to all 4 bytes.
     const __m512i bcast_lo = _mm512_set4_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0x00000000);
     const __m512i bcast_hi = _mm512_set4_epi32(0x0e0e0e0e, 0x0a0a0a0a, 0x06060606, 0x02020202);
-    const __m512i qh = _mm512_loadu_si512(x.qh);
-    for (int j = 0; j < 4; ++j) {
-      const __m512i raw = _mm512_loadu_si512(x.qs[j]);
-      const __m512i t = _mm512_srli_epi32(qh, 4 * j);  // bits 4j.. and 16 + 4j.. at 0 and 16
-      const __mmask64 klo = _mm512_test_epi8_mask(_mm512_shuffle_epi8(t, bcast_lo), bitsel);
-      const __mmask64 khi = _mm512_test_epi8_mask(_mm512_shuffle_epi8(t, bcast_hi), bitsel);
-      const __m512i l = _mm512_and_si512(raw, low4);
-      const __m512i h = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
-      q[j] = _mm512_mask_add_epi8(l, klo, l, bit4);
-      q[4 + j] = _mm512_mask_add_epi8(h, khi, h, bit4);
-    }
+    const __m512i raw = _mm512_loadu_si512(x.qs[j]);
+    const __m512i t = _mm512_srli_epi32(_mm512_loadu_si512(x.qh), 4 * j);  // bits 4j.., 16 + 4j..
+    const __mmask64 klo = _mm512_test_epi8_mask(_mm512_shuffle_epi8(t, bcast_lo), bitsel);
+    const __mmask64 khi = _mm512_test_epi8_mask(_mm512_shuffle_epi8(t, bcast_hi), bitsel);
+    const __m512i l = _mm512_and_si512(raw, low4);
+    const __m512i h = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+    lo = _mm512_mask_add_epi8(l, klo, l, bit4);
+    hi = _mm512_mask_add_epi8(h, khi, h, bit4);
+  }
+  static void unpack(const block& x, __m512i q[8]) {
+    for (int j = 0; j < 4; ++j) unpack_j(x, j, q[j], q[4 + j]);
   }
 };
 // Q8_0: the signed weights flipped to unsigned (w + 128) with one xor.
 struct x16_q8_0_fmt {
   using block = uma::kernels::x16_block_q8_0;
   static constexpr int offset = 128;
-  static void unpack(const block& x, __m512i q[8]) {
+  static void unpack_j(const block& x, int j, __m512i& lo, __m512i& hi) {
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-    for (int j = 0; j < 8; ++j) q[j] = _mm512_xor_si512(_mm512_loadu_si512(x.qs[j]), flip);
+    lo = _mm512_xor_si512(_mm512_loadu_si512(x.qs[j]), flip);
+    hi = _mm512_xor_si512(_mm512_loadu_si512(x.qs[4 + j]), flip);
+  }
+  static void unpack(const block& x, __m512i q[8]) {
+    for (int j = 0; j < 4; ++j) unpack_j(x, j, q[j], q[4 + j]);
   }
 };
 
@@ -134,6 +140,86 @@ void x16_legacy_matvec(const gemm_args& g) {
   x16_sweep<4>(
       g, [&](int64_t gi, int64_t c) { x16_legacy_tile<F, 4>(g, gi, c, corr.data()); },
       [&](int64_t gi, int64_t c) { x16_legacy_tile<F, 1>(g, gi, c, corr.data()); });
+}
+
+// Prefill: groups gi and gi + 1 (32 rows) against activation rows [c0, c0 + C). Each broadcast
+// activation dword feeds both groups' vpdpbusd (half the broadcasts per product of the 16-row
+// tile), and the weights unpack one dword column at a time, so 2 x C int32 chains and 2 x C fp32
+// accumulators stay in registers.
+template <class F, int C>
+void x16_legacy_tile2(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* corr) {
+  using block = typename F::block;
+  const int64_t nb = g.cols / 32;
+  const block* x0 = reinterpret_cast<const block*>(g.w) + gi * nb;
+  const block* x1 = x0 + nb;
+  const block_q8_0* y[C];
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  __m512 acc[2][C];
+  for (int c = 0; c < C; ++c) acc[0][c] = acc[1][c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i s[2][C];
+    for (int c = 0; c < C; ++c) s[0][c] = s[1][c] = _mm512_set1_epi32(corr[(c0 + c) * nb + b]);
+    for (int j = 0; j < 4; ++j) {
+      __m512i lo0, hi0, lo1, hi1;
+      F::unpack_j(x0[b], j, lo0, hi0);
+      F::unpack_j(x1[b], j, lo1, hi1);
+      for (int c = 0; c < C; ++c) {
+        const int8_t* yq = y[c][b].qs;
+        const __m512i alo = _mm512_set1_epi32(load_i32(yq + 4 * j));
+        const __m512i ahi = _mm512_set1_epi32(load_i32(yq + 16 + 4 * j));
+        s[0][c] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(s[0][c], lo0, alo), hi0, ahi);
+        s[1][c] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(s[1][c], lo1, alo), hi1, ahi);
+      }
+    }
+    const __m512 dx0 = _mm512_cvtph_ps(load256(x0[b].d)), dx1 = _mm512_cvtph_ps(load256(x1[b].d));
+    for (int c = 0; c < C; ++c) {
+      const __m512 dy = _mm512_set1_ps(h2f(y[c][b].d));
+      acc[0][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[0][c]), _mm512_mul_ps(dx0, dy), acc[0][c]);
+      acc[1][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[1][c]), _mm512_mul_ps(dx1, dy), acc[1][c]);
+    }
+  }
+  for (int c = 0; c < C; ++c) {
+    _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16, acc[0][c]);
+    _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16 + 16, acc[1][c]);
+  }
+}
+
+// The prefill gemm: pairs of groups by x16_legacy_tile2, an odd last group as decode does.
+// The activation offsets (block_offsets) come from gemm_prep_x16 once per call when set.
+template <int Offset>
+size_t x16_offsets_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
+  const int64_t nb = cols / 32;
+  if (out != nullptr) {
+    gemm_args one;
+    one.a = a, one.n = 1, one.cols = cols;
+    block_offsets(one, Offset, reinterpret_cast<int32_t*>(out));
+  }
+  return static_cast<size_t>(nb) * sizeof(int32_t);
+}
+
+template <class F>
+void x16_legacy_gemm(const gemm_args& g) {
+  thread_local std::vector<int32_t> own;
+  const int32_t* corr = reinterpret_cast<const int32_t*>(g.prep);
+  if (corr == nullptr) {
+    own.resize(static_cast<size_t>(g.n * (g.cols / 32)));
+    block_offsets(g, F::offset, own.data());
+    corr = own.data();
+  }
+  const int64_t groups = g.rows / 16;
+  int64_t gi = 0;
+  for (; gi + 2 <= groups; gi += 2) {
+    int64_t c = 0;
+    for (; c + 6 <= g.n; c += 6) x16_legacy_tile2<F, 6>(g, gi, c, corr);
+    for (; c + 4 <= g.n; c += 4) x16_legacy_tile2<F, 4>(g, gi, c, corr);
+    for (; c < g.n; ++c) x16_legacy_tile2<F, 1>(g, gi, c, corr);
+  }
+  for (; gi < groups; ++gi) {
+    int64_t c = 0;
+    for (; c + 4 <= g.n; c += 4) x16_legacy_tile<F, 4>(g, gi, c, corr);
+    for (; c < g.n; ++c) x16_legacy_tile<F, 1>(g, gi, c, corr);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -330,4 +416,24 @@ void x16_q6_k_matvec(const gemm_args& g) {
   x16_sweep<2>(
       g, [&](int64_t gi, int64_t c) { x16_q6_k_tile<2>(g, gi, c); },
       [&](int64_t gi, int64_t c) { x16_q6_k_tile<1>(g, gi, c); });
+}
+
+// The x16 entries of the AVX-512 table: decode kernels, and for Q4_0 / Q5_0 / Q8_0 the two-group
+// prefill gemm with its once-per-call activation offsets.
+inline void fill_x16_table(uma::kernels::matmul_backend& b) {
+  using uma::dtype;
+  using uma::kernels::gemm_fn;
+  // Decode and prefill kernels (one for any n where gemm is null).
+  auto set_x16 = [&](dtype t, gemm_fn mv, gemm_fn gemm = nullptr) {
+    b.matvec_x16[static_cast<size_t>(t)] = mv;
+    b.gemm_x16[static_cast<size_t>(t)] = gemm != nullptr ? gemm : mv;
+  };
+  set_x16(dtype::q4_0, x16_legacy_matvec<x16_q4_0_fmt>, x16_legacy_gemm<x16_q4_0_fmt>);
+  set_x16(dtype::q5_0, x16_legacy_matvec<x16_q5_0_fmt>, x16_legacy_gemm<x16_q5_0_fmt>);
+  set_x16(dtype::q8_0, x16_legacy_matvec<x16_q8_0_fmt>, x16_legacy_gemm<x16_q8_0_fmt>);
+  b.gemm_prep_x16[static_cast<size_t>(dtype::q4_0)] = x16_offsets_prep<8>;
+  b.gemm_prep_x16[static_cast<size_t>(dtype::q5_0)] = x16_offsets_prep<16>;
+  b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep<128>;
+  set_x16(dtype::q4_k, x16_q4_k_matvec);
+  set_x16(dtype::q6_k, x16_q6_k_matvec);
 }

@@ -784,14 +784,7 @@ void fill_table(uma::kernels::matmul_backend& b) {
   set_rows(dtype::q6_k, rowq6k_matvec, rowq6k_gemm, nullptr);
   set_rows(dtype::q3_k, rowq3k_matvec, rowq3k_gemm, nullptr);
   set_rows(dtype::q2_k, rowq2k_matvec, rowq2k_gemm, nullptr);
-  auto set_x16 = [&](dtype t, uma::kernels::gemm_fn f) {  // one kernel for any n
-    b.matvec_x16[static_cast<size_t>(t)] = b.gemm_x16[static_cast<size_t>(t)] = f;
-  };
-  set_x16(dtype::q4_0, x16_legacy_matvec<x16_q4_0_fmt>);
-  set_x16(dtype::q5_0, x16_legacy_matvec<x16_q5_0_fmt>);
-  set_x16(dtype::q8_0, x16_legacy_matvec<x16_q8_0_fmt>);
-  set_x16(dtype::q4_k, x16_q4_k_matvec);
-  set_x16(dtype::q6_k, x16_q6_k_matvec);
+  fill_x16_table(b);
 #endif
 }
 
