@@ -132,8 +132,8 @@ void run(benchmark::State& state, stream_fn fn, bool in_cache) {
   }
   thread_pool& pool = bench::pool();
   // In L2 every thread reads its own copy of the small buffer's span (one core's L2 each).
-  const size_t per = in_cache ? b.bytes / line * line
-                              : b.bytes / static_cast<size_t>(pool.size()) / 4096 * 4096;
+  const size_t per =
+      in_cache ? b.bytes / line * line : b.bytes / static_cast<size_t>(pool.size()) / 4096 * 4096;
   std::atomic<uint64_t> sink{0};
   const int passes = in_cache ? 64 : 1;
   for (auto _ : state) {
