@@ -261,10 +261,8 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
 // Whether matmul_on interleaves `w` on the fly for n activation rows (see 2b there).
 bool x16_on_the_fly(const matmul_backend& be, const matrix_view& w, int64_t n) {
   const auto ti = static_cast<size_t>(w.type);
-  // Q6_K's x16 gemm measured no faster than its rows tile (gemm64 149-214 vs 172-219 GOPS, Zen 4).
-  return n >= x16_prefill_min_n && ti < max_dtype_id && w.type != dtype::q6_k &&
-         be.gemm_x16[ti] != nullptr && be.gemm_x16[ti] != scalar_backend().gemm_x16[ti] &&
-         x16_layout_fits(w);
+  return n >= x16_prefill_min_n && ti < max_dtype_id && be.gemm_x16[ti] != nullptr &&
+         be.gemm_x16[ti] != scalar_backend().gemm_x16[ti] && x16_layout_fits(w);
 }
 
 }  // namespace

@@ -368,7 +368,7 @@ inline __m512i dword_sbyte(__m512i v, int k) {
   return _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * k), 24);
 }
 
-template <int C>
+template <int C, bool Prefetch = true>
 void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
   using uma::kernels::x16_block_q6_k;
   const int64_t nb = g.cols / 256;
@@ -392,9 +392,10 @@ void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
         for (int c = 0; c < C; ++c)
           for (int q = 0; q < 4; ++q) d[c][q] = _mm512_setzero_si512();
         for (int kk = 4 * half; kk < 4 * half + 4; ++kk) {
-          const int step = (h * 2 + half) * 4 + (kk - 4 * half);   // 0..15
-          for (int l = 4 * step; l < 4 * step + 4 && l < 53; ++l)  // 52.5 lines a block
-            _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
+          const int step = (h * 2 + half) * 4 + (kk - 4 * half);  // 0..15
+          if constexpr (Prefetch)
+            for (int l = 4 * step; l < 4 * step + 4 && l < 53; ++l)  // 52.5 lines a block
+              _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
           const __m512i qa = _mm512_loadu_si512(xb.ql[16 * h + kk]);
           const __m512i qb = _mm512_loadu_si512(xb.ql[16 * h + 8 + kk]);
           const __m512i qh = _mm512_loadu_si512(xb.qh[8 * h + kk]);
@@ -438,6 +439,13 @@ void x16_q6_k_matvec(const gemm_args& g) {
       [&](int64_t gi, int64_t c) { x16_q6_k_tile<1>(g, gi, c); });
 }
 
+// Prefill: four activation rows per pass and no prefetch (a task's interleaved rows sit in L2).
+void x16_q6_k_gemm(const gemm_args& g) {
+  x16_sweep<4>(
+      g, [&](int64_t gi, int64_t c) { x16_q6_k_tile<4, false>(g, gi, c); },
+      [&](int64_t gi, int64_t c) { x16_q6_k_tile<1, false>(g, gi, c); });
+}
+
 // The x16 entries of the AVX-512 table: decode kernels, and for Q4_0 / Q5_0 / Q8_0 the two-group
 // prefill gemm with its once-per-call activation offsets.
 inline void fill_x16_table(uma::kernels::matmul_backend& b) {
@@ -456,5 +464,5 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep<128>;
   set_x16(dtype::q4_k, x16_q4_k_matvec, x16_q4_k_gemm);
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_k)] = x16_q4_k_pairs_prep;
-  set_x16(dtype::q6_k, x16_q6_k_matvec);
+  set_x16(dtype::q6_k, x16_q6_k_matvec, x16_q6_k_gemm);
 }
