@@ -50,8 +50,12 @@ void decode_scores(const uma::kernels::attn_block_args& a, const float* q, int64
         for (int u = 0; u < 4; ++u) acc[r][u] = V::fma(qv, kv[u], acc[r][u]);
       }
     }
-    for (int r = 0; r < M; ++r)
-      for (int u = 0; u < 4; ++u) s[r * 64 + j - j0 + u] = V::sum(acc[r][u]);
+    for (int r = 0; r < M; ++r) {
+      if constexpr (requires { V::sum4(acc[r], s); })  // the same sums, fewer shuffles
+        V::sum4(acc[r], s + r * 64 + j - j0);
+      else
+        for (int u = 0; u < 4; ++u) s[r * 64 + j - j0 + u] = V::sum(acc[r][u]);
+    }
   }
   for (; j < j1; ++j) {
     typename V::t acc[M];
