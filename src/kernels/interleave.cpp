@@ -72,17 +72,22 @@ void interleave(const matrix_view& w, void* dst, thread_pool* pool) {
   const size_t block_bytes = static_cast<size_t>(2 * f.halves + 4 * f.words);
   const auto* src = static_cast<const uint8_t*>(w.data);
   auto* out = static_cast<uint8_t*>(dst);
+  // Block by block, each output group-block written in order (16 rows' field k side by side):
+  // the stores stream and the 16 source rows are each read forward (rows-outer order measured
+  // 6.7 % of a Q4_0 pp512 profile).
   auto one_group = [&](int64_t g) {
-    for (int m = 0; m < 16; ++m) {
-      const uint8_t* row = src + static_cast<size_t>(g * 16 + m) * w.row_bytes;
-      for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* in = row + b * block_bytes;
-        uint8_t* o = out + static_cast<size_t>(g * nb + b) * 16 * block_bytes;
-        for (int h = 0; h < f.halves; ++h)
-          std::memcpy(o + 16 * f.half_at() + 32 * h + 2 * m, in + f.half_at() + 2 * h, 2);
-        for (int k = 0; k < f.words; ++k)
-          std::memcpy(o + 16 * f.word_at() + 64 * k + 4 * m, in + f.word_at() + 4 * k, 4);
-      }
+    const uint8_t* rows = src + static_cast<size_t>(g * 16) * w.row_bytes;
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* o = out + static_cast<size_t>(g * nb + b) * 16 * block_bytes;
+      const uint8_t* in = rows + b * block_bytes;
+      for (int h = 0; h < f.halves; ++h)
+        for (int m = 0; m < 16; ++m)
+          std::memcpy(o + 16 * f.half_at() + 32 * h + 2 * m,
+                      in + m * w.row_bytes + f.half_at() + 2 * h, 2);
+      for (int k = 0; k < f.words; ++k)
+        for (int m = 0; m < 16; ++m)
+          std::memcpy(o + 16 * f.word_at() + 64 * k + 4 * m,
+                      in + m * w.row_bytes + f.word_at() + 4 * k, 4);
     }
   };
   if (pool != nullptr && groups > 1)
