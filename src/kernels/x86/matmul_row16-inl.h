@@ -170,10 +170,46 @@ struct row16_q4_0_fmt {
   alignas(64) static constexpr int16_t sidx[32] = {0,  32, 0,  32, 9,  41, 9, 41, 18, 50, 18,
                                                    50, 27, 59, 27, 59, 0,  0, 0,  0,  0,  0,
                                                    0,  0,  0,  0,  0,  0,  0, 0,  0,  0};
+  // A full chunk from five consecutive loads v0..v4 (v4 masked to the chunk's last 32 bytes):
+  // group g's words 36g.. lie in (v_g, v_{g+1}) from word 4g on, so its nibble words are qidx
+  // + 4g there; the scales of groups 0 / 1 come from (v0, v1), of group 2 from (v2, v3), of
+  // group 3 from (v3, v4).
+  alignas(64) static constexpr auto qidx5 = [] {
+    std::array<std::array<int16_t, 32>, 4> t{};
+    for (int g = 0; g < 4; ++g)
+      for (int i = 0; i < 32; ++i) t[g][i] = static_cast<int16_t>(4 * g + 9 * (i / 8) + 1 + i % 8);
+    return t;
+  }();
+  alignas(64) static constexpr auto sidx5 = [] {
+    std::array<std::array<int16_t, 32>, 3> t{};
+    for (int k = 0; k < 4; ++k) {
+      t[0][4 * k] = static_cast<int16_t>(9 * k), t[0][4 * k + 1] = static_cast<int16_t>(36 + 9 * k);
+      t[1][4 * k + 2] = static_cast<int16_t>(8 + 9 * k);
+      t[2][4 * k + 3] = static_cast<int16_t>(12 + 9 * k);
+    }
+    return t;
+  }();
   template <bool Full>
   static void unpack(const uint8_t* p, int64_t rem, __m512i q[8], __m512i& scales,
                      __m512i& /*mins*/) {
-    const __m512i ix = _mm512_load_si512(qidx), low4 = _mm512_set1_epi8(0x0F);
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    if constexpr (Full) {
+      __m512i v[5];
+      for (int k = 0; k < 4; ++k) v[k] = _mm512_loadu_si512(p + 64 * k);
+      v[4] = _mm512_maskz_loadu_epi8(0xFFFFFFFFull, p + 256);
+      for (int g = 0; g < 4; ++g) {
+        const __m512i raw =
+            _mm512_permutex2var_epi16(v[g], _mm512_load_si512(qidx5[g].data()), v[g + 1]);
+        q[g] = _mm512_and_si512(raw, low4);
+        q[4 + g] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+      }
+      const __m512i a = _mm512_permutex2var_epi16(v[0], _mm512_load_si512(sidx5[0].data()), v[1]);
+      const __m512i b = _mm512_permutex2var_epi16(v[2], _mm512_load_si512(sidx5[1].data()), v[3]);
+      const __m512i c = _mm512_permutex2var_epi16(v[3], _mm512_load_si512(sidx5[2].data()), v[4]);
+      scales = _mm512_mask_blend_epi16(0x8888, _mm512_mask_blend_epi16(0x4444, a, b), c);
+      return;
+    }
+    const __m512i ix = _mm512_load_si512(qidx);
     __m512i first[4];
     for (int g = 0; g < 4; ++g) {
       const uint8_t* pg = p + 72 * g;
