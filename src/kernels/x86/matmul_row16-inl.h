@@ -333,6 +333,28 @@ struct row16_q8_0_fmt {
     const __m512i si = _mm512_load_si512(sidx);
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     scales = _mm512_setzero_si512();
+    if constexpr (Full) {
+      // Nine consecutive loads (the last masked to the chunk's 32 remaining bytes) instead of
+      // sixteen overlapping ones; group g's four registers (at 136g, + 64, + 8, + 72 bytes) are
+      // valignd of neighbours, group g starting 2g dwords into V[2g].
+      __m512i v[9];
+      for (int k = 0; k < 8; ++k) v[k] = _mm512_loadu_si512(p + 64 * k);
+      v[8] = _mm512_maskz_loadu_epi8(0xFFFFFFFFull, p + 512);
+      const auto group = [&]<int G>() {
+        const __m512i a = G == 0 ? v[0] : _mm512_alignr_epi32(v[2 * G + 1], v[2 * G], 2 * G);
+        const __m512i b = G == 0 ? v[1] : _mm512_alignr_epi32(v[2 * G + 2], v[2 * G + 1], 2 * G);
+        const __m512i c = _mm512_alignr_epi32(v[2 * G + 1], v[2 * G], 2 * G + 2);
+        const __m512i d = _mm512_alignr_epi32(v[2 * G + 2], v[2 * G + 1], 2 * G + 2);
+        q[G] = _mm512_xor_si512(_mm512_permutex2var_epi16(a, li, b), flip);
+        q[4 + G] = _mm512_xor_si512(_mm512_permutex2var_epi16(c, hi, d), flip);
+        scales = _mm512_mask_blend_epi16(0x1111u << G, scales, _mm512_permutex2var_epi16(a, si, b));
+      };
+      group.template operator()<0>();
+      group.template operator()<1>();
+      group.template operator()<2>();
+      group.template operator()<3>();
+      return;
+    }
     for (int g = 0; g < 4; ++g) {
       const uint8_t* pg = p + 136 * g;
       __m512i a, b, c, d;
