@@ -116,16 +116,30 @@ template <int BB, int L1, bool Five, int QH, bool Min, bool Full>
   const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
   __m512i first[4];
   scales = mins = _mm512_setzero_si512();
+  // The chunk is read by consecutive loads (masked to its valid bytes) and each group's two
+  // registers are valignd of neighbours: overlapping unaligned loads, two per group, streamed
+  // markedly slower (Q4_0 / Q8_0, docs/performance.md 2026-12-03).
+  constexpr int nv = (16 * BB + 63) / 64;
+  __m512i v[nv];
+  const int64_t valid = Full ? 16 * BB : rem * BB;  // zeros past the rem blocks of a last chunk
+  for (int k = 0; k < nv; ++k) v[k] = load_first(p + 64 * k, valid - 64 * k);
+  const auto at = [&]<int O>() {
+    if constexpr (O % 64 == 0)
+      return v[O / 64];
+    else
+      return _mm512_alignr_epi32(v[O / 64 + 1], v[O / 64], (O % 64) / 4);
+  };
+  const auto full_pair = [&]<int G>(__m512i& l0, __m512i& l1) {
+    l0 = at.template operator()<4 * BB * G>();
+    l1 = at.template operator()<4 * BB * G + L1>();
+  };
   for (int g = 0; g < 4; ++g) {
     const uint8_t* pg = p + 4 * BB * g;
     __m512i l0, l1;
-    if constexpr (Full) {
-      l0 = _mm512_loadu_si512(pg);
-      l1 = _mm512_loadu_si512(pg + L1);
-    } else {  // only the rem blocks' bytes are read: zeros past them
-      l0 = load_first(pg, rem * BB - 4 * BB * g);
-      l1 = load_first(pg + L1, rem * BB - 4 * BB * g - L1);
-    }
+    if (g == 0) full_pair.template operator()<0>(l0, l1);
+    if (g == 1) full_pair.template operator()<1>(l0, l1);
+    if (g == 2) full_pair.template operator()<2>(l0, l1);
+    if (g == 3) full_pair.template operator()<3>(l0, l1);
     first[g] = l0;
     const __m512i raw = _mm512_permutex2var_epi16(l0, ix, l1);
     q[g] = _mm512_and_si512(raw, low4);
@@ -160,20 +174,10 @@ template <int BB, int L1, bool Five, int QH, bool Min, bool Full>
 struct row16_q4_0_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q4_0);
   static constexpr bool far_prefetch = true;  // prefetch_lines
-  // Nibble words of block k of a group, over two registers (the second loaded 8 bytes further):
-  // words 9k + 1 .. 9k + 8.
-  alignas(64) static constexpr int16_t qidx[32] = {1,  2,  3,  4,  5,  6,  7,  8,  10, 11, 12,
-                                                   13, 14, 15, 16, 17, 19, 20, 21, 22, 23, 24,
-                                                   25, 26, 28, 29, 30, 31, 60, 61, 62, 63};
-  // Scale word of block 4g + k (word 9k of group g's first register) at 4k + g, for g = 0 / 1
-  // from the first / second register (groups 2, 3 reuse it).
-  alignas(64) static constexpr int16_t sidx[32] = {0,  32, 0,  32, 9,  41, 9, 41, 18, 50, 18,
-                                                   50, 27, 59, 27, 59, 0,  0, 0,  0,  0,  0,
-                                                   0,  0,  0,  0,  0,  0,  0, 0,  0,  0};
-  // A full chunk from five consecutive loads v0..v4 (v4 masked to the chunk's last 32 bytes):
-  // group g's words 36g.. lie in (v_g, v_{g+1}) from word 4g on, so its nibble words are qidx
-  // + 4g there; the scales of groups 0 / 1 come from (v0, v1), of group 2 from (v2, v3), of
-  // group 3 from (v3, v4).
+  // A chunk from five consecutive loads v0..v4 (masked to its valid bytes): group g's words
+  // 36g.. lie in (v_g, v_{g+1}) from word 4g on, so block k's nibble words (9k + 1 .. 9k + 8 of
+  // the group) are at 4g + 9k + 1.. there; the scales (word 9k, to lane 4k + g) of groups 0 / 1
+  // come from (v0, v1), of group 2 from (v2, v3), of group 3 from (v3, v4).
   alignas(64) static constexpr auto qidx5 = [] {
     std::array<std::array<int16_t, 32>, 4> t{};
     for (int g = 0; g < 4; ++g)
@@ -193,42 +197,19 @@ struct row16_q4_0_fmt {
   static void unpack(const uint8_t* p, int64_t rem, __m512i q[8], __m512i& scales,
                      __m512i& /*mins*/) {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
-    if constexpr (Full) {
-      __m512i v[5];
-      for (int k = 0; k < 4; ++k) v[k] = _mm512_loadu_si512(p + 64 * k);
-      v[4] = _mm512_maskz_loadu_epi8(0xFFFFFFFFull, p + 256);
-      for (int g = 0; g < 4; ++g) {
-        const __m512i raw =
-            _mm512_permutex2var_epi16(v[g], _mm512_load_si512(qidx5[g].data()), v[g + 1]);
-        q[g] = _mm512_and_si512(raw, low4);
-        q[4 + g] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
-      }
-      const __m512i a = _mm512_permutex2var_epi16(v[0], _mm512_load_si512(sidx5[0].data()), v[1]);
-      const __m512i b = _mm512_permutex2var_epi16(v[2], _mm512_load_si512(sidx5[1].data()), v[3]);
-      const __m512i c = _mm512_permutex2var_epi16(v[3], _mm512_load_si512(sidx5[2].data()), v[4]);
-      scales = _mm512_mask_blend_epi16(0x8888, _mm512_mask_blend_epi16(0x4444, a, b), c);
-      return;
-    }
-    const __m512i ix = _mm512_load_si512(qidx);
-    __m512i first[4];
+    const int64_t valid = Full ? 288 : rem * 18;  // zeros past the rem blocks of a last chunk
+    __m512i v[5];
+    for (int k = 0; k < 5; ++k) v[k] = load_first(p + 64 * k, valid - 64 * k);
     for (int g = 0; g < 4; ++g) {
-      const uint8_t* pg = p + 72 * g;
-      __m512i l0, l1;
-      if constexpr (Full) {
-        l0 = _mm512_loadu_si512(pg);
-        l1 = _mm512_loadu_si512(pg + 8);
-      } else {
-        l0 = load_first(pg, rem * 18 - 72 * g);
-        l1 = load_first(pg + 8, rem * 18 - 72 * g - 8);
-      }
-      first[g] = l0;
-      const __m512i raw = _mm512_permutex2var_epi16(l0, ix, l1);
+      const __m512i raw =
+          _mm512_permutex2var_epi16(v[g], _mm512_load_si512(qidx5[g].data()), v[g + 1]);
       q[g] = _mm512_and_si512(raw, low4);
       q[4 + g] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
     }
-    const __m512i si = _mm512_load_si512(sidx);
-    scales = _mm512_mask_blend_epi16(0xCCCC, _mm512_permutex2var_epi16(first[0], si, first[1]),
-                                     _mm512_permutex2var_epi16(first[2], si, first[3]));
+    const __m512i a = _mm512_permutex2var_epi16(v[0], _mm512_load_si512(sidx5[0].data()), v[1]);
+    const __m512i b = _mm512_permutex2var_epi16(v[2], _mm512_load_si512(sidx5[1].data()), v[3]);
+    const __m512i c = _mm512_permutex2var_epi16(v[3], _mm512_load_si512(sidx5[2].data()), v[4]);
+    scales = _mm512_mask_blend_epi16(0x8888, _mm512_mask_blend_epi16(0x4444, a, b), c);
   }
   static constexpr bool has_min = false;
   // The 16 block dots without the offset term.
@@ -333,47 +314,25 @@ struct row16_q8_0_fmt {
     const __m512i si = _mm512_load_si512(sidx);
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     scales = _mm512_setzero_si512();
-    if constexpr (Full) {
-      // Nine consecutive loads (the last masked to the chunk's 32 remaining bytes) instead of
-      // sixteen overlapping ones; group g's four registers (at 136g, + 64, + 8, + 72 bytes) are
-      // valignd of neighbours, group g starting 2g dwords into V[2g].
-      __m512i v[9];
-      for (int k = 0; k < 8; ++k) v[k] = _mm512_loadu_si512(p + 64 * k);
-      v[8] = _mm512_maskz_loadu_epi8(0xFFFFFFFFull, p + 512);
-      const auto group = [&]<int G>() {
-        const __m512i a = G == 0 ? v[0] : _mm512_alignr_epi32(v[2 * G + 1], v[2 * G], 2 * G);
-        const __m512i b = G == 0 ? v[1] : _mm512_alignr_epi32(v[2 * G + 2], v[2 * G + 1], 2 * G);
-        const __m512i c = _mm512_alignr_epi32(v[2 * G + 1], v[2 * G], 2 * G + 2);
-        const __m512i d = _mm512_alignr_epi32(v[2 * G + 2], v[2 * G + 1], 2 * G + 2);
-        q[G] = _mm512_xor_si512(_mm512_permutex2var_epi16(a, li, b), flip);
-        q[4 + G] = _mm512_xor_si512(_mm512_permutex2var_epi16(c, hi, d), flip);
-        scales = _mm512_mask_blend_epi16(0x1111u << G, scales, _mm512_permutex2var_epi16(a, si, b));
-      };
-      group.template operator()<0>();
-      group.template operator()<1>();
-      group.template operator()<2>();
-      group.template operator()<3>();
-      return;
-    }
-    for (int g = 0; g < 4; ++g) {
-      const uint8_t* pg = p + 136 * g;
-      __m512i a, b, c, d;
-      if constexpr (Full) {
-        a = _mm512_loadu_si512(pg);
-        b = _mm512_loadu_si512(pg + 64);
-        c = _mm512_loadu_si512(pg + 8);
-        d = _mm512_loadu_si512(pg + 72);
-      } else {
-        const int64_t n = rem * 34 - 136 * g;
-        a = load_first(pg, n);
-        b = load_first(pg + 64, n - 64);
-        c = load_first(pg + 8, n - 8);
-        d = load_first(pg + 72, n - 72);
-      }
-      q[g] = _mm512_xor_si512(_mm512_permutex2var_epi16(a, li, b), flip);
-      q[4 + g] = _mm512_xor_si512(_mm512_permutex2var_epi16(c, hi, d), flip);
-      scales = _mm512_mask_blend_epi16(0x1111u << g, scales, _mm512_permutex2var_epi16(a, si, b));
-    }
+    // Nine consecutive loads (masked to the chunk's valid bytes) instead of sixteen overlapping
+    // ones; group g's four registers (at 136g, + 64, + 8, + 72 bytes) are valignd of neighbours,
+    // group g starting 2g dwords into V[2g].
+    const int64_t valid = Full ? 544 : rem * 34;
+    __m512i v[9];
+    for (int k = 0; k < 9; ++k) v[k] = load_first(p + 64 * k, valid - 64 * k);
+    const auto group = [&]<int G>() {
+      const __m512i a = G == 0 ? v[0] : _mm512_alignr_epi32(v[2 * G + 1], v[2 * G], 2 * G);
+      const __m512i b = G == 0 ? v[1] : _mm512_alignr_epi32(v[2 * G + 2], v[2 * G + 1], 2 * G);
+      const __m512i c = _mm512_alignr_epi32(v[2 * G + 1], v[2 * G], 2 * G + 2);
+      const __m512i d = _mm512_alignr_epi32(v[2 * G + 2], v[2 * G + 1], 2 * G + 2);
+      q[G] = _mm512_xor_si512(_mm512_permutex2var_epi16(a, li, b), flip);
+      q[4 + G] = _mm512_xor_si512(_mm512_permutex2var_epi16(c, hi, d), flip);
+      scales = _mm512_mask_blend_epi16(0x1111u << G, scales, _mm512_permutex2var_epi16(a, si, b));
+    };
+    group.template operator()<0>();
+    group.template operator()<1>();
+    group.template operator()<2>();
+    group.template operator()<3>();
   }
   static constexpr bool has_min = false;
   static __m512i dot(const __m512i q[8], const uint8_t* ach) { return row16_q4_0_fmt::dot(q, ach); }
