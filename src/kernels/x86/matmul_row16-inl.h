@@ -6,17 +6,21 @@
 // lane where it matters: the per-block int32 dots are reduced to one vector of 16 lanes, so the
 // fp32 work (convert, scale, fma) is one instruction per 16 blocks and (row, activation) pair
 // instead of one per 2 blocks as in nib_tile512 / legacy_tile512.
-// - Q4_0: per group of 4 blocks (72 bytes), two overlapping loads and one vpermt2w put each
-//   block's 16 nibble bytes in its own 128-bit lane; and/shift split the nibbles; two vpdpbusd
-//   against the activation laid out to match (lane k: block k's values 0..15, then 16..31).
-// - Q5_0: the same with 22-byte blocks (groups of 88 bytes, loads at 0 and 24) and each block's
-//   32 fifth bits as byte masks (the qh halves of 4 blocks joined in scalar registers, next to
-//   the vector work) that add 16 to the nibbles they select.
-// - Q4_1 / Q5_1: as Q4_0 / Q5_0 over 20- / 24-byte blocks (groups of 80 / 96 bytes, loads at 0
-//   and 16 / 32), no offset; the 16 fp16 mins are gathered like the scales and the min term is one
-//   fma per 16 blocks against the Q8_1 activation's per-block s = d x sum.
-// - Q8_0: the Q4_0 lane layout, per group of 4 blocks (136 bytes) four loads and two vpermt2w
-//   (block k's values 0..15, then 16..31, in lane k); an xor makes them unsigned (w + 128).
+// Every format reads a chunk with consecutive 64-byte loads (masked to its valid bytes); each
+// group of 4 blocks is gathered from two neighbouring registers by vpermt2w, after a valignd
+// where the group does not start on a register's word 4g (eight or sixteen overlapping unaligned
+// loads per chunk streamed up to a third slower, docs/performance.md 2026-12-03).
+// - Q4_0: per group of 4 blocks (72 bytes) one vpermt2w puts each block's 16 nibble bytes in its
+//   own 128-bit lane; and/shift split the nibbles; two vpdpbusd against the activation laid out
+//   to match (lane k: block k's values 0..15, then 16..31).
+// - Q5_0: the same with 22-byte blocks (groups of 88 bytes) and each block's 32 fifth bits as
+//   byte masks (the qh halves of 4 blocks joined in scalar registers, next to the vector work)
+//   that add 16 to the nibbles they select.
+// - Q4_1 / Q5_1: as Q4_0 / Q5_0 over 20- / 24-byte blocks (groups of 80 / 96 bytes), no offset;
+//   the 16 fp16 mins are gathered like the scales and the min term is one fma per 16 blocks
+//   against the Q8_1 activation's per-block s = d x sum.
+// - Q8_0: the Q4_0 lane layout, per group of 4 blocks (136 bytes) two vpermt2w (block k's values
+//   0..15, then 16..31, in lane k); an xor makes them unsigned (w + 128).
 // The lanes are summed by in-lane unpacks into a fixed lane order, and the 16 fp16 row scales are
 // gathered from the same loads in that order, as are the activation scales and offset terms
 // (prepared once per activation row). Every block product is the exact int32 of the reference

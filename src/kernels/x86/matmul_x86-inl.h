@@ -43,12 +43,12 @@ inline float h2f(uint16_t h) {
   return _cvtsh_ss(h);
 }
 
-// Weight prefetch. Between one core's loads the unpack / dot work fills the out-of-order window,
-// so too few lines are in flight to hide DRAM latency (one core: a bare load loop over the same
-// rows 32-37 GB/s, the Q8_0 tile 20-22). Each step fetches its lines `near` bytes ahead into L1
-// and, where Far, kFarAhead beyond that into L2 (clear of L1's few miss buffers). The far one pays
-// only for cheap-per-byte tiles (row16 Q4_0 / Q8_0: 2 threads +20-25 %; the legacy tiles); the
-// heavier AVX-512 tiles, compute-bound at 2 threads, lost 5-15 % with it. They prefetch
+// Weight prefetch (one core: a bare load loop over the same rows 32-37 GB/s, the Q8_0 tile 20-22
+// before its loads were made consecutive; bench_overlap shows the core itself overlaps a stream
+// with compute, so the tiles' own loads were the limit). Each step fetches its lines `near` bytes
+// ahead into L1 and, where Far, kFarAhead beyond that into L2 (clear of L1's few miss buffers). The
+// far one pays only for cheap-per-byte tiles (row16 Q4_0 / Q8_0: 2 threads +20-25 %; the legacy
+// tiles); the heavier AVX-512 tiles, compute-bound at 2 threads, lost 5-15 % with it. They prefetch
 // non-temporally instead (weights are read once per token; end to end K mixes +0-20 %, the rest
 // even). Figures: docs/performance.md (2026-12-02 23:25, 2026-12-03 05:20).
 inline constexpr size_t kFarAhead = 16384;
