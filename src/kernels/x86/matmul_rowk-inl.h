@@ -4,6 +4,20 @@
 // tile unpacks each row's block once for C activation rows.
 #pragma once
 
+// Runs step(r, b) over R rows x nb super-blocks: block-major for the prefill tiles (each
+// activation block loaded once for the R rows), row by row for decode (C == 1), so that the rows
+// are read as one sequential stream.
+template <int R, int C, class Step>
+inline void tile_steps(int64_t nb, const Step& step) {
+  if constexpr (C == 1) {
+    for (int r = 0; r < R; ++r)
+      for (int64_t b = 0; b < nb; ++b) step(r, b);
+  } else {
+    for (int64_t b = 0; b < nb; ++b)
+      for (int r = 0; r < R; ++r) step(r, b);
+  }
+}
+
 // Q4_K in the rows layout, one super-block (144 bytes) per step with no scalar work: the
 // 12 packed scale bytes decode in one xmm register (ggml's kmask steps as vector ops), each zmm of
 // nibbles covers two sub-blocks (low nibbles of qs 0..63 are sub-blocks 0 and 2, high ones 1 and
@@ -71,47 +85,45 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
   __m512 facc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    for (int r = 0; r < R; ++r) {
-      const auto* x =
-          reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
-      const auto* xb = reinterpret_cast<const char*>(x);
-      prefetch_lines<false>(xb, lines, 2048);
-      const __m512i s32 = _mm512_cvtepu8_epi32(k4_scales_vec(x->scales));
-      const __m512i l0 = _mm512_loadu_si512(x->qs), l1 = _mm512_loadu_si512(x->qs + 64);
-      __m512i q[4] = {_mm512_and_si512(l0, low4), _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
-                      _mm512_and_si512(l1, low4), _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4)};
-      if constexpr (Five) {
-        const __m512i qh =
-            _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->qh)));
-        for (int v = 0; v < 4; ++v)
-          q[v] = _mm512_mask_add_epi8(q[v], _mm512_test_epi8_mask(qh, fifth[v]), q[v], sixteen);
-      }
-      __m512i sc[4];
-      for (int v = 0; v < 4; ++v) sc[v] = _mm512_permutexvar_epi32(pick[v], s32);
-      uint32_t dd;
-      std::memcpy(&dd, &x->d, 4);
-      const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dd)));  // d, dmin
-      for (int c = 0; c < C; ++c) {
-        const auto* a = reinterpret_cast<const rowk4_act_block*>(act + c * act_stride) + b;
-        __m512i isum = _mm512_setzero_si512();
-        for (int v = 0; v < 4; ++v) {
-          const __m512i p =
-              _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[v], _mm512_load_si512(a->qs + 64 * v));
-          isum = _mm512_dpwssd_epi32(isum, p, sc[v]);
-        }
-        const __m512i mins =
-            _mm512_dpwssd_epi32(_mm512_setzero_si512(), s32, _mm512_load_si512(a->sums));
-        const __m128 dma = _mm_mul_ps(dm, _mm_set1_ps(a->d));
-        facc[r][c] =
-            _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_broadcastss_ps(dma), facc[r][c]);
-        facc[r][c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mins),
-                                      _mm512_broadcastss_ps(_mm_movehdup_ps(dma)), facc[r][c]);
-      }
+  const auto step = [&](int r, int64_t b) {
+    const auto* x =
+        reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
+    const auto* xb = reinterpret_cast<const char*>(x);
+    prefetch_lines<false>(xb, lines, 2048);
+    const __m512i s32 = _mm512_cvtepu8_epi32(k4_scales_vec(x->scales));
+    const __m512i l0 = _mm512_loadu_si512(x->qs), l1 = _mm512_loadu_si512(x->qs + 64);
+    __m512i q[4] = {_mm512_and_si512(l0, low4), _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
+                    _mm512_and_si512(l1, low4), _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4)};
+    if constexpr (Five) {
+      const __m512i qh =
+          _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->qh)));
+      for (int v = 0; v < 4; ++v)
+        q[v] = _mm512_mask_add_epi8(q[v], _mm512_test_epi8_mask(qh, fifth[v]), q[v], sixteen);
     }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) y0[c * g.ldy + r0 + r] = _mm512_reduce_add_ps(facc[r][c]);
+    __m512i sc[4];
+    for (int v = 0; v < 4; ++v) sc[v] = _mm512_permutexvar_epi32(pick[v], s32);
+    uint32_t dd;
+    std::memcpy(&dd, &x->d, 4);
+    const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dd)));  // d, dmin
+    for (int c = 0; c < C; ++c) {
+      const auto* a = reinterpret_cast<const rowk4_act_block*>(act + c * act_stride) + b;
+      __m512i isum = _mm512_setzero_si512();
+      for (int v = 0; v < 4; ++v) {
+        const __m512i p =
+            _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[v], _mm512_load_si512(a->qs + 64 * v));
+        isum = _mm512_dpwssd_epi32(isum, p, sc[v]);
+      }
+      const __m512i mins =
+          _mm512_dpwssd_epi32(_mm512_setzero_si512(), s32, _mm512_load_si512(a->sums));
+      const __m128 dma = _mm_mul_ps(dm, _mm_set1_ps(a->d));
+      facc[r][c] =
+          _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_broadcastss_ps(dma), facc[r][c]);
+      facc[r][c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mins),
+                                    _mm512_broadcastss_ps(_mm_movehdup_ps(dma)), facc[r][c]);
+    }
+  };
+  tile_steps<R, C>(nb, step);
+  store_tile<R, C>(facc, y0, g.ldy, r0);
 }
 
 // Q6_K in the rows layout, one super-block (210 bytes) per step. Per 128-element half, one
@@ -134,43 +146,39 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
   __m512 facc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    for (int r = 0; r < R; ++r) {
-      const auto* x =
-          reinterpret_cast<const block_q6_k*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) +
-          b;
-      const auto* xb = reinterpret_cast<const char*>(x);
-      prefetch_lines<false>(xb, 4, 2048);
-      const __m256i sc16 = _mm256_cvtepi8_epi16(load128(x->scales));
-      const __m512i s32 = _mm512_cvtepu16_epi32(sc16);
-      __m512i w[4], sc[4];
-      for (int h = 0; h < 2; ++h) {
-        const __m512i l = _mm512_loadu_si512(x->ql + 64 * h);
-        const __m512i hb = _mm512_broadcast_i64x4(load256(x->qh + 32 * h));
-        w[2 * h] = _mm512_or_si512(_mm512_and_si512(l, low4),
-                                   _mm512_and_si512(_mm512_sllv_epi16(hb, shl), bits45));
-        w[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
-                                       _mm512_and_si512(_mm512_srlv_epi16(hb, shr), bits45));
-      }
-      for (int k = 0; k < 4; ++k) sc[k] = _mm512_permutexvar_epi32(pick[k], s32);
-      const float d = h2f(x->d);
-      for (int c = 0; c < C; ++c) {
-        const auto* y = reinterpret_cast<const block_q8_k*>(act + c * act_stride) + b;
-        __m512i isum = _mm512_setzero_si512();
-        for (int k = 0; k < 4; ++k) {
-          const __m512i p =
-              _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_loadu_si512(y->qs + 64 * k));
-          isum = _mm512_dpwssd_epi32(isum, p, sc[k]);
-        }
-        const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y->bsums)), 5);
-        isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(off));
-        facc[r][c] =
-            _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y->d), facc[r][c]);
-      }
+  const auto step = [&](int r, int64_t b) {
+    const auto* x =
+        reinterpret_cast<const block_q6_k*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
+    const auto* xb = reinterpret_cast<const char*>(x);
+    prefetch_lines<false>(xb, 4, 2048);
+    const __m256i sc16 = _mm256_cvtepi8_epi16(load128(x->scales));
+    const __m512i s32 = _mm512_cvtepu16_epi32(sc16);
+    __m512i w[4], sc[4];
+    for (int h = 0; h < 2; ++h) {
+      const __m512i l = _mm512_loadu_si512(x->ql + 64 * h);
+      const __m512i hb = _mm512_broadcast_i64x4(load256(x->qh + 32 * h));
+      w[2 * h] = _mm512_or_si512(_mm512_and_si512(l, low4),
+                                 _mm512_and_si512(_mm512_sllv_epi16(hb, shl), bits45));
+      w[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
+                                     _mm512_and_si512(_mm512_srlv_epi16(hb, shr), bits45));
     }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) y0[c * g.ldy + r0 + r] = _mm512_reduce_add_ps(facc[r][c]);
+    for (int k = 0; k < 4; ++k) sc[k] = _mm512_permutexvar_epi32(pick[k], s32);
+    const float d = h2f(x->d);
+    for (int c = 0; c < C; ++c) {
+      const auto* y = reinterpret_cast<const block_q8_k*>(act + c * act_stride) + b;
+      __m512i isum = _mm512_setzero_si512();
+      for (int k = 0; k < 4; ++k) {
+        const __m512i p =
+            _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_loadu_si512(y->qs + 64 * k));
+        isum = _mm512_dpwssd_epi32(isum, p, sc[k]);
+      }
+      const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y->bsums)), 5);
+      isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(off));
+      facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y->d), facc[r][c]);
+    }
+  };
+  tile_steps<R, C>(nb, step);
+  store_tile<R, C>(facc, y0, g.ldy, r0);
 }
 
 // Q2_K and Q3_K in the rows layout, one super-block (84 / 110 bytes) per step, built like Q6_K's
@@ -204,58 +212,56 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
   __m512 facc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    for (int r = 0; r < R; ++r) {
-      const auto* x =
-          reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
-      const auto* xb = reinterpret_cast<const char*>(x);
-      prefetch_lines<false>(xb, lines, 2048);
-      __m512i w[4];
-      for (int h = 0; h < 2; ++h) {
-        const __m512i q = _mm512_broadcast_i64x4(load256(x->qs + 32 * h));
-        w[2 * h] = _mm512_and_si512(_mm512_srlv_epi16(q, shift_a), three);
-        w[2 * h + 1] = _mm512_and_si512(_mm512_srlv_epi16(q, shift_b), three);
+  const auto step = [&](int r, int64_t b) {
+    const auto* x =
+        reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
+    const auto* xb = reinterpret_cast<const char*>(x);
+    prefetch_lines<false>(xb, lines, 2048);
+    __m512i w[4];
+    for (int h = 0; h < 2; ++h) {
+      const __m512i q = _mm512_broadcast_i64x4(load256(x->qs + 32 * h));
+      w[2 * h] = _mm512_and_si512(_mm512_srlv_epi16(q, shift_a), three);
+      w[2 * h + 1] = _mm512_and_si512(_mm512_srlv_epi16(q, shift_b), three);
+    }
+    __m256i sc16, mn16;
+    if constexpr (Three) {
+      const __m512i hm = _mm512_broadcast_i64x4(load256(x->hmask));
+      for (int k = 0; k < 4; ++k)
+        w[k] = _mm512_mask_add_epi8(w[k], _mm512_test_epi8_mask(hm, hbit[k]), w[k], four);
+      sc16 = _mm256_cvtepi8_epi16(q3k_scales_i8(x->scales));
+    } else {
+      const __m128i raw = load128(x->scales);
+      sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(raw, _mm_set1_epi8(0x0f)));
+      mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f)));
+    }
+    const __m512i s32 = _mm512_cvtepu16_epi32(sc16);
+    __m512i sc[4];
+    for (int k = 0; k < 4; ++k) sc[k] = _mm512_permutexvar_epi32(pick[k], s32);
+    const float d = h2f(x->d);
+    for (int c = 0; c < C; ++c) {
+      const auto* y = reinterpret_cast<const block_q8_k*>(act + c * act_stride) + b;
+      __m512i isum = _mm512_setzero_si512();
+      for (int k = 0; k < 4; ++k) {
+        const __m512i p =
+            _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_loadu_si512(y->qs + 64 * k));
+        isum = _mm512_dpwssd_epi32(isum, p, sc[k]);
       }
-      __m256i sc16, mn16;
       if constexpr (Three) {
-        const __m512i hm = _mm512_broadcast_i64x4(load256(x->hmask));
-        for (int k = 0; k < 4; ++k)
-          w[k] = _mm512_mask_add_epi8(w[k], _mm512_test_epi8_mask(hm, hbit[k]), w[k], four);
-        sc16 = _mm256_cvtepi8_epi16(q3k_scales_i8(x->scales));
+        const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y->bsums)), 2);
+        isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(off));
+        facc[r][c] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y->d), facc[r][c]);
       } else {
-        const __m128i raw = load128(x->scales);
-        sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(raw, _mm_set1_epi8(0x0f)));
-        mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f)));
-      }
-      const __m512i s32 = _mm512_cvtepu16_epi32(sc16);
-      __m512i sc[4];
-      for (int k = 0; k < 4; ++k) sc[k] = _mm512_permutexvar_epi32(pick[k], s32);
-      const float d = h2f(x->d);
-      for (int c = 0; c < C; ++c) {
-        const auto* y = reinterpret_cast<const block_q8_k*>(act + c * act_stride) + b;
-        __m512i isum = _mm512_setzero_si512();
-        for (int k = 0; k < 4; ++k) {
-          const __m512i p =
-              _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_loadu_si512(y->qs + 64 * k));
-          isum = _mm512_dpwssd_epi32(isum, p, sc[k]);
-        }
-        if constexpr (Three) {
-          const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y->bsums)), 2);
-          isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(off));
-          facc[r][c] =
-              _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y->d), facc[r][c]);
-        } else {
-          const __m256i mins = _mm256_madd_epi16(mn16, load256(y->bsums));
-          facc[r][c] =
-              _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y->d), facc[r][c]);
-          facc[r][c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(mins)),
-                                        _mm512_set1_ps(h2f(x->dmin) * y->d), facc[r][c]);
-        }
+        const __m256i mins = _mm256_madd_epi16(mn16, load256(y->bsums));
+        facc[r][c] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y->d), facc[r][c]);
+        facc[r][c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_zextsi256_si512(mins)),
+                                      _mm512_set1_ps(h2f(x->dmin) * y->d), facc[r][c]);
       }
     }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) y0[c * g.ldy + r0 + r] = _mm512_reduce_add_ps(facc[r][c]);
+  };
+  tile_steps<R, C>(nb, step);
+  store_tile<R, C>(facc, y0, g.ldy, r0);
 }
 
 // Drivers (matmul_row16-inl.h's): Q4_K's tile reads its own activation layout (gemm_prep),
