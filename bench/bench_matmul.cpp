@@ -6,7 +6,8 @@
 //   (--repack), where the backend has kernels for it.
 // Run: build/<dir>/bench_matmul [--benchmark_filter=q4_0]
 // Environment: UMA_BENCH_MATVEC_MIB / UMA_BENCH_MATVEC_KIB (matvec matrix size; e.g. KIB=512 keeps
-// it in one core's L2), UMA_BENCH_THREADS (pool size, default all cores).
+// it in one core's L2), UMA_BENCH_MATVEC_COLS (row length), UMA_BENCH_THREADS (pool size, default
+// all cores).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -72,8 +73,12 @@ void bm_matvec(benchmark::State& st, backend_id id, dtype t, bool x16) {
     st.SkipWithError("backend not available on this CPU");
     return;
   }
-  const int64_t cols = 2048;
+  // UMA_BENCH_MATVEC_COLS overrides the row length (e.g. 896 for qwen2.5-0.5b's rows, whose
+  // last 16-block chunk is partial); rounded down to the format's block.
   const auto& tr = traits(t);
+  const char* cols_env = std::getenv("UMA_BENCH_MATVEC_COLS");
+  int64_t cols = cols_env != nullptr ? std::strtoll(cols_env, nullptr, 10) : 2048;
+  cols = std::max<int64_t>(cols / tr.block_elems * tr.block_elems, tr.block_elems);
   const size_t row_bytes = cols / tr.block_elems * tr.block_bytes;
   // Weights must come from DRAM, not the last-level cache (300 MiB on some Xeons): 768 MiB by
   // default, UMA_BENCH_MATVEC_MIB (or _KIB, for a matrix that stays in L2) overrides.

@@ -37,16 +37,22 @@ inline size_t row16_act_bytes(int64_t cols) {
   return static_cast<size_t>((cols / 32 + 15) / 16) * row16_chunk_act;
 }
 
-// Horizontal sums of four fp32 vectors, in order: two in-lane unpack steps and two lane folds
-// (13 instructions for 4 rows where _mm512_reduce_add_ps takes about 9 per row).
+// Horizontal sums of four fp32 vectors, each with _mm512_reduce_add_ps's pairings (halves, then
+// quarters, then elements i, i + 2, then 0, 1), so a row sums to the same float whether decode
+// (four rows a tile) or the prefill tiles (_mm512_reduce_add_ps) computed it; 14 instructions
+// for 4 rows where _mm512_reduce_add_ps takes about 9 per row.
 [[gnu::always_inline]] inline __m128 hsum4_ps(__m512 a, __m512 b, __m512 c, __m512 d) {
-  const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
-  const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
-  const __m512 s = _mm512_add_ps(
-      _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(ab), _mm512_castps_pd(cd))),
-      _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(ab), _mm512_castps_pd(cd))));
-  const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(s), _mm512_extractf32x8_ps(s, 1));
-  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  const __m512 ab =
+      _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xee));
+  const __m512 cd =
+      _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xee));
+  // Row k's quarter sums in lane k.
+  const __m512 q =
+      _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xdd));
+  const __m512 x = _mm512_add_ps(q, _mm512_permute_ps(q, 0x4e));  // elements 0 + 2, 1 + 3
+  const __m512 y = _mm512_add_ps(x, _mm512_permute_ps(x, 0xb1));  // (0 + 2) + (1 + 3)
+  return _mm512_castps512_ps128(
+      _mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), y));
 }
 
 // A tile's R x C accumulators summed into y0[c * ldy + r0 + r]: rows in fours where R allows.
@@ -145,6 +151,24 @@ template <int BB, int L1, bool Five, int QH, bool Min, bool Full>
   const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
   __m512i first[4];
   scales = mins = _mm512_setzero_si512();
+  // Five: block k's qh (bytes BB k + QH.., from the second register, loaded L1 bytes into the
+  // group, where past the first's 64) to the first two words of lane k; the byte shuffles
+  // spread its bytes 0, 1 (values 0..15) or 2, 3 (16..31) over the lane's 8-byte halves and
+  // five_bit picks bit j % 8 for byte j.
+  alignas(64) static constexpr auto five_idx = [] {
+    std::array<int16_t, 32> t{};
+    for (int k = 0; k < 4; ++k) {
+      const int at = BB * k + QH;
+      const int w = at + 4 <= 64 ? at / 2 : 32 + (at - L1) / 2;
+      t[8 * k] = static_cast<int16_t>(w), t[8 * k + 1] = static_cast<int16_t>(w + 1);
+    }
+    return t;
+  }();
+  const __m512i five_lo =
+      _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const __m512i five_hi =
+      _mm512_broadcast_i32x4(_mm_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m512i five_bit = _mm512_set1_epi64(0x8040201008040201ll);
   // The chunk is read by consecutive loads (masked to its valid bytes) and each group's two
   // registers are valignd of neighbours: overlapping unaligned loads, two per group, streamed
   // markedly slower (Q4_0 / Q8_0, docs/performance.md 2026-12-03).
@@ -163,7 +187,6 @@ template <int BB, int L1, bool Five, int QH, bool Min, bool Full>
     l1 = at.template operator()<4 * BB * G + L1>();
   };
   for (int g = 0; g < 4; ++g) {
-    const uint8_t* pg = p + 4 * BB * g;
     __m512i l0, l1;
     if (g == 0) full_pair.template operator()<0>(l0, l1);
     if (g == 1) full_pair.template operator()<1>(l0, l1);
@@ -174,17 +197,14 @@ template <int BB, int L1, bool Five, int QH, bool Min, bool Full>
     q[g] = _mm512_and_si512(raw, low4);
     q[4 + g] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
     if constexpr (Five) {
-      uint64_t mlo = 0, mhi = 0;
-      for (int k = 0; k < 4; ++k) {
-        if (!Full && 4 * g + k >= rem) break;
-        uint16_t a, b;
-        std::memcpy(&a, pg + BB * k + QH, 2);
-        std::memcpy(&b, pg + BB * k + QH + 2, 2);
-        mlo |= static_cast<uint64_t>(a) << (16 * k);
-        mhi |= static_cast<uint64_t>(b) << (16 * k);
-      }
-      q[g] = _mm512_mask_add_epi8(q[g], mlo, q[g], bit4);
-      q[4 + g] = _mm512_mask_add_epi8(q[4 + g], mhi, q[4 + g], bit4);
+      // Block k's 32 fifth bits to the first dword of lane k, each byte's bit picked by a
+      // vpshufb of its bit's byte and a vptestmb (blocks past rem were loaded as zeros).
+      const __m512i qh = _mm512_permutex2var_epi16(l0, _mm512_load_si512(five_idx.data()), l1);
+      q[g] = _mm512_mask_add_epi8(
+          q[g], _mm512_test_epi8_mask(_mm512_shuffle_epi8(qh, five_lo), five_bit), q[g], bit4);
+      q[4 + g] = _mm512_mask_add_epi8(
+          q[4 + g], _mm512_test_epi8_mask(_mm512_shuffle_epi8(qh, five_hi), five_bit), q[4 + g],
+          bit4);
       const __mmask32 lanes = 0x1111u << g;
       scales = _mm512_mask_blend_epi16(lanes, scales, _mm512_permutex2var_epi16(l0, si, l1));
       if constexpr (Min)
@@ -388,7 +408,10 @@ void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
   const auto step = [&]<bool Full>(int r, int64_t i) {
     {
       const uint8_t* p = g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes + i * F::chunk_bytes;
-      if constexpr (Full) prefetch_lines<F::far_prefetch>(p, lines, ahead);
+      // The tail's bytes too: with short rows (qwen2.5-0.5b: 28 blocks) it is a large part of
+      // every row, and the rows ahead are the bytes prefetched.
+      prefetch_lines<F::far_prefetch>(
+          p, Full ? lines : static_cast<int>((rem * (F::chunk_bytes / 16) + 63) / 64), ahead);
       __m512i q[8], sw, sm;
       F::template unpack<Full>(p, rem, q, sw, sm);
       const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(sw));
