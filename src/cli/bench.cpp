@@ -372,8 +372,8 @@ int run_bench(const bench_cli& c) {
               uma::kernels::matmul_backend_name(), threads, c.reps);
   if (!c.repack && uma::kernels::interleave_supported(m.bound().output.view()))
     std::printf(
-        "(this CPU has interleaved-layout kernels for these weights: --repack copies them at load "
-        "for faster decode, see docs/performance.md)\n");
+        "(this CPU has interleaved-layout kernels for these weights: --repack copies them at load; "
+        "whether that is faster depends on the CPU, see docs/performance.md)\n");
   std::printf(
       "memory: peak RSS %.1f MiB; mapped weights resident %.1f MiB; interleaved weight copies "
       "%.1f MiB; beyond weights %.1f MiB (KV cache reserved %.1f MiB, touched as used)\n",
@@ -401,8 +401,8 @@ UMA_COMMAND(bench,
               app.add_option("--bw-mib", c->bw_mib, "bandwidth probe buffer in MiB (default 1024)");
               app.add_flag("--no-probe", c->no_probe, "skip the bandwidth / int8 probes");
               app.add_flag("--repack", c->repack,
-                           "copy Q4_0 weights into the interleaved x16 layout (faster decode on "
-                           "AVX-512; not zero-copy)");
+                           "copy the weights into the interleaved x16 layout (AVX-512; not "
+                           "zero-copy; faster on some CPUs only, see docs/performance.md)");
               app.add_flag("--json", c->json, "print one JSON object");
               return [c] { return run_bench(*c); };
             });

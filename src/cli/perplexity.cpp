@@ -77,7 +77,7 @@ UMA_COMMAND(perplexity, "perplexity of a model on a text file",
               app.add_option("-t,--threads", c->threads, "threads (default: physical cores)");
               app.add_flag("--json", c->json, "print the result as JSON");
               app.add_flag("--repack", c->repack,
-                           "copy Q4_0 weights into the interleaved x16 layout (faster decode on "
-                           "AVX-512; not zero-copy)");
+                           "copy the weights into the interleaved x16 layout (AVX-512; not "
+                           "zero-copy; faster on some CPUs only, see docs/performance.md)");
               return [c] { return run_perplexity(*c); };
             });

@@ -180,7 +180,7 @@ UMA_COMMAND(run, "generate text from a prompt (chat with --chat or -i)",
               app.add_option("-c,--ctx", c->ctx, "context length (default: min(trained, 4096))");
               app.add_flag("-q,--quiet", c->quiet, "no statistics on stderr");
               app.add_flag("--repack", c->repack,
-                           "copy Q4_0 weights into the interleaved x16 layout (faster decode on "
-                           "AVX-512; not zero-copy)");
+                           "copy the weights into the interleaved x16 layout (AVX-512; not "
+                           "zero-copy; faster on some CPUs only, see docs/performance.md)");
               return [c] { return run(*c); };
             });
