@@ -451,20 +451,21 @@ void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
 //
 // Decode: the rows in order against each activation row, in the tile's layout: with Prepared,
 // gemm_args::prep (made once per call by matmul_on from the backend's gemm_prep), else the
-// converted rows themselves. Rows under 2 KB go four to a tile (under 1 KB eight), still read one
-// after another, so the constants, the call and the horizontal sums are paid once per tile:
-// qwen2.5-0.5b Q8_0 tg64 72 -> 80 with four, qwen3-0.6b Q4_0 (576-byte rows) 112 -> 130 with
-// eight; with rows of 2 KB and more the single-row tile was 2-4 % faster (llama-3.2-1b Q8_0).
+// converted rows themselves. Rows under 2 KB go eight to a tile, still read one after another, so
+// the constants, the call and the horizontal sums are paid once per tile: tg64 qwen2.5-0.5b Q8_0
+// 72 -> 80 with four, qwen3-0.6b Q4_0 (576-byte rows) 112 -> 130 with eight, and with eight for
+// 1-2 KB rows too qwen3-0.6b Q8_0 70 -> 77, llama-3.2-1b Q4_0 59 -> 64; with rows of 2 KB and
+// more the single-row tile was 2-4 % faster than four (llama-3.2-1b Q8_0).
 template <template <int, int> class T, bool Prepared>
 void rows_matvec(const gemm_args& g) {
   for (int64_t c = 0; c < g.n; ++c) {
     const uint8_t* act = Prepared ? g.prep + static_cast<size_t>(c) * g.prep_row_bytes
                                   : g.a + static_cast<size_t>(c) * g.a_row_bytes;
     int64_t r = 0;
-    if (g.w_row_bytes < 1024)
+    if (g.w_row_bytes < 2048) {
       for (; r + 8 <= g.rows; r += 8) T<8, 1>::run(g, r, act, 0, g.y + c * g.ldy);
-    if (g.w_row_bytes < 2048)
       for (; r + 4 <= g.rows; r += 4) T<4, 1>::run(g, r, act, 0, g.y + c * g.ldy);
+    }
     for (; r < g.rows; ++r) T<1, 1>::run(g, r, act, 0, g.y + c * g.ldy);
   }
 }
