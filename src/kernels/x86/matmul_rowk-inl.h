@@ -18,6 +18,20 @@ inline void tile_steps(int64_t nb, const Step& step) {
   }
 }
 
+// The int32 dot of a super-block's four 64-value vectors w against the activation's 256 values
+// at qs, each vpdpbusd partial (< 2^15) scaled by the matching (scale, 0) dwords sc[k] and summed
+// by vpdpwssd.
+[[gnu::always_inline]] inline __m512i group_scaled_dot(const __m512i w[4], const __m512i sc[4],
+                                                       const int8_t* qs) {
+  __m512i isum = _mm512_setzero_si512();
+  for (int k = 0; k < 4; ++k) {
+    const __m512i p =
+        _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_loadu_si512(qs + 64 * k));
+    isum = _mm512_dpwssd_epi32(isum, p, sc[k]);
+  }
+  return isum;
+}
+
 // Q4_K in the rows layout, one super-block (144 bytes) per step with no scalar work: the
 // 12 packed scale bytes decode in one xmm register (ggml's kmask steps as vector ops), each zmm of
 // nibbles covers two sub-blocks (low nibbles of qs 0..63 are sub-blocks 0 and 2, high ones 1 and
@@ -107,12 +121,7 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
     const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dd)));  // d, dmin
     for (int c = 0; c < C; ++c) {
       const auto* a = reinterpret_cast<const rowk4_act_block*>(act + c * act_stride) + b;
-      __m512i isum = _mm512_setzero_si512();
-      for (int v = 0; v < 4; ++v) {
-        const __m512i p =
-            _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[v], _mm512_load_si512(a->qs + 64 * v));
-        isum = _mm512_dpwssd_epi32(isum, p, sc[v]);
-      }
+      const __m512i isum = group_scaled_dot(q, sc, a->qs);
       const __m512i mins =
           _mm512_dpwssd_epi32(_mm512_setzero_si512(), s32, _mm512_load_si512(a->sums));
       const __m128 dma = _mm_mul_ps(dm, _mm_set1_ps(a->d));
@@ -166,12 +175,7 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
     const float d = h2f(x->d);
     for (int c = 0; c < C; ++c) {
       const auto* y = reinterpret_cast<const block_q8_k*>(act + c * act_stride) + b;
-      __m512i isum = _mm512_setzero_si512();
-      for (int k = 0; k < 4; ++k) {
-        const __m512i p =
-            _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_loadu_si512(y->qs + 64 * k));
-        isum = _mm512_dpwssd_epi32(isum, p, sc[k]);
-      }
+      __m512i isum = group_scaled_dot(w, sc, y->qs);
       const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y->bsums)), 5);
       isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(off));
       facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y->d), facc[r][c]);
@@ -240,12 +244,7 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
     const float d = h2f(x->d);
     for (int c = 0; c < C; ++c) {
       const auto* y = reinterpret_cast<const block_q8_k*>(act + c * act_stride) + b;
-      __m512i isum = _mm512_setzero_si512();
-      for (int k = 0; k < 4; ++k) {
-        const __m512i p =
-            _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_loadu_si512(y->qs + 64 * k));
-        isum = _mm512_dpwssd_epi32(isum, p, sc[k]);
-      }
+      __m512i isum = group_scaled_dot(w, sc, y->qs);
       if constexpr (Three) {
         const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y->bsums)), 2);
         isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(off));
