@@ -183,6 +183,38 @@ TEST(matmul, every_backend_matches_scalar_on_odd_shapes) {
   }
 }
 
+// Where a backend reports one summation order for decode (n = 1) and a small batch, the first
+// activation row's outputs are the same floats either way: the decode tiles (rows in groups of
+// 8 / 4, one shared horizontal sum) must pair the lanes as the prefill tiles' per-row sums do,
+// or prefill and token-by-token decode drift apart (PrefillThenDecodeEqualsTokenByToken).
+TEST(matmul, decode_and_batch_sum_each_row_alike) {
+  std::mt19937 rng(7);
+  thread_pool pool2(2);
+  int compared = 0;
+  for (dtype t : test::matmul_types()) {
+    const int64_t blk = traits(t).block_elems == 1 ? 32 : traits(t).block_elems;
+    for (int64_t cols : blk == 256 ? std::vector<int64_t>{768} : std::vector<int64_t>{544, 896}) {
+      for (int64_t rows : {13, 37}) {  // groups of 8 and 4 plus single rows
+        auto wbuf = random_rows(rng, t, rows, cols);
+        const auto w = view_of(t, wbuf.data(), rows, cols);
+        const int64_t n = 3;
+        const auto x = random_floats(rng, n * cols);
+        for (auto id : available_backends()) {
+          const matmul_backend& be = *find_backend(id);
+          if (matmul_order_class(be, w, 1) != matmul_order_class(be, w, n)) continue;
+          std::vector<float> one(rows), batch(n * rows);
+          matmul_on(be, w, x.data(), 1, one.data(), &pool2);
+          matmul_on(be, w, x.data(), n, batch.data(), &pool2);
+          EXPECT_EQ(0, std::memcmp(one.data(), batch.data(), rows * sizeof(float)))
+              << be.name << " " << dtype_name(t) << " rows " << rows << " cols " << cols;
+          ++compared;
+        }
+      }
+    }
+  }
+  EXPECT_GT(compared, 0);
+}
+
 TEST(matmul, x16_layout_round_trips_and_every_backend_matches_the_rows_layout_reference) {
   std::mt19937 rng(17);
   thread_pool pool2(2), pool3(3);
