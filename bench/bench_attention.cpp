@@ -1,8 +1,8 @@
 // Microbenchmark of decode attention (kernels::attn_block_f16 with one token's GQA group as the
 // query rows) over a paged F16 KV cache laid out as model::kv_cache lays it out (per layer and KV
 // head, blocks of 16 tokens x 128 values, a sequence's blocks in id order), walked the way
-// model::attention_block walks it: one task per KV head on the pool, block by block, the next block
-// passed for prefetching. Shape: qwen3-0.6b (28 layers, 8 KV heads of 128, 2 query rows per KV
+// model::attention_block walks it: one task per KV head on the pool, four blocks (64 keys) per
+// kernel call, the next four passed for prefetching. Shape: qwen3-0.6b (28 layers, 8 KV heads of 128, 2 query rows per KV
 // head); the context is the benchmark's argument. Reports GB/s of K/V read per decoded token and
 // its ratio to the measured read bandwidth (the KV cache is far larger than the L3 at these
 // contexts). Run: build/<dir>/bench/bench_attention [--benchmark_filter=avx512] Environment:
@@ -32,6 +32,7 @@ using bench::machine_bandwidth;
 using bench::pool;
 
 constexpr int64_t n_layer = 28, n_head_kv = 8, group = 2, d = 128, tpb = 16;
+constexpr int64_t span = attn_vector_keys / tpb;  // blocks per kernel call, as attention_block
 
 void bm_decode_attention(benchmark::State& st, backend_id id) {
   const ops_backend* be = find_ops(id);
@@ -58,7 +59,7 @@ void bm_decode_attention(benchmark::State& st, backend_id id) {
         thread_local std::vector<float> o, mx, sum, scratch;
         thread_local std::vector<int32_t> lo, hi;
         o.assign(group * d, 0.f), mx.assign(group, -INFINITY), sum.assign(group, 0.f);
-        scratch.resize(static_cast<size_t>(tpb * 2 * d));
+        scratch.resize(static_cast<size_t>(span * tpb * 2 * d));
         lo.resize(group), hi.resize(group);
         for (int64_t h = next.fetch_add(1); h < n_head_kv; h = next.fetch_add(1)) {
           attn_block_args a;
@@ -66,12 +67,12 @@ void bm_decode_attention(benchmark::State& st, backend_id id) {
           a.ldk = d, a.ldv = d, a.lo = lo.data(), a.hi = hi.data();
           a.row_max = mx.data(), a.row_sum = sum.data(), a.o = o.data(), a.ldo = d;
           a.scratch = scratch.data();
-          for (int64_t b = 0; b < n_blocks; ++b) {
+          for (int64_t b = 0; b < n_blocks; b += span) {
             a.k = head(k, il, b, h), a.v = head(v, il, b, h);
-            a.nk = std::min(tpb, ctx - b * tpb);
-            a.k_next = b + 1 < n_blocks ? head(k, il, b + 1, h) : nullptr;
-            a.v_next = b + 1 < n_blocks ? head(v, il, b + 1, h) : nullptr;
-            a.nk_next = b + 1 < n_blocks ? std::min(tpb, ctx - (b + 1) * tpb) : 0;
+            a.nk = std::min(span * tpb, ctx - b * tpb);
+            a.k_next = b + span < n_blocks ? head(k, il, b + span, h) : nullptr;
+            a.v_next = b + span < n_blocks ? head(v, il, b + span, h) : nullptr;
+            a.nk_next = b + span < n_blocks ? std::min(span * tpb, ctx - (b + span) * tpb) : 0;
             for (int64_t i = 0; i < group; ++i) lo[i] = 0, hi[i] = static_cast<int32_t>(a.nk);
             be->attn_block_f16(a);
           }

@@ -13,17 +13,38 @@
 // dv multiples of V::w, nk <= 64.
 #pragma once
 
-// Every line of the next block's K and V rows requested before this block is computed: a block
-// is too short for the hardware prefetcher to ramp up, and the next one lies elsewhere.
+// The next block's K and V lines, requested while this block is computed: a block is too short
+// for the hardware prefetcher to ramp up, and the next one may lie elsewhere. With contiguous rows
+// the requests are spread over the first row group's loops (next K over its scores, next V over
+// its value pass), so that the core computes while they are in flight: issued all at once they
+// filled the miss buffers and stalled the core until the whole next block had arrived (decode
+// attention from DRAM ran at about 60 % of the rate with spread requests, docs/performance.md).
+// A hint only: results do not depend on it.
+template <class V>
+struct next_lines {
+  const char* p = nullptr;
+  const char* end = nullptr;
+  void step(int lines) {
+    for (int l = 0; l < lines && p < end; ++l, p += 64) V::prefetch(p);
+  }
+  void rest() { step(1 << 30); }
+  void start(const uint16_t* rows, int64_t n, int64_t width) {
+    p = reinterpret_cast<const char*>(rows);
+    end = p + n * width * 2;
+  }
+};
+
+template <class V>
+bool spread_prefetch(const uma::kernels::attn_block_args& a) {
+  return a.k_next != nullptr && a.v_next != nullptr && a.ldk == a.d && a.ldv == a.dv;
+}
+
+// Strided rows: every line of the next block at once.
 template <class V>
 void prefetch_next_block(const uma::kernels::attn_block_args& a) {
-  if (a.k_next == nullptr || a.v_next == nullptr) return;
+  if (a.k_next == nullptr || a.v_next == nullptr || spread_prefetch<V>(a)) return;
   const auto lines = [](const uint16_t* p, int64_t n, int64_t width, int64_t ld) {
     const char* c = reinterpret_cast<const char*>(p);
-    if (ld == width) {  // contiguous rows: one run
-      for (int64_t off = 0; off < n * width * 2; off += 64) V::prefetch(c + off);
-      return;
-    }
     for (int64_t j = 0; j < n; ++j)
       for (int64_t off = 0; off < width * 2; off += 64) V::prefetch(c + j * ld * 2 + off);
   };
@@ -33,11 +54,13 @@ void prefetch_next_block(const uma::kernels::attn_block_args& a) {
 
 // Scores of rows [0, M) (queries q, stride ldq) against keys [j0, j1): s[r * 64 + j - j0].
 // Four keys at a time, so 4 x M independent FMA chains hide the FMA latency.
+// The next block's K lines go out at 16 per 4 keys (one 4-key step of 128-wide F16 rows).
 template <class V, int M>
 void decode_scores(const uma::kernels::attn_block_args& a, const float* q, int64_t j0, int64_t j1,
-                   float* s) {
+                   float* s, next_lines<V>& pf) {
   int64_t j = j0;
   for (; j + 4 <= j1; j += 4) {
+    pf.step(16);
     typename V::t acc[M][4];
     for (int r = 0; r < M; ++r)
       for (int u = 0; u < 4; ++u) acc[r][u] = V::zero();
@@ -69,15 +92,17 @@ void decode_scores(const uma::kernels::attn_block_args& a, const float* q, int64
 }
 
 // o[r][e0 .. e0 + W * V::w) = o[r] * corr[r] + sum_j p[r][j] * v[j]: M x W accumulators in
-// registers over the keys, each V row widened once for the M rows.
+// registers over the keys, each V row widened once for the M rows. The next block's V lines go
+// out at 4 per key.
 template <class V, int M, int W>
 void decode_pv(const uma::kernels::attn_block_args& a, float* o, const float* corr, const float* p,
-               int64_t j0, int64_t j1, int64_t e0) {
+               int64_t j0, int64_t j1, int64_t e0, next_lines<V>& pf) {
   typename V::t acc[M][W];
   for (int r = 0; r < M; ++r)
     for (int l = 0; l < W; ++l)
       acc[r][l] = V::mul(V::load(o + r * a.ldo + e0 + l * V::w), V::set1(corr[r]));
   for (int64_t j = j0; j < j1; ++j) {
+    pf.step(4);
     typename V::t vv[W];
     for (int l = 0; l < W; ++l) vv[l] = V::loadh(a.v + j * a.ldv + e0 + l * V::w);
     for (int r = 0; r < M; ++r) {
@@ -91,17 +116,23 @@ void decode_pv(const uma::kernels::attn_block_args& a, float* o, const float* co
 
 // Rows [i0, i0 + M) of the block: scores over the keys any of them sees, the online-softmax
 // update per row (keys outside a row's range get weight 0; a row that sees none is unchanged),
-// then one pass over the values.
+// then one pass over the values. With `prefetch`, the next block's lines go out on the way.
 template <class V, int M>
-void decode_rows(const uma::kernels::attn_block_args& a, int64_t i0) {
+void decode_rows(const uma::kernels::attn_block_args& a, int64_t i0, bool prefetch) {
   int64_t klo = a.nk, khi = 0;
   for (int r = 0; r < M; ++r)
     if (a.hi[i0 + r] > a.lo[i0 + r])
       klo = std::min<int64_t>(klo, a.lo[i0 + r]), khi = std::max<int64_t>(khi, a.hi[i0 + r]);
-  if (khi <= klo) return;
+  next_lines<V> pf;
+  if (prefetch) pf.start(a.k_next, a.nk_next, a.d);
+  if (khi <= klo) {
+    if (prefetch) pf.rest(), pf.start(a.v_next, a.nk_next, a.dv), pf.rest();
+    return;
+  }
   alignas(64) float s[M * 64];
   float corr[M];
-  decode_scores<V, M>(a, a.q + i0 * a.ldq, klo, khi, s);
+  decode_scores<V, M>(a, a.q + i0 * a.ldq, klo, khi, s, pf);
+  pf.rest();
   for (int r = 0; r < M; ++r) {
     const int64_t i = i0 + r, lo = a.lo[i], hi = a.hi[i];
     float* sr = s + r * 64;
@@ -121,10 +152,12 @@ void decode_rows(const uma::kernels::attn_block_args& a, int64_t i0) {
   }
   float* o = a.o + i0 * a.ldo;
   constexpr int wide = M <= 2 ? 8 : 4;  // M x wide accumulators <= 16 registers
+  if (prefetch) pf.start(a.v_next, a.nk_next, a.dv);
   int64_t e0 = 0;
   for (; e0 + wide * V::w <= a.dv; e0 += wide * V::w)
-    decode_pv<V, M, wide>(a, o, corr, s, klo, khi, e0);
-  for (; e0 < a.dv; e0 += V::w) decode_pv<V, M, 1>(a, o, corr, s, klo, khi, e0);
+    decode_pv<V, M, wide>(a, o, corr, s, klo, khi, e0, pf);
+  for (; e0 < a.dv; e0 += V::w) decode_pv<V, M, 1>(a, o, corr, s, klo, khi, e0, pf);
+  pf.rest();
 }
 
 // Flash-attention block (see ops.h): the query rows in groups of up to 4, each group against
@@ -136,19 +169,21 @@ void decode_rows(const uma::kernels::attn_block_args& a, int64_t i0) {
 template <class V>
 void attn_rows(const uma::kernels::attn_block_args& a) {
   prefetch_next_block<V>(a);
+  const bool spread = spread_prefetch<V>(a);
   for (int64_t i0 = 0; i0 < a.m; i0 += 4) {
+    const bool pf = spread && i0 == 0;
     switch (std::min<int64_t>(4, a.m - i0)) {
       case 1:
-        decode_rows<V, 1>(a, i0);
+        decode_rows<V, 1>(a, i0, pf);
         break;
       case 2:
-        decode_rows<V, 2>(a, i0);
+        decode_rows<V, 2>(a, i0, pf);
         break;
       case 3:
-        decode_rows<V, 3>(a, i0);
+        decode_rows<V, 3>(a, i0, pf);
         break;
       default:
-        decode_rows<V, 4>(a, i0);
+        decode_rows<V, 4>(a, i0, pf);
         break;
     }
   }

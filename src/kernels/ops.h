@@ -58,12 +58,14 @@ void f16_to_f32_row(const uint16_t* x, float* y, int64_t n);
 // pre-scaled by the softmax scale. The state starts as row_max = -inf, row_sum = 0, o = 0; after
 // the last block the output is o / row_sum. Each K/V row is read (and widened) once for all m rows,
 // which is what makes prefill attention and grouped-query decode cheap.
+// The most keys per attn_block_f16 call that the vector versions take.
+constexpr int64_t attn_vector_keys = 64;
 struct attn_block_args {
   const float* q = nullptr;  // m rows of d floats, stride ldq
   int64_t m = 0, ldq = 0, d = 0, dv = 0;
   const uint16_t* k = nullptr;       // nk rows of d F16 values, stride ldk
   const uint16_t* v = nullptr;       // nk rows of dv F16 values, stride ldv
-  int64_t ldk = 0, ldv = 0, nk = 0;  // nk <= 64 for the vector versions (else scalar)
+  int64_t ldk = 0, ldv = 0, nk = 0;  // nk <= attn_vector_keys for the vector versions (else scalar)
   const int32_t* lo = nullptr;       // per row: first visible key of the block
   const int32_t* hi = nullptr;       // per row: one past the last visible key
   float* row_max = nullptr;          // m running maxima

@@ -112,7 +112,10 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
   ws.row_sum.assign(static_cast<size_t>(m), 0.f);
   ws.lo.resize(static_cast<size_t>(m));
   ws.hi.resize(static_cast<size_t>(m));
-  ws.kv.resize(static_cast<size_t>(tpb * (d + dv)));
+  // KV blocks per kernel call: as many as the vector kernels take (4 of 16 tokens), so the
+  // per-call softmax bookkeeping and the prefetch hand-off spread over more keys.
+  const int64_t span_blocks = std::max<int64_t>(1, kernels::attn_vector_keys / tpb);
+  ws.kv.resize(static_cast<size_t>(span_blocks * tpb * (d + dv)));
   // Row i = (token t0 + i / group, head kvh * group + i % group); queries pre-scaled.
   for (int64_t i = 0; i < m; ++i) {
     const int64_t t = run.t0 + i / group, h = kvh * group + i % group;
@@ -134,16 +137,33 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
   a.lo = ws.lo.data(), a.hi = ws.hi.data();
   a.row_max = ws.row_max.data(), a.row_sum = ws.row_sum.data();
   a.o = ws.o.data(), a.ldo = dv, a.scratch = ws.kv.data();
-  for (int64_t j0 = first_key(pos0) / tpb * tpb; j0 <= pos_last; j0 += tpb) {
-    const int32_t blk = table[static_cast<size_t>(j0 / tpb)];
+  // The kernel takes spans of up to span_blocks blocks whose ids follow one another (their rows
+  // are one run in the cache). Span boundaries depend only on the block table (a multiple of
+  // span_blocks, or where the ids stop following), never on the queries, so a row's sums run
+  // the same whether it is computed in prefill or in decode.
+  const auto n_tables = static_cast<int64_t>(table.size());
+  const auto follows = [&](int64_t b) {
+    return b % span_blocks != 0 && table[static_cast<size_t>(b)] == table[static_cast<size_t>(b - 1)] + 1;
+  };
+  const int64_t b_last = pos_last / tpb;
+  const auto span_end = [&](int64_t b) {
+    int64_t e = b + 1;
+    while (e <= b_last && e < n_tables && follows(e)) ++e;
+    return e;
+  };
+  int64_t b0 = first_key(pos0) / tpb;
+  while (b0 > 0 && follows(b0)) --b0;
+  for (int64_t b1 = span_end(b0); b0 <= b_last; b0 = b1, b1 = span_end(b0)) {
+    const int64_t j0 = b0 * tpb;
+    const int32_t blk = table[static_cast<size_t>(b0)];
     a.k = cache.k_head(il, blk, kvh);
     a.v = cache.v_head(il, blk, kvh);
-    a.nk = std::min(tpb, pos_last + 1 - j0);
-    if (j0 + tpb <= pos_last) {
-      const int32_t next = table[static_cast<size_t>(j0 / tpb + 1)];
+    a.nk = std::min((b1 - b0) * tpb, pos_last + 1 - j0);
+    if (b1 <= b_last) {
+      const int32_t next = table[static_cast<size_t>(b1)];
       a.k_next = cache.k_head(il, next, kvh);
       a.v_next = cache.v_head(il, next, kvh);
-      a.nk_next = std::min(tpb, pos_last + 1 - j0 - tpb);
+      a.nk_next = std::min((span_end(b1) - b1) * tpb, pos_last + 1 - b1 * tpb);
     } else {
       a.k_next = a.v_next = nullptr;
     }
