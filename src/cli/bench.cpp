@@ -42,6 +42,7 @@ struct bench_cli {
   int pp = 512;
   int tg = 128;
   int depth = 0;
+  int batch = 1;
   int reps = 3;
   int threads = 0;
   int bw_mib = 1024;
@@ -128,6 +129,8 @@ double kv_bytes_per_decode_token(const uma::model::model_config& cfg, int depth,
   return tg > 0 ? total / tg : 0;
 }
 
+constexpr int max_batch = 256;
+
 int run_bench(const bench_cli& c) {
   const char* cmd = "bench";
   if (c.pp < 1 || c.tg < 1 || c.reps < 1)
@@ -135,6 +138,8 @@ int run_bench(const bench_cli& c) {
   if (c.depth < 0 || c.depth > 1'000'000)
     return uma::cli::fail(cmd, "--depth must be between 0 and 1000000");
   if (c.threads < 0) return uma::cli::fail(cmd, "--threads must be >= 0");
+  if (c.batch < 1 || c.batch > max_batch)
+    return uma::cli::fail(cmd, fmt::format("--batch must be between 1 and {}", max_batch));
   const int threads = c.threads > 0 ? c.threads : uma::thread_pool::physical_cores();
   auto say = [&](const std::string& s) {
     if (!c.json) std::printf("%s\n", s.c_str());
@@ -191,7 +196,7 @@ int run_bench(const bench_cli& c) {
   auto loaded =
       uma::model::load_model(path, {.n_threads = threads,
                                     .max_context = std::max<int64_t>(c.pp, c.depth) + c.tg + 8,
-                                    .max_sequences = 1,
+                                    .max_sequences = c.batch,
                                     .repack = c.repack});
   if (!loaded.ok()) return uma::cli::fail(cmd, loaded.message());
   auto& m = *loaded.value();
@@ -204,7 +209,7 @@ int run_bench(const bench_cli& c) {
                                       std::max<int64_t>(c.pp, c.depth) + c.tg, n_ctx));
   auto cache = m.make_cache();
   const int64_t n_vocab = m.config().n_vocab;
-  std::vector<float> logits(static_cast<size_t>(n_vocab));
+  std::vector<float> logits(static_cast<size_t>(n_vocab)), batch_logits;
   std::mt19937 rng(1234);
   std::uniform_int_distribution<int32_t> tok(
       3, static_cast<int32_t>(std::max<int64_t>(4, n_vocab - 1)));
@@ -274,6 +279,32 @@ int run_bench(const bench_cli& c) {
     tg.v.push_back(c.tg / seconds_since(t0));
   }
   if (!c.no_probe) bracket_probe();
+  // 6. Batched decode (--batch B > 1): B sequences, each after `depth` tokens of its own, decode
+  // tg tokens in lock-step, one forward of B tokens (one per sequence) per step, as a server
+  // batches its concurrent requests. The weights are read once per step for all B.
+  stats tgb;
+  if (c.batch > 1) {
+    for (int r = 0; r < c.reps; ++r) {
+      cache->clear();
+      if (c.depth > 0) {
+        for (int s = 0; s < c.batch; ++s) {
+          b.clear();
+          for (int i = 0; i < c.depth; ++i) b.add(tok(rng), i, s, i + 1 == c.depth);
+          if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
+            return uma::cli::fail(cmd, st.message());
+        }
+      }
+      batch_logits.resize(static_cast<size_t>(c.batch * n_vocab));
+      const auto t0 = clock_type::now();
+      for (int i = 0; i < c.tg; ++i) {
+        b.clear();
+        for (int s = 0; s < c.batch; ++s) b.add(tok(rng), c.depth + i, s, true);
+        if (auto st = m.forward(b, *cache, batch_logits.data()); !st.ok())
+          return uma::cli::fail(cmd, st.message());
+      }
+      tgb.v.push_back(double(c.batch) * c.tg / seconds_since(t0));
+    }
+  }
   // Per repetition: tok/s over (mean bandwidth around it / bytes per token).
   stats tg_bracketed;
   for (size_t r = 0; r + 1 < bw_around.size() && r < tg.v.size(); ++r) {
@@ -285,6 +316,14 @@ int run_bench(const bench_cli& c) {
   const double pp_peak_tps = peak.best > 0 ? peak.best * 1e9 / (2.0 * double(params)) : 0;
   const double tg_ratio = roofline_tps > 0 ? tg.median() / roofline_tps : 0;
   const double pp_ratio = pp_peak_tps > 0 ? pp.median() / pp_peak_tps : 0;
+  // Batched decode's ceiling: each step reads the weights once and each sequence's KV cache, and
+  // computes 2 x params per token; whichever bound is lower (bandwidth or the int8 peak).
+  const double batch_bytes = double(weight_bytes) + double(c.batch) * kv_bytes;
+  const double batch_bw_tps = bw.best > 0 ? c.batch * bw.best * 1e9 / batch_bytes : 0;
+  const double batch_roofline_tps =
+      pp_peak_tps > 0 && batch_bw_tps > 0 ? std::min(batch_bw_tps, pp_peak_tps) : batch_bw_tps;
+  const double batch_ratio = batch_roofline_tps > 0 ? tgb.median() / batch_roofline_tps : 0;
+  const double batch_speedup = tg.median() > 0 ? tgb.median() / tg.median() : 0;
   // The tile engine's own peak (AMX), when the CPU has one: prefill on the amx backend is
   // compute-bound against this, not against the SIMD dot-product peak.
   const double pp_tile_tps = amx.best > 0 ? amx.best * 1e9 / (2.0 * double(params)) : 0;
@@ -335,6 +374,16 @@ int run_bench(const bench_cli& c) {
     j["bandwidth_around_tg_gbs"] = bw_around;
     j["tg_roofline_ratio_bracketed"] = tg_bracketed.v.empty() ? 0.0 : tg_bracketed.median();
     j["tg_roofline_ratio_bracketed_samples"] = tg_bracketed.v;
+    j["batch"] = c.batch;
+    if (c.batch > 1) {
+      j["batch_tg_tps"] = tgb.median();
+      j["batch_tg_tps_spread"] = tgb.spread();
+      j["batch_tg_samples"] = tgb.v;
+      j["batch_bytes_per_step"] = batch_bytes;
+      j["batch_roofline_tps"] = batch_roofline_tps;
+      j["batch_roofline_ratio"] = batch_ratio;
+      j["batch_speedup"] = batch_speedup;
+    }
     j["pp_peak_tps"] = pp_peak_tps;
     j["pp_peak_ratio"] = pp_ratio;
     j["pp_tile_peak_tps"] = pp_tile_tps;
@@ -368,6 +417,11 @@ int run_bench(const bench_cli& c) {
         "%-8s %12s %12s %14s %7.1f%%   (bandwidth read around each repetition: %.1f-%.1f GB/s)\n",
         "", "", "", "", 100 * tg_bracketed.median(), *lo, *hi);
   }
+  if (c.batch > 1)
+    std::printf("%-8s %12.1f %11.1f%% %14.1f %7.1f%%   (min(bandwidth / bytes per step, int8 peak); "
+                "%.2fx batch 1)\n",
+                fmt::format("tg{}x{}", c.tg, c.batch).c_str(), tgb.median(), 100 * tgb.spread(),
+                batch_roofline_tps, 100 * batch_ratio, batch_speedup);
   std::printf("\nbackend %s, %d threads, %d reps (median; spread = (max-min)/median)\n",
               uma::kernels::matmul_backend_name(), threads, c.reps);
   if (!c.repack && uma::kernels::interleave_supported(m.bound().output.view()))
@@ -396,6 +450,9 @@ UMA_COMMAND(bench,
               app.add_option("--depth", c->depth,
                              "tokens already in the cache when decode starts (prefilled untimed; "
                              "default 0)");
+              app.add_option("--batch", c->batch,
+                             "also decode this many sequences at once, one token each per step "
+                             "(aggregate tok/s and the ratio to batch 1; default 1: off)");
               app.add_option("--reps", c->reps, "repetitions (median and spread reported)");
               app.add_option("--threads", c->threads, "threads (0: one per physical core)");
               app.add_option("--bw-mib", c->bw_mib, "bandwidth probe buffer in MiB (default 1024)");

@@ -124,7 +124,11 @@ uint8_t* scratch(size_t bytes) {
 }
 
 // From this many activation rows on, prefill of a rows-layout matrix interleaves on the fly.
-constexpr int64_t x16_prefill_min_n = 32;
+// Below it (batched decode of a few sequences) the rows-layout gemm tiles run over decode's
+// guided pieces (run_matvecs). Measured on decode's matmul sequence (bench_matmul decode_seq,
+// qwen3-0.6b Q4_0 from DRAM, steps/s): 8 rows 37-39 pieces, 29-30 in 32-row tasks, 23-24
+// interleaved; 16 rows 18-20 either way; 24 rows 13-14 pieces, 17 interleaved.
+constexpr int64_t x16_prefill_min_n = 16;
 
 // Runs task(i) for i in [0, n_tasks) over the pool: thread t starts at task t, then takes the next
 // free one from a shared counter (dynamic balance when another process steals a core).
@@ -290,12 +294,15 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   const size_t arb = act_row_bytes(k.af, w.cols);
   const uint8_t* a = convert_rows(k, x, n, w.cols, pool);
 
-  if (n == 1 || gemm == nullptr) {
-    // 2a. Decode: output rows split into a few chunks per thread (multiples of 16 rows).
+  if (n == 1 || gemm == nullptr || (n < x16_prefill_min_n && !x16_on_the_fly(be, w, n))) {
+    // 2a. Decode, and batched decode of a few rows: the output rows in decode's guided pieces
+    // (multiples of 16 rows), each thread reading long runs of the matrix; the gemm tile where
+    // n > 1, each weight chunk unpacked once for the n rows. (In 32-row tasks taken in turns the
+    // threads' streams kept breaking: 8 rows of qwen3-0.6b Q4_0 from DRAM ran 25 % slower.)
     float* const out[] = {y};
     size_t prb = 0;
     const uint8_t* prep = prepare_rows(k, a, arb, n, w.cols, pool, &prb);
-    run_matvecs(matvec, {&w, 1}, out, a, arb, prep, prb, n, pool);
+    run_matvecs(n == 1 || gemm == nullptr ? matvec : gemm, {&w, 1}, out, a, arb, prep, prb, n, pool);
     return;
   }
 
@@ -365,21 +372,25 @@ void matmul(const matrix_view& w, const float* x, int64_t n, float* y, thread_po
 
 void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
                     int64_t n, std::span<float* const> ys, thread_pool* pool) {
-  bool fuse = n == 1 && ws.size() > 1 && ws.size() == ys.size();
+  bool fuse = n >= 1 && n < x16_prefill_min_n && ws.size() > 1 && ws.size() == ys.size();
   for (const matrix_view& w : ws)
     fuse = fuse && w.rows > 0 && w.type == ws[0].type && w.layout == ws[0].layout &&
            w.cols == ws[0].cols;
-  if (!fuse) {
+  const kernel_choice k = fuse ? choose(be, ws[0]) : kernel_choice{};
+  // n > 1 fuses where matmul_on would take the pieces path for every matrix (2a there).
+  if (fuse && n > 1) {
+    fuse = k.gemm != nullptr && !(k.big != nullptr && n >= be.big_gemm_min_n);
+    for (const matrix_view& w : ws) fuse = fuse && !x16_on_the_fly(be, w, n);
+  }
+  if (!fuse || k.matvec == nullptr) {
     for (size_t i = 0; i < ws.size() && i < ys.size(); ++i) matmul_on(be, ws[i], x, n, ys[i], pool);
     return;
   }
-  const kernel_choice k = choose(be, ws[0]);
-  if (k.matvec == nullptr) return;
   const size_t arb = act_row_bytes(k.af, ws[0].cols);
-  const uint8_t* a = convert_rows(k, x, 1, ws[0].cols, pool);
+  const uint8_t* a = convert_rows(k, x, n, ws[0].cols, pool);
   size_t prb = 0;
-  const uint8_t* prep = prepare_rows(k, a, arb, 1, ws[0].cols, pool, &prb);
-  run_matvecs(k.matvec, ws, ys, a, arb, prep, prb, 1, pool);
+  const uint8_t* prep = prepare_rows(k, a, arb, n, ws[0].cols, pool, &prb);
+  run_matvecs(n == 1 ? k.matvec : k.gemm, ws, ys, a, arb, prep, prb, n, pool);
 }
 
 void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,

@@ -2,6 +2,8 @@
 // the JSON carries every documented field with consistent values; bad arguments fail in one line.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -124,6 +126,45 @@ TEST(bench_cli, bad_arguments_fail_with_one_line) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--depth"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find('\n'), r.err.size() - 1);
+  for (const char* b : {"0", "257", "-3"}) {
+    r = test::run_uma({"bench", "-m", tiny, "--batch", b, "--no-probe"});
+    EXPECT_EQ(r.exit_code, 1) << b;
+    EXPECT_NE(r.err.find("--batch must be between 1 and 256"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1);
+  }
+}
+
+// --batch B decodes B sequences in lock-step (one forward of B tokens per step) after the batch-1
+// decode: aggregate tok/s, its ratio to batch 1, and the ceiling of a step that reads the weights
+// once and each sequence's KV cache (bandwidth), or computes 2 x params per token (int8 peak).
+TEST(bench_cli, batch_decodes_several_sequences_at_once) {
+  const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
+  auto r = test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "4", "--depth", "6",
+                          "--batch", "3", "--reps", "2", "--threads", "2", "--bw-mib", "64",
+                          "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["batch"], 3);
+  ASSERT_EQ(j["batch_tg_samples"].size(), 2u);
+  EXPECT_GT(j["batch_tg_tps"].get<double>(), 0);
+  EXPECT_NEAR(j["batch_speedup"].get<double>(),
+              j["batch_tg_tps"].get<double>() / j["tg_tps"].get<double>(), 1e-9);
+  const double step_bytes =
+      j["weight_bytes"].get<double>() + 3 * j["kv_bytes_per_token"].get<double>();
+  EXPECT_DOUBLE_EQ(j["batch_bytes_per_step"].get<double>(), step_bytes);
+  const double bw_tps = 3 * j["bandwidth_gbs"].get<double>() * 1e9 / step_bytes;
+  EXPECT_NEAR(j["batch_roofline_tps"].get<double>(),
+              std::min(bw_tps, j["pp_peak_tps"].get<double>()),
+              1e-6 * j["batch_roofline_tps"].get<double>());
+  EXPECT_NEAR(j["batch_roofline_ratio"].get<double>(),
+              j["batch_tg_tps"].get<double>() / j["batch_roofline_tps"].get<double>(), 1e-9);
+  // Without --batch the fields are absent and batch reads 1.
+  r = test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "2", "--reps", "1", "--threads",
+                     "2", "--no-probe", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto one = nlohmann::json::parse(r.out);
+  EXPECT_EQ(one["batch"], 1);
+  EXPECT_FALSE(one.contains("batch_tg_tps"));
 }
 
 }  // namespace
