@@ -2,11 +2,11 @@
 // query rows) over a paged F16 KV cache laid out as model::kv_cache lays it out (per layer and KV
 // head, blocks of 16 tokens x 128 values, a sequence's blocks in id order), walked the way
 // model::attention_block walks it: one task per KV head on the pool, four blocks (64 keys) per
-// kernel call, the next four passed for prefetching. Shape: qwen3-0.6b (28 layers, 8 KV heads of 128, 2 query rows per KV
-// head); the context is the benchmark's argument. Reports GB/s of K/V read per decoded token and
-// its ratio to the measured read bandwidth (the KV cache is far larger than the L3 at these
-// contexts). Run: build/<dir>/bench/bench_attention [--benchmark_filter=avx512] Environment:
-// UMA_BENCH_THREADS (pool size, default all cores).
+// kernel call, the next four passed for prefetching. Shape: qwen3-0.6b (28 layers, 8 KV heads of
+// 128, 2 query rows per KV head); the context is the benchmark's argument. Reports GB/s of K/V read
+// per decoded token and its ratio to the measured read bandwidth (the KV cache is far larger than
+// the L3 at these contexts). Run: build/<dir>/bench/bench_attention [--benchmark_filter=avx512]
+// Environment: UMA_BENCH_THREADS (pool size, default all cores).
 #include <benchmark/benchmark.h>
 
 #include <atomic>

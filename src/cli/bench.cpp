@@ -418,10 +418,11 @@ int run_bench(const bench_cli& c) {
         "", "", "", "", 100 * tg_bracketed.median(), *lo, *hi);
   }
   if (c.batch > 1)
-    std::printf("%-8s %12.1f %11.1f%% %14.1f %7.1f%%   (min(bandwidth / bytes per step, int8 peak); "
-                "%.2fx batch 1)\n",
-                fmt::format("tg{}x{}", c.tg, c.batch).c_str(), tgb.median(), 100 * tgb.spread(),
-                batch_roofline_tps, 100 * batch_ratio, batch_speedup);
+    std::printf(
+        "%-8s %12.1f %11.1f%% %14.1f %7.1f%%   (min(bandwidth / bytes per step, int8 peak); "
+        "%.2fx batch 1)\n",
+        fmt::format("tg{}x{}", c.tg, c.batch).c_str(), tgb.median(), 100 * tgb.spread(),
+        batch_roofline_tps, 100 * batch_ratio, batch_speedup);
   std::printf("\nbackend %s, %d threads, %d reps (median; spread = (max-min)/median)\n",
               uma::kernels::matmul_backend_name(), threads, c.reps);
   if (!c.repack && uma::kernels::interleave_supported(m.bound().output.view()))

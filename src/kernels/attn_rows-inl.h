@@ -9,8 +9,8 @@
 // type(s) V with: t, w (floats per register), zero(), set1(x), load(const float*),
 // loadh(const uint16_t*) (w F16 values widened), store(float*, t), fma(a, b, c) (a * b + c),
 // mul(a, b), sum(t) (horizontal), exp1(x), exp_sum(p, n, mx) (p[i] = e^(p[i] - mx) for i < n,
-// returns their sum), prefetch(const char*). Needs <algorithm> and kernels/ops.h. Shapes: d and
-// dv multiples of V::w, nk <= 64.
+// returns their sum), max_of(p, n, mx) (max of mx and p[0..n)), prefetch(const char*). Needs
+// <algorithm> and kernels/ops.h. Shapes: d and dv multiples of V::w, nk <= 64.
 #pragma once
 
 // The next block's K and V lines, requested while this block is computed: a block is too short
@@ -142,7 +142,7 @@ void decode_rows(const uma::kernels::attn_block_args& a, int64_t i0, bool prefet
       continue;
     }
     float mx = a.row_max[i];
-    for (int64_t j = lo; j < hi; ++j) mx = std::max(mx, sr[j - klo]);
+    mx = V::max_of(sr + (lo - klo), hi - lo, mx);
     corr[r] = V::exp1(a.row_max[i] - mx);
     std::fill(sr, sr + (lo - klo), 0.f);
     std::fill(sr + (hi - klo), sr + (khi - klo), 0.f);

@@ -302,7 +302,8 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
     float* const out[] = {y};
     size_t prb = 0;
     const uint8_t* prep = prepare_rows(k, a, arb, n, w.cols, pool, &prb);
-    run_matvecs(n == 1 || gemm == nullptr ? matvec : gemm, {&w, 1}, out, a, arb, prep, prb, n, pool);
+    run_matvecs(n == 1 || gemm == nullptr ? matvec : gemm, {&w, 1}, out, a, arb, prep, prb, n,
+                pool);
     return;
   }
 

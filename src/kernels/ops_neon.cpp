@@ -224,6 +224,17 @@ struct vec4 {
     for (; i < n; ++i) sum += (p[i] = exp1(p[i] - mx));
     return sum;
   }
+  // max(mx, p[0..n)) in four lanes (maxNum: a NaN score is skipped, as std::max(mx, x) does).
+  static float max_of(const float* p, int64_t n, float mx) {
+    int64_t i = 0;
+    if (n >= 4) {
+      float32x4_t acc = vdupq_n_f32(mx);
+      for (; i + 4 <= n; i += 4) acc = vmaxnmq_f32(acc, vld1q_f32(p + i));
+      mx = vmaxnmvq_f32(acc);
+    }
+    for (; i < n; ++i) mx = std::max(mx, p[i]);
+    return mx;
+  }
   static void prefetch(const char* p) { __builtin_prefetch(p, 0, 3); }
 };
 

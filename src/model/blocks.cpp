@@ -143,7 +143,8 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
   // the same whether it is computed in prefill or in decode.
   const auto n_tables = static_cast<int64_t>(table.size());
   const auto follows = [&](int64_t b) {
-    return b % span_blocks != 0 && table[static_cast<size_t>(b)] == table[static_cast<size_t>(b - 1)] + 1;
+    return b % span_blocks != 0 &&
+           table[static_cast<size_t>(b)] == table[static_cast<size_t>(b - 1)] + 1;
   };
   const int64_t b_last = pos_last / tpb;
   const auto span_end = [&](int64_t b) {

@@ -230,13 +230,29 @@ struct vec8 {
     for (; t < n; ++t) sum += (p[t] = exp1(p[t] - mx));
     return sum;
   }
+  // max(mx, p[0..n)): four-lane partial maxima instead of one chain of n dependent maxss (a row's
+  // max over a 64-key block was 8 % of prefill attention). Max is exact, so the order is free; a
+  // NaN score is skipped, as std::max(mx, x) skips it.
+  static float max_of(const float* p, int64_t n, float mx) {
+    int64_t i = 0;
+    if (n >= 8) {
+      __m256 acc = _mm256_set1_ps(mx);
+      for (; i + 8 <= n; i += 8) acc = _mm256_max_ps(_mm256_loadu_ps(p + i), acc);
+      __m128 m = _mm_max_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+      m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+      m = _mm_max_ss(m, _mm_movehdup_ps(m));
+      mx = _mm_cvtss_f32(m);
+    }
+    for (; i < n; ++i) mx = std::max(mx, p[i]);
+    return mx;
+  }
   static void prefetch(const char* p) { _mm_prefetch(p, _MM_HINT_T0); }
 };
 #if defined(__AVX512F__)
 // GCC 12's 512-bit reduce and half-conversion intrinsics read an intentionally undefined register
 // (a false positive of -Wmaybe-uninitialized).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-struct vec16 : vec8 {  // exp1, exp_sum and prefetch as vec8's
+struct vec16 : vec8 {  // exp1, exp_sum, max_of and prefetch as vec8's
   using t = __m512;
   static constexpr int w = 16;
   static t zero() { return _mm512_setzero_ps(); }

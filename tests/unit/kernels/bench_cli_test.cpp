@@ -139,9 +139,8 @@ TEST(bench_cli, bad_arguments_fail_with_one_line) {
 // once and each sequence's KV cache (bandwidth), or computes 2 x params per token (int8 peak).
 TEST(bench_cli, batch_decodes_several_sequences_at_once) {
   const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
-  auto r = test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "4", "--depth", "6",
-                          "--batch", "3", "--reps", "2", "--threads", "2", "--bw-mib", "64",
-                          "--json"});
+  auto r = test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "4", "--depth", "6", "--batch",
+                          "3", "--reps", "2", "--threads", "2", "--bw-mib", "64", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["batch"], 3);
