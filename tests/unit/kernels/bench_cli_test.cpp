@@ -134,6 +134,21 @@ TEST(bench_cli, bad_arguments_fail_with_one_line) {
   }
 }
 
+// The KV cache is reserved for --batch sequences of the whole context up front: a batch that
+// cannot fit the machine's memory is refused with a message, not a failed allocation (qwen3-0.6b:
+// 256 sequences x 40016 positions x 112 KiB is ~1 TiB).
+TEST(bench_cli, batch_larger_than_memory_is_refused) {
+  const std::string path = test::temp_dir() + "/bench-qwen3-0.6b.q4_0.gguf";
+  auto s = test::run_uma({"synth", "qwen3-0.6b", "-o", path, "-t", "q4_0", "--seed", "3"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  auto r = test::run_uma({"bench", "-m", path, "--batch", "256", "--depth", "40000", "--pp", "1",
+                          "--tg", "1", "--no-probe"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("needs"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("more than this machine's"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1);
+}
+
 // --batch B decodes B sequences in lock-step (one forward of B tokens per step) after the batch-1
 // decode: aggregate tok/s, its ratio to batch 1, and the ceiling of a step that reads the weights
 // once and each sequence's KV cache (bandwidth), or computes 2 x params per token (int8 peak).
