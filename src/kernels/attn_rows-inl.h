@@ -54,13 +54,14 @@ void prefetch_next_block(const uma::kernels::attn_block_args& a) {
 
 // Scores of rows [0, M) (queries q, stride ldq) against keys [j0, j1): s[r * 64 + j - j0].
 // Four keys at a time, so 4 x M independent FMA chains hide the FMA latency.
-// The next block's K lines go out at 16 per 4 keys (one 4-key step of 128-wide F16 rows).
+// The next block's K lines go out as many per 4 keys as 4 rows of d F16 values take (16 at 128).
 template <class V, int M>
 void decode_scores(const uma::kernels::attn_block_args& a, const float* q, int64_t j0, int64_t j1,
                    float* s, next_lines<V>& pf) {
   int64_t j = j0;
+  const int k_lines = static_cast<int>(std::max<int64_t>(1, a.d / 8));
   for (; j + 4 <= j1; j += 4) {
-    pf.step(16);
+    pf.step(k_lines);
     typename V::t acc[M][4];
     for (int r = 0; r < M; ++r)
       for (int u = 0; u < 4; ++u) acc[r][u] = V::zero();
@@ -93,7 +94,7 @@ void decode_scores(const uma::kernels::attn_block_args& a, const float* q, int64
 
 // o[r][e0 .. e0 + W * V::w) = o[r] * corr[r] + sum_j p[r][j] * v[j]: M x W accumulators in
 // registers over the keys, each V row widened once for the M rows. The next block's V lines go
-// out at 4 per key.
+// out as many per key as one row of dv F16 values takes (4 at 128).
 template <class V, int M, int W>
 void decode_pv(const uma::kernels::attn_block_args& a, float* o, const float* corr, const float* p,
                int64_t j0, int64_t j1, int64_t e0, next_lines<V>& pf) {
@@ -101,8 +102,9 @@ void decode_pv(const uma::kernels::attn_block_args& a, float* o, const float* co
   for (int r = 0; r < M; ++r)
     for (int l = 0; l < W; ++l)
       acc[r][l] = V::mul(V::load(o + r * a.ldo + e0 + l * V::w), V::set1(corr[r]));
+  const int v_lines = static_cast<int>(std::max<int64_t>(1, a.dv / 32));
   for (int64_t j = j0; j < j1; ++j) {
-    pf.step(4);
+    pf.step(v_lines);
     typename V::t vv[W];
     for (int l = 0; l < W; ++l) vv[l] = V::loadh(a.v + j * a.ldv + e0 + l * V::w);
     for (int r = 0; r < M; ++r) {
