@@ -374,16 +374,16 @@ int run_bench(const bench_cli& c) {
     j["tile_int8_tops"] = amx.best / 1000.0;
     j["tile_int8_method"] = amx.method;
     j["barrier_us"] = barrier_us;
-    j["pp_tps"] = pp.median();
-    j["pp_tps_min"] = pp.min();
-    j["pp_tps_max"] = pp.max();
-    j["pp_tps_spread"] = pp.spread();
-    j["pp_samples"] = pp.v;
-    j["tg_tps"] = tg.median();
-    j["tg_tps_min"] = tg.min();
-    j["tg_tps_max"] = tg.max();
-    j["tg_tps_spread"] = tg.spread();
-    j["tg_samples"] = tg.v;
+    // name = the median, name_min / _max / _spread, and the repetitions under `samples`.
+    const auto put_stats = [&](const std::string& name, const char* samples, const stats& st) {
+      j[name] = st.median();
+      j[name + "_min"] = st.min();
+      j[name + "_max"] = st.max();
+      j[name + "_spread"] = st.spread();
+      j[samples] = st.v;
+    };
+    put_stats("pp_tps", "pp_samples", pp);
+    put_stats("tg_tps", "tg_samples", tg);
     j["roofline_tps"] = roofline_tps;
     j["tg_roofline_ratio"] = tg_ratio;
     j["bandwidth_around_tg_gbs"] = bw_around;
@@ -391,9 +391,7 @@ int run_bench(const bench_cli& c) {
     j["tg_roofline_ratio_bracketed_samples"] = tg_bracketed.v;
     j["batch"] = c.batch;
     if (c.batch > 1) {
-      j["batch_tg_tps"] = tgb.median();
-      j["batch_tg_tps_spread"] = tgb.spread();
-      j["batch_tg_samples"] = tgb.v;
+      put_stats("batch_tg_tps", "batch_tg_samples", tgb);
       j["batch_bytes_per_step"] = batch_bytes;
       j["batch_roofline_tps"] = batch_roofline_tps;
       j["batch_roofline_ratio"] = batch_ratio;
