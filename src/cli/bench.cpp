@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -210,18 +209,14 @@ int run_bench(const bench_cli& c) {
                                       std::max<int64_t>(c.pp, c.depth) + c.tg, n_ctx));
   // The KV cache is reserved up front (touched as used); refuse one larger than the machine's
   // memory (--batch x a long context) with a message instead of failing the allocation.
-  {
-    const auto& mc = m.config();
-    const double ctx = std::ceil((std::max<int64_t>(c.pp, c.depth) + c.tg + 8) / 16.0) * 16;
-    const double kv_total =
-        ctx * c.batch * double(mc.n_layer) * double(mc.kv_width() + mc.v_width()) * 2.0;
-    const double ram = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
-    if (ram > 0 && kv_total > ram)
-      return uma::cli::fail(
-          cmd, fmt::format("the KV cache for --batch {} x {:.0f} positions needs {:.1f} GiB, more "
-                           "than this machine's {:.1f} GiB of memory",
-                           c.batch, ctx, kv_total / (1 << 30), ram / (1 << 30)));
-  }
+  if (const double kv_total = m.cache_bytes(),
+      ram = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+      ram > 0 && kv_total > ram)
+    return uma::cli::fail(
+        cmd, fmt::format("the KV cache for --batch {} x {} positions needs {:.1f} GiB, "
+                         "more than this machine's {:.1f} GiB of memory",
+                         c.batch, std::max<int64_t>(c.pp, c.depth) + c.tg + 8, kv_total / (1 << 30),
+                         ram / (1 << 30)));
   auto cache = m.make_cache();
   const int64_t n_vocab = m.config().n_vocab;
   std::vector<float> logits(static_cast<size_t>(n_vocab)), batch_logits;

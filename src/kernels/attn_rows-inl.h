@@ -34,15 +34,14 @@ struct next_lines {
   }
 };
 
-template <class V>
-bool spread_prefetch(const uma::kernels::attn_block_args& a) {
+inline bool spread_prefetch(const uma::kernels::attn_block_args& a) {
   return a.k_next != nullptr && a.v_next != nullptr && a.ldk == a.d && a.ldv == a.dv;
 }
 
 // Strided rows: every line of the next block at once.
 template <class V>
 void prefetch_next_block(const uma::kernels::attn_block_args& a) {
-  if (a.k_next == nullptr || a.v_next == nullptr || spread_prefetch<V>(a)) return;
+  if (a.k_next == nullptr || a.v_next == nullptr || spread_prefetch(a)) return;
   const auto lines = [](const uint16_t* p, int64_t n, int64_t width, int64_t ld) {
     const char* c = reinterpret_cast<const char*>(p);
     for (int64_t j = 0; j < n; ++j)
@@ -171,7 +170,7 @@ void decode_rows(const uma::kernels::attn_block_args& a, int64_t i0, bool prefet
 template <class V>
 void attn_rows(const uma::kernels::attn_block_args& a) {
   prefetch_next_block<V>(a);
-  const bool spread = spread_prefetch<V>(a);
+  const bool spread = spread_prefetch(a);
   for (int64_t i0 = 0; i0 < a.m; i0 += 4) {
     const bool pf = spread && i0 == 0;
     switch (std::min<int64_t>(4, a.m - i0)) {

@@ -262,6 +262,16 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
   });
 }
 
+// The kernel matmul_on runs over decode's guided pieces for n activation rows (2a there), or null
+// where another path takes the product (the whole-product engine, the x16 prefill, row-block
+// tasks): matvec for decode and where there is no gemm kernel, the gemm tile below
+// x16_prefill_min_n rows (batched decode).
+gemm_fn pieces_kernel(const matmul_backend& be, const kernel_choice& k, int64_t n) {
+  if (k.big != nullptr && n >= be.big_gemm_min_n) return nullptr;
+  if (n == 1 || k.gemm == nullptr) return k.matvec;
+  return n < x16_prefill_min_n ? k.gemm : nullptr;
+}
+
 // Whether matmul_on interleaves `w` on the fly for n activation rows (see 2b there).
 bool x16_on_the_fly(const matmul_backend& be, const matrix_view& w, int64_t n) {
   const auto ti = static_cast<size_t>(w.type);
@@ -294,7 +304,7 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   const size_t arb = act_row_bytes(k.af, w.cols);
   const uint8_t* a = convert_rows(k, x, n, w.cols, pool);
 
-  if (n == 1 || gemm == nullptr || (n < x16_prefill_min_n && !x16_on_the_fly(be, w, n))) {
+  if (const gemm_fn piece_fn = pieces_kernel(be, k, n)) {
     // 2a. Decode, and batched decode of a few rows: the output rows in decode's guided pieces
     // (multiples of 16 rows), each thread reading long runs of the matrix; the gemm tile where
     // n > 1, each weight chunk unpacked once for the n rows. (In 32-row tasks taken in turns the
@@ -302,8 +312,7 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
     float* const out[] = {y};
     size_t prb = 0;
     const uint8_t* prep = prepare_rows(k, a, arb, n, w.cols, pool, &prb);
-    run_matvecs(n == 1 || gemm == nullptr ? matvec : gemm, {&w, 1}, out, a, arb, prep, prb, n,
-                pool);
+    run_matvecs(piece_fn, {&w, 1}, out, a, arb, prep, prb, n, pool);
     return;
   }
 
@@ -373,17 +382,14 @@ void matmul(const matrix_view& w, const float* x, int64_t n, float* y, thread_po
 
 void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
                     int64_t n, std::span<float* const> ys, thread_pool* pool) {
-  bool fuse = n >= 1 && n < x16_prefill_min_n && ws.size() > 1 && ws.size() == ys.size();
+  bool fuse = n >= 1 && ws.size() > 1 && ws.size() == ys.size();
   for (const matrix_view& w : ws)
     fuse = fuse && w.rows > 0 && w.type == ws[0].type && w.layout == ws[0].layout &&
            w.cols == ws[0].cols;
+  // Fused where matmul_on would run each matrix over decode's pieces (2a there).
   const kernel_choice k = fuse ? choose(be, ws[0]) : kernel_choice{};
-  // n > 1 fuses where matmul_on would take the pieces path for every matrix (2a there).
-  if (fuse && n > 1) {
-    fuse = k.gemm != nullptr && !(k.big != nullptr && n >= be.big_gemm_min_n);
-    for (const matrix_view& w : ws) fuse = fuse && !x16_on_the_fly(be, w, n);
-  }
-  if (!fuse || k.matvec == nullptr) {
+  const gemm_fn piece_fn = fuse ? pieces_kernel(be, k, n) : nullptr;
+  if (piece_fn == nullptr) {
     for (size_t i = 0; i < ws.size() && i < ys.size(); ++i) matmul_on(be, ws[i], x, n, ys[i], pool);
     return;
   }
@@ -391,7 +397,7 @@ void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, c
   const uint8_t* a = convert_rows(k, x, n, ws[0].cols, pool);
   size_t prb = 0;
   const uint8_t* prep = prepare_rows(k, a, arb, n, ws[0].cols, pool, &prb);
-  run_matvecs(n == 1 ? k.matvec : k.gemm, ws, ys, a, arb, prep, prb, n, pool);
+  run_matvecs(piece_fn, ws, ys, a, arb, prep, prb, n, pool);
 }
 
 void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,

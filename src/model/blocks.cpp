@@ -154,7 +154,8 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
   };
   int64_t b0 = first_key(pos0) / tpb;
   while (b0 > 0 && follows(b0)) --b0;
-  for (int64_t b1 = span_end(b0); b0 <= b_last; b0 = b1, b1 = span_end(b0)) {
+  for (int64_t b1 = span_end(b0); b0 <= b_last;) {
+    const int64_t b2 = b1 <= b_last ? span_end(b1) : b1;  // the next span is [b1, b2)
     const int64_t j0 = b0 * tpb;
     const int32_t blk = table[static_cast<size_t>(b0)];
     a.k = cache.k_head(il, blk, kvh);
@@ -164,7 +165,7 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
       const int32_t next = table[static_cast<size_t>(b1)];
       a.k_next = cache.k_head(il, next, kvh);
       a.v_next = cache.v_head(il, next, kvh);
-      a.nk_next = std::min((span_end(b1) - b1) * tpb, pos_last + 1 - b1 * tpb);
+      a.nk_next = std::min((b2 - b1) * tpb, pos_last + 1 - b1 * tpb);
     } else {
       a.k_next = a.v_next = nullptr;
     }
@@ -176,6 +177,7 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
       ws.hi[static_cast<size_t>(i)] = static_cast<int32_t>(std::max(lo, hi));
     }
     kernels::attn_block_f16(a);
+    b0 = b1, b1 = b2;
   }
   for (int64_t i = 0; i < m; ++i) {
     const int64_t t = run.t0 + i / group, h = kvh * group + i % group;

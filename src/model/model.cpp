@@ -61,14 +61,25 @@ result<std::unique_ptr<model>> load_model(const std::string& path, const load_op
   return m;
 }
 
+namespace {
+constexpr int64_t tokens_per_block = 16;
+}  // namespace
+
 std::unique_ptr<kv_cache> model::make_cache(int64_t max_context, int max_sequences) const {
   if (max_context <= 0) max_context = opts_.max_context;
   if (max_sequences <= 0) max_sequences = opts_.max_sequences;
-  constexpr int64_t tokens_per_block = 16;
   const int64_t blocks_per_seq = (max_context + tokens_per_block - 1) / tokens_per_block;
   return std::make_unique<kv_cache>(config_.n_layer, config_.n_head_kv, config_.kv_width(),
                                     config_.v_width(), tokens_per_block,
                                     blocks_per_seq * max_sequences, max_sequences, max_context);
+}
+
+double model::cache_bytes(int64_t max_context, int max_sequences) const {
+  if (max_context <= 0) max_context = opts_.max_context;
+  if (max_sequences <= 0) max_sequences = opts_.max_sequences;
+  const int64_t blocks_per_seq = (max_context + tokens_per_block - 1) / tokens_per_block;
+  return double(blocks_per_seq) * double(max_sequences) * double(tokens_per_block) *
+         double(config_.n_layer) * double(config_.kv_width() + config_.v_width()) * 2.0;
 }
 
 namespace {

@@ -90,6 +90,8 @@ class model {
   // A KV cache for up to `max_sequences` sequences of `max_context` tokens each (0 = the load
   // options' values).
   std::unique_ptr<kv_cache> make_cache(int64_t max_context = 0, int max_sequences = 0) const;
+  // Bytes make_cache(max_context, max_sequences) would reserve, to check before making it.
+  double cache_bytes(int64_t max_context = 0, int max_sequences = 0) const;
 
   // Runs the batch, appending its K/V to `cache`, and writes the logits of every entry with
   // want_logits (in batch order, n_vocab floats each) to `logits` (may be null when none wanted).

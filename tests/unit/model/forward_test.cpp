@@ -241,6 +241,8 @@ TEST_P(TinyModel, LongContextOverAFragmentedCacheMatchesReference) {
   const int64_t nv = (*m)->config().n_vocab;
   const auto a = random_tokens(150, nv, 31), other = random_tokens(120, nv, 32);
   auto cache = (*m)->make_cache(160, 2);
+  EXPECT_EQ((*m)->cache_bytes(160, 2),
+            static_cast<double>(cache->bytes()));  // checked before making
   const auto chunk = [](const std::vector<int32_t>& t, int b, int e) {
     return std::vector<int32_t>(t.begin() + b, t.begin() + e);
   };
