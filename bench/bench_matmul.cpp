@@ -2,12 +2,16 @@
 //   matvec (decode): weights >> L3 (768 MiB), reported as GB/s of weights and as a fraction of this
 //   machine's measured read bandwidth (counter bw_ratio);
 //   gemm (prefill, n = 64 activation rows): GOPS and fraction of the measured int8 peak.
+//   decode_seq / prefill_seq: qwen3-0.6b's matmul sequence from DRAM, one activation row (GB/s and
+//   bw_ratio) or UMA_BENCH_PREFILL_N rows (default 512; GOPS and peak_ratio);
 //   "<type>_x16" rows (q4_0, q5_0, q8_0, q4_k, q6_k): the same matrix in the interleaved x16 layout
 //   (--repack), where the backend has kernels for it.
 // Run: build/<dir>/bench_matmul [--benchmark_filter=q4_0]
 // Environment: UMA_BENCH_MATVEC_MIB / UMA_BENCH_MATVEC_KIB (matvec matrix size; e.g. KIB=512 keeps
 // it in one core's L2), UMA_BENCH_MATVEC_COLS (row length), UMA_BENCH_THREADS (pool size, default
-// all cores).
+// all cores), UMA_BENCH_LAYERS (layers of the *_seq sequences), UMA_BENCH_WEIGHTS_FILE
+// (prefill_seq: write the weights to this file and multiply from its read-only mapping, as a
+// model's are).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -15,14 +19,18 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "bench_common.h"
 #include "kernels/backend.h"
 #include "kernels/matmul.h"
 #include "kernels/probe.h"
 #include "tensor/half.h"
+#include "util/mapped_file.h"
 #include "util/thread_pool.h"
 
 namespace {
@@ -133,59 +141,104 @@ void bm_gemm(benchmark::State& st, backend_id id, dtype t, bool x16) {
                                                  benchmark::Counter::kIsRate);
 }
 
-// Decode's matmul sequence without the rest of the forward pass: qwen3-0.6b's 28 layers (Q/K/V
-// and gate/up through matmul_many as the model does, then O and down, each with its own weights,
-// 298 MiB of Q4_0) plus the 151936 x 1024 output matrix, one activation vector. GB/s of weights
-// over the whole sequence and its ratio to the measured bandwidth: what decode could reach if
-// attention and the element-wise ops took no time. UMA_BENCH_LAYERS overrides the layer count.
+// qwen3-0.6b's matmuls (hidden 1024, Q 2048, K/V 1024, FFN 3072; 28 layers or
+// UMA_BENCH_LAYERS), each with its own weights, plus the 151936 x 1024 output matrix where
+// `output`: 298 MiB of Q4_0 without it.
+struct layer_set {
+  static constexpr int64_t e = 1024, q = 2048, kv = 1024, ff = 3072, vocab = 151936;
+  struct mat {
+    std::vector<uint8_t> bytes;
+    matrix_view v;
+  };
+  std::vector<mat> mats;
+  int layers = 28;
+  std::unique_ptr<mapped_file> file;  // the weights' mapping, where they come from a file
+
+  layer_set(dtype t, bool x16, bool output) {
+    const char* env = std::getenv("UMA_BENCH_LAYERS");
+    layers = env != nullptr ? std::max(1, std::atoi(env)) : 28;
+    const auto& tr = traits(t);
+    auto add = [&](int64_t rows, int64_t cols) {
+      const size_t row_bytes = static_cast<size_t>(cols / tr.block_elems * tr.block_bytes);
+      mat m;
+      m.bytes = make_weights(t, rows, cols);
+      std::vector<uint8_t> copy;
+      m.v = layout_view({t, m.bytes.data(), rows, cols, row_bytes}, x16, copy);
+      if (x16) m.bytes.swap(copy);
+      m.v.data = m.bytes.data();
+      mats.push_back(std::move(m));
+    };
+    for (int l = 0; l < layers; ++l) {
+      add(q, e), add(kv, e), add(kv, e), add(e, q), add(ff, e), add(ff, e), add(e, ff);
+    }
+    if (output) add(vocab, e);
+  }
+
+  // Moves the weights into `path` and multiplies from its read-only mapping from then on.
+  void map_from(const char* path) {
+    std::FILE* f = std::fopen(path, "wb");
+    if (f == nullptr) throw std::runtime_error(std::string("cannot write ") + path);
+    for (const mat& m : mats) std::fwrite(m.bytes.data(), 1, m.bytes.size(), f);
+    std::fflush(f);
+    fsync(fileno(f));
+    std::fclose(f);
+    auto mf = mapped_file::open(path);
+    if (!mf.ok()) throw std::runtime_error(mf.message());
+    file = std::make_unique<mapped_file>(std::move(mf).value());
+    const auto* base = reinterpret_cast<const uint8_t*>(file->data());
+    size_t off = 0;
+    for (mat& m : mats) {
+      m.v.data = base + off;
+      off += m.bytes.size();
+      std::vector<uint8_t>().swap(m.bytes);
+    }
+  }
+
+  double bytes() const {
+    double b = 0;
+    for (const mat& m : mats) b += static_cast<double>(m.v.rows * m.v.row_bytes);
+    return b;
+  }
+
+  // One pass as the model runs it (Q/K/V and gate/up through matmul_many) over n rows of x.
+  void run(const matmul_backend& be, const float* x, int64_t n, float* y) const {
+    float* yq = y;  // outputs side by side in y (n x (q + 2 kv + 2 ff) floats at least)
+    float* yk = yq + n * q;
+    float* yv = yk + n * kv;
+    float* yg = yv + n * kv;
+    float* yu = yg + n * ff;
+    for (int l = 0; l < layers; ++l) {
+      const mat* m = &mats[static_cast<size_t>(l) * 7];
+      const matrix_view qkv[] = {m[0].v, m[1].v, m[2].v};
+      float* const qkv_out[] = {yq, yk, yv};
+      matmul_many_on(be, qkv, x, n, qkv_out, &pool());
+      matmul_on(be, m[3].v, x, n, yk, &pool());
+      const matrix_view gu[] = {m[4].v, m[5].v};
+      float* const gu_out[] = {yg, yu};
+      matmul_many_on(be, gu, x, n, gu_out, &pool());
+      matmul_on(be, m[6].v, x, n, yk, &pool());
+    }
+    if (mats.size() > static_cast<size_t>(layers) * 7)
+      matmul_on(be, mats.back().v, x, n, yg, &pool());
+  }
+};
+
+// Decode's matmul sequence without the rest of the forward pass: the layer set with the output
+// matrix, one activation vector. GB/s of weights over the whole sequence and its ratio to the
+// measured bandwidth: what decode could reach if attention and the element-wise ops took no time.
 void bm_decode_sequence(benchmark::State& st, backend_id id, dtype t, bool x16) {
   const auto* be = find_backend(id);
   if (be == nullptr) {
     st.SkipWithError("backend not available on this CPU");
     return;
   }
-  const char* env = std::getenv("UMA_BENCH_LAYERS");
-  const int layers = env != nullptr ? std::max(1, std::atoi(env)) : 28;
-  const int64_t e = 1024, q = 2048, kv = 1024, ff = 3072, vocab = 151936;
-  const auto& tr = traits(t);
-  struct mat {
-    std::vector<uint8_t> bytes;
-    matrix_view v;
-  };
-  std::vector<mat> mats;
-  auto add = [&](int64_t rows, int64_t cols) {
-    const size_t row_bytes = static_cast<size_t>(cols / tr.block_elems * tr.block_bytes);
-    mat m;
-    m.bytes = make_weights(t, rows, cols);
-    std::vector<uint8_t> copy;
-    m.v = layout_view({t, m.bytes.data(), rows, cols, row_bytes}, x16, copy);
-    if (x16) m.bytes.swap(copy);
-    m.v.data = m.bytes.data();
-    mats.push_back(std::move(m));
-  };
-  for (int l = 0; l < layers; ++l) {
-    add(q, e), add(kv, e), add(kv, e), add(e, q), add(ff, e), add(ff, e), add(e, ff);
-  }
-  add(vocab, e);
-  std::vector<float> x(static_cast<size_t>(ff)), yq(q), yk(kv), yv(kv), yg(ff), yu(ff), yo(e),
-      logits(vocab);
-  for (int64_t i = 0; i < ff; ++i) x[i] = std::sin(0.1f * i);
-  double bytes = 0;
-  for (const mat& m : mats) bytes += static_cast<double>(m.v.rows * m.v.row_bytes);
+  const layer_set ls(t, x16, true);
+  std::vector<float> x(static_cast<size_t>(layer_set::ff)), y(layer_set::vocab);
+  for (int64_t i = 0; i < layer_set::ff; ++i) x[i] = std::sin(0.1f * i);
+  const double bytes = ls.bytes();
   for (auto _ : st) {
-    for (int l = 0; l < layers; ++l) {
-      const mat* m = &mats[static_cast<size_t>(l) * 7];
-      const matrix_view qkv[] = {m[0].v, m[1].v, m[2].v};
-      float* const qkv_out[] = {yq.data(), yk.data(), yv.data()};
-      matmul_many_on(*be, qkv, x.data(), 1, qkv_out, &pool());
-      matmul_on(*be, m[3].v, x.data(), 1, yo.data(), &pool());
-      const matrix_view gu[] = {m[4].v, m[5].v};
-      float* const gu_out[] = {yg.data(), yu.data()};
-      matmul_many_on(*be, gu, x.data(), 1, gu_out, &pool());
-      matmul_on(*be, m[6].v, x.data(), 1, yo.data(), &pool());
-    }
-    matmul_on(*be, mats.back().v, x.data(), 1, logits.data(), &pool());
-    benchmark::DoNotOptimize(logits.data());
+    ls.run(*be, x.data(), 1, y.data());
+    benchmark::DoNotOptimize(y.data());
   }
   st.counters["GBps"] =
       benchmark::Counter(bytes * 1e-9 * st.iterations(), benchmark::Counter::kIsRate);
@@ -194,6 +247,45 @@ void bm_decode_sequence(benchmark::State& st, backend_id id, dtype t, bool x16) 
                                                benchmark::Counter::kIsRate);
   st.counters["tok_s"] =
       benchmark::Counter(static_cast<double>(st.iterations()), benchmark::Counter::kIsRate);
+}
+
+// Prefill's matmul sequence without the rest of the forward pass: the layer set (no output
+// matrix) over UMA_BENCH_PREFILL_N activation rows (default 512), weights from DRAM as in a
+// model's prefill (rows-layout types with x16 kernels are interleaved on the fly). GOPS and the
+// ratio to the int8 peak: what prefill could reach if attention and the element-wise ops took no
+// time. With UMA_BENCH_WEIGHTS_FILE the weights come from that file's mapping (the page cache).
+void bm_prefill_sequence(benchmark::State& st, backend_id id, dtype t, bool x16) {
+  const auto* be = find_backend(id);
+  if (be == nullptr) {
+    st.SkipWithError("backend not available on this CPU");
+    return;
+  }
+  const char* n_env = std::getenv("UMA_BENCH_PREFILL_N");
+  const int64_t n = n_env != nullptr ? std::max(1, std::atoi(n_env)) : 512;
+  layer_set ls(t, x16, false);
+  if (const char* path = std::getenv("UMA_BENCH_WEIGHTS_FILE"); path != nullptr && !x16) {
+    try {
+      ls.map_from(path);
+    } catch (const std::exception& e) {
+      st.SkipWithError(e.what());
+      return;
+    }
+  }
+  std::vector<float> x(static_cast<size_t>(n * layer_set::ff));
+  std::vector<float> y(
+      static_cast<size_t>(n * (layer_set::q + 2 * layer_set::kv + 2 * layer_set::ff)));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i));
+  double ops = 0;
+  for (const auto& m : ls.mats) ops += 2.0 * static_cast<double>(m.v.rows * m.v.cols * n);
+  for (auto _ : st) {
+    ls.run(*be, x.data(), n, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GOPS"] =
+      benchmark::Counter(ops * 1e-9 * st.iterations(), benchmark::Counter::kIsRate);
+  st.counters["peak_GOPS"] = machine_int8_peak();
+  st.counters["peak_ratio"] = benchmark::Counter(ops * 1e-9 * st.iterations() / machine_int8_peak(),
+                                                 benchmark::Counter::kIsRate);
 }
 
 const dtype kTypes[] = {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k, dtype::q5_k,
@@ -219,6 +311,10 @@ int register_all() {
       benchmark::RegisterBenchmark(("decode_seq/" + name).c_str(), bm_decode_sequence, id, t, false)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
+      benchmark::RegisterBenchmark(("prefill_seq/" + name).c_str(), bm_prefill_sequence, id, t,
+                                   false)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
     }
     for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
       const auto ti = static_cast<size_t>(t);
@@ -231,11 +327,14 @@ int register_all() {
       benchmark::RegisterBenchmark(("gemm64/" + name).c_str(), bm_gemm, id, t, true)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
-      if (t != dtype::q5_0)
-        benchmark::RegisterBenchmark(("decode_seq/" + name).c_str(), bm_decode_sequence, id, t,
-                                     true)
-            ->Unit(benchmark::kMillisecond)
-            ->UseRealTime();
+      if (t == dtype::q5_0) continue;
+      benchmark::RegisterBenchmark(("decode_seq/" + name).c_str(), bm_decode_sequence, id, t, true)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+      benchmark::RegisterBenchmark(("prefill_seq/" + name).c_str(), bm_prefill_sequence, id, t,
+                                   true)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
     }
   }
   return 0;
