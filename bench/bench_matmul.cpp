@@ -202,7 +202,8 @@ struct layer_set {
 
   // One pass as the model runs it (Q/K/V and gate/up through matmul_many) over n rows of x.
   void run(const matmul_backend& be, const float* x, int64_t n, float* y) const {
-    float* yq = y;  // outputs side by side in y (n x (q + 2 kv + 2 ff) floats at least)
+    float* yq = y;  // outputs side by side in y: n x (q + 2 kv + 2 ff) floats (n x vocab with the
+                    // output matrix)
     float* yk = yq + n * q;
     float* yv = yk + n * kv;
     float* yg = yv + n * kv;
@@ -219,7 +220,7 @@ struct layer_set {
       matmul_on(be, m[6].v, x, n, yk, &pool());
     }
     if (mats.size() > static_cast<size_t>(layers) * 7)
-      matmul_on(be, mats.back().v, x, n, yg, &pool());
+      matmul_on(be, mats.back().v, x, n, y, &pool());  // y holds n x vocab floats here
   }
 };
 
