@@ -115,6 +115,10 @@ TEST(matmul, converters_are_bit_identical_on_every_backend) {
     auto x = random_floats(rng, cols, 3.f);
     x[5] = 0.5f;  // exact halves after scaling are rare; still exercise odd values
     std::fill(x.begin() + 256 - 32, x.begin() + 256, 0.f);  // an all-zero block
+    if (cols >= 512) {  // Q8_K: |x| max reached twice; the first (+ here, - next block) signs d
+      x[256 + 40] = 100.f, x[256 + 200] = -100.f;
+      if (cols >= 768) x[512 + 3] = -100.f, x[512 + 255] = 100.f;
+    }
     for (int fi = 0; fi < act_format_count; ++fi) {
       const auto f = static_cast<act_format>(fi);
       const size_t arb = act_row_bytes(f, cols);
