@@ -622,7 +622,14 @@ void convert_q8_k(const float* x, void* dst, int64_t cols) {
       continue;
     }
     int first = 0;  // the first element with |x| == amax gives the sign, as in the scalar code
-    while (__builtin_fabsf(x[first]) != amax) ++first;
+    const float32x4_t am = vdupq_n_f32(amax);
+    for (int k = 0; k < 256; k += 4) {  // 4 at a time; a NaN max matches none and leaves 0
+      if (vmaxvq_u32(vceqq_f32(vabsq_f32(vld1q_f32(x + k)), am)) != 0) {
+        first = k;
+        while (__builtin_fabsf(x[first]) != amax) ++first;
+        break;
+      }
+    }
     const float iscale = -127.f / x[first];
     for (int k = 0; k < 256; k += 32) round_pack32(x + k, iscale, y[b].qs + k);
     for (int gi = 0; gi < 16; ++gi) y[b].bsums[gi] = vaddlvq_s8(vld1q_s8(y[b].qs + 16 * gi));
