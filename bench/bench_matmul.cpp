@@ -46,6 +46,16 @@ double machine_int8_peak() {
   return p;
 }
 
+// Counters `rate` (amount per second), `ref_name` (the machine's figure `ref`) and `ratio_name`
+// (the rate over ref): GB/s against the bandwidth, or GOPS against the int8 peak.
+void rate_counters(benchmark::State& st, double amount, const char* rate, double ref,
+                   const char* ref_name, const char* ratio_name) {
+  const auto it = static_cast<double>(st.iterations());
+  st.counters[rate] = benchmark::Counter(amount * it, benchmark::Counter::kIsRate);
+  st.counters[ref_name] = ref;
+  st.counters[ratio_name] = benchmark::Counter(amount * it / ref, benchmark::Counter::kIsRate);
+}
+
 // Random bytes with sane fp16 scales in every block (the values do not change the speed).
 std::vector<uint8_t> make_weights(dtype t, int64_t rows, int64_t cols) {
   const auto& tr = traits(t);
@@ -108,11 +118,7 @@ void bm_matvec(benchmark::State& st, backend_id id, dtype t, bool x16) {
   }
   const double bytes = static_cast<double>(mv.rows * mv.row_bytes);
   st.SetBytesProcessed(static_cast<int64_t>(bytes * st.iterations()));
-  st.counters["GBps"] =
-      benchmark::Counter(bytes * 1e-9 * st.iterations(), benchmark::Counter::kIsRate);
-  st.counters["bw_GBps"] = machine_bandwidth();
-  st.counters["bw_ratio"] = benchmark::Counter(bytes * 1e-9 * st.iterations() / machine_bandwidth(),
-                                               benchmark::Counter::kIsRate);
+  rate_counters(st, bytes * 1e-9, "GBps", machine_bandwidth(), "bw_GBps", "bw_ratio");
 }
 
 void bm_gemm(benchmark::State& st, backend_id id, dtype t, bool x16) {
@@ -134,11 +140,7 @@ void bm_gemm(benchmark::State& st, backend_id id, dtype t, bool x16) {
     benchmark::DoNotOptimize(y.data());
   }
   const double ops = 2.0 * rows * cols * n;
-  st.counters["GOPS"] =
-      benchmark::Counter(ops * 1e-9 * st.iterations(), benchmark::Counter::kIsRate);
-  st.counters["peak_GOPS"] = machine_int8_peak();
-  st.counters["peak_ratio"] = benchmark::Counter(ops * 1e-9 * st.iterations() / machine_int8_peak(),
-                                                 benchmark::Counter::kIsRate);
+  rate_counters(st, ops * 1e-9, "GOPS", machine_int8_peak(), "peak_GOPS", "peak_ratio");
 }
 
 // qwen3-0.6b's matmuls (hidden 1024, Q 2048, K/V 1024, FFN 3072; 28 layers or
@@ -241,11 +243,7 @@ void bm_decode_sequence(benchmark::State& st, backend_id id, dtype t, bool x16) 
     ls.run(*be, x.data(), 1, y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  st.counters["GBps"] =
-      benchmark::Counter(bytes * 1e-9 * st.iterations(), benchmark::Counter::kIsRate);
-  st.counters["bw_GBps"] = machine_bandwidth();
-  st.counters["bw_ratio"] = benchmark::Counter(bytes * 1e-9 * st.iterations() / machine_bandwidth(),
-                                               benchmark::Counter::kIsRate);
+  rate_counters(st, bytes * 1e-9, "GBps", machine_bandwidth(), "bw_GBps", "bw_ratio");
   st.counters["tok_s"] =
       benchmark::Counter(static_cast<double>(st.iterations()), benchmark::Counter::kIsRate);
 }
@@ -282,11 +280,7 @@ void bm_prefill_sequence(benchmark::State& st, backend_id id, dtype t, bool x16)
     ls.run(*be, x.data(), n, y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  st.counters["GOPS"] =
-      benchmark::Counter(ops * 1e-9 * st.iterations(), benchmark::Counter::kIsRate);
-  st.counters["peak_GOPS"] = machine_int8_peak();
-  st.counters["peak_ratio"] = benchmark::Counter(ops * 1e-9 * st.iterations() / machine_int8_peak(),
-                                                 benchmark::Counter::kIsRate);
+  rate_counters(st, ops * 1e-9, "GOPS", machine_int8_peak(), "peak_GOPS", "peak_ratio");
 }
 
 const dtype kTypes[] = {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k, dtype::q5_k,
