@@ -360,8 +360,9 @@ void x16_q4_k_gemm(const gemm_args& g) {
 // Q6_K over x16 groups (16 rows x one super-block per x16_block_q6_k). For each half h and group
 // of 4 positions l, two ql dwords and one qh dword give the 6-bit values of 4 sub-blocks
 // (elements 128h + 32q + l, q = 0..3) with one vpternlogd each; each 16-element sub-block's dot
-// is 4 vpdpbusd (exact int32), minus 32 x the activation's sub-block sum (Q8_K bsums), times its
-// signed 8-bit scale in int32, as the reference's scaled_dot16; one fp32 fma per super-block.
+// is 4 vpdpbusd (exact int32) times its signed 8-bit scale in int32; the -32 offset (32 x the
+// scale x the activation's sub-block sum, Q8_K bsums) is taken once per super-block by vpdpwssd.
+// The same integers as the reference's scaled_dot16; one fp32 fma per super-block.
 
 // Signed byte k of every dword, sign-extended to the dword.
 inline __m512i dword_sbyte(__m512i v, int k) {
@@ -418,17 +419,35 @@ void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
         for (int q = 0; q < 4; ++q) {
           const int s = 8 * h + 2 * q + half;  // the sub-block these 16 elements belong to
           const __m512i sc = dword_sbyte(_mm512_loadu_si512(xb.scales[s / 4]), s % 4);
-          for (int c = 0; c < C; ++c) {
-            const __m512i dot = _mm512_sub_epi32(d[c][q], _mm512_set1_epi32(32 * y[c][b].bsums[s]));
-            sumi[c] = _mm512_add_epi32(sumi[c], _mm512_mullo_epi32(dot, sc));
-          }
+          for (int c = 0; c < C; ++c)
+            sumi[c] = _mm512_add_epi32(sumi[c], _mm512_mullo_epi32(d[c][q], sc));
         }
       }
     }
+    // The -32 offset for all 16 sub-blocks at once: 32 x sum_s scale_s x bsum_s, as 8 vpdpwssd
+    // of (scale pair) x (bsum pair) int16 lanes (the activation's bsums are pairs as stored).
+    __m512i pairs[8];
+    for (int t = 0; t < 8; ++t) {  // bytes 2t % 4 and 2t % 4 + 1 of dword t / 2, sign-extended
+      const int k = (2 * t) % 4;
+      auto e = [k](int base) {  // bytes base + k, base + k + 1 to the high bytes of the words
+        return static_cast<int>(0x00800080u | ((base + k) << 8) | ((base + k + 1) << 24));
+      };
+      const __m512i idx = _mm512_set4_epi32(e(12), e(8), e(4), e(0));
+      pairs[t] =
+          _mm512_srai_epi16(_mm512_shuffle_epi8(_mm512_loadu_si512(xb.scales[t / 2]), idx), 8);
+    }
     const __m512 dx = _mm512_cvtph_ps(load256(xb.d));
-    for (int c = 0; c < C; ++c)
-      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi[c]),
+    for (int c = 0; c < C; ++c) {
+      __m512i offs = _mm512_setzero_si512();
+      for (int t = 0; t < 8; ++t) {
+        int32_t bs;
+        std::memcpy(&bs, y[c][b].bsums + 2 * t, 4);
+        offs = _mm512_dpwssd_epi32(offs, pairs[t], _mm512_set1_epi32(bs));
+      }
+      const __m512i dot = _mm512_sub_epi32(sumi[c], _mm512_slli_epi32(offs, 5));
+      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
                                _mm512_mul_ps(_mm512_set1_ps(y[c][b].d), dx), acc[c]);
+    }
   }
   for (int c = 0; c < C; ++c) _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16, acc[c]);
 }
