@@ -84,7 +84,8 @@ bool interleave_supported(const matrix_view& w) {
 // Prefill interleaves every weight row on the fly, straight from DRAM, and the 16 rows read in
 // step starve the hardware prefetchers (7 GB/s for a Q4_0 group from DRAM, 25 in cache). So a
 // group first requests its own lines where `own` (the first group of a call) and spreads requests
-// for `next` (the group after it, if any) over its blocks: 17-25 GB/s from DRAM.
+// for `next` (the group after it in the call, if any) over its blocks: ~17 GB/s from DRAM
+// (docs/performance.md).
 template <int H, int W, bool HL>
 __attribute__((target("avx512f,avx512bw"))) void group_x16(const uint8_t* rows, size_t row_bytes,
                                                            int64_t nb, uint8_t* out, bool own,
