@@ -227,7 +227,17 @@ struct vec8 {
       acc = _mm256_add_ps(acc, e);
     }
     float sum = hsum8(acc);
-    for (; t < n; ++t) sum += (p[t] = exp1(p[t] - mx));
+    return exp_tail(p + t, n - t, mx, sum);
+  }
+  // The last n < 8 values of exp_sum: e^(p[i] - mx) by one exp8 (each lane as exp1 computes it),
+  // added to sum one by one in order. (One exp1 each was a chain of up to 7 exps per row; with
+  // the rows' softmax in series, prefill attention waited on them.)
+  static float exp_tail(float* p, int64_t n, float mx, float sum) {
+    if (n <= 0) return sum;
+    alignas(32) float v[8] = {};
+    for (int64_t i = 0; i < n; ++i) v[i] = p[i] - mx;
+    _mm256_store_ps(v, exp8(_mm256_load_ps(v)));
+    for (int64_t i = 0; i < n; ++i) sum += (p[i] = v[i]);
     return sum;
   }
   // max(mx, p[0..n)): four-lane partial maxima instead of one chain of n dependent maxss (a row's
@@ -252,7 +262,44 @@ struct vec8 {
 // GCC 12's 512-bit reduce and half-conversion intrinsics read an intentionally undefined register
 // (a false positive of -Wmaybe-uninitialized).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-struct vec16 : vec8 {  // exp1, exp_sum, max_of and prefetch as vec8's
+// exp8 on 16 floats: the same operations lane by lane, so the same results.
+inline __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+  const __m512i e =
+      _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+struct vec16 : vec8 {  // exp1, max_of and prefetch as vec8's
+  // vec8's exp_sum to the bit (the same exps, added to the same 8 partial sums in the same order:
+  // each 16 as its low then its high 8), 16 exps per step.
+  static float exp_sum(float* p, int64_t n, float mx) {
+    int64_t t = 0;
+    __m256 acc = _mm256_setzero_ps();
+    for (; t + 16 <= n; t += 16) {
+      const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(p + t), _mm512_set1_ps(mx)));
+      _mm512_storeu_ps(p + t, e);
+      acc = _mm256_add_ps(acc, _mm512_castps512_ps256(e));
+      acc = _mm256_add_ps(acc, _mm512_extractf32x8_ps(e, 1));
+    }
+    for (; t + 8 <= n; t += 8) {
+      const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(p + t), _mm256_set1_ps(mx)));
+      _mm256_storeu_ps(p + t, e);
+      acc = _mm256_add_ps(acc, e);
+    }
+    return exp_tail(p + t, n - t, mx, hsum8(acc));
+  }
   using t = __m512;
   static constexpr int w = 16;
   static t zero() { return _mm512_setzero_ps(); }
