@@ -221,7 +221,12 @@ struct vec4 {
       acc = vaddq_f32(acc, e);
     }
     float sum = vaddvq_f32(acc);
-    for (; i < n; ++i) sum += (p[i] = exp1(p[i] - mx));
+    if (i < n) {  // the last 1-3 by one exp4 (each lane as exp1's), added in order
+      float v[4] = {};
+      for (int64_t j = i; j < n; ++j) v[j - i] = p[j] - mx;
+      vst1q_f32(v, exp4(vld1q_f32(v)));
+      for (int64_t j = i; j < n; ++j) sum += (p[j] = v[j - i]);
+    }
     return sum;
   }
   // max(mx, p[0..n)) in four lanes (maxNum: a NaN score is skipped, as std::max(mx, x) does).
