@@ -233,6 +233,15 @@ TEST(matmul, x16_layout_round_trips_and_every_backend_matches_the_rows_layout_re
         std::vector<uint8_t> ibuf(wbuf.size() + 64);  // 4 bytes off a vector boundary
         uint8_t* idata = ibuf.data() + 4;
         interleave(w, idata, rows > 16 ? &pool2 : nullptr);
+        {  // the same rows 3 bytes off any alignment give the same bytes
+          std::vector<uint8_t> shifted(wbuf.size() + 3), again(wbuf.size());
+          std::memcpy(shifted.data() + 3, wbuf.data(), wbuf.size());
+          matrix_view ws = w;
+          ws.data = shifted.data() + 3;
+          interleave(ws, again.data(), nullptr);
+          ASSERT_EQ(0, std::memcmp(again.data(), idata, wbuf.size()))
+              << dtype_name(t) << " rows " << rows << " cols " << cols;
+        }
         matrix_view wi = w;
         wi.data = idata;
         wi.layout = weight_layout::x16;
