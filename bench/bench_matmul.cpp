@@ -287,49 +287,40 @@ const dtype kTypes[] = {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k, dtyp
                         dtype::q3_k, dtype::q2_k, dtype::q4_1, dtype::q5_0, dtype::q5_1,
                         dtype::f16,  dtype::bf16, dtype::f32};
 
+using bench_fn = void (*)(benchmark::State&, backend_id, dtype, bool);
+
+// One benchmark "<kind>/<backend>/<type>[_x16]", in milliseconds of real time.
+void add(const char* kind, bench_fn fn, const matmul_backend& be, backend_id id, dtype t,
+         bool x16) {
+  const std::string name =
+      std::string(kind) + "/" + be.name + "/" + std::string(dtype_name(t)) + (x16 ? "_x16" : "");
+  benchmark::RegisterBenchmark(name.c_str(), fn, id, t, x16)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+}
+
 int register_all() {
   for (int b = 0; b < backend_count; ++b) {
     const auto id = static_cast<backend_id>(b);
     const auto* be = find_backend(id);
     if (be == nullptr) continue;
     for (dtype t : kTypes) {
-      const std::string name = std::string(be->name) + "/" + std::string(dtype_name(t));
-      benchmark::RegisterBenchmark(("matvec/" + name).c_str(), bm_matvec, id, t, false)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
-      benchmark::RegisterBenchmark(("gemm64/" + name).c_str(), bm_gemm, id, t, false)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
+      add("matvec", bm_matvec, *be, id, t, false);
+      add("gemm64", bm_gemm, *be, id, t, false);
     }
     for (dtype t : {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
-      const std::string name = std::string(be->name) + "/" + std::string(dtype_name(t));
-      benchmark::RegisterBenchmark(("decode_seq/" + name).c_str(), bm_decode_sequence, id, t, false)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
-      benchmark::RegisterBenchmark(("prefill_seq/" + name).c_str(), bm_prefill_sequence, id, t,
-                                   false)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
+      add("decode_seq", bm_decode_sequence, *be, id, t, false);
+      add("prefill_seq", bm_prefill_sequence, *be, id, t, false);
     }
     for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
       const auto ti = static_cast<size_t>(t);
       if (be->matvec_x16[ti] == nullptr || be->matvec_x16[ti] == scalar_backend().matvec_x16[ti])
         continue;  // no native kernel: the layout would only be slower
-      const std::string name = std::string(be->name) + "/" + std::string(dtype_name(t)) + "_x16";
-      benchmark::RegisterBenchmark(("matvec/" + name).c_str(), bm_matvec, id, t, true)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
-      benchmark::RegisterBenchmark(("gemm64/" + name).c_str(), bm_gemm, id, t, true)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
+      add("matvec", bm_matvec, *be, id, t, true);
+      add("gemm64", bm_gemm, *be, id, t, true);
       if (t == dtype::q5_0) continue;
-      benchmark::RegisterBenchmark(("decode_seq/" + name).c_str(), bm_decode_sequence, id, t, true)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
-      benchmark::RegisterBenchmark(("prefill_seq/" + name).c_str(), bm_prefill_sequence, id, t,
-                                   true)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
+      add("decode_seq", bm_decode_sequence, *be, id, t, true);
+      add("prefill_seq", bm_prefill_sequence, *be, id, t, true);
     }
   }
   return 0;
