@@ -29,12 +29,31 @@
 #pragma once
 
 // One activation row for these kernels: per 16-block chunk 640 bytes, the 512 values in the
-// format's order, then per lane its fp32 scale and its int32 offset term; zero blocks pad the last
-// chunk (so padded lanes contribute 0).
+// format's order, then per lane its fp32 scale and its int32 offset term.
 inline constexpr size_t row16_chunk_act = 640;
 
+// Rows of nb blocks where nb > 16 is not a multiple of 16 (qwen2.5-0.5b: 28) end inside a chunk,
+// and a row-by-row decode pays a part-empty chunk per row (896-column Q4_0 matvec from DRAM ran
+// at 55 GB/s against 69 for 1024 columns). Decode instead streams such a matrix as one sequence
+// of full chunks across the row ends (row16_stream), so the activation row is laid out over one
+// period, the chunks until a row ends at a chunk's end again (lcm(nb, 16) / 16 of them): block j
+// of chunk c is activation block (16c + j) mod nb. The tiles read the first ceil(nb / 16) chunks,
+// which differ from a zero-padded layout only in the last one's lanes past the row end; the
+// weights there unpack as zeros with scale 0, so those lanes add nothing. 0: no period layout
+// (rows of whole chunks, short rows, or a period over 64 chunks).
+inline int64_t row16_period_chunks(int64_t nb) {
+  if (nb <= 16 || nb % 16 == 0) return 0;
+  const int64_t chunks = nb / std::gcd<int64_t>(nb, 16);
+  return chunks <= 64 ? chunks : 0;
+}
+
+inline int64_t row16_act_chunks(int64_t nb) {
+  const int64_t period = row16_period_chunks(nb);
+  return period != 0 ? period : (nb + 15) / 16;
+}
+
 inline size_t row16_act_bytes(int64_t cols) {
-  return static_cast<size_t>((cols / 32 + 15) / 16) * row16_chunk_act;
+  return static_cast<size_t>(row16_act_chunks(cols / 32)) * row16_chunk_act;
 }
 
 // Horizontal sums of four fp32 vectors, each with _mm512_reduce_add_ps's pairings (halves, then
@@ -80,25 +99,31 @@ inline int block_sum(const block_q8_0& b) {
 // array holds each block's s (fp32) instead of the int32 offset term.
 template <class A = block_q8_0>
 size_t row16_nib_fill(const uint8_t* a, int64_t cols, int offset, uint8_t* out) {
-  const int64_t nb = cols / 32;
+  const int64_t nb = cols / 32, chunks = row16_act_chunks(nb);
+  const bool wrap = row16_period_chunks(nb) != 0;
   const size_t bytes = row16_act_bytes(cols);
   if (out == nullptr) return bytes;
-  std::memset(out, 0, bytes);
+  std::memset(out, 0, bytes);  // zero blocks pad a last chunk without a period layout
   const auto* y = reinterpret_cast<const A*>(a);
-  for (int64_t blk = 0; blk < nb; ++blk) {
-    const int64_t c = blk / 16, g = (blk % 16) / 4, k = blk % 4;
+  for (int64_t c = 0; c < chunks; ++c) {
     uint8_t* ch = out + c * row16_chunk_act;
-    std::memcpy(ch + g * 128 + k * 16, y[blk].qs, 16);
-    std::memcpy(ch + g * 128 + 64 + k * 16, y[blk].qs + 16, 16);
-    const int64_t lane = 4 * k + g;
-    const float d = h2f(y[blk].d);
-    std::memcpy(ch + 512 + 4 * lane, &d, 4);
-    if constexpr (std::is_same_v<A, block_q8_1>) {
-      const float s = h2f(y[blk].s);
-      std::memcpy(ch + 576 + 4 * lane, &s, 4);
-    } else {
-      const int32_t corr = -offset * block_sum(y[blk]);
-      std::memcpy(ch + 576 + 4 * lane, &corr, 4);
+    for (int64_t j = 0; j < 16; ++j) {
+      int64_t blk = 16 * c + j;
+      if (blk >= nb && !wrap) break;
+      blk %= nb;
+      const int64_t g = j / 4, k = j % 4;
+      std::memcpy(ch + g * 128 + k * 16, y[blk].qs, 16);
+      std::memcpy(ch + g * 128 + 64 + k * 16, y[blk].qs + 16, 16);
+      const int64_t lane = 4 * k + g;
+      const float d = h2f(y[blk].d);
+      std::memcpy(ch + 512 + 4 * lane, &d, 4);
+      if constexpr (std::is_same_v<A, block_q8_1>) {
+        const float s = h2f(y[blk].s);
+        std::memcpy(ch + 576 + 4 * lane, &s, 4);
+      } else {
+        const int32_t corr = -offset * block_sum(y[blk]);
+        std::memcpy(ch + 576 + 4 * lane, &corr, 4);
+      }
     }
   }
   return bytes;
@@ -446,6 +471,106 @@ void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
   store_tile<R, C>(facc, y0, g.ldy, r0);
 }
 
+// Rows whose chunks straddle the row ends (row16_period_chunks): the blocks of `rows` contiguous
+// rows from w (at most one period's) as one stream of full chunks, each chunk unpacked once for
+// C prepared activation rows (act, stride bytes apart; chunk i of the stream reads activation
+// chunk i), its 16 block products added to the row they belong to and, in the chunk where a row
+// ends, split by a lane mask between that row and the next. Finished rows are summed four at a
+// time, into y[c * ldy + row]. Every (row, activation) pair sees the same operations in the same
+// order for any C, so decode and batched decode give the same floats.
+template <class F, int C>
+void row16_stream_tile(const gemm_args& g, const uint8_t* w, int64_t rows, const uint8_t* act,
+                       size_t stride, float* y) {
+  const int64_t nb = g.cols / 32;
+  constexpr int lines = (F::chunk_bytes + 63) / 64;
+  constexpr size_t ahead = 2048;
+  // below[t]: the lanes of a chunk's blocks 0..t-1 (block j is lane 4 (j % 4) + j / 4).
+  static constexpr auto below = [] {
+    std::array<__mmask16, 17> t{};
+    for (int n = 1; n <= 16; ++n)
+      t[n] = static_cast<__mmask16>(t[n - 1] | (1u << (4 * ((n - 1) % 4) + (n - 1) / 4)));
+    return t;
+  }();
+  const uint8_t* p = w;
+  const uint8_t* a = act;
+  int64_t blocks = rows * nb, left = nb, row = 0;  // left: the current row's blocks to come
+  __m512 acc[C], done[C][4];
+  for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
+  int nd = 0;
+  const auto step = [&]<bool Full>() {
+    prefetch_lines<F::far_prefetch>(
+        p, Full ? lines : static_cast<int>((blocks * (F::chunk_bytes / 16) + 63) / 64), ahead);
+    __m512i q[8], sw, sm;
+    F::template unpack<Full>(p, blocks, q, sw, sm);
+    const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(sw));
+    __m512 mw = _mm512_setzero_ps();
+    if constexpr (F::has_min) mw = _mm512_cvtph_ps(_mm512_castsi512_si256(sm));
+    const bool ends = left <= 16;  // the row ends in this chunk; the next starts unless left == 16
+    const __mmask16 m = ends ? below[left] : __mmask16{0xFFFF};
+    for (int c = 0; c < C; ++c) {
+      const uint8_t* ach = a + c * stride;
+      const __m512 x = _mm512_cvtepi32_ps(F::dot(q, ach));
+      const __m512 d = _mm512_mul_ps(dw, _mm512_load_ps(reinterpret_cast<const float*>(ach + 512)));
+      __m512 sa = _mm512_setzero_ps();
+      if constexpr (F::has_min) sa = _mm512_load_ps(reinterpret_cast<const float*>(ach + 576));
+      if (!ends) {
+        acc[c] = _mm512_fmadd_ps(x, d, acc[c]);
+        if constexpr (F::has_min) acc[c] = _mm512_fmadd_ps(mw, sa, acc[c]);  // + m_w x s_a
+      } else {
+        acc[c] = _mm512_mask3_fmadd_ps(x, d, acc[c], m);
+        if constexpr (F::has_min) acc[c] = _mm512_mask3_fmadd_ps(mw, sa, acc[c], m);
+        done[c][nd] = acc[c];
+        const auto next = static_cast<__mmask16>(~m);
+        acc[c] = _mm512_maskz_mul_ps(next, x, d);
+        if constexpr (F::has_min) acc[c] = _mm512_mask3_fmadd_ps(mw, sa, acc[c], next);
+      }
+    }
+    if (ends) {
+      if (++nd == 4) {
+        for (int c = 0; c < C; ++c)
+          _mm_storeu_ps(y + c * g.ldy + row - 3,
+                        hsum4_ps(done[c][0], done[c][1], done[c][2], done[c][3]));
+        nd = 0;
+      }
+      ++row;
+      left += nb;
+    }
+    left -= 16;
+    p += F::chunk_bytes;
+    a += row16_chunk_act;
+    blocks -= 16;
+  };
+  while (blocks >= 16) step.template operator()<true>();
+  if (blocks > 0) step.template operator()<false>();  // ends the last row (left == blocks)
+  for (int c = 0; c < C; ++c)
+    for (int i = 0; i < nd; ++i) y[c * g.ldy + row - nd + i] = _mm512_reduce_add_ps(done[c][i]);
+}
+
+// Decode and batched decode over such rows: one period of rows at a time (the stream and the
+// activation chunks restart together), its chunks for 4, 2, then 1 activation rows.
+template <class F>
+void row16_stream_rows(const gemm_args& g, const uint8_t* act, size_t stride) {
+  const int64_t period_rows = 16 / std::gcd<int64_t>(g.cols / 32, 16);
+  for (int64_t r = 0; r < g.rows; r += period_rows) {
+    const int64_t k = std::min(period_rows, g.rows - r);
+    const uint8_t* w = g.w + static_cast<size_t>(r) * g.w_row_bytes;
+    int64_t c = 0;
+    for (; c + 4 <= g.n; c += 4)
+      row16_stream_tile<F, 4>(g, w, k, act + c * stride, stride, g.y + c * g.ldy + r);
+    for (; c + 2 <= g.n; c += 2)
+      row16_stream_tile<F, 2>(g, w, k, act + c * stride, stride, g.y + c * g.ldy + r);
+    for (; c < g.n; ++c)
+      row16_stream_tile<F, 1>(g, w, k, act + c * stride, stride, g.y + c * g.ldy + r);
+  }
+}
+
+template <class F>
+bool row16_streams(const gemm_args& g) {
+  const int64_t nb = g.cols / 32;
+  return row16_period_chunks(nb) != 0 &&
+         g.w_row_bytes * 16 == static_cast<size_t>(nb * F::chunk_bytes);
+}
+
 // Drivers shared with matmul_rowk-inl.h. T<R, C>::run(g, r0, act, act_stride, y0) is a tile of
 // R weight rows from r0 x C activation rows at act (act_stride bytes apart), written to y0.
 //
@@ -501,10 +626,16 @@ struct row16_t {
 };
 template <class F>
 void row16_matvec(const gemm_args& g) {
-  rows_matvec<row16_t<F>::template t, true>(g);
+  if (row16_streams<F>(g))
+    row16_stream_rows<F>(g, g.prep, g.prep_row_bytes);
+  else
+    rows_matvec<row16_t<F>::template t, true>(g);
 }
 // The activations prepared once per call (gemm_args::prep).
 template <class F>
 void row16_gemm(const gemm_args& g) {
-  rows_gemm<row16_t<F>::template t>(g, g.prep, g.prep_row_bytes);
+  if (row16_streams<F>(g))
+    row16_stream_rows<F>(g, g.prep, g.prep_row_bytes);
+  else
+    rows_gemm<row16_t<F>::template t>(g, g.prep, g.prep_row_bytes);
 }

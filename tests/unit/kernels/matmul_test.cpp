@@ -219,6 +219,41 @@ TEST(matmul, decode_and_batch_sum_each_row_alike) {
   EXPECT_GT(compared, 0);
 }
 
+// Rows whose length is not a whole number of 16-block chunks (qwen2.5-0.5b's 896 columns: 28
+// blocks) decode as one stream of chunks across the row ends on AVX-512: row periods of 2 to 16
+// rows, a period too long for the stream (65 blocks), row counts that end mid-period and several
+// pool pieces. Each matches the scalar reference, and decode the first row of a batch bit for bit.
+TEST(matmul, rows_that_end_inside_a_chunk_match_scalar_and_batch) {
+  std::mt19937 rng(31);
+  thread_pool pool2(2);
+  for (dtype t : {dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q8_0}) {
+    for (int64_t nb : {17, 18, 20, 24, 28, 65, 90, 152}) {
+      const int64_t cols = 32 * nb, rows = nb > 64 ? 45 : 203;
+      auto wbuf = random_rows(rng, t, rows, cols);
+      const auto w = view_of(t, wbuf.data(), rows, cols);
+      for (int64_t n : {1, 3, 7}) {
+        auto x = random_floats(rng, n * cols);
+        std::vector<float> want(n * rows);
+        ref::matmul(w, x.data(), n, want.data());
+        float ymax = 0;
+        for (float v : want) ymax = std::max(ymax, std::fabs(v));
+        for (auto id : available_backends()) {
+          const matmul_backend& be = *find_backend(id);
+          std::vector<float> got(n * rows, NAN), one(rows, NAN);
+          matmul_on(be, w, x.data(), n, got.data(), &pool2);
+          for (size_t i = 0; i < got.size(); ++i)
+            ASSERT_NEAR(got[i], want[i], 2e-5f * ymax + 1e-6f)
+                << be.name << " " << dtype_name(t) << " blocks " << nb << " n " << n << " i " << i;
+          if (matmul_order_class(be, w, 1) != matmul_order_class(be, w, n)) continue;
+          matmul_on(be, w, x.data(), 1, one.data(), nullptr);
+          EXPECT_EQ(0, std::memcmp(one.data(), got.data(), rows * sizeof(float)))
+              << be.name << " " << dtype_name(t) << " blocks " << nb << " n " << n;
+        }
+      }
+    }
+  }
+}
+
 TEST(matmul, x16_layout_round_trips_and_every_backend_matches_the_rows_layout_reference) {
   std::mt19937 rng(17);
   thread_pool pool2(2), pool3(3);
