@@ -32,19 +32,20 @@
 // format's order, then per lane its fp32 scale and its int32 offset term.
 inline constexpr size_t row16_chunk_act = 640;
 
-// Rows of nb blocks where nb > 16 is not a multiple of 16 (qwen2.5-0.5b: 28) end inside a chunk,
-// and a row-by-row decode pays a part-empty chunk per row (896-column Q4_0 matvec from DRAM ran
-// at 55 GB/s against 69 for 1024 columns). Decode instead streams such a matrix as one sequence
-// of full chunks across the row ends (row16_stream), so the activation row is laid out over one
+// Rows of 17..31 blocks (qwen2.5-0.5b's 896 columns: 28) end inside their second chunk, and a
+// row-by-row decode pays a part-empty chunk for every row (one thread in L2, 896 columns Q4_0:
+// 33 GB/s against 44 for 1024). Decode instead streams such a matrix as one sequence of full
+// chunks across the row ends (row16_stream_tile), so the activation row is laid out over one
 // period, the chunks until a row ends at a chunk's end again (lcm(nb, 16) / 16 of them): block j
 // of chunk c is activation block (16c + j) mod nb. The tiles read the first ceil(nb / 16) chunks,
 // which differ from a zero-padded layout only in the last one's lanes past the row end; the
-// weights there unpack as zeros with scale 0, so those lanes add nothing. 0: no period layout
-// (rows of whole chunks, short rows, or a period over 64 chunks).
+// weights there unpack as zeros with scale 0, so those lanes add nothing. Longer rows keep the
+// row-by-row tiles: streamed, rows of 44-200 blocks ran faster in L2 and L3 but at about half the
+// rate from DRAM (4864 columns: 37 -> 19 GB/s, one thread; the cause is not known: the addresses
+// and prefetches are the same, docs/performance.md 2026-12-03 15:04). 0: no period layout.
 inline int64_t row16_period_chunks(int64_t nb) {
-  if (nb <= 16 || nb % 16 == 0) return 0;
-  const int64_t chunks = nb / std::gcd<int64_t>(nb, 16);
-  return chunks <= 64 ? chunks : 0;
+  if (nb <= 16 || nb >= 32) return 0;
+  return nb / std::gcd<int64_t>(nb, 16);
 }
 
 inline int64_t row16_act_chunks(int64_t nb) {
@@ -472,12 +473,12 @@ void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
 }
 
 // Rows whose chunks straddle the row ends (row16_period_chunks): the blocks of `rows` contiguous
-// rows from w (at most one period's) as one stream of full chunks, each chunk unpacked once for
-// C prepared activation rows (act, stride bytes apart; chunk i of the stream reads activation
-// chunk i), its 16 block products added to the row they belong to and, in the chunk where a row
-// ends, split by a lane mask between that row and the next. Finished rows are summed four at a
-// time, into y[c * ldy + row]. Every (row, activation) pair sees the same operations in the same
-// order for any C, so decode and batched decode give the same floats.
+// rows from w as one stream of full chunks, each chunk unpacked once for C prepared activation
+// rows (act, stride bytes apart; chunk i of the stream reads activation chunk i mod the period),
+// its 16 block products added to the row they belong to and, in the chunk where a row ends, split
+// by a lane mask between that row and the next. Finished rows are summed four at a time, into
+// y[c * ldy + row]. Every (row, activation) pair sees the same operations in the same order for
+// any C, so decode and batched decode give the same floats.
 template <class F, int C>
 void row16_stream_tile(const gemm_args& g, const uint8_t* w, int64_t rows, const uint8_t* act,
                        size_t stride, float* y) {
@@ -493,6 +494,7 @@ void row16_stream_tile(const gemm_args& g, const uint8_t* w, int64_t rows, const
   }();
   const uint8_t* p = w;
   const uint8_t* a = act;
+  const uint8_t* const a_end = act + row16_period_chunks(nb) * row16_chunk_act;
   int64_t blocks = rows * nb, left = nb, row = 0;  // left: the current row's blocks to come
   __m512 acc[C], done[C][4];
   for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
@@ -538,6 +540,7 @@ void row16_stream_tile(const gemm_args& g, const uint8_t* w, int64_t rows, const
     left -= 16;
     p += F::chunk_bytes;
     a += row16_chunk_act;
+    if (a == a_end) a = act;
     blocks -= 16;
   };
   while (blocks >= 16) step.template operator()<true>();
@@ -546,11 +549,16 @@ void row16_stream_tile(const gemm_args& g, const uint8_t* w, int64_t rows, const
     for (int i = 0; i < nd; ++i) y[c * g.ldy + row - nd + i] = _mm512_reduce_add_ps(done[c][i]);
 }
 
-// Decode and batched decode over such rows: one period of rows at a time (the stream and the
-// activation chunks restart together), its chunks for 4, 2, then 1 activation rows.
+// Decode over such rows: the whole stream for one activation row; batched decode one period of
+// rows at a time (the stream and the activation chunks restart together), its chunks for 4, 2,
+// then 1 activation rows.
 template <class F>
 void row16_stream_rows(const gemm_args& g, const uint8_t* act, size_t stride) {
   const int64_t period_rows = 16 / std::gcd<int64_t>(g.cols / 32, 16);
+  if (g.n == 1) {
+    row16_stream_tile<F, 1>(g, g.w, g.rows, act, stride, g.y);
+    return;
+  }
   for (int64_t r = 0; r < g.rows; r += period_rows) {
     const int64_t k = std::min(period_rows, g.rows - r);
     const uint8_t* w = g.w + static_cast<size_t>(r) * g.w_row_bytes;

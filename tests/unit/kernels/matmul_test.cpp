@@ -219,10 +219,10 @@ TEST(matmul, decode_and_batch_sum_each_row_alike) {
   EXPECT_GT(compared, 0);
 }
 
-// Rows whose length is not a whole number of 16-block chunks (qwen2.5-0.5b's 896 columns: 28
-// blocks) decode as one stream of chunks across the row ends on AVX-512: row periods of 2 to 16
-// rows, a period too long for the stream (65 blocks), row counts that end mid-period and several
-// pool pieces. Each matches the scalar reference, and decode the first row of a batch bit for bit.
+// Rows of 17..31 blocks (qwen2.5-0.5b's 896 columns: 28) decode as one stream of chunks across
+// the row ends on AVX-512: row periods of 2 to 16 rows, row counts that end mid-period, several
+// pool pieces, and longer rows that keep the row-by-row tiles. Each matches the scalar reference,
+// and decode the first row of a batch bit for bit.
 TEST(matmul, rows_that_end_inside_a_chunk_match_scalar_and_batch) {
   std::mt19937 rng(31);
   thread_pool pool2(2);
