@@ -17,32 +17,51 @@
 #pragma once
 
 // One activation row: per 8-block chunk 320 bytes, the 256 values in the kernel's order, then per
-// position its fp32 scale and int32 offset term; zero blocks pad the last chunk.
+// position its fp32 scale and int32 offset term.
 inline constexpr size_t row8_chunk_act = 320;
 
+// Rows of 9..31 blocks that are not whole chunks (qwen2.5-0.5b's 896 columns: 28 blocks) decode
+// as one stream of full chunks across the row ends (row8_stream_tile), as the AVX-512 kernels do
+// (row16_period_chunks): the activation row is laid out over one period of lcm(nb, 8) / 8 chunks,
+// block j of chunk c being activation block (8c + j) mod nb. The tiles read the first nb / 8
+// chunks and the tail blocks' positions of the next, which are the row's own blocks. 0: no period
+// layout.
+inline int64_t row8_period_chunks(int64_t nb) {
+  if (nb <= 8 || nb >= 32 || nb % 8 == 0) return 0;
+  return nb / std::gcd<int64_t>(nb, 8);
+}
+
 inline size_t row8_act_bytes(int64_t cols) {
-  return static_cast<size_t>((cols / 32 + 7) / 8) * row8_chunk_act;
+  const int64_t nb = cols / 32, period = row8_period_chunks(nb);
+  return static_cast<size_t>(period != 0 ? period : (nb + 7) / 8) * row8_chunk_act;
 }
 
 template <int Offset>
 size_t row8_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
   const int64_t nb = cols / 32;
+  const bool wrap = row8_period_chunks(nb) != 0;
   const size_t bytes = row8_act_bytes(cols);
   if (out == nullptr) return bytes;
-  std::memset(out, 0, bytes);
+  std::memset(out, 0, bytes);  // zero blocks pad a last chunk without a period layout
   const auto* y = reinterpret_cast<const block_q8_0*>(a);
-  for (int64_t blk = 0; blk < nb; ++blk) {
-    const int64_t c = blk / 8, g = (blk % 8) / 2, k = blk % 2;
+  const auto chunks = static_cast<int64_t>(bytes / row8_chunk_act);
+  for (int64_t c = 0; c < chunks; ++c) {
     uint8_t* ch = out + c * row8_chunk_act;
-    std::memcpy(ch + 64 * g + 16 * k, y[blk].qs, 16);
-    std::memcpy(ch + 64 * g + 32 + 16 * k, y[blk].qs + 16, 16);
-    const int64_t pos = 4 * k + g;
-    const float d = h2f(y[blk].d);
-    int32_t sum = 0;
-    for (int8_t v : y[blk].qs) sum += v;
-    const int32_t corr = -Offset * sum;
-    std::memcpy(ch + 256 + 4 * pos, &d, 4);
-    std::memcpy(ch + 288 + 4 * pos, &corr, 4);
+    for (int64_t j = 0; j < 8; ++j) {
+      int64_t blk = 8 * c + j;
+      if (blk >= nb && !wrap) break;
+      blk %= nb;
+      const int64_t g = j / 2, k = j % 2;
+      std::memcpy(ch + 64 * g + 16 * k, y[blk].qs, 16);
+      std::memcpy(ch + 64 * g + 32 + 16 * k, y[blk].qs + 16, 16);
+      const int64_t pos = 4 * k + g;
+      const float d = h2f(y[blk].d);
+      int32_t sum = 0;
+      for (int8_t v : y[blk].qs) sum += v;
+      const int32_t corr = -Offset * sum;
+      std::memcpy(ch + 256 + 4 * pos, &d, 4);
+      std::memcpy(ch + 288 + 4 * pos, &corr, 4);
+    }
   }
   return bytes;
 }
@@ -135,6 +154,40 @@ struct row8_q5_0_fmt {
   }
 };
 
+// A chunk's 8 block products against its prepared activation chunk, offset terms included, in
+// position order.
+[[gnu::always_inline]] inline __m256i row8_chunk_dot(const __m256i lo[4], const __m256i hi[4],
+                                                     const uint8_t* ach) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i s[4];
+  for (int q = 0; q < 4; ++q)  // values < 32: the word sums stay below 2^15
+    s[q] =
+        _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo[q], load256(ach + 64 * q)),
+                                           _mm256_maddubs_epi16(hi[q], load256(ach + 64 * q + 32))),
+                          ones);
+  return _mm256_add_epi32(
+      _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3])),
+      load256(ach + 288));
+}
+
+// Block t of the chunk at p alone (a row's or a stream's last blocks), read in place, against
+// its activation chunk: the scaled product.
+template <class F>
+[[gnu::always_inline]] inline float row8_one(const uint8_t* p, int t, const uint8_t* ach) {
+  const int pos = 4 * (t % 2) + t / 2, off = 64 * (t / 2) + 16 * (t % 2);
+  __m128i lo, hi;
+  F::unpack_one(p, t, lo, hi);
+  const float dw = h2f(static_cast<uint16_t>(load_i16(p + sizeof(typename F::block) * t)));
+  const __m128i s = _mm_madd_epi16(_mm_add_epi16(_mm_maddubs_epi16(lo, load128(ach + off)),
+                                                 _mm_maddubs_epi16(hi, load128(ach + off + 32))),
+                                   _mm_set1_epi16(1));
+  int32_t corr;
+  float da;
+  std::memcpy(&corr, ach + 288 + 4 * pos, 4);
+  std::memcpy(&da, ach + 256 + 4 * pos, 4);
+  return static_cast<float>(hsum4_i32(s) + corr) * (dw * da);
+}
+
 // R weight rows from r0 x C prepared activation rows (act, act_stride bytes apart), written to
 // y0[c * ldy + r0 + r].
 template <class F, int R, int C>
@@ -142,7 +195,6 @@ void row8_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_st
   constexpr int64_t chunk = 8 * sizeof(typename F::block);
   constexpr int lines = static_cast<int>((chunk + 63) / 64);
   const int64_t nb = g.cols / 32, full = nb / 8, rem = nb % 8;
-  const __m256i ones = _mm256_set1_epi16(1);
   __m256 facc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) facc[r][c] = _mm256_setzero_ps();
@@ -155,51 +207,114 @@ void row8_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_st
       const __m256 dw = F::scales(p);
       for (int c = 0; c < C; ++c) {
         const uint8_t* ach = act + c * act_stride + static_cast<size_t>(i) * row8_chunk_act;
-        __m256i s[4];
-        for (int q = 0; q < 4; ++q)  // values < 32: the word sums stay below 2^15
-          s[q] = _mm256_madd_epi16(
-              _mm256_add_epi16(_mm256_maddubs_epi16(lo[q], load256(ach + 64 * q)),
-                               _mm256_maddubs_epi16(hi[q], load256(ach + 64 * q + 32))),
-              ones);
-        const __m256i t = _mm256_add_epi32(
-            _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3])),
-            load256(ach + 288));
         const __m256 d =
             _mm256_mul_ps(dw, _mm256_load_ps(reinterpret_cast<const float*>(ach + 256)));
-        facc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), d, facc[r][c]);
+        facc[r][c] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(row8_chunk_dot(lo, hi, ach)), d, facc[r][c]);
       }
     }
   }
   // The last rem blocks one at a time, in place (no copy per row; the row may end the mapping).
   float tacc[R][C] = {};
-  for (int t = 0; t < rem; ++t) {
-    const int pos = 4 * (t % 2) + t / 2, off = 64 * (t / 2) + 16 * (t % 2);
+  for (int t = 0; t < rem; ++t)
     for (int r = 0; r < R; ++r) {
       const uint8_t* p = g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes + full * chunk;
-      __m128i lo, hi;
-      F::unpack_one(p, t, lo, hi);
-      const float dw = h2f(static_cast<uint16_t>(load_i16(p + sizeof(typename F::block) * t)));
-      for (int c = 0; c < C; ++c) {
-        const uint8_t* ach = act + c * act_stride + static_cast<size_t>(full) * row8_chunk_act;
-        const __m128i s =
-            _mm_madd_epi16(_mm_add_epi16(_mm_maddubs_epi16(lo, load128(ach + off)),
-                                         _mm_maddubs_epi16(hi, load128(ach + off + 32))),
-                           _mm_set1_epi16(1));
-        int32_t corr;
-        float da;
-        std::memcpy(&corr, ach + 288 + 4 * pos, 4);
-        std::memcpy(&da, ach + 256 + 4 * pos, 4);
-        tacc[r][c] += static_cast<float>(hsum4_i32(s) + corr) * (dw * da);
-      }
+      for (int c = 0; c < C; ++c)
+        tacc[r][c] +=
+            row8_one<F>(p, t, act + c * act_stride + static_cast<size_t>(full) * row8_chunk_act);
     }
-  }
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) y0[c * g.ldy + r0 + r] = hsum(facc[r][c]) + tacc[r][c];
+}
+
+// Rows that end inside a chunk (row8_period_chunks): the blocks of `rows` contiguous rows from w
+// as one stream of full chunks, each unpacked once for C prepared activation rows (act, stride
+// bytes apart; chunk i of the stream reads activation chunk i mod the period); in the chunk where
+// a row ends its products are split between that row and the next by a lane mask. A stream that
+// ends inside a chunk takes its last blocks one at a time. Every (row, activation) pair sees the
+// same operations for any C: decode and batches give the same floats. Into y[c * ldy + row].
+template <class F, int C>
+void row8_stream_tile(const gemm_args& g, const uint8_t* w, int64_t rows, const uint8_t* act,
+                      size_t stride, float* y) {
+  constexpr int64_t chunk = 8 * sizeof(typename F::block);
+  constexpr int lines = static_cast<int>((chunk + 63) / 64);
+  const int64_t nb = g.cols / 32;
+  const uint8_t* const a_end = act + row8_period_chunks(nb) * row8_chunk_act;
+  // below[t]: all ones in the positions of blocks 0..t-1 (position p holds block 2 (p % 4) + p /
+  // 4).
+  alignas(32) static constexpr auto below = [] {
+    std::array<std::array<int32_t, 8>, 9> t{};
+    for (int n = 0; n <= 8; ++n)
+      for (int q = 0; q < 8; ++q) t[n][q] = 2 * (q % 4) + q / 4 < n ? -1 : 0;
+    return t;
+  }();
+  const uint8_t* p = w;
+  const uint8_t* a = act;
+  int64_t blocks = rows * nb, left = nb, row = 0;  // left: the current row's blocks to come
+  __m256 acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
+  for (; blocks >= 8; blocks -= 8) {
+    prefetch_lines<false>(p, lines, 2048);
+    __m256i lo[4], hi[4];
+    F::unpack(p, lo, hi);
+    const __m256 dw = F::scales(p);
+    const bool ends = left <= 8;  // the row ends in this chunk; the next starts unless left == 8
+    const __m256 m = _mm256_castsi256_ps(load256(below[ends ? left : 8].data()));
+    for (int c = 0; c < C; ++c) {
+      const uint8_t* ach = a + c * stride;
+      const __m256 x = _mm256_cvtepi32_ps(row8_chunk_dot(lo, hi, ach));
+      const __m256 d = _mm256_mul_ps(dw, _mm256_load_ps(reinterpret_cast<const float*>(ach + 256)));
+      if (!ends) {
+        acc[c] = _mm256_fmadd_ps(x, d, acc[c]);
+      } else {
+        y[c * g.ldy + row] = hsum(_mm256_fmadd_ps(x, _mm256_and_ps(d, m), acc[c]));
+        acc[c] = _mm256_mul_ps(x, _mm256_andnot_ps(m, d));
+      }
+    }
+    if (ends) ++row, left += nb;
+    left -= 8;
+    p += chunk;
+    a += row8_chunk_act;
+    if (a == a_end) a = act;
+  }
+  if (blocks == 0) return;
+  float tacc[C] = {};  // the last row's last blocks
+  for (int t = 0; t < blocks; ++t)
+    for (int c = 0; c < C; ++c) tacc[c] += row8_one<F>(p, t, a + c * stride);
+  for (int c = 0; c < C; ++c) y[c * g.ldy + row] = hsum(acc[c]) + tacc[c];
+}
+
+// Decode: the whole stream per activation row; batches one period of rows at a time (the stream
+// and the activation chunks restart together) for 4, then 1 activation rows.
+template <class F>
+void row8_stream_rows(const gemm_args& g, const uint8_t* act, size_t stride) {
+  if (g.n == 1) {
+    row8_stream_tile<F, 1>(g, g.w, g.rows, act, stride, g.y);
+    return;
+  }
+  const int64_t period_rows = 8 / std::gcd<int64_t>(g.cols / 32, 8);
+  for (int64_t r = 0; r < g.rows; r += period_rows) {
+    const int64_t k = std::min(period_rows, g.rows - r);
+    const uint8_t* w = g.w + static_cast<size_t>(r) * g.w_row_bytes;
+    int64_t c = 0;
+    for (; c + 4 <= g.n; c += 4)
+      row8_stream_tile<F, 4>(g, w, k, act + c * stride, stride, g.y + c * g.ldy + r);
+    for (; c < g.n; ++c)
+      row8_stream_tile<F, 1>(g, w, k, act + c * stride, stride, g.y + c * g.ldy + r);
+  }
+}
+
+template <class F>
+bool row8_streams(const gemm_args& g) {
+  const int64_t nb = g.cols / 32;
+  return row8_period_chunks(nb) != 0 &&
+         g.w_row_bytes == static_cast<size_t>(nb) * sizeof(typename F::block);
 }
 
 // Decode: one row at a time against each prepared activation row (gemm_args::prep).
 template <class F>
 void row8_matvec(const gemm_args& g) {
+  if (row8_streams<F>(g)) return row8_stream_rows<F>(g, g.prep, g.prep_row_bytes);
   for (int64_t c = 0; c < g.n; ++c) {
     const uint8_t* act = g.prep + static_cast<size_t>(c) * g.prep_row_bytes;
     for (int64_t r = 0; r < g.rows; ++r) row8_tile<F, 1, 1>(g, r, act, 0, g.y + c * g.ldy);
@@ -209,6 +324,7 @@ void row8_matvec(const gemm_args& g) {
 // Prefill: 1 x 4 tiles (16 vector registers), then the activation tail.
 template <class F>
 void row8_gemm(const gemm_args& g) {
+  if (row8_streams<F>(g)) return row8_stream_rows<F>(g, g.prep, g.prep_row_bytes);
   constexpr int C = 4;
   const size_t stride = g.prep_row_bytes;
   for (int64_t r = 0; r < g.rows; ++r) {
