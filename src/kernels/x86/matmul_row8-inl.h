@@ -13,7 +13,8 @@
 // prepared once per activation row. Q5_0 adds 16 where the block's qh bit is set (byte masks built
 // per group from the two blocks' qh words). Every block product is the exact int32 of the
 // reference. A row's last blocks that do not fill a step go one at a time through 128-bit lanes,
-// read in place.
+// read in place; rows of 9..31 blocks are instead streamed across the row ends
+// (row8_period_chunks).
 #pragma once
 
 // One activation row: per 8-block chunk 320 bytes, the 256 values in the kernel's order, then per
