@@ -549,28 +549,11 @@ void row16_stream_tile(const gemm_args& g, const uint8_t* w, int64_t rows, const
     for (int i = 0; i < nd; ++i) y[c * g.ldy + row - nd + i] = _mm512_reduce_add_ps(done[c][i]);
 }
 
-// Decode over such rows: the whole stream for one activation row; batched decode one period of
-// rows at a time (the stream and the activation chunks restart together), its chunks for 4, 2,
-// then 1 activation rows.
 template <class F>
-void row16_stream_rows(const gemm_args& g, const uint8_t* act, size_t stride) {
-  const int64_t period_rows = 16 / std::gcd<int64_t>(g.cols / 32, 16);
-  if (g.n == 1) {
-    row16_stream_tile<F, 1>(g, g.w, g.rows, act, stride, g.y);
-    return;
-  }
-  for (int64_t r = 0; r < g.rows; r += period_rows) {
-    const int64_t k = std::min(period_rows, g.rows - r);
-    const uint8_t* w = g.w + static_cast<size_t>(r) * g.w_row_bytes;
-    int64_t c = 0;
-    for (; c + 4 <= g.n; c += 4)
-      row16_stream_tile<F, 4>(g, w, k, act + c * stride, stride, g.y + c * g.ldy + r);
-    for (; c + 2 <= g.n; c += 2)
-      row16_stream_tile<F, 2>(g, w, k, act + c * stride, stride, g.y + c * g.ldy + r);
-    for (; c < g.n; ++c)
-      row16_stream_tile<F, 1>(g, w, k, act + c * stride, stride, g.y + c * g.ldy + r);
-  }
-}
+struct row16_stream {
+  template <int C>
+  static constexpr auto tile = &row16_stream_tile<F, C>;
+};
 
 template <class F>
 bool row16_streams(const gemm_args& g) {
@@ -635,7 +618,8 @@ struct row16_t {
 template <class F>
 void row16_matvec(const gemm_args& g) {
   if (row16_streams<F>(g))
-    row16_stream_rows<F>(g, g.prep, g.prep_row_bytes);
+    stream_rows<row16_stream<F>>(g, g.prep, g.prep_row_bytes,
+                                 16 / std::gcd<int64_t>(g.cols / 32, 16));
   else
     rows_matvec<row16_t<F>::template t, true>(g);
 }
@@ -643,7 +627,8 @@ void row16_matvec(const gemm_args& g) {
 template <class F>
 void row16_gemm(const gemm_args& g) {
   if (row16_streams<F>(g))
-    row16_stream_rows<F>(g, g.prep, g.prep_row_bytes);
+    stream_rows<row16_stream<F>>(g, g.prep, g.prep_row_bytes,
+                                 16 / std::gcd<int64_t>(g.cols / 32, 16));
   else
     rows_gemm<row16_t<F>::template t>(g, g.prep, g.prep_row_bytes);
 }

@@ -285,25 +285,11 @@ void row8_stream_tile(const gemm_args& g, const uint8_t* w, int64_t rows, const 
   for (int c = 0; c < C; ++c) y[c * g.ldy + row] = hsum(acc[c]) + tacc[c];
 }
 
-// Decode: the whole stream per activation row; batches one period of rows at a time (the stream
-// and the activation chunks restart together) for 4, then 1 activation rows.
 template <class F>
-void row8_stream_rows(const gemm_args& g, const uint8_t* act, size_t stride) {
-  if (g.n == 1) {
-    row8_stream_tile<F, 1>(g, g.w, g.rows, act, stride, g.y);
-    return;
-  }
-  const int64_t period_rows = 8 / std::gcd<int64_t>(g.cols / 32, 8);
-  for (int64_t r = 0; r < g.rows; r += period_rows) {
-    const int64_t k = std::min(period_rows, g.rows - r);
-    const uint8_t* w = g.w + static_cast<size_t>(r) * g.w_row_bytes;
-    int64_t c = 0;
-    for (; c + 4 <= g.n; c += 4)
-      row8_stream_tile<F, 4>(g, w, k, act + c * stride, stride, g.y + c * g.ldy + r);
-    for (; c < g.n; ++c)
-      row8_stream_tile<F, 1>(g, w, k, act + c * stride, stride, g.y + c * g.ldy + r);
-  }
-}
+struct row8_stream {
+  template <int C>
+  static constexpr auto tile = &row8_stream_tile<F, C>;
+};
 
 template <class F>
 bool row8_streams(const gemm_args& g) {
@@ -315,7 +301,9 @@ bool row8_streams(const gemm_args& g) {
 // Decode: one row at a time against each prepared activation row (gemm_args::prep).
 template <class F>
 void row8_matvec(const gemm_args& g) {
-  if (row8_streams<F>(g)) return row8_stream_rows<F>(g, g.prep, g.prep_row_bytes);
+  if (row8_streams<F>(g))
+    return stream_rows<row8_stream<F>>(g, g.prep, g.prep_row_bytes,
+                                       8 / std::gcd<int64_t>(g.cols / 32, 8));
   for (int64_t c = 0; c < g.n; ++c) {
     const uint8_t* act = g.prep + static_cast<size_t>(c) * g.prep_row_bytes;
     for (int64_t r = 0; r < g.rows; ++r) row8_tile<F, 1, 1>(g, r, act, 0, g.y + c * g.ldy);
@@ -325,7 +313,9 @@ void row8_matvec(const gemm_args& g) {
 // Prefill: 1 x 4 tiles (16 vector registers), then the activation tail.
 template <class F>
 void row8_gemm(const gemm_args& g) {
-  if (row8_streams<F>(g)) return row8_stream_rows<F>(g, g.prep, g.prep_row_bytes);
+  if (row8_streams<F>(g))
+    return stream_rows<row8_stream<F>>(g, g.prep, g.prep_row_bytes,
+                                       8 / std::gcd<int64_t>(g.cols / 32, 8));
   constexpr int C = 4;
   const size_t stride = g.prep_row_bytes;
   for (int64_t r = 0; r < g.rows; ++r) {

@@ -269,6 +269,29 @@ void legacy_tile(const gemm_args& g, int64_t r0, int64_t c0) {
     for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = hsum(acc[r][c]) + macc[r][c];
 }
 
+// Decode and batches over rows streamed across their ends (matmul_row8-inl.h's and
+// matmul_row16-inl.h's stream tiles, S::tile<C>(g, w, rows, act, stride, y) for C activation
+// rows): one stream per activation row for decode; a batch one row period at a time (the stream
+// and the activation chunks restart together), its chunks for 4, 2, then 1 activation rows.
+template <class S>
+void stream_rows(const gemm_args& g, const uint8_t* act, size_t stride, int64_t period_rows) {
+  if (g.n == 1) {
+    S::template tile<1>(g, g.w, g.rows, act, stride, g.y);
+    return;
+  }
+  for (int64_t r = 0; r < g.rows; r += period_rows) {
+    const int64_t k = std::min(period_rows, g.rows - r);
+    const uint8_t* w = g.w + static_cast<size_t>(r) * g.w_row_bytes;
+    int64_t c = 0;
+    for (; c + 4 <= g.n; c += 4)
+      S::template tile<4>(g, w, k, act + c * stride, stride, g.y + c * g.ldy + r);
+    for (; c + 2 <= g.n; c += 2)
+      S::template tile<2>(g, w, k, act + c * stride, stride, g.y + c * g.ldy + r);
+    for (; c < g.n; ++c)
+      S::template tile<1>(g, w, k, act + c * stride, stride, g.y + c * g.ldy + r);
+  }
+}
+
 #if !UMA_VNNI
 #include "kernels/x86/matmul_row8-inl.h"
 #endif
