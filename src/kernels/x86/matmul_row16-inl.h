@@ -458,10 +458,16 @@ void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
   // pointers and the constants stay in registers (GCC otherwise kept facc in memory and reloaded
   // the row stride every chunk): llama-3.2-1b Q4_0 tg64 54 -> 64.
   if constexpr (C == 1) {
+    if (rem == 0) {
 #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) {
-      for (int64_t i = 0; i < full; ++i) step.template operator()<true>(r, i);
-      if (rem != 0) step.template operator()<false>(r, full);
+      for (int r = 0; r < R; ++r)
+        for (int64_t i = 0; i < full; ++i) step.template operator()<true>(r, i);
+    } else {
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        for (int64_t i = 0; i < full; ++i) step.template operator()<true>(r, i);
+        step.template operator()<false>(r, full);
+      }
     }
   } else {
     for (int64_t i = 0; i < full; ++i)
