@@ -41,8 +41,10 @@ inline constexpr size_t row16_chunk_act = 640;
 // which differ from a zero-padded layout only in the last one's lanes past the row end; the
 // weights there unpack as zeros with scale 0, so those lanes add nothing. Longer rows keep the
 // row-by-row tiles: streamed, rows of 44-200 blocks ran faster in L2 and L3 but at about half the
-// rate from DRAM (4864 columns: 37 -> 19 GB/s, one thread; the cause is not known: the addresses
-// and prefetches are the same, docs/performance.md 2026-12-03 15:04). 0: no period layout.
+// rate from DRAM (4864 columns: 37 -> 19 GB/s, one thread). The loss came from the stream's
+// branches at the row ends: a branch-free loop recovered it, but was no faster than row by row
+// there and slower for rows of whole chunks (docs/performance.md 2026-12-03 15:04). 0: no period
+// layout.
 inline int64_t row16_period_chunks(int64_t nb) {
   if (nb <= 16 || nb >= 32) return 0;
   return nb / std::gcd<int64_t>(nb, 16);
@@ -456,7 +458,8 @@ void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
   };
   // Decode: row by row, one sequential stream. Unrolled, so that the R accumulators, the row
   // pointers and the constants stay in registers (GCC otherwise kept facc in memory and reloaded
-  // the row stride every chunk): llama-3.2-1b Q4_0 tg64 54 -> 64.
+  // the row stride every chunk): llama-3.2-1b Q4_0 tg64 54 -> 64. Rows of whole chunks get a path
+  // without the partial step (one thread in L2, 1024 columns: Q4_0 42-43 -> 49-50 GB/s).
   if constexpr (C == 1) {
     if (rem == 0) {
 #pragma GCC unroll 16
