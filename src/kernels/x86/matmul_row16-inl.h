@@ -558,18 +558,18 @@ void row16_stream_tile(const gemm_args& g, const uint8_t* w, int64_t rows, const
     for (int i = 0; i < nd; ++i) y[c * g.ldy + row - nd + i] = _mm512_reduce_add_ps(done[c][i]);
 }
 
+// The stream policy for stream_rows (matmul_x86-inl.h): contiguous rows of 17..31 blocks.
 template <class F>
 struct row16_stream {
   template <int C>
   static constexpr auto tile = &row16_stream_tile<F, C>;
+  static bool applies(const gemm_args& g) {
+    const int64_t nb = g.cols / 32;
+    return row16_period_chunks(nb) != 0 &&
+           g.w_row_bytes * 16 == static_cast<size_t>(nb * F::chunk_bytes);
+  }
+  static int64_t period_rows(const gemm_args& g) { return 16 / std::gcd<int64_t>(g.cols / 32, 16); }
 };
-
-template <class F>
-bool row16_streams(const gemm_args& g) {
-  const int64_t nb = g.cols / 32;
-  return row16_period_chunks(nb) != 0 &&
-         g.w_row_bytes * 16 == static_cast<size_t>(nb * F::chunk_bytes);
-}
 
 // Drivers shared with matmul_rowk-inl.h. T<R, C>::run(g, r0, act, act_stride, y0) is a tile of
 // R weight rows from r0 x C activation rows at act (act_stride bytes apart), written to y0.
@@ -626,18 +626,11 @@ struct row16_t {
 };
 template <class F>
 void row16_matvec(const gemm_args& g) {
-  if (row16_streams<F>(g))
-    stream_rows<row16_stream<F>>(g, g.prep, g.prep_row_bytes,
-                                 16 / std::gcd<int64_t>(g.cols / 32, 16));
-  else
-    rows_matvec<row16_t<F>::template t, true>(g);
+  if (!stream_rows<row16_stream<F>>(g)) rows_matvec<row16_t<F>::template t, true>(g);
 }
 // The activations prepared once per call (gemm_args::prep).
 template <class F>
 void row16_gemm(const gemm_args& g) {
-  if (row16_streams<F>(g))
-    stream_rows<row16_stream<F>>(g, g.prep, g.prep_row_bytes,
-                                 16 / std::gcd<int64_t>(g.cols / 32, 16));
-  else
+  if (!stream_rows<row16_stream<F>>(g))
     rows_gemm<row16_t<F>::template t>(g, g.prep, g.prep_row_bytes);
 }

@@ -285,25 +285,23 @@ void row8_stream_tile(const gemm_args& g, const uint8_t* w, int64_t rows, const 
   for (int c = 0; c < C; ++c) y[c * g.ldy + row] = hsum(acc[c]) + tacc[c];
 }
 
+// The stream policy for stream_rows (matmul_x86-inl.h): contiguous rows of 9..31 blocks.
 template <class F>
 struct row8_stream {
   template <int C>
   static constexpr auto tile = &row8_stream_tile<F, C>;
+  static bool applies(const gemm_args& g) {
+    const int64_t nb = g.cols / 32;
+    return row8_period_chunks(nb) != 0 &&
+           g.w_row_bytes == static_cast<size_t>(nb) * sizeof(typename F::block);
+  }
+  static int64_t period_rows(const gemm_args& g) { return 8 / std::gcd<int64_t>(g.cols / 32, 8); }
 };
-
-template <class F>
-bool row8_streams(const gemm_args& g) {
-  const int64_t nb = g.cols / 32;
-  return row8_period_chunks(nb) != 0 &&
-         g.w_row_bytes == static_cast<size_t>(nb) * sizeof(typename F::block);
-}
 
 // Decode: one row at a time against each prepared activation row (gemm_args::prep).
 template <class F>
 void row8_matvec(const gemm_args& g) {
-  if (row8_streams<F>(g))
-    return stream_rows<row8_stream<F>>(g, g.prep, g.prep_row_bytes,
-                                       8 / std::gcd<int64_t>(g.cols / 32, 8));
+  if (stream_rows<row8_stream<F>>(g)) return;
   for (int64_t c = 0; c < g.n; ++c) {
     const uint8_t* act = g.prep + static_cast<size_t>(c) * g.prep_row_bytes;
     for (int64_t r = 0; r < g.rows; ++r) row8_tile<F, 1, 1>(g, r, act, 0, g.y + c * g.ldy);
@@ -313,9 +311,7 @@ void row8_matvec(const gemm_args& g) {
 // Prefill: 1 x 4 tiles (16 vector registers), then the activation tail.
 template <class F>
 void row8_gemm(const gemm_args& g) {
-  if (row8_streams<F>(g))
-    return stream_rows<row8_stream<F>>(g, g.prep, g.prep_row_bytes,
-                                       8 / std::gcd<int64_t>(g.cols / 32, 8));
+  if (stream_rows<row8_stream<F>>(g)) return;
   constexpr int C = 4;
   const size_t stride = g.prep_row_bytes;
   for (int64_t r = 0; r < g.rows; ++r) {

@@ -270,15 +270,21 @@ void legacy_tile(const gemm_args& g, int64_t r0, int64_t c0) {
 }
 
 // Decode and batches over rows streamed across their ends (matmul_row8-inl.h's and
-// matmul_row16-inl.h's stream tiles, S::tile<C>(g, w, rows, act, stride, y) for C activation
-// rows): one stream per activation row for decode; a batch one row period at a time (the stream
-// and the activation chunks restart together), its chunks for 4, 2, then 1 activation rows.
+// matmul_row16-inl.h's stream policies S: S::applies(g), S::period_rows(g), and the tile
+// S::tile<C>(g, w, rows, act, stride, y) for C activation rows) over the prepared activations:
+// one stream per activation row for decode; a batch one row period at a time (the stream and the
+// activation chunks restart together), its chunks for 4, 2, then 1 activation rows. False (and
+// nothing done) where S does not apply.
 template <class S>
-void stream_rows(const gemm_args& g, const uint8_t* act, size_t stride, int64_t period_rows) {
+bool stream_rows(const gemm_args& g) {
+  if (!S::applies(g)) return false;
+  const uint8_t* act = g.prep;
+  const size_t stride = g.prep_row_bytes;
   if (g.n == 1) {
     S::template tile<1>(g, g.w, g.rows, act, stride, g.y);
-    return;
+    return true;
   }
+  const int64_t period_rows = S::period_rows(g);
   for (int64_t r = 0; r < g.rows; r += period_rows) {
     const int64_t k = std::min(period_rows, g.rows - r);
     const uint8_t* w = g.w + static_cast<size_t>(r) * g.w_row_bytes;
@@ -290,6 +296,7 @@ void stream_rows(const gemm_args& g, const uint8_t* act, size_t stride, int64_t 
     for (; c < g.n; ++c)
       S::template tile<1>(g, w, k, act + c * stride, stride, g.y + c * g.ldy + r);
   }
+  return true;
 }
 
 #if !UMA_VNNI

@@ -26,6 +26,20 @@ matrix_view view_of(dtype t, const uint8_t* data, int64_t rows, int64_t cols) {
   return {t, data, rows, cols, static_cast<size_t>(cols / tr.block_elems * tr.block_bytes)};
 }
 
+// The scalar reference product of w and n activation rows, and its largest magnitude (the scale
+// of the tolerance every backend is held to).
+struct reference_product {
+  std::vector<float> y;
+  float ymax = 0;
+};
+reference_product reference(const matrix_view& w, const float* x, int64_t n) {
+  reference_product r;
+  r.y.resize(static_cast<size_t>(n * w.rows));
+  ref::matmul(w, x, n, r.y.data());
+  for (float v : r.y) r.ymax = std::max(r.ymax, std::fabs(v));
+  return r;
+}
+
 // Converted activation rows, exactly as matmul makes them (scalar converter).
 std::vector<uint8_t> convert_rows(act_format f, const float* x, int64_t n, int64_t cols) {
   const size_t arb = act_row_bytes(f, cols);
@@ -161,10 +175,7 @@ TEST(matmul, every_backend_matches_scalar_on_odd_shapes) {
           auto xr = random_floats(rng, n * cols);
           std::copy(xr.begin(), xr.end(), xbuf.begin() + 1);  // misaligned activations
           const float* x = xbuf.data() + 1;
-          std::vector<float> want(n * rows);
-          ref::matmul(w, x, n, want.data());
-          float ymax = 0;
-          for (float v : want) ymax = std::max(ymax, std::fabs(v));
+          const auto [want, ymax] = reference(w, x, n);
           for (auto id : available_backends()) {
             if (matmul_order_class(*find_backend(id), w, n) == 2) ++x16_runs;
             for (thread_pool* pool : {static_cast<thread_pool*>(nullptr), &pool2, &pool3}) {
@@ -233,10 +244,7 @@ TEST(matmul, rows_that_end_inside_a_chunk_match_scalar_and_batch) {
       const auto w = view_of(t, wbuf.data(), rows, cols);
       for (int64_t n : {1, 3, 7}) {
         auto x = random_floats(rng, n * cols);
-        std::vector<float> want(n * rows);
-        ref::matmul(w, x.data(), n, want.data());
-        float ymax = 0;
-        for (float v : want) ymax = std::max(ymax, std::fabs(v));
+        const auto [want, ymax] = reference(w, x.data(), n);
         for (auto id : available_backends()) {
           const matmul_backend& be = *find_backend(id);
           std::vector<float> got(n * rows, NAN), one(rows, NAN);
@@ -289,10 +297,7 @@ TEST(matmul, x16_layout_round_trips_and_every_backend_matches_the_rows_layout_re
         for (int64_t n : {1, 2, 3, 5, 9, 16, 33}) {
           if (n >= 16 && cols > 768) continue;
           auto x = random_floats(rng, n * cols);
-          std::vector<float> want(n * rows);
-          ref::matmul(w, x.data(), n, want.data());
-          float ymax = 0;
-          for (float v : want) ymax = std::max(ymax, std::fabs(v));
+          const auto [want, ymax] = reference(w, x.data(), n);
           for (auto id : available_backends()) {
             for (thread_pool* pool : {static_cast<thread_pool*>(nullptr), &pool2, &pool3}) {
               std::vector<float> got(n * rows, NAN);
