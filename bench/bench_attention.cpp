@@ -7,8 +7,10 @@
 // per decoded token and its ratio to the measured read bandwidth (the KV cache is far larger than
 // the L3 at these contexts). Run: build/<dir>/bench/bench_attention [--benchmark_filter=avx512]
 // Environment: UMA_BENCH_THREADS (pool size, default all cores).
+// prefill_attention: one KV head's causal prefill on one thread (see bm_prefill_attention).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
@@ -89,6 +91,60 @@ void bm_decode_attention(benchmark::State& st, backend_id id) {
                                                benchmark::Counter::kIsRate);
 }
 
+// Prefill attention of one KV head over a prompt of `ctx` tokens, on one thread, as
+// model::attention_block runs it: tasks of 16 consecutive tokens x the 2 query heads of the KV
+// head (32 query rows), each walking the causal keys in calls of 64. Reports the useful GFLOPS
+// (4 x d per visible query-key pair: the scores and the value sums; the causal mask's skipped
+// keys not counted).
+void bm_prefill_attention(benchmark::State& st, backend_id id) {
+  const ops_backend* be = find_ops(id);
+  if (be == nullptr) {
+    st.SkipWithError("backend not available on this CPU");
+    return;
+  }
+  constexpr int64_t run = 16, m = run * group, keys = attn_vector_keys;
+  const int64_t ctx = st.range(0);
+  std::vector<uint16_t> k(static_cast<size_t>(ctx * d)), v(static_cast<size_t>(ctx * d));
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (size_t i = 0; i < k.size(); ++i) k[i] = f32_to_f16(nd(rng)), v[i] = f32_to_f16(nd(rng));
+  std::vector<float> q(static_cast<size_t>(m * d)), o(static_cast<size_t>(m * d));
+  for (auto& x : q) x = 0.09f * nd(rng);
+  std::vector<float> mx(m), sum(m), scratch(static_cast<size_t>(keys * 2 * d));
+  std::vector<int32_t> lo(m), hi(m);
+  for (auto _ : st) {
+    for (int64_t t0 = 0; t0 < ctx; t0 += run) {
+      std::fill(o.begin(), o.end(), 0.f);
+      std::fill(mx.begin(), mx.end(), -INFINITY);
+      std::fill(sum.begin(), sum.end(), 0.f);
+      const int64_t last = std::min(t0 + run, ctx) - 1;
+      for (int64_t j0 = 0; j0 <= last; j0 += keys) {
+        attn_block_args a;
+        a.q = q.data(), a.m = (std::min(t0 + run, ctx) - t0) * group, a.ldq = d, a.d = d;
+        a.dv = d, a.ldk = d, a.ldv = d, a.lo = lo.data(), a.hi = hi.data();
+        a.row_max = mx.data(), a.row_sum = sum.data(), a.o = o.data(), a.ldo = d;
+        a.scratch = scratch.data();
+        a.k = k.data() + j0 * d, a.v = v.data() + j0 * d;
+        a.nk = std::min(keys, last + 1 - j0);
+        const int64_t j1 = j0 + keys;
+        a.k_next = j1 <= last ? k.data() + j1 * d : nullptr;
+        a.v_next = j1 <= last ? v.data() + j1 * d : nullptr;
+        a.nk_next = j1 <= last ? std::min(keys, last + 1 - j1) : 0;
+        for (int64_t i = 0; i < a.m; ++i) {
+          lo[static_cast<size_t>(i)] = 0;
+          hi[static_cast<size_t>(i)] =
+              static_cast<int32_t>(std::clamp<int64_t>(t0 + i / group + 1 - j0, 0, a.nk));
+        }
+        be->attn_block_f16(a);
+      }
+      benchmark::DoNotOptimize(o.data());
+    }
+  }
+  const double pairs = static_cast<double>(ctx) * static_cast<double>(ctx + 1) / 2 * group;
+  st.counters["GFLOPS"] = benchmark::Counter(
+      pairs * 4 * d * 1e-9 * static_cast<double>(st.iterations()), benchmark::Counter::kIsRate);
+}
+
 int register_all() {
   for (int b = 0; b < backend_count; ++b) {
     const auto id = static_cast<backend_id>(b);
@@ -100,6 +156,12 @@ int register_all() {
         ->Arg(512)
         ->Arg(2048)
         ->Arg(8192)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(("prefill_attention/" + std::string(be->name)).c_str(),
+                                 bm_prefill_attention, id)
+        ->Arg(512)
+        ->Arg(2048)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }

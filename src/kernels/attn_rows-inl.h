@@ -1,9 +1,10 @@
 // Flash-attention blocks over F16 K/V for any SIMD width (kernels::attn_block_f16, ops.h): the
-// query rows in groups of up to 4, each group against the block's keys with the K and V rows
-// widened to f32 in registers as they are read (no copy to scratch), each K/V row read once per
-// group (decode: one token's GQA group is one or two groups). A row's sums run in the same order
-// whatever rows share its group (keys outside a row's range add exact zeros), so prefill and
-// token-by-token decode agree to the bit.
+// query rows in groups of up to 4, each group against the block's keys, each K/V row read once per
+// group. With up to 8 rows (decode: one token's GQA group) the K and V rows are widened to f32 in
+// registers as they are read; with more (prefill) the block is widened once into the scratch and
+// every group reads the f32 copy (the widening is exact, so the sums are the same). A row's sums
+// run in the same order whatever rows share its group (keys outside a row's range add exact
+// zeros), so prefill and token-by-token decode agree to the bit.
 //
 // Included by a backend's ops file inside its anonymous namespace after it defines its vector
 // type(s) V with: t, w (floats per register), zero(), set1(x), load(const float*),
@@ -51,12 +52,29 @@ void prefetch_next_block(const uma::kernels::attn_block_args& a) {
   lines(a.v_next, a.nk_next, a.dv, a.ldv);
 }
 
+// Where a group reads its K and V rows: the F16 block itself (Wide = false) or its f32 copy.
+template <class V, bool Wide>
+struct kv_rows {
+  using elem = std::conditional_t<Wide, float, uint16_t>;
+  const elem* k;
+  const elem* v;
+  int64_t ldk, ldv;
+  static typename V::t load(const elem* p) {
+    if constexpr (Wide)
+      return V::load(p);
+    else
+      return V::loadh(p);
+  }
+  typename V::t key(int64_t j, int64_t e) const { return load(k + j * ldk + e); }
+  typename V::t value(int64_t j, int64_t e) const { return load(v + j * ldv + e); }
+};
+
 // Scores of rows [0, M) (queries q, stride ldq) against keys [j0, j1): s[r * 64 + j - j0].
 // Four keys at a time, so 4 x M independent FMA chains hide the FMA latency.
 // The next block's K lines go out as many per 4 keys as 4 rows of d F16 values take (16 at 128).
-template <class V, int M>
-void decode_scores(const uma::kernels::attn_block_args& a, const float* q, int64_t j0, int64_t j1,
-                   float* s, next_lines<V>& pf) {
+template <class V, int M, bool Wide>
+void decode_scores(const uma::kernels::attn_block_args& a, kv_rows<V, Wide> kv_src, const float* q,
+                   int64_t j0, int64_t j1, float* s, next_lines<V>& pf) {
   int64_t j = j0;
   const int k_lines = static_cast<int>(std::max<int64_t>(1, a.d / 8));
   for (; j + 4 <= j1; j += 4) {
@@ -64,10 +82,9 @@ void decode_scores(const uma::kernels::attn_block_args& a, const float* q, int64
     typename V::t acc[M][4];
     for (int r = 0; r < M; ++r)
       for (int u = 0; u < 4; ++u) acc[r][u] = V::zero();
-    const uint16_t* k0 = a.k + j * a.ldk;
     for (int64_t e = 0; e < a.d; e += V::w) {
       typename V::t kv[4];
-      for (int u = 0; u < 4; ++u) kv[u] = V::loadh(k0 + u * a.ldk + e);
+      for (int u = 0; u < 4; ++u) kv[u] = kv_src.key(j + u, e);
       for (int r = 0; r < M; ++r) {
         const typename V::t qv = V::load(q + r * a.ldq + e);
         for (int u = 0; u < 4; ++u) acc[r][u] = V::fma(qv, kv[u], acc[r][u]);
@@ -84,7 +101,7 @@ void decode_scores(const uma::kernels::attn_block_args& a, const float* q, int64
     typename V::t acc[M];
     for (int r = 0; r < M; ++r) acc[r] = V::zero();
     for (int64_t e = 0; e < a.d; e += V::w) {
-      const typename V::t kv = V::loadh(a.k + j * a.ldk + e);
+      const typename V::t kv = kv_src.key(j, e);
       for (int r = 0; r < M; ++r) acc[r] = V::fma(V::load(q + r * a.ldq + e), kv, acc[r]);
     }
     for (int r = 0; r < M; ++r) s[r * 64 + j - j0] = V::sum(acc[r]);
@@ -94,9 +111,10 @@ void decode_scores(const uma::kernels::attn_block_args& a, const float* q, int64
 // o[r][e0 .. e0 + W * V::w) = o[r] * corr[r] + sum_j p[r][j] * v[j]: M x W accumulators in
 // registers over the keys, each V row widened once for the M rows. The next block's V lines go
 // out as many per key as one row of dv F16 values takes (4 at 128).
-template <class V, int M, int W>
-void decode_pv(const uma::kernels::attn_block_args& a, float* o, const float* corr, const float* p,
-               int64_t j0, int64_t j1, int64_t e0, next_lines<V>& pf) {
+template <class V, int M, int W, bool Wide>
+void decode_pv(const uma::kernels::attn_block_args& a, kv_rows<V, Wide> kv_src, float* o,
+               const float* corr, const float* p, int64_t j0, int64_t j1, int64_t e0,
+               next_lines<V>& pf) {
   typename V::t acc[M][W];
   for (int r = 0; r < M; ++r)
     for (int l = 0; l < W; ++l)
@@ -105,7 +123,7 @@ void decode_pv(const uma::kernels::attn_block_args& a, float* o, const float* co
   for (int64_t j = j0; j < j1; ++j) {
     pf.step(v_lines);
     typename V::t vv[W];
-    for (int l = 0; l < W; ++l) vv[l] = V::loadh(a.v + j * a.ldv + e0 + l * V::w);
+    for (int l = 0; l < W; ++l) vv[l] = kv_src.value(j, e0 + l * V::w);
     for (int r = 0; r < M; ++r) {
       const typename V::t pj = V::set1(p[r * 64 + j - j0]);
       for (int l = 0; l < W; ++l) acc[r][l] = V::fma(pj, vv[l], acc[r][l]);
@@ -118,8 +136,9 @@ void decode_pv(const uma::kernels::attn_block_args& a, float* o, const float* co
 // Rows [i0, i0 + M) of the block: scores over the keys any of them sees, the online-softmax
 // update per row (keys outside a row's range get weight 0; a row that sees none is unchanged),
 // then one pass over the values. With `prefetch`, the next block's lines go out on the way.
-template <class V, int M>
-void decode_rows(const uma::kernels::attn_block_args& a, int64_t i0, bool prefetch) {
+template <class V, int M, bool Wide>
+void decode_rows(const uma::kernels::attn_block_args& a, kv_rows<V, Wide> kv_src, int64_t i0,
+                 bool prefetch) {
   int64_t klo = a.nk, khi = 0;
   for (int r = 0; r < M; ++r)
     if (a.hi[i0 + r] > a.lo[i0 + r])
@@ -132,7 +151,7 @@ void decode_rows(const uma::kernels::attn_block_args& a, int64_t i0, bool prefet
   }
   alignas(64) float s[M * 64];
   float corr[M];
-  decode_scores<V, M>(a, a.q + i0 * a.ldq, klo, khi, s, pf);
+  decode_scores<V, M>(a, kv_src, a.q + i0 * a.ldq, klo, khi, s, pf);
   pf.rest();
   for (int r = 0; r < M; ++r) {
     const int64_t i = i0 + r, lo = a.lo[i], hi = a.hi[i];
@@ -156,36 +175,71 @@ void decode_rows(const uma::kernels::attn_block_args& a, int64_t i0, bool prefet
   if (prefetch) pf.start(a.v_next, a.nk_next, a.dv);
   int64_t e0 = 0;
   for (; e0 + wide * V::w <= a.dv; e0 += wide * V::w)
-    decode_pv<V, M, wide>(a, o, corr, s, klo, khi, e0, pf);
-  for (; e0 < a.dv; e0 += V::w) decode_pv<V, M, 1>(a, o, corr, s, klo, khi, e0, pf);
+    decode_pv<V, M, wide>(a, kv_src, o, corr, s, klo, khi, e0, pf);
+  for (; e0 < a.dv; e0 += V::w) decode_pv<V, M, 1>(a, kv_src, o, corr, s, klo, khi, e0, pf);
   pf.rest();
 }
 
-// Flash-attention block (see ops.h): the query rows in groups of up to 4, each group against
-// the block's keys with K/V widened in registers as they are read (16 floats per instruction
-// where d and dv allow, else 8). A row's sums run in the same order whatever rows share its group
-// (keys outside a row's range add exact zeros), so prefill and token-by-token decode agree to the
-// bit. Shapes the vector code does not cover (d or dv not a multiple of 8, blocks of more than 64
-// keys) go to the scalar reference.
-template <class V>
-void attn_rows(const uma::kernels::attn_block_args& a) {
-  prefetch_next_block<V>(a);
-  const bool spread = spread_prefetch(a);
+// The query rows in groups of up to 4 against one K/V source (see the top of this file).
+template <class V, bool Wide>
+void attn_groups(const uma::kernels::attn_block_args& a, kv_rows<V, Wide> kv_src, bool spread) {
   for (int64_t i0 = 0; i0 < a.m; i0 += 4) {
     const bool pf = spread && i0 == 0;
     switch (std::min<int64_t>(4, a.m - i0)) {
       case 1:
-        decode_rows<V, 1>(a, i0, pf);
+        decode_rows<V, 1>(a, kv_src, i0, pf);
         break;
       case 2:
-        decode_rows<V, 2>(a, i0, pf);
+        decode_rows<V, 2>(a, kv_src, i0, pf);
         break;
       case 3:
-        decode_rows<V, 3>(a, i0, pf);
+        decode_rows<V, 3>(a, kv_src, i0, pf);
         break;
       default:
-        decode_rows<V, 4>(a, i0, pf);
+        decode_rows<V, 4>(a, kv_src, i0, pf);
         break;
     }
   }
+}
+
+// The block's keys [0, khi) widened into the scratch (K rows, then V rows, unpadded), the next
+// block's lines requested on the way when they go out spread.
+template <class V>
+kv_rows<V, true> widen_block(const uma::kernels::attn_block_args& a, int64_t khi, bool spread) {
+  float* kf = a.scratch;
+  float* vf = a.scratch + a.nk * a.d;
+  next_lines<V> pk, pv;
+  if (spread) pk.start(a.k_next, a.nk_next, a.d), pv.start(a.v_next, a.nk_next, a.dv);
+  const int k_lines = static_cast<int>(std::max<int64_t>(1, a.d / 32));
+  const int v_lines = static_cast<int>(std::max<int64_t>(1, a.dv / 32));
+  for (int64_t j = 0; j < khi; ++j) {
+    pk.step(k_lines), pv.step(v_lines);
+    for (int64_t e = 0; e < a.d; e += V::w)
+      V::store(kf + j * a.d + e, V::loadh(a.k + j * a.ldk + e));
+    for (int64_t e = 0; e < a.dv; e += V::w)
+      V::store(vf + j * a.dv + e, V::loadh(a.v + j * a.ldv + e));
+  }
+  pk.rest(), pv.rest();
+  return {kf, vf, a.d, a.dv};
+}
+
+// Flash-attention block (see ops.h): the query rows in groups of up to 4, each group against
+// the block's keys, K/V widened to f32 in registers or, for more than 8 rows, once into the
+// scratch (16 floats per instruction where d and dv allow, else 8). Measured (bench_attention,
+// one thread): prefill with 32 rows a call 113 -> 131-136 GFLOPS with the scratch copy; decode
+// with 7 rows 29 -> 17 GB/s with it, hence the 8. A row's sums run in the same order whatever rows
+// share its group (keys outside a row's range add exact zeros), so prefill and token-by-token
+// decode agree to the bit. Shapes the vector code does not cover (d or dv not a multiple of 8,
+// blocks of more than 64 keys) go to the scalar reference.
+template <class V>
+void attn_rows(const uma::kernels::attn_block_args& a) {
+  prefetch_next_block<V>(a);
+  const bool spread = spread_prefetch(a);
+  int64_t khi = 0;  // keys past every row's range are never read
+  for (int64_t i = 0; i < a.m; ++i) khi = std::max<int64_t>(khi, a.hi[i]);
+  if (a.m > 8 && a.scratch != nullptr && khi > 0) {
+    attn_groups<V, true>(a, widen_block<V>(a, khi, spread), false);
+    return;
+  }
+  attn_groups<V, false>(a, kv_rows<V, false>{a.k, a.v, a.ldk, a.ldv}, spread);
 }
