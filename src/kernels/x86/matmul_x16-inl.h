@@ -271,7 +271,7 @@ inline __m512i dword_byte_pair(__m512i v, int k) {
   return _mm512_shuffle_epi8(v, _mm512_set4_epi32(e(12), e(8), e(4), e(0)));
 }
 
-template <int C>
+template <int C, bool Prefetch = true>
 void x16_q4_k_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* pairs) {
   using uma::kernels::x16_block_q4_k;
   const int64_t nb = g.cols / 256;
@@ -287,7 +287,8 @@ void x16_q4_k_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* pa
     // The next super-block group (2.3 KB ahead), one line per step. Measured (bench_matmul, 768
     // MiB): 1 block ahead 23.9-24.5 GB/s, 2-8 blocks 19.5-22.6.
     const char* pf = reinterpret_cast<const char*>(x + b + 4);
-    for (int l = 0; l < 4; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
+    if constexpr (Prefetch)
+      for (int l = 0; l < 4; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
     pf += 256;
     // k4_scales on 16 rows: u0 = scales 0-3, u1 = mins 0-3 (low 6 bits), u2 = the high parts.
     const __m512i u0 = _mm512_loadu_si512(x[b].scales[0]), u1 = _mm512_loadu_si512(x[b].scales[1]);
@@ -305,7 +306,7 @@ void x16_q4_k_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* pa
       __m512i da[C], db[C];
       for (int c = 0; c < C; ++c) da[c] = db[c] = _mm512_setzero_si512();
       for (int j = 0; j < 8; ++j) {
-        _mm_prefetch(pf + 64 * (8 * p + j), _MM_HINT_T0);
+        if constexpr (Prefetch) _mm_prefetch(pf + 64 * (8 * p + j), _MM_HINT_T0);
         const __m512i raw = _mm512_loadu_si512(x[b].qs[8 * p + j]);
         const __m512i lo = _mm512_and_si512(raw, low4);
         const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
@@ -357,13 +358,15 @@ inline size_t x16_q4_k_pairs_prep(const uint8_t* a, int64_t cols, uint8_t* out) 
 }
 
 // Prefill: x16_q4_k_matvec with the sum pairs from gemm_prep_x16, once per call instead of once
-// per task (a two-group tile like Q4_0's measured slower here: 415 vs 432 GOPS, register-bound).
+// per task (a two-group tile like Q4_0's measured slower here: 415 vs 432 GOPS, register-bound),
+// and no prefetch, as Q6_K (the task's interleaved rows sit in L2; gemm64 q4_k 438 -> 515 GOPS
+// median of 4 alternating rounds, one thread).
 void x16_q4_k_gemm(const gemm_args& g) {
   if (g.prep == nullptr) return x16_q4_k_matvec(g);
   const auto* pairs = reinterpret_cast<const int32_t*>(g.prep);
   x16_sweep<4>(
-      g, [&](int64_t gi, int64_t c) { x16_q4_k_tile<4>(g, gi, c, pairs); },
-      [&](int64_t gi, int64_t c) { x16_q4_k_tile<1>(g, gi, c, pairs); });
+      g, [&](int64_t gi, int64_t c) { x16_q4_k_tile<4, false>(g, gi, c, pairs); },
+      [&](int64_t gi, int64_t c) { x16_q4_k_tile<1, false>(g, gi, c, pairs); });
 }
 
 // ---------------------------------------------------------------------------------------------
