@@ -287,6 +287,34 @@ const dtype kTypes[] = {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k, dtyp
                         dtype::q3_k, dtype::q2_k, dtype::q4_1, dtype::q5_0, dtype::q5_1,
                         dtype::f16,  dtype::bf16, dtype::f32};
 
+// Activation conversion for a weight type (one thread): 512 rows of 1024 floats, as a pp512
+// prefill's hidden-size matmul input (2 MiB, L2/L3). Reports the float input read in GB/s.
+void bm_convert(benchmark::State& st, backend_id id, dtype t, bool) {
+  const auto* be = find_backend(id);
+  if (be == nullptr) {
+    st.SkipWithError("backend not available on this CPU");
+    return;
+  }
+  const act_format f = act_format_for(t);
+  const act_convert_fn fn = be->convert[static_cast<size_t>(f)];
+  if (fn == nullptr) {
+    st.SkipWithError("no converter for this format on this backend");
+    return;
+  }
+  const int64_t cols = 1024, n = 512;
+  std::vector<float> x(static_cast<size_t>(n * cols));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i));
+  std::vector<uint8_t> out(act_row_bytes(f, cols) * static_cast<size_t>(n));
+  const size_t rb = act_row_bytes(f, cols);
+  for (auto _ : st) {
+    for (int64_t r = 0; r < n; ++r) fn(x.data() + r * cols, out.data() + r * rb, cols);
+    benchmark::DoNotOptimize(out.data());
+  }
+  st.counters["GBps"] = benchmark::Counter(
+      static_cast<double>(x.size() * 4) * 1e-9 * static_cast<double>(st.iterations()),
+      benchmark::Counter::kIsRate);
+}
+
 using bench_fn = void (*)(benchmark::State&, backend_id, dtype, bool);
 
 // One benchmark "<kind>/<backend>/<type>[_x16]", in milliseconds of real time.
@@ -308,6 +336,8 @@ int register_all() {
       add("matvec", bm_matvec, *be, id, t, false);
       add("gemm64", bm_gemm, *be, id, t, false);
     }
+    for (dtype t : {dtype::q4_0, dtype::q4_1, dtype::q4_k})
+      add("convert", bm_convert, *be, id, t, false);
     for (dtype t : {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
       add("decode_seq", bm_decode_sequence, *be, id, t, false);
       add("prefill_seq", bm_prefill_sequence, *be, id, t, false);
