@@ -25,6 +25,13 @@ inline __m512i dpbusd_bcast(__m512i acc, __m512i w, const int8_t* p) {
       : "v"(w), "m"(*reinterpret_cast<const int32_t*>(p)));
   return acc;
 }
+// acc + vpdpwssd(w, the int16 pair at p in every dword lane), the broadcast folded likewise.
+// On this Zen 5 a vpbroadcastd from memory takes a slot of the pipes vpdpbusd runs on (a loop
+// of vpdpbusd with one vpbroadcastd each ran at half the rate); a folded {1to16} operand does not.
+inline __m512i dpwssd_bcast(__m512i acc, __m512i w, const void* p) {
+  asm("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*static_cast<const int32_t*>(p)));
+  return acc;
+}
 
 // -offset x the sum of each activation block's 32 values, for the n rows of nb blocks.
 inline void block_offsets(const gemm_args& g, int offset, int32_t* corr) {
@@ -328,8 +335,7 @@ void x16_q4_k_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* pa
     for (int c = 0; c < C; ++c) {
       const int32_t* yp = pairs + ((c0 + c) * nb + b) * 4;
       __m512i summs = _mm512_setzero_si512();
-      for (int t = 0; t < 4; ++t)
-        summs = _mm512_dpwssd_epi32(summs, mp[t], _mm512_set1_epi32(yp[t]));
+      for (int t = 0; t < 4; ++t) summs = dpwssd_bcast(summs, mp[t], yp + t);
       const __m512 yd = _mm512_set1_ps(y[c][b].d);
       acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi[c]), _mm512_mul_ps(yd, dx), acc[c]);
       acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(summs), _mm512_mul_ps(yd, dm), acc[c]);
@@ -450,11 +456,7 @@ void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
     const __m512 dx = _mm512_cvtph_ps(load256(xb.d));
     for (int c = 0; c < C; ++c) {
       __m512i offs = _mm512_setzero_si512();
-      for (int t = 0; t < 8; ++t) {
-        int32_t bs;
-        std::memcpy(&bs, y[c][b].bsums + 2 * t, 4);
-        offs = _mm512_dpwssd_epi32(offs, pairs[t], _mm512_set1_epi32(bs));
-      }
+      for (int t = 0; t < 8; ++t) offs = dpwssd_bcast(offs, pairs[t], y[c][b].bsums + 2 * t);
       const __m512i dot = _mm512_sub_epi32(sumi[c], _mm512_slli_epi32(offs, 5));
       acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
                                _mm512_mul_ps(_mm512_set1_ps(y[c][b].d), dx), acc[c]);
