@@ -23,7 +23,8 @@ struct probe_result {
 // Read bandwidth in GB/s (1e9 bytes / s) over a `bytes` buffer (allocated, touched, freed here).
 probe_result measure_read_bandwidth(thread_pool* pool, size_t bytes, int reps);
 
-// int8 peak in GOPS (1 multiply-accumulate = 2 ops), each repetition ~`seconds` long.
+// int8 peak in GOPS (1 multiply-accumulate = 2 ops), each repetition ~`seconds` long, with the
+// best int8 instruction of the backend matmul() uses (UMA_BACKEND=avx2: the AVX2 one).
 probe_result measure_int8_peak(thread_pool* pool, double seconds, int reps);
 
 // AMX-INT8 tile peak in GOPS (TDPBUSD chains on all threads); method "none" (and 0) where the CPU
