@@ -350,26 +350,35 @@ void q45k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
       const __m128i sm = k4_scales_vec(xb.scales);  // 8 scales, 8 mins
       const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
       const __m256i mn16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));  // m0 m0 m1 m1 ..
-      __m256i q[8];
+      // Sub-block pairs outermost, activation rows inside: two unpacked nibble vectors and their
+      // two scale vectors live at a time instead of all eight of each (16 of AVX2's 16 registers,
+      // which spilled the accumulators).
+      __m256i isum[C];
+      for (int c = 0; c < C; ++c) isum[c] = _mm256_setzero_si256();
       for (int j = 0; j < 4; ++j) {
-        const __m256i raw = load256(xb.qs + 32 * j);
-        q[2 * j] = _mm256_and_si256(raw, low4);
-        q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+        __m256i raw = load256(xb.qs + 32 * j);
+        __m256i lo = _mm256_and_si256(raw, low4),
+                hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+        if constexpr (five) {
+          const __m256i qh = load256(xb.qh);
+          lo = _mm256_or_si256(lo, byte_bit_to(qh, 2 * j, 4));
+          hi = _mm256_or_si256(hi, byte_bit_to(qh, 2 * j + 1, 4));
+        }
+        const __m256i slo = _mm256_shuffle_epi8(sc16, pick[2 * j]);
+        const __m256i shi = _mm256_shuffle_epi8(sc16, pick[2 * j + 1]);
+        for (int c = 0; c < C; ++c) {  // values < 32: the maddubs pairs cannot saturate
+          const int8_t* yq = y[c][b].qs + 64 * j;
+          isum[c] = _mm256_add_epi32(isum[c],
+                                     _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(yq)), slo));
+          isum[c] = _mm256_add_epi32(
+              isum[c], _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(yq + 32)), shi));
+        }
       }
-      if constexpr (five) {
-        const __m256i qh = load256(xb.qh);
-        for (int j = 0; j < 8; ++j) q[j] = _mm256_or_si256(q[j], byte_bit_to(qh, j, 4));
-      }
-      __m256i sc[8];
-      for (int j = 0; j < 8; ++j) sc[j] = _mm256_shuffle_epi8(sc16, pick[j]);
       const float d = h2f(xb.d), dmin = h2f(xb.dmin);
       for (int c = 0; c < C; ++c) {
         const block_q8_k& yb = y[c][b];
-        __m256i isum = _mm256_setzero_si256();
-        for (int j = 0; j < 8; ++j)  // values < 32: the maddubs pairs cannot saturate
-          isum = _mm256_add_epi32(
-              isum, _mm256_madd_epi16(_mm256_maddubs_epi16(q[j], load256(yb.qs + 32 * j)), sc[j]));
-        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(d * yb.d), acc[r][c]);
+        acc[r][c] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_set1_ps(d * yb.d), acc[r][c]);
         // mins x sub-block sums (bsums pairs), subtracted at the end
         const __m256i mins = _mm256_madd_epi16(mn16, load256(yb.bsums));
         macc[r][c] =
