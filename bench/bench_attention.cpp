@@ -7,7 +7,8 @@
 // per decoded token and its ratio to the measured read bandwidth (the KV cache is far larger than
 // the L3 at these contexts). Run: build/<dir>/bench/bench_attention [--benchmark_filter=avx512]
 // Environment: UMA_BENCH_THREADS (pool size, default all cores).
-// prefill_attention: one KV head's causal prefill on one thread (see bm_prefill_attention).
+// prefill_attention: one KV head's causal prefill on one thread (see bm_prefill_attention), its
+// buffers 64-byte aligned, or that plus UMA_BENCH_MISALIGN floats.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -108,22 +109,31 @@ void bm_prefill_attention(benchmark::State& st, backend_id id) {
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.f, 1.f);
   for (size_t i = 0; i < k.size(); ++i) k[i] = f32_to_f16(nd(rng)), v[i] = f32_to_f16(nd(rng));
-  std::vector<float> q(static_cast<size_t>(m * d)), o(static_cast<size_t>(m * d));
-  for (auto& x : q) x = 0.09f * nd(rng);
-  std::vector<float> mx(m), sum(m), scratch(static_cast<size_t>(keys * 2 * d));
+  const char* mis = std::getenv("UMA_BENCH_MISALIGN");
+  const int64_t off = mis != nullptr ? std::atoi(mis) : 0;
+  std::vector<float> qbuf(static_cast<size_t>(m * d + 32)), obuf(static_cast<size_t>(m * d + 32));
+  const auto al = [off](std::vector<float>& v) {
+    return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(v.data()) + 63) & ~uintptr_t{63}) +
+           off;
+  };
+  float* qp = al(qbuf);
+  float* op = al(obuf);
+  for (int64_t i = 0; i < m * d; ++i) qp[i] = 0.09f * nd(rng);
+  std::vector<float> mx(m), sum(m), sbuf(static_cast<size_t>(keys * 2 * d + 32));
+  float* sp = al(sbuf);
   std::vector<int32_t> lo(m), hi(m);
   for (auto _ : st) {
     for (int64_t t0 = 0; t0 < ctx; t0 += run) {
-      std::fill(o.begin(), o.end(), 0.f);
+      std::fill(op, op + m * d, 0.f);
       std::fill(mx.begin(), mx.end(), -INFINITY);
       std::fill(sum.begin(), sum.end(), 0.f);
       const int64_t last = std::min(t0 + run, ctx) - 1;
       for (int64_t j0 = 0; j0 <= last; j0 += keys) {
         attn_block_args a;
-        a.q = q.data(), a.m = (std::min(t0 + run, ctx) - t0) * group, a.ldq = d, a.d = d;
+        a.q = qp, a.m = (std::min(t0 + run, ctx) - t0) * group, a.ldq = d, a.d = d;
         a.dv = d, a.ldk = d, a.ldv = d, a.lo = lo.data(), a.hi = hi.data();
-        a.row_max = mx.data(), a.row_sum = sum.data(), a.o = o.data(), a.ldo = d;
-        a.scratch = scratch.data();
+        a.row_max = mx.data(), a.row_sum = sum.data(), a.o = op, a.ldo = d;
+        a.scratch = sp;
         a.k = k.data() + j0 * d, a.v = v.data() + j0 * d;
         a.nk = std::min(keys, last + 1 - j0);
         const int64_t j1 = j0 + keys;
@@ -137,7 +147,7 @@ void bm_prefill_attention(benchmark::State& st, backend_id id) {
         }
         be->attn_block_f16(a);
       }
-      benchmark::DoNotOptimize(o.data());
+      benchmark::DoNotOptimize(op);
     }
   }
   const double pairs = static_cast<double>(ctx) * static_cast<double>(ctx + 1) / 2 * group;
