@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstdint>
 #include <vector>
 
 #include "kernels/matmul.h"
@@ -93,21 +92,12 @@ std::vector<attn_run> attention_runs(const batch& b, int64_t n) {
   return runs;
 }
 
-// Per-thread work space of attend_run, grown on demand.
+// Per-thread work space of attend_run, grown on demand; the float arrays 64-byte aligned for the
+// kernel's 512-bit loads (util/aligned.h).
 struct attn_scratch {
-  std::vector<float> q, o, row_max, row_sum, kv;
+  aligned_vector<float> q, o, row_max, row_sum, kv;
   std::vector<int32_t> lo, hi;
 };
-
-// A 64-byte aligned run of at least n floats inside v (grown on demand), so that the attention
-// kernel's 512-bit loads of the queries, outputs and widened K/V never straddle two cache lines:
-// at a 16-byte offset (where malloc can leave a vector) prefill attention ran 10-30 % slower
-// (bench_attention prefill_attention with UMA_BENCH_MISALIGN=4).
-float* aligned_floats(std::vector<float>& v, size_t n) {
-  if (v.size() < n + 16) v.resize(n + 16);
-  const auto p = reinterpret_cast<uintptr_t>(v.data());
-  return reinterpret_cast<float*>((p + 63) & ~uintptr_t{63});
-}
 
 void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh, attn_scratch& ws) {
   const model_config& c = st.c;
@@ -117,9 +107,10 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
   const int64_t d = c.head_dim, dv = c.head_dim_v;
   const float scale = c.attn_scale > 0.f ? c.attn_scale : 1.f / std::sqrt(float(d));
   const int64_t tpb = cache.tokens_per_block();
-  float* const wq = aligned_floats(ws.q, static_cast<size_t>(m * d));
-  float* const wo = aligned_floats(ws.o, static_cast<size_t>(m * dv));
-  std::fill(wo, wo + m * dv, 0.f);
+  ws.q.resize(static_cast<size_t>(m * d));
+  ws.o.assign(static_cast<size_t>(m * dv), 0.f);
+  float* const wq = ws.q.data();
+  float* const wo = ws.o.data();
   ws.row_max.assign(static_cast<size_t>(m), -INFINITY);
   ws.row_sum.assign(static_cast<size_t>(m), 0.f);
   ws.lo.resize(static_cast<size_t>(m));
@@ -127,7 +118,8 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
   // KV blocks per kernel call: as many as the vector kernels take (4 of 16 tokens), so the
   // per-call softmax bookkeeping and the prefetch hand-off spread over more keys.
   const int64_t span_blocks = std::max<int64_t>(1, kernels::attn_vector_keys / tpb);
-  float* const wkv = aligned_floats(ws.kv, static_cast<size_t>(span_blocks * tpb * (d + dv)));
+  ws.kv.resize(static_cast<size_t>(span_blocks * tpb * (d + dv)));
+  float* const wkv = ws.kv.data();
   // Row i = (token t0 + i / group, head kvh * group + i % group); queries pre-scaled.
   for (int64_t i = 0; i < m; ++i) {
     const int64_t t = run.t0 + i / group, h = kvh * group + i % group;

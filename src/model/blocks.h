@@ -9,6 +9,7 @@
 #include "model/config.h"
 #include "model/kv_cache.h"
 #include "model/weights.h"
+#include "util/aligned.h"
 
 namespace uma {
 class thread_pool;
@@ -20,17 +21,17 @@ struct batch;
 
 // Buffers of one forward call, reused across calls (grown, never shrunk).
 struct forward_buffers {
-  std::vector<float> x;       // (n, n_embd) residual stream
-  std::vector<float> xn;      // (n, n_embd) normed input of a block
-  std::vector<float> q;       // (n, n_head * head_dim)
-  std::vector<float> k;       // (n, n_head_kv * head_dim)
-  std::vector<float> v;       // (n, n_head_kv * head_dim_v)
-  std::vector<float> attn;    // (n, n_head * head_dim_v) attention output before wo
-  std::vector<float> o;       // (n, n_embd) block output
-  std::vector<float> gate;    // (n, n_ff)
-  std::vector<float> up;      // (n, n_ff)
-  std::vector<float> scores;  // (n_threads, max_context) attention scores per thread
-  std::vector<float> rope;    // (n, n_rot) per token: cos then sin of its RoPE pair angles
+  aligned_vector<float> x;       // (n, n_embd) residual stream
+  aligned_vector<float> xn;      // (n, n_embd) normed input of a block
+  aligned_vector<float> q;       // (n, n_head * head_dim)
+  aligned_vector<float> k;       // (n, n_head_kv * head_dim)
+  aligned_vector<float> v;       // (n, n_head_kv * head_dim_v)
+  aligned_vector<float> attn;    // (n, n_head * head_dim_v) attention output before wo
+  aligned_vector<float> o;       // (n, n_embd) block output
+  aligned_vector<float> gate;    // (n, n_ff)
+  aligned_vector<float> up;      // (n, n_ff)
+  aligned_vector<float> scores;  // (n_threads, max_context) attention scores per thread
+  aligned_vector<float> rope;    // (n, n_rot) per token: cos then sin of its RoPE pair angles
 };
 
 struct forward_state {

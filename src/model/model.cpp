@@ -19,7 +19,7 @@ namespace uma::model {
 
 struct model::scratch {
   forward_buffers buf;
-  std::vector<float> rows;  // (n_logits, n_embd) final hidden states of the wanted positions
+  aligned_vector<float> rows;  // (n_logits, n_embd) final hidden states of the wanted positions
 };
 
 model::model() = default;
@@ -84,7 +84,7 @@ double model::cache_bytes(int64_t max_context, int max_sequences) const {
 
 namespace {
 
-void grow(std::vector<float>& v, int64_t n) {
+void grow(aligned_vector<float>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
 }
 

@@ -1,4 +1,4 @@
-// Tests for util: result/status, checked arithmetic, mapped_file, thread_pool.
+// Tests for util: result/status, checked arithmetic, mapped_file, thread_pool, aligned_vector.
 #include <atomic>
 #include <fstream>
 #include <vector>
@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "test_util.h"
+#include "util/aligned.h"
 #include "util/checked.h"
 #include "util/mapped_file.h"
 #include "util/status.h"
@@ -38,6 +39,19 @@ TEST(Status, ResultCarriesValueOrError) {
   auto st = twice(0, &out);
   EXPECT_FALSE(st.ok());
   EXPECT_EQ(st.message(), "not positive: 0");
+}
+
+// Sizes on both sides of malloc's mmap threshold (128 KiB), where plain vectors land 16 bytes into
+// a page; growth keeps the alignment and the values.
+TEST(AlignedVector, DataIsCacheLineAlignedAtEverySize) {
+  for (size_t n : {size_t{1}, size_t{3}, size_t{17}, size_t{1000}, size_t{40000}, size_t{300000}}) {
+    aligned_vector<float> v(n, 1.5f);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(v.data()) % 64, 0u) << n;
+    v.resize(2 * n + 5, 2.f);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(v.data()) % 64, 0u) << n;
+    EXPECT_EQ(v[n - 1], 1.5f);
+    EXPECT_EQ(v[2 * n + 4], 2.f);
+  }
 }
 
 TEST(Checked, OverflowDetected) {
