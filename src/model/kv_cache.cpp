@@ -16,9 +16,11 @@ kv_cache::kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t 
       tokens_per_block_(tokens_per_block),
       n_blocks_(n_blocks),
       max_context_(max_context),
-      // new[] without () leaves the pages untouched until a block is first written.
-      k_(new uint16_t[static_cast<size_t>(n_layer * n_blocks * tokens_per_block * k_width)]),
-      v_(new uint16_t[static_cast<size_t>(n_layer * n_blocks * tokens_per_block * v_width)]),
+      // Uninitialised: the pages stay untouched until a block is first written.
+      k_(make_aligned_array<uint16_t>(
+          static_cast<size_t>(n_layer * n_blocks * tokens_per_block * k_width))),
+      v_(make_aligned_array<uint16_t>(
+          static_cast<size_t>(n_layer * n_blocks * tokens_per_block * v_width))),
       seqs_(static_cast<size_t>(std::max(1, max_sequences))) {
   free_.reserve(static_cast<size_t>(n_blocks));
   // Hand out low block ids first.

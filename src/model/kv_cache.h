@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "util/aligned.h"
 #include "util/status.h"
 
 namespace uma::model {
@@ -72,7 +73,7 @@ class kv_cache {
     int64_t length = 0;
   };
   int64_t n_layer_, n_head_kv_, k_width_, v_width_, tokens_per_block_, n_blocks_, max_context_;
-  std::unique_ptr<uint16_t[]> k_, v_;
+  aligned_array<uint16_t> k_, v_;  // 64-byte aligned: malloc put large arrays 16 bytes off
   std::vector<int32_t> free_;
   std::vector<sequence> seqs_;
 };

@@ -5,7 +5,10 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
+#include <memory>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 namespace uma {
@@ -27,5 +30,20 @@ struct cache_aligned_allocator {
 
 template <class T>
 using aligned_vector = std::vector<T, cache_aligned_allocator<T>>;
+
+// An uninitialised 64-byte aligned array of a trivial type, its pages untouched until written
+// (as new T[n] leaves them); freed with the matching aligned delete.
+struct cache_aligned_delete {
+  void operator()(void* p) const noexcept { ::operator delete (p, std::align_val_t{64}); }
+};
+template <class T>
+using aligned_array = std::unique_ptr<T[], cache_aligned_delete>;
+
+template <class T>
+aligned_array<T> make_aligned_array(std::size_t n) {
+  static_assert(std::is_trivially_default_constructible_v<T>);
+  if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_array_new_length();
+  return aligned_array<T>(static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64})));
+}
 
 }  // namespace uma

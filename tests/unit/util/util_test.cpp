@@ -1,6 +1,7 @@
 // Tests for util: result/status, checked arithmetic, mapped_file, thread_pool, aligned_vector.
 #include <atomic>
 #include <fstream>
+#include <limits>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -52,6 +53,17 @@ TEST(AlignedVector, DataIsCacheLineAlignedAtEverySize) {
     EXPECT_EQ(v[n - 1], 1.5f);
     EXPECT_EQ(v[2 * n + 4], 2.f);
   }
+}
+
+TEST(AlignedArray, IsCacheLineAlignedAndRejectsOverflowingSizes) {
+  for (size_t n : {size_t{1}, size_t{100}, size_t{1} << 20}) {
+    auto a = make_aligned_array<uint16_t>(n);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(a.get()) % 64, 0u) << n;
+    a[n - 1] = 7;
+    EXPECT_EQ(a[n - 1], 7);
+  }
+  EXPECT_THROW(make_aligned_array<uint16_t>(std::numeric_limits<size_t>::max() / 2 + 1),
+               std::bad_array_new_length);
 }
 
 TEST(Checked, OverflowDetected) {
