@@ -304,8 +304,8 @@ void bm_convert(benchmark::State& st, backend_id id, dtype t, bool) {
   const int64_t cols = 1024, n = 512;
   std::vector<float> x(static_cast<size_t>(n * cols));
   for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i));
-  std::vector<uint8_t> out(act_row_bytes(f, cols) * static_cast<size_t>(n));
   const size_t rb = act_row_bytes(f, cols);
+  std::vector<uint8_t> out(rb * static_cast<size_t>(n));
   for (auto _ : st) {
     for (int64_t r = 0; r < n; ++r) fn(x.data() + r * cols, out.data() + r * rb, cols);
     benchmark::DoNotOptimize(out.data());

@@ -12,6 +12,7 @@
 #include "kernels/backend.h"
 #include "kernels/matmul.h"
 #include "tensor/blocks.h"
+#include "util/aligned.h"
 #include "util/cpu_features.h"
 #include "util/thread_pool.h"
 
@@ -117,10 +118,9 @@ namespace {
 enum class scratch_tag { act, prep, x16 };
 template <scratch_tag Tag>
 uint8_t* scratch(size_t bytes) {
-  thread_local std::vector<uint8_t> buf;
-  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
-  auto p = reinterpret_cast<uintptr_t>(buf.data());
-  return reinterpret_cast<uint8_t*>((p + 63) & ~uintptr_t{63});
+  thread_local aligned_vector<uint8_t> buf;
+  if (buf.size() < bytes + 64) buf.resize(bytes + 64);  // never empty: data() is never null
+  return buf.data();
 }
 
 // From this many activation rows on, prefill of a rows-layout matrix interleaves on the fly.

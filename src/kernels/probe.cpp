@@ -9,7 +9,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <string_view>
 
 #include "util/cpu_features.h"
 #include "util/thread_pool.h"
@@ -102,7 +101,7 @@ probe_result measure_int8_peak(thread_pool* pool, double seconds, int reps) {
 #if defined(__x86_64__)
   // The forced AVX2 backend (UMA_BACKEND=avx2) is set against its own peak, as on a CPU without
   // AVX-512: against the VNNI peak its prefill read 3-4x low.
-  const bool avx2_forced = std::string_view(best_backend().name) == "avx2";
+  const bool avx2_forced = &best_backend() == find_backend(backend_id::avx2);
   if (cpu().avx512_vnni && !avx2_forced) {
     loop = probe_int8_loop_avx512;
     method = "avx512 vpdpbusd zmm";
