@@ -207,8 +207,8 @@ int run_bench(const bench_cli& c) {
                           fmt::format("--pp / --depth plus --tg ({} tokens) exceed the model's "
                                       "context length ({})",
                                       std::max<int64_t>(c.pp, c.depth) + c.tg, n_ctx));
-  // The KV cache is reserved up front (touched as used); refuse one larger than the machine's
-  // memory (--batch x a long context) with a message instead of failing the allocation.
+  // The KV cache is reserved up front (touched as used, a step ahead); refuse one larger than the
+  // machine's memory (--batch x a long context) with a message instead of failing the allocation.
   if (const double kv_total = m.cache_bytes(),
       ram = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
       ram > 0 && kv_total > ram)
@@ -442,7 +442,8 @@ int run_bench(const bench_cli& c) {
         "whether that is faster depends on the CPU, see docs/performance.md)\n");
   std::printf(
       "memory: peak RSS %.1f MiB; mapped weights resident %.1f MiB; interleaved weight copies "
-      "%.1f MiB; beyond weights %.1f MiB (KV cache reserved %.1f MiB, touched as used)\n",
+      "%.1f MiB; beyond weights %.1f MiB (KV cache reserved %.1f MiB, touched as used, up to 1024 "
+      "tokens ahead)\n",
       peak_rss, rss_file, repacked_mib, std::max(0.0, rss_anon - repacked_mib), kv_mib);
   return 0;
 }

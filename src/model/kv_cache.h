@@ -20,7 +20,8 @@ class kv_cache {
  public:
   // n_blocks blocks of tokens_per_block positions; each position holds `k_width` + `v_width`
   // F16 values per layer, n_head_kv heads of each (the widths are multiples of n_head_kv).
-  // Memory is reserved (not touched) up front.
+  // Memory is reserved (not touched) up front; reserve() faults blocks in ahead of their first
+  // write, a step of blocks at a time (prefault_blocks).
   kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t v_width,
            int64_t tokens_per_block, int64_t n_blocks, int max_sequences, int64_t max_context);
 
@@ -76,6 +77,11 @@ class kv_cache {
   aligned_array<uint16_t> k_, v_;  // 64-byte aligned: malloc put large arrays 16 bytes off
   std::vector<int32_t> free_;
   std::vector<sequence> seqs_;
+  // Blocks [0, prefaulted_) of every layer and head are faulted in; prefault_ok_ turns false
+  // where the system cannot (the blocks then fault in on first write).
+  int64_t prefaulted_ = 0;
+  bool prefault_ok_ = true;
+  void prefault_blocks(int64_t end);
 };
 
 }  // namespace uma::model
