@@ -2,6 +2,7 @@
 //   matvec (decode): weights >> L3 (768 MiB), reported as GB/s of weights and as a fraction of this
 //   machine's measured read bandwidth (counter bw_ratio);
 //   gemm (prefill, n = 64 activation rows): GOPS and fraction of the measured int8 peak.
+//   decode_seq_loads: decode_seq with a matvec that only reads the weights (kernel cost zero);
 //   decode_seq / prefill_seq: qwen3-0.6b's matmul sequence from DRAM, one activation row (GB/s and
 //   bw_ratio) or UMA_BENCH_PREFILL_N rows (default 512; GOPS and peak_ratio);
 //   "<type>_x16" rows (q4_0, q5_0, q8_0, q4_k, q6_k): the same matrix in the interleaved x16 layout
@@ -248,6 +249,49 @@ void bm_decode_sequence(benchmark::State& st, backend_id id, dtype t, bool x16) 
       benchmark::Counter(static_cast<double>(st.iterations()), benchmark::Counter::kIsRate);
 }
 
+// A stand-in matvec that only reads its weights (four independent 8-byte sums a step, which the
+// compiler vectorises) and writes one float per output row: the kernels' arithmetic at zero cost.
+void load_only_matvec(const gemm_args& g) {
+  const auto* p = g.w;
+  const size_t n = static_cast<size_t>(g.rows) * g.w_row_bytes;
+  uint64_t s[4] = {};
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int k = 0; k < 4; ++k) {
+      uint64_t v;
+      std::memcpy(&v, p + i + 8 * k, 8);
+      s[k] += v;
+    }
+  for (; i < n; ++i) s[0] += p[i];
+  const float f = static_cast<float>((s[0] ^ s[1] ^ s[2] ^ s[3]) & 1);
+  for (int64_t c = 0; c < g.n; ++c)
+    for (int64_t r = 0; r < g.rows; ++r) g.y[c * g.ldy + r] = f;
+}
+
+// decode_seq with load_only_matvec in place of the backend's matvec (the same pieces, hand-offs,
+// activation conversion and layout): the rate the decode sequence's structure allows if the
+// kernels cost nothing. Against decode_seq it tells whether the kernels or the memory access
+// pattern hold decode back (docs/performance.md, 2026-12-03 19:41).
+void bm_decode_sequence_loads(benchmark::State& st, backend_id id, dtype t) {
+  const auto* found = find_backend(id);
+  if (found == nullptr) {
+    st.SkipWithError("backend not available on this CPU");
+    return;
+  }
+  matmul_backend be = *found;
+  for (gemm_fn& f : be.matvec)
+    if (f != nullptr) f = load_only_matvec;
+  const layer_set ls(t, false, true);
+  std::vector<float> x(static_cast<size_t>(layer_set::ff)), y(layer_set::vocab);
+  for (int64_t i = 0; i < layer_set::ff; ++i) x[i] = std::sin(0.1f * i);
+  const double bytes = ls.bytes();
+  for (auto _ : st) {
+    ls.run(be, x.data(), 1, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  rate_counters(st, bytes * 1e-9, "GBps", machine_bandwidth(), "bw_GBps", "bw_ratio");
+}
+
 // Prefill's matmul sequence without the rest of the forward pass: the layer set (no output
 // matrix) over UMA_BENCH_PREFILL_N activation rows (default 512), weights from DRAM as in a
 // model's prefill (rows-layout types with x16 kernels are interleaved on the fly). GOPS and the
@@ -340,6 +384,13 @@ int register_all() {
       add("convert", bm_convert, *be, id, t, false);
     for (dtype t : {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
       add("decode_seq", bm_decode_sequence, *be, id, t, false);
+      if (be->matvec[static_cast<size_t>(t)] != nullptr) {
+        const std::string name =
+            std::string("decode_seq_loads/") + be->name + "/" + std::string(dtype_name(t));
+        benchmark::RegisterBenchmark(name.c_str(), bm_decode_sequence_loads, id, t)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
       add("prefill_seq", bm_prefill_sequence, *be, id, t, false);
     }
     for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
