@@ -64,24 +64,23 @@ void add_bias(forward_state& st, float* y, const float* bias, int64_t width) {
   for (int64_t t = 0; t < st.n; ++t) kernels::add(bias, y + t * width, width);
 }
 
-// Flash-style attention, one task per (run of up to 16 consecutive tokens of one sequence,
+// Flash-style attention, one task per (run of up to `len` consecutive tokens of one sequence,
 // KV head): the task's queries (its tokens x the query heads sharing that KV head) walk the
 // sequence's cached K/V blocks through the block table once, with an online softmax, so each
-// K/V row is read once per task instead of once per (token, head).
-constexpr int64_t attn_run_tokens = 16;
-
+// K/V row is read (and, in prefill, widened to f32) once per task instead of once per (token,
+// head).
 struct attn_run {
   int64_t t0, t1;  // tokens [t0, t1) of the batch: one sequence, consecutive positions
 };
 
-std::vector<attn_run> attention_runs(const batch& b, int64_t n) {
+std::vector<attn_run> attention_runs(const batch& b, int64_t n, int64_t len) {
   std::vector<attn_run> runs;
   for (int64_t t = 0; t < n; ++t) {
     const auto i = static_cast<size_t>(t);
     if (!runs.empty()) {
       attn_run& r = runs.back();
       const auto last = static_cast<size_t>(t - 1);
-      if (t - r.t0 < attn_run_tokens && b.seq_ids[i] == b.seq_ids[last] &&
+      if (t - r.t0 < len && b.seq_ids[i] == b.seq_ids[last] &&
           b.positions[i] == b.positions[last] + 1) {
         r.t1 = t + 1;
         continue;
@@ -90,6 +89,18 @@ std::vector<attn_run> attention_runs(const batch& b, int64_t n) {
     runs.push_back({t, t + 1});
   }
   return runs;
+}
+
+// The run length: each task reads its sequence's whole K/V history, so the longer the runs the
+// fewer passes over it (a 3500-token qwen3-0.6b prompt: runs of 16 read ~44 GB of F16 K/V and
+// widened it all to f32; with 64 the prompt ran 8-11 % faster, docs/performance.md). Shorter runs
+// where 64 would leave fewer than 8 tasks per thread, so that many threads still balance
+// (causal runs differ in length).
+int64_t attention_run_length(const forward_state& st) {
+  const int64_t threads = st.pool != nullptr ? st.pool->size() : 1;
+  int64_t len = 64;
+  while (len > 16 && (st.n + len - 1) / len * st.c.n_head_kv < 8 * threads) len /= 2;
+  return len;
 }
 
 // Per-thread work space of attend_run, grown on demand; the float arrays 64-byte aligned for the
@@ -240,7 +251,7 @@ void attention_block(forward_state& st, int64_t il) {
 
   // Attention: tasks are (run of tokens, KV head) pairs, taken from a shared counter, latest runs
   // (the most keys) first so the threads finish together.
-  const std::vector<attn_run> runs = attention_runs(st.b, st.n);
+  const std::vector<attn_run> runs = attention_runs(st.b, st.n, attention_run_length(st));
   const auto n_runs = static_cast<int64_t>(runs.size());
   const int64_t n_tasks = n_runs * c.n_head_kv;
   std::atomic<int64_t> next{0};

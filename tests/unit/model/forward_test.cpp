@@ -274,6 +274,23 @@ TEST_P(TinyModel, LongContextOverAFragmentedCacheMatchesReference) {
   EXPECT_EQ(s.clear_argmax_mismatch, 0);
 }
 
+// A long prefill in one batch on one thread takes attention runs of 64 tokens (each spanning
+// several cache blocks, with the causal mask inside the run): the same logits as the reference.
+TEST_P(TinyModel, LongAttentionRunsMatchReference) {
+  auto m = load_model(golden_model(GetParam(), "f32"), {.n_threads = 1});
+  ASSERT_TRUE(m.ok()) << m.message();
+  const int64_t nv = (*m)->config().n_vocab;
+  const auto a = random_tokens(260, nv, 41);
+  auto cache = (*m)->make_cache(272, 1);
+  const auto got = prefill_all(**m, *cache, a);
+  auto want = reference_forward(**m).forward(a);
+  ASSERT_TRUE(want.ok()) << want.message();
+  const auto s = compare_logits(want->data(), got.data(), 260, nv);
+  std::printf("%s one 260-token prefill vs reference: max_rel %.3g\n", GetParam(), s.max_rel);
+  EXPECT_LE(s.max_rel, 1e-3);
+  EXPECT_EQ(s.clear_argmax_mismatch, 0);
+}
+
 // A cache laid out for another model (layer count, or the same widths split into other heads:
 // its head-major blocks would be read at the wrong places) is refused with an error.
 TEST_P(TinyModel, CacheOfAnotherShapeIsRefused) {
