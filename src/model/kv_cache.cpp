@@ -58,9 +58,10 @@ void kv_cache::clear() {
 // Each (layer, KV head) keeps its blocks in one run (k_head), so a block's first write touches
 // one fresh page per layer, head and K / V: 448 page faults per 16 tokens of qwen3-0.6b, ~11.6 us
 // each on the dev VM (shadow paging), about 0.3 ms per token of a first prefill. Faulting a step
-// of blocks in with one call per run costs ~0.7 us a page (docs/performance.md). Blocks are handed
-// out lowest id first, so the faulted blocks stay a prefix; the steps grow from 256 to 1024
-// tokens, so a short sequence does not commit much more than it uses.
+// of blocks in with one call per run costs ~0.6 us a page and halves that (the first access
+// still pays ~6 us a page on the hypervisor's side, docs/performance.md). Blocks are handed out
+// lowest id first, so the faulted blocks stay a prefix; the steps grow from 256 to 1024 tokens,
+// so a short sequence does not commit much more than it uses.
 void kv_cache::prefault_blocks(int64_t end) {
   if (!prefault_ok_) return;
   const int64_t min_step = std::max<int64_t>(1, 256 / tokens_per_block_);
