@@ -8,7 +8,7 @@
 // the L3 at these contexts). Run: build/<dir>/bench/bench_attention [--benchmark_filter=avx512]
 // Environment: UMA_BENCH_THREADS (pool size, default all cores).
 // prefill_attention: one KV head's causal prefill on one thread (see bm_prefill_attention), its
-// buffers 64-byte aligned, or that plus UMA_BENCH_MISALIGN floats.
+// buffers 64-byte aligned, or that plus UMA_BENCH_MISALIGN floats; UMA_BENCH_RUN tokens a task.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -93,8 +93,9 @@ void bm_decode_attention(benchmark::State& st, backend_id id) {
 }
 
 // Prefill attention of one KV head over a prompt of `ctx` tokens, on one thread, as
-// model::attention_block runs it: tasks of 16 consecutive tokens x the 2 query heads of the KV
-// head (32 query rows), each walking the causal keys in calls of 64. Reports the useful GFLOPS
+// model::attention_block runs it: tasks of UMA_BENCH_RUN (default 64, the model's length for long
+// prompts) consecutive tokens x the 2 query heads of the KV head, each walking the causal keys in
+// calls of 64. Reports the useful GFLOPS
 // (4 x d per visible query-key pair: the scores and the value sums; the causal mask's skipped
 // keys not counted).
 void bm_prefill_attention(benchmark::State& st, backend_id id) {
@@ -103,7 +104,9 @@ void bm_prefill_attention(benchmark::State& st, backend_id id) {
     st.SkipWithError("backend not available on this CPU");
     return;
   }
-  constexpr int64_t run = 16, m = run * group, keys = attn_vector_keys;
+  const char* run_env = std::getenv("UMA_BENCH_RUN");
+  const int64_t run = run_env != nullptr ? std::max(1, std::atoi(run_env)) : 64;
+  const int64_t m = run * group, keys = attn_vector_keys;
   const int64_t ctx = st.range(0);
   std::vector<uint16_t> k(static_cast<size_t>(ctx * d)), v(static_cast<size_t>(ctx * d));
   std::mt19937 rng(1);
