@@ -95,9 +95,8 @@ void bm_decode_attention(benchmark::State& st, backend_id id) {
 // Prefill attention of one KV head over a prompt of `ctx` tokens, on one thread, as
 // model::attention_block runs it: tasks of UMA_BENCH_RUN (default 64, the model's length for long
 // prompts) consecutive tokens x the 2 query heads of the KV head, each walking the causal keys in
-// calls of 64. Reports the useful GFLOPS
-// (4 x d per visible query-key pair: the scores and the value sums; the causal mask's skipped
-// keys not counted).
+// calls of 64. Reports the useful GFLOPS (4 x d per visible query-key pair: the scores and the
+// value sums; the causal mask's skipped keys not counted).
 void bm_prefill_attention(benchmark::State& st, backend_id id) {
   const ops_backend* be = find_ops(id);
   if (be == nullptr) {

@@ -2,9 +2,9 @@
 //   matvec (decode): weights >> L3 (768 MiB), reported as GB/s of weights and as a fraction of this
 //   machine's measured read bandwidth (counter bw_ratio);
 //   gemm (prefill, n = 64 activation rows): GOPS and fraction of the measured int8 peak.
-//   decode_seq_loads: decode_seq with a matvec that only reads the weights (kernel cost zero);
 //   decode_seq / prefill_seq: qwen3-0.6b's matmul sequence from DRAM, one activation row (GB/s and
 //   bw_ratio) or UMA_BENCH_PREFILL_N rows (default 512; GOPS and peak_ratio);
+//   decode_seq_loads: decode_seq with a matvec that only reads the weights (kernel cost zero);
 //   "<type>_x16" rows (q4_0, q5_0, q8_0, q4_k, q6_k): the same matrix in the interleaved x16 layout
 //   (--repack), where the backend has kernels for it.
 // Run: build/<dir>/bench_matmul [--benchmark_filter=q4_0]
@@ -230,23 +230,28 @@ struct layer_set {
 // Decode's matmul sequence without the rest of the forward pass: the layer set with the output
 // matrix, one activation vector. GB/s of weights over the whole sequence and its ratio to the
 // measured bandwidth: what decode could reach if attention and the element-wise ops took no time.
+// On a given backend, for bm_decode_sequence and bm_decode_sequence_loads.
+void decode_sequence_on(benchmark::State& st, const matmul_backend& be, dtype t, bool x16) {
+  const layer_set ls(t, x16, true);
+  std::vector<float> x(static_cast<size_t>(layer_set::ff)), y(layer_set::vocab);
+  for (int64_t i = 0; i < layer_set::ff; ++i) x[i] = std::sin(0.1f * i);
+  const double bytes = ls.bytes();
+  for (auto _ : st) {
+    ls.run(be, x.data(), 1, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  rate_counters(st, bytes * 1e-9, "GBps", machine_bandwidth(), "bw_GBps", "bw_ratio");
+  st.counters["tok_s"] =
+      benchmark::Counter(static_cast<double>(st.iterations()), benchmark::Counter::kIsRate);
+}
+
 void bm_decode_sequence(benchmark::State& st, backend_id id, dtype t, bool x16) {
   const auto* be = find_backend(id);
   if (be == nullptr) {
     st.SkipWithError("backend not available on this CPU");
     return;
   }
-  const layer_set ls(t, x16, true);
-  std::vector<float> x(static_cast<size_t>(layer_set::ff)), y(layer_set::vocab);
-  for (int64_t i = 0; i < layer_set::ff; ++i) x[i] = std::sin(0.1f * i);
-  const double bytes = ls.bytes();
-  for (auto _ : st) {
-    ls.run(*be, x.data(), 1, y.data());
-    benchmark::DoNotOptimize(y.data());
-  }
-  rate_counters(st, bytes * 1e-9, "GBps", machine_bandwidth(), "bw_GBps", "bw_ratio");
-  st.counters["tok_s"] =
-      benchmark::Counter(static_cast<double>(st.iterations()), benchmark::Counter::kIsRate);
+  decode_sequence_on(st, *be, t, x16);
 }
 
 // A stand-in matvec that only reads its weights (four independent 8-byte sums a step, which the
@@ -272,7 +277,7 @@ void load_only_matvec(const gemm_args& g) {
 // activation conversion and layout): the rate the decode sequence's structure allows if the
 // kernels cost nothing. Against decode_seq it tells whether the kernels or the memory access
 // pattern hold decode back (docs/performance.md, 2026-12-03 19:41).
-void bm_decode_sequence_loads(benchmark::State& st, backend_id id, dtype t) {
+void bm_decode_sequence_loads(benchmark::State& st, backend_id id, dtype t, bool x16) {
   const auto* found = find_backend(id);
   if (found == nullptr) {
     st.SkipWithError("backend not available on this CPU");
@@ -281,15 +286,7 @@ void bm_decode_sequence_loads(benchmark::State& st, backend_id id, dtype t) {
   matmul_backend be = *found;
   for (gemm_fn& f : be.matvec)
     if (f != nullptr) f = load_only_matvec;
-  const layer_set ls(t, false, true);
-  std::vector<float> x(static_cast<size_t>(layer_set::ff)), y(layer_set::vocab);
-  for (int64_t i = 0; i < layer_set::ff; ++i) x[i] = std::sin(0.1f * i);
-  const double bytes = ls.bytes();
-  for (auto _ : st) {
-    ls.run(be, x.data(), 1, y.data());
-    benchmark::DoNotOptimize(y.data());
-  }
-  rate_counters(st, bytes * 1e-9, "GBps", machine_bandwidth(), "bw_GBps", "bw_ratio");
+  decode_sequence_on(st, be, t, x16);
 }
 
 // Prefill's matmul sequence without the rest of the forward pass: the layer set (no output
@@ -384,13 +381,7 @@ int register_all() {
       add("convert", bm_convert, *be, id, t, false);
     for (dtype t : {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
       add("decode_seq", bm_decode_sequence, *be, id, t, false);
-      if (be->matvec[static_cast<size_t>(t)] != nullptr) {
-        const std::string name =
-            std::string("decode_seq_loads/") + be->name + "/" + std::string(dtype_name(t));
-        benchmark::RegisterBenchmark(name.c_str(), bm_decode_sequence_loads, id, t)
-            ->Unit(benchmark::kMillisecond)
-            ->UseRealTime();
-      }
+      add("decode_seq_loads", bm_decode_sequence_loads, *be, id, t, false);
       add("prefill_seq", bm_prefill_sequence, *be, id, t, false);
     }
     for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
