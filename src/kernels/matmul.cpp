@@ -279,6 +279,76 @@ bool x16_on_the_fly(const matmul_backend& be, const matrix_view& w, int64_t n) {
          be.gemm_x16[ti] != scalar_backend().gemm_x16[ti] && x16_layout_fits(w);
 }
 
+// Prefill of rows-layout matrices (one width) where the backend has x16 kernels for their types:
+// tasks are 32-row blocks of every matrix, one task list; each task interleaves its rows once
+// into per-thread scratch (a copy of 32 rows, ~1/n of the task's work) and runs the x16 gemm,
+// which needs no per-row shuffles or horizontal sums, over every activation slice. The weights in
+// memory stay the file's. `a` holds the n converted rows, `prep` (may be null) their
+// gemm_prep_x16 layout, the same for every matrix whose type has one.
+void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
+                     std::span<float* const> ys, const uint8_t* a, size_t arb, const uint8_t* prep,
+                     size_t prb, int64_t n, thread_pool* pool) {
+  constexpr int64_t row_block = 32, act_block = 64;
+  struct block {
+    size_t m;
+    int64_t r0;
+  };
+  thread_local std::vector<block> blocks;
+  blocks.clear();
+  for (size_t m = 0; m < ws.size(); ++m)
+    for (int64_t r0 = 0; r0 < ws[m].rows; r0 += row_block) blocks.push_back({m, r0});
+  const std::vector<block>& todo = blocks;
+  run_tasks(pool, static_cast<int64_t>(todo.size()), [&](int64_t i) {
+    const block& t = todo[static_cast<size_t>(i)];
+    const matrix_view& w = ws[t.m];
+    const auto ti = static_cast<size_t>(w.type);
+    const gemm_fn gx = be.gemm_x16[ti];
+    const bool wants_prep = be.gemm_prep_x16[ti] != nullptr;
+    const int64_t rows = std::min(row_block, w.rows - t.r0);
+    matrix_view part = w;
+    part.data = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(t.r0) * w.row_bytes;
+    part.rows = rows;
+    uint8_t* packed = scratch<scratch_tag::x16>(static_cast<size_t>(rows) * w.row_bytes);
+    interleave(part, packed, nullptr);
+    for (int64_t j0 = 0; j0 < n; j0 += act_block) {
+      gemm_args g;
+      g.w = packed;
+      g.w_row_bytes = w.row_bytes;
+      g.rows = rows;
+      g.cols = w.cols;
+      g.a = a + static_cast<size_t>(j0) * arb;
+      g.a_row_bytes = arb;
+      g.n = std::min(act_block, n - j0);
+      g.y = ys[t.m] + j0 * w.rows + t.r0;
+      g.ldy = w.rows;
+      if (wants_prep && prep != nullptr)
+        g.prep = prep + static_cast<size_t>(j0) * prb, g.prep_row_bytes = prb;
+      gx(g);
+    }
+  });
+}
+
+// Whether matmul_many can run `ws` as one x16 prefill (run_x16_prefill) for n activation rows:
+// two or more rows-layout matrices of one width, each taken by the x16 path on its own, whose
+// types share the activation format and at most one gemm_prep_x16 layout (Q4_K with Q6_K).
+bool shared_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
+                        std::span<float* const> ys, int64_t n) {
+  if (ws.size() < 2 || ws.size() != ys.size()) return false;
+  gemm_prep_fn prep = nullptr;
+  for (const matrix_view& w : ws) {
+    if (w.layout != weight_layout::rows || w.cols != ws[0].cols || w.rows <= 0) return false;
+    if (act_format_for(w.type) != act_format_for(ws[0].type)) return false;
+    const kernel_choice k = choose(be, w);
+    if (k.matvec == nullptr || k.gemm == nullptr) return false;
+    if (k.big != nullptr && n >= be.big_gemm_min_n) return false;
+    if (!x16_on_the_fly(be, w, n)) return false;
+    const gemm_prep_fn p = be.gemm_prep_x16[static_cast<size_t>(w.type)];
+    if (p != nullptr && prep != nullptr && p != prep) return false;
+    if (p != nullptr) prep = p;
+  }
+  return true;
+}
+
 }  // namespace
 
 int matmul_order_class(const matmul_backend& be, const matrix_view& w, int64_t n) {
@@ -324,34 +394,14 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   const auto* wbytes = static_cast<const uint8_t*>(w.data);
   constexpr int64_t row_block = 32, act_block = 64;
 
-  // 2b. Prefill of a rows-layout matrix where the backend has x16 kernels for its type: each task
-  // interleaves its 32 rows once into per-thread scratch (a copy of 32 rows, ~1/n of the task's
-  // work) and runs the x16 gemm, which needs no per-row shuffles or horizontal sums, over every
-  // activation slice. The weights in memory stay the file's.
+  // 2b. Prefill of a rows-layout matrix where the backend has x16 kernels for its type.
   if (x16_on_the_fly(be, w, n)) {
-    const gemm_fn gx = be.gemm_x16[static_cast<size_t>(w.type)];
     kernel_choice kx = k;
     kx.gemm_prep = be.gemm_prep_x16[static_cast<size_t>(w.type)];
     size_t prb = 0;
     const uint8_t* prep = prepare_rows(kx, a, arb, n, w.cols, pool, &prb);
-    run_tasks(pool, (w.rows + row_block - 1) / row_block, [&](int64_t i) {
-      const int64_t r0 = i * row_block, rows = std::min(row_block, w.rows - r0);
-      matrix_view part = w;
-      part.data = wbytes + static_cast<size_t>(r0) * w.row_bytes;
-      part.rows = rows;
-      uint8_t* packed = scratch<scratch_tag::x16>(static_cast<size_t>(rows) * w.row_bytes);
-      interleave(part, packed, nullptr);
-      for (int64_t j0 = 0; j0 < n; j0 += act_block) {
-        gemm_args g = base;
-        g.w = packed;
-        g.rows = rows;
-        g.a = a + static_cast<size_t>(j0) * arb;
-        g.n = std::min(act_block, n - j0);
-        g.y = y + j0 * w.rows + r0;
-        if (prep != nullptr) g.prep = prep + static_cast<size_t>(j0) * prb, g.prep_row_bytes = prb;
-        gx(g);
-      }
-    });
+    float* const out[] = {y};
+    run_x16_prefill(be, {&w, 1}, out, a, arb, prep, prb, n, pool);
     return;
   }
 
@@ -389,6 +439,22 @@ void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, c
   // Fused where matmul_on would run each matrix over decode's pieces (2a there).
   const kernel_choice k = fuse ? choose(be, ws[0]) : kernel_choice{};
   const gemm_fn piece_fn = fuse ? pieces_kernel(be, k, n) : nullptr;
+  if (piece_fn == nullptr && shared_x16_prefill(be, ws, ys, n)) {
+    // Prefill: the activation converted (and laid out for the kernels) once for all matrices,
+    // and all their row blocks one task list.
+    const kernel_choice k0 = choose(be, ws[0]);
+    const size_t arb = act_row_bytes(k0.af, ws[0].cols);
+    const uint8_t* a = convert_rows(k0, x, n, ws[0].cols, pool);
+    kernel_choice kx = k0;
+    kx.gemm_prep = nullptr;
+    for (const matrix_view& w : ws)
+      if (be.gemm_prep_x16[static_cast<size_t>(w.type)] != nullptr)
+        kx.gemm_prep = be.gemm_prep_x16[static_cast<size_t>(w.type)];
+    size_t prb = 0;
+    const uint8_t* prep = prepare_rows(kx, a, arb, n, ws[0].cols, pool, &prb);
+    run_x16_prefill(be, ws, ys, a, arb, prep, prb, n, pool);
+    return;
+  }
   if (piece_fn == nullptr) {
     for (size_t i = 0; i < ws.size() && i < ys.size(); ++i) matmul_on(be, ws[i], x, n, ys[i], pool);
     return;

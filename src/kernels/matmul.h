@@ -83,9 +83,11 @@ static_assert(sizeof(x16_block_q6_k) == 16 * 210);
 // x: n rows, stride `cols` floats; y: n rows, stride `rows` floats.
 void matmul(const matrix_view& w, const float* x, int64_t n, float* y, thread_pool* pool);
 // ys[i] = matmul(ws[i], x) for several matrices with one input (Q/K/V, gate/up). For decode
-// (n == 1) with matrices of one type, layout and width, the activation is converted once and all
-// their row chunks go to the pool as one job (one hand-off and one wait instead of one per
-// matrix); otherwise it is one matmul per matrix. Same results as separate matmul calls.
+// (n == 1) with matrices of one type, layout and width, and for prefill of matrices of one width
+// that the backend interleaves on the fly (types sharing the activation format, as Q4_K with
+// Q6_K), the activation is converted once and all their row chunks go to the pool as one job
+// (one hand-off and one wait instead of one per matrix); otherwise it is one matmul per matrix.
+// Same results as separate matmul calls.
 void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,
                  std::span<float* const> ys, thread_pool* pool);
 

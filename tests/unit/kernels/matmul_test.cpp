@@ -347,7 +347,8 @@ TEST(matmul, many_equals_separate_products) {
       bufs.push_back(random_rows(rng, t, r, cols));
       ws.push_back(view_of(t, bufs.back().data(), r, cols));
     }
-    for (int64_t n : {1, 3}) {
+    // n = 40: prefill, where the x16 path converts the activation once for all matrices.
+    for (int64_t n : {1, 3, 40}) {
       auto x = random_floats(rng, n * cols);
       for (auto id : available_backends()) {
         std::vector<std::vector<float>> want(3), got(3);
@@ -363,6 +364,29 @@ TEST(matmul, many_equals_separate_products) {
           EXPECT_EQ(got[i], want[i])
               << find_backend(id)->name << " " << dtype_name(t) << " n " << n << " matrix " << i;
       }
+    }
+  }
+  // Prefill of Q4_K with Q6_K (a Q4_K_M model's Q/K/V): one conversion, one task list, the
+  // same bits as separate products on every backend.
+  {
+    const int64_t cols = 512, n = 37;
+    auto k4 = random_rows(rng, dtype::q4_k, 64, cols), k6 = random_rows(rng, dtype::q6_k, 48, cols);
+    const matrix_view qkv[] = {view_of(dtype::q4_k, k4.data(), 64, cols),
+                               view_of(dtype::q6_k, k6.data(), 48, cols),
+                               view_of(dtype::q4_k, k4.data(), 32, cols)};
+    auto x = random_floats(rng, n * cols);
+    for (auto id : available_backends()) {
+      std::vector<std::vector<float>> want(3), got(3);
+      std::vector<float*> outs;
+      for (int i = 0; i < 3; ++i) {
+        want[i].resize(static_cast<size_t>(n * qkv[i].rows));
+        got[i].assign(static_cast<size_t>(n * qkv[i].rows), NAN);
+        matmul_on(*find_backend(id), qkv[i], x.data(), n, want[i].data(), &pool);
+        outs.push_back(got[i].data());
+      }
+      matmul_many_on(*find_backend(id), qkv, x.data(), n, outs, &pool);
+      for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(got[i], want[i]) << find_backend(id)->name << " q4_k + q6_k matrix " << i;
     }
   }
   // Mixed types fall back to one product each.
