@@ -52,8 +52,11 @@ using act_convert_fn = void (*)(const float* x, void* dst, int64_t cols);
 using big_gemm_fn = void (*)(const matrix_view& w, const float* x, int64_t n, float* y,
                              thread_pool* pool);
 
-enum class backend_id : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3, amx = 4 };
-inline constexpr int backend_count = 5;
+// avx2_vnni: the AVX2 kernels with VEX vpdpbusd / vpdpwssd (AVX-VNNI: Intel client CPUs from Alder
+// Lake on, which have no AVX-512; Zen 5 has both). best_backend() prefers amx, avx512, avx2_vnni,
+// avx2, neon, scalar in that order.
+enum class backend_id : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3, amx = 4, avx2_vnni = 5 };
+inline constexpr int backend_count = 6;
 inline constexpr int max_dtype_id = 40;
 
 struct matmul_backend {
@@ -81,7 +84,8 @@ struct matmul_backend {
 
 // nullptr if the backend is not compiled in or this CPU lacks it.
 const matmul_backend* find_backend(backend_id id);
-// The best backend for this CPU (what matmul() uses); UMA_BACKEND=scalar|avx2|avx512 overrides.
+// The best backend for this CPU (what matmul() uses); UMA_BACKEND=<name> (scalar, avx2, avx2-vnni,
+// avx512-vnni, amx, neon) overrides.
 const matmul_backend& best_backend();
 // matmul() on a chosen backend (types the backend lacks fall back to the scalar kernels).
 void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, int64_t n, float* y,
@@ -99,6 +103,7 @@ void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, c
 const matmul_backend& scalar_backend();
 #if defined(__x86_64__)
 const matmul_backend& avx2_backend();
+const matmul_backend& avx2_vnni_backend();
 const matmul_backend& avx512_backend();
 // AVX-512 VNNI plus AMX-INT8 tiles for n >= 16 (Q4_0, Q8_0). amx_usable() asks Linux for the
 // tile state once (arch_prctl) and says whether it was granted.

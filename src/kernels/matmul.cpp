@@ -80,6 +80,8 @@ const matmul_backend* find_backend(backend_id id) {
 #if defined(__x86_64__)
     case backend_id::avx2:
       return f.avx2 ? &avx2_backend() : nullptr;
+    case backend_id::avx2_vnni:
+      return f.avx_vnni ? &avx2_vnni_backend() : nullptr;
     case backend_id::avx512:
       return f.avx512_vnni ? &avx512_backend() : nullptr;
     case backend_id::amx:
@@ -104,8 +106,9 @@ const matmul_backend& best_backend() {
         if (b != nullptr && want == b->name) return b;
       }
     }
-    for (int i = backend_count - 1; i >= 0; --i)
-      if (const auto* b = find_backend(static_cast<backend_id>(i))) return b;
+    for (const backend_id id : {backend_id::amx, backend_id::avx512, backend_id::avx2_vnni,
+                                backend_id::avx2, backend_id::neon})
+      if (const auto* b = find_backend(id)) return b;
     return &scalar_backend();
   }();
   return *best;

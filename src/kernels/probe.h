@@ -39,6 +39,7 @@ double measure_barrier_us(thread_pool* pool, int rounds);
 // `iters` iterations of the MAC loop, returning the MACs done.
 uint64_t probe_read_sum_avx2(const uint8_t* p, size_t n);
 uint64_t probe_int8_loop_avx2(int64_t iters);
+uint64_t probe_int8_loop_avxvnni(int64_t iters);
 uint64_t probe_int8_loop_avx512(int64_t iters);
 uint64_t probe_int8_loop_amx(int64_t iters);
 uint64_t probe_read_sum_neon(const uint8_t* p, size_t n);

@@ -41,7 +41,9 @@ cpu_features detect() {
   unsigned a1 = 0, b1 = 0, c1 = 0, d1 = 0;
   __cpuid_count(7, 1, a1, b1, c1, d1);
   const bool bf16 = a1 & (1u << 5);
+  const bool avx_vnni = a1 & (1u << 4);
   f.avx2 = os_avx && avx2 && fma && f16c;
+  f.avx_vnni = f.avx2 && avx_vnni;
   f.avx512 = f.avx2 && os_avx512 && avx512f && avx512dq && avx512bw && avx512vl;
   f.avx512_vnni = f.avx512 && vnni;
   f.avx512_bf16 = f.avx512 && bf16;
@@ -79,6 +81,7 @@ std::string cpu_features::describe() const {
     s += n;
   };
   add(avx2, "avx2");
+  add(avx_vnni, "avx_vnni");
   add(avx512, "avx512");
   add(avx512_vnni, "avx512_vnni");
   add(avx512_bf16, "avx512_bf16");

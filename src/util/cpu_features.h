@@ -8,8 +8,9 @@
 namespace uma {
 
 struct cpu_features {
-  bool avx2 = false;    // + fma + f16c
-  bool avx512 = false;  // f + bw + vl + dq (and the OS saves zmm state)
+  bool avx2 = false;      // + fma + f16c
+  bool avx_vnni = false;  // VEX vpdpbusd / vpdpwssd on 256-bit vectors (Intel client CPUs)
+  bool avx512 = false;    // f + bw + vl + dq (and the OS saves zmm state)
   bool avx512_vnni = false;
   bool avx512_bf16 = false;
   bool amx_int8 = false;  // tile-matrix engine (Intel Sapphire Rapids+): the amx matmul backend

@@ -159,13 +159,20 @@ struct row8_q5_0_fmt {
 // position order.
 [[gnu::always_inline]] inline __m256i row8_chunk_dot(const __m256i lo[4], const __m256i hi[4],
                                                      const uint8_t* ach) {
-  const __m256i ones = _mm256_set1_epi16(1);
   __m256i s[4];
+#if UMA_AVXVNNI
+  for (int q = 0; q < 4; ++q)
+    s[q] = _mm256_dpbusd_avx_epi32(
+        _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), lo[q], load256(ach + 64 * q)), hi[q],
+        load256(ach + 64 * q + 32));
+#else
+  const __m256i ones = _mm256_set1_epi16(1);
   for (int q = 0; q < 4; ++q)  // values < 32: the word sums stay below 2^15
     s[q] =
         _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo[q], load256(ach + 64 * q)),
                                            _mm256_maddubs_epi16(hi[q], load256(ach + 64 * q + 32))),
                           ones);
+#endif
   return _mm256_add_epi32(
       _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3])),
       load256(ach + 288));
@@ -179,9 +186,15 @@ template <class F>
   __m128i lo, hi;
   F::unpack_one(p, t, lo, hi);
   const float dw = h2f(static_cast<uint16_t>(load_i16(p + sizeof(typename F::block) * t)));
+#if UMA_AVXVNNI
+  const __m128i s =
+      _mm_dpbusd_avx_epi32(_mm_dpbusd_avx_epi32(_mm_setzero_si128(), lo, load128(ach + off)), hi,
+                           load128(ach + off + 32));
+#else
   const __m128i s = _mm_madd_epi16(_mm_add_epi16(_mm_maddubs_epi16(lo, load128(ach + off)),
                                                  _mm_maddubs_epi16(hi, load128(ach + off + 32))),
                                    _mm_set1_epi16(1));
+#endif
   int32_t corr;
   float da;
   std::memcpy(&corr, ach + 288 + 4 * pos, 4);

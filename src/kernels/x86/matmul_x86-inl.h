@@ -14,6 +14,13 @@
 
 #include <immintrin.h>
 
+// UMA_AVXVNNI (matmul_avxvnni.cpp, with UMA_VNNI 0): the 256-bit int8 products by AVX-VNNI's VEX
+// vpdpbusd, and scaled K-quant products by vpdpbusd + vpdpwssd, instead of vpmaddubsw + vpmaddwd
+// (+ vpaddd). Same integers, so the same results as the AVX2 build.
+#ifndef UMA_AVXVNNI
+#define UMA_AVXVNNI 0
+#endif
+
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -101,6 +108,8 @@ inline int hsum_i32(__m256i v) {
 inline __m256i dot_us(__m256i acc, __m256i u, __m256i s) {
 #if UMA_VNNI
   return _mm256_dpbusd_epi32(acc, u, s);
+#elif UMA_AVXVNNI
+  return _mm256_dpbusd_avx_epi32(acc, u, s);
 #else
   return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
 #endif
@@ -121,8 +130,30 @@ struct k_group_scales {
     return _mm256_shuffle_epi8(j < 4 ? lo : hi, idx);
   }
 };
-// acc += u x s per 16-byte half, scaled by the word scales sc (u < 64: no maddubs saturation).
+// Scaled K-quant products: Vnni (AVX-VNNI builds, tiles of C > 1 activation rows) takes vpdpbusd
+// + vpdpwssd, else vpmaddubsw + vpmaddwd + vpaddd. Both are two multiplies per 32 bytes; VNNI
+// saves the add but accumulates with a multiply's latency, which cost decode (C = 1) 5-10 % on
+// Zen 5, while prefill gained ~20 % (docs/performance.md).
+#if UMA_AVXVNNI
+constexpr bool k_vnni_gemm = true;
+#else
+constexpr bool k_vnni_gemm = false;
+#endif
+// Word scales (both words of a dword the same scale) as dot_us_words<Vnni> takes them: unchanged,
+// or for Vnni (scale, 0) pairs.
+template <bool Vnni>
+inline __m256i word_scales(__m256i sc) {
+  if constexpr (Vnni) return _mm256_and_si256(sc, _mm256_set1_epi32(0xFFFF));
+  return sc;
+}
+// acc += u x s per 16-byte half, scaled by word_scales<Vnni>(sc) (u < 64: no maddubs saturation).
+template <bool Vnni>
 inline __m256i dot_us_words(__m256i acc, __m256i u, __m256i s, __m256i sc) {
+#if UMA_AVXVNNI
+  // The 4-product sums (|sum| <= 4 x 63 x 127 < 2^15) times the (scale, 0) word pairs.
+  if constexpr (Vnni)
+    return _mm256_dpwssd_avx_epi32(acc, _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), u, s), sc);
+#endif
   return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), sc));
 }
 
@@ -151,6 +182,8 @@ inline __m256i dot_ss(__m256i acc, __m256i x, __m256i y) {
   const __m256i sy = _mm256_sign_epi8(y, x);
 #if UMA_VNNI
   return _mm256_dpbusd_epi32(acc, ax, sy);
+#elif UMA_AVXVNNI
+  return _mm256_dpbusd_avx_epi32(acc, ax, sy);
 #else
   return _mm256_add_epi32(acc,
                           _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1)));
@@ -162,6 +195,18 @@ inline __m256i load256(const void* p) {
 }
 inline __m128i load128(const void* p) {
   return _mm_loadu_si128(static_cast<const __m128i*>(p));
+}
+
+// The sub-block products of a K block, two integer chains (even and odd groups) added at the end:
+// vpdpwssd accumulates with a multiply's latency, where vpaddd took one cycle.
+template <bool Vnni>
+inline __m256i k_block_dot(const __m256i q[8], const int8_t* qs, const __m256i scw[8]) {
+  __m256i even = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
+  for (int j = 0; j < 8; j += 2) {
+    even = dot_us_words<Vnni>(even, q[j], load256(qs + 32 * j), scw[j]);
+    odd = dot_us_words<Vnni>(odd, q[j + 1], load256(qs + 32 * j + 32), scw[j + 1]);
+  }
+  return _mm256_add_epi32(even, odd);
 }
 
 // 16 bytes of nibbles -> 32 bytes: low nibbles first (elements 0..15), then high (16..31).
@@ -364,14 +409,13 @@ void q45k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
           lo = _mm256_or_si256(lo, byte_bit_to(qh, 2 * j, 4));
           hi = _mm256_or_si256(hi, byte_bit_to(qh, 2 * j + 1, 4));
         }
-        const __m256i slo = _mm256_shuffle_epi8(sc16, pick[2 * j]);
-        const __m256i shi = _mm256_shuffle_epi8(sc16, pick[2 * j + 1]);
+        constexpr bool vnni = k_vnni_gemm && (C > 1);
+        const __m256i slo = word_scales<vnni>(_mm256_shuffle_epi8(sc16, pick[2 * j]));
+        const __m256i shi = word_scales<vnni>(_mm256_shuffle_epi8(sc16, pick[2 * j + 1]));
         for (int c = 0; c < C; ++c) {  // values < 32: the maddubs pairs cannot saturate
           const int8_t* yq = y[c][b].qs + 64 * j;
-          isum[c] = _mm256_add_epi32(isum[c],
-                                     _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(yq)), slo));
-          isum[c] = _mm256_add_epi32(
-              isum[c], _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(yq + 32)), shi));
+          isum[c] = dot_us_words<vnni>(isum[c], lo, load256(yq), slo);
+          isum[c] = dot_us_words<vnni>(isum[c], hi, load256(yq + 32), shi);
         }
       }
       const float d = h2f(xb.d), dmin = h2f(xb.dmin);
@@ -439,13 +483,11 @@ void q23k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
       }
       const k_group_scales gs(sc16);
       __m256i scw[8];
-      for (int j = 0; j < 8; ++j) scw[j] = gs.get(j);
+      for (int j = 0; j < 8; ++j) scw[j] = word_scales < k_vnni_gemm && (C > 1) > (gs.get(j));
       const float d = h2f(xb.d);
       for (int c = 0; c < C; ++c) {
         const block_q8_k& yb = y[c][b];
-        __m256i isum = _mm256_setzero_si256();
-        for (int j = 0; j < 8; ++j)
-          isum = dot_us_words(isum, q[j], load256(yb.qs + 32 * j), scw[j]);
+        __m256i isum = k_block_dot < k_vnni_gemm && (C > 1) > (q, yb.qs, scw);
         if constexpr (Three) {
           const int corr = hsum_i32(_mm256_madd_epi16(sc16, load256(yb.bsums)));
           isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(4 * corr, 0, 0, 0, 0, 0, 0, 0));
@@ -508,13 +550,11 @@ void q6k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
       const __m256i sc16 = _mm256_cvtepi8_epi16(load128(xb.scales));
       const k_group_scales gs(sc16);
       __m256i scw[8];
-      for (int j = 0; j < 8; ++j) scw[j] = gs.get(j);
+      for (int j = 0; j < 8; ++j) scw[j] = word_scales < k_vnni_gemm && (C > 1) > (gs.get(j));
       const float d = h2f(xb.d);
       for (int c = 0; c < C; ++c) {
         const block_q8_k& yb = y[c][b];
-        __m256i isum = _mm256_setzero_si256();
-        for (int j = 0; j < 8; ++j)
-          isum = dot_us_words(isum, q[j], load256(yb.qs + 32 * j), scw[j]);
+        __m256i isum = k_block_dot < k_vnni_gemm && (C > 1) > (q, yb.qs, scw);
         // the -32 offset: 32 * sum_g scale[g] * bsums[g]
         const int corr = hsum_i32(_mm256_madd_epi16(sc16, load256(yb.bsums)));
         isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(32 * corr, 0, 0, 0, 0, 0, 0, 0));

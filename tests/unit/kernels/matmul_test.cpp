@@ -403,6 +403,30 @@ TEST(matmul, many_equals_separate_products) {
   EXPECT_EQ(y1, w1);
 }
 
+// The AVX-VNNI build computes the AVX2 kernels' integers with other instructions: every type,
+// decode and prefill shapes, rows that end inside a kernel chunk, the same bits.
+TEST(matmul, avx2_vnni_matches_avx2_bit_for_bit) {
+  const auto* avx2 = find_backend(backend_id::avx2);
+  const auto* vnni = find_backend(backend_id::avx2_vnni);
+  if (avx2 == nullptr || vnni == nullptr) GTEST_SKIP() << "no AVX-VNNI on this CPU";
+  std::mt19937 rng(41);
+  thread_pool pool(2);
+  for (dtype t : test::matmul_types()) {
+    for (int64_t cols : {256, 1280}) {
+      const int64_t rows = 37;
+      auto w = random_rows(rng, t, rows, cols);
+      const auto v = view_of(t, w.data(), rows, cols);
+      for (int64_t n : {1, 3, 21}) {
+        auto x = random_floats(rng, static_cast<size_t>(n * cols));
+        std::vector<float> a(static_cast<size_t>(n * rows)), b(a.size(), NAN);
+        matmul_on(*avx2, v, x.data(), n, a.data(), &pool);
+        matmul_on(*vnni, v, x.data(), n, b.data(), &pool);
+        EXPECT_EQ(a, b) << dtype_name(t) << " cols " << cols << " n " << n;
+      }
+    }
+  }
+}
+
 TEST(matmul, dispatch_reports_a_backend_and_supported_types) {
   EXPECT_NE(std::string(matmul_backend_name()), "");
   for (dtype t : test::matmul_types()) EXPECT_TRUE(matmul_supports(t)) << dtype_name(t);

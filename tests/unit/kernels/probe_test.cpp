@@ -65,6 +65,7 @@ TEST(Probe, MacLoopsCountTheirWork) {
   std::vector<std::pair<std::string, uint64_t (*)(int64_t)>> loops;
 #if defined(__x86_64__)
   if (cpu().avx2) loops.emplace_back("avx2", probe_int8_loop_avx2);
+  if (cpu().avx_vnni) loops.emplace_back("avx-vnni", probe_int8_loop_avxvnni);
   if (cpu().avx512_vnni) loops.emplace_back("avx512", probe_int8_loop_avx512);
 #elif defined(__aarch64__)
   if (cpu().neon_dotprod) loops.emplace_back("neon", probe_int8_loop_neon);
