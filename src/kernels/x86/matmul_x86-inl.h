@@ -409,7 +409,7 @@ void q45k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
           lo = _mm256_or_si256(lo, byte_bit_to(qh, 2 * j, 4));
           hi = _mm256_or_si256(hi, byte_bit_to(qh, 2 * j + 1, 4));
         }
-        constexpr bool vnni = k_vnni_gemm && (C > 1);
+        constexpr bool vnni = k_vnni_gemm && C > 1;
         const __m256i slo = word_scales<vnni>(_mm256_shuffle_epi8(sc16, pick[2 * j]));
         const __m256i shi = word_scales<vnni>(_mm256_shuffle_epi8(sc16, pick[2 * j + 1]));
         for (int c = 0; c < C; ++c) {  // values < 32: the maddubs pairs cannot saturate
@@ -483,11 +483,12 @@ void q23k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
       }
       const k_group_scales gs(sc16);
       __m256i scw[8];
-      for (int j = 0; j < 8; ++j) scw[j] = word_scales < k_vnni_gemm && (C > 1) > (gs.get(j));
+      constexpr bool vnni = k_vnni_gemm && C > 1;
+      for (int j = 0; j < 8; ++j) scw[j] = word_scales<vnni>(gs.get(j));
       const float d = h2f(xb.d);
       for (int c = 0; c < C; ++c) {
         const block_q8_k& yb = y[c][b];
-        __m256i isum = k_block_dot < k_vnni_gemm && (C > 1) > (q, yb.qs, scw);
+        __m256i isum = k_block_dot<vnni>(q, yb.qs, scw);
         if constexpr (Three) {
           const int corr = hsum_i32(_mm256_madd_epi16(sc16, load256(yb.bsums)));
           isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(4 * corr, 0, 0, 0, 0, 0, 0, 0));
@@ -550,11 +551,12 @@ void q6k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
       const __m256i sc16 = _mm256_cvtepi8_epi16(load128(xb.scales));
       const k_group_scales gs(sc16);
       __m256i scw[8];
-      for (int j = 0; j < 8; ++j) scw[j] = word_scales < k_vnni_gemm && (C > 1) > (gs.get(j));
+      constexpr bool vnni = k_vnni_gemm && C > 1;
+      for (int j = 0; j < 8; ++j) scw[j] = word_scales<vnni>(gs.get(j));
       const float d = h2f(xb.d);
       for (int c = 0; c < C; ++c) {
         const block_q8_k& yb = y[c][b];
-        __m256i isum = k_block_dot < k_vnni_gemm && (C > 1) > (q, yb.qs, scw);
+        __m256i isum = k_block_dot<vnni>(q, yb.qs, scw);
         // the -32 offset: 32 * sum_g scale[g] * bsums[g]
         const int corr = hsum_i32(_mm256_madd_epi16(sc16, load256(yb.bsums)));
         isum = _mm256_sub_epi32(isum, _mm256_setr_epi32(32 * corr, 0, 0, 0, 0, 0, 0, 0));
