@@ -248,16 +248,26 @@ int run_bench(const bench_cli& c) {
   // untimed run (as llama-bench's warm-up): the first prefill of a size touches its buffers, KV
   // blocks and scratch for the first time, and on the dev VM ran 25-30 % slower than the rest
   // (page faults under shadow paging), which made the spread mostly a first-run effect.
+  // With the probes on, the int8 peak is also read (best of 2 runs of 0.05 s) right before each
+  // timed repetition and after the last, for the same reason as decode's bandwidth below: on the
+  // dev VM the peak and pp moved together by up to 30 % between minutes (docs/performance.md).
   stats pp, tg;
+  std::vector<double> peak_around;
+  const auto bracket_peak = [&] {
+    uma::thread_pool probe_pool(threads);
+    peak_around.push_back(uma::kernels::measure_int8_peak(&probe_pool, 0.05, 2).best);
+  };
   for (int r = -1; r < c.reps; ++r) {
     cache->clear();
     b.clear();
     for (int i = 0; i < c.pp; ++i) b.add(tok(rng), i, 0, i + 1 == c.pp);
+    if (r >= 0 && !c.no_probe) bracket_peak();
     const auto t0 = clock_type::now();
     if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
       return uma::cli::fail(cmd, st.message());
     if (r >= 0) pp.v.push_back(c.pp / seconds_since(t0));
   }
+  if (!c.no_probe && c.reps > 0) bracket_peak();
   // 5. Decode: tg tokens one at a time from an empty cache (as llama-bench's tg). With the probes
   // on, the bandwidth is also read right before each repetition and after the last, and each
   // repetition is compared with the mean of the two readings around it: on a shared host the
@@ -323,6 +333,13 @@ int run_bench(const bench_cli& c) {
   for (size_t r = 0; r + 1 < bw_around.size() && r < tg.v.size(); ++r) {
     const double bw_r = 0.5 * (bw_around[r] + bw_around[r + 1]);
     if (bw_r > 0) tg_bracketed.v.push_back(tg.v[r] / (bw_r * 1e9 / bytes_per_token));
+  }
+
+  // Per prefill repetition: tok/s over (mean int8 peak around it / 2 x params).
+  stats pp_bracketed;
+  for (size_t r = 0; r + 1 < peak_around.size() && r < pp.v.size(); ++r) {
+    const double peak_r = 0.5 * (peak_around[r] + peak_around[r + 1]);
+    if (peak_r > 0) pp_bracketed.v.push_back(pp.v[r] / (peak_r * 1e9 / (2.0 * double(params))));
   }
 
   const double roofline_tps = bw.best > 0 ? bw.best * 1e9 / bytes_per_token : 0;
@@ -397,6 +414,9 @@ int run_bench(const bench_cli& c) {
     }
     j["pp_peak_tps"] = pp_peak_tps;
     j["pp_peak_ratio"] = pp_ratio;
+    j["int8_peak_around_pp_gops"] = peak_around;
+    j["pp_peak_ratio_bracketed"] = pp_bracketed.v.empty() ? 0.0 : pp_bracketed.median();
+    j["pp_peak_ratio_bracketed_samples"] = pp_bracketed.v;
     j["pp_tile_peak_tps"] = pp_tile_tps;
     j["pp_tile_peak_ratio"] = pp_tile_ratio;
     j["load_s"] = load_s;
@@ -415,6 +435,12 @@ int run_bench(const bench_cli& c) {
   std::printf("%-8s %12.1f %11.1f%% %14.1f %7.1f%%   (int8 peak / 2*params)\n",
               fmt::format("pp{}", c.pp).c_str(), pp.median(), 100 * pp.spread(), pp_peak_tps,
               100 * pp_ratio);
+  if (!pp_bracketed.v.empty()) {
+    const auto [lo, hi] = std::minmax_element(peak_around.begin(), peak_around.end());
+    std::printf(
+        "%-8s %12s %12s %14s %7.1f%%   (int8 peak read around each repetition: %.0f-%.0f GOPS)\n",
+        "", "", "", "", 100 * pp_bracketed.median(), *lo, *hi);
+  }
   if (pp_tile_tps > 0)
     std::printf("%-8s %12s %12s %14.1f %7.1f%%   (tile peak / 2*params)\n", "", "", "", pp_tile_tps,
                 100 * pp_tile_ratio);

@@ -55,6 +55,21 @@ TEST(bench_cli, json_has_the_documented_fields) {
                 1e-9 * per_rep[r].get<double>());
   }
   EXPECT_GT(j["tg_roofline_ratio_bracketed"].get<double>(), 0);
+  // Likewise the int8 peak around each prefill repetition: pp tok/s over (the mean of the two
+  // readings / 2 x params), params from the start-up ratio (pp_peak_tps = int8 peak / 2 params).
+  const auto& peaks = j["int8_peak_around_pp_gops"];
+  const auto& pp_rep = j["pp_peak_ratio_bracketed_samples"];
+  ASSERT_EQ(peaks.size(), 3u);
+  ASSERT_EQ(pp_rep.size(), 2u);
+  const double two_params = j["int8_tops"].get<double>() * 1e12 / j["pp_peak_tps"].get<double>();
+  for (size_t r = 0; r < 2; ++r) {
+    const double peak = 0.5 * (peaks[r].get<double>() + peaks[r + 1].get<double>());
+    ASSERT_GT(peak, 0);
+    EXPECT_NEAR(pp_rep[r].get<double>(),
+                j["pp_samples"][r].get<double>() * two_params / (peak * 1e9),
+                1e-6 * pp_rep[r].get<double>());
+  }
+  EXPECT_GT(j["pp_peak_ratio_bracketed"].get<double>(), 0);
   // The probes' 64 MiB buffers are not part of the peak RSS (the tiny model's run needs far less).
   EXPECT_LT(j["peak_rss_mb"].get<double>(),
             j["rss_anon_mb"].get<double>() + j["rss_file_mb"].get<double>() + 48.0);
