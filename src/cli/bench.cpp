@@ -250,7 +250,8 @@ int run_bench(const bench_cli& c) {
   // (page faults under shadow paging), which made the spread mostly a first-run effect.
   // With the probes on, the int8 peak is also read (best of 2 runs of 0.05 s) right before each
   // timed repetition and after the last, for the same reason as decode's bandwidth below: on the
-  // dev VM the peak and pp moved together by up to 30 % between minutes (docs/performance.md).
+  // dev VM one model's pp512 ratio moved by up to 28 % between minutes, and the start-up peak can
+  // describe another state of the machine than the one a repetition ran in (docs/performance.md).
   stats pp, tg;
   std::vector<double> peak_around;
   const auto bracket_peak = [&] {

@@ -342,9 +342,10 @@ void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
 
 // Whether matmul_many can run `ws` as one x16 prefill (run_x16_prefill) for n activation rows:
 // two or more rows-layout matrices of one width, each taken by the x16 path on its own, whose
-// types share the activation format and at most one gemm_prep_x16 layout (Q4_K with Q6_K).
+// types share the activation format and at most one gemm_prep_x16 layout (Q4_K with Q6_K), which
+// goes to *prep (null where none of them has one).
 bool shared_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
-                        std::span<float* const> ys, int64_t n) {
+                        std::span<float* const> ys, int64_t n, gemm_prep_fn* prep_out) {
   if (ws.size() < 2 || ws.size() != ys.size()) return false;
   gemm_prep_fn prep = nullptr;
   for (const matrix_view& w : ws) {
@@ -358,6 +359,7 @@ bool shared_x16_prefill(const matmul_backend& be, std::span<const matrix_view> w
     if (p != nullptr && prep != nullptr && p != prep) return false;
     if (p != nullptr) prep = p;
   }
+  *prep_out = prep;
   return true;
 }
 
@@ -451,17 +453,14 @@ void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, c
   // Fused where matmul_on would run each matrix over decode's pieces (2a there).
   const kernel_choice k = fuse ? choose(be, ws[0]) : kernel_choice{};
   const gemm_fn piece_fn = fuse ? pieces_kernel(be, k, n) : nullptr;
-  if (piece_fn == nullptr && shared_x16_prefill(be, ws, ys, n)) {
+  gemm_prep_fn shared_prep = nullptr;
+  if (piece_fn == nullptr && shared_x16_prefill(be, ws, ys, n, &shared_prep)) {
     // Prefill: the activation converted (and laid out for the kernels) once for all matrices,
     // and all their row blocks one task list.
-    const kernel_choice k0 = choose(be, ws[0]);
-    const size_t arb = act_row_bytes(k0.af, ws[0].cols);
-    const uint8_t* a = convert_rows(k0, x, n, ws[0].cols, pool);
-    kernel_choice kx = k0;
-    kx.gemm_prep = nullptr;
-    for (const matrix_view& w : ws)
-      if (be.gemm_prep_x16[static_cast<size_t>(w.type)] != nullptr)
-        kx.gemm_prep = be.gemm_prep_x16[static_cast<size_t>(w.type)];
+    kernel_choice kx = choose(be, ws[0]);
+    const size_t arb = act_row_bytes(kx.af, ws[0].cols);
+    const uint8_t* a = convert_rows(kx, x, n, ws[0].cols, pool);
+    kx.gemm_prep = shared_prep;
     size_t prb = 0;
     const uint8_t* prep = prepare_rows(kx, a, arb, n, ws[0].cols, pool, &prb);
     run_x16_prefill(be, ws, ys, a, arb, prep, prb, n, pool);
