@@ -14,6 +14,7 @@
 #include "tensor/blocks.h"
 #include "util/aligned.h"
 #include "util/cpu_features.h"
+#include "util/stealing_runs.h"
 #include "util/thread_pool.h"
 
 namespace uma::kernels {
@@ -128,7 +129,7 @@ uint8_t* scratch(size_t bytes) {
 
 // From this many activation rows on, prefill of a rows-layout matrix interleaves on the fly.
 // Below it (batched decode of a few sequences) the rows-layout gemm tiles run over decode's
-// guided pieces (run_matvecs). Measured on decode's matmul sequence (bench_matmul decode_seq,
+// pieces (run_matvecs). Measured on decode's matmul sequence (bench_matmul decode_seq,
 // qwen3-0.6b Q4_0 from DRAM, steps/s): 8 rows 37-39 pieces, 29-30 in 32-row tasks, 23-24
 // interleaved; 16 rows 18-20 either way; 24 rows 13-14 pieces, 17 interleaved.
 constexpr int64_t x16_prefill_min_n = 16;
@@ -222,59 +223,89 @@ const uint8_t* prepare_rows(const kernel_choice& k, const uint8_t* a, size_t arb
   return buf;
 }
 
-// Decode pieces are guided: each takes 1 / (2 nt) of the call's bytes still unassigned, at least
-// decode_min_piece bytes, in whole 16-row tiles. The first pieces are large (few hand-offs
-// through the shared counter) and the last ones small, so the threads finish within a small
-// piece of each other instead of up to an eighth of a matrix apart.
-constexpr size_t decode_min_piece = 32 << 10;
+// Decode pieces: whole 16-row tiles of about decode_piece bytes. Each thread owns one contiguous
+// run of them (an equal share of the call's bytes, all its matrices) and takes it front to back,
+// half of what is left at a time, so it reads one long stream; a thread whose run is done takes
+// from the back of the fullest other run (stealing_runs), so a core the host took away is
+// covered. The older guided pieces (each 1 / (2 nt) of the bytes left, taken in turns from one
+// counter) ended every call in 32 KB pieces the two threads read side by side. On the Zen 5 VM a
+// bare read of qwen3-0.6b's decode matrices ran at 43-59 GB/s in alternating 32 KB pieces and at
+// 71-77 in one half per thread; decode's matmul sequence gained 6-9 % in every in-process A/B
+// pair, Q4_0 / Q8_0 / Q4_K (docs/performance.md, 2026-12-04). 16 KB or 64 KB pieces: the same.
+constexpr size_t decode_piece = 32 << 10;
 
 // Decode (and any n without a gemm kernel): every matrix's output rows in pieces, all pieces one
-// task list on the pool (one hand-off and one wait however many matrices), `matvec` per piece
-// over the n converted activation rows at `a`.
+// task list on the pool (one hand-off and one wait however many matrices), `matvec` over each
+// claimed stretch of pieces (one call per matrix in it) for the n converted activation rows at `a`.
 void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<float* const> ys,
                  const uint8_t* a, size_t a_row_bytes, const uint8_t* prep, size_t prep_row_bytes,
                  int64_t n, thread_pool* pool) {
   struct piece {
     size_t m;
     int64_t r0, rows;
+    size_t bytes_before;  // of all earlier pieces
   };
-  thread_local std::vector<piece> pieces;
+  thread_local std::vector<piece> pieces_tl;  // the caller's; the workers reach it through `pieces`
+  std::vector<piece>& pieces = pieces_tl;
   pieces.clear();
-  const int nt = pool != nullptr ? pool->size() : 1;
-  size_t left = 0;
-  for (const matrix_view& w : ws) left += static_cast<size_t>(w.rows) * w.row_bytes;
+  size_t total = 0;
   for (size_t m = 0; m < ws.size(); ++m) {
     const size_t rb = std::max<size_t>(ws[m].row_bytes, 1);
-    for (int64_t r0 = 0; r0 < ws[m].rows;) {
-      const size_t want = std::max(left / (2 * static_cast<size_t>(nt)), decode_min_piece);
-      const int64_t tiles = std::max<int64_t>(1, static_cast<int64_t>(want / rb / 16));
-      const int64_t rows = nt == 1 ? ws[m].rows - r0 : std::min(16 * tiles, ws[m].rows - r0);
-      pieces.push_back({m, r0, rows});
-      left -= static_cast<size_t>(rows) * ws[m].row_bytes;
-      r0 += rows;
+    const int64_t rows_per =
+        16 * std::max<int64_t>(1, static_cast<int64_t>(decode_piece / rb / 16));
+    for (int64_t r0 = 0; r0 < ws[m].rows; r0 += rows_per) {
+      const int64_t rows = std::min(rows_per, ws[m].rows - r0);
+      pieces.push_back({m, r0, rows, total});
+      total += static_cast<size_t>(rows) * ws[m].row_bytes;
     }
   }
-  const std::vector<piece>& todo = pieces;
-  run_tasks(pool, static_cast<int64_t>(todo.size()), [&](int64_t i) {
-    const piece& p = todo[static_cast<size_t>(i)];
-    const matrix_view& w = ws[p.m];
-    gemm_args g;
-    g.w = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(p.r0) * w.row_bytes;
-    g.w_row_bytes = w.row_bytes;
-    g.rows = p.rows;
-    g.cols = w.cols;
-    g.a = a;
-    g.a_row_bytes = a_row_bytes;
-    g.n = n;
-    g.y = ys[p.m] + p.r0;
-    g.ldy = w.rows;
-    g.prep = prep;
-    g.prep_row_bytes = prep_row_bytes;
-    matvec(g);
+  const auto count = static_cast<int64_t>(pieces.size());
+  const int nt = pool != nullptr ? static_cast<int>(std::min<int64_t>(pool->size(), count)) : 1;
+  const auto run_span = [&](int64_t lo, int64_t hi) {
+    while (lo < hi) {
+      const piece& p = pieces[static_cast<size_t>(lo)];
+      int64_t rows = p.rows;
+      for (++lo; lo < hi && pieces[static_cast<size_t>(lo)].m == p.m; ++lo)
+        rows += pieces[static_cast<size_t>(lo)].rows;
+      const matrix_view& w = ws[p.m];
+      gemm_args g;
+      g.w = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(p.r0) * w.row_bytes;
+      g.w_row_bytes = w.row_bytes;
+      g.rows = rows;
+      g.cols = w.cols;
+      g.a = a;
+      g.a_row_bytes = a_row_bytes;
+      g.n = n;
+      g.y = ys[p.m] + p.r0;
+      g.ldy = w.rows;
+      g.prep = prep;
+      g.prep_row_bytes = prep_row_bytes;
+      matvec(g);
+    }
+  };
+  if (nt <= 1) {
+    run_span(0, count);
+    return;
+  }
+  // Thread t's run starts at the first piece that begins at or after t / nt of the bytes.
+  thread_local std::vector<int64_t> starts;
+  starts.assign(static_cast<size_t>(nt) + 1, count);
+  starts[0] = 0;
+  int64_t i = 0;
+  for (int t = 1; t < nt; ++t) {
+    const size_t at = total / static_cast<size_t>(nt) * static_cast<size_t>(t);
+    while (i < count && pieces[static_cast<size_t>(i)].bytes_before < at) ++i;
+    starts[static_cast<size_t>(t)] = i;
+  }
+  stealing_runs runs(starts);
+  pool->run_on_all([&](int t, int) {
+    if (t >= nt) return;
+    int64_t lo = 0, hi = 0;
+    while (runs.claim(static_cast<size_t>(t), &lo, &hi)) run_span(lo, hi);
   });
 }
 
-// The kernel matmul_on runs over decode's guided pieces for n activation rows (2a there), or null
+// The kernel matmul_on runs over decode's pieces for n activation rows (2a there), or null
 // where another path takes the product (the whole-product engine, the x16 prefill, row-block
 // tasks): matvec for decode and where there is no gemm kernel, the gemm tile below
 // x16_prefill_min_n rows (batched decode).
@@ -389,7 +420,7 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   const uint8_t* a = convert_rows(k, x, n, w.cols, pool);
 
   if (const gemm_fn piece_fn = pieces_kernel(be, k, n)) {
-    // 2a. Decode, and batched decode of a few rows: the output rows in decode's guided pieces
+    // 2a. Decode, and batched decode of a few rows: the output rows in decode's pieces
     // (multiples of 16 rows), each thread reading long runs of the matrix; the gemm tile where
     // n > 1, each weight chunk unpacked once for the n rows. (In 32-row tasks taken in turns the
     // threads' streams kept breaking: 8 rows of qwen3-0.6b Q4_0 from DRAM ran 25 % slower.)

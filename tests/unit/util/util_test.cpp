@@ -1,8 +1,10 @@
 // Tests for util: result/status, checked arithmetic, mapped_file, thread_pool, aligned_vector,
-// prefault_for_write.
+// prefault_for_write, stealing_runs.
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <limits>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -18,6 +20,7 @@
 #include "util/mapped_file.h"
 #include "util/pages.h"
 #include "util/status.h"
+#include "util/stealing_runs.h"
 #include "util/thread_pool.h"
 
 namespace uma {
@@ -177,6 +180,60 @@ TEST(ThreadPool, RunOnAllVisitsEveryThread) {
       seen[static_cast<size_t>(t)]++;
     });
   for (auto& s : seen) EXPECT_EQ(s.load(), 100);
+}
+
+TEST(StealingRuns, OwnerTakesItsRunFrontToBackThenStealsFromTheBack) {
+  const int64_t starts[] = {0, 8, 8, 20};  // runs [0, 8), [8, 8) (empty), [8, 20)
+  stealing_runs runs(starts);
+  ASSERT_EQ(runs.size(), 3u);
+  int64_t lo = -1, hi = -1;
+  // Its own run first, in halves from the front: [0, 4), [4, 6), [6, 7), [7, 8).
+  const int64_t own[][2] = {{0, 4}, {4, 6}, {6, 7}, {7, 8}};
+  for (const auto& want : own) {
+    ASSERT_TRUE(runs.claim(0, &lo, &hi));
+    EXPECT_EQ(lo, want[0]);
+    EXPECT_EQ(hi, want[1]);
+  }
+  // Then half of the fullest other run, from its back: [14, 20), [11, 14), [10, 11), ...
+  ASSERT_TRUE(runs.claim(0, &lo, &hi));
+  EXPECT_EQ(lo, 14);
+  EXPECT_EQ(hi, 20);
+  // The owner of the empty run steals too, and run 2's owner still takes its front.
+  ASSERT_TRUE(runs.claim(1, &lo, &hi));
+  EXPECT_EQ(lo, 11);
+  EXPECT_EQ(hi, 14);
+  ASSERT_TRUE(runs.claim(2, &lo, &hi));
+  EXPECT_EQ(lo, 8);
+  EXPECT_EQ(hi, 9);
+  int64_t left = 0;
+  while (runs.claim(1, &lo, &hi)) left += hi - lo;
+  EXPECT_EQ(left, 2);  // [9, 11)
+  EXPECT_FALSE(runs.claim(2, &lo, &hi));
+  EXPECT_FALSE(runs.claim(7, &lo, &hi));  // an index past the runs only steals
+}
+
+TEST(StealingRuns, ThreadsClaimEveryIndexExactlyOnce) {
+  for (int threads : {2, 3, 5}) {
+    thread_pool pool(threads);
+    for (int64_t n : {1, 2, 13, 1000}) {
+      std::vector<int64_t> starts(static_cast<size_t>(threads) + 1);
+      for (int t = 0; t <= threads; ++t) starts[static_cast<size_t>(t)] = n * t / threads;
+      for (int rep = 0; rep < 20; ++rep) {
+        stealing_runs runs(starts);
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+        pool.run_on_all([&](int t, int) {
+          int64_t lo = 0, hi = 0;
+          // Thread 0 starts late, so the others steal from its run.
+          if (t == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
+          while (runs.claim(static_cast<size_t>(t), &lo, &hi)) {
+            EXPECT_LT(lo, hi);
+            for (int64_t i = lo; i < hi; ++i) hits[static_cast<size_t>(i)]++;
+          }
+        });
+        for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+      }
+    }
+  }
 }
 
 }  // namespace
