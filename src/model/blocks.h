@@ -63,6 +63,8 @@ void attention_block(forward_state& st, int64_t il);
 void mlp_block(forward_state& st, int64_t il);
 // buf.x += buf.o
 void add_residual(forward_state& st);
+// buf.x += buf.o, then buf.xn = rms_norm(buf.x) * weight, each token's row while it is in cache.
+void add_residual_norm(forward_state& st, const float* weight);
 // The pre-norm decoder layer of llama, qwen2, qwen3:
 //   x += attn(norm(x)); x += mlp(norm(x))
 void pre_norm_layer(forward_state& st, int64_t il);
