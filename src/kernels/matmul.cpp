@@ -297,7 +297,9 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
     while (i < count && pieces[static_cast<size_t>(i)].bytes_before < at) ++i;
     starts[static_cast<size_t>(t)] = i;
   }
-  stealing_runs runs(starts);
+  thread_local stealing_runs runs_tl;  // the caller's, as `pieces`
+  stealing_runs& runs = runs_tl;
+  runs.reset(starts);
   pool->run_on_all([&](int t, int) {
     if (t >= nt) return;
     int64_t lo = 0, hi = 0;

@@ -8,38 +8,47 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
-#include <vector>
 
 namespace uma {
 
 class stealing_runs {
  public:
+  stealing_runs() = default;
   // Run t is [starts[t], starts[t + 1]); starts is non-decreasing, indices below 2^31.
-  explicit stealing_runs(std::span<const int64_t> starts)
-      : runs_(starts.empty() ? 0 : starts.size() - 1) {
-    for (size_t t = 0; t < runs_.size(); ++t)
+  explicit stealing_runs(std::span<const int64_t> starts) { reset(starts); }
+
+  // New runs over the same storage (grown when there are more of them): a decode step sets up
+  // one set per matmul call, so a thread keeps one of these rather than allocate each time.
+  void reset(std::span<const int64_t> starts) {
+    n_ = starts.empty() ? 0 : starts.size() - 1;
+    if (n_ > cap_) {
+      runs_ = std::make_unique<run[]>(n_);
+      cap_ = n_;
+    }
+    for (size_t t = 0; t < n_; ++t)
       runs_[t].span.store(pack(starts[t], starts[t + 1]), std::memory_order_relaxed);
   }
 
-  size_t size() const { return runs_.size(); }
+  size_t size() const { return n_; }
 
   // Claims tasks [*lo, *hi) for the owner of run t: half of what is left of its own run (at least
   // one task), else half of what is left of the fullest other run, from its back. False when
   // every run is empty.
   bool claim(size_t t, int64_t* lo, int64_t* hi) {
-    if (t < runs_.size() && take(runs_[t], true, lo, hi)) return true;
+    if (t < n_ && take(runs_[t], true, lo, hi)) return true;
     for (;;) {
-      size_t victim = runs_.size();
+      size_t victim = n_;
       int64_t most = 0;
-      for (size_t v = 0; v < runs_.size(); ++v) {
+      for (size_t v = 0; v < n_; ++v) {
         const uint64_t s = runs_[v].span.load(std::memory_order_relaxed);
         if (const int64_t left = back(s) - front(s); left > most) {
           most = left;
           victim = v;
         }
       }
-      if (victim == runs_.size()) return false;
+      if (victim == n_) return false;
       if (take(runs_[victim], false, lo, hi)) return true;
     }
   }
@@ -67,7 +76,8 @@ class stealing_runs {
       }
     }
   }
-  std::vector<run> runs_;
+  std::unique_ptr<run[]> runs_;
+  size_t n_ = 0, cap_ = 0;
 };
 
 }  // namespace uma

@@ -212,6 +212,22 @@ TEST(StealingRuns, OwnerTakesItsRunFrontToBackThenStealsFromTheBack) {
   EXPECT_FALSE(runs.claim(7, &lo, &hi));  // an index past the runs only steals
 }
 
+TEST(StealingRuns, ResetReusesTheObjectForMoreOrFewerRuns) {
+  stealing_runs runs;
+  int64_t lo = 0, hi = 0;
+  EXPECT_FALSE(runs.claim(0, &lo, &hi));  // no runs yet
+  for (const std::vector<int64_t>& starts :
+       {std::vector<int64_t>{0, 3}, {0, 2, 5, 9, 10}, {4, 6, 6}}) {
+    runs.reset(starts);
+    ASSERT_EQ(runs.size(), starts.size() - 1);
+    std::vector<int> hits(static_cast<size_t>(starts.back()), 0);
+    while (runs.claim(0, &lo, &hi))
+      for (int64_t i = lo; i < hi; ++i) hits[static_cast<size_t>(i)]++;
+    for (int64_t i = 0; i < starts.back(); ++i)
+      EXPECT_EQ(hits[static_cast<size_t>(i)], i >= starts.front() ? 1 : 0) << i;
+  }
+}
+
 TEST(StealingRuns, ThreadsClaimEveryIndexExactlyOnce) {
   for (int threads : {2, 3, 5}) {
     thread_pool pool(threads);
