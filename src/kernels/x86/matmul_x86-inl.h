@@ -346,6 +346,7 @@ bool stream_rows(const gemm_args& g) {
 
 #if !UMA_VNNI
 #include "kernels/x86/matmul_row8-inl.h"
+#include "kernels/x86/matmul_x16_256-inl.h"
 #endif
 #if UMA_VNNI
 #include "kernels/x86/matmul_x86_512-inl.h"
@@ -763,6 +764,7 @@ void fill_table(uma::kernels::matmul_backend& b) {
   b.gemm_prep[static_cast<size_t>(dtype::q4_0)] = row8_prep<8>;
   set(dtype::q5_0, row8_matvec<row8_q5_0_fmt>, row8_gemm<row8_q5_0_fmt>);
   b.gemm_prep[static_cast<size_t>(dtype::q5_0)] = row8_prep<16>;
+  fill_x16_256_table(b);  // prefill over rows interleaved on the fly
 #endif
 #if UMA_VNNI
   // The rows-layout kernels (matmul_row16-inl.h, matmul_rowk-inl.h): one tile for decode (1 x 1)
