@@ -1,8 +1,8 @@
-// 256-bit prefill tiles over the x16 layout (matmul.h) for Q4_0 and Q8_0: the AVX2 and AVX-VNNI
-// builds (matmul_avx2.cpp, matmul_avxvnni.cpp), included by matmul_x86-inl.h inside its anonymous
-// namespace when UMA_VNNI is 0. Prefill interleaves 32-row blocks of a rows-layout matrix on the
-// fly (matmul.cpp, run_x16_prefill) and runs these over them, as the AVX-512 build runs its x16
-// tiles: each 64-byte dword column of a group-block (4 weights of each of 16 rows) is two
+// 256-bit prefill tiles over the x16 layout (matmul.h) for Q4_0, Q8_0, Q4_K and Q6_K: the AVX2 and
+// AVX-VNNI builds (matmul_avx2.cpp, matmul_avxvnni.cpp), included by matmul_x86-inl.h inside its
+// anonymous namespace when UMA_VNNI is 0. Prefill interleaves 32-row blocks of a rows-layout matrix
+// on the fly (matmul.cpp, run_x16_prefill) and runs these over them, as the AVX-512 build runs its
+// x16 tiles: each 64-byte dword column of a group-block (4 weights of each of 16 rows) is two
 // registers of 8 rows, and each activation dword is broadcast once for both. No per-row
 // horizontal sums and no per-row shuffles, unlike the rows-layout tiles (row8 / legacy), which
 // held the AVX-VNNI build's prefill to a third of its int8 peak (docs/performance.md 2026-12-04).
@@ -144,6 +144,237 @@ void x16_256_gemm(const gemm_args& g) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Q4_K: as the AVX-512 tile (matmul_x16-inl.h), one 8-row half of a group at a time. Each row's
+// packed 6-bit scales and mins decode in its dword lane; a 32-element sub-block's dot is 8 dot
+// products of 4 bytes (exact int32) times its scale in int32, and the min term is 4 pair products
+// of (min pair, activation sub-block sum pair) int16 lanes.
+
+// Per activation row c and super-block b: its 8 sub-block sums as 4 int16 pairs (s = 2t, 2t + 1),
+// as gemm_prep_x16 (one row) or per call.
+inline void q4_k_pairs_256(const uint8_t* a, size_t a_row_bytes, int64_t n, int64_t cols,
+                           int32_t* pairs) {
+  const int64_t nb = cols / 256;
+  for (int64_t c = 0; c < n; ++c) {
+    const auto* y = reinterpret_cast<const block_q8_k*>(a + static_cast<size_t>(c) * a_row_bytes);
+    for (int64_t b = 0; b < nb; ++b)
+      for (int t = 0; t < 4; ++t) {
+        const int16_t* bs = y[b].bsums + 4 * t;
+        const auto lo = static_cast<uint16_t>(bs[0] + bs[1]),
+                   hi = static_cast<uint16_t>(bs[2] + bs[3]);
+        pairs[(c * nb + b) * 4 + t] = static_cast<int32_t>(lo | (static_cast<uint32_t>(hi) << 16));
+      }
+  }
+}
+inline size_t x16_q4_k_pairs_prep_256(const uint8_t* a, int64_t cols, uint8_t* out) {
+  if (out != nullptr) q4_k_pairs_256(a, 0, 1, cols, reinterpret_cast<int32_t*>(out));
+  return static_cast<size_t>(cols / 256) * 4 * sizeof(int32_t);
+}
+
+// Byte k of every dword, zero-extended (a vpshufb index).
+inline __m256i dword_byte_256(int k) {
+  const auto e = [k](int base) { return static_cast<int>(0x80808000u + base + k); };
+  return _mm256_setr_epi32(e(0), e(4), e(8), e(12), e(0), e(4), e(8), e(12));
+}
+// Bytes k and k + 1 of every dword as an int16 pair (a vpshufb index).
+inline __m256i dword_byte_pair_256(int k) {
+  const auto e = [k](int base) {
+    return static_cast<int>(0x80008000u + base + k + ((base + k + 1) << 16));
+  };
+  return _mm256_setr_epi32(e(0), e(4), e(8), e(12), e(0), e(4), e(8), e(12));
+}
+// acc + the int16 pair products of w and the pair broadcast from p.
+inline __m256i pair_dot_256(__m256i acc, __m256i w, const int32_t* p) {
+  const __m256i v = _mm256_set1_epi32(*p);
+#if UMA_AVXVNNI
+  return _mm256_dpwssd_avx_epi32(acc, w, v);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(w, v));
+#endif
+}
+
+// Rows 8h..8h+7 of group gi against activation rows [c0, c0 + C).
+template <int C>
+void x16_256_q4_k_tile(const gemm_args& g, int64_t gi, int h, int64_t c0, const int32_t* pairs) {
+  using uma::kernels::x16_block_q4_k;
+  const int64_t nb = g.cols / 256;
+  const x16_block_q4_k* x = reinterpret_cast<const x16_block_q4_k*>(g.w) + gi * nb;
+  const block_q8_k* y[C];
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  __m256 acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
+  const __m256i low4 = _mm256_set1_epi8(0x0F), m1 = _mm256_set1_epi32(0x3f3f3f3f);
+  const __m256i m2 = _mm256_set1_epi32(0x0f0f0f0f), m3 = _mm256_set1_epi32(0x03030303);
+  for (int64_t b = 0; b < nb; ++b) {
+    const x16_block_q4_k& xb = x[b];
+    const __m256i u0 = load256(xb.scales[0] + 32 * h), u1 = load256(xb.scales[1] + 32 * h);
+    const __m256i u2 = load256(xb.scales[2] + 32 * h);
+    const __m256i sc_lo = _mm256_and_si256(u0, m1), mn_lo = _mm256_and_si256(u1, m1);
+    const __m256i sc_hi =
+        _mm256_or_si256(_mm256_and_si256(u2, m2),
+                        _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 6), m3), 4));
+    const __m256i mn_hi =
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 4), m2),
+                        _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 6), m3), 4));
+    __m256i sumi[C];
+    for (int c = 0; c < C; ++c) sumi[c] = _mm256_setzero_si256();
+    for (int p = 0; p < 4; ++p) {
+      __m256i da[C], db[C];
+      for (int c = 0; c < C; ++c) da[c] = db[c] = _mm256_setzero_si256();
+      for (int j = 0; j < 8; ++j) {
+        const __m256i raw = load256(xb.qs[8 * p + j] + 32 * h);
+        const __m256i lo = _mm256_and_si256(raw, low4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+        for (int c = 0; c < C; ++c) {
+          const int8_t* yq = y[c][b].qs + 64 * p + 4 * j;
+          da[c] = dot_us(da[c], lo, _mm256_set1_epi32(load_i32_256(yq)));
+          db[c] = dot_us(db[c], hi, _mm256_set1_epi32(load_i32_256(yq + 32)));
+        }
+      }
+      const __m256i sc = p < 2 ? sc_lo : sc_hi;
+      const __m256i sa = _mm256_shuffle_epi8(sc, dword_byte_256((2 * p) % 4));
+      const __m256i sb = _mm256_shuffle_epi8(sc, dword_byte_256((2 * p + 1) % 4));
+      for (int c = 0; c < C; ++c)
+        sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(_mm256_mullo_epi32(da[c], sa),
+                                                             _mm256_mullo_epi32(db[c], sb)));
+    }
+    const __m256i mp[4] = {_mm256_shuffle_epi8(mn_lo, dword_byte_pair_256(0)),
+                           _mm256_shuffle_epi8(mn_lo, dword_byte_pair_256(2)),
+                           _mm256_shuffle_epi8(mn_hi, dword_byte_pair_256(0)),
+                           _mm256_shuffle_epi8(mn_hi, dword_byte_pair_256(2))};
+    const __m256 dx = _mm256_cvtph_ps(load128(xb.d + 8 * h));
+    const __m256 dm = _mm256_cvtph_ps(load128(xb.dmin + 8 * h));
+    for (int c = 0; c < C; ++c) {
+      const int32_t* yp = pairs + ((c0 + c) * nb + b) * 4;
+      __m256i summs = _mm256_setzero_si256();
+      for (int t = 0; t < 4; ++t) summs = pair_dot_256(summs, mp[t], yp + t);
+      const __m256 yd = _mm256_set1_ps(y[c][b].d);
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[c]), _mm256_mul_ps(yd, dx), acc[c]);
+      acc[c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(summs), _mm256_mul_ps(yd, dm), acc[c]);
+    }
+  }
+  for (int c = 0; c < C; ++c) _mm256_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16 + 8 * h, acc[c]);
+}
+
+// Four activation rows a tile (gemm64, one thread: AVX2 151 -> 157 GOPS against two, AVX-VNNI
+// 228 -> 269; the rows-layout tiles 97 / 121).
+void x16_256_q4_k_gemm(const gemm_args& g) {
+  thread_local std::vector<int32_t> own;
+  const auto* pairs = reinterpret_cast<const int32_t*>(g.prep);
+  if (pairs == nullptr) {
+    own.resize(static_cast<size_t>(g.n * (g.cols / 256) * 4));
+    q4_k_pairs_256(g.a, g.a_row_bytes, g.n, g.cols, own.data());
+    pairs = own.data();
+  }
+  for (int64_t gi = 0; gi < g.rows / 16; ++gi)
+    for (int h = 0; h < 2; ++h) {
+      int64_t c = 0;
+      for (; c + 4 <= g.n; c += 4) x16_256_q4_k_tile<4>(g, gi, h, c, pairs);
+      for (; c + 2 <= g.n; c += 2) x16_256_q4_k_tile<2>(g, gi, h, c, pairs);
+      for (; c < g.n; ++c) x16_256_q4_k_tile<1>(g, gi, h, c, pairs);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q6_K: as the AVX-512 tile, one 8-row half at a time and one of the four 32-element quarters of
+// each 128-element half h at a time (registers: AVX2 has 16). For positions l = 4kk..4kk+3 a ql
+// dword and a qh dword give quarter q's 6-bit values; each 16-element sub-block's dot is 4 dot
+// products of 4 bytes times its signed scale in int32; the -32 offset is taken once per
+// super-block from the activation's 16-element sums.
+
+// Quarter q's values at dword column kk of half h, rows 8 rh.. (AVX2 has no vpternlogd).
+inline __m256i q6_k_quarter_256(const uma::kernels::x16_block_q6_k& xb, int h, int q, int kk,
+                                int rh) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+  const __m256i ql = load256(xb.ql[16 * h + 8 * (q % 2) + kk] + 32 * rh);
+  const __m256i qh = load256(xb.qh[8 * h + kk] + 32 * rh);
+  const __m256i nib =
+      q < 2 ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
+  // bits 2q, 2q + 1 of qh to bits 4, 5
+  const __m256i top = q == 0   ? _mm256_slli_epi16(qh, 4)
+                      : q == 1 ? _mm256_slli_epi16(qh, 2)
+                      : q == 2 ? qh
+                               : _mm256_srli_epi16(qh, 2);
+  return _mm256_or_si256(nib, _mm256_and_si256(top, m30));
+}
+
+template <int C>
+void x16_256_q6_k_tile(const gemm_args& g, int64_t gi, int rh, int64_t c0) {
+  using uma::kernels::x16_block_q6_k;
+  const int64_t nb = g.cols / 256;
+  const x16_block_q6_k* x = reinterpret_cast<const x16_block_q6_k*>(g.w) + gi * nb;
+  const block_q8_k* y[C];
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  __m256 acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const x16_block_q6_k& xb = x[b];
+    __m256i sumi[C];
+    for (int c = 0; c < C; ++c) sumi[c] = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h)
+      for (int half = 0; half < 2; ++half)
+        for (int q = 0; q < 4; ++q) {
+          __m256i d[C];
+          for (int c = 0; c < C; ++c) d[c] = _mm256_setzero_si256();
+          for (int kk = 4 * half; kk < 4 * half + 4; ++kk) {
+            const __m256i v = q6_k_quarter_256(xb, h, q, kk, rh);
+            for (int c = 0; c < C; ++c) {
+              const int8_t* yq = y[c][b].qs + 128 * h + 32 * q + 4 * kk;
+              d[c] = dot_us(d[c], v, _mm256_set1_epi32(load_i32_256(yq)));
+            }
+          }
+          const int sb = 8 * h + 2 * q + half;  // the sub-block of these 16 elements
+          const __m256i sc = load256(xb.scales[sb / 4] + 32 * rh);
+          const __m256i s32 =
+              _mm256_srai_epi32(_mm256_slli_epi32(sc, 24 - 8 * (sb % 4)), 24);  // signed byte
+          for (int c = 0; c < C; ++c)
+            sumi[c] = _mm256_add_epi32(sumi[c], _mm256_mullo_epi32(d[c], s32));
+        }
+    // The -32 offset: 32 x sum_s scale_s x bsum_s, as 8 pair products of (scale pair) x (bsum
+    // pair) int16 lanes.
+    __m256i pairs[8];
+    for (int t = 0; t < 8; ++t) {  // bytes 2t % 4 and 2t % 4 + 1 of dword t / 2, sign-extended
+      const int k = (2 * t) % 4;
+      const auto e = [k](int base) {
+        return static_cast<int>(0x00800080u | ((base + k) << 8) | ((base + k + 1) << 24));
+      };
+      const __m256i idx = _mm256_setr_epi32(e(0), e(4), e(8), e(12), e(0), e(4), e(8), e(12));
+      pairs[t] =
+          _mm256_srai_epi16(_mm256_shuffle_epi8(load256(xb.scales[t / 2] + 32 * rh), idx), 8);
+    }
+    const __m256 dx = _mm256_cvtph_ps(load128(xb.d + 8 * rh));
+    for (int c = 0; c < C; ++c) {
+      __m256i offs = _mm256_setzero_si256();
+      for (int t = 0; t < 8; ++t) {
+        int32_t bp;
+        std::memcpy(&bp, y[c][b].bsums + 2 * t, 4);
+        offs = pair_dot_256(offs, pairs[t], &bp);
+      }
+      const __m256i dot = _mm256_sub_epi32(sumi[c], _mm256_slli_epi32(offs, 5));
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                               _mm256_mul_ps(_mm256_set1_ps(y[c][b].d), dx), acc[c]);
+    }
+  }
+  for (int c = 0; c < C; ++c) _mm256_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16 + 8 * rh, acc[c]);
+}
+
+// Activation rows a tile (gemm64, one thread, GOPS; the rows-layout tiles 86 / 83): AVX2 2: 82,
+// 4: 124, 6: 116; AVX-VNNI 2: 85, 4: 142, 6: 166.
+constexpr int q6_k_width_256 = UMA_AVXVNNI ? 6 : 4;
+
+void x16_256_q6_k_gemm(const gemm_args& g) {
+  for (int64_t gi = 0; gi < g.rows / 16; ++gi)
+    for (int rh = 0; rh < 2; ++rh) {
+      int64_t c = 0;
+      for (; c + q6_k_width_256 <= g.n; c += q6_k_width_256)
+        x16_256_q6_k_tile<q6_k_width_256>(g, gi, rh, c);
+      for (; c + 2 <= g.n; c += 2) x16_256_q6_k_tile<2>(g, gi, rh, c);
+      for (; c < g.n; ++c) x16_256_q6_k_tile<1>(g, gi, rh, c);
+    }
+}
+
 // The x16 prefill entries of the 256-bit builds (no x16 decode kernels: --repack stays an
 // AVX-512 option).
 inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
@@ -153,4 +384,7 @@ inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
   b.gemm_x16[static_cast<size_t>(dtype::q8_0)] = x16_256_gemm<x16_256_q8_0>;
   if (x16_256_q8_0::offset != 0)
     b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep_256<x16_256_q8_0::offset>;
+  b.gemm_x16[static_cast<size_t>(dtype::q4_k)] = x16_256_q4_k_gemm;
+  b.gemm_prep_x16[static_cast<size_t>(dtype::q4_k)] = x16_q4_k_pairs_prep_256;
+  b.gemm_x16[static_cast<size_t>(dtype::q6_k)] = x16_256_q6_k_gemm;
 }

@@ -413,13 +413,15 @@ TEST(matmul, avx2_vnni_matches_avx2_bit_for_bit) {
   thread_pool pool(2);
   for (dtype t : test::matmul_types()) {
     for (int64_t cols : {256, 1280}) {
-      // 48 rows and n >= 16: Q4_0 and Q8_0 take the x16 prefill tiles (interleaved on the fly).
+      // 48 rows and n >= 16: Q4_0, Q8_0, Q4_K and Q6_K take the x16 prefill tiles (interleaved
+      // on the fly).
       for (int64_t rows : {37, 48}) {
         auto w = random_rows(rng, t, rows, cols);
         const auto v = view_of(t, w.data(), rows, cols);
         for (int64_t n : {1, 3, 21}) {
           if (rows == 48 && n < 16) continue;
-          if (rows == 48 && (t == dtype::q4_0 || t == dtype::q8_0)) {
+          if (rows == 48 &&
+              (t == dtype::q4_0 || t == dtype::q8_0 || t == dtype::q4_k || t == dtype::q6_k)) {
             EXPECT_EQ(matmul_order_class(*avx2, v, n), 2) << dtype_name(t);
             EXPECT_EQ(matmul_order_class(*vnni, v, n), 2) << dtype_name(t);
           }
