@@ -1,11 +1,12 @@
-// 256-bit prefill tiles over the x16 layout (matmul.h) for Q4_0, Q8_0, Q4_K and Q6_K: the AVX2 and
-// AVX-VNNI builds (matmul_avx2.cpp, matmul_avxvnni.cpp), included by matmul_x86-inl.h inside its
-// anonymous namespace when UMA_VNNI is 0. Prefill interleaves 32-row blocks of a rows-layout matrix
-// on the fly (matmul.cpp, run_x16_prefill) and runs these over them, as the AVX-512 build runs its
-// x16 tiles: each 64-byte dword column of a group-block (4 weights of each of 16 rows) is two
-// registers of 8 rows, and each activation dword is broadcast once for both. No per-row
-// horizontal sums and no per-row shuffles, unlike the rows-layout tiles (row8 / legacy), which
-// held the AVX-VNNI build's prefill to a third of its int8 peak (docs/performance.md 2026-12-04).
+// 256-bit prefill tiles over the x16 layout (matmul.h) for Q4_0, Q5_0, Q8_0, Q4_K and Q6_K: the
+// AVX2 and AVX-VNNI builds (matmul_avx2.cpp, matmul_avxvnni.cpp), included by matmul_x86-inl.h
+// inside its anonymous namespace when UMA_VNNI is 0. Prefill interleaves 32-row blocks of a
+// rows-layout matrix on the fly (matmul.cpp, run_x16_prefill) and runs these over them, as the
+// AVX-512 build runs its x16 tiles: each 64-byte dword column of a group-block (4 weights of each
+// of 16 rows) is two registers of 8 rows, and each activation dword is broadcast once for both. No
+// per-row horizontal sums and no per-row shuffles, unlike the rows-layout tiles (row8 / legacy),
+// which held the AVX-VNNI build's prefill to a third of its int8 peak (docs/performance.md
+// 2026-12-04).
 //
 // Every block's product is the exact int32 of the reference, scaled by d_w * d_a in fp32 and
 // added block by block; the AVX2 build (vpmaddubsw + vpmaddwd) and the AVX-VNNI one (vpdpbusd)
@@ -50,6 +51,7 @@ inline int32_t load_i32_256(const int8_t* p) {
 struct x16_256_q4_0 {
   using block = uma::kernels::x16_block_q4_0;
   static constexpr int offset = 8;
+  static constexpr bool staged = false;
   // Rows 8h..8h+7 of dword column j: the low nibbles (activation bytes 4j..) and the high ones
   // (16 + 4j..).
   static void unpack_j(const block& x, int j, int h, __m256i& lo, __m256i& hi) {
@@ -61,11 +63,37 @@ struct x16_256_q4_0 {
   static __m256i dot(__m256i acc, __m256i w, __m256i a) { return dot_us(acc, w, a); }
 };
 
+// Q5_0: Q4_0's nibbles plus each row's 32 fifth bits (its dword of qh): for dword column j the
+// bits 4j.. (low elements) and 16 + 4j.. (high ones), each byte's bit picked by a byte broadcast,
+// a bit mask and a compare, and added as 16. Offset 16.
+struct x16_256_q5_0 {
+  using block = uma::kernels::x16_block_q5_0;
+  static constexpr int offset = 16;
+  static constexpr bool staged = true;
+  static void unpack_j(const block& x, int j, int h, __m256i& lo, __m256i& hi) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
+    const __m256i sel = _mm256_set1_epi32(0x08040201);  // byte i of a dword tests bit i
+    const __m256i b0 = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0,
+                                        0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
+    const __m256i b2 = _mm256_add_epi8(b0, _mm256_set1_epi8(2));
+    const __m256i raw = load256(x.qs[j] + 32 * h);
+    const __m256i t = _mm256_srli_epi32(load256(x.qh + 32 * h), 4 * j);  // bits 4j.., 16 + 4j..
+    const auto fifth = [&](__m256i idx) {
+      const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(t, idx), sel);
+      return _mm256_and_si256(_mm256_cmpeq_epi8(v, sel), bit4);
+    };
+    lo = _mm256_or_si256(_mm256_and_si256(raw, low4), fifth(b0));
+    hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(raw, 4), low4), fifth(b2));
+  }
+  static __m256i dot(__m256i acc, __m256i w, __m256i a) { return dot_us(acc, w, a); }
+};
+
 // Q8_0: signed weights. AVX-VNNI: flipped to unsigned, offset 128; AVX2: the sign trick, no
 // offset.
 struct x16_256_q8_0 {
   using block = uma::kernels::x16_block_q8_0;
   static constexpr int offset = UMA_AVXVNNI ? 128 : 0;
+  static constexpr bool staged = false;
   static void unpack_j(const block& x, int j, int h, __m256i& lo, __m256i& hi) {
     lo = load256(x.qs[j] + 32 * h);
     hi = load256(x.qs[4 + j] + 32 * h);
@@ -126,6 +154,47 @@ void x16_256_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* cor
   }
 }
 
+// Rows 8h..8h+7 of group gi against activation rows [c0, c0 + C), each block's 8 operand
+// vectors unpacked once into a small L1 array and read from there for every activation row: for
+// formats whose unpack is long (F::staged: Q5_0), so that it is spread over more rows than fit in
+// registers. gemm64, one thread, GOPS: Q5_0 two rows in registers AVX2 103 / AVX-VNNI 138-143,
+// staged 8 rows 139-145 / 191-208 (the rows-layout tiles 87-114 / 96-126); Q4_0 and Q8_0 staged
+// fell from 160 / 138 and 293 / 293 to 132-164 / 107-123 and 170-203 (their unpack is short).
+template <class F, int C>
+void x16_256_staged_tile(const gemm_args& g, int64_t gi, int h, int64_t c0, const int32_t* corr) {
+  using block = typename F::block;
+  const int64_t nb = g.cols / 32;
+  const block* x = reinterpret_cast<const block*>(g.w) + gi * nb;
+  const block_q8_0* y[C];
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  __m256 acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
+  __m256i q[8];
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int j = 0; j < 4; ++j) {
+      __m256i lo, hi;
+      F::unpack_j(x[b], j, h, lo, hi);
+      _mm256_store_si256(&q[j], lo);
+      _mm256_store_si256(&q[4 + j], hi);
+    }
+    const __m256 dx = _mm256_cvtph_ps(load128(x[b].d + 8 * h));
+    for (int c = 0; c < C; ++c) {
+      const int8_t* yq = y[c][b].qs;
+      __m256i s =
+          F::offset != 0 ? _mm256_set1_epi32(corr[(c0 + c) * nb + b]) : _mm256_setzero_si256();
+      for (int j = 0; j < 4; ++j) {
+        s = F::dot(s, _mm256_load_si256(&q[j]), _mm256_set1_epi32(load_i32_256(yq + 4 * j)));
+        s = F::dot(s, _mm256_load_si256(&q[4 + j]),
+                   _mm256_set1_epi32(load_i32_256(yq + 16 + 4 * j)));
+      }
+      const __m256 dy = _mm256_set1_ps(h2f(y[c][b].d));
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dx, dy), acc[c]);
+    }
+  }
+  for (int c = 0; c < C; ++c) _mm256_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16 + 8 * h, acc[c]);
+}
+
 // Any n: two activation rows at a time, then one. The offsets from gemm_prep_x16 (prefill, once
 // per call) or made here.
 template <class F>
@@ -136,6 +205,16 @@ void x16_256_gemm(const gemm_args& g) {
     own.resize(static_cast<size_t>(g.n * (g.cols / 32)));
     block_offsets_256(g, F::offset, own.data());
     corr = own.data();
+  }
+  if constexpr (F::staged) {
+    for (int64_t gi = 0; gi < g.rows / 16; ++gi)
+      for (int h = 0; h < 2; ++h) {
+        int64_t c = 0;
+        for (; c + 8 <= g.n; c += 8) x16_256_staged_tile<F, 8>(g, gi, h, c, corr);
+        for (; c + 2 <= g.n; c += 2) x16_256_staged_tile<F, 2>(g, gi, h, c, corr);
+        for (; c < g.n; ++c) x16_256_staged_tile<F, 1>(g, gi, h, c, corr);
+      }
+    return;
   }
   for (int64_t gi = 0; gi < g.rows / 16; ++gi) {
     int64_t c = 0;
@@ -381,6 +460,8 @@ inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
   using uma::dtype;
   b.gemm_x16[static_cast<size_t>(dtype::q4_0)] = x16_256_gemm<x16_256_q4_0>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_0)] = x16_offsets_prep_256<8>;
+  b.gemm_x16[static_cast<size_t>(dtype::q5_0)] = x16_256_gemm<x16_256_q5_0>;
+  b.gemm_prep_x16[static_cast<size_t>(dtype::q5_0)] = x16_offsets_prep_256<16>;
   b.gemm_x16[static_cast<size_t>(dtype::q8_0)] = x16_256_gemm<x16_256_q8_0>;
   if (x16_256_q8_0::offset != 0)
     b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep_256<x16_256_q8_0::offset>;

@@ -413,8 +413,8 @@ TEST(matmul, avx2_vnni_matches_avx2_bit_for_bit) {
   thread_pool pool(2);
   for (dtype t : test::matmul_types()) {
     for (int64_t cols : {256, 1280}) {
-      // 48 rows and n >= 16: Q4_0, Q8_0, Q4_K and Q6_K take the x16 prefill tiles (interleaved
-      // on the fly).
+      // 48 rows and n >= 16: Q4_0, Q5_0, Q8_0, Q4_K and Q6_K take the x16 prefill tiles
+      // (interleaved on the fly).
       for (int64_t rows : {37, 48}) {
         auto w = random_rows(rng, t, rows, cols);
         const auto v = view_of(t, w.data(), rows, cols);
