@@ -420,8 +420,8 @@ TEST(matmul, avx2_vnni_matches_avx2_bit_for_bit) {
         const auto v = view_of(t, w.data(), rows, cols);
         for (int64_t n : {1, 3, 21}) {
           if (rows == 48 && n < 16) continue;
-          if (rows == 48 &&
-              (t == dtype::q4_0 || t == dtype::q8_0 || t == dtype::q4_k || t == dtype::q6_k)) {
+          if (rows == 48 && (t == dtype::q4_0 || t == dtype::q5_0 || t == dtype::q8_0 ||
+                             t == dtype::q4_k || t == dtype::q6_k)) {
             EXPECT_EQ(matmul_order_class(*avx2, v, n), 2) << dtype_name(t);
             EXPECT_EQ(matmul_order_class(*vnni, v, n), 2) << dtype_name(t);
           }
