@@ -70,6 +70,15 @@ struct x16_block_q4_k {
   uint8_t qs[32][64];     // qs[k][4 * m + i] = row m's qs[4 * k + i]
 };
 static_assert(sizeof(x16_block_q4_k) == 16 * 144);
+// One x16 group-block of Q5_K: 16 rows x 256 weights (2816 bytes, as 16 block_q5_k).
+struct x16_block_q5_k {
+  uint16_t d[16];
+  uint16_t dmin[16];
+  uint8_t scales[3][64];  // scales[k][4 * m + i] = row m's scales[4 * k + i]
+  uint8_t qh[8][64];      // qh[k][4 * m + i] = row m's qh[4 * k + i]
+  uint8_t qs[32][64];     // qs[k][4 * m + i] = row m's qs[4 * k + i]
+};
+static_assert(sizeof(x16_block_q5_k) == 16 * 176);
 // One x16 group-block of Q6_K: 16 rows x 256 weights (3360 bytes, as 16 block_q6_k).
 struct x16_block_q6_k {
   uint8_t ql[32][64];    // ql[k][4 * m + i] = row m's ql[4 * k + i]

@@ -277,11 +277,20 @@ inline __m512i dword_byte_pair(__m512i v, int k) {
   return _mm512_shuffle_epi8(v, _mm512_set4_epi32(e(12), e(8), e(4), e(0)));
 }
 
-template <int C, bool Prefetch = true>
+// Bit `from` of every byte of v to bit 4, the other bits cleared, or-ed into base (Q5_K's fifth
+// bits: a word shift keeps bit 4 of each byte within that byte).
+inline __m512i add_fifth_bit(__m512i base, __m512i v, int from) {
+  const __m512i s = from <= 4 ? _mm512_slli_epi16(v, 4 - from) : _mm512_srli_epi16(v, from - 4);
+  return _mm512_ternarylogic_epi32(base, s, _mm512_set1_epi8(0x10), 0xF8);  // a | (b & c)
+}
+
+// B: x16_block_q4_k, or x16_block_q5_k (the same with each value's fifth bit from qh: bit 2p of
+// qh byte l for sub-block 2p, bit 2p + 1 for 2p + 1, l = the element's position in its 32).
+template <int C, bool Prefetch = true, class B = uma::kernels::x16_block_q4_k>
 void x16_q4_k_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* pairs) {
-  using uma::kernels::x16_block_q4_k;
+  constexpr bool five = std::is_same_v<B, uma::kernels::x16_block_q5_k>;
   const int64_t nb = g.cols / 256;
-  const x16_block_q4_k* x = reinterpret_cast<const x16_block_q4_k*>(g.w) + gi * nb;
+  const B* x = reinterpret_cast<const B*>(g.w) + gi * nb;
   const block_q8_k* y[C];
   for (int c = 0; c < C; ++c)
     y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
@@ -315,11 +324,18 @@ void x16_q4_k_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* pa
     for (int p = 0; p < 4; ++p) {
       __m512i da[C], db[C];
       for (int c = 0; c < C; ++c) da[c] = db[c] = _mm512_setzero_si512();
+      if constexpr (Prefetch && five)  // the 8 more lines of a Q5_K group-block, 2 a step
+        for (int l = 0; l < 2; ++l) _mm_prefetch(pf + 64 * (32 + 2 * p + l), _MM_HINT_T0);
       for (int j = 0; j < 8; ++j) {
         if constexpr (Prefetch) _mm_prefetch(pf + 64 * (8 * p + j), _MM_HINT_T0);
         const __m512i raw = _mm512_loadu_si512(x[b].qs[8 * p + j]);
-        const __m512i lo = _mm512_and_si512(raw, low4);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+        __m512i lo = _mm512_and_si512(raw, low4);
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+        if constexpr (five) {
+          const __m512i qh = _mm512_loadu_si512(x[b].qh[j]);
+          lo = add_fifth_bit(lo, qh, 2 * p);
+          hi = add_fifth_bit(hi, qh, 2 * p + 1);
+        }
         for (int c = 0; c < C; ++c) {
           const int8_t* yq = y[c][b].qs + 64 * p + 4 * j;
           da[c] = dpbusd_bcast(da[c], lo, yq);
@@ -347,13 +363,14 @@ void x16_q4_k_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* pa
   for (int c = 0; c < C; ++c) _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16, acc[c]);
 }
 
+template <class B = uma::kernels::x16_block_q4_k>
 void x16_q4_k_matvec(const gemm_args& g) {
   thread_local std::vector<int32_t> pairs;
   pairs.resize(static_cast<size_t>(g.n * (g.cols / 256) * 4));
   q4_k_sum_pairs(g, pairs.data());
   x16_sweep<4>(
-      g, [&](int64_t gi, int64_t c) { x16_q4_k_tile<4>(g, gi, c, pairs.data()); },
-      [&](int64_t gi, int64_t c) { x16_q4_k_tile<1>(g, gi, c, pairs.data()); });
+      g, [&](int64_t gi, int64_t c) { x16_q4_k_tile<4, true, B>(g, gi, c, pairs.data()); },
+      [&](int64_t gi, int64_t c) { x16_q4_k_tile<1, true, B>(g, gi, c, pairs.data()); });
 }
 
 // q4_k_sum_pairs of one activation row, once per call (gemm_prep_x16).
@@ -370,12 +387,13 @@ inline size_t x16_q4_k_pairs_prep(const uint8_t* a, int64_t cols, uint8_t* out) 
 // per task (a two-group tile like Q4_0's measured slower here: 415 vs 432 GOPS, register-bound),
 // and no prefetch, as Q6_K (the task's interleaved rows sit in L2; gemm64 q4_k 438 -> 515 GOPS
 // median of 4 alternating rounds, one thread).
+template <class B = uma::kernels::x16_block_q4_k>
 void x16_q4_k_gemm(const gemm_args& g) {
-  if (g.prep == nullptr) return x16_q4_k_matvec(g);
+  if (g.prep == nullptr) return x16_q4_k_matvec<B>(g);
   const auto* pairs = reinterpret_cast<const int32_t*>(g.prep);
   x16_sweep<4>(
-      g, [&](int64_t gi, int64_t c) { x16_q4_k_tile<4, false>(g, gi, c, pairs); },
-      [&](int64_t gi, int64_t c) { x16_q4_k_tile<1, false>(g, gi, c, pairs); });
+      g, [&](int64_t gi, int64_t c) { x16_q4_k_tile<4, false, B>(g, gi, c, pairs); },
+      [&](int64_t gi, int64_t c) { x16_q4_k_tile<1, false, B>(g, gi, c, pairs); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -497,7 +515,10 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_0)] = x16_offsets_prep<8>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_0)] = x16_offsets_prep<16>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep<128>;
-  set_x16(dtype::q4_k, x16_q4_k_matvec, x16_q4_k_gemm);
+  set_x16(dtype::q4_k, x16_q4_k_matvec<>, x16_q4_k_gemm<>);
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_k)] = x16_q4_k_pairs_prep;
+  set_x16(dtype::q5_k, x16_q4_k_matvec<uma::kernels::x16_block_q5_k>,
+          x16_q4_k_gemm<uma::kernels::x16_block_q5_k>);
+  b.gemm_prep_x16[static_cast<size_t>(dtype::q5_k)] = x16_q4_k_pairs_prep;
   set_x16(dtype::q6_k, x16_q6_k_matvec, x16_q6_k_gemm);
 }

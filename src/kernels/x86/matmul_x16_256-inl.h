@@ -1,5 +1,5 @@
-// 256-bit prefill tiles over the x16 layout (matmul.h) for Q4_0, Q5_0, Q8_0, Q4_K and Q6_K: the
-// AVX2 and AVX-VNNI builds (matmul_avx2.cpp, matmul_avxvnni.cpp), included by matmul_x86-inl.h
+// 256-bit prefill tiles over the x16 layout (matmul.h) for Q4_0, Q5_0, Q8_0, Q4_K, Q5_K and Q6_K:
+// the AVX2 and AVX-VNNI builds (matmul_avx2.cpp, matmul_avxvnni.cpp), included by matmul_x86-inl.h
 // inside its anonymous namespace when UMA_VNNI is 0. Prefill interleaves 32-row blocks of a
 // rows-layout matrix on the fly (matmul.cpp, run_x16_prefill) and runs these over them, as the
 // AVX-512 build runs its x16 tiles: each 64-byte dword column of a group-block (4 weights of each
@@ -272,12 +272,19 @@ inline __m256i pair_dot_256(__m256i acc, __m256i w, const int32_t* p) {
 #endif
 }
 
-// Rows 8h..8h+7 of group gi against activation rows [c0, c0 + C).
-template <int C>
+// Bit `from` of every byte of v to bit 4, the other bits cleared, or-ed into base.
+inline __m256i add_fifth_bit_256(__m256i base, __m256i v, int from) {
+  const __m256i s = from <= 4 ? _mm256_slli_epi16(v, 4 - from) : _mm256_srli_epi16(v, from - 4);
+  return _mm256_or_si256(base, _mm256_and_si256(s, _mm256_set1_epi8(0x10)));
+}
+
+// Rows 8h..8h+7 of group gi against activation rows [c0, c0 + C). B: x16_block_q4_k, or
+// x16_block_q5_k (each value's fifth bit from qh, as the AVX-512 tile).
+template <int C, class B = uma::kernels::x16_block_q4_k>
 void x16_256_q4_k_tile(const gemm_args& g, int64_t gi, int h, int64_t c0, const int32_t* pairs) {
-  using uma::kernels::x16_block_q4_k;
+  constexpr bool five = std::is_same_v<B, uma::kernels::x16_block_q5_k>;
   const int64_t nb = g.cols / 256;
-  const x16_block_q4_k* x = reinterpret_cast<const x16_block_q4_k*>(g.w) + gi * nb;
+  const B* x = reinterpret_cast<const B*>(g.w) + gi * nb;
   const block_q8_k* y[C];
   for (int c = 0; c < C; ++c)
     y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
@@ -286,7 +293,7 @@ void x16_256_q4_k_tile(const gemm_args& g, int64_t gi, int h, int64_t c0, const 
   const __m256i low4 = _mm256_set1_epi8(0x0F), m1 = _mm256_set1_epi32(0x3f3f3f3f);
   const __m256i m2 = _mm256_set1_epi32(0x0f0f0f0f), m3 = _mm256_set1_epi32(0x03030303);
   for (int64_t b = 0; b < nb; ++b) {
-    const x16_block_q4_k& xb = x[b];
+    const B& xb = x[b];
     const __m256i u0 = load256(xb.scales[0] + 32 * h), u1 = load256(xb.scales[1] + 32 * h);
     const __m256i u2 = load256(xb.scales[2] + 32 * h);
     const __m256i sc_lo = _mm256_and_si256(u0, m1), mn_lo = _mm256_and_si256(u1, m1);
@@ -303,8 +310,13 @@ void x16_256_q4_k_tile(const gemm_args& g, int64_t gi, int h, int64_t c0, const 
       for (int c = 0; c < C; ++c) da[c] = db[c] = _mm256_setzero_si256();
       for (int j = 0; j < 8; ++j) {
         const __m256i raw = load256(xb.qs[8 * p + j] + 32 * h);
-        const __m256i lo = _mm256_and_si256(raw, low4);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+        __m256i lo = _mm256_and_si256(raw, low4);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+        if constexpr (five) {
+          const __m256i qh = load256(xb.qh[j] + 32 * h);
+          lo = add_fifth_bit_256(lo, qh, 2 * p);
+          hi = add_fifth_bit_256(hi, qh, 2 * p + 1);
+        }
         for (int c = 0; c < C; ++c) {
           const int8_t* yq = y[c][b].qs + 64 * p + 4 * j;
           da[c] = dot_us(da[c], lo, _mm256_set1_epi32(load_i32_256(yq)));
@@ -338,6 +350,7 @@ void x16_256_q4_k_tile(const gemm_args& g, int64_t gi, int h, int64_t c0, const 
 
 // Four activation rows a tile (gemm64, one thread: AVX2 151 -> 157 GOPS against two, AVX-VNNI
 // 228 -> 269; the rows-layout tiles 97 / 121).
+template <class B = uma::kernels::x16_block_q4_k>
 void x16_256_q4_k_gemm(const gemm_args& g) {
   thread_local std::vector<int32_t> own;
   const auto* pairs = reinterpret_cast<const int32_t*>(g.prep);
@@ -349,9 +362,9 @@ void x16_256_q4_k_gemm(const gemm_args& g) {
   for (int64_t gi = 0; gi < g.rows / 16; ++gi)
     for (int h = 0; h < 2; ++h) {
       int64_t c = 0;
-      for (; c + 4 <= g.n; c += 4) x16_256_q4_k_tile<4>(g, gi, h, c, pairs);
-      for (; c + 2 <= g.n; c += 2) x16_256_q4_k_tile<2>(g, gi, h, c, pairs);
-      for (; c < g.n; ++c) x16_256_q4_k_tile<1>(g, gi, h, c, pairs);
+      for (; c + 4 <= g.n; c += 4) x16_256_q4_k_tile<4, B>(g, gi, h, c, pairs);
+      for (; c + 2 <= g.n; c += 2) x16_256_q4_k_tile<2, B>(g, gi, h, c, pairs);
+      for (; c < g.n; ++c) x16_256_q4_k_tile<1, B>(g, gi, h, c, pairs);
     }
 }
 
@@ -465,7 +478,9 @@ inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
   b.gemm_x16[static_cast<size_t>(dtype::q8_0)] = x16_256_gemm<x16_256_q8_0>;
   if (x16_256_q8_0::offset != 0)
     b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep_256<x16_256_q8_0::offset>;
-  b.gemm_x16[static_cast<size_t>(dtype::q4_k)] = x16_256_q4_k_gemm;
+  b.gemm_x16[static_cast<size_t>(dtype::q4_k)] = x16_256_q4_k_gemm<>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_k)] = x16_q4_k_pairs_prep_256;
+  b.gemm_x16[static_cast<size_t>(dtype::q5_k)] = x16_256_q4_k_gemm<uma::kernels::x16_block_q5_k>;
+  b.gemm_prep_x16[static_cast<size_t>(dtype::q5_k)] = x16_q4_k_pairs_prep_256;
   b.gemm_x16[static_cast<size_t>(dtype::q6_k)] = x16_256_q6_k_gemm;
 }
