@@ -1,11 +1,11 @@
-// 256-bit prefill tiles over the x16 layout (matmul.h) for Q4_0, Q5_0, Q8_0, Q4_K, Q5_K and Q6_K:
-// the AVX2 and AVX-VNNI builds (matmul_avx2.cpp, matmul_avxvnni.cpp), included by matmul_x86-inl.h
-// inside its anonymous namespace when UMA_VNNI is 0. Prefill interleaves 32-row blocks of a
-// rows-layout matrix on the fly (matmul.cpp, run_x16_prefill) and runs these over them, as the
-// AVX-512 build runs its x16 tiles: each 64-byte dword column of a group-block (4 weights of each
-// of 16 rows) is two registers of 8 rows, and each activation dword is broadcast once for both. No
-// per-row horizontal sums and no per-row shuffles, unlike the rows-layout tiles (row8 / legacy),
-// which held the AVX-VNNI build's prefill to a third of its int8 peak (docs/performance.md
+// 256-bit prefill tiles over the x16 layout (matmul.h) for Q4_0, Q5_0, Q8_0, Q3_K, Q4_K, Q5_K,
+// Q6_K: the AVX2 and AVX-VNNI builds (matmul_avx2.cpp, matmul_avxvnni.cpp), included by
+// matmul_x86-inl.h inside its anonymous namespace when UMA_VNNI is 0. Prefill interleaves 32-row
+// blocks of a rows-layout matrix on the fly (matmul.cpp, run_x16_prefill) and runs these over them,
+// as the AVX-512 build runs its x16 tiles: each 64-byte dword column of a group-block (4 weights of
+// each of 16 rows) is two registers of 8 rows, and each activation dword is broadcast once for
+// both. No per-row horizontal sums and no per-row shuffles, unlike the rows-layout tiles (row8 /
+// legacy), which held the AVX-VNNI build's prefill to a third of its int8 peak (docs/performance.md
 // 2026-12-04).
 //
 // Every block's product is the exact int32 of the reference, scaled by d_w * d_a in fp32 and
@@ -467,6 +467,97 @@ void x16_256_q6_k_gemm(const gemm_args& g) {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Q3_K: as the AVX-512 tile, one 8-row half at a time and one quarter j at a time (as Q6_K here):
+// v = q + 4 x hbit (0..7) from a qs and an hmask dword column; signed 6-bit scales (byte - 32)
+// in int32; the -4 offset from the activation's 16-element sums once per super-block.
+
+// Scales 4t..4t+3 of each row in the bytes of its dword lane (t = 0..3), unsigned.
+inline __m256i q3_k_scales4_256(__m256i u0, __m256i u1, __m256i u2, int t) {
+  const __m256i m1 = _mm256_set1_epi32(0x03030303), m2 = _mm256_set1_epi32(0x0f0f0f0f);
+  const __m256i high = _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u2, 2 * t), m1), 4);
+  const __m256i low = t == 0   ? _mm256_and_si256(u0, m2)
+                      : t == 1 ? _mm256_and_si256(u1, m2)
+                      : t == 2 ? _mm256_and_si256(_mm256_srli_epi32(u0, 4), m2)
+                               : _mm256_and_si256(_mm256_srli_epi32(u1, 4), m2);
+  return _mm256_or_si256(low, high);
+}
+
+template <int C>
+void x16_256_q3_k_tile(const gemm_args& g, int64_t gi, int rh, int64_t c0) {
+  using uma::kernels::x16_block_q3_k;
+  const int64_t nb = g.cols / 256;
+  const x16_block_q3_k* x = reinterpret_cast<const x16_block_q3_k*>(g.w) + gi * nb;
+  const block_q8_k* y[C];
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  __m256 acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
+  const __m256i m3 = _mm256_set1_epi8(0x03), bit2 = _mm256_set1_epi8(0x04);
+  for (int64_t b = 0; b < nb; ++b) {
+    const x16_block_q3_k& xb = x[b];
+    const __m256i u0 = load256(xb.scales[0] + 32 * rh), u1 = load256(xb.scales[1] + 32 * rh);
+    const __m256i u2 = load256(xb.scales[2] + 32 * rh);
+    __m256i sumi[C];
+    for (int c = 0; c < C; ++c) sumi[c] = _mm256_setzero_si256();
+    for (int n = 0; n < 2; ++n)
+      for (int half = 0; half < 2; ++half)
+        for (int j = 0; j < 4; ++j) {
+          __m256i d[C];
+          for (int c = 0; c < C; ++c) d[c] = _mm256_setzero_si256();
+          const int hb = 4 * n + j;  // the hmask bit of this quarter, to bit 2
+          for (int k = 4 * half; k < 4 * half + 4; ++k) {
+            const __m256i qv = load256(xb.qs[8 * n + k] + 32 * rh);
+            const __m256i hv = load256(xb.hmask[k] + 32 * rh);
+            const __m256i h =
+                hb >= 2 ? _mm256_srli_epi16(hv, hb - 2) : _mm256_slli_epi16(hv, 2 - hb);
+            const __m256i v = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qv, 2 * j), m3),
+                                              _mm256_and_si256(h, bit2));
+            for (int c = 0; c < C; ++c) {
+              const int8_t* yq = y[c][b].qs + 128 * n + 32 * j + 4 * k;
+              d[c] = dot_us(d[c], v, _mm256_set1_epi32(load_i32_256(yq)));
+            }
+          }
+          const int sb = 8 * n + 2 * j + half;  // the sub-block of these 16 elements
+          const __m256i s32 = _mm256_sub_epi32(
+              _mm256_shuffle_epi8(q3_k_scales4_256(u0, u1, u2, sb / 4), dword_byte_256(sb % 4)),
+              _mm256_set1_epi32(32));
+          for (int c = 0; c < C; ++c)
+            sumi[c] = _mm256_add_epi32(sumi[c], _mm256_mullo_epi32(d[c], s32));
+        }
+    // The -4 offset: 4 x sum_s scale_s x bsum_s, as 8 pair products.
+    __m256i pairs[8];
+    for (int t = 0; t < 8; ++t)
+      pairs[t] = _mm256_sub_epi16(_mm256_shuffle_epi8(q3_k_scales4_256(u0, u1, u2, t / 2),
+                                                      dword_byte_pair_256((2 * t) % 4)),
+                                  _mm256_set1_epi16(32));
+    const __m256 dx = _mm256_cvtph_ps(load128(xb.d + 8 * rh));
+    for (int c = 0; c < C; ++c) {
+      __m256i offs = _mm256_setzero_si256();
+      for (int t = 0; t < 8; ++t) {
+        int32_t bp;
+        std::memcpy(&bp, y[c][b].bsums + 2 * t, 4);
+        offs = pair_dot_256(offs, pairs[t], &bp);
+      }
+      const __m256i dot = _mm256_sub_epi32(sumi[c], _mm256_slli_epi32(offs, 2));
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                               _mm256_mul_ps(_mm256_set1_ps(y[c][b].d), dx), acc[c]);
+    }
+  }
+  for (int c = 0; c < C; ++c) _mm256_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16 + 8 * rh, acc[c]);
+}
+
+void x16_256_q3_k_gemm(const gemm_args& g) {
+  for (int64_t gi = 0; gi < g.rows / 16; ++gi)
+    for (int rh = 0; rh < 2; ++rh) {
+      int64_t c = 0;
+      for (; c + q6_k_width_256 <= g.n; c += q6_k_width_256)
+        x16_256_q3_k_tile<q6_k_width_256>(g, gi, rh, c);
+      for (; c + 2 <= g.n; c += 2) x16_256_q3_k_tile<2>(g, gi, rh, c);
+      for (; c < g.n; ++c) x16_256_q3_k_tile<1>(g, gi, rh, c);
+    }
+}
+
 // The x16 prefill entries of the 256-bit builds (no x16 decode kernels: --repack stays an
 // AVX-512 option).
 inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
@@ -478,6 +569,7 @@ inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
   b.gemm_x16[static_cast<size_t>(dtype::q8_0)] = x16_256_gemm<x16_256_q8_0>;
   if (x16_256_q8_0::offset != 0)
     b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep_256<x16_256_q8_0::offset>;
+  b.gemm_x16[static_cast<size_t>(dtype::q3_k)] = x16_256_q3_k_gemm;
   b.gemm_x16[static_cast<size_t>(dtype::q4_k)] = x16_256_q4_k_gemm<>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_k)] = x16_q4_k_pairs_prep_256;
   b.gemm_x16[static_cast<size_t>(dtype::q5_k)] = x16_256_q4_k_gemm<uma::kernels::x16_block_q5_k>;

@@ -265,7 +265,8 @@ TEST(matmul, rows_that_end_inside_a_chunk_match_scalar_and_batch) {
 TEST(matmul, x16_layout_round_trips_and_every_backend_matches_the_rows_layout_reference) {
   std::mt19937 rng(17);
   thread_pool pool2(2), pool3(3);
-  for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q4_k, dtype::q5_k, dtype::q6_k}) {
+  for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q3_k, dtype::q4_k, dtype::q5_k,
+                  dtype::q6_k}) {
     const std::vector<int64_t> col_set = traits(t).block_elems == 256
                                              ? std::vector<int64_t>{256, 768, 2048}
                                              : std::vector<int64_t>{32, 96, 544, 1024};
@@ -413,15 +414,16 @@ TEST(matmul, avx2_vnni_matches_avx2_bit_for_bit) {
   thread_pool pool(2);
   for (dtype t : test::matmul_types()) {
     for (int64_t cols : {256, 1280}) {
-      // 48 rows and n >= 16: Q4_0, Q5_0, Q8_0, Q4_K and Q6_K take the x16 prefill tiles
+      // 48 rows and n >= 16: the formats with an x16 layout take the x16 prefill tiles
       // (interleaved on the fly).
       for (int64_t rows : {37, 48}) {
         auto w = random_rows(rng, t, rows, cols);
         const auto v = view_of(t, w.data(), rows, cols);
         for (int64_t n : {1, 3, 21}) {
           if (rows == 48 && n < 16) continue;
-          if (rows == 48 && (t == dtype::q4_0 || t == dtype::q5_0 || t == dtype::q8_0 ||
-                             t == dtype::q4_k || t == dtype::q5_k || t == dtype::q6_k)) {
+          if (rows == 48 &&
+              (t == dtype::q4_0 || t == dtype::q5_0 || t == dtype::q8_0 || t == dtype::q3_k ||
+               t == dtype::q4_k || t == dtype::q5_k || t == dtype::q6_k)) {
             EXPECT_EQ(matmul_order_class(*avx2, v, n), 2) << dtype_name(t);
             EXPECT_EQ(matmul_order_class(*vnni, v, n), 2) << dtype_name(t);
           }
