@@ -409,6 +409,18 @@ inline __m512i dword_sbyte(__m512i v, int k) {
   return _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * k), 24);
 }
 
+// The super-block's end for the K formats whose 16-element sub-blocks have a signed scale and a
+// constant offset 2^Shift (Q6_K 32, Q3_K 4): acc + (sumi - 2^Shift x sum_t pairs[t] . (bsum pair
+// t)) x d_y x dx, the pairs being the 16 rows' (scale 2t, scale 2t + 1) int16 lanes.
+template <int Shift>
+inline __m512 offset_scaled_fma(__m512 acc, __m512i sumi, const __m512i pairs[8],
+                                const block_q8_k& y, __m512 dx) {
+  __m512i offs = _mm512_setzero_si512();
+  for (int t = 0; t < 8; ++t) offs = dpwssd_bcast(offs, pairs[t], y.bsums + 2 * t);
+  const __m512i dot = _mm512_sub_epi32(sumi, _mm512_slli_epi32(offs, Shift));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(_mm512_set1_ps(y.d), dx), acc);
+}
+
 template <int C, bool Prefetch = true>
 void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
   using uma::kernels::x16_block_q6_k;
@@ -475,13 +487,7 @@ void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
           _mm512_srai_epi16(_mm512_shuffle_epi8(_mm512_loadu_si512(xb.scales[t / 2]), idx), 8);
     }
     const __m512 dx = _mm512_cvtph_ps(load256(xb.d));
-    for (int c = 0; c < C; ++c) {
-      __m512i offs = _mm512_setzero_si512();
-      for (int t = 0; t < 8; ++t) offs = dpwssd_bcast(offs, pairs[t], y[c][b].bsums + 2 * t);
-      const __m512i dot = _mm512_sub_epi32(sumi[c], _mm512_slli_epi32(offs, 5));
-      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
-                               _mm512_mul_ps(_mm512_set1_ps(y[c][b].d), dx), acc[c]);
-    }
+    for (int c = 0; c < C; ++c) acc[c] = offset_scaled_fma<5>(acc[c], sumi[c], pairs, y[c][b], dx);
   }
   for (int c = 0; c < C; ++c) _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16, acc[c]);
 }
@@ -563,13 +569,7 @@ void x16_q3_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
     for (int t = 0; t < 8; ++t)
       pairs[t] = _mm512_sub_epi16(dword_byte_pair(sc[t / 2], (2 * t) % 4), _mm512_set1_epi16(32));
     const __m512 dx = _mm512_cvtph_ps(load256(xb.d));
-    for (int c = 0; c < C; ++c) {
-      __m512i offs = _mm512_setzero_si512();
-      for (int t = 0; t < 8; ++t) offs = dpwssd_bcast(offs, pairs[t], y[c][b].bsums + 2 * t);
-      const __m512i dot = _mm512_sub_epi32(sumi[c], _mm512_slli_epi32(offs, 2));
-      acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
-                               _mm512_mul_ps(_mm512_set1_ps(y[c][b].d), dx), acc[c]);
-    }
+    for (int c = 0; c < C; ++c) acc[c] = offset_scaled_fma<2>(acc[c], sumi[c], pairs, y[c][b], dx);
   }
   for (int c = 0; c < C; ++c) _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16, acc[c]);
 }

@@ -391,6 +391,21 @@ inline __m256i q6_k_quarter_256(const uma::kernels::x16_block_q6_k& xb, int h, i
   return _mm256_or_si256(nib, _mm256_and_si256(top, m30));
 }
 
+// The super-block's end for Q6_K / Q3_K (offset 2^Shift), as offset_scaled_fma of the AVX-512
+// tiles.
+template <int Shift>
+inline __m256 offset_scaled_fma_256(__m256 acc, __m256i sumi, const __m256i pairs[8],
+                                    const block_q8_k& y, __m256 dx) {
+  __m256i offs = _mm256_setzero_si256();
+  for (int t = 0; t < 8; ++t) {
+    int32_t bp;
+    std::memcpy(&bp, y.bsums + 2 * t, 4);
+    offs = pair_dot_256(offs, pairs[t], &bp);
+  }
+  const __m256i dot = _mm256_sub_epi32(sumi, _mm256_slli_epi32(offs, Shift));
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(_mm256_set1_ps(y.d), dx), acc);
+}
+
 template <int C>
 void x16_256_q6_k_tile(const gemm_args& g, int64_t gi, int rh, int64_t c0) {
   using uma::kernels::x16_block_q6_k;
@@ -437,17 +452,8 @@ void x16_256_q6_k_tile(const gemm_args& g, int64_t gi, int rh, int64_t c0) {
           _mm256_srai_epi16(_mm256_shuffle_epi8(load256(xb.scales[t / 2] + 32 * rh), idx), 8);
     }
     const __m256 dx = _mm256_cvtph_ps(load128(xb.d + 8 * rh));
-    for (int c = 0; c < C; ++c) {
-      __m256i offs = _mm256_setzero_si256();
-      for (int t = 0; t < 8; ++t) {
-        int32_t bp;
-        std::memcpy(&bp, y[c][b].bsums + 2 * t, 4);
-        offs = pair_dot_256(offs, pairs[t], &bp);
-      }
-      const __m256i dot = _mm256_sub_epi32(sumi[c], _mm256_slli_epi32(offs, 5));
-      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
-                               _mm256_mul_ps(_mm256_set1_ps(y[c][b].d), dx), acc[c]);
-    }
+    for (int c = 0; c < C; ++c)
+      acc[c] = offset_scaled_fma_256<5>(acc[c], sumi[c], pairs, y[c][b], dx);
   }
   for (int c = 0; c < C; ++c) _mm256_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16 + 8 * rh, acc[c]);
 }
@@ -532,17 +538,8 @@ void x16_256_q3_k_tile(const gemm_args& g, int64_t gi, int rh, int64_t c0) {
                                                       dword_byte_pair_256((2 * t) % 4)),
                                   _mm256_set1_epi16(32));
     const __m256 dx = _mm256_cvtph_ps(load128(xb.d + 8 * rh));
-    for (int c = 0; c < C; ++c) {
-      __m256i offs = _mm256_setzero_si256();
-      for (int t = 0; t < 8; ++t) {
-        int32_t bp;
-        std::memcpy(&bp, y[c][b].bsums + 2 * t, 4);
-        offs = pair_dot_256(offs, pairs[t], &bp);
-      }
-      const __m256i dot = _mm256_sub_epi32(sumi[c], _mm256_slli_epi32(offs, 2));
-      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
-                               _mm256_mul_ps(_mm256_set1_ps(y[c][b].d), dx), acc[c]);
-    }
+    for (int c = 0; c < C; ++c)
+      acc[c] = offset_scaled_fma_256<2>(acc[c], sumi[c], pairs, y[c][b], dx);
   }
   for (int c = 0; c < C; ++c) _mm256_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16 + 8 * rh, acc[c]);
 }
