@@ -40,6 +40,8 @@ x16_format x16_format_of(dtype t) {
       return {qk32, 1, 5};
     case dtype::q8_0:
       return {qk32, 1, 8};
+    case dtype::q2_k:
+      return {qk_k, 2, 20, true};
     case dtype::q3_k:
       return {qk_k, 1, 27, true};
     case dtype::q4_k:
@@ -156,6 +158,8 @@ group_fn group_x16_for(dtype t) {
       return group_x16<1, 5, false>;
     case dtype::q8_0:
       return group_x16<1, 8, false>;
+    case dtype::q2_k:
+      return group_x16<2, 20, true>;
     case dtype::q3_k:
       return group_x16<1, 27, true>;
     case dtype::q4_k:
@@ -247,6 +251,7 @@ void fill_x16_table(matmul_backend& b) {
   b.matvec_x16[static_cast<size_t>(dtype::q4_0)] = matvec_x16<dtype::q4_0>;
   b.matvec_x16[static_cast<size_t>(dtype::q5_0)] = matvec_x16<dtype::q5_0>;
   b.matvec_x16[static_cast<size_t>(dtype::q8_0)] = matvec_x16<dtype::q8_0>;
+  b.matvec_x16[static_cast<size_t>(dtype::q2_k)] = matvec_x16<dtype::q2_k>;
   b.matvec_x16[static_cast<size_t>(dtype::q3_k)] = matvec_x16<dtype::q3_k>;
   b.matvec_x16[static_cast<size_t>(dtype::q4_k)] = matvec_x16<dtype::q4_k>;
   b.matvec_x16[static_cast<size_t>(dtype::q5_k)] = matvec_x16<dtype::q5_k>;

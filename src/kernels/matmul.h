@@ -62,6 +62,14 @@ struct x16_block_q8_0 {
   int8_t qs[8][64];  // qs[j][4 * m + i] = row m's qs[4 * j + i]
 };
 static_assert(sizeof(x16_block_q8_0) == 16 * 34);
+// One x16 group-block of Q2_K: 16 rows x 256 weights (1344 bytes, as 16 block_q2_k).
+struct x16_block_q2_k {
+  uint8_t scales[4][64];  // scales[k][4 * m + i] = row m's scales[4 * k + i]
+  uint8_t qs[16][64];     // qs[k][4 * m + i] = row m's qs[4 * k + i]
+  uint16_t d[16];
+  uint16_t dmin[16];
+};
+static_assert(sizeof(x16_block_q2_k) == 16 * 84);
 // One x16 group-block of Q3_K: 16 rows x 256 weights (1760 bytes, as 16 block_q3_k).
 struct x16_block_q3_k {
   uint8_t hmask[8][64];   // hmask[k][4 * m + i] = row m's hmask[4 * k + i]

@@ -512,24 +512,35 @@ inline void q3_k_scales16(__m512i u0, __m512i u1, __m512i u2, __m512i out[4]) {
   out[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u1, 4), m2), high(6));
 }
 
-template <int C, bool Prefetch = true>
+// Two: Q2_K instead (x16_block_q2_k: v = q, 4-bit scales and mins in the 16 scale bytes, no
+// offset; the min term dmin x sum_s min_s x bsum_s by vpdpwssd, as Q4_K's).
+template <int C, bool Prefetch = true, bool Two = false>
 void x16_q3_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
-  using uma::kernels::x16_block_q3_k;
+  using B = std::conditional_t<Two, uma::kernels::x16_block_q2_k, uma::kernels::x16_block_q3_k>;
+  constexpr int lines = static_cast<int>((sizeof(B) + 63) / 64);
   const int64_t nb = g.cols / 256;
-  const x16_block_q3_k* x = reinterpret_cast<const x16_block_q3_k*>(g.w) + gi * nb;
+  const B* x = reinterpret_cast<const B*>(g.w) + gi * nb;
   const block_q8_k* y[C];
   for (int c = 0; c < C; ++c)
     y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
   __m512 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
   const __m512i m3 = _mm512_set1_epi8(0x03), bit2 = _mm512_set1_epi8(0x04);
-  const __m512i k32 = _mm512_set1_epi32(32);
+  const __m512i k32 = _mm512_set1_epi32(Two ? 0 : 32), low4 = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
-    const char* pf = reinterpret_cast<const char*>(x + b + 1);  // 27.5 lines, 2 a step
-    const x16_block_q3_k& xb = x[b];
-    __m512i sc[4];
-    q3_k_scales16(_mm512_loadu_si512(xb.scales[0]), _mm512_loadu_si512(xb.scales[1]),
-                  _mm512_loadu_si512(xb.scales[2]), sc);
+    const char* pf = reinterpret_cast<const char*>(x + b + 1);  // 2 lines a step
+    const B& xb = x[b];
+    __m512i sc[4], mn[4];
+    if constexpr (Two) {
+      for (int t = 0; t < 4; ++t) {
+        const __m512i col = _mm512_loadu_si512(xb.scales[t]);
+        sc[t] = _mm512_and_si512(col, low4);
+        mn[t] = _mm512_and_si512(_mm512_srli_epi16(col, 4), low4);
+      }
+    } else {
+      q3_k_scales16(_mm512_loadu_si512(xb.scales[0]), _mm512_loadu_si512(xb.scales[1]),
+                    _mm512_loadu_si512(xb.scales[2]), sc);
+    }
     __m512i sumi[C];
     for (int c = 0; c < C; ++c) sumi[c] = _mm512_setzero_si512();
     for (int n = 0; n < 2; ++n) {
@@ -540,17 +551,19 @@ void x16_q3_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
         for (int k = 4 * half; k < 4 * half + 4; ++k) {
           if constexpr (Prefetch) {
             const int step = (2 * n + half) * 4 + (k - 4 * half);  // 0..15
-            for (int l = 2 * step; l < 2 * step + 2 && l < 28; ++l)
+            for (int l = 2 * step; l < 2 * step + 2 && l < lines; ++l)
               _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
           }
           const __m512i qv = _mm512_loadu_si512(xb.qs[8 * n + k]);
-          const __m512i hv = _mm512_loadu_si512(xb.hmask[k]);
           for (int j = 0; j < 4; ++j) {
-            const int hb = 4 * n + j;  // the hmask bit of this quarter, to bit 2
-            const __m512i h =
-                hb >= 2 ? _mm512_srli_epi16(hv, hb - 2) : _mm512_slli_epi16(hv, 2 - hb);
-            const __m512i v = _mm512_ternarylogic_epi32(
-                _mm512_and_si512(_mm512_srli_epi16(qv, 2 * j), m3), h, bit2, 0xF8);  // a | (b & c)
+            __m512i v = _mm512_and_si512(_mm512_srli_epi16(qv, 2 * j), m3);
+            if constexpr (!Two) {
+              const __m512i hv = _mm512_loadu_si512(xb.hmask[k]);
+              const int hb = 4 * n + j;  // the hmask bit of this quarter, to bit 2
+              const __m512i h =
+                  hb >= 2 ? _mm512_srli_epi16(hv, hb - 2) : _mm512_slli_epi16(hv, 2 - hb);
+              v = _mm512_ternarylogic_epi32(v, h, bit2, 0xF8);  // a | (b & c)
+            }
             for (int c = 0; c < C; ++c)
               d[c][j] = dpbusd_bcast(d[c][j], v, y[c][b].qs + 128 * n + 32 * j + 4 * k);
           }
@@ -564,25 +577,39 @@ void x16_q3_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
         }
       }
     }
-    // The -4 offset: 4 x sum_s scale_s x bsum_s, as 8 vpdpwssd of (scale pair) x (bsum pair).
-    __m512i pairs[8];
-    for (int t = 0; t < 8; ++t)
-      pairs[t] = _mm512_sub_epi16(dword_byte_pair(sc[t / 2], (2 * t) % 4), _mm512_set1_epi16(32));
     const __m512 dx = _mm512_cvtph_ps(load256(xb.d));
-    for (int c = 0; c < C; ++c) acc[c] = offset_scaled_fma<2>(acc[c], sumi[c], pairs, y[c][b], dx);
+    __m512i pairs[8];
+    if constexpr (Two) {  // the min pairs
+      for (int t = 0; t < 8; ++t) pairs[t] = dword_byte_pair(mn[t / 2], (2 * t) % 4);
+      const __m512 dm = _mm512_cvtph_ps(load256(xb.dmin));
+      for (int c = 0; c < C; ++c) {
+        __m512i summs = _mm512_setzero_si512();
+        for (int t = 0; t < 8; ++t) summs = dpwssd_bcast(summs, pairs[t], y[c][b].bsums + 2 * t);
+        const __m512 yd = _mm512_set1_ps(y[c][b].d);
+        acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi[c]), _mm512_mul_ps(yd, dx), acc[c]);
+        acc[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(summs), _mm512_mul_ps(yd, dm), acc[c]);
+      }
+    } else {  // the -4 offset: 4 x sum_s scale_s x bsum_s
+      for (int t = 0; t < 8; ++t)
+        pairs[t] = _mm512_sub_epi16(dword_byte_pair(sc[t / 2], (2 * t) % 4), _mm512_set1_epi16(32));
+      for (int c = 0; c < C; ++c)
+        acc[c] = offset_scaled_fma<2>(acc[c], sumi[c], pairs, y[c][b], dx);
+    }
   }
   for (int c = 0; c < C; ++c) _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16, acc[c]);
 }
 
+template <bool Two = false>
 void x16_q3_k_matvec(const gemm_args& g) {
   x16_sweep<2>(
-      g, [&](int64_t gi, int64_t c) { x16_q3_k_tile<2>(g, gi, c); },
-      [&](int64_t gi, int64_t c) { x16_q3_k_tile<1>(g, gi, c); });
+      g, [&](int64_t gi, int64_t c) { x16_q3_k_tile<2, true, Two>(g, gi, c); },
+      [&](int64_t gi, int64_t c) { x16_q3_k_tile<1, true, Two>(g, gi, c); });
 }
+template <bool Two = false>
 void x16_q3_k_gemm(const gemm_args& g) {
   x16_sweep<4>(
-      g, [&](int64_t gi, int64_t c) { x16_q3_k_tile<4, false>(g, gi, c); },
-      [&](int64_t gi, int64_t c) { x16_q3_k_tile<1, false>(g, gi, c); });
+      g, [&](int64_t gi, int64_t c) { x16_q3_k_tile<4, false, Two>(g, gi, c); },
+      [&](int64_t gi, int64_t c) { x16_q3_k_tile<1, false, Two>(g, gi, c); });
 }
 
 void x16_q6_k_matvec(const gemm_args& g) {
@@ -614,7 +641,8 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_0)] = x16_offsets_prep<8>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_0)] = x16_offsets_prep<16>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep<128>;
-  set_x16(dtype::q3_k, x16_q3_k_matvec, x16_q3_k_gemm);
+  set_x16(dtype::q2_k, x16_q3_k_matvec<true>, x16_q3_k_gemm<true>);
+  set_x16(dtype::q3_k, x16_q3_k_matvec<>, x16_q3_k_gemm<>);
   set_x16(dtype::q4_k, x16_q4_k_matvec<>, x16_q4_k_gemm<>);
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_k)] = x16_q4_k_pairs_prep;
   set_x16(dtype::q5_k, x16_q4_k_matvec<uma::kernels::x16_block_q5_k>,

@@ -489,21 +489,30 @@ inline __m256i q3_k_scales4_256(__m256i u0, __m256i u1, __m256i u2, int t) {
   return _mm256_or_si256(low, high);
 }
 
-template <int C>
+// Two: Q2_K instead (v = q, 4-bit scales and mins, the min term as Q4_K's).
+template <int C, bool Two = false>
 void x16_256_q3_k_tile(const gemm_args& g, int64_t gi, int rh, int64_t c0) {
-  using uma::kernels::x16_block_q3_k;
+  using B = std::conditional_t<Two, uma::kernels::x16_block_q2_k, uma::kernels::x16_block_q3_k>;
   const int64_t nb = g.cols / 256;
-  const x16_block_q3_k* x = reinterpret_cast<const x16_block_q3_k*>(g.w) + gi * nb;
+  const B* x = reinterpret_cast<const B*>(g.w) + gi * nb;
   const block_q8_k* y[C];
   for (int c = 0; c < C; ++c)
     y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
   __m256 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
   const __m256i m3 = _mm256_set1_epi8(0x03), bit2 = _mm256_set1_epi8(0x04);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
-    const x16_block_q3_k& xb = x[b];
-    const __m256i u0 = load256(xb.scales[0] + 32 * rh), u1 = load256(xb.scales[1] + 32 * rh);
-    const __m256i u2 = load256(xb.scales[2] + 32 * rh);
+    const B& xb = x[b];
+    // Scale bytes 4t..4t+3 of each row in its dword lane, unsigned.
+    const auto scales4 = [&](int t) {
+      if constexpr (Two) {
+        return _mm256_and_si256(load256(xb.scales[t] + 32 * rh), low4);
+      } else {
+        return q3_k_scales4_256(load256(xb.scales[0] + 32 * rh), load256(xb.scales[1] + 32 * rh),
+                                load256(xb.scales[2] + 32 * rh), t);
+      }
+    };
     __m256i sumi[C];
     for (int c = 0; c < C; ++c) sumi[c] = _mm256_setzero_si256();
     for (int n = 0; n < 2; ++n)
@@ -511,47 +520,68 @@ void x16_256_q3_k_tile(const gemm_args& g, int64_t gi, int rh, int64_t c0) {
         for (int j = 0; j < 4; ++j) {
           __m256i d[C];
           for (int c = 0; c < C; ++c) d[c] = _mm256_setzero_si256();
-          const int hb = 4 * n + j;  // the hmask bit of this quarter, to bit 2
+          const int hb = 4 * n + j;  // Q3_K: the hmask bit of this quarter, to bit 2
           for (int k = 4 * half; k < 4 * half + 4; ++k) {
             const __m256i qv = load256(xb.qs[8 * n + k] + 32 * rh);
-            const __m256i hv = load256(xb.hmask[k] + 32 * rh);
-            const __m256i h =
-                hb >= 2 ? _mm256_srli_epi16(hv, hb - 2) : _mm256_slli_epi16(hv, 2 - hb);
-            const __m256i v = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qv, 2 * j), m3),
-                                              _mm256_and_si256(h, bit2));
+            __m256i v = _mm256_and_si256(_mm256_srli_epi16(qv, 2 * j), m3);
+            if constexpr (!Two) {
+              const __m256i hv = load256(xb.hmask[k] + 32 * rh);
+              const __m256i h =
+                  hb >= 2 ? _mm256_srli_epi16(hv, hb - 2) : _mm256_slli_epi16(hv, 2 - hb);
+              v = _mm256_or_si256(v, _mm256_and_si256(h, bit2));
+            }
             for (int c = 0; c < C; ++c) {
               const int8_t* yq = y[c][b].qs + 128 * n + 32 * j + 4 * k;
               d[c] = dot_us(d[c], v, _mm256_set1_epi32(load_i32_256(yq)));
             }
           }
           const int sb = 8 * n + 2 * j + half;  // the sub-block of these 16 elements
-          const __m256i s32 = _mm256_sub_epi32(
-              _mm256_shuffle_epi8(q3_k_scales4_256(u0, u1, u2, sb / 4), dword_byte_256(sb % 4)),
-              _mm256_set1_epi32(32));
+          const __m256i s32 =
+              _mm256_sub_epi32(_mm256_shuffle_epi8(scales4(sb / 4), dword_byte_256(sb % 4)),
+                               _mm256_set1_epi32(Two ? 0 : 32));
           for (int c = 0; c < C; ++c)
             sumi[c] = _mm256_add_epi32(sumi[c], _mm256_mullo_epi32(d[c], s32));
         }
-    // The -4 offset: 4 x sum_s scale_s x bsum_s, as 8 pair products.
-    __m256i pairs[8];
-    for (int t = 0; t < 8; ++t)
-      pairs[t] = _mm256_sub_epi16(_mm256_shuffle_epi8(q3_k_scales4_256(u0, u1, u2, t / 2),
-                                                      dword_byte_pair_256((2 * t) % 4)),
-                                  _mm256_set1_epi16(32));
     const __m256 dx = _mm256_cvtph_ps(load128(xb.d + 8 * rh));
-    for (int c = 0; c < C; ++c)
-      acc[c] = offset_scaled_fma_256<2>(acc[c], sumi[c], pairs, y[c][b], dx);
+    __m256i pairs[8];
+    if constexpr (Two) {  // the min pairs
+      for (int t = 0; t < 8; ++t)
+        pairs[t] = _mm256_shuffle_epi8(
+            _mm256_and_si256(_mm256_srli_epi16(load256(xb.scales[t / 2] + 32 * rh), 4), low4),
+            dword_byte_pair_256((2 * t) % 4));
+      const __m256 dm = _mm256_cvtph_ps(load128(xb.dmin + 8 * rh));
+      for (int c = 0; c < C; ++c) {
+        __m256i summs = _mm256_setzero_si256();
+        for (int t = 0; t < 8; ++t) {
+          int32_t bp;
+          std::memcpy(&bp, y[c][b].bsums + 2 * t, 4);
+          summs = pair_dot_256(summs, pairs[t], &bp);
+        }
+        const __m256 yd = _mm256_set1_ps(y[c][b].d);
+        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[c]), _mm256_mul_ps(yd, dx), acc[c]);
+        acc[c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(summs), _mm256_mul_ps(yd, dm), acc[c]);
+      }
+    } else {  // the -4 offset: 4 x sum_s scale_s x bsum_s
+      for (int t = 0; t < 8; ++t)
+        pairs[t] =
+            _mm256_sub_epi16(_mm256_shuffle_epi8(scales4(t / 2), dword_byte_pair_256((2 * t) % 4)),
+                             _mm256_set1_epi16(32));
+      for (int c = 0; c < C; ++c)
+        acc[c] = offset_scaled_fma_256<2>(acc[c], sumi[c], pairs, y[c][b], dx);
+    }
   }
   for (int c = 0; c < C; ++c) _mm256_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16 + 8 * rh, acc[c]);
 }
 
+template <bool Two = false>
 void x16_256_q3_k_gemm(const gemm_args& g) {
   for (int64_t gi = 0; gi < g.rows / 16; ++gi)
     for (int rh = 0; rh < 2; ++rh) {
       int64_t c = 0;
       for (; c + q6_k_width_256 <= g.n; c += q6_k_width_256)
-        x16_256_q3_k_tile<q6_k_width_256>(g, gi, rh, c);
-      for (; c + 2 <= g.n; c += 2) x16_256_q3_k_tile<2>(g, gi, rh, c);
-      for (; c < g.n; ++c) x16_256_q3_k_tile<1>(g, gi, rh, c);
+        x16_256_q3_k_tile<q6_k_width_256, Two>(g, gi, rh, c);
+      for (; c + 2 <= g.n; c += 2) x16_256_q3_k_tile<2, Two>(g, gi, rh, c);
+      for (; c < g.n; ++c) x16_256_q3_k_tile<1, Two>(g, gi, rh, c);
     }
 }
 
@@ -566,7 +596,8 @@ inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
   b.gemm_x16[static_cast<size_t>(dtype::q8_0)] = x16_256_gemm<x16_256_q8_0>;
   if (x16_256_q8_0::offset != 0)
     b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep_256<x16_256_q8_0::offset>;
-  b.gemm_x16[static_cast<size_t>(dtype::q3_k)] = x16_256_q3_k_gemm;
+  b.gemm_x16[static_cast<size_t>(dtype::q2_k)] = x16_256_q3_k_gemm<true>;
+  b.gemm_x16[static_cast<size_t>(dtype::q3_k)] = x16_256_q3_k_gemm<>;
   b.gemm_x16[static_cast<size_t>(dtype::q4_k)] = x16_256_q4_k_gemm<>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_k)] = x16_q4_k_pairs_prep_256;
   b.gemm_x16[static_cast<size_t>(dtype::q5_k)] = x16_256_q4_k_gemm<uma::kernels::x16_block_q5_k>;

@@ -265,8 +265,8 @@ TEST(matmul, rows_that_end_inside_a_chunk_match_scalar_and_batch) {
 TEST(matmul, x16_layout_round_trips_and_every_backend_matches_the_rows_layout_reference) {
   std::mt19937 rng(17);
   thread_pool pool2(2), pool3(3);
-  for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q3_k, dtype::q4_k, dtype::q5_k,
-                  dtype::q6_k}) {
+  for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q2_k, dtype::q3_k, dtype::q4_k,
+                  dtype::q5_k, dtype::q6_k}) {
     const std::vector<int64_t> col_set = traits(t).block_elems == 256
                                              ? std::vector<int64_t>{256, 768, 2048}
                                              : std::vector<int64_t>{32, 96, 544, 1024};
@@ -422,8 +422,8 @@ TEST(matmul, avx2_vnni_matches_avx2_bit_for_bit) {
         for (int64_t n : {1, 3, 21}) {
           if (rows == 48 && n < 16) continue;
           if (rows == 48 &&
-              (t == dtype::q4_0 || t == dtype::q5_0 || t == dtype::q8_0 || t == dtype::q3_k ||
-               t == dtype::q4_k || t == dtype::q5_k || t == dtype::q6_k)) {
+              (t == dtype::q4_0 || t == dtype::q5_0 || t == dtype::q8_0 || t == dtype::q2_k ||
+               t == dtype::q3_k || t == dtype::q4_k || t == dtype::q5_k || t == dtype::q6_k)) {
             EXPECT_EQ(matmul_order_class(*avx2, v, n), 2) << dtype_name(t);
             EXPECT_EQ(matmul_order_class(*vnni, v, n), 2) << dtype_name(t);
           }
