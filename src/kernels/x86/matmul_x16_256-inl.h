@@ -15,6 +15,13 @@
 // the activation block's sum (block_offsets_256, made once per call as gemm_prep_x16).
 #pragma once
 
+// The C activation rows [c0, c0 + C) of a tile, as blocks of type Y.
+template <class Y, int C>
+inline void activation_rows(const gemm_args& g, int64_t c0, const Y* (&y)[C]) {
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const Y*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+}
+
 // The activation rows' per-block offset terms: -offset x (sum of the block's 32 values).
 inline void block_offsets_256(const gemm_args& g, int offset, int32_t* corr) {
   const int64_t nb = g.cols / 32;
@@ -120,8 +127,7 @@ void x16_256_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* cor
   const int64_t nb = g.cols / 32;
   const block* x = reinterpret_cast<const block*>(g.w) + gi * nb;
   const block_q8_0* y[C];
-  for (int c = 0; c < C; ++c)
-    y[c] = reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  activation_rows(g, c0, y);
   __m256 acc[2][C];
   for (int c = 0; c < C; ++c) acc[0][c] = acc[1][c] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
@@ -166,8 +172,7 @@ void x16_256_staged_tile(const gemm_args& g, int64_t gi, int h, int64_t c0, cons
   const int64_t nb = g.cols / 32;
   const block* x = reinterpret_cast<const block*>(g.w) + gi * nb;
   const block_q8_0* y[C];
-  for (int c = 0; c < C; ++c)
-    y[c] = reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  activation_rows(g, c0, y);
   __m256 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
   __m256i q[8];
@@ -286,8 +291,7 @@ void x16_256_q4_k_tile(const gemm_args& g, int64_t gi, int h, int64_t c0, const 
   const int64_t nb = g.cols / 256;
   const B* x = reinterpret_cast<const B*>(g.w) + gi * nb;
   const block_q8_k* y[C];
-  for (int c = 0; c < C; ++c)
-    y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  activation_rows(g, c0, y);
   __m256 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
   const __m256i low4 = _mm256_set1_epi8(0x0F), m1 = _mm256_set1_epi32(0x3f3f3f3f);
@@ -412,8 +416,7 @@ void x16_256_q6_k_tile(const gemm_args& g, int64_t gi, int rh, int64_t c0) {
   const int64_t nb = g.cols / 256;
   const x16_block_q6_k* x = reinterpret_cast<const x16_block_q6_k*>(g.w) + gi * nb;
   const block_q8_k* y[C];
-  for (int c = 0; c < C; ++c)
-    y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  activation_rows(g, c0, y);
   __m256 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
@@ -496,8 +499,7 @@ void x16_256_q3_k_tile(const gemm_args& g, int64_t gi, int rh, int64_t c0) {
   const int64_t nb = g.cols / 256;
   const B* x = reinterpret_cast<const B*>(g.w) + gi * nb;
   const block_q8_k* y[C];
-  for (int c = 0; c < C; ++c)
-    y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  activation_rows(g, c0, y);
   __m256 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
   const __m256i m3 = _mm256_set1_epi8(0x03), bit2 = _mm256_set1_epi8(0x04);
