@@ -10,12 +10,6 @@
 // int32 of the reference, scaled by d_w * d_a in fp32 and summed over blocks in order.
 #pragma once
 
-inline int32_t load_i32(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
 // acc + vpdpbusd(w, the 4 activation bytes at p in every dword lane). GCC turns the intrinsic
 // form into a separate vpbroadcastd per product; the asm folds the broadcast into the
 // instruction's memory operand ({1to16}), one vector op fewer per vpdpbusd.
@@ -31,19 +25,6 @@ inline __m512i dpbusd_bcast(__m512i acc, __m512i w, const int8_t* p) {
 inline __m512i dpwssd_bcast(__m512i acc, __m512i w, const void* p) {
   asm("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*static_cast<const int32_t*>(p)));
   return acc;
-}
-
-// -offset x the sum of each activation block's 32 values, for the n rows of nb blocks.
-inline void block_offsets(const gemm_args& g, int offset, int32_t* corr) {
-  const int64_t nb = g.cols / 32;
-  const __m256i ones = _mm256_set1_epi8(1);
-  for (int64_t c = 0; c < g.n; ++c) {
-    const auto* y =
-        reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c) * g.a_row_bytes);
-    for (int64_t b = 0; b < nb; ++b)
-      corr[c * nb + b] =
-          -offset * hsum_i32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, load256(y[b].qs)));
-  }
 }
 
 // Runs tile(C, gi, c) over every 16-row group gi of the tile call and its activation rows: C = W
@@ -204,17 +185,6 @@ void x16_legacy_tile2(const gemm_args& g, int64_t gi, int64_t c0, const int32_t*
 
 // The prefill gemm: pairs of groups by x16_legacy_tile2, an odd last group as decode does.
 // The activation offsets (block_offsets) come from gemm_prep_x16 once per call when set.
-template <int Offset>
-size_t x16_offsets_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
-  const int64_t nb = cols / 32;
-  if (out != nullptr) {
-    gemm_args one;
-    one.a = a, one.n = 1, one.cols = cols;
-    block_offsets(one, Offset, reinterpret_cast<int32_t*>(out));
-  }
-  return static_cast<size_t>(nb) * sizeof(int32_t);
-}
-
 template <class F>
 void x16_legacy_gemm(const gemm_args& g) {
   thread_local std::vector<int32_t> own;
@@ -246,22 +216,6 @@ void x16_legacy_gemm(const gemm_args& g) {
 // (vpmullo) as the reference does, and the min term sum_s min_s * (activation sub-block sum) is 4
 // vpdpwssd on (min pair, activation sum pair) int16 lanes. One fp32 fma for d and one for dmin
 // per super-block, as the reference.
-
-// Per activation row c and super-block b: its 8 sub-block sums as 4 int16 pairs (s = 2t, 2t + 1).
-inline void q4_k_sum_pairs(const gemm_args& g, int32_t* pairs) {
-  const int64_t nb = g.cols / 256;
-  for (int64_t c = 0; c < g.n; ++c) {
-    const auto* y =
-        reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c) * g.a_row_bytes);
-    for (int64_t b = 0; b < nb; ++b)
-      for (int t = 0; t < 4; ++t) {
-        const int16_t* bs = y[b].bsums + 4 * t;
-        const auto lo = static_cast<uint16_t>(bs[0] + bs[1]),
-                   hi = static_cast<uint16_t>(bs[2] + bs[3]);
-        pairs[(c * nb + b) * 4 + t] = static_cast<int32_t>(lo | (static_cast<uint32_t>(hi) << 16));
-      }
-  }
-}
 
 // The vpshufb indices that take byte k of every dword, zero-extended to the dword.
 inline __m512i dword_byte_index(int k) {
@@ -367,20 +321,10 @@ template <class B = uma::kernels::x16_block_q4_k>
 void x16_q4_k_matvec(const gemm_args& g) {
   thread_local std::vector<int32_t> pairs;
   pairs.resize(static_cast<size_t>(g.n * (g.cols / 256) * 4));
-  q4_k_sum_pairs(g, pairs.data());
+  q4_k_sum_pairs(g.a, g.a_row_bytes, g.n, g.cols, pairs.data());
   x16_sweep<4>(
       g, [&](int64_t gi, int64_t c) { x16_q4_k_tile<4, true, B>(g, gi, c, pairs.data()); },
       [&](int64_t gi, int64_t c) { x16_q4_k_tile<1, true, B>(g, gi, c, pairs.data()); });
-}
-
-// q4_k_sum_pairs of one activation row, once per call (gemm_prep_x16).
-inline size_t x16_q4_k_pairs_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
-  if (out != nullptr) {
-    gemm_args one;
-    one.a = a, one.n = 1, one.cols = cols;
-    q4_k_sum_pairs(one, reinterpret_cast<int32_t*>(out));
-  }
-  return static_cast<size_t>(cols / 256) * 4 * sizeof(int32_t);
 }
 
 // Prefill: x16_q4_k_matvec with the sum pairs from gemm_prep_x16, once per call instead of once

@@ -1,18 +1,19 @@
 // 256-bit prefill tiles over the x16 layout (matmul.h) for Q4_0, Q5_0, Q8_0, Q3_K, Q4_K, Q5_K,
-// Q6_K: the AVX2 and AVX-VNNI builds (matmul_avx2.cpp, matmul_avxvnni.cpp), included by
-// matmul_x86-inl.h inside its anonymous namespace when UMA_VNNI is 0. Prefill interleaves 32-row
-// blocks of a rows-layout matrix on the fly (matmul.cpp, run_x16_prefill) and runs these over them,
-// as the AVX-512 build runs its x16 tiles: each 64-byte dword column of a group-block (4 weights of
-// each of 16 rows) is two registers of 8 rows, and each activation dword is broadcast once for
-// both. No per-row horizontal sums and no per-row shuffles, unlike the rows-layout tiles (row8 /
-// legacy), which held the AVX-VNNI build's prefill to a third of its int8 peak (docs/performance.md
-// 2026-12-04).
+// Q6_K, included by matmul_x86-inl.h inside its anonymous namespace in every x86 build: the AVX2
+// and AVX-VNNI builds (matmul_avx2.cpp, matmul_avxvnni.cpp) run the tiles, and the AVX-512 build
+// (matmul_x16-inl.h) shares the activation preparations (block_offsets, q4_k_sum_pairs). Prefill
+// interleaves 32-row blocks of a rows-layout matrix on the fly (matmul.cpp, run_x16_prefill) and
+// runs these over them, as the AVX-512 build runs its x16 tiles: each 64-byte dword column of a
+// group-block (4 weights of each of 16 rows) is two registers of 8 rows, and each activation dword
+// is broadcast once for both. No per-row horizontal sums and no per-row shuffles, unlike the
+// rows-layout tiles (row8 / legacy), which held the AVX-VNNI build's prefill to a third of its int8
+// peak (docs/performance.md 2026-12-04).
 //
 // Every block's product is the exact int32 of the reference, scaled by d_w * d_a in fp32 and
 // added block by block; the AVX2 build (vpmaddubsw + vpmaddwd) and the AVX-VNNI one (vpdpbusd)
 // form the same integers, so they give the same floats. Q8_0 on AVX2 takes the sign trick (its
 // weights + 128 would saturate vpmaddubsw); AVX-VNNI flips them to unsigned and subtracts 128 x
-// the activation block's sum (block_offsets_256, made once per call as gemm_prep_x16).
+// the activation block's sum (block_offsets, made once per call as gemm_prep_x16).
 #pragma once
 
 // The C activation rows [c0, c0 + C) of a tile, as blocks of type Y.
@@ -23,7 +24,7 @@ inline void activation_rows(const gemm_args& g, int64_t c0, const Y* (&y)[C]) {
 }
 
 // The activation rows' per-block offset terms: -offset x (sum of the block's 32 values).
-inline void block_offsets_256(const gemm_args& g, int offset, int32_t* corr) {
+inline void block_offsets(const gemm_args& g, int offset, int32_t* corr) {
   const int64_t nb = g.cols / 32;
   for (int64_t c = 0; c < g.n; ++c) {
     const auto* y =
@@ -38,17 +39,17 @@ inline void block_offsets_256(const gemm_args& g, int offset, int32_t* corr) {
 }
 
 template <int Offset>
-size_t x16_offsets_prep_256(const uint8_t* a, int64_t cols, uint8_t* out) {
+size_t x16_offsets_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
   const int64_t nb = cols / 32;
   if (out != nullptr) {
     gemm_args one;
     one.a = a, one.n = 1, one.cols = cols;
-    block_offsets_256(one, Offset, reinterpret_cast<int32_t*>(out));
+    block_offsets(one, Offset, reinterpret_cast<int32_t*>(out));
   }
   return static_cast<size_t>(nb) * sizeof(int32_t);
 }
 
-inline int32_t load_i32_256(const int8_t* p) {
+inline int32_t load_i32(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
   return v;
@@ -141,8 +142,8 @@ void x16_256_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* cor
       F::unpack_j(x[b], j, 1, lo1, hi1);
       for (int c = 0; c < C; ++c) {
         const int8_t* yq = y[c][b].qs;
-        const __m256i alo = _mm256_set1_epi32(load_i32_256(yq + 4 * j));
-        const __m256i ahi = _mm256_set1_epi32(load_i32_256(yq + 16 + 4 * j));
+        const __m256i alo = _mm256_set1_epi32(load_i32(yq + 4 * j));
+        const __m256i ahi = _mm256_set1_epi32(load_i32(yq + 16 + 4 * j));
         s[0][c] = F::dot(F::dot(s[0][c], lo0, alo), hi0, ahi);
         s[1][c] = F::dot(F::dot(s[1][c], lo1, alo), hi1, ahi);
       }
@@ -189,9 +190,8 @@ void x16_256_staged_tile(const gemm_args& g, int64_t gi, int h, int64_t c0, cons
       __m256i s =
           F::offset != 0 ? _mm256_set1_epi32(corr[(c0 + c) * nb + b]) : _mm256_setzero_si256();
       for (int j = 0; j < 4; ++j) {
-        s = F::dot(s, _mm256_load_si256(&q[j]), _mm256_set1_epi32(load_i32_256(yq + 4 * j)));
-        s = F::dot(s, _mm256_load_si256(&q[4 + j]),
-                   _mm256_set1_epi32(load_i32_256(yq + 16 + 4 * j)));
+        s = F::dot(s, _mm256_load_si256(&q[j]), _mm256_set1_epi32(load_i32(yq + 4 * j)));
+        s = F::dot(s, _mm256_load_si256(&q[4 + j]), _mm256_set1_epi32(load_i32(yq + 16 + 4 * j)));
       }
       const __m256 dy = _mm256_set1_ps(h2f(y[c][b].d));
       acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dx, dy), acc[c]);
@@ -208,7 +208,7 @@ void x16_256_gemm(const gemm_args& g) {
   const int32_t* corr = reinterpret_cast<const int32_t*>(g.prep);
   if (F::offset != 0 && corr == nullptr) {
     own.resize(static_cast<size_t>(g.n * (g.cols / 32)));
-    block_offsets_256(g, F::offset, own.data());
+    block_offsets(g, F::offset, own.data());
     corr = own.data();
   }
   if constexpr (F::staged) {
@@ -236,7 +236,7 @@ void x16_256_gemm(const gemm_args& g) {
 
 // Per activation row c and super-block b: its 8 sub-block sums as 4 int16 pairs (s = 2t, 2t + 1),
 // as gemm_prep_x16 (one row) or per call.
-inline void q4_k_pairs_256(const uint8_t* a, size_t a_row_bytes, int64_t n, int64_t cols,
+inline void q4_k_sum_pairs(const uint8_t* a, size_t a_row_bytes, int64_t n, int64_t cols,
                            int32_t* pairs) {
   const int64_t nb = cols / 256;
   for (int64_t c = 0; c < n; ++c) {
@@ -250,8 +250,8 @@ inline void q4_k_pairs_256(const uint8_t* a, size_t a_row_bytes, int64_t n, int6
       }
   }
 }
-inline size_t x16_q4_k_pairs_prep_256(const uint8_t* a, int64_t cols, uint8_t* out) {
-  if (out != nullptr) q4_k_pairs_256(a, 0, 1, cols, reinterpret_cast<int32_t*>(out));
+inline size_t x16_q4_k_pairs_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
+  if (out != nullptr) q4_k_sum_pairs(a, 0, 1, cols, reinterpret_cast<int32_t*>(out));
   return static_cast<size_t>(cols / 256) * 4 * sizeof(int32_t);
 }
 
@@ -323,8 +323,8 @@ void x16_256_q4_k_tile(const gemm_args& g, int64_t gi, int h, int64_t c0, const 
         }
         for (int c = 0; c < C; ++c) {
           const int8_t* yq = y[c][b].qs + 64 * p + 4 * j;
-          da[c] = dot_us(da[c], lo, _mm256_set1_epi32(load_i32_256(yq)));
-          db[c] = dot_us(db[c], hi, _mm256_set1_epi32(load_i32_256(yq + 32)));
+          da[c] = dot_us(da[c], lo, _mm256_set1_epi32(load_i32(yq)));
+          db[c] = dot_us(db[c], hi, _mm256_set1_epi32(load_i32(yq + 32)));
         }
       }
       const __m256i sc = p < 2 ? sc_lo : sc_hi;
@@ -360,7 +360,7 @@ void x16_256_q4_k_gemm(const gemm_args& g) {
   const auto* pairs = reinterpret_cast<const int32_t*>(g.prep);
   if (pairs == nullptr) {
     own.resize(static_cast<size_t>(g.n * (g.cols / 256) * 4));
-    q4_k_pairs_256(g.a, g.a_row_bytes, g.n, g.cols, own.data());
+    q4_k_sum_pairs(g.a, g.a_row_bytes, g.n, g.cols, own.data());
     pairs = own.data();
   }
   for (int64_t gi = 0; gi < g.rows / 16; ++gi)
@@ -432,7 +432,7 @@ void x16_256_q6_k_tile(const gemm_args& g, int64_t gi, int rh, int64_t c0) {
             const __m256i v = q6_k_quarter_256(xb, h, q, kk, rh);
             for (int c = 0; c < C; ++c) {
               const int8_t* yq = y[c][b].qs + 128 * h + 32 * q + 4 * kk;
-              d[c] = dot_us(d[c], v, _mm256_set1_epi32(load_i32_256(yq)));
+              d[c] = dot_us(d[c], v, _mm256_set1_epi32(load_i32(yq)));
             }
           }
           const int sb = 8 * h + 2 * q + half;  // the sub-block of these 16 elements
@@ -534,7 +534,7 @@ void x16_256_q3_k_tile(const gemm_args& g, int64_t gi, int rh, int64_t c0) {
             }
             for (int c = 0; c < C; ++c) {
               const int8_t* yq = y[c][b].qs + 128 * n + 32 * j + 4 * k;
-              d[c] = dot_us(d[c], v, _mm256_set1_epi32(load_i32_256(yq)));
+              d[c] = dot_us(d[c], v, _mm256_set1_epi32(load_i32(yq)));
             }
           }
           const int sb = 8 * n + 2 * j + half;  // the sub-block of these 16 elements
@@ -592,17 +592,17 @@ void x16_256_q3_k_gemm(const gemm_args& g) {
 inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
   using uma::dtype;
   b.gemm_x16[static_cast<size_t>(dtype::q4_0)] = x16_256_gemm<x16_256_q4_0>;
-  b.gemm_prep_x16[static_cast<size_t>(dtype::q4_0)] = x16_offsets_prep_256<8>;
+  b.gemm_prep_x16[static_cast<size_t>(dtype::q4_0)] = x16_offsets_prep<8>;
   b.gemm_x16[static_cast<size_t>(dtype::q5_0)] = x16_256_gemm<x16_256_q5_0>;
-  b.gemm_prep_x16[static_cast<size_t>(dtype::q5_0)] = x16_offsets_prep_256<16>;
+  b.gemm_prep_x16[static_cast<size_t>(dtype::q5_0)] = x16_offsets_prep<16>;
   b.gemm_x16[static_cast<size_t>(dtype::q8_0)] = x16_256_gemm<x16_256_q8_0>;
   if (x16_256_q8_0::offset != 0)
-    b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep_256<x16_256_q8_0::offset>;
+    b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep<x16_256_q8_0::offset>;
   b.gemm_x16[static_cast<size_t>(dtype::q2_k)] = x16_256_q3_k_gemm<true>;
   b.gemm_x16[static_cast<size_t>(dtype::q3_k)] = x16_256_q3_k_gemm<>;
   b.gemm_x16[static_cast<size_t>(dtype::q4_k)] = x16_256_q4_k_gemm<>;
-  b.gemm_prep_x16[static_cast<size_t>(dtype::q4_k)] = x16_q4_k_pairs_prep_256;
+  b.gemm_prep_x16[static_cast<size_t>(dtype::q4_k)] = x16_q4_k_pairs_prep;
   b.gemm_x16[static_cast<size_t>(dtype::q5_k)] = x16_256_q4_k_gemm<uma::kernels::x16_block_q5_k>;
-  b.gemm_prep_x16[static_cast<size_t>(dtype::q5_k)] = x16_q4_k_pairs_prep_256;
+  b.gemm_prep_x16[static_cast<size_t>(dtype::q5_k)] = x16_q4_k_pairs_prep;
   b.gemm_x16[static_cast<size_t>(dtype::q6_k)] = x16_256_q6_k_gemm;
 }

@@ -346,8 +346,10 @@ bool stream_rows(const gemm_args& g) {
 
 #if !UMA_VNNI
 #include "kernels/x86/matmul_row8-inl.h"
-#include "kernels/x86/matmul_x16_256-inl.h"
 #endif
+// The 256-bit x16 tiles (the AVX2 builds' prefill) and the x16 activation preparations that the
+// AVX-512 tiles share with them.
+#include "kernels/x86/matmul_x16_256-inl.h"
 #if UMA_VNNI
 #include "kernels/x86/matmul_x86_512-inl.h"
 // After the AVX-512 tiles (it uses their diagnostics pragmas).
