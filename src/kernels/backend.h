@@ -89,7 +89,7 @@ const matmul_backend* find_backend(backend_id id);
 const matmul_backend& best_backend();
 // matmul() on a chosen backend (types the backend lacks fall back to the scalar kernels).
 void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, int64_t n, float* y,
-               thread_pool* pool);
+               thread_pool* pool, std::span<const matrix_view> then = {});
 // Which summation order matmul_on uses for `w` and n activation rows: 0 the backend's matvec /
 // gemm tiles (one order on the SIMD backends), 1 its whole-product tile engine (AMX), 2 the x16
 // kernels over rows interleaved on the fly (prefill of the types that have them). Results for the
@@ -97,7 +97,20 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
 int matmul_order_class(const matmul_backend& be, const matrix_view& w, int64_t n);
 // matmul_many() on a chosen backend.
 void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
-                    int64_t n, std::span<float* const> ys, thread_pool* pool);
+                    int64_t n, std::span<float* const> ys, thread_pool* pool,
+                    std::span<const matrix_view> then = {});
+
+// Decode's work split (matmul_on / matmul_many over pieces): every matrix's rows in pieces of
+// decode_piece_rows rows (a multiple of 16, about 32 KB), and thread t of nt owns the run of
+// pieces from the first one that starts at or after t / nt of the call's bytes (matrices in order)
+// to the next thread's. decode_share_start says where: the matrix and its row, or
+// {ws.size(), 0} when no piece does.
+int64_t decode_piece_rows(size_t row_bytes);
+struct share_point {
+  size_t matrix;
+  int64_t row;
+};
+share_point decode_share_start(std::span<const matrix_view> ws, int t, int nt);
 
 // Per-backend tables, defined in the backend's own translation unit.
 const matmul_backend& scalar_backend();

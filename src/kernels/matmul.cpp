@@ -234,29 +234,77 @@ const uint8_t* prepare_rows(const kernel_choice& k, const uint8_t* a, size_t arb
 // pair, Q4_0 / Q8_0 / Q4_K (docs/performance.md, 2026-12-04). 16 KB or 64 KB pieces: the same.
 constexpr size_t decode_piece = 32 << 10;
 
+}  // namespace
+
+int64_t decode_piece_rows(size_t row_bytes) {
+  const size_t per = decode_piece / std::max<size_t>(row_bytes, 1) / 16;
+  return 16 * std::max<int64_t>(1, static_cast<int64_t>(per));
+}
+
+share_point decode_share_start(std::span<const matrix_view> ws, int t, int nt) {
+  size_t total = 0;
+  for (const matrix_view& w : ws)
+    total += static_cast<size_t>(std::max<int64_t>(w.rows, 0)) * w.row_bytes;
+  const size_t at = nt > 0 ? total / static_cast<size_t>(nt) * static_cast<size_t>(t) : 0;
+  size_t before = 0;
+  for (size_t m = 0; m < ws.size(); ++m) {
+    const matrix_view& w = ws[m];
+    if (w.rows <= 0) continue;
+    const size_t bytes = static_cast<size_t>(w.rows) * w.row_bytes;
+    if (before + bytes > at) {  // at lies in this matrix, or before it
+      const auto per = static_cast<size_t>(decode_piece_rows(w.row_bytes));
+      const size_t into = at > before ? at - before : 0, piece = per * w.row_bytes;
+      const auto r = static_cast<int64_t>((into + piece - 1) / piece * per);
+      if (r < w.rows) return {m, r};
+    }
+    before += bytes;
+  }
+  return {ws.size(), 0};
+}
+
+namespace {
+
 // Decode (and any n without a gemm kernel): every matrix's output rows in pieces, all pieces one
 // task list on the pool (one hand-off and one wait however many matrices), `matvec` over each
 // claimed stretch of pieces (one call per matrix in it) for the n converted activation rows at `a`.
+// How much of its next share a worker warms after a decode call (thread_pool::warm_after_job):
+// more than it streams while the caller runs the glue between two matmuls (a few microseconds),
+// well inside L2; the warm stops when the next call starts. In-process A/B with the attention's
+// K/V prefetch (model/blocks.cpp), qwen3-0.6b decode: Q4_0 +4 %, Q4_K_M +2 % (docs/performance.md
+// 2026-12-04 11:20).
+constexpr size_t warm_bytes = 256 << 10;
+
+// Thread t's share of a call's pieces, from decode_share_start: the first warm_bytes of it (on
+// into the following matrices) to warm_after_job.
+void warm_share(std::span<const matrix_view> ws, int t, int nt, thread_pool* pool) {
+  const share_point at = decode_share_start(ws, t, nt);
+  size_t left = warm_bytes;
+  for (size_t m = at.matrix; m < ws.size() && left > 0; ++m) {
+    const matrix_view& w = ws[m];
+    if (w.rows <= 0) continue;
+    const int64_t r = m == at.matrix ? at.row : 0;
+    const size_t from = static_cast<size_t>(r) * w.row_bytes;
+    const size_t n = std::min(left, static_cast<size_t>(w.rows) * w.row_bytes - from);
+    pool->warm_after_job(static_cast<const uint8_t*>(w.data) + from, n);
+    left -= n;
+  }
+}
+
 void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<float* const> ys,
                  const uint8_t* a, size_t a_row_bytes, const uint8_t* prep, size_t prep_row_bytes,
-                 int64_t n, thread_pool* pool) {
+                 int64_t n, thread_pool* pool, std::span<const matrix_view> then) {
   struct piece {
     size_t m;
     int64_t r0, rows;
-    size_t bytes_before;  // of all earlier pieces
   };
   thread_local std::vector<piece> pieces_tl;  // the caller's; the workers reach it through `pieces`
   std::vector<piece>& pieces = pieces_tl;
   pieces.clear();
-  size_t total = 0;
   for (size_t m = 0; m < ws.size(); ++m) {
-    const size_t rb = std::max<size_t>(ws[m].row_bytes, 1);
-    const int64_t rows_per =
-        16 * std::max<int64_t>(1, static_cast<int64_t>(decode_piece / rb / 16));
+    const int64_t rows_per = decode_piece_rows(ws[m].row_bytes);
     for (int64_t r0 = 0; r0 < ws[m].rows; r0 += rows_per) {
       const int64_t rows = std::min(rows_per, ws[m].rows - r0);
-      pieces.push_back({m, r0, rows, total});
-      total += static_cast<size_t>(rows) * ws[m].row_bytes;
+      pieces.push_back({m, r0, rows});
     }
   }
   const auto count = static_cast<int64_t>(pieces.size());
@@ -290,11 +338,13 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
   // Thread t's run starts at the first piece that begins at or after t / nt of the bytes.
   thread_local std::vector<int64_t> starts;
   starts.assign(static_cast<size_t>(nt) + 1, count);
-  starts[0] = 0;
   int64_t i = 0;
-  for (int t = 1; t < nt; ++t) {
-    const size_t at = total / static_cast<size_t>(nt) * static_cast<size_t>(t);
-    while (i < count && pieces[static_cast<size_t>(i)].bytes_before < at) ++i;
+  for (int t = 0; t < nt; ++t) {
+    const share_point at = decode_share_start(ws, t, nt);  // i: the piece there
+    while (i < count && pieces[static_cast<size_t>(i)].m < at.matrix) ++i;
+    while (i < count && pieces[static_cast<size_t>(i)].m == at.matrix &&
+           pieces[static_cast<size_t>(i)].r0 < at.row)
+      ++i;
     starts[static_cast<size_t>(t)] = i;
   }
   thread_local stealing_runs runs_tl;  // the caller's, as `pieces`
@@ -304,6 +354,7 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
     if (t >= nt) return;
     int64_t lo = 0, hi = 0;
     while (runs.claim(static_cast<size_t>(t), &lo, &hi)) run_span(lo, hi);
+    if (t > 0 && !then.empty()) warm_share(then, t, pool->size(), pool);
   });
 }
 
@@ -407,7 +458,7 @@ int matmul_order_class(const matmul_backend& be, const matrix_view& w, int64_t n
 }
 
 void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, int64_t n, float* y,
-               thread_pool* pool) {
+               thread_pool* pool, std::span<const matrix_view> then) {
   if (n <= 0 || w.rows <= 0) return;
   const kernel_choice k = choose(be, w);
   const gemm_fn matvec = k.matvec, gemm = k.gemm;
@@ -429,7 +480,7 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
     float* const out[] = {y};
     size_t prb = 0;
     const uint8_t* prep = prepare_rows(k, a, arb, n, w.cols, pool, &prb);
-    run_matvecs(piece_fn, {&w, 1}, out, a, arb, prep, prb, n, pool);
+    run_matvecs(piece_fn, {&w, 1}, out, a, arb, prep, prb, n, pool, then);
     return;
   }
 
@@ -473,12 +524,14 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   });
 }
 
-void matmul(const matrix_view& w, const float* x, int64_t n, float* y, thread_pool* pool) {
-  matmul_on(best_backend(), w, x, n, y, pool);
+void matmul(const matrix_view& w, const float* x, int64_t n, float* y, thread_pool* pool,
+            std::span<const matrix_view> then) {
+  matmul_on(best_backend(), w, x, n, y, pool, then);
 }
 
 void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
-                    int64_t n, std::span<float* const> ys, thread_pool* pool) {
+                    int64_t n, std::span<float* const> ys, thread_pool* pool,
+                    std::span<const matrix_view> then) {
   bool fuse = n >= 1 && ws.size() > 1 && ws.size() == ys.size();
   for (const matrix_view& w : ws)
     fuse = fuse && w.rows > 0 && w.type == ws[0].type && w.layout == ws[0].layout &&
@@ -500,19 +553,21 @@ void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, c
     return;
   }
   if (piece_fn == nullptr) {
-    for (size_t i = 0; i < ws.size() && i < ys.size(); ++i) matmul_on(be, ws[i], x, n, ys[i], pool);
+    for (size_t i = 0; i < ws.size() && i < ys.size(); ++i)
+      matmul_on(be, ws[i], x, n, ys[i], pool,
+                i + 1 < ws.size() ? std::span<const matrix_view>(&ws[i + 1], 1) : then);
     return;
   }
   const size_t arb = act_row_bytes(k.af, ws[0].cols);
   const uint8_t* a = convert_rows(k, x, n, ws[0].cols, pool);
   size_t prb = 0;
   const uint8_t* prep = prepare_rows(k, a, arb, n, ws[0].cols, pool, &prb);
-  run_matvecs(piece_fn, ws, ys, a, arb, prep, prb, n, pool);
+  run_matvecs(piece_fn, ws, ys, a, arb, prep, prb, n, pool, then);
 }
 
 void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,
-                 std::span<float* const> ys, thread_pool* pool) {
-  matmul_many_on(best_backend(), ws, x, n, ys, pool);
+                 std::span<float* const> ys, thread_pool* pool, std::span<const matrix_view> then) {
+  matmul_many_on(best_backend(), ws, x, n, ys, pool, then);
 }
 
 bool matmul_supports(dtype t) {

@@ -106,7 +106,11 @@ static_assert(sizeof(x16_block_q6_k) == 16 * 210);
 
 // Production path: best available backend. `pool` may be null (single-threaded).
 // x: n rows, stride `cols` floats; y: n rows, stride `rows` floats.
-void matmul(const matrix_view& w, const float* x, int64_t n, float* y, thread_pool* pool);
+// `then`: the matrices of the matmul (or matmul_many) call that comes next, if known. In decode
+// each worker thread, once its share is done, warms the start of its share of that call into its
+// cache while the caller runs the glue in between (thread_pool::warm_after_job); same results.
+void matmul(const matrix_view& w, const float* x, int64_t n, float* y, thread_pool* pool,
+            std::span<const matrix_view> then = {});
 // ys[i] = matmul(ws[i], x) for several matrices with one input (Q/K/V, gate/up). For decode
 // (n == 1) with matrices of one type, layout and width, and for prefill of matrices of one width
 // that the backend interleaves on the fly (types sharing the activation format, as Q4_K with
@@ -114,7 +118,8 @@ void matmul(const matrix_view& w, const float* x, int64_t n, float* y, thread_po
 // (one hand-off and one wait instead of one per matrix); otherwise it is one matmul per matrix.
 // Same results as separate matmul calls.
 void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,
-                 std::span<float* const> ys, thread_pool* pool);
+                 std::span<float* const> ys, thread_pool* pool,
+                 std::span<const matrix_view> then = {});
 
 // True when this CPU's backend has a native x16 kernel for `w` (a rows-layout Q4_0, Q5_0, Q8_0,
 // Q4_K or Q6_K matrix whose row count is a multiple of 16): only then is interleaving a speed-up.

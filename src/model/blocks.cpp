@@ -2,6 +2,7 @@
 #include "model/blocks.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <vector>
@@ -53,8 +54,9 @@ void norm_rows(forward_state& st, const float* in, const float* weight, int64_t 
   });
 }
 
-void matmul(forward_state& st, const matrix_ref& m, const float* x, float* y) {
-  kernels::matmul(m.view(), x, st.n, y, st.pool);
+void matmul(forward_state& st, const matrix_ref& m, const float* x, float* y,
+            std::span<const kernels::matrix_view> then) {
+  kernels::matmul(m.view(), x, st.n, y, st.pool, then);
 }
 
 namespace {
@@ -123,14 +125,83 @@ struct attn_scratch {
   std::vector<int32_t> lo, hi;
 };
 
-void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh, attn_scratch& ws) {
+// The K/V spans a (run, KV head) task walks: up to span_blocks blocks whose ids follow one
+// another (their rows are one run in the cache), as many as the vector kernels take (4 of 16
+// tokens), so the per-call softmax bookkeeping and the prefetch hand-off spread over more keys.
+// Span boundaries depend only on the block table (a multiple of span_blocks, or where the ids
+// stop following), never on the queries, so a row's sums run the same whether it is computed in
+// prefill or in decode.
+struct kv_spans {
+  kv_spans(const forward_state& st, int64_t il, const attn_run& run)
+      : table(st.cache.block_table(st.b.seq_ids[static_cast<size_t>(run.t0)])),
+        tpb(st.cache.tokens_per_block()),
+        span_blocks(std::max<int64_t>(1, kernels::attn_vector_keys / tpb)),
+        pos_last(st.b.positions[static_cast<size_t>(run.t1 - 1)]),
+        b_last(pos_last / tpb) {
+    const model_config& c = st.c;
+    const int64_t pos0 = st.b.positions[static_cast<size_t>(run.t0)];
+    sliding = c.layer_is_sliding(il);
+    window = c.sliding_window;
+    first = first_key(pos0) / tpb;
+    while (first > 0 && follows(first)) --first;
+  }
+  int64_t first_key(int64_t pos) const {
+    return sliding ? std::max<int64_t>(0, pos - window + 1) : int64_t{0};
+  }
+  bool follows(int64_t b) const {
+    return b % span_blocks != 0 &&
+           table[static_cast<size_t>(b)] == table[static_cast<size_t>(b - 1)] + 1;
+  }
+  // One past the last block of the span that starts at block b.
+  int64_t end(int64_t b) const {
+    int64_t e = b + 1;
+    while (e <= b_last && e < static_cast<int64_t>(table.size()) && follows(e)) ++e;
+    return e;
+  }
+  // Keys in the span [b0, b1).
+  int64_t keys(int64_t b0, int64_t b1) const {
+    return std::min((b1 - b0) * tpb, pos_last + 1 - b0 * tpb);
+  }
+  const std::vector<int32_t>& table;
+  int64_t tpb, span_blocks, pos_last, b_last, first = 0, window = 0;
+  bool sliding = false;
+};
+
+// A task's first span of K and V rows for KV head kvh (what a thread prefetches before it).
+struct kv_span {
+  const uint16_t* k = nullptr;
+  const uint16_t* v = nullptr;
+  int64_t nk = 0;
+};
+kv_span first_span(const forward_state& st, int64_t il, const attn_run& run, int64_t kvh) {
+  const kv_spans sp(st, il, run);
+  const int32_t blk = sp.table[static_cast<size_t>(sp.first)];
+  return {st.cache.k_head(il, blk, kvh), st.cache.v_head(il, blk, kvh),
+          sp.keys(sp.first, sp.end(sp.first))};
+}
+
+// Requests every line of a span's K and V rows.
+void prefetch_span(const kv_span& s, int64_t dk, int64_t dv) {
+  if (s.k == nullptr) return;
+  const auto lines = [](const uint16_t* p, int64_t bytes) {
+    const auto* c = reinterpret_cast<const char*>(p);
+    for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);
+  };
+  lines(s.k, s.nk * dk * 2);
+  lines(s.v, s.nk * dv * 2);
+}
+
+// `after`: the first span of the task this thread runs next (prefetched during the last span).
+void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh, attn_scratch& ws,
+                const kv_span& after) {
   const model_config& c = st.c;
   kv_cache& cache = st.cache;
   const int64_t group = c.n_head / c.n_head_kv;  // query heads per KV head
   const int64_t m = (run.t1 - run.t0) * group;   // query rows: (token, head) pairs
   const int64_t d = c.head_dim, dv = c.head_dim_v;
   const float scale = c.attn_scale > 0.f ? c.attn_scale : 1.f / std::sqrt(float(d));
-  const int64_t tpb = cache.tokens_per_block();
+  const kv_spans sp(st, il, run);
+  const int64_t tpb = sp.tpb;
   ws.q.resize(static_cast<size_t>(m * d));
   ws.o.assign(static_cast<size_t>(m * dv), 0.f);
   float* const wq = ws.q.data();
@@ -139,10 +210,7 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
   ws.row_sum.assign(static_cast<size_t>(m), 0.f);
   ws.lo.resize(static_cast<size_t>(m));
   ws.hi.resize(static_cast<size_t>(m));
-  // KV blocks per kernel call: as many as the vector kernels take (4 of 16 tokens), so the
-  // per-call softmax bookkeeping and the prefetch hand-off spread over more keys.
-  const int64_t span_blocks = std::max<int64_t>(1, kernels::attn_vector_keys / tpb);
-  ws.kv.resize(static_cast<size_t>(span_blocks * tpb * (d + dv)));
+  ws.kv.resize(static_cast<size_t>(sp.span_blocks * tpb * (d + dv)));
   float* const wkv = ws.kv.data();
   // Row i = (token t0 + i / group, head kvh * group + i % group); queries pre-scaled. A token's
   // group is d x group contiguous floats, the tokens q_width apart: in prefill they come from
@@ -156,14 +224,7 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
       prefetch_floats(q + attn_rows_ahead * qw, group * d, false);
     for (int64_t e = 0; e < d; ++e) wq[i * d + e] = q[e] * scale;
   }
-  const bool sliding = c.layer_is_sliding(il);
-  auto first_key = [&](int64_t pos) {
-    return sliding ? std::max<int64_t>(0, pos - c.sliding_window + 1) : int64_t{0};
-  };
-  const int seq = st.b.seq_ids[static_cast<size_t>(run.t0)];
   const int64_t pos0 = st.b.positions[static_cast<size_t>(run.t0)];
-  const int64_t pos_last = st.b.positions[static_cast<size_t>(run.t1 - 1)];
-  const auto& table = cache.block_table(seq);
 
   kernels::attn_block_args a;
   a.q = wq, a.m = m, a.ldq = d, a.d = d, a.dv = dv;
@@ -171,41 +232,25 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
   a.lo = ws.lo.data(), a.hi = ws.hi.data();
   a.row_max = ws.row_max.data(), a.row_sum = ws.row_sum.data();
   a.o = wo, a.ldo = dv, a.scratch = wkv;
-  // The kernel takes spans of up to span_blocks blocks whose ids follow one another (their rows
-  // are one run in the cache). Span boundaries depend only on the block table (a multiple of
-  // span_blocks, or where the ids stop following), never on the queries, so a row's sums run
-  // the same whether it is computed in prefill or in decode.
-  const auto n_tables = static_cast<int64_t>(table.size());
-  const auto follows = [&](int64_t b) {
-    return b % span_blocks != 0 &&
-           table[static_cast<size_t>(b)] == table[static_cast<size_t>(b - 1)] + 1;
-  };
-  const int64_t b_last = pos_last / tpb;
-  const auto span_end = [&](int64_t b) {
-    int64_t e = b + 1;
-    while (e <= b_last && e < n_tables && follows(e)) ++e;
-    return e;
-  };
-  int64_t b0 = first_key(pos0) / tpb;
-  while (b0 > 0 && follows(b0)) --b0;
-  for (int64_t b1 = span_end(b0); b0 <= b_last;) {
-    const int64_t b2 = b1 <= b_last ? span_end(b1) : b1;  // the next span is [b1, b2)
+  int64_t b0 = sp.first;
+  for (int64_t b1 = sp.end(b0); b0 <= sp.b_last;) {
+    const int64_t b2 = b1 <= sp.b_last ? sp.end(b1) : b1;  // the next span is [b1, b2)
     const int64_t j0 = b0 * tpb;
-    const int32_t blk = table[static_cast<size_t>(b0)];
+    const int32_t blk = sp.table[static_cast<size_t>(b0)];
     a.k = cache.k_head(il, blk, kvh);
     a.v = cache.v_head(il, blk, kvh);
-    a.nk = std::min((b1 - b0) * tpb, pos_last + 1 - j0);
-    if (b1 <= b_last) {
-      const int32_t next = table[static_cast<size_t>(b1)];
+    a.nk = sp.keys(b0, b1);
+    if (b1 <= sp.b_last) {
+      const int32_t next = sp.table[static_cast<size_t>(b1)];
       a.k_next = cache.k_head(il, next, kvh);
       a.v_next = cache.v_head(il, next, kvh);
-      a.nk_next = std::min((b2 - b1) * tpb, pos_last + 1 - b1 * tpb);
+      a.nk_next = sp.keys(b1, b2);
     } else {
-      a.k_next = a.v_next = nullptr;
+      a.k_next = after.k, a.v_next = after.v, a.nk_next = after.nk;
     }
     for (int64_t i = 0; i < m; ++i) {
       const int64_t pos = pos0 + i / group;
-      const int64_t lo = std::max<int64_t>(first_key(pos) - j0, 0);
+      const int64_t lo = std::max<int64_t>(sp.first_key(pos) - j0, 0);
       const int64_t hi = std::min<int64_t>(pos + 1 - j0, a.nk);
       ws.lo[static_cast<size_t>(i)] = static_cast<int32_t>(lo);
       ws.hi[static_cast<size_t>(i)] = static_cast<int32_t>(std::max(lo, hi));
@@ -234,7 +279,8 @@ void attention_block(forward_state& st, int64_t il) {
 
   const kernels::matrix_view qkv[] = {l.wq.view(), l.wk.view(), l.wv.view()};
   float* const qkv_out[] = {buf.q.data(), buf.k.data(), buf.v.data()};
-  kernels::matmul_many(qkv, buf.xn.data(), st.n, qkv_out, st.pool);
+  const kernels::matrix_view wo = l.wo.view();
+  kernels::matmul_many(qkv, buf.xn.data(), st.n, qkv_out, st.pool, {&wo, 1});
   add_bias(st, buf.q.data(), l.bq, qw);
   add_bias(st, buf.k.data(), l.bk, kw);
   add_bias(st, buf.v.data(), l.bv, vw);
@@ -276,13 +322,25 @@ void attention_block(forward_state& st, int64_t il) {
   const std::vector<attn_run> runs = attention_runs(st.b, st.n, attention_run_length(st));
   const auto n_runs = static_cast<int64_t>(runs.size());
   const int64_t n_tasks = n_runs * c.n_head_kv;
+  // A thread claims its next task before it runs one, so that the kernel prefetches that task's
+  // first K/V span during this one's last (in decode every task is a few spans at most, and its
+  // rows, written tokens ago, come from DRAM); its very first span it requests up front.
   std::atomic<int64_t> next{0};
+  const auto task_run = [&](int64_t i) -> const attn_run& {
+    return runs[static_cast<size_t>(n_runs - 1 - i / c.n_head_kv)];
+  };
   auto work = [&](int, int) {
     static thread_local attn_scratch ws;
-    for (int64_t i = next.fetch_add(1, std::memory_order_relaxed); i < n_tasks;
-         i = next.fetch_add(1, std::memory_order_relaxed))
-      attend_run(st, il, runs[static_cast<size_t>(n_runs - 1 - i / c.n_head_kv)], i % c.n_head_kv,
-                 ws);
+    int64_t i = next.fetch_add(1, std::memory_order_relaxed);
+    kv_span span = i < n_tasks ? first_span(st, il, task_run(i), i % c.n_head_kv) : kv_span{};
+    prefetch_span(span, c.head_dim, c.head_dim_v);
+    while (i < n_tasks) {
+      const int64_t j = next.fetch_add(1, std::memory_order_relaxed);
+      const kv_span after =
+          j < n_tasks ? first_span(st, il, task_run(j), j % c.n_head_kv) : kv_span{};
+      attend_run(st, il, task_run(i), i % c.n_head_kv, ws, after);
+      i = j;
+    }
   };
   if (st.pool && n_tasks > 1) {
     st.pool->run_on_all(work);
@@ -290,7 +348,8 @@ void attention_block(forward_state& st, int64_t il) {
     work(0, 1);
   }
 
-  matmul(st, l.wo, buf.attn.data(), buf.o.data());
+  const kernels::matrix_view gate_up[] = {l.w_gate.view(), l.w_up.view()};
+  matmul(st, l.wo, buf.attn.data(), buf.o.data(), gate_up);
   add_bias(st, buf.o.data(), l.bo, c.n_embd);
 }
 
@@ -300,7 +359,8 @@ void mlp_block(forward_state& st, int64_t il) {
   forward_buffers& buf = st.buf;
   const kernels::matrix_view gate_up[] = {l.w_gate.view(), l.w_up.view()};
   float* const gate_up_out[] = {buf.gate.data(), buf.up.data()};
-  kernels::matmul_many(gate_up, buf.xn.data(), st.n, gate_up_out, st.pool);
+  const kernels::matrix_view down = l.w_down.view();
+  kernels::matmul_many(gate_up, buf.xn.data(), st.n, gate_up_out, st.pool, {&down, 1});
   for_tokens(st, [&](int64_t t) {
     float* g = buf.gate.data() + t * c.n_ff;
     const float* u = buf.up.data() + t * c.n_ff;
@@ -309,7 +369,17 @@ void mlp_block(forward_state& st, int64_t il) {
     else
       kernels::silu_mul(g, u, g, c.n_ff);
   });
-  matmul(st, l.w_down, buf.gate.data(), buf.o.data());
+  // Then the next layer's Q/K/V, or after the last layer the output matrix.
+  std::array<kernels::matrix_view, 3> then{};
+  size_t n_then = 1;
+  if (il + 1 < c.n_layer) {
+    const layer_weights& nl = st.w.layers[static_cast<size_t>(il + 1)];
+    then = {nl.wq.view(), nl.wk.view(), nl.wv.view()};
+    n_then = 3;
+  } else {
+    then[0] = st.w.output.view();
+  }
+  matmul(st, l.w_down, buf.gate.data(), buf.o.data(), {then.data(), n_then});
 }
 
 // Token by token over the pool in prefill (a pass over the whole batch on one thread cost 0.6 %

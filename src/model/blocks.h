@@ -53,8 +53,10 @@ struct forward_state {
 
 // out[t] = rms_norm(in[t]) * weight for each of the n rows of `width` floats.
 void norm_rows(forward_state& st, const float* in, const float* weight, int64_t width, float* out);
-// y (n, m.rows) = x (n, m.cols) * m^T, through kernels::matmul on the pool.
-void matmul(forward_state& st, const matrix_ref& m, const float* x, float* y);
+// y (n, m.rows) = x (n, m.cols) * m^T, through kernels::matmul on the pool; `then` as there (the
+// matrices of the next matmul, warmed by the idle threads during the glue in between).
+void matmul(forward_state& st, const matrix_ref& m, const float* x, float* y,
+            std::span<const kernels::matrix_view> then = {});
 // buf.o = attention(buf.xn) for layer il: q/k/v projections (+ biases), per-head q/k norms, RoPE,
 // K/V appended to the cache through the block table, causal softmax attention (over a sliding
 // window for local layers), output projection.

@@ -3,6 +3,7 @@
 // the count of pending workers. See thread_pool.h.
 #include "util/thread_pool.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <set>
@@ -46,7 +47,40 @@ bool spin_until(const P& pred) {
   }
 }
 
+struct warm_range {
+  const char* p;
+  size_t bytes;
+};
+constexpr int max_warm = 4;
+thread_local warm_range warm_list[max_warm];
+thread_local int warm_count = 0;
+thread_local bool is_worker = false;
+
 }  // namespace
+
+void thread_pool::warm_after_job(const void* p, size_t bytes) {
+  if (!is_worker || warm_count >= max_warm || bytes == 0) return;
+  warm_list[warm_count++] = {static_cast<const char*>(p), bytes};
+}
+
+void thread_pool::warm(uint32_t seen) {
+  constexpr size_t step = 4096;  // how often it looks for the next job
+  size_t done = 0;
+  for (int i = 0; i < warm_count; ++i) {
+    const warm_range r = warm_list[i];
+    for (size_t at = 0; at < r.bytes; at += step) {
+      if (generation_.load(std::memory_order_relaxed) != seen) {
+        i = warm_count;
+        break;
+      }
+      const size_t end = std::min(r.bytes, at + step);
+      for (size_t b = at; b < end; b += 64) __builtin_prefetch(r.p + b, 0, 2);
+      done += end - at;
+    }
+  }
+  warm_count = 0;
+  warmed_.fetch_add(done, std::memory_order_relaxed);
+}
 
 int thread_pool::physical_cores() {
   // Count distinct (physical id, core id) pairs; fall back to hardware_concurrency.
@@ -79,6 +113,7 @@ thread_pool::~thread_pool() {
 }
 
 void thread_pool::worker(int idx) {
+  is_worker = true;
   uint32_t seen = 0;
   for (;;) {
     uint32_t g = generation_.load(std::memory_order_acquire);
@@ -91,6 +126,7 @@ void thread_pool::worker(int idx) {
     if (stop_.load(std::memory_order_relaxed)) return;
     (*job_)(idx, n_threads_);
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    if (warm_count != 0) warm(seen);
   }
 }
 

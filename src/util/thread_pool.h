@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <thread>
@@ -29,16 +30,27 @@ class thread_pool {
   // Runs fn(thread_index, n_threads) once on every thread.
   void run_on_all(const std::function<void(int, int)>& fn);
 
+  // Called by a worker thread inside a job: once the worker has reported the job done, it reads
+  // [p, p + bytes) towards its cache (software prefetch, 4 KB at a time) while the caller goes on
+  // alone, and stops as soon as the next job is published. Decode uses it to keep the memory busy
+  // while the caller runs the single-threaded glue between two matmuls: each worker warms the
+  // start of its share of the next one. Up to 4 ranges per job; ignored on the calling thread.
+  void warm_after_job(const void* p, size_t bytes);
+  // Bytes the workers have warmed so far (for tests and benchmarks).
+  uint64_t warmed_bytes() const { return warmed_.load(std::memory_order_relaxed); }
+
   static int physical_cores();
 
  private:
   void worker(int idx);
+  void warm(uint32_t seen);
   int n_threads_;
   std::vector<std::thread> workers_;
   const std::function<void(int, int)>* job_ = nullptr;  // published by generation_ (release)
   alignas(64) std::atomic<uint32_t> generation_{0};     // bumped once per job (and at stop)
   alignas(64) std::atomic<int> pending_{0};             // workers still running the job
   std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> warmed_{0};
 };
 
 }  // namespace uma

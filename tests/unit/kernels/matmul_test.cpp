@@ -3,10 +3,12 @@
 // several thread counts.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "gguf/gguf.h"
 #include "kernel_test_util.h"
@@ -402,6 +404,70 @@ TEST(matmul, many_equals_separate_products) {
   matmul(mixed[1], x.data(), 1, w1.data(), nullptr);
   EXPECT_EQ(y0, w0);
   EXPECT_EQ(y1, w1);
+}
+
+// Decode's split: each share starts on a piece boundary (a multiple of decode_piece_rows rows
+// from its matrix's start), at or after t / nt of the bytes and before any later piece that
+// would do, in order of t; and a `then` hint (the warm-up of the next call) changes no result.
+TEST(matmul, decode_shares_and_then_hint) {
+  std::mt19937 rng(31);
+  const int64_t cols = 1024;
+  std::vector<std::vector<uint8_t>> bufs;
+  std::vector<matrix_view> ws;
+  for (int64_t r : {2048, 16, 0, 1024, 1000}) {
+    bufs.push_back(random_rows(rng, dtype::q4_0, std::max<int64_t>(r, 1), cols));
+    ws.push_back(view_of(dtype::q4_0, bufs.back().data(), r, cols));
+  }
+  const size_t rb = ws[0].row_bytes;
+  size_t total = 0;
+  for (const auto& w : ws) total += static_cast<size_t>(w.rows) * rb;
+  for (int nt : {1, 2, 3, 7, 64}) {
+    size_t last = 0;
+    for (int t = 0; t < nt; ++t) {
+      const share_point p = decode_share_start(ws, t, nt);
+      const size_t at = total / static_cast<size_t>(nt) * static_cast<size_t>(t);
+      if (p.matrix == ws.size()) {
+        last = total;
+        continue;
+      }
+      ASSERT_LT(p.matrix, ws.size());
+      EXPECT_GT(ws[p.matrix].rows, 0);
+      EXPECT_EQ(p.row % decode_piece_rows(rb), 0);
+      EXPECT_LT(p.row, ws[p.matrix].rows);
+      size_t before = 0;
+      for (size_t m = 0; m < p.matrix; ++m) before += static_cast<size_t>(ws[m].rows) * rb;
+      const size_t start = before + static_cast<size_t>(p.row) * rb;
+      EXPECT_GE(start, at) << nt << " " << t;
+      EXPECT_GE(start, last);
+      // The piece before it (in its matrix, or the previous matrix's last) starts before `at`.
+      if (p.row > 0) {
+        EXPECT_LT(start - static_cast<size_t>(decode_piece_rows(rb)) * rb, at);
+      }
+      last = start;
+    }
+    EXPECT_EQ(decode_share_start(ws, 0, nt).matrix, 0u);
+    EXPECT_EQ(decode_share_start(ws, 0, nt).row, 0);
+  }
+  const std::vector<matrix_view> none;
+  EXPECT_EQ(decode_share_start(none, 1, 2).matrix, 0u);
+
+  thread_pool pool(2);
+  auto x = random_floats(rng, cols);
+  const matrix_view first[] = {ws[3], ws[4]};
+  std::vector<float> want0(1024), want1(1000), got0(1024), got1(1000), y(2048), yw(2048);
+  float* const want[] = {want0.data(), want1.data()};
+  float* const got[] = {got0.data(), got1.data()};
+  matmul_many(first, x.data(), 1, want, &pool);
+  matmul_many(first, x.data(), 1, got, &pool, ws);
+  EXPECT_EQ(got0, want0);
+  EXPECT_EQ(got1, want1);
+  matmul(ws[0], x.data(), 1, yw.data(), &pool);
+  matmul(ws[0], x.data(), 1, y.data(), &pool, first);
+  EXPECT_EQ(y, yw);
+  // The last call's warm-up runs to its end (no job follows it); bounded wait, no timing asserted.
+  for (int i = 0; i < 10000 && pool.warmed_bytes() < (256u << 10); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_GE(pool.warmed_bytes(), 256u << 10);
 }
 
 // The AVX-VNNI build computes the AVX2 kernels' integers with other instructions: every type,

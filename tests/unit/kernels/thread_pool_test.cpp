@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "util/thread_pool.h"
@@ -46,6 +48,40 @@ TEST(thread_pool, run_on_all_reaches_every_thread_and_orders_memory) {
     });
   }
   EXPECT_EQ(bad.load(), 0);
+}
+
+// A worker warms the ranges its job registered once it has reported the job done (up to 4 per
+// job; the calling thread's are ignored), and the next job runs as usual.
+TEST(thread_pool, warms_what_a_job_registered) {
+  thread_pool pool(2);
+  std::vector<char> buf(1 << 20, 1);
+  pool.run_on_all([&](int t, int) {
+    if (t == 0) {
+      pool.warm_after_job(buf.data(), buf.size());  // the caller: ignored
+      return;
+    }
+    for (int i = 0; i < 5; ++i)  // the fifth is dropped
+      pool.warm_after_job(buf.data() + i * 100000, 100000);
+    pool.warm_after_job(buf.data(), 0);  // empty: ignored
+  });
+  // Nothing publishes a job now, so the worker finishes all four ranges; wait for it (no timing
+  // is asserted: the bound only keeps a broken pool from hanging the suite).
+  for (int i = 0; i < 10000 && pool.warmed_bytes() < 400000; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(pool.warmed_bytes(), 400000u);
+  std::atomic<int> c{0};
+  pool.run_on_all([&](int, int) { c++; });
+  EXPECT_EQ(c.load(), 2);
+  EXPECT_EQ(pool.warmed_bytes(), 400000u);  // the list was cleared
+  // A job published while a worker warms a long range still runs on every thread.
+  std::vector<char> big(64 << 20, 1);
+  for (int round = 0; round < 20; ++round) {
+    pool.run_on_all([&](int t, int) {
+      if (t != 0) pool.warm_after_job(big.data(), big.size());
+    });
+    pool.run_on_all([&](int, int) { c++; });
+  }
+  EXPECT_EQ(c.load(), 42);
 }
 
 TEST(thread_pool, survives_idle_periods_and_destruction) {
