@@ -271,7 +271,7 @@ namespace {
 // more than it streams while the caller runs the glue between two matmuls (a few microseconds),
 // well inside L2; the warm stops when the next call starts. In-process A/B with the attention's
 // K/V prefetch (model/blocks.cpp), qwen3-0.6b decode: Q4_0 +4 %, Q4_K_M +2 % (docs/performance.md
-// 2026-12-04 11:20).
+// 2026-12-04 10:25).
 constexpr size_t warm_bytes = 256 << 10;
 
 // Thread t's share of a call's pieces, from decode_share_start: the first warm_bytes of it (on
