@@ -394,7 +394,7 @@ void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
   for (size_t m = 0; m < ws.size(); ++m)
     for (int64_t r0 = 0; r0 < ws[m].rows; r0 += row_block) blocks.push_back({m, r0});
   const std::vector<block>& todo = blocks;
-  run_tasks(pool, static_cast<int64_t>(todo.size()), [&](int64_t i) {
+  const auto do_block = [&](int64_t i) {
     const block& t = todo[static_cast<size_t>(i)];
     const matrix_view& w = ws[t.m];
     const auto ti = static_cast<size_t>(w.type);
@@ -420,6 +420,50 @@ void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
       if (wants_prep && prep != nullptr)
         g.prep = prep + static_cast<size_t>(j0) * prb, g.prep_row_bytes = prb;
       gx(g);
+    }
+  };
+  // The weight rows of block i, requested towards L2 while the block before it is worked on.
+  const auto prefetch_block = [&](int64_t i) {
+    const block& t = todo[static_cast<size_t>(i)];
+    const matrix_view& w = ws[t.m];
+    const auto* p = static_cast<const char*>(w.data) + static_cast<size_t>(t.r0) * w.row_bytes;
+    const size_t bytes = static_cast<size_t>(std::min(row_block, w.rows - t.r0)) * w.row_bytes;
+    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 2);
+  };
+  const auto count = static_cast<int64_t>(todo.size());
+  const int nt = pool != nullptr ? static_cast<int>(std::min<int64_t>(pool->size(), count)) : 1;
+  if (nt <= 1) {
+    for (int64_t i = 0; i < count; ++i) {
+      if (i + 1 < count) prefetch_block(i + 1);
+      do_block(i);
+    }
+    return;
+  }
+  // Each thread its own run of blocks front to back (stealing_runs, as decode's pieces), so it
+  // knows the block it takes next and the weights stream into L2 ahead of the interleave that
+  // reads them. (From a shared counter, the threads' tasks alternated and each began with a cold
+  // read: batched decode of 8-32 rows is short of compute per weight byte to hide it.)
+  thread_local std::vector<int64_t> starts;
+  starts.resize(static_cast<size_t>(nt) + 1);
+  for (int t = 0; t <= nt; ++t) starts[static_cast<size_t>(t)] = count * t / nt;
+  thread_local stealing_runs runs_tl;  // the caller's; the workers reach it through `runs`
+  stealing_runs& runs = runs_tl;
+  runs.reset(starts);
+  pool->run_on_all([&](int t, int) {
+    if (t >= nt) return;
+    int64_t lo = 0, hi = 0, next_lo = 0, next_hi = 0;
+    bool more = runs.claim(static_cast<size_t>(t), &lo, &hi);
+    while (more) {
+      for (int64_t i = lo; i < hi; ++i) {
+        if (i + 1 < hi) {
+          prefetch_block(i + 1);
+        } else {
+          more = runs.claim(static_cast<size_t>(t), &next_lo, &next_hi);
+          if (more) prefetch_block(next_lo);
+        }
+        do_block(i);
+      }
+      lo = next_lo, hi = next_hi;
     }
   });
 }
