@@ -80,7 +80,13 @@ struct matmul_backend {
   // Optional activation layout for gemm_x16 (gemm_args::prep), made once per call.
   std::array<gemm_prep_fn, max_dtype_id> gemm_prep_x16{};
   std::array<big_gemm_fn, max_dtype_id> big_gemm_x16{};
+  // From how many activation rows a rows-layout matrix of the type goes through gemm_x16 (rows
+  // interleaved on the fly) instead of the rows gemm tile over decode's pieces; 0: the default,
+  // x16_min_n_default. Where the rows tiles are dear (the K formats on AVX-512) batched decode
+  // of a few sequences already gains from it (docs/performance.md 2026-12-04 11:45).
+  std::array<int64_t, max_dtype_id> x16_min_n{};
 };
+inline constexpr int64_t x16_min_n_default = 16;
 
 // nullptr if the backend is not compiled in or this CPU lacks it.
 const matmul_backend* find_backend(backend_id id);

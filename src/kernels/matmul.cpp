@@ -127,12 +127,20 @@ uint8_t* scratch(size_t bytes) {
   return buf.data();
 }
 
-// From this many activation rows on, prefill of a rows-layout matrix interleaves on the fly.
-// Below it (batched decode of a few sequences) the rows-layout gemm tiles run over decode's
-// pieces (run_matvecs). Measured on decode's matmul sequence (bench_matmul decode_seq,
-// qwen3-0.6b Q4_0 from DRAM, steps/s): 8 rows 37-39 pieces, 29-30 in 32-row tasks, 23-24
-// interleaved; 16 rows 18-20 either way; 24 rows 13-14 pieces, 17 interleaved.
-constexpr int64_t x16_prefill_min_n = 16;
+// From this many activation rows on (matmul_backend::x16_min_n), prefill of a rows-layout
+// matrix interleaves on the fly. Below it (batched decode of a few sequences) the rows-layout
+// gemm tiles run over decode's pieces (run_matvecs). Measured on decode's matmul sequence
+// (bench_matmul decode_seq, qwen3-0.6b Q4_0 from DRAM, steps/s), when interleaved blocks came
+// from a shared counter: 8 rows 37-39 pieces, 29-30 in 32-row tasks, 23-24 interleaved; 16 rows
+// 18-20 either way; 24 rows 13-14 pieces, 17 interleaved. With per-thread runs and the next
+// block prefetched (prefill_seq, GOPS, rows tiles / interleaved): AVX-512 Q4_K n 4 287 / 380,
+// n 8 263-344 / 516-557; Q4_0 n 4 403-415 / 353, n 8 438-449 / 424-467, n 12 420-433 / 621;
+// AVX-VNNI n 8 Q4_0 333 / 359, Q8_0 184 / 275, Q4_K 254 / 354; AVX2 mixed (kept at 16).
+int64_t x16_min_n(const matmul_backend& be, dtype t) {
+  const auto ti = static_cast<size_t>(t);
+  const int64_t v = ti < max_dtype_id ? be.x16_min_n[ti] : 0;
+  return v > 0 ? v : x16_min_n_default;
+}
 
 // Runs task(i) for i in [0, n_tasks) over the pool: thread t starts at task t, then takes the next
 // free one from a shared counter (dynamic balance when another process steals a core).
@@ -361,17 +369,17 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
 // The kernel matmul_on runs over decode's pieces for n activation rows (2a there), or null
 // where another path takes the product (the whole-product engine, the x16 prefill, row-block
 // tasks): matvec for decode and where there is no gemm kernel, the gemm tile below
-// x16_prefill_min_n rows (batched decode).
-gemm_fn pieces_kernel(const matmul_backend& be, const kernel_choice& k, int64_t n) {
+// x16_min_n rows (batched decode).
+gemm_fn pieces_kernel(const matmul_backend& be, const kernel_choice& k, dtype t, int64_t n) {
   if (k.big != nullptr && n >= be.big_gemm_min_n) return nullptr;
   if (n == 1 || k.gemm == nullptr) return k.matvec;
-  return n < x16_prefill_min_n ? k.gemm : nullptr;
+  return n < x16_min_n(be, t) ? k.gemm : nullptr;
 }
 
 // Whether matmul_on interleaves `w` on the fly for n activation rows (see 2b there).
 bool x16_on_the_fly(const matmul_backend& be, const matrix_view& w, int64_t n) {
   const auto ti = static_cast<size_t>(w.type);
-  return n >= x16_prefill_min_n && ti < max_dtype_id && be.gemm_x16[ti] != nullptr &&
+  return n >= x16_min_n(be, w.type) && ti < max_dtype_id && be.gemm_x16[ti] != nullptr &&
          be.gemm_x16[ti] != scalar_backend().gemm_x16[ti] && x16_layout_fits(w);
 }
 
@@ -516,7 +524,7 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   const size_t arb = act_row_bytes(k.af, w.cols);
   const uint8_t* a = convert_rows(k, x, n, w.cols, pool);
 
-  if (const gemm_fn piece_fn = pieces_kernel(be, k, n)) {
+  if (const gemm_fn piece_fn = pieces_kernel(be, k, w.type, n)) {
     // 2a. Decode, and batched decode of a few rows: the output rows in decode's pieces
     // (multiples of 16 rows), each thread reading long runs of the matrix; the gemm tile where
     // n > 1, each weight chunk unpacked once for the n rows. (In 32-row tasks taken in turns the
@@ -582,7 +590,7 @@ void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, c
            w.cols == ws[0].cols;
   // Fused where matmul_on would run each matrix over decode's pieces (2a there).
   const kernel_choice k = fuse ? choose(be, ws[0]) : kernel_choice{};
-  const gemm_fn piece_fn = fuse ? pieces_kernel(be, k, n) : nullptr;
+  const gemm_fn piece_fn = fuse ? pieces_kernel(be, k, ws[0].type, n) : nullptr;
   gemm_prep_fn shared_prep = nullptr;
   if (piece_fn == nullptr && shared_x16_prefill(be, ws, ys, n, &shared_prep)) {
     // Prefill: the activation converted (and laid out for the kernels) once for all matrices,

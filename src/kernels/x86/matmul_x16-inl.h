@@ -593,4 +593,8 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
           x16_q4_k_gemm<uma::kernels::x16_block_q5_k>);
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_k)] = x16_q4_k_pairs_prep;
   set_x16(dtype::q6_k, x16_q6_k_matvec, x16_q6_k_gemm);
+  // Batched decode through the x16 tiles from 4 rows for the K formats, 8 for the others.
+  for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0}) b.x16_min_n[static_cast<size_t>(t)] = 8;
+  for (dtype t : {dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k})
+    b.x16_min_n[static_cast<size_t>(t)] = 4;
 }

@@ -605,4 +605,10 @@ inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
   b.gemm_x16[static_cast<size_t>(dtype::q5_k)] = x16_256_q4_k_gemm<uma::kernels::x16_block_q5_k>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_k)] = x16_q4_k_pairs_prep;
   b.gemm_x16[static_cast<size_t>(dtype::q6_k)] = x16_256_q6_k_gemm;
+#if UMA_AVXVNNI
+  // Batched decode through the x16 tiles from 8 rows (AVX2: the default, 16).
+  for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q2_k, dtype::q3_k, dtype::q4_k,
+                  dtype::q5_k, dtype::q6_k})
+    b.x16_min_n[static_cast<size_t>(t)] = 8;
+#endif
 }
