@@ -83,7 +83,7 @@ struct matmul_backend {
   // From how many activation rows a rows-layout matrix of the type goes through gemm_x16 (rows
   // interleaved on the fly) instead of the rows gemm tile over decode's pieces; 0: the default,
   // x16_min_n_default. Where the rows tiles are dear (the K formats on AVX-512) batched decode
-  // of a few sequences already gains from it (docs/performance.md 2026-12-04 11:45).
+  // of a few sequences already gains from it (docs/performance.md 2026-12-04 11:30).
   std::array<int64_t, max_dtype_id> x16_min_n{};
 };
 inline constexpr int64_t x16_min_n_default = 16;
