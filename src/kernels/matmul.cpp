@@ -158,6 +158,52 @@ void run_tasks(thread_pool* pool, int64_t n_tasks, const F& task) {
   });
 }
 
+// Runs block(i) for i in [0, n) over the pool for row blocks whose weights stream from memory
+// (prefill and batched decode): each thread owns a run of blocks front to back (stealing_runs, as
+// decode's pieces), so it knows the block it takes next and calls prefetch(next) before working
+// on the current one. (From a shared counter the threads' blocks alternated and each began with
+// a cold read: batched decode of 8-32 rows is short of compute per weight byte to hide it.)
+template <class P, class B>
+void run_blocks(thread_pool* pool, int64_t n, const P& prefetch, const B& block) {
+  const int nt = pool != nullptr ? static_cast<int>(std::min<int64_t>(pool->size(), n)) : 1;
+  if (nt <= 1) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (i + 1 < n) prefetch(i + 1);
+      block(i);
+    }
+    return;
+  }
+  thread_local std::vector<int64_t> starts;
+  starts.resize(static_cast<size_t>(nt) + 1);
+  for (int t = 0; t <= nt; ++t) starts[static_cast<size_t>(t)] = n * t / nt;
+  thread_local stealing_runs runs_tl;  // the caller's; the workers reach it through `runs`
+  stealing_runs& runs = runs_tl;
+  runs.reset(starts);
+  pool->run_on_all([&](int t, int) {
+    if (t >= nt) return;
+    int64_t lo = 0, hi = 0, next_lo = 0, next_hi = 0;
+    bool more = runs.claim(static_cast<size_t>(t), &lo, &hi);
+    while (more) {
+      for (int64_t i = lo; i < hi; ++i) {
+        if (i + 1 < hi) {
+          prefetch(i + 1);
+        } else {
+          more = runs.claim(static_cast<size_t>(t), &next_lo, &next_hi);
+          if (more) prefetch(next_lo);
+        }
+        block(i);
+      }
+      lo = next_lo, hi = next_hi;
+    }
+  });
+}
+
+// Requests [p, p + bytes) towards L2.
+inline void prefetch_bytes(const void* p, size_t bytes) {
+  const auto* c = static_cast<const char*>(p);
+  for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 2);
+}
+
 }  // namespace
 
 namespace {
@@ -430,50 +476,14 @@ void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
       gx(g);
     }
   };
-  // The weight rows of block i, requested towards L2 while the block before it is worked on.
+  // The weight rows of block i, requested while the block before it is worked on.
   const auto prefetch_block = [&](int64_t i) {
     const block& t = todo[static_cast<size_t>(i)];
     const matrix_view& w = ws[t.m];
-    const auto* p = static_cast<const char*>(w.data) + static_cast<size_t>(t.r0) * w.row_bytes;
-    const size_t bytes = static_cast<size_t>(std::min(row_block, w.rows - t.r0)) * w.row_bytes;
-    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 2);
+    prefetch_bytes(static_cast<const uint8_t*>(w.data) + static_cast<size_t>(t.r0) * w.row_bytes,
+                   static_cast<size_t>(std::min(row_block, w.rows - t.r0)) * w.row_bytes);
   };
-  const auto count = static_cast<int64_t>(todo.size());
-  const int nt = pool != nullptr ? static_cast<int>(std::min<int64_t>(pool->size(), count)) : 1;
-  if (nt <= 1) {
-    for (int64_t i = 0; i < count; ++i) {
-      if (i + 1 < count) prefetch_block(i + 1);
-      do_block(i);
-    }
-    return;
-  }
-  // Each thread its own run of blocks front to back (stealing_runs, as decode's pieces), so it
-  // knows the block it takes next and the weights stream into L2 ahead of the interleave that
-  // reads them. (From a shared counter, the threads' tasks alternated and each began with a cold
-  // read: batched decode of 8-32 rows is short of compute per weight byte to hide it.)
-  thread_local std::vector<int64_t> starts;
-  starts.resize(static_cast<size_t>(nt) + 1);
-  for (int t = 0; t <= nt; ++t) starts[static_cast<size_t>(t)] = count * t / nt;
-  thread_local stealing_runs runs_tl;  // the caller's; the workers reach it through `runs`
-  stealing_runs& runs = runs_tl;
-  runs.reset(starts);
-  pool->run_on_all([&](int t, int) {
-    if (t >= nt) return;
-    int64_t lo = 0, hi = 0, next_lo = 0, next_hi = 0;
-    bool more = runs.claim(static_cast<size_t>(t), &lo, &hi);
-    while (more) {
-      for (int64_t i = lo; i < hi; ++i) {
-        if (i + 1 < hi) {
-          prefetch_block(i + 1);
-        } else {
-          more = runs.claim(static_cast<size_t>(t), &next_lo, &next_hi);
-          if (more) prefetch_block(next_lo);
-        }
-        do_block(i);
-      }
-      lo = next_lo, hi = next_hi;
-    }
-  });
+  run_blocks(pool, static_cast<int64_t>(todo.size()), prefetch_block, do_block);
 }
 
 // Whether matmul_many can run `ws` as one x16 prefill (run_x16_prefill) for n activation rows:
@@ -561,7 +571,12 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   // 2c. Prefill / batched decode: tasks are blocks of weight rows; inside a task the gemm kernel
   // sweeps activation rows in slices that stay in L2, reusing each weight block across them.
   const int64_t n_tasks = (w.rows + row_block - 1) / row_block;
-  run_tasks(pool, n_tasks, [&](int64_t i) {
+  const auto prefetch_block = [&](int64_t i) {
+    const int64_t r0 = i * row_block;
+    prefetch_bytes(wbytes + static_cast<size_t>(r0) * w.row_bytes,
+                   static_cast<size_t>(std::min(row_block, w.rows - r0)) * w.row_bytes);
+  };
+  run_blocks(pool, n_tasks, prefetch_block, [&](int64_t i) {
     const int64_t r0 = i * row_block;
     for (int64_t j0 = 0; j0 < n; j0 += act_block) {
       gemm_args g = base;
