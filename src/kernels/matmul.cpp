@@ -318,9 +318,6 @@ share_point decode_share_start(std::span<const matrix_view> ws, int t, int nt) {
 
 namespace {
 
-// Decode (and any n without a gemm kernel): every matrix's output rows in pieces, all pieces one
-// task list on the pool (one hand-off and one wait however many matrices), `matvec` over each
-// claimed stretch of pieces (one call per matrix in it) for the n converted activation rows at `a`.
 // How much of its next share a worker warms after a decode call (thread_pool::warm_after_job):
 // more than it streams while the caller runs the glue between two matmuls (a few microseconds),
 // well inside L2; the warm stops when the next call starts. In-process A/B with the attention's
@@ -344,6 +341,10 @@ void warm_share(std::span<const matrix_view> ws, int t, int nt, thread_pool* poo
   }
 }
 
+// Decode (and any n without a gemm kernel): every matrix's output rows in pieces, all pieces one
+// task list on the pool (one hand-off and one wait however many matrices), `matvec` over each
+// claimed stretch of pieces (one call per matrix in it) for the n converted activation rows at `a`.
+// A worker that finishes its share warms the start of its share of `then` (the next call).
 void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<float* const> ys,
                  const uint8_t* a, size_t a_row_bytes, const uint8_t* prep, size_t prep_row_bytes,
                  int64_t n, thread_pool* pool, std::span<const matrix_view> then) {
