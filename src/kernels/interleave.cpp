@@ -36,8 +36,12 @@ x16_format x16_format_of(dtype t) {
   switch (t) {
     case dtype::q4_0:
       return {qk32, 1, 4};
+    case dtype::q4_1:
+      return {qk32, 2, 4};
     case dtype::q5_0:
       return {qk32, 1, 5};
+    case dtype::q5_1:
+      return {qk32, 2, 5};
     case dtype::q8_0:
       return {qk32, 1, 8};
     case dtype::q2_k:
@@ -154,8 +158,12 @@ group_fn group_x16_for(dtype t) {
   switch (t) {
     case dtype::q4_0:
       return group_x16<1, 4, false>;
+    case dtype::q4_1:
+      return group_x16<2, 4, false>;
     case dtype::q5_0:
       return group_x16<1, 5, false>;
+    case dtype::q5_1:
+      return group_x16<2, 5, false>;
     case dtype::q8_0:
       return group_x16<1, 8, false>;
     case dtype::q2_k:
@@ -249,7 +257,9 @@ void matvec_x16(const gemm_args& g) {
 
 void fill_x16_table(matmul_backend& b) {
   b.matvec_x16[static_cast<size_t>(dtype::q4_0)] = matvec_x16<dtype::q4_0>;
+  b.matvec_x16[static_cast<size_t>(dtype::q4_1)] = matvec_x16<dtype::q4_1>;
   b.matvec_x16[static_cast<size_t>(dtype::q5_0)] = matvec_x16<dtype::q5_0>;
+  b.matvec_x16[static_cast<size_t>(dtype::q5_1)] = matvec_x16<dtype::q5_1>;
   b.matvec_x16[static_cast<size_t>(dtype::q8_0)] = matvec_x16<dtype::q8_0>;
   b.matvec_x16[static_cast<size_t>(dtype::q2_k)] = matvec_x16<dtype::q2_k>;
   b.matvec_x16[static_cast<size_t>(dtype::q3_k)] = matvec_x16<dtype::q3_k>;

@@ -29,8 +29,8 @@ namespace uma::kernels {
 //         the 16 rows' fp16 scales come first, then their nibble bytes 4 at a time (bytes
 //         4j..4j+3 of every row, j = 0..3), so one 512-bit load holds 4 bytes of each of 16 rows
 //         and the integer dot products run 16 rows wide with no shuffles, and the scales of 16
-//         rows convert in one instruction. Same size as the rows layout. Q4_0, Q5_0, Q8_0, Q4_K,
-//         Q6_K (whose scales and quant bytes are interleaved the same way: fp16 fields as halves,
+//         rows convert in one instruction. Same size as the rows layout. Q4_0, Q4_1, Q5_0, Q5_1,
+//         Q8_0, Q2_K .. Q6_K (whose fields are interleaved the same way: fp16 fields as halves,
 //         the rest as dwords, in the block's order).
 enum class weight_layout : uint8_t { rows, x16 };
 
@@ -56,6 +56,21 @@ struct x16_block_q5_0 {
   uint8_t qs[4][64];  // qs[j][4 * m + i] = row m's qs[4 * j + i]
 };
 static_assert(sizeof(x16_block_q5_0) == 16 * 22);
+// One x16 group-block of Q4_1: 16 rows x 32 weights (320 bytes, as 16 block_q4_1).
+struct x16_block_q4_1 {
+  uint16_t d[16];     // row m's scale
+  uint16_t m[16];     // row m's min
+  uint8_t qs[4][64];  // qs[j][4 * m + i] = row m's qs[4 * j + i]
+};
+static_assert(sizeof(x16_block_q4_1) == 16 * 20);
+// One x16 group-block of Q5_1: 16 rows x 32 weights (384 bytes, as 16 block_q5_1).
+struct x16_block_q5_1 {
+  uint16_t d[16];
+  uint16_t m[16];
+  uint8_t qh[64];     // row m's 32 fifth bits at qh[4 * m]
+  uint8_t qs[4][64];  // qs[j][4 * m + i] = row m's qs[4 * j + i]
+};
+static_assert(sizeof(x16_block_q5_1) == 16 * 24);
 // One x16 group-block of Q8_0: 16 rows x 32 weights (544 bytes, as 16 block_q8_0).
 struct x16_block_q8_0 {
   uint16_t d[16];
@@ -121,8 +136,8 @@ void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,
                  std::span<float* const> ys, thread_pool* pool,
                  std::span<const matrix_view> then = {});
 
-// True when this CPU's backend has a native x16 kernel for `w` (a rows-layout Q4_0, Q5_0, Q8_0,
-// Q4_K or Q6_K matrix whose row count is a multiple of 16): only then is interleaving a speed-up.
+// True when this CPU's backend has a native x16 kernel for `w` (a rows-layout matrix of a type
+// with an x16 layout, above, whose row count is a multiple of 16): only then is interleaving a speed-up.
 bool interleave_supported(const matrix_view& w);
 // Writes rows-layout `w` in the x16 layout to `dst` (w.rows * w.row_bytes bytes), in parallel
 // over `pool` (may be null). The caller checks interleave_supported (or at least Q4_0 and

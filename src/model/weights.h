@@ -86,7 +86,7 @@ struct weights {
 result<std::unique_ptr<weights>> bind_weights(const gguf::file& f, const model_config& c);
 
 // Copies every matrix the CPU's backend has an x16 kernel for (kernels::interleave_supported:
-// Q4_0, Q5_0, Q8_0, Q4_K, Q6_K with rows % 16 == 0) into that layout, then drops the process's
+// the legacy 32-element formats and Q2_K .. Q6_K, with rows % 16 == 0) into that layout, then drops the process's
 // pages of the originals from the mapping. The token embedding keeps its rows view (one row is read
 // per token); a tied output matrix gets the interleaved copy. Not zero-copy: opt-in
 // (load_options::repack).

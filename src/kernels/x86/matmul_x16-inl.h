@@ -42,9 +42,11 @@ void x16_sweep(const gemm_args& g, const Wide& wide, const One& one) {
 // q[j] holding 4 unsigned values of each of the 16 rows for activation bytes 4j..4j+3, and
 // F::offset is what those values exceed the signed weights by (the dot starts at -offset x the
 // activation block sum).
-struct x16_q4_0_fmt {  // nibbles: q[j] low nibbles of qs dword j, q[4 + j] their high nibbles
-  using block = uma::kernels::x16_block_q4_0;
-  static constexpr int offset = 8;
+// Q4_1 / Q5_1 (Min): no offset; each block adds m_w x s_a (the Q8_1 activation's d x sum), one
+// fma per 16 rows.
+template <class B>  // nibbles: q[j] low nibbles of qs dword j, q[4 + j] their high nibbles
+struct x16_nib4_fmt {
+  using block = B;
   // Operands j and 4 + j (activation bytes 4j.. and 16 + 4j..).
   static void unpack_j(const block& x, int j, __m512i& lo, __m512i& hi) {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
@@ -56,12 +58,22 @@ struct x16_q4_0_fmt {  // nibbles: q[j] low nibbles of qs dword j, q[4 + j] thei
     for (int j = 0; j < 4; ++j) unpack_j(x, j, q[j], q[4 + j]);
   }
 };
+struct x16_q4_0_fmt : x16_nib4_fmt<uma::kernels::x16_block_q4_0> {
+  using act = block_q8_0;
+  static constexpr int offset = 8;
+  static constexpr bool has_min = false;
+};
+struct x16_q4_1_fmt : x16_nib4_fmt<uma::kernels::x16_block_q4_1> {
+  using act = block_q8_1;
+  static constexpr int offset = 0;
+  static constexpr bool has_min = true;
+};
 // Q5_0: as Q4_0, plus each row's 32 fifth bits (one dword a row): for the 4 elements of a nibble
 // dword, the 4 bits are spread over their bytes by a byte broadcast and a bit test (vpshufb +
 // vptestmb) and added as 16 under the mask.
-struct x16_q5_0_fmt {
-  using block = uma::kernels::x16_block_q5_0;
-  static constexpr int offset = 16;
+template <class B>
+struct x16_nib5_fmt {
+  using block = B;
   static void unpack_j(const block& x, int j, __m512i& lo, __m512i& hi) {
     const __m512i low4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
     const __m512i bitsel = _mm512_set1_epi32(0x08040201);  // byte i of a dword tests bit i
@@ -81,10 +93,22 @@ struct x16_q5_0_fmt {
     for (int j = 0; j < 4; ++j) unpack_j(x, j, q[j], q[4 + j]);
   }
 };
+struct x16_q5_0_fmt : x16_nib5_fmt<uma::kernels::x16_block_q5_0> {
+  using act = block_q8_0;
+  static constexpr int offset = 16;
+  static constexpr bool has_min = false;
+};
+struct x16_q5_1_fmt : x16_nib5_fmt<uma::kernels::x16_block_q5_1> {
+  using act = block_q8_1;
+  static constexpr int offset = 0;
+  static constexpr bool has_min = true;
+};
 // Q8_0: the signed weights flipped to unsigned (w + 128) with one xor.
 struct x16_q8_0_fmt {
   using block = uma::kernels::x16_block_q8_0;
+  using act = block_q8_0;
   static constexpr int offset = 128;
+  static constexpr bool has_min = false;
   static void unpack_j(const block& x, int j, __m512i& lo, __m512i& hi) {
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     lo = _mm512_xor_si512(_mm512_loadu_si512(x.qs[j]), flip);
@@ -99,11 +123,12 @@ struct x16_q8_0_fmt {
 template <class F, int C>
 void x16_legacy_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* corr) {
   using block = typename F::block;
+  using act = typename F::act;
   const int64_t nb = g.cols / 32;
   const block* x = reinterpret_cast<const block*>(g.w) + gi * nb;
-  const block_q8_0* y[C];
+  const act* y[C];
   for (int c = 0; c < C; ++c)
-    y[c] = reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+    y[c] = reinterpret_cast<const act*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
   __m512 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
   // ~9 KB ahead (Q4_0: 32 blocks; measured 8 -> 24..48 blocks +10 % in decode), every line of
@@ -118,13 +143,18 @@ void x16_legacy_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* 
     const __m512 dx = _mm512_cvtph_ps(load256(x[b].d));
     for (int c = 0; c < C; ++c) {
       const int8_t* yq = y[c][b].qs;
-      __m512i s0 = _mm512_set1_epi32(corr[(c0 + c) * nb + b]), s1 = _mm512_setzero_si512();
+      __m512i s0 = F::offset != 0 ? _mm512_set1_epi32(corr[(c0 + c) * nb + b])
+                                  : _mm512_setzero_si512();
+      __m512i s1 = _mm512_setzero_si512();
       for (int j = 0; j < 4; ++j) {
         s0 = dpbusd_bcast(s0, q[j], yq + 4 * j);
         s1 = dpbusd_bcast(s1, q[4 + j], yq + 16 + 4 * j);
       }
       const __m512 dxy = _mm512_mul_ps(dx, _mm512_set1_ps(h2f(y[c][b].d)));
       acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), dxy, acc[c]);
+      if constexpr (F::has_min)
+        acc[c] = _mm512_fmadd_ps(_mm512_cvtph_ps(load256(x[b].m)),
+                                 _mm512_set1_ps(h2f(y[c][b].s)), acc[c]);
     }
   }
   for (int c = 0; c < C; ++c) _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16, acc[c]);
@@ -133,8 +163,10 @@ void x16_legacy_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* 
 template <class F>
 void x16_legacy_matvec(const gemm_args& g) {
   thread_local std::vector<int32_t> corr;
-  corr.resize(static_cast<size_t>(g.n * (g.cols / 32)));
-  block_offsets(g, F::offset, corr.data());
+  if constexpr (F::offset != 0) {
+    corr.resize(static_cast<size_t>(g.n * (g.cols / 32)));
+    block_offsets(g, F::offset, corr.data());
+  }
   x16_sweep<4>(
       g, [&](int64_t gi, int64_t c) { x16_legacy_tile<F, 4>(g, gi, c, corr.data()); },
       [&](int64_t gi, int64_t c) { x16_legacy_tile<F, 1>(g, gi, c, corr.data()); });
@@ -147,17 +179,20 @@ void x16_legacy_matvec(const gemm_args& g) {
 template <class F, int C>
 void x16_legacy_tile2(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* corr) {
   using block = typename F::block;
+  using act = typename F::act;
   const int64_t nb = g.cols / 32;
   const block* x0 = reinterpret_cast<const block*>(g.w) + gi * nb;
   const block* x1 = x0 + nb;
-  const block_q8_0* y[C];
+  const act* y[C];
   for (int c = 0; c < C; ++c)
-    y[c] = reinterpret_cast<const block_q8_0*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+    y[c] = reinterpret_cast<const act*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
   __m512 acc[2][C];
   for (int c = 0; c < C; ++c) acc[0][c] = acc[1][c] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     __m512i s[2][C];
-    for (int c = 0; c < C; ++c) s[0][c] = s[1][c] = _mm512_set1_epi32(corr[(c0 + c) * nb + b]);
+    for (int c = 0; c < C; ++c)
+      s[0][c] = s[1][c] = F::offset != 0 ? _mm512_set1_epi32(corr[(c0 + c) * nb + b])
+                                         : _mm512_setzero_si512();
     for (int j = 0; j < 4; ++j) {
       __m512i lo0, hi0, lo1, hi1;
       F::unpack_j(x0[b], j, lo0, hi0);
@@ -175,6 +210,11 @@ void x16_legacy_tile2(const gemm_args& g, int64_t gi, int64_t c0, const int32_t*
       const __m512 dy = _mm512_set1_ps(h2f(y[c][b].d));
       acc[0][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[0][c]), _mm512_mul_ps(dx0, dy), acc[0][c]);
       acc[1][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[1][c]), _mm512_mul_ps(dx1, dy), acc[1][c]);
+      if constexpr (F::has_min) {
+        const __m512 sy = _mm512_set1_ps(h2f(y[c][b].s));
+        acc[0][c] = _mm512_fmadd_ps(_mm512_cvtph_ps(load256(x0[b].m)), sy, acc[0][c]);
+        acc[1][c] = _mm512_fmadd_ps(_mm512_cvtph_ps(load256(x1[b].m)), sy, acc[1][c]);
+      }
     }
   }
   for (int c = 0; c < C; ++c) {
@@ -189,7 +229,7 @@ template <class F>
 void x16_legacy_gemm(const gemm_args& g) {
   thread_local std::vector<int32_t> own;
   const int32_t* corr = reinterpret_cast<const int32_t*>(g.prep);
-  if (corr == nullptr) {
+  if (corr == nullptr && F::offset != 0) {
     own.resize(static_cast<size_t>(g.n * (g.cols / 32)));
     block_offsets(g, F::offset, own.data());
     corr = own.data();
@@ -569,8 +609,8 @@ void x16_q6_k_gemm(const gemm_args& g) {
       [&](int64_t gi, int64_t c) { x16_q6_k_tile<1, false>(g, gi, c); });
 }
 
-// The x16 entries of the AVX-512 table: decode kernels, and for Q4_0 / Q5_0 / Q8_0 the two-group
-// prefill gemm with its once-per-call activation offsets.
+// The x16 entries of the AVX-512 table: decode kernels, and for Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 the
+// two-group prefill gemm (with its once-per-call activation offsets where the format has one).
 inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   using uma::dtype;
   using uma::kernels::gemm_fn;
@@ -581,6 +621,8 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   };
   set_x16(dtype::q4_0, x16_legacy_matvec<x16_q4_0_fmt>, x16_legacy_gemm<x16_q4_0_fmt>);
   set_x16(dtype::q5_0, x16_legacy_matvec<x16_q5_0_fmt>, x16_legacy_gemm<x16_q5_0_fmt>);
+  set_x16(dtype::q4_1, x16_legacy_matvec<x16_q4_1_fmt>, x16_legacy_gemm<x16_q4_1_fmt>);
+  set_x16(dtype::q5_1, x16_legacy_matvec<x16_q5_1_fmt>, x16_legacy_gemm<x16_q5_1_fmt>);
   set_x16(dtype::q8_0, x16_legacy_matvec<x16_q8_0_fmt>, x16_legacy_gemm<x16_q8_0_fmt>);
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_0)] = x16_offsets_prep<8>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_0)] = x16_offsets_prep<16>;

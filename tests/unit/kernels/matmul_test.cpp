@@ -267,8 +267,8 @@ TEST(matmul, rows_that_end_inside_a_chunk_match_scalar_and_batch) {
 TEST(matmul, x16_layout_round_trips_and_every_backend_matches_the_rows_layout_reference) {
   std::mt19937 rng(17);
   thread_pool pool2(2), pool3(3);
-  for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q2_k, dtype::q3_k, dtype::q4_k,
-                  dtype::q5_k, dtype::q6_k}) {
+  for (dtype t : {dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q8_0, dtype::q2_k,
+                  dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k}) {
     const std::vector<int64_t> col_set = traits(t).block_elems == 256
                                              ? std::vector<int64_t>{256, 768, 2048}
                                              : std::vector<int64_t>{32, 96, 544, 1024};
@@ -326,9 +326,9 @@ TEST(matmul, x16_layout_round_trips_and_every_backend_matches_the_rows_layout_re
 TEST(matmul, x16_is_offered_only_where_it_applies) {
   std::mt19937 rng(19);
   auto q4 = random_rows(rng, dtype::q4_0, 32, 64);
-  auto q8 = random_rows(rng, dtype::q4_1, 32, 64);
+  auto f16 = random_rows(rng, dtype::f16, 32, 64);
   EXPECT_FALSE(interleave_supported(view_of(dtype::q4_0, q4.data(), 24, 64)));  // 24 % 16 != 0
-  EXPECT_FALSE(interleave_supported(view_of(dtype::q4_1, q8.data(), 32, 64)));  // no x16 kernel
+  EXPECT_FALSE(interleave_supported(view_of(dtype::f16, f16.data(), 32, 64)));  // no x16 layout
   auto w = view_of(dtype::q4_0, q4.data(), 32, 64);
   const auto& be = best_backend();
   const bool native = be.matvec_x16[static_cast<size_t>(dtype::q4_0)] !=
