@@ -1,4 +1,4 @@
-// 256-bit prefill tiles over the x16 layout (matmul.h) for Q4_0, Q5_0, Q8_0, Q3_K, Q4_K, Q5_K,
+// 256-bit prefill tiles over the x16 layout (matmul.h) for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K ..
 // Q6_K, included by matmul_x86-inl.h inside its anonymous namespace in every x86 build: the AVX2
 // and AVX-VNNI builds (matmul_avx2.cpp, matmul_avxvnni.cpp) run the tiles, and the AVX-512 build
 // (matmul_x16-inl.h) shares the activation preparations (block_offsets, q4_k_sum_pairs). Prefill
@@ -55,10 +55,11 @@ inline int32_t load_i32(const int8_t* p) {
   return v;
 }
 
-// Q4_0: nibbles; offset 8 (in the block's offset terms).
-struct x16_256_q4_0 {
-  using block = uma::kernels::x16_block_q4_0;
-  static constexpr int offset = 8;
+// Q4_0: nibbles; offset 8 (in the block's offset terms). Q4_1 / Q5_1 (has_min): the same
+// unpacks with no offset, each block adding m_w x s_a (the Q8_1 activation's d x sum).
+template <class B>
+struct x16_256_nib4 {
+  using block = B;
   static constexpr bool staged = false;
   // Rows 8h..8h+7 of dword column j: the low nibbles (activation bytes 4j..) and the high ones
   // (16 + 4j..).
@@ -70,13 +71,23 @@ struct x16_256_q4_0 {
   }
   static __m256i dot(__m256i acc, __m256i w, __m256i a) { return dot_us(acc, w, a); }
 };
+struct x16_256_q4_0 : x16_256_nib4<uma::kernels::x16_block_q4_0> {
+  using act = block_q8_0;
+  static constexpr int offset = 8;
+  static constexpr bool has_min = false;
+};
+struct x16_256_q4_1 : x16_256_nib4<uma::kernels::x16_block_q4_1> {
+  using act = block_q8_1;
+  static constexpr int offset = 0;
+  static constexpr bool has_min = true;
+};
 
 // Q5_0: Q4_0's nibbles plus each row's 32 fifth bits (its dword of qh): for dword column j the
 // bits 4j.. (low elements) and 16 + 4j.. (high ones), each byte's bit picked by a byte broadcast,
 // a bit mask and a compare, and added as 16. Offset 16.
-struct x16_256_q5_0 {
-  using block = uma::kernels::x16_block_q5_0;
-  static constexpr int offset = 16;
+template <class B>
+struct x16_256_nib5 {
+  using block = B;
   static constexpr bool staged = true;
   static void unpack_j(const block& x, int j, int h, __m256i& lo, __m256i& hi) {
     const __m256i low4 = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
@@ -95,11 +106,23 @@ struct x16_256_q5_0 {
   }
   static __m256i dot(__m256i acc, __m256i w, __m256i a) { return dot_us(acc, w, a); }
 };
+struct x16_256_q5_0 : x16_256_nib5<uma::kernels::x16_block_q5_0> {
+  using act = block_q8_0;
+  static constexpr int offset = 16;
+  static constexpr bool has_min = false;
+};
+struct x16_256_q5_1 : x16_256_nib5<uma::kernels::x16_block_q5_1> {
+  using act = block_q8_1;
+  static constexpr int offset = 0;
+  static constexpr bool has_min = true;
+};
 
 // Q8_0: signed weights. AVX-VNNI: flipped to unsigned, offset 128; AVX2: the sign trick, no
 // offset.
 struct x16_256_q8_0 {
   using block = uma::kernels::x16_block_q8_0;
+  using act = block_q8_0;
+  static constexpr bool has_min = false;
   static constexpr int offset = UMA_AVXVNNI ? 128 : 0;
   static constexpr bool staged = false;
   static void unpack_j(const block& x, int j, int h, __m256i& lo, __m256i& hi) {
@@ -127,7 +150,7 @@ void x16_256_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* cor
   using block = typename F::block;
   const int64_t nb = g.cols / 32;
   const block* x = reinterpret_cast<const block*>(g.w) + gi * nb;
-  const block_q8_0* y[C];
+  const typename F::act* y[C];
   activation_rows(g, c0, y);
   __m256 acc[2][C];
   for (int c = 0; c < C; ++c) acc[0][c] = acc[1][c] = _mm256_setzero_ps();
@@ -153,6 +176,11 @@ void x16_256_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* cor
       const __m256 dy = _mm256_set1_ps(h2f(y[c][b].d));
       acc[0][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[0][c]), _mm256_mul_ps(d0, dy), acc[0][c]);
       acc[1][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[1][c]), _mm256_mul_ps(d1, dy), acc[1][c]);
+      if constexpr (F::has_min) {
+        const __m256 sy = _mm256_set1_ps(h2f(y[c][b].s));
+        acc[0][c] = _mm256_fmadd_ps(_mm256_cvtph_ps(load128(x[b].m)), sy, acc[0][c]);
+        acc[1][c] = _mm256_fmadd_ps(_mm256_cvtph_ps(load128(x[b].m + 8)), sy, acc[1][c]);
+      }
     }
   }
   for (int c = 0; c < C; ++c) {
@@ -172,7 +200,7 @@ void x16_256_staged_tile(const gemm_args& g, int64_t gi, int h, int64_t c0, cons
   using block = typename F::block;
   const int64_t nb = g.cols / 32;
   const block* x = reinterpret_cast<const block*>(g.w) + gi * nb;
-  const block_q8_0* y[C];
+  const typename F::act* y[C];
   activation_rows(g, c0, y);
   __m256 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
@@ -195,6 +223,9 @@ void x16_256_staged_tile(const gemm_args& g, int64_t gi, int h, int64_t c0, cons
       }
       const __m256 dy = _mm256_set1_ps(h2f(y[c][b].d));
       acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dx, dy), acc[c]);
+      if constexpr (F::has_min)
+        acc[c] = _mm256_fmadd_ps(_mm256_cvtph_ps(load128(x[b].m + 8 * h)),
+                                 _mm256_set1_ps(h2f(y[c][b].s)), acc[c]);
     }
   }
   for (int c = 0; c < C; ++c) _mm256_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16 + 8 * h, acc[c]);
@@ -595,6 +626,8 @@ inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_0)] = x16_offsets_prep<8>;
   b.gemm_x16[static_cast<size_t>(dtype::q5_0)] = x16_256_gemm<x16_256_q5_0>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_0)] = x16_offsets_prep<16>;
+  b.gemm_x16[static_cast<size_t>(dtype::q4_1)] = x16_256_gemm<x16_256_q4_1>;
+  b.gemm_x16[static_cast<size_t>(dtype::q5_1)] = x16_256_gemm<x16_256_q5_1>;
   b.gemm_x16[static_cast<size_t>(dtype::q8_0)] = x16_256_gemm<x16_256_q8_0>;
   if (x16_256_q8_0::offset != 0)
     b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep<x16_256_q8_0::offset>;
