@@ -137,7 +137,8 @@ void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,
                  std::span<const matrix_view> then = {});
 
 // True when this CPU's backend has a native x16 kernel for `w` (a rows-layout matrix of a type
-// with an x16 layout, above, whose row count is a multiple of 16): only then is interleaving a speed-up.
+// with an x16 layout, above, whose row count is a multiple of 16): only then is interleaving a
+// speed-up.
 bool interleave_supported(const matrix_view& w);
 // Writes rows-layout `w` in the x16 layout to `dst` (w.rows * w.row_bytes bytes), in parallel
 // over `pool` (may be null). The caller checks interleave_supported (or at least Q4_0 and

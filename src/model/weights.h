@@ -86,10 +86,10 @@ struct weights {
 result<std::unique_ptr<weights>> bind_weights(const gguf::file& f, const model_config& c);
 
 // Copies every matrix the CPU's backend has an x16 kernel for (kernels::interleave_supported:
-// the legacy 32-element formats and Q2_K .. Q6_K, with rows % 16 == 0) into that layout, then drops the process's
-// pages of the originals from the mapping. The token embedding keeps its rows view (one row is read
-// per token); a tied output matrix gets the interleaved copy. Not zero-copy: opt-in
-// (load_options::repack).
+// the legacy 32-element formats and Q2_K .. Q6_K, with rows % 16 == 0) into that layout, then drops
+// the process's pages of the originals from the mapping. The token embedding keeps its rows view
+// (one row is read per token); a tied output matrix gets the interleaved copy. Not zero-copy:
+// opt-in (load_options::repack).
 void interleave_weights(weights& w, const gguf::file& f, thread_pool* pool);
 
 // Bytes read per decoded token (see model::weight_bytes).

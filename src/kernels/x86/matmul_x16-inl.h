@@ -143,8 +143,8 @@ void x16_legacy_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* 
     const __m512 dx = _mm512_cvtph_ps(load256(x[b].d));
     for (int c = 0; c < C; ++c) {
       const int8_t* yq = y[c][b].qs;
-      __m512i s0 = F::offset != 0 ? _mm512_set1_epi32(corr[(c0 + c) * nb + b])
-                                  : _mm512_setzero_si512();
+      __m512i s0 =
+          F::offset != 0 ? _mm512_set1_epi32(corr[(c0 + c) * nb + b]) : _mm512_setzero_si512();
       __m512i s1 = _mm512_setzero_si512();
       for (int j = 0; j < 4; ++j) {
         s0 = dpbusd_bcast(s0, q[j], yq + 4 * j);
@@ -153,8 +153,8 @@ void x16_legacy_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* 
       const __m512 dxy = _mm512_mul_ps(dx, _mm512_set1_ps(h2f(y[c][b].d)));
       acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), dxy, acc[c]);
       if constexpr (F::has_min)
-        acc[c] = _mm512_fmadd_ps(_mm512_cvtph_ps(load256(x[b].m)),
-                                 _mm512_set1_ps(h2f(y[c][b].s)), acc[c]);
+        acc[c] = _mm512_fmadd_ps(_mm512_cvtph_ps(load256(x[b].m)), _mm512_set1_ps(h2f(y[c][b].s)),
+                                 acc[c]);
     }
   }
   for (int c = 0; c < C; ++c) _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + gi * 16, acc[c]);
@@ -191,8 +191,8 @@ void x16_legacy_tile2(const gemm_args& g, int64_t gi, int64_t c0, const int32_t*
   for (int64_t b = 0; b < nb; ++b) {
     __m512i s[2][C];
     for (int c = 0; c < C; ++c)
-      s[0][c] = s[1][c] = F::offset != 0 ? _mm512_set1_epi32(corr[(c0 + c) * nb + b])
-                                         : _mm512_setzero_si512();
+      s[0][c] = s[1][c] =
+          F::offset != 0 ? _mm512_set1_epi32(corr[(c0 + c) * nb + b]) : _mm512_setzero_si512();
     for (int j = 0; j < 4; ++j) {
       __m512i lo0, hi0, lo1, hi1;
       F::unpack_j(x0[b], j, lo0, hi0);
@@ -609,8 +609,8 @@ void x16_q6_k_gemm(const gemm_args& g) {
       [&](int64_t gi, int64_t c) { x16_q6_k_tile<1, false>(g, gi, c); });
 }
 
-// The x16 entries of the AVX-512 table: decode kernels, and for Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 the
-// two-group prefill gemm (with its once-per-call activation offsets where the format has one).
+// The x16 entries of the AVX-512 table: decode kernels, and for Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0
+// the two-group prefill gemm (with its once-per-call activation offsets where the format has one).
 inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   using uma::dtype;
   using uma::kernels::gemm_fn;
