@@ -132,8 +132,9 @@ TEST_P(TinyModel, RepackedWeightsGiveTheSameLogits) {
     if (native) {  // every Q4_0 / Q4_K matrix of these models has a multiple of 16 rows
       const weights& pw = (*plain)->bound();
       auto x16 = [](const matrix_ref& m) {
-        return m.type == dtype::q4_0 || m.type == dtype::q5_0 || m.type == dtype::q8_0 ||
-               m.type == dtype::q4_k || m.type == dtype::q6_k;
+        return m.type == dtype::q4_0 || m.type == dtype::q4_1 || m.type == dtype::q5_0 ||
+               m.type == dtype::q5_1 || m.type == dtype::q8_0 || m.type == dtype::q4_k ||
+               m.type == dtype::q6_k;
       };
       uint64_t q4 = x16(pw.output) ? pw.output.bytes() : 0;
       for (const auto& l : pw.layers)
