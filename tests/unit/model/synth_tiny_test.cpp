@@ -70,7 +70,8 @@ INSTANTIATE_TEST_SUITE_P(
                       synth_case{"tiny-llama", "q5_k"}, synth_case{"tiny-llama-untied", "f16"},
                       synth_case{"tiny-llama-untied", "q6_k"},
                       synth_case{"tiny-llama-untied", "q4_1"}, synth_case{"tiny-qwen3", "q3_k"},
-                      synth_case{"tiny-llama", "q2_k"}, synth_case{"tiny-llama-untied", "q3_k_m"}),
+                      synth_case{"tiny-llama", "q2_k"}, synth_case{"tiny-llama-untied", "q3_k_m"},
+                      synth_case{"tiny-qwen2", "q5_1"}),
     synth_name);
 
 }  // namespace
