@@ -38,12 +38,12 @@ void x16_sweep(const gemm_args& g, const Wide& wide, const One& one) {
   }
 }
 
-// The 32-element formats against Q8_0: F::unpack turns one x16 block into 8 operand vectors,
-// q[j] holding 4 unsigned values of each of the 16 rows for activation bytes 4j..4j+3, and
-// F::offset is what those values exceed the signed weights by (the dot starts at -offset x the
-// activation block sum).
-// Q4_1 / Q5_1 (Min): no offset; each block adds m_w x s_a (the Q8_1 activation's d x sum), one
-// fma per 16 rows.
+// The 32-element formats against their activation blocks (F::act: Q8_0, or Q8_1 for Q4_1 /
+// Q5_1): F::unpack turns one x16 block into 8 operand vectors, q[j] holding 4 unsigned values of
+// each of the 16 rows for activation bytes 4j..4j+3, and F::offset is what those values exceed
+// the signed weights by (the dot starts at -offset x the activation block sum). Q4_1 / Q5_1
+// (F::has_min) have no offset; each block adds m_w x s_a (the Q8_1 block's d x sum), one fma per
+// 16 rows.
 template <class B>  // nibbles: q[j] low nibbles of qs dword j, q[4 + j] their high nibbles
 struct x16_nib4_fmt {
   using block = B;
