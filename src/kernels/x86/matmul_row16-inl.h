@@ -305,7 +305,7 @@ struct row16_q4_0_fmt {
 
 struct row16_q4_1_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q4_1);
-  static constexpr bool far_prefetch = false;  // prefetch_lines
+  static constexpr bool far_prefetch = true;  // prefetch_lines
   static constexpr bool has_min = true;
   // Nibble words of block k of a group: 10k + 2 .. 10k + 9; block 3's from the second register
   // (loaded 16 bytes further: words 24..31 there).
@@ -351,7 +351,7 @@ struct row16_q5_0_fmt {
 
 struct row16_q5_1_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q5_1);
-  static constexpr bool far_prefetch = false;  // prefetch_lines
+  static constexpr bool far_prefetch = true;  // prefetch_lines
   static constexpr bool has_min = true;
   // Nibble words of block k: 12k + 4 .. 12k + 11; blocks 2 and 3 from the second register
   // (loaded 32 bytes further: word w of the group is its word w - 16).
