@@ -329,7 +329,7 @@ struct row16_q4_1_fmt {
 
 struct row16_q5_0_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q5_0);
-  static constexpr bool far_prefetch = false;  // prefetch_lines
+  static constexpr bool far_prefetch = true;  // prefetch_lines
   // Nibble words of block k: 11k + 3 .. 11k + 10 (second register: words 12..43).
   alignas(64) static constexpr int16_t qidx[32] = {3,  4,  5,  6,  7,  8,  9,  10, 14, 15, 16,
                                                    17, 18, 19, 20, 21, 25, 26, 27, 28, 29, 30,
