@@ -55,10 +55,11 @@ inline float h2f(uint16_t h) {
 // before its loads were made consecutive; bench_overlap shows the core itself overlaps a stream
 // with compute, so the tiles' own loads were the limit). Each step fetches its lines `near` bytes
 // ahead into L1 and, where Far, kFarAhead beyond that into L2 (clear of L1's few miss buffers). The
-// far one pays only for cheap-per-byte tiles (row16 Q4_0 / Q8_0: 2 threads +20-25 %; the legacy
-// tiles); the heavier AVX-512 tiles, compute-bound at 2 threads, lost 5-15 % with it. They prefetch
-// non-temporally instead (weights are read once per token; end to end K mixes +0-20 %, the rest
-// even). Figures: docs/performance.md (2026-12-02 23:25, 2026-12-03 05:20).
+// far one pays for the row16 tiles (Q4_0 / Q8_0: 2 threads +20-25 %; Q4_1 / Q5_0 / Q5_1 decode
+// +11-22 %, 2026-12-04) and the legacy tiles; the heavier K-format tiles, compute-bound at 2
+// threads, lost 5-15 % with it (again no gain on 2026-12-04). They prefetch non-temporally instead
+// (weights are read once per token; end to end K mixes +0-20 %, the rest even). Figures:
+// docs/performance.md (2026-12-02 23:25, 2026-12-03 05:20, 2026-12-04 14:30).
 inline constexpr size_t kFarAhead = 16384;
 template <bool Far = true>
 inline void prefetch_lines(const void* p, int lines, size_t near) {
