@@ -35,7 +35,8 @@ inline constexpr size_t row16_chunk_act = 640;
 // Rows of 17..31 blocks (qwen2.5-0.5b's 896 columns: 28) end inside their second chunk, and a
 // row-by-row decode pays a part-empty chunk for every row (one thread in L2, 896 columns Q4_0:
 // 33 GB/s against 44 for 1024). Decode instead streams such a matrix as one sequence of full
-// chunks across the row ends (row16_stream_tile), so the activation row is laid out over one
+// chunks across the row ends (row16_stream_tile; not Q8_0, whose stream ran slower from DRAM than
+// its row-by-row tiles, see row16_q8_0_fmt), so the activation row is laid out over one
 // period, the chunks until a row ends at a chunk's end again (lcm(nb, 16) / 16 of them): block j
 // of chunk c is activation block (16c + j) mod nb. The tiles read the first ceil(nb / 16) chunks,
 // which differ from a zero-padded layout only in the last one's lanes past the row end; the
@@ -250,7 +251,8 @@ template <int BB, int L1, bool Five, int QH, bool Min, bool Full>
 
 struct row16_q4_0_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q4_0);
-  static constexpr bool far_prefetch = true;  // prefetch_lines
+  static constexpr bool stream_short_rows = true;  // row16_stream
+  static constexpr bool far_prefetch = true;       // prefetch_lines
   // A chunk from five consecutive loads v0..v4 (masked to its valid bytes): group g's words
   // 36g.. lie in (v_g, v_{g+1}) from word 4g on, so block k's nibble words (9k + 1 .. 9k + 8 of
   // the group) are at 4g + 9k + 1.. there; the scales (word 9k, to lane 4k + g) of groups 0 / 1
@@ -305,7 +307,8 @@ struct row16_q4_0_fmt {
 
 struct row16_q4_1_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q4_1);
-  static constexpr bool far_prefetch = true;  // prefetch_lines
+  static constexpr bool stream_short_rows = true;  // row16_stream
+  static constexpr bool far_prefetch = true;       // prefetch_lines
   static constexpr bool has_min = true;
   // Nibble words of block k of a group: 10k + 2 .. 10k + 9; block 3's from the second register
   // (loaded 16 bytes further: words 24..31 there).
@@ -329,7 +332,8 @@ struct row16_q4_1_fmt {
 
 struct row16_q5_0_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q5_0);
-  static constexpr bool far_prefetch = true;  // prefetch_lines
+  static constexpr bool stream_short_rows = true;  // row16_stream
+  static constexpr bool far_prefetch = true;       // prefetch_lines
   // Nibble words of block k: 11k + 3 .. 11k + 10 (second register: words 12..43).
   alignas(64) static constexpr int16_t qidx[32] = {3,  4,  5,  6,  7,  8,  9,  10, 14, 15, 16,
                                                    17, 18, 19, 20, 21, 25, 26, 27, 28, 29, 30,
@@ -351,7 +355,8 @@ struct row16_q5_0_fmt {
 
 struct row16_q5_1_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q5_1);
-  static constexpr bool far_prefetch = true;  // prefetch_lines
+  static constexpr bool stream_short_rows = true;  // row16_stream
+  static constexpr bool far_prefetch = true;       // prefetch_lines
   static constexpr bool has_min = true;
   // Nibble words of block k: 12k + 4 .. 12k + 11; blocks 2 and 3 from the second register
   // (loaded 32 bytes further: word w of the group is its word w - 16).
@@ -375,6 +380,10 @@ struct row16_q5_1_fmt {
 
 struct row16_q8_0_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q8_0);
+  // Rows of 17..31 blocks row by row, not as one stream: from DRAM the stream ran slower
+  // (896 columns, one thread 20-23 against 32-37 GB/s; qwen2.5-0.5b tg128 84-92 against 95-112
+  // tok/s, docs/performance.md 2026-12-04 14:50).
+  static constexpr bool stream_short_rows = false;
   static constexpr bool far_prefetch = true;  // prefetch_lines
   // A group of 4 blocks is 136 bytes. Values 0..15 of block k (bytes 34k + 2 ..) to lane k from
   // registers at bytes 0 and 64; values 16..31 (bytes 34k + 18 ..) from registers at 8 and 72.
@@ -558,14 +567,16 @@ void row16_stream_tile(const gemm_args& g, const uint8_t* w, int64_t rows, const
     for (int i = 0; i < nd; ++i) y[c * g.ldy + row - nd + i] = _mm512_reduce_add_ps(done[c][i]);
 }
 
-// The stream policy for stream_rows (matmul_x86-inl.h): contiguous rows of 17..31 blocks.
+// The stream policy for stream_rows (matmul_x86-inl.h): contiguous rows of 17..31 blocks, for
+// the formats with F::stream_short_rows (Q4_0 / Q4_1 even with it from DRAM, Q5_0 faster, Q8_0
+// slower: qwen2.5-0.5b decode, docs/performance.md 2026-12-04 14:50).
 template <class F>
 struct row16_stream {
   template <int C>
   static constexpr auto tile = &row16_stream_tile<F, C>;
   static bool applies(const gemm_args& g) {
     const int64_t nb = g.cols / 32;
-    return row16_period_chunks(nb) != 0 &&
+    return F::stream_short_rows && row16_period_chunks(nb) != 0 &&
            g.w_row_bytes * 16 == static_cast<size_t>(nb * F::chunk_bytes);
   }
   static int64_t period_rows(const gemm_args& g) { return 16 / std::gcd<int64_t>(g.cols / 32, 16); }
