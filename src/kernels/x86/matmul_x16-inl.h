@@ -43,7 +43,7 @@ void x16_sweep(const gemm_args& g, const Wide& wide, const One& one) {
 // each of the 16 rows for activation bytes 4j..4j+3, and F::offset is what those values exceed
 // the signed weights by (the dot starts at -offset x the activation block sum). Q4_1 / Q5_1
 // (F::has_min) have no offset; each block adds m_w x s_a (the Q8_1 block's d x sum), one fma per
-// 16 rows.
+// 16 rows (x16_act_traits, matmul_x16_256-inl.h).
 template <class B>  // nibbles: q[j] low nibbles of qs dword j, q[4 + j] their high nibbles
 struct x16_nib4_fmt {
   using block = B;
@@ -58,16 +58,8 @@ struct x16_nib4_fmt {
     for (int j = 0; j < 4; ++j) unpack_j(x, j, q[j], q[4 + j]);
   }
 };
-struct x16_q4_0_fmt : x16_nib4_fmt<uma::kernels::x16_block_q4_0> {
-  using act = block_q8_0;
-  static constexpr int offset = 8;
-  static constexpr bool has_min = false;
-};
-struct x16_q4_1_fmt : x16_nib4_fmt<uma::kernels::x16_block_q4_1> {
-  using act = block_q8_1;
-  static constexpr int offset = 0;
-  static constexpr bool has_min = true;
-};
+struct x16_q4_0_fmt : x16_nib4_fmt<uma::kernels::x16_block_q4_0>, x16_act_traits<block_q8_0, 8> {};
+struct x16_q4_1_fmt : x16_nib4_fmt<uma::kernels::x16_block_q4_1>, x16_act_traits<block_q8_1, 0> {};
 // Q5_0: as Q4_0, plus each row's 32 fifth bits (one dword a row): for the 4 elements of a nibble
 // dword, the 4 bits are spread over their bytes by a byte broadcast and a bit test (vpshufb +
 // vptestmb) and added as 16 under the mask.
@@ -93,22 +85,11 @@ struct x16_nib5_fmt {
     for (int j = 0; j < 4; ++j) unpack_j(x, j, q[j], q[4 + j]);
   }
 };
-struct x16_q5_0_fmt : x16_nib5_fmt<uma::kernels::x16_block_q5_0> {
-  using act = block_q8_0;
-  static constexpr int offset = 16;
-  static constexpr bool has_min = false;
-};
-struct x16_q5_1_fmt : x16_nib5_fmt<uma::kernels::x16_block_q5_1> {
-  using act = block_q8_1;
-  static constexpr int offset = 0;
-  static constexpr bool has_min = true;
-};
+struct x16_q5_0_fmt : x16_nib5_fmt<uma::kernels::x16_block_q5_0>, x16_act_traits<block_q8_0, 16> {};
+struct x16_q5_1_fmt : x16_nib5_fmt<uma::kernels::x16_block_q5_1>, x16_act_traits<block_q8_1, 0> {};
 // Q8_0: the signed weights flipped to unsigned (w + 128) with one xor.
-struct x16_q8_0_fmt {
+struct x16_q8_0_fmt : x16_act_traits<block_q8_0, 128> {
   using block = uma::kernels::x16_block_q8_0;
-  using act = block_q8_0;
-  static constexpr int offset = 128;
-  static constexpr bool has_min = false;
   static void unpack_j(const block& x, int j, __m512i& lo, __m512i& hi) {
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     lo = _mm512_xor_si512(_mm512_loadu_si512(x.qs[j]), flip);

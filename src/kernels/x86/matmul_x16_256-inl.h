@@ -55,6 +55,16 @@ inline int32_t load_i32(const int8_t* p) {
   return v;
 }
 
+// What a 32-element format's x16 tiles take besides its unpack (both widths): the activation
+// blocks (Q8_0, or Q8_1 for the formats with a min, Q4_1 / Q5_1, whose blocks add m_w x s_a)
+// and the offset of its unsigned values over the signed weights (0: no offset terms).
+template <class Act, int Offset>
+struct x16_act_traits {
+  using act = Act;
+  static constexpr int offset = Offset;
+  static constexpr bool has_min = std::is_same_v<Act, block_q8_1>;
+};
+
 // Q4_0: nibbles; offset 8 (in the block's offset terms). Q4_1 / Q5_1 (has_min): the same
 // unpacks with no offset, each block adding m_w x s_a (the Q8_1 activation's d x sum).
 template <class B>
@@ -71,16 +81,8 @@ struct x16_256_nib4 {
   }
   static __m256i dot(__m256i acc, __m256i w, __m256i a) { return dot_us(acc, w, a); }
 };
-struct x16_256_q4_0 : x16_256_nib4<uma::kernels::x16_block_q4_0> {
-  using act = block_q8_0;
-  static constexpr int offset = 8;
-  static constexpr bool has_min = false;
-};
-struct x16_256_q4_1 : x16_256_nib4<uma::kernels::x16_block_q4_1> {
-  using act = block_q8_1;
-  static constexpr int offset = 0;
-  static constexpr bool has_min = true;
-};
+struct x16_256_q4_0 : x16_256_nib4<uma::kernels::x16_block_q4_0>, x16_act_traits<block_q8_0, 8> {};
+struct x16_256_q4_1 : x16_256_nib4<uma::kernels::x16_block_q4_1>, x16_act_traits<block_q8_1, 0> {};
 
 // Q5_0: Q4_0's nibbles plus each row's 32 fifth bits (its dword of qh): for dword column j the
 // bits 4j.. (low elements) and 16 + 4j.. (high ones), each byte's bit picked by a byte broadcast,
@@ -106,24 +108,13 @@ struct x16_256_nib5 {
   }
   static __m256i dot(__m256i acc, __m256i w, __m256i a) { return dot_us(acc, w, a); }
 };
-struct x16_256_q5_0 : x16_256_nib5<uma::kernels::x16_block_q5_0> {
-  using act = block_q8_0;
-  static constexpr int offset = 16;
-  static constexpr bool has_min = false;
-};
-struct x16_256_q5_1 : x16_256_nib5<uma::kernels::x16_block_q5_1> {
-  using act = block_q8_1;
-  static constexpr int offset = 0;
-  static constexpr bool has_min = true;
-};
+struct x16_256_q5_0 : x16_256_nib5<uma::kernels::x16_block_q5_0>, x16_act_traits<block_q8_0, 16> {};
+struct x16_256_q5_1 : x16_256_nib5<uma::kernels::x16_block_q5_1>, x16_act_traits<block_q8_1, 0> {};
 
 // Q8_0: signed weights. AVX-VNNI: flipped to unsigned, offset 128; AVX2: the sign trick, no
 // offset.
-struct x16_256_q8_0 {
+struct x16_256_q8_0 : x16_act_traits<block_q8_0, UMA_AVXVNNI ? 128 : 0> {
   using block = uma::kernels::x16_block_q8_0;
-  using act = block_q8_0;
-  static constexpr bool has_min = false;
-  static constexpr int offset = UMA_AVXVNNI ? 128 : 0;
   static constexpr bool staged = false;
   static void unpack_j(const block& x, int j, int h, __m256i& lo, __m256i& hi) {
     lo = load256(x.qs[j] + 32 * h);
