@@ -161,7 +161,7 @@ int register_all() {
   for (int b = 0; b < backend_count; ++b) {
     const auto id = static_cast<backend_id>(b);
     const ops_backend* be = find_ops(id);
-    if (be == nullptr) continue;
+    if (be == nullptr || id == backend_id::amx_emulated) continue;  // avx512's ops again
     benchmark::RegisterBenchmark(("decode_attention/" + std::string(be->name)).c_str(),
                                  bm_decode_attention, id)
         ->Arg(64)

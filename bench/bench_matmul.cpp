@@ -86,8 +86,8 @@ matrix_view layout_view(const matrix_view& w, bool x16, std::vector<uint8_t>& co
   return v;
 }
 
-void bm_matvec(benchmark::State& st, backend_id id, dtype t, bool x16) {
-  const auto* be = find_backend(id);
+void bm_matvec(benchmark::State& st, const matmul_backend* be_arg, dtype t, bool x16) {
+  const auto* be = be_arg;
   if (be == nullptr) {
     st.SkipWithError("backend not available on this CPU");
     return;
@@ -122,8 +122,8 @@ void bm_matvec(benchmark::State& st, backend_id id, dtype t, bool x16) {
   rate_counters(st, bytes * 1e-9, "GBps", machine_bandwidth(), "bw_GBps", "bw_ratio");
 }
 
-void bm_gemm(benchmark::State& st, backend_id id, dtype t, bool x16) {
-  const auto* be = find_backend(id);
+void bm_gemm(benchmark::State& st, const matmul_backend* be_arg, dtype t, bool x16) {
+  const auto* be = be_arg;
   if (be == nullptr) {
     st.SkipWithError("backend not available on this CPU");
     return;
@@ -245,8 +245,8 @@ void decode_sequence_on(benchmark::State& st, const matmul_backend& be, dtype t,
       benchmark::Counter(static_cast<double>(st.iterations()), benchmark::Counter::kIsRate);
 }
 
-void bm_decode_sequence(benchmark::State& st, backend_id id, dtype t, bool x16) {
-  const auto* be = find_backend(id);
+void bm_decode_sequence(benchmark::State& st, const matmul_backend* be_arg, dtype t, bool x16) {
+  const auto* be = be_arg;
   if (be == nullptr) {
     st.SkipWithError("backend not available on this CPU");
     return;
@@ -277,8 +277,8 @@ void load_only_matvec(const gemm_args& g) {
 // activation conversion and layout): the rate the decode sequence's structure allows if the
 // kernels cost nothing. Against decode_seq it tells whether the kernels or the memory access
 // pattern hold decode back (docs/performance.md, 2026-12-03 19:41).
-void bm_decode_sequence_loads(benchmark::State& st, backend_id id, dtype t, bool x16) {
-  const auto* found = find_backend(id);
+void bm_decode_sequence_loads(benchmark::State& st, const matmul_backend* be_arg, dtype t, bool x16) {
+  const auto* found = be_arg;
   if (found == nullptr) {
     st.SkipWithError("backend not available on this CPU");
     return;
@@ -294,8 +294,8 @@ void bm_decode_sequence_loads(benchmark::State& st, backend_id id, dtype t, bool
 // model's prefill (rows-layout types with x16 kernels are interleaved on the fly). GOPS and the
 // ratio to the int8 peak: what prefill could reach if attention and the element-wise ops took no
 // time. With UMA_BENCH_WEIGHTS_FILE the weights come from that file's mapping (the page cache).
-void bm_prefill_sequence(benchmark::State& st, backend_id id, dtype t, bool x16) {
-  const auto* be = find_backend(id);
+void bm_prefill_sequence(benchmark::State& st, const matmul_backend* be_arg, dtype t, bool x16) {
+  const auto* be = be_arg;
   if (be == nullptr) {
     st.SkipWithError("backend not available on this CPU");
     return;
@@ -330,8 +330,8 @@ const dtype kTypes[] = {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k, dtyp
 
 // Activation conversion for a weight type (one thread): 512 rows of 1024 floats, as a pp512
 // prefill's hidden-size matmul input (2 MiB, L2/L3). Reports the float input read in GB/s.
-void bm_convert(benchmark::State& st, backend_id id, dtype t, bool) {
-  const auto* be = find_backend(id);
+void bm_convert(benchmark::State& st, const matmul_backend* be_arg, dtype t, bool) {
+  const auto* be = be_arg;
   if (be == nullptr) {
     st.SkipWithError("backend not available on this CPU");
     return;
@@ -356,43 +356,55 @@ void bm_convert(benchmark::State& st, backend_id id, dtype t, bool) {
       benchmark::Counter::kIsRate);
 }
 
-using bench_fn = void (*)(benchmark::State&, backend_id, dtype, bool);
+using bench_fn = void (*)(benchmark::State&, const matmul_backend*, dtype, bool);
 
 // One benchmark "<kind>/<backend>/<type>[_x16]", in milliseconds of real time.
-void add(const char* kind, bench_fn fn, const matmul_backend& be, backend_id id, dtype t,
-         bool x16) {
+void add(const char* kind, bench_fn fn, const matmul_backend& be, dtype t, bool x16) {
   const std::string name =
       std::string(kind) + "/" + be.name + "/" + std::string(dtype_name(t)) + (x16 ? "_x16" : "");
-  benchmark::RegisterBenchmark(name.c_str(), fn, id, t, x16)
+  benchmark::RegisterBenchmark(name.c_str(), fn, &be, t, x16)
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();
 }
 
 int register_all() {
+  // The amx backend also without its bf16 tiles ("amx-int8": the int8 tiles from 16 rows on);
+  // amx-emulated (the tiles modelled in scalar code, for tests) is not measured.
+  static matmul_backend amx_int8;
+  std::vector<const matmul_backend*> backends;
   for (int b = 0; b < backend_count; ++b) {
     const auto id = static_cast<backend_id>(b);
     const auto* be = find_backend(id);
-    if (be == nullptr) continue;
+    if (be == nullptr || id == backend_id::amx_emulated) continue;
+    backends.push_back(be);
+    if (id == backend_id::amx && be->big_gemm_bf16_min_n > 0) {
+      amx_int8 = *be;
+      amx_int8.name = "amx-int8";
+      amx_int8.big_gemm_bf16_min_n = 0;
+      backends.push_back(&amx_int8);
+    }
+  }
+  for (const matmul_backend* be : backends) {
     for (dtype t : kTypes) {
-      add("matvec", bm_matvec, *be, id, t, false);
-      add("gemm64", bm_gemm, *be, id, t, false);
+      add("matvec", bm_matvec, *be, t, false);
+      add("gemm64", bm_gemm, *be, t, false);
     }
     for (dtype t : {dtype::q4_0, dtype::q4_1, dtype::q4_k})
-      add("convert", bm_convert, *be, id, t, false);
+      add("convert", bm_convert, *be, t, false);
     for (dtype t : {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
-      add("decode_seq", bm_decode_sequence, *be, id, t, false);
-      add("decode_seq_loads", bm_decode_sequence_loads, *be, id, t, false);
-      add("prefill_seq", bm_prefill_sequence, *be, id, t, false);
+      add("decode_seq", bm_decode_sequence, *be, t, false);
+      add("decode_seq_loads", bm_decode_sequence_loads, *be, t, false);
+      add("prefill_seq", bm_prefill_sequence, *be, t, false);
     }
     for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
       const auto ti = static_cast<size_t>(t);
       if (be->matvec_x16[ti] == nullptr || be->matvec_x16[ti] == scalar_backend().matvec_x16[ti])
         continue;  // no native kernel: the layout would only be slower
-      add("matvec", bm_matvec, *be, id, t, true);
-      add("gemm64", bm_gemm, *be, id, t, true);
+      add("matvec", bm_matvec, *be, t, true);
+      add("gemm64", bm_gemm, *be, t, true);
       if (t == dtype::q5_0) continue;
-      add("decode_seq", bm_decode_sequence, *be, id, t, true);
-      add("prefill_seq", bm_prefill_sequence, *be, id, t, true);
+      add("decode_seq", bm_decode_sequence, *be, t, true);
+      add("prefill_seq", bm_prefill_sequence, *be, t, true);
     }
   }
   return 0;

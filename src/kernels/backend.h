@@ -55,8 +55,18 @@ using big_gemm_fn = void (*)(const matrix_view& w, const float* x, int64_t n, fl
 // avx2_vnni: the AVX2 kernels with VEX vpdpbusd / vpdpwssd (AVX-VNNI: Intel client CPUs from Alder
 // Lake on, which have no AVX-512; Zen 5 has both). best_backend() prefers amx, avx512, avx2_vnni,
 // avx2, neon, scalar in that order.
-enum class backend_id : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3, amx = 4, avx2_vnni = 5 };
-inline constexpr int backend_count = 6;
+// amx_emulated: the amx backend's source with the tile instructions modelled in scalar code
+// (x86/amx_tiles-inl.h), on any AVX-512 VNNI + BF16 CPU; for tests, never chosen by best_backend.
+enum class backend_id : int {
+  scalar = 0,
+  avx2 = 1,
+  avx512 = 2,
+  neon = 3,
+  amx = 4,
+  avx2_vnni = 5,
+  amx_emulated = 6
+};
+inline constexpr int backend_count = 7;
 inline constexpr int max_dtype_id = 40;
 
 struct matmul_backend {
@@ -80,6 +90,13 @@ struct matmul_backend {
   // Optional activation layout for gemm_x16 (gemm_args::prep), made once per call.
   std::array<gemm_prep_fn, max_dtype_id> gemm_prep_x16{};
   std::array<big_gemm_fn, max_dtype_id> big_gemm_x16{};
+  // Optional whole products that round weights and activations to bf16 and accumulate in fp32
+  // (AMX-BF16 tiles: no per-block scaling inside the K loop), used from big_gemm_bf16_min_n
+  // activation rows on (0: never) ahead of big_gemm. Not the reference's arithmetic: each product
+  // is within 2^-8 of sum |w x| of the float product (see matmul_rounds_to_bf16).
+  std::array<big_gemm_fn, max_dtype_id> big_gemm_bf16{};
+  std::array<big_gemm_fn, max_dtype_id> big_gemm_bf16_x16{};
+  int64_t big_gemm_bf16_min_n = 0;
   // From how many activation rows a rows-layout matrix of the type goes through gemm_x16 (rows
   // interleaved on the fly) instead of the rows gemm tile over decode's pieces; 0: the default,
   // x16_min_n_default. Where the rows tiles are dear (the K formats on AVX-512) batched decode
@@ -98,9 +115,14 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
                thread_pool* pool, std::span<const matrix_view> then = {});
 // Which summation order matmul_on uses for `w` and n activation rows: 0 the backend's matvec /
 // gemm tiles (one order on the SIMD backends), 1 its whole-product tile engine (AMX), 2 the x16
-// kernels over rows interleaved on the fly (prefill of the types that have them). Results for the
-// same row agree to float noise only within one class (tests use this).
+// kernels over rows interleaved on the fly (prefill of the types that have them), 3 the bf16 tile
+// engine (big_gemm_bf16). Results for the same row agree to float noise only within one class
+// (tests use this).
 int matmul_order_class(const matmul_backend& be, const matrix_view& w, int64_t n);
+// Whether matmul_on rounds `w` and the n activation rows to bf16 (class 3): each output is then
+// within 2^-8 x sum |w x| (plus fp32 accumulation) of the float product over the dequantized
+// weights and the unrounded activations, instead of matching the reference's Q8 arithmetic.
+bool matmul_rounds_to_bf16(const matmul_backend& be, const matrix_view& w, int64_t n);
 // matmul_many() on a chosen backend.
 void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
                     int64_t n, std::span<float* const> ys, thread_pool* pool,
@@ -128,6 +150,7 @@ const matmul_backend& avx512_backend();
 // tile state once (arch_prctl) and says whether it was granted.
 const matmul_backend& amx_backend();
 bool amx_usable();
+const matmul_backend& amx_emulated_backend();
 #endif
 #if defined(__aarch64__)
 const matmul_backend& neon_backend();

@@ -87,6 +87,8 @@ const matmul_backend* find_backend(backend_id id) {
       return f.avx512_vnni ? &avx512_backend() : nullptr;
     case backend_id::amx:
       return f.avx512_vnni && f.amx_int8 && amx_usable() ? &amx_backend() : nullptr;
+    case backend_id::amx_emulated:
+      return f.avx512_vnni && f.avx512_bf16 ? &amx_emulated_backend() : nullptr;
 #endif
 #if defined(__aarch64__)
     case backend_id::neon:
@@ -213,7 +215,7 @@ namespace {
 struct kernel_choice {
   gemm_fn matvec = nullptr, gemm = nullptr;
   gemm_prep_fn gemm_prep = nullptr;
-  big_gemm_fn big = nullptr;
+  big_gemm_fn big = nullptr, big_bf16 = nullptr;
   act_format af = act_format::f32;
   act_convert_fn convert = nullptr;
 };
@@ -230,10 +232,23 @@ kernel_choice choose(const matmul_backend& be, const matrix_view& w) {
   k.gemm = be_mv[ti] != nullptr ? be_gm[ti] : (x16 ? sc.gemm_x16 : sc.gemm)[ti];
   if (!x16 && be_mv[ti] != nullptr) k.gemm_prep = be.gemm_prep[ti];
   k.big = (x16 ? be.big_gemm_x16 : be.big_gemm)[ti];
+  k.big_bf16 = (x16 ? be.big_gemm_bf16_x16 : be.big_gemm_bf16)[ti];
   k.af = act_format_for(w.type);
   const auto afi = static_cast<size_t>(k.af);
   k.convert = be.convert[afi] != nullptr ? be.convert[afi] : sc.convert[afi];
   return k;
+}
+
+// The bf16 tile engine takes the product (from big_gemm_bf16_min_n rows on).
+bool bf16_product(const matmul_backend& be, const kernel_choice& k, int64_t n) {
+  return k.big_bf16 != nullptr && be.big_gemm_bf16_min_n > 0 && n >= be.big_gemm_bf16_min_n;
+}
+
+// The whole-product engine matmul_on hands the product to, or null.
+big_gemm_fn whole_product(const matmul_backend& be, const kernel_choice& k, int64_t n) {
+  if (bf16_product(be, k, n)) return k.big_bf16;
+  if (k.big != nullptr && n >= be.big_gemm_min_n) return k.big;
+  return nullptr;
 }
 
 // row(j) for every activation row j in [0, n). From 16 rows on (prefill), one contiguous chunk per
@@ -418,7 +433,7 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
 // tasks): matvec for decode and where there is no gemm kernel, the gemm tile below
 // x16_min_n rows (batched decode).
 gemm_fn pieces_kernel(const matmul_backend& be, const kernel_choice& k, dtype t, int64_t n) {
-  if (k.big != nullptr && n >= be.big_gemm_min_n) return nullptr;
+  if (whole_product(be, k, n) != nullptr) return nullptr;
   if (n == 1 || k.gemm == nullptr) return k.matvec;
   return n < x16_min_n(be, t) ? k.gemm : nullptr;
 }
@@ -500,7 +515,7 @@ bool shared_x16_prefill(const matmul_backend& be, std::span<const matrix_view> w
     if (act_format_for(w.type) != act_format_for(ws[0].type)) return false;
     const kernel_choice k = choose(be, w);
     if (k.matvec == nullptr || k.gemm == nullptr) return false;
-    if (k.big != nullptr && n >= be.big_gemm_min_n) return false;
+    if (whole_product(be, k, n) != nullptr) return false;
     if (!x16_on_the_fly(be, w, n)) return false;
     const gemm_prep_fn p = be.gemm_prep_x16[static_cast<size_t>(w.type)];
     if (p != nullptr && prep != nullptr && p != prep) return false;
@@ -512,8 +527,13 @@ bool shared_x16_prefill(const matmul_backend& be, std::span<const matrix_view> w
 
 }  // namespace
 
+bool matmul_rounds_to_bf16(const matmul_backend& be, const matrix_view& w, int64_t n) {
+  return bf16_product(be, choose(be, w), n);
+}
+
 int matmul_order_class(const matmul_backend& be, const matrix_view& w, int64_t n) {
   const kernel_choice k = choose(be, w);
+  if (bf16_product(be, k, n)) return 3;
   if (k.big != nullptr && n >= be.big_gemm_min_n) return 1;
   if (n > 1 && k.gemm != nullptr && w.layout == weight_layout::rows && x16_on_the_fly(be, w, n))
     return 2;
@@ -526,8 +546,8 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   const kernel_choice k = choose(be, w);
   const gemm_fn matvec = k.matvec, gemm = k.gemm;
   if (matvec == nullptr) return;
-  if (k.big != nullptr && n >= be.big_gemm_min_n) {
-    k.big(w, x, n, y, pool);
+  if (const big_gemm_fn big = whole_product(be, k, n)) {
+    big(w, x, n, y, pool);
     return;
   }
 

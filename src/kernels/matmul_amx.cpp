@@ -1,9 +1,11 @@
-// amx matmul backend: Intel AMX-INT8 tile multiplies for prefill and batched decode (n >= 16
-// activation rows) of Q4_0, Q5_0, Q8_0, Q4_K and Q6_K weights (rows and x16 layouts); everything
-// else (matvec, other types, the converters) is the avx512-vnni backend compiled into this
-// translation unit.
+// amx matmul backend: Intel AMX tile multiplies for prefill and batched decode of Q4_0, Q5_0,
+// Q8_0, Q4_K and Q6_K weights (rows and x16 layouts): AMX-BF16 tiles from 32 activation rows on
+// (x86/amx_bf16-inl.h: weights and activations rounded to bf16, fp32 accumulation), AMX-INT8
+// tiles for 16..31 rows (below); everything else (matvec, other types, the converters) is the
+// avx512-vnni backend compiled into this translation unit. Compiled a second time as the
+// amx-emulated backend (matmul_amx_emulated_avx512.cpp), with the tile instructions modelled.
 //
-// Same arithmetic as the scalar reference: activations are rounded to Q8_0 blocks exactly as
+// The int8 tiles keep the reference's arithmetic as the scalar reference: activations are rounded to Q8_0 blocks exactly as
 // convert_q8_0 does, each 32-element block product is an exact int32 (TDPBUSD / TDPBSSD with
 // K = 32 bytes), and it is scaled by d_w * d_a in fp32 and summed over blocks in order. Only the
 // float summation order inside a block's accumulation differs from the reference (none here:
@@ -23,38 +25,32 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <type_traits>
 #include <vector>
 
+#include "util/aligned.h"
+#include "util/cpu_features.h"
 #include "util/thread_pool.h"
 
 #define UMA_VNNI 1
+#include "kernels/x86/amx_tiles-inl.h"
 #include "kernels/x86/matmul_x86-inl.h"
 
 namespace {
 
 constexpr int tile_rows = 16;  // weight rows per A tile, activation rows per B tile
 
-struct alignas(64) tile_config {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // k_bytes: the K of one product (32 for 32-element blocks, 16 for Q6_K's 16-element sub-blocks).
 void load_tile_config(int k_bytes = 32) {
-  tile_config c;
+  amx::tile_config c;
   for (int t : {0, 3}) c.rows[t] = 16, c.colsb[t] = 64;  // C: 16 x 16 int32
   for (int t : {1, 4})                                   // A: 16 rows x K int8
     c.rows[t] = 16, c.colsb[t] = static_cast<uint16_t>(k_bytes);
   for (int t : {2, 5})  // B: K/4 x (16 x 4 int8)
     c.rows[t] = static_cast<uint8_t>(k_bytes / 4), c.colsb[t] = 64;
-  // GCC 12's _tile_loadconfig declares only 8 bytes of the config as read, so the stores of the
-  // rest are dropped as dead: name the whole struct as the asm operand instead.
-  asm volatile("ldtilecfg %0" : : "m"(c));
+  amx::config(c);
 }
 
 // One block of 16 activation rows, laid out for a B tile.
@@ -172,34 +168,34 @@ void group_product(const uint8_t* wq, const float* wd, const act_panel_block* ap
   alignas(64) int32_t c0[256], c1[256];
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    _tile_loadd(1, wq + b * 512, 32);
-    _tile_loadd(2, ap[b].qs, 64);
-    _tile_zero(0);
+    amx::load<1>(wq + b * 512, 32);
+    amx::load<2>(ap[b].qs, 64);
+    amx::zero<0>();
     if constexpr (F::is_signed)
-      _tile_dpbssd(0, 1, 2);
+      amx::dpbssd<0, 1, 2>();
     else
-      _tile_dpbusd(0, 1, 2);
-    _tile_loadd(4, wq + (b + 1) * 512, 32);
-    _tile_loadd(5, ap[b + 1].qs, 64);
-    _tile_zero(3);
+      amx::dpbusd<0, 1, 2>();
+    amx::load<4>(wq + (b + 1) * 512, 32);
+    amx::load<5>(ap[b + 1].qs, 64);
+    amx::zero<3>();
     if constexpr (F::is_signed)
-      _tile_dpbssd(3, 4, 5);
+      amx::dpbssd<3, 4, 5>();
     else
-      _tile_dpbusd(3, 4, 5);
-    _tile_stored(0, c0, 64);
+      amx::dpbusd<3, 4, 5>();
+    amx::store<0>(c0, 64);
     scale_accumulate(c0, ap[b], wd + b * 16, acc);
-    _tile_stored(3, c1, 64);
+    amx::store<3>(c1, 64);
     scale_accumulate(c1, ap[b + 1], wd + (b + 1) * 16, acc);
   }
   if (b < nb) {
-    _tile_loadd(1, wq + b * 512, 32);
-    _tile_loadd(2, ap[b].qs, 64);
-    _tile_zero(0);
+    amx::load<1>(wq + b * 512, 32);
+    amx::load<2>(ap[b].qs, 64);
+    amx::zero<0>();
     if constexpr (F::is_signed)
-      _tile_dpbssd(0, 1, 2);
+      amx::dpbssd<0, 1, 2>();
     else
-      _tile_dpbusd(0, 1, 2);
-    _tile_stored(0, c0, 64);
+      amx::dpbusd<0, 1, 2>();
+    amx::store<0>(c0, 64);
     scale_accumulate(c0, ap[b], wd + b * 16, acc);
   }
 }
@@ -318,17 +314,17 @@ void group_product_k(const uint8_t* wq, const float* wf, const act_panel_k* ap, 
     const uint8_t* q = wq + b * 8 * 512;
     const float* sc = wf + b * 16 * 8;
     for (int sb = 0; sb < 8; sb += 2) {
-      _tile_loadd(1, q + sb * 512, 32);
-      _tile_loadd(2, a.qs[sb], 64);
-      _tile_zero(0);
-      _tile_dpbusd(0, 1, 2);
-      _tile_loadd(4, q + (sb + 1) * 512, 32);
-      _tile_loadd(5, a.qs[sb + 1], 64);
-      _tile_zero(3);
-      _tile_dpbusd(3, 4, 5);
-      _tile_stored(0, c0, 64);
+      amx::load<1>(q + sb * 512, 32);
+      amx::load<2>(a.qs[sb], 64);
+      amx::zero<0>();
+      amx::dpbusd<0, 1, 2>();
+      amx::load<4>(q + (sb + 1) * 512, 32);
+      amx::load<5>(a.qs[sb + 1], 64);
+      amx::zero<3>();
+      amx::dpbusd<3, 4, 5>();
+      amx::store<0>(c0, 64);
       scale_accumulate_k(c0, da, sc + sb, acc);
-      _tile_stored(3, c1, 64);
+      amx::store<3>(c1, 64);
       scale_accumulate_k(c1, da, sc + sb + 1, acc);
     }
     // Mins: acc[m] -= d_a * sum_s dmin * min[m][s] * ysum[s]
@@ -438,17 +434,17 @@ void group_product_6(const uint8_t* wq, const float* wsc, const act_panel_6* ap,
     const uint8_t* q = wq + b * 16 * 256;
     const float* sc = wsc + b * 16 * 16;
     for (int sb = 0; sb < 16; sb += 2) {
-      _tile_loadd(1, q + sb * 256, 16);
-      _tile_loadd(2, a.qs[sb], 64);
-      _tile_zero(0);
-      _tile_dpbusd(0, 1, 2);
-      _tile_loadd(4, q + (sb + 1) * 256, 16);
-      _tile_loadd(5, a.qs[sb + 1], 64);
-      _tile_zero(3);
-      _tile_dpbusd(3, 4, 5);
-      _tile_stored(0, c0, 64);
+      amx::load<1>(q + sb * 256, 16);
+      amx::load<2>(a.qs[sb], 64);
+      amx::zero<0>();
+      amx::dpbusd<0, 1, 2>();
+      amx::load<4>(q + (sb + 1) * 256, 16);
+      amx::load<5>(a.qs[sb + 1], 64);
+      amx::zero<3>();
+      amx::dpbusd<3, 4, 5>();
+      amx::store<0>(c0, 64);
       scale_accumulate_6(c0, a.corr[sb], da, sc + sb, acc);
-      _tile_stored(3, c1, 64);
+      amx::store<3>(c1, 64);
       scale_accumulate_6(c1, a.corr[sb + 1], da, sc + sb + 1, acc);
     }
   }
@@ -460,6 +456,8 @@ void group_product_6(const uint8_t* wq, const float* wsc, const act_panel_6* ap,
 // activation group. A format K names its panel, block size, tile K and buffer sizes, and its
 // convert / unpack / product steps.
 
+#include "kernels/x86/amx_bf16-inl.h"
+
 template <class F>
 struct legacy_kind {
   using panel = act_panel_block;
@@ -470,6 +468,7 @@ struct legacy_kind {
   static constexpr auto convert = convert_panels<F>;
   static constexpr auto unpack = unpack_weights<F>;
   static constexpr auto product = group_product<F>;
+  static constexpr auto to_bf16 = legacy_to_bf16<F>;
 };
 struct x16_q4_0_kind : legacy_kind<q4_0_fmt> {
   static constexpr auto unpack = unpack_x16_q4_0;
@@ -483,6 +482,7 @@ struct q4k_kind {
   static constexpr auto convert = convert_panels_k;
   static constexpr auto unpack = unpack_q4k;
   static constexpr auto product = group_product_k;
+  static constexpr auto to_bf16 = q4k_to_bf16;
 };
 struct x16_q4k_kind : q4k_kind {
   static constexpr auto unpack = unpack_x16_q4k;
@@ -496,6 +496,7 @@ struct q6k_kind {
   static constexpr auto convert = convert_panels_6;
   static constexpr auto unpack = unpack_q6k;
   static constexpr auto product = group_product_6;
+  static constexpr auto to_bf16 = q6k_to_bf16;
 };
 
 struct x16_q6k_kind : q6k_kind {
@@ -550,7 +551,7 @@ void amx_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t n, f
         }
       }
     }
-    _tile_release();
+    amx::release();
   };
   if (pool != nullptr && pool->size() > 1)
     pool->run_on_all(work);
@@ -559,8 +560,8 @@ void amx_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t n, f
 }
 
 // Linux hands out the 8 KiB tile state only to processes that ask for it.
-bool request_tile_permission() {
-#if defined(__linux__)
+[[maybe_unused]] bool request_tile_permission() {
+#if defined(__linux__) && !defined(UMA_AMX_EMULATE)
   constexpr long arch_req_xcomp_perm = 0x1023, xfeature_xtiledata = 18;
   return syscall(SYS_arch_prctl, arch_req_xcomp_perm, xfeature_xtiledata) == 0;
 #else
@@ -568,35 +569,62 @@ bool request_tile_permission() {
 #endif
 }
 
+// From how many activation rows the bf16 tiles take the product (below: the int8 tiles).
+constexpr int64_t bf16_min_n = 32;
+
+uma::kernels::matmul_backend make_amx_backend(const char* name) {
+  using uma::dtype;
+  uma::kernels::matmul_backend b = uma::kernels::scalar_backend();
+  fill_table(b);
+  b.name = name;
+  const auto set = [&](dtype t, auto int8_rows, auto int8_x16, auto bf16_rows, auto bf16_x16) {
+    const auto i = static_cast<size_t>(t);
+    b.big_gemm[i] = int8_rows, b.big_gemm_x16[i] = int8_x16;
+    b.big_gemm_bf16[i] = bf16_rows, b.big_gemm_bf16_x16[i] = bf16_x16;
+  };
+  // Q5_0 rows: the K mixes' fallback rows.
+  set(dtype::q4_0, amx_matmul<legacy_kind<q4_0_fmt>>, amx_matmul<x16_q4_0_kind>,
+      amx_bf16_matmul<legacy_kind<q4_0_fmt>>, amx_bf16_matmul<x16_q4_0_kind>);
+  set(dtype::q8_0, amx_matmul<legacy_kind<q8_0_fmt>>, amx_matmul<x16_q8_0_kind>,
+      amx_bf16_matmul<legacy_kind<q8_0_fmt>>, amx_bf16_matmul<x16_q8_0_kind>);
+  set(dtype::q5_0, amx_matmul<legacy_kind<q5_0_fmt>>, amx_matmul<x16_q5_0_kind>,
+      amx_bf16_matmul<legacy_kind<q5_0_fmt>>, amx_bf16_matmul<x16_q5_0_kind>);
+  set(dtype::q4_k, amx_matmul<q4k_kind>, amx_matmul<x16_q4k_kind>, amx_bf16_matmul<q4k_kind>,
+      amx_bf16_matmul<x16_q4k_kind>);
+  set(dtype::q6_k, amx_matmul<q6k_kind>, amx_matmul<x16_q6k_kind>, amx_bf16_matmul<q6k_kind>,
+      amx_bf16_matmul<x16_q6k_kind>);
+  b.big_gemm_min_n = tile_rows;
+  return b;
+}
+
 }  // namespace
 
 namespace uma::kernels {
 
+#if defined(UMA_AMX_EMULATE)
+const matmul_backend& amx_emulated_backend() {
+  static const matmul_backend be = [] {
+    matmul_backend b = make_amx_backend("amx-emulated");
+    b.big_gemm_bf16_min_n = bf16_min_n;
+    return b;
+  }();
+  return be;
+}
+#else
 bool amx_usable() {
   static const bool ok = request_tile_permission();
   return ok;
 }
 
+// The bf16 tiles need AMX-BF16 as well (every AMX CPU so far has both).
 const matmul_backend& amx_backend() {
   static const matmul_backend be = [] {
-    matmul_backend b = scalar_backend();
-    fill_table(b);
-    b.name = "amx";
-    b.big_gemm[static_cast<size_t>(dtype::q4_0)] = amx_matmul<legacy_kind<q4_0_fmt>>;
-    b.big_gemm[static_cast<size_t>(dtype::q8_0)] = amx_matmul<legacy_kind<q8_0_fmt>>;
-    b.big_gemm[static_cast<size_t>(dtype::q5_0)] =
-        amx_matmul<legacy_kind<q5_0_fmt>>;  // K-mix fallback rows
-    b.big_gemm[static_cast<size_t>(dtype::q4_k)] = amx_matmul<q4k_kind>;
-    b.big_gemm[static_cast<size_t>(dtype::q6_k)] = amx_matmul<q6k_kind>;
-    b.big_gemm_x16[static_cast<size_t>(dtype::q4_0)] = amx_matmul<x16_q4_0_kind>;
-    b.big_gemm_x16[static_cast<size_t>(dtype::q4_k)] = amx_matmul<x16_q4k_kind>;
-    b.big_gemm_x16[static_cast<size_t>(dtype::q6_k)] = amx_matmul<x16_q6k_kind>;
-    b.big_gemm_x16[static_cast<size_t>(dtype::q8_0)] = amx_matmul<x16_q8_0_kind>;
-    b.big_gemm_x16[static_cast<size_t>(dtype::q5_0)] = amx_matmul<x16_q5_0_kind>;
-    b.big_gemm_min_n = tile_rows;
+    matmul_backend b = make_amx_backend("amx");
+    b.big_gemm_bf16_min_n = uma::cpu().amx_bf16 && uma::cpu().avx512_bf16 ? bf16_min_n : 0;
     return b;
   }();
   return be;
 }
+#endif
 
 }  // namespace uma::kernels

@@ -70,6 +70,8 @@ const ops_backend* find_ops(backend_id id) {
       }
     case backend_id::amx:  // a matmul-only engine: its element-wise ops are AVX-512's
       return f.amx_int8 ? find_ops(backend_id::avx512) : nullptr;
+    case backend_id::amx_emulated:
+      return f.avx512_bf16 ? find_ops(backend_id::avx512) : nullptr;
 #endif
 #if defined(__aarch64__)
     case backend_id::neon: {
@@ -90,7 +92,8 @@ const ops_backend& best_ops() {
       const auto* b = find_ops(static_cast<backend_id>(i));
       if (b == nullptr) continue;
       if (env == nullptr || std::string_view(env).starts_with(b->name) ||
-          (std::string_view(env) == "amx" && i == static_cast<int>(backend_id::amx)))
+          (std::string_view(env) == "amx" && i == static_cast<int>(backend_id::amx)) ||
+          (std::string_view(env) == "amx-emulated" && i == static_cast<int>(backend_id::amx_emulated)))
         return b;
     }
     return &scalar_ops();

@@ -37,7 +37,7 @@ cpu_features detect() {
   const bool avx512f = b & (1u << 16), avx512dq = b & (1u << 17), avx512bw = b & (1u << 30),
              avx512vl = b & (1u << 31);
   const bool vnni = c & (1u << 11);
-  const bool amx_int8 = d & (1u << 25);
+  const bool amx_int8 = d & (1u << 25), amx_bf16 = d & (1u << 22);
   unsigned a1 = 0, b1 = 0, c1 = 0, d1 = 0;
   __cpuid_count(7, 1, a1, b1, c1, d1);
   const bool bf16 = a1 & (1u << 5);
@@ -48,6 +48,7 @@ cpu_features detect() {
   f.avx512_vnni = f.avx512 && vnni;
   f.avx512_bf16 = f.avx512 && bf16;
   f.amx_int8 = os_amx && amx_int8;
+  f.amx_bf16 = os_amx && amx_bf16;
   return f;
 }
 #elif defined(__aarch64__)
@@ -86,6 +87,7 @@ std::string cpu_features::describe() const {
   add(avx512_vnni, "avx512_vnni");
   add(avx512_bf16, "avx512_bf16");
   add(amx_int8, "amx_int8");
+  add(amx_bf16, "amx_bf16");
   add(neon, "neon");
   add(neon_dotprod, "dotprod");
   add(neon_i8mm, "i8mm");

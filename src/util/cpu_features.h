@@ -14,6 +14,7 @@ struct cpu_features {
   bool avx512_vnni = false;
   bool avx512_bf16 = false;
   bool amx_int8 = false;  // tile-matrix engine (Intel Sapphire Rapids+): the amx matmul backend
+  bool amx_bf16 = false;  // its bf16 tile products (the amx backend's prefill)
   bool neon = false;
   bool neon_dotprod = false;
   bool neon_i8mm = false;

@@ -3,6 +3,7 @@
 // backends this CPU can run.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -13,6 +14,7 @@
 #include "tensor/blocks.h"
 #include "tensor/dtype.h"
 #include "tensor/half.h"
+#include "tensor/quant.h"
 
 namespace uma::kernels::test {
 
@@ -135,6 +137,33 @@ inline const std::vector<dtype>& matmul_types() {
       dtype::f32,  dtype::f16,  dtype::bf16, dtype::q8_0, dtype::q4_0, dtype::q4_1, dtype::q5_0,
       dtype::q5_1, dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k};
   return t;
+}
+
+// For a product that rounds to bf16 (matmul_rounds_to_bf16): `got` (n x rows) against the
+// float64 product of the dequantized rows-layout weights `w` and the unrounded activations x.
+// Rounding each weight and activation to the nearest bf16 moves each product by at most
+// 2 x 2^-9 + 2^-18 of |w x|, and fp32 accumulation adds at most cols x 2^-24 of sum |w x|; the
+// bound is that (with 10 % headroom), so a wrong element, scale or lane shows. Returns the number
+// of outputs outside it.
+inline int64_t bf16_product_misses(const matrix_view& w, const float* x, int64_t n,
+                                   const float* got) {
+  std::vector<float> wf(static_cast<size_t>(w.cols));
+  int64_t misses = 0;
+  const double rel = 1.1 * (2.0 / 512 + 1.0 / 262144 + static_cast<double>(w.cols) / 16777216.0);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    (void)dequantize_row(w.type, static_cast<const uint8_t*>(w.data) + r * w.row_bytes, wf.data(),
+                         w.cols);
+    for (int64_t j = 0; j < n; ++j) {
+      double want = 0, mag = 0;
+      for (int64_t i = 0; i < w.cols; ++i) {
+        const double p = static_cast<double>(wf[static_cast<size_t>(i)]) * x[j * w.cols + i];
+        want += p;
+        mag += std::fabs(p);
+      }
+      if (!(std::fabs(got[j * w.rows + r] - want) <= rel * mag + 1e-30)) ++misses;
+    }
+  }
+  return misses;
 }
 
 }  // namespace uma::kernels::test

@@ -209,13 +209,18 @@ TEST_P(TinyModel, SequencesInOneBatchAreIndependent) {
   const bool one_order =
       kernels::matmul_order_class(be, wv, 20) == kernels::matmul_order_class(be, wv, 33) &&
       kernels::matmul_order_class(be, wv, 13) == kernels::matmul_order_class(be, wv, 33);
+  // A batch whose products round to bf16 (the AMX-BF16 tiles) against sequences alone that take
+  // the Q8 products: the bf16 side is the closer one to the float reference (amx-emulated,
+  // 2026-12-04: production vs the float64 reference kl_mean 3e-5..1.9e-4 against the Q8 path's
+  // 2e-4..2.1e-3), so the two differ by about the Q8 path's own error, which reaches 2e-3 here.
+  const double kl_limit = kernels::matmul_rounds_to_bf16(be, wv, 33) ? 3e-3 : 1e-3;
   const auto check = [&](const std::vector<float>& want, const std::vector<float>& got,
                          int64_t rows) {
     const auto st = compare_logits(want.data(), got.data(), rows, nv, path_tie);
     if (one_order) {
       EXPECT_LE(st.max_abs, 1e-4);
     } else {
-      EXPECT_LE(st.kl_mean, 1e-3);
+      EXPECT_LE(st.kl_mean, kl_limit);
       EXPECT_EQ(st.clear_argmax_mismatch, 0);
     }
   };
