@@ -22,6 +22,7 @@
 
 #include "cli/command.h"
 #include "gguf/gguf.h"
+#include "kernels/backend.h"
 #include "kernels/matmul.h"
 #include "kernels/probe.h"
 #include "model/model.h"
@@ -169,7 +170,7 @@ int run_bench(const bench_cli& c) {
   }
 
   // 2. Machine probes (their pool and buffer are gone before the model loads).
-  uma::kernels::probe_result bw, peak, amx;
+  uma::kernels::probe_result bw, peak, amx, amx_bf16;
   double barrier_us = 0;
   if (!c.no_probe) {
     uma::thread_pool probe_pool(threads);
@@ -179,13 +180,15 @@ int run_bench(const bench_cli& c) {
     const int peak_reps = std::max(c.reps, 5);
     peak = uma::kernels::measure_int8_peak(&probe_pool, 0.15, peak_reps);
     amx = uma::kernels::measure_amx_peak(&probe_pool, 0.15, peak_reps);
+    amx_bf16 = uma::kernels::measure_amx_bf16_peak(&probe_pool, 0.15, peak_reps);
     barrier_us = uma::kernels::measure_barrier_us(&probe_pool, 2000);
     say(
         fmt::format("machine: {} threads, {}; read bandwidth {:.1f} GB/s (best of {}, median "
                     "{:.1f}); int8 peak {:.0f} GOPS ({}){}; barrier {:.2f} us",
                     threads, uma::cpu().describe(), bw.best, bw.samples.size(), bw.median,
                     peak.best, peak.method,
-                    amx.best > 0 ? fmt::format("; tile peak {:.0f} GOPS ({})", amx.best, amx.method)
+                    amx.best > 0 ? fmt::format("; tile peak {:.0f} GOPS ({}), bf16 {:.0f} GFLOPS",
+                                               amx.best, amx.method, amx_bf16.best)
                                  : std::string(),
                     barrier_us));
   }
@@ -356,8 +359,12 @@ int run_bench(const bench_cli& c) {
   const double batch_ratio = batch_roofline_tps > 0 ? tgb.median() / batch_roofline_tps : 0;
   const double batch_speedup = tg.median() > 0 ? tgb.median() / tg.median() : 0;
   // The tile engine's own peak (AMX), when the CPU has one: prefill on the amx backend is
-  // compute-bound against this, not against the SIMD dot-product peak.
-  const double pp_tile_tps = amx.best > 0 ? amx.best * 1e9 / (2.0 * double(params)) : 0;
+  // compute-bound against this, not against the SIMD dot-product peak; against the bf16 tiles'
+  // where its prefill products take them (from big_gemm_bf16_min_n rows), else the int8 tiles'.
+  const auto& be = uma::kernels::best_backend();
+  const bool bf16_tiles = be.big_gemm_bf16_min_n > 0 && c.pp >= be.big_gemm_bf16_min_n;
+  const double tile_peak = bf16_tiles && amx_bf16.best > 0 ? amx_bf16.best : amx.best;
+  const double pp_tile_tps = tile_peak > 0 ? tile_peak * 1e9 / (2.0 * double(params)) : 0;
   const double pp_tile_ratio = pp_tile_tps > 0 ? pp.median() / pp_tile_tps : 0;
   const double peak_rss = std::max(peak_rss_before, proc_status_mib("VmHWM"));
   const double rss_anon = proc_status_mib("RssAnon");
@@ -389,6 +396,8 @@ int run_bench(const bench_cli& c) {
     j["int8_method"] = peak.method;
     j["tile_int8_tops"] = amx.best / 1000.0;
     j["tile_int8_method"] = amx.method;
+    j["tile_bf16_tflops"] = amx_bf16.best / 1000.0;
+    j["pp_tile_engine"] = amx.best > 0 ? (bf16_tiles ? "amx-bf16" : "amx-int8") : "none";
     j["barrier_us"] = barrier_us;
     // name = the median, name_min / _max / _spread, and the repetitions under `samples`.
     const auto put_stats = [&](const std::string& name, const char* samples, const stats& st) {
@@ -443,8 +452,8 @@ int run_bench(const bench_cli& c) {
         "", "", "", "", 100 * pp_bracketed.median(), *lo, *hi);
   }
   if (pp_tile_tps > 0)
-    std::printf("%-8s %12s %12s %14.1f %7.1f%%   (tile peak / 2*params)\n", "", "", "", pp_tile_tps,
-                100 * pp_tile_ratio);
+    std::printf("%-8s %12s %12s %14.1f %7.1f%%   (%s tile peak / 2*params)\n", "", "", "",
+                pp_tile_tps, 100 * pp_tile_ratio, bf16_tiles ? "bf16" : "int8");
   std::printf(
       "%-8s %12.1f %11.1f%% %14.1f %7.1f%%   (bandwidth / bytes per token)\n",
       (c.depth > 0 ? fmt::format("tg{}@d{}", c.tg, c.depth) : fmt::format("tg{}", c.tg)).c_str(),

@@ -131,6 +131,14 @@ probe_result measure_amx_peak(thread_pool* pool, double seconds, int reps) {
   return measure_mac_loop(pool, seconds, reps, nullptr, "none");
 }
 
+probe_result measure_amx_bf16_peak(thread_pool* pool, double seconds, int reps) {
+#if defined(__x86_64__)
+  if (find_backend(backend_id::amx) != nullptr && cpu().amx_bf16)
+    return measure_mac_loop(pool, seconds, reps, probe_bf16_loop_amx, "amx tdpbf16ps 16x16x32");
+#endif
+  return measure_mac_loop(pool, seconds, reps, nullptr, "none");
+}
+
 namespace {
 probe_result measure_mac_loop(thread_pool* pool, double seconds, int reps,
                               uint64_t (*loop)(int64_t), const char* method) {

@@ -30,6 +30,9 @@ probe_result measure_int8_peak(thread_pool* pool, double seconds, int reps);
 // AMX-INT8 tile peak in GOPS (TDPBUSD chains on all threads); method "none" (and 0) where the CPU
 // or the OS offers no tiles. Prefill on the amx backend is measured against this too.
 probe_result measure_amx_peak(thread_pool* pool, double seconds, int reps);
+// AMX-BF16 tile peak in GFLOPS (TDPBF16PS chains; 1 multiply-add = 2 flops), the ceiling of the
+// amx backend's bf16 prefill products; "none" (and 0) without AMX-BF16.
+probe_result measure_amx_bf16_peak(thread_pool* pool, double seconds, int reps);
 
 // Time of one empty run_on_all round trip (a barrier: wake all workers and wait for them), in
 // microseconds, median over `rounds`.
@@ -42,6 +45,7 @@ uint64_t probe_int8_loop_avx2(int64_t iters);
 uint64_t probe_int8_loop_avxvnni(int64_t iters);
 uint64_t probe_int8_loop_avx512(int64_t iters);
 uint64_t probe_int8_loop_amx(int64_t iters);
+uint64_t probe_bf16_loop_amx(int64_t iters);
 uint64_t probe_read_sum_neon(const uint8_t* p, size_t n);
 uint64_t probe_int8_loop_neon(int64_t iters);
 

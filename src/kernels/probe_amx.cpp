@@ -1,5 +1,6 @@
-// AMX-INT8 probe loop (see probe.h): TDPBUSD into four independent 16 x 16 int32 tiles from
-// register-resident 16 x 64 / 16 x 64 operand tiles, so only the tile unit is measured.
+// AMX probe loops (see probe.h): TDPBUSD (int8) or TDPBF16PS (bf16) into four independent
+// 16 x 16 accumulator tiles from register-resident 16 x 64-byte operand tiles, so only the tile
+// unit is measured.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -8,33 +9,57 @@
 
 namespace uma::kernels {
 
-uint64_t probe_int8_loop_amx(int64_t iters) {
-  struct alignas(64) cfg_t {
-    uint8_t palette = 1, start_row = 0, reserved[14] = {};
-    uint16_t colsb[16] = {};
-    uint8_t rows[16] = {};
-  } cfg;
+namespace {
+struct alignas(64) cfg_t {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+void load_probe_tiles() {
+  cfg_t cfg;
   for (int t = 0; t < 6; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
-  asm volatile("ldtilecfg %0" : : "m"(cfg));  // see matmul_amx.cpp for why not the intrinsic
-  alignas(64) static const int8_t ones[16 * 64] = {};
-  _tile_loadd(4, ones, 64);
-  _tile_loadd(5, ones, 64);
+  asm volatile("ldtilecfg %0" : : "m"(cfg));  // see amx_tiles-inl.h for why not the intrinsic
+  alignas(64) static const int8_t zeros[16 * 64] = {};
+  _tile_loadd(4, zeros, 64);
+  _tile_loadd(5, zeros, 64);
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
   _tile_zero(3);
+}
+
+void release_probe_tiles() {
+  alignas(64) int32_t out[256];
+  _tile_stored(0, out, 64);
+  _tile_release();
+  volatile int sink = out[0];
+  (void)sink;
+}
+}  // namespace
+
+uint64_t probe_int8_loop_amx(int64_t iters) {
+  load_probe_tiles();
   for (int64_t i = 0; i < iters; ++i) {
     _tile_dpbusd(0, 4, 5);
     _tile_dpbusd(1, 4, 5);
     _tile_dpbusd(2, 4, 5);
     _tile_dpbusd(3, 4, 5);
   }
-  alignas(64) int32_t out[256];
-  _tile_stored(0, out, 64);
-  _tile_release();
-  volatile int sink = out[0];
-  (void)sink;
+  release_probe_tiles();
   return static_cast<uint64_t>(iters) * 4 * 16 * 16 * 64;
+}
+
+uint64_t probe_bf16_loop_amx(int64_t iters) {
+  load_probe_tiles();
+  for (int64_t i = 0; i < iters; ++i) {
+    _tile_dpbf16ps(0, 4, 5);
+    _tile_dpbf16ps(1, 4, 5);
+    _tile_dpbf16ps(2, 4, 5);
+    _tile_dpbf16ps(3, 4, 5);
+  }
+  release_probe_tiles();
+  return static_cast<uint64_t>(iters) * 4 * 16 * 16 * 32;
 }
 
 }  // namespace uma::kernels

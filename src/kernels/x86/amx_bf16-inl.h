@@ -134,27 +134,58 @@ inline void store_c_tile(const float* c, float* y, int64_t ldy, int64_t j0, int 
     _mm512_mask_storeu_ps(y + (j0 + j) * ldy + r0, keep, _mm512_castsi512_ps(r[j]));
 }
 
+#if !defined(UMA_AMX_BF16_ROW_PAIRS)
+#define UMA_AMX_BF16_ROW_PAIRS 1
+#endif
+// Weight rows per task, in pairs of A tiles: each activation pair's B tiles are reused by every
+// pair (from L2 after the first), so more pairs read the shared activation panels less often.
+constexpr int bf16_row_pairs = UMA_AMX_BF16_ROW_PAIRS;
+
+#if defined(UMA_AMX_PROFILE)
+// Diagnostic builds only (-DUMA_AMX_PROFILE): cycles per phase of the bf16 product, summed over
+// threads and printed at exit.
+struct amx_phase_totals {
+  std::atomic<uint64_t> c[5] = {};
+  ~amx_phase_totals() {
+    static const char* names[] = {"panels", "unpack", "to_bf16", "tiles", "store_c"};
+    for (int i = 0; i < 5; ++i) std::fprintf(stderr, "amx bf16 %-8s %14llu cycles\n", names[i],
+                                             static_cast<unsigned long long>(c[i].load()));
+  }
+};
+inline amx_phase_totals phase_totals;
+#define UMA_PHASE_START() const uint64_t phase_t0 = __rdtsc()
+#define UMA_PHASE_ADD(i) phase_totals.c[i] += __rdtsc() - phase_t0
+#else
+#define UMA_PHASE_START() (void)0
+#define UMA_PHASE_ADD(i) (void)0
+#endif
+
 template <class K>
 void amx_bf16_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t n, float* y,
                      uma::thread_pool* pool) {
   constexpr size_t tile_bytes = 1024;
+  constexpr int strips = 2 * bf16_row_pairs, task_rows = 16 * strips;
   const int64_t nb = w.cols / K::block_elems, ksteps = w.cols / 32;
   const int64_t pairs = (n + 31) / 32;  // activation tasks of two B tiles
   const size_t panel_bytes = static_cast<size_t>(ksteps) * tile_bytes;
   thread_local uma::aligned_vector<uint8_t> panel_buf;
   panel_buf.resize(static_cast<size_t>(2 * pairs) * panel_bytes);
   uint8_t* panels = panel_buf.data();
-  const auto make_panel = [&](int64_t g) {
-    bf16_panel(x, n, w.cols, g * 16, panels + static_cast<size_t>(g) * panel_bytes);
-  };
-  if (pool != nullptr && pool->size() > 1 && pairs > 1)
-    pool->parallel_for(2 * pairs, 1, [&](int, int64_t a, int64_t e) {
-      for (int64_t g = a; g < e; ++g) make_panel(g);
-    });
-  else
-    for (int64_t g = 0; g < 2 * pairs; ++g) make_panel(g);
+  {
+    UMA_PHASE_START();
+    const auto make_panel = [&](int64_t g) {
+      bf16_panel(x, n, w.cols, g * 16, panels + static_cast<size_t>(g) * panel_bytes);
+    };
+    if (pool != nullptr && pool->size() > 1 && pairs > 1)
+      pool->parallel_for(2 * pairs, 1, [&](int, int64_t a, int64_t e) {
+        for (int64_t g = a; g < e; ++g) make_panel(g);
+      });
+    else
+      for (int64_t g = 0; g < 2 * pairs; ++g) make_panel(g);
+    UMA_PHASE_ADD(0);
+  }
 
-  const int64_t n_tasks = (w.rows + 31) / 32;
+  const int64_t n_tasks = (w.rows + task_rows - 1) / task_rows;
   const auto* wbytes = static_cast<const uint8_t*>(w.data);
   std::atomic<int64_t> next{0};
   auto work = [&](int, int) {
@@ -163,7 +194,7 @@ void amx_bf16_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t
     thread_local uma::aligned_vector<uint8_t> abuf;
     qbuf.resize(K::q_bytes(nb) + 64);
     fbuf.resize(K::f_count(nb));
-    abuf.resize(2 * panel_bytes);
+    abuf.resize(strips * panel_bytes);
     auto* wq = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(qbuf.data()) + 63) &
                                           ~uintptr_t{63});
     amx::tile_config cfg;
@@ -172,45 +203,61 @@ void amx_bf16_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t
     alignas(64) float c[4][256];
     for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < n_tasks;
          t = next.fetch_add(1, std::memory_order_relaxed)) {
-      const int64_t r0 = t * 32;
-      for (int h = 0; h < 2; ++h) {
+      const int64_t r0 = t * task_rows;
+      for (int h = 0; h < strips; ++h) {
         uint8_t* strip = abuf.data() + h * panel_bytes;
         if (r0 + 16 * h >= w.rows) {
           std::memset(strip, 0, panel_bytes);
           continue;
         }
-        K::unpack(wbytes, w.row_bytes, r0 + 16 * h, w.rows, nb, wq, fbuf.data());
+        {
+          UMA_PHASE_START();
+          K::unpack(wbytes, w.row_bytes, r0 + 16 * h, w.rows, nb, wq, fbuf.data());
+          UMA_PHASE_ADD(1);
+        }
+        UMA_PHASE_START();
         K::to_bf16(wq, fbuf.data(), nb, strip);
+        UMA_PHASE_ADD(2);
       }
-      const uint8_t* a0 = abuf.data();
-      const uint8_t* a1 = a0 + panel_bytes;
       for (int64_t p = 0; p < pairs; ++p) {
         const uint8_t* b0 = panels + static_cast<size_t>(2 * p) * panel_bytes;
         const uint8_t* b1 = b0 + panel_bytes;
-        amx::zero<0>();
-        amx::zero<1>();
-        amx::zero<2>();
-        amx::zero<3>();
-        for (int64_t ks = 0; ks < ksteps; ++ks) {
-          const size_t o = static_cast<size_t>(ks) * tile_bytes;
-          amx::load<4>(a0 + o, 64);
-          amx::load<6>(b0 + o, 64);
-          amx::dpbf16ps<0, 4, 6>();
-          amx::load<7>(b1 + o, 64);
-          amx::dpbf16ps<1, 4, 7>();
-          amx::load<5>(a1 + o, 64);
-          amx::dpbf16ps<2, 5, 6>();
-          amx::dpbf16ps<3, 5, 7>();
-        }
-        amx::store<0>(c[0], 64);
-        amx::store<1>(c[1], 64);
-        amx::store<2>(c[2], 64);
-        amx::store<3>(c[3], 64);
-        for (int q = 0; q < 4; ++q) {
-          const int64_t j0 = 32 * p + 16 * (q & 1), rr = r0 + 16 * (q >> 1);
-          if (j0 >= n || rr >= w.rows) continue;
-          store_c_tile(c[q], y, w.rows, j0, static_cast<int>(std::min<int64_t>(16, n - j0)), rr,
-                       static_cast<int>(std::min<int64_t>(16, w.rows - rr)));
+        for (int hp = 0; hp < bf16_row_pairs; ++hp) {
+          const int64_t rp = r0 + 32 * hp;
+          if (rp >= w.rows) break;
+          const uint8_t* a0 = abuf.data() + 2 * hp * panel_bytes;
+          const uint8_t* a1 = a0 + panel_bytes;
+          {
+            UMA_PHASE_START();
+            amx::zero<0>();
+            amx::zero<1>();
+            amx::zero<2>();
+            amx::zero<3>();
+            for (int64_t ks = 0; ks < ksteps; ++ks) {
+              const size_t o = static_cast<size_t>(ks) * tile_bytes;
+              amx::load<4>(a0 + o, 64);
+              amx::load<6>(b0 + o, 64);
+              amx::dpbf16ps<0, 4, 6>();
+              amx::load<7>(b1 + o, 64);
+              amx::dpbf16ps<1, 4, 7>();
+              amx::load<5>(a1 + o, 64);
+              amx::dpbf16ps<2, 5, 6>();
+              amx::dpbf16ps<3, 5, 7>();
+            }
+            amx::store<0>(c[0], 64);
+            amx::store<1>(c[1], 64);
+            amx::store<2>(c[2], 64);
+            amx::store<3>(c[3], 64);
+            UMA_PHASE_ADD(3);
+          }
+          UMA_PHASE_START();
+          for (int q = 0; q < 4; ++q) {
+            const int64_t j0 = 32 * p + 16 * (q & 1), rr = rp + 16 * (q >> 1);
+            if (j0 >= n || rr >= w.rows) continue;
+            store_c_tile(c[q], y, w.rows, j0, static_cast<int>(std::min<int64_t>(16, n - j0)), rr,
+                         static_cast<int>(std::min<int64_t>(16, w.rows - rr)));
+          }
+          UMA_PHASE_ADD(4);
         }
       }
     }
