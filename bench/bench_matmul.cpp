@@ -368,7 +368,7 @@ void add(const char* kind, bench_fn fn, const matmul_backend& be, dtype t, bool 
 }
 
 int register_all() {
-  // The amx backend also without its bf16 tiles ("amx-int8": the int8 tiles from 16 rows on);
+  // The amx backend also with its int8 tiles instead of the bf16 ones ("amx-int8", from 16 rows);
   // amx-emulated (the tiles modelled in scalar code, for tests) is not measured.
   static matmul_backend amx_int8;
   std::vector<const matmul_backend*> backends;
@@ -381,6 +381,7 @@ int register_all() {
       amx_int8 = *be;
       amx_int8.name = "amx-int8";
       amx_int8.big_gemm_bf16_min_n = 0;
+      amx_int8.big_gemm_min_n = 16;
       backends.push_back(&amx_int8);
     }
   }

@@ -146,8 +146,9 @@ const matmul_backend& scalar_backend();
 const matmul_backend& avx2_backend();
 const matmul_backend& avx2_vnni_backend();
 const matmul_backend& avx512_backend();
-// AVX-512 VNNI plus AMX-INT8 tiles for n >= 16 (Q4_0, Q8_0). amx_usable() asks Linux for the
-// tile state once (arch_prctl) and says whether it was granted.
+// AVX-512 VNNI plus AMX tiles for prefill products of n >= 256 rows (bf16 tiles; int8 where the
+// CPU has no AMX-BF16), for Q4_0, Q5_0, Q8_0, Q4_K, Q6_K. amx_usable() asks Linux for the tile
+// state once (arch_prctl) and says whether it was granted.
 const matmul_backend& amx_backend();
 bool amx_usable();
 const matmul_backend& amx_emulated_backend();

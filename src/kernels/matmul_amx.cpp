@@ -1,7 +1,7 @@
-// amx matmul backend: Intel AMX tile multiplies for prefill and batched decode of Q4_0, Q5_0,
-// Q8_0, Q4_K and Q6_K weights (rows and x16 layouts): AMX-BF16 tiles from 32 activation rows on
-// (x86/amx_bf16-inl.h: weights and activations rounded to bf16, fp32 accumulation), AMX-INT8
-// tiles for 16..31 rows (below); everything else (matvec, other types, the converters) is the
+// amx matmul backend: Intel AMX tile multiplies for prefill of Q4_0, Q5_0, Q8_0, Q4_K and Q6_K
+// weights (rows and x16 layouts) from 256 activation rows on (tile_min_n): AMX-BF16 tiles
+// (x86/amx_bf16-inl.h: weights and activations rounded to bf16, fp32 accumulation), or the
+// AMX-INT8 tiles below where the CPU has no AMX-BF16; everything else (matvec, other types, the converters) is the
 // avx512-vnni backend compiled into this translation unit. Compiled a second time as the
 // amx-emulated backend (matmul_amx_emulated_avx512.cpp), with the tile instructions modelled.
 //
@@ -569,8 +569,17 @@ void amx_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t n, f
 #endif
 }
 
-// From how many activation rows the bf16 tiles take the product (below: the int8 tiles).
-constexpr int64_t bf16_min_n = 32;
+// From how many activation rows the tiles take the product on the amx backend. Measured on a
+// 16-core Xeon with AMX (docs/performance.md 2026-12-04 16:00-16:50, bench_matmul prefill_seq
+// Q4_0, 16 threads): n = 32 AVX-512 VNNI 15 ms, bf16 tiles 69, int8 tiles 36; n = 128: 83 / 129 /
+// 303; n = 512: 181 / 135 / 162 (one thread, n = 32: 130 / 138 / 124; n = 512: 1857 / 959 /
+// 1442). Each task unpacks its weight rows whatever n is, so below a few hundred rows the
+// unpack and the tile set-up outweigh the faster products; the int8 tiles never won by more than
+// the noise, so the bf16 tiles take every product from here on and the int8 ones stay for
+// comparison (bench_matmul's amx-int8) and for a CPU with AMX-INT8 but no AMX-BF16.
+constexpr int64_t tile_min_n = 256;
+// amx-emulated's thresholds: low, so the tests' small products reach both tile paths.
+constexpr int64_t emulated_bf16_min_n = 32, emulated_int8_min_n = 16;
 
 uma::kernels::matmul_backend make_amx_backend(const char* name) {
   using uma::dtype;
@@ -593,7 +602,6 @@ uma::kernels::matmul_backend make_amx_backend(const char* name) {
       amx_bf16_matmul<x16_q4k_kind>);
   set(dtype::q6_k, amx_matmul<q6k_kind>, amx_matmul<x16_q6k_kind>, amx_bf16_matmul<q6k_kind>,
       amx_bf16_matmul<x16_q6k_kind>);
-  b.big_gemm_min_n = tile_rows;
   return b;
 }
 
@@ -605,7 +613,8 @@ namespace uma::kernels {
 const matmul_backend& amx_emulated_backend() {
   static const matmul_backend be = [] {
     matmul_backend b = make_amx_backend("amx-emulated");
-    b.big_gemm_bf16_min_n = bf16_min_n;
+    b.big_gemm_bf16_min_n = emulated_bf16_min_n;
+    b.big_gemm_min_n = emulated_int8_min_n;
     return b;
   }();
   return be;
@@ -620,7 +629,8 @@ bool amx_usable() {
 const matmul_backend& amx_backend() {
   static const matmul_backend be = [] {
     matmul_backend b = make_amx_backend("amx");
-    b.big_gemm_bf16_min_n = uma::cpu().amx_bf16 && uma::cpu().avx512_bf16 ? bf16_min_n : 0;
+    b.big_gemm_bf16_min_n = uma::cpu().amx_bf16 && uma::cpu().avx512_bf16 ? tile_min_n : 0;
+    b.big_gemm_min_n = tile_min_n;
     return b;
   }();
   return be;
