@@ -277,7 +277,8 @@ void load_only_matvec(const gemm_args& g) {
 // activation conversion and layout): the rate the decode sequence's structure allows if the
 // kernels cost nothing. Against decode_seq it tells whether the kernels or the memory access
 // pattern hold decode back (docs/performance.md, 2026-12-03 19:41).
-void bm_decode_sequence_loads(benchmark::State& st, const matmul_backend* be_arg, dtype t, bool x16) {
+void bm_decode_sequence_loads(benchmark::State& st, const matmul_backend* be_arg, dtype t,
+                              bool x16) {
   const auto* found = be_arg;
   if (found == nullptr) {
     st.SkipWithError("backend not available on this CPU");

@@ -1,11 +1,11 @@
 // amx matmul backend: Intel AMX tile multiplies for prefill of Q4_0, Q5_0, Q8_0, Q4_K and Q6_K
 // weights (rows and x16 layouts) from 256 activation rows on (tile_min_n): AMX-BF16 tiles
 // (x86/amx_bf16-inl.h: weights and activations rounded to bf16, fp32 accumulation), or the
-// AMX-INT8 tiles below where the CPU has no AMX-BF16; everything else (matvec, other types, the converters) is the
-// avx512-vnni backend compiled into this translation unit. Compiled a second time as the
-// amx-emulated backend (matmul_amx_emulated_avx512.cpp), with the tile instructions modelled.
+// AMX-INT8 tiles below where the CPU has no AMX-BF16; everything else (matvec, other types, the
+// converters) is the avx512-vnni backend compiled into this translation unit. Compiled a second
+// time as the amx-emulated backend (matmul_amx_emulated_avx512.cpp), tile instructions modelled.
 //
-// The int8 tiles keep the reference's arithmetic as the scalar reference: activations are rounded to Q8_0 blocks exactly as
+// The int8 tiles keep the scalar reference's arithmetic: activations are rounded to Q8_0 blocks as
 // convert_q8_0 does, each 32-element block product is an exact int32 (TDPBUSD / TDPBSSD with
 // K = 32 bytes), and it is scaled by d_w * d_a in fp32 and summed over blocks in order. Only the
 // float summation order inside a block's accumulation differs from the reference (none here:

@@ -93,7 +93,8 @@ const ops_backend& best_ops() {
       if (b == nullptr) continue;
       if (env == nullptr || std::string_view(env).starts_with(b->name) ||
           (std::string_view(env) == "amx" && i == static_cast<int>(backend_id::amx)) ||
-          (std::string_view(env) == "amx-emulated" && i == static_cast<int>(backend_id::amx_emulated)))
+          (std::string_view(env) == "amx-emulated" &&
+           i == static_cast<int>(backend_id::amx_emulated)))
         return b;
     }
     return &scalar_ops();

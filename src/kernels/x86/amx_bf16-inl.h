@@ -7,7 +7,8 @@
 // path reached 1.07-1.37x the AVX-512 VNNI gemm on one core and 0.7x on 16, 5-7 % of the tile
 // peak. This one: 1.5x the int8 tiles and 1.9x VNNI on one core (prefill_seq Q4_0, n = 512),
 // 1.2-1.3x VNNI on 16; its tile loop is 80 % of its cycles and runs at about a third of the
-// TDPBF16PS probe peak (4 tile loads from L2 per 4 products), the next thing to improve. Here the weights are dequantized once per task (scale, offset and min applied in fp32,
+// TDPBF16PS probe peak (4 tile loads from L2 per 4 products), the next thing to improve.
+// Here the weights are dequantized once per task (scale, offset and min applied in fp32,
 // rounded once to bf16) and the activations rounded to bf16 once per call, so TDPBF16PS
 // accumulates whole rows in the C tiles with no per-block work: the K loop is 4 tile loads and 4
 // tile products.
@@ -117,8 +118,8 @@ inline void q6k_to_bf16(const uint8_t* q, const float* wsc, int64_t nb, uint8_t*
           const uint8_t* src = q + ((b * 16 + s + h) * 16 + m) * 16;
           const __m512 v = _mm512_cvtepi32_ps(
               _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src))));
-          w[h] = _mm512_mul_ps(_mm512_sub_ps(v, off),
-                               _mm512_set1_ps(wsc[(b * 16 + m) * 16 + s + h]));
+          w[h] =
+              _mm512_mul_ps(_mm512_sub_ps(v, off), _mm512_set1_ps(wsc[(b * 16 + m) * 16 + s + h]));
         }
         _mm512_store_si512(out + ((b * 8 + s / 2) * 16 + m) * 64, to_bf16x32(w[0], w[1]));
       }
@@ -152,8 +153,9 @@ struct amx_phase_totals {
   std::atomic<uint64_t> c[5] = {};
   ~amx_phase_totals() {
     static const char* names[] = {"panels", "unpack", "to_bf16", "tiles", "store_c"};
-    for (int i = 0; i < 5; ++i) std::fprintf(stderr, "amx bf16 %-8s %14llu cycles\n", names[i],
-                                             static_cast<unsigned long long>(c[i].load()));
+    for (int i = 0; i < 5; ++i)
+      std::fprintf(stderr, "amx bf16 %-8s %14llu cycles\n", names[i],
+                   static_cast<unsigned long long>(c[i].load()));
   }
 };
 inline amx_phase_totals phase_totals;
