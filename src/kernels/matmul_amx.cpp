@@ -570,7 +570,7 @@ void amx_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t n, f
 }
 
 // From how many activation rows the tiles take the product on the amx backend. Measured on a
-// 16-core Xeon with AMX (docs/performance.md 2026-12-04 16:00-16:50, bench_matmul prefill_seq
+// 16-core Xeon with AMX (docs/performance.md 2026-12-04 15:40, bench_matmul prefill_seq
 // Q4_0, 16 threads): n = 32 AVX-512 VNNI 15 ms, bf16 tiles 69, int8 tiles 36; n = 128: 83 / 129 /
 // 303; n = 512: 181 / 135 / 162 (one thread, n = 32: 130 / 138 / 124; n = 512: 1857 / 959 /
 // 1442). Each task unpacks its weight rows whatever n is, so below a few hundred rows the

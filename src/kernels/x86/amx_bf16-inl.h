@@ -3,7 +3,7 @@
 //
 // Why: the int8 tiles give an exact int32 per 32-element block, and each block's 16 x 16 sums
 // must leave the tile unit to be scaled by d_w * d_a (a tile store, 16 loads, 48 AVX-512 ops per
-// 8192 products): measured on a 16-core Xeon with AMX (docs/performance.md 2026-12-04 16:00) that
+// 8192 products): measured on a 16-core Xeon with AMX (docs/performance.md 2026-12-04 15:40) that
 // path reached 1.07-1.37x the AVX-512 VNNI gemm on one core and 0.7x on 16, 5-7 % of the tile
 // peak. This one: 1.5x the int8 tiles and 1.9x VNNI on one core (prefill_seq Q4_0, n = 512),
 // 1.2-1.3x VNNI on 16; its tile loop is 80 % of its cycles and runs at about a third of the
