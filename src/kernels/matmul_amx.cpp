@@ -456,6 +456,21 @@ void group_product_6(const uint8_t* wq, const float* wsc, const act_panel_6* ap,
 // activation group. A format K names its panel, block size, tile K and buffer sizes, and its
 // convert / unpack / product steps.
 
+// A task's buffers for K::unpack, per thread and reused: the quant bytes (64-byte aligned for
+// the tile loads) and the floats.
+struct unpack_buffers {
+  uint8_t* q;
+  float* f;
+};
+template <class K>
+unpack_buffers task_buffers(int64_t nb) {
+  thread_local uma::aligned_vector<uint8_t> qbuf;
+  thread_local std::vector<float> fbuf;
+  qbuf.resize(K::q_bytes(nb));
+  fbuf.resize(K::f_count(nb));
+  return {qbuf.data(), fbuf.data()};
+}
+
 #include "kernels/x86/amx_bf16-inl.h"
 
 template <class F>
@@ -526,22 +541,17 @@ void amx_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t n, f
   const auto* wbytes = static_cast<const uint8_t*>(w.data);
   std::atomic<int64_t> next{0};
   auto work = [&](int, int) {
-    thread_local std::vector<uint8_t> qbuf;
-    thread_local std::vector<float> fbuf;
-    qbuf.resize(K::q_bytes(nb) + 64);
-    fbuf.resize(K::f_count(nb));
-    auto* wq = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(qbuf.data()) + 63) &
-                                          ~uintptr_t{63});
+    const auto [wq, wf] = task_buffers<K>(nb);
     load_tile_config(K::k_bytes);
     for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < n_tasks;
          t = next.fetch_add(1, std::memory_order_relaxed)) {
       const int64_t r0 = t * tile_rows;
       const int mr = static_cast<int>(std::min<int64_t>(tile_rows, w.rows - r0));
-      K::unpack(wbytes, w.row_bytes, r0, w.rows, nb, wq, fbuf.data());
+      K::unpack(wbytes, w.row_bytes, r0, w.rows, nb, wq, wf);
       for (int64_t g = 0; g < groups; ++g) {
         __m512 acc[16];
         for (auto& a : acc) a = _mm512_setzero_ps();
-        K::product(wq, fbuf.data(), panels + g * nb, nb, acc);
+        K::product(wq, wf, panels + g * nb, nb, acc);
         const int nt = static_cast<int>(std::min<int64_t>(tile_rows, n - g * tile_rows));
         alignas(64) float out[16][16];
         for (int m = 0; m < 16; ++m) _mm512_store_ps(out[m], acc[m]);

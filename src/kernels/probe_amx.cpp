@@ -38,28 +38,35 @@ void release_probe_tiles() {
 }
 }  // namespace
 
-uint64_t probe_int8_loop_amx(int64_t iters) {
+namespace {
+// `iters` x 4 independent products on the probe tiles; returns the MACs (16 x 16 x K each).
+template <bool Bf16>
+uint64_t tile_loop(int64_t iters) {
   load_probe_tiles();
   for (int64_t i = 0; i < iters; ++i) {
-    _tile_dpbusd(0, 4, 5);
-    _tile_dpbusd(1, 4, 5);
-    _tile_dpbusd(2, 4, 5);
-    _tile_dpbusd(3, 4, 5);
+    if constexpr (Bf16) {
+      _tile_dpbf16ps(0, 4, 5);
+      _tile_dpbf16ps(1, 4, 5);
+      _tile_dpbf16ps(2, 4, 5);
+      _tile_dpbf16ps(3, 4, 5);
+    } else {
+      _tile_dpbusd(0, 4, 5);
+      _tile_dpbusd(1, 4, 5);
+      _tile_dpbusd(2, 4, 5);
+      _tile_dpbusd(3, 4, 5);
+    }
   }
   release_probe_tiles();
-  return static_cast<uint64_t>(iters) * 4 * 16 * 16 * 64;
+  return static_cast<uint64_t>(iters) * 4 * 16 * 16 * (Bf16 ? 32 : 64);
+}
+}  // namespace
+
+uint64_t probe_int8_loop_amx(int64_t iters) {
+  return tile_loop<false>(iters);
 }
 
 uint64_t probe_bf16_loop_amx(int64_t iters) {
-  load_probe_tiles();
-  for (int64_t i = 0; i < iters; ++i) {
-    _tile_dpbf16ps(0, 4, 5);
-    _tile_dpbf16ps(1, 4, 5);
-    _tile_dpbf16ps(2, 4, 5);
-    _tile_dpbf16ps(3, 4, 5);
-  }
-  release_probe_tiles();
-  return static_cast<uint64_t>(iters) * 4 * 16 * 16 * 32;
+  return tile_loop<true>(iters);
 }
 
 }  // namespace uma::kernels

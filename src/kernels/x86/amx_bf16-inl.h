@@ -195,14 +195,9 @@ void amx_bf16_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t
   const auto* wbytes = static_cast<const uint8_t*>(w.data);
   std::atomic<int64_t> next{0};
   auto work = [&](int, int) {
-    thread_local std::vector<uint8_t> qbuf;
-    thread_local std::vector<float> fbuf;
+    const auto [wq, wf] = task_buffers<K>(nb);
     thread_local uma::aligned_vector<uint8_t> abuf;
-    qbuf.resize(K::q_bytes(nb) + 64);
-    fbuf.resize(K::f_count(nb));
     abuf.resize(strips * panel_bytes);
-    auto* wq = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(qbuf.data()) + 63) &
-                                          ~uintptr_t{63});
     amx::tile_config cfg;
     for (int t = 0; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
     amx::config(cfg);
@@ -218,11 +213,11 @@ void amx_bf16_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t
         }
         {
           UMA_PHASE_START();
-          K::unpack(wbytes, w.row_bytes, r0 + 16 * h, w.rows, nb, wq, fbuf.data());
+          K::unpack(wbytes, w.row_bytes, r0 + 16 * h, w.rows, nb, wq, wf);
           UMA_PHASE_ADD(1);
         }
         UMA_PHASE_START();
-        K::to_bf16(wq, fbuf.data(), nb, strip);
+        K::to_bf16(wq, wf, nb, strip);
         UMA_PHASE_ADD(2);
       }
       for (int64_t p = 0; p < pairs; ++p) {
