@@ -86,12 +86,7 @@ matrix_view layout_view(const matrix_view& w, bool x16, std::vector<uint8_t>& co
   return v;
 }
 
-void bm_matvec(benchmark::State& st, const matmul_backend* be_arg, dtype t, bool x16) {
-  const auto* be = be_arg;
-  if (be == nullptr) {
-    st.SkipWithError("backend not available on this CPU");
-    return;
-  }
+void bm_matvec(benchmark::State& st, const matmul_backend* be, dtype t, bool x16) {
   // UMA_BENCH_MATVEC_COLS overrides the row length (e.g. 896 for qwen2.5-0.5b's rows, whose
   // last 16-block chunk is partial); rounded down to the format's block.
   const auto& tr = traits(t);
@@ -122,12 +117,7 @@ void bm_matvec(benchmark::State& st, const matmul_backend* be_arg, dtype t, bool
   rate_counters(st, bytes * 1e-9, "GBps", machine_bandwidth(), "bw_GBps", "bw_ratio");
 }
 
-void bm_gemm(benchmark::State& st, const matmul_backend* be_arg, dtype t, bool x16) {
-  const auto* be = be_arg;
-  if (be == nullptr) {
-    st.SkipWithError("backend not available on this CPU");
-    return;
-  }
+void bm_gemm(benchmark::State& st, const matmul_backend* be, dtype t, bool x16) {
   const int64_t cols = 1024, rows = 2048, n = 64;
   const auto& tr = traits(t);
   const size_t row_bytes = cols / tr.block_elems * tr.block_bytes;
@@ -245,12 +235,7 @@ void decode_sequence_on(benchmark::State& st, const matmul_backend& be, dtype t,
       benchmark::Counter(static_cast<double>(st.iterations()), benchmark::Counter::kIsRate);
 }
 
-void bm_decode_sequence(benchmark::State& st, const matmul_backend* be_arg, dtype t, bool x16) {
-  const auto* be = be_arg;
-  if (be == nullptr) {
-    st.SkipWithError("backend not available on this CPU");
-    return;
-  }
+void bm_decode_sequence(benchmark::State& st, const matmul_backend* be, dtype t, bool x16) {
   decode_sequence_on(st, *be, t, x16);
 }
 
@@ -277,13 +262,8 @@ void load_only_matvec(const gemm_args& g) {
 // activation conversion and layout): the rate the decode sequence's structure allows if the
 // kernels cost nothing. Against decode_seq it tells whether the kernels or the memory access
 // pattern hold decode back (docs/performance.md, 2026-12-03 19:41).
-void bm_decode_sequence_loads(benchmark::State& st, const matmul_backend* be_arg, dtype t,
+void bm_decode_sequence_loads(benchmark::State& st, const matmul_backend* found, dtype t,
                               bool x16) {
-  const auto* found = be_arg;
-  if (found == nullptr) {
-    st.SkipWithError("backend not available on this CPU");
-    return;
-  }
   matmul_backend be = *found;
   for (gemm_fn& f : be.matvec)
     if (f != nullptr) f = load_only_matvec;
@@ -295,12 +275,7 @@ void bm_decode_sequence_loads(benchmark::State& st, const matmul_backend* be_arg
 // model's prefill (rows-layout types with x16 kernels are interleaved on the fly). GOPS and the
 // ratio to the int8 peak: what prefill could reach if attention and the element-wise ops took no
 // time. With UMA_BENCH_WEIGHTS_FILE the weights come from that file's mapping (the page cache).
-void bm_prefill_sequence(benchmark::State& st, const matmul_backend* be_arg, dtype t, bool x16) {
-  const auto* be = be_arg;
-  if (be == nullptr) {
-    st.SkipWithError("backend not available on this CPU");
-    return;
-  }
+void bm_prefill_sequence(benchmark::State& st, const matmul_backend* be, dtype t, bool x16) {
   const char* n_env = std::getenv("UMA_BENCH_PREFILL_N");
   const int64_t n = n_env != nullptr ? std::max(1, std::atoi(n_env)) : 512;
   layer_set ls(t, x16, false);
@@ -331,12 +306,7 @@ const dtype kTypes[] = {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k, dtyp
 
 // Activation conversion for a weight type (one thread): 512 rows of 1024 floats, as a pp512
 // prefill's hidden-size matmul input (2 MiB, L2/L3). Reports the float input read in GB/s.
-void bm_convert(benchmark::State& st, const matmul_backend* be_arg, dtype t, bool) {
-  const auto* be = be_arg;
-  if (be == nullptr) {
-    st.SkipWithError("backend not available on this CPU");
-    return;
-  }
+void bm_convert(benchmark::State& st, const matmul_backend* be, dtype t, bool) {
   const act_format f = act_format_for(t);
   const act_convert_fn fn = be->convert[static_cast<size_t>(f)];
   if (fn == nullptr) {
