@@ -586,8 +586,12 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
     return;
   }
 
-  // The gemm kernel's own activation layout, once for all tasks.
-  const uint8_t* prep = prepare_rows(k, a, arb, n, w.cols, pool, &base.prep_row_bytes);
+  // The gemm kernel's own activation layout, once for all tasks (x16 matrices: the x16 gemm's,
+  // as 2b makes it; without it each task made its own, and the x16 Q4_K gemm fell back to its
+  // decode tile).
+  kernel_choice kp = k;
+  if (w.layout == weight_layout::x16) kp.gemm_prep = be.gemm_prep_x16[static_cast<size_t>(w.type)];
+  const uint8_t* prep = prepare_rows(kp, a, arb, n, w.cols, pool, &base.prep_row_bytes);
 
   // 2c. Prefill / batched decode: tasks are blocks of weight rows; inside a task the gemm kernel
   // sweeps activation rows in slices that stay in L2, reusing each weight block across them.
