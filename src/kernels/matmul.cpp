@@ -438,18 +438,33 @@ gemm_fn pieces_kernel(const matmul_backend& be, const kernel_choice& k, dtype t,
   return n < x16_min_n(be, t) ? k.gemm : nullptr;
 }
 
-// Whether matmul_on interleaves `w` on the fly for n activation rows (see 2b there).
-bool x16_on_the_fly(const matmul_backend& be, const matrix_view& w, int64_t n) {
-  const auto ti = static_cast<size_t>(w.type);
-  return n >= x16_min_n(be, w.type) && ti < max_dtype_id && be.gemm_x16[ti] != nullptr &&
-         be.gemm_x16[ti] != scalar_backend().gemm_x16[ti] && x16_layout_fits(w);
+// Whether the backend has its own x16 gemm for the type (not the scalar reference's).
+bool x16_native(const matmul_backend& be, dtype t) {
+  const auto ti = static_cast<size_t>(t);
+  return ti < max_dtype_id && be.gemm_x16[ti] != nullptr &&
+         be.gemm_x16[ti] != scalar_backend().gemm_x16[ti];
 }
 
-// Prefill of rows-layout matrices (one width) where the backend has x16 kernels for their types:
-// tasks are 32-row blocks of every matrix, one task list; each task interleaves its rows once
-// into per-thread scratch (a copy of 32 rows, ~1/n of the task's work) and runs the x16 gemm,
-// which needs no per-row shuffles or horizontal sums, over every activation slice. The weights in
-// memory stay the file's. `a` holds the n converted rows, `prep` (may be null) their
+// Whether matmul_on interleaves `w` on the fly for n activation rows (see 2b there).
+bool x16_on_the_fly(const matmul_backend& be, const matrix_view& w, int64_t n) {
+  return n >= x16_min_n(be, w.type) && x16_native(be, w.type) && x16_layout_fits(w);
+}
+
+// Whether matmul_on runs the prefill of `w` (n activation rows) through run_x16_prefill: a
+// rows-layout matrix interleaved on the fly, or an x16-layout one as it is (past decode's pieces).
+bool x16_prefill(const matmul_backend& be, const kernel_choice& k, const matrix_view& w,
+                 int64_t n) {
+  if (w.layout == weight_layout::rows) return x16_on_the_fly(be, w, n);
+  return w.layout == weight_layout::x16 && x16_native(be, w.type) &&
+         whole_product(be, k, n) == nullptr && pieces_kernel(be, k, w.type, n) == nullptr;
+}
+
+// Prefill of matrices (one width, one layout) where the backend has x16 kernels for their types:
+// tasks are 32-row blocks of every matrix, one task list; in the rows layout each task interleaves
+// its rows once into per-thread scratch (a copy of 32 rows, ~1/n of the task's work; the weights
+// in memory stay the file's), in the x16 layout (`--repack`) it reads its two groups as they are,
+// and it runs the x16 gemm, which needs no per-row shuffles or horizontal sums, over every
+// activation slice. `a` holds the n converted rows, `prep` (may be null) their
 // gemm_prep_x16 layout, the same for every matrix whose type has one.
 void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
                      std::span<float* const> ys, const uint8_t* a, size_t arb, const uint8_t* prep,
@@ -474,8 +489,12 @@ void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
     matrix_view part = w;
     part.data = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(t.r0) * w.row_bytes;
     part.rows = rows;
-    uint8_t* packed = scratch<scratch_tag::x16>(static_cast<size_t>(rows) * w.row_bytes);
-    interleave(part, packed, nullptr);
+    const auto* packed = static_cast<const uint8_t*>(part.data);  // x16 groups as they are
+    if (w.layout == weight_layout::rows) {
+      uint8_t* copy = scratch<scratch_tag::x16>(static_cast<size_t>(rows) * w.row_bytes);
+      interleave(part, copy, nullptr);
+      packed = copy;
+    }
     for (int64_t j0 = 0; j0 < n; j0 += act_block) {
       gemm_args g;
       g.w = packed;
@@ -503,7 +522,7 @@ void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
 }
 
 // Whether matmul_many can run `ws` as one x16 prefill (run_x16_prefill) for n activation rows:
-// two or more rows-layout matrices of one width, each taken by the x16 path on its own, whose
+// two or more matrices of one width and layout, each taken by the x16 path on its own, whose
 // types share the activation format and at most one gemm_prep_x16 layout (Q4_K with Q6_K), which
 // goes to *prep (null where none of them has one).
 bool shared_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
@@ -511,12 +530,12 @@ bool shared_x16_prefill(const matmul_backend& be, std::span<const matrix_view> w
   if (ws.size() < 2 || ws.size() != ys.size()) return false;
   gemm_prep_fn prep = nullptr;
   for (const matrix_view& w : ws) {
-    if (w.layout != weight_layout::rows || w.cols != ws[0].cols || w.rows <= 0) return false;
+    if (w.layout != ws[0].layout || w.cols != ws[0].cols || w.rows <= 0) return false;
     if (act_format_for(w.type) != act_format_for(ws[0].type)) return false;
     const kernel_choice k = choose(be, w);
     if (k.matvec == nullptr || k.gemm == nullptr) return false;
     if (whole_product(be, k, n) != nullptr) return false;
-    if (!x16_on_the_fly(be, w, n)) return false;
+    if (!x16_prefill(be, k, w, n)) return false;
     const gemm_prep_fn p = be.gemm_prep_x16[static_cast<size_t>(w.type)];
     if (p != nullptr && prep != nullptr && p != prep) return false;
     if (p != nullptr) prep = p;
@@ -575,8 +594,9 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   const auto* wbytes = static_cast<const uint8_t*>(w.data);
   constexpr int64_t row_block = 32, act_block = 64;
 
-  // 2b. Prefill of a rows-layout matrix where the backend has x16 kernels for its type.
-  if (x16_on_the_fly(be, w, n)) {
+  // 2b. Prefill where the backend has x16 kernels for the type: a rows-layout matrix interleaved
+  // on the fly, or an x16-layout one as it is.
+  if (x16_prefill(be, k, w, n)) {
     kernel_choice kx = k;
     kx.gemm_prep = be.gemm_prep_x16[static_cast<size_t>(w.type)];
     size_t prb = 0;
@@ -586,12 +606,8 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
     return;
   }
 
-  // The gemm kernel's own activation layout, once for all tasks (x16 matrices: the x16 gemm's,
-  // as 2b makes it; without it each task made its own, and the x16 Q4_K gemm fell back to its
-  // decode tile).
-  kernel_choice kp = k;
-  if (w.layout == weight_layout::x16) kp.gemm_prep = be.gemm_prep_x16[static_cast<size_t>(w.type)];
-  const uint8_t* prep = prepare_rows(kp, a, arb, n, w.cols, pool, &base.prep_row_bytes);
+  // The gemm kernel's own activation layout, once for all tasks.
+  const uint8_t* prep = prepare_rows(k, a, arb, n, w.cols, pool, &base.prep_row_bytes);
 
   // 2c. Prefill / batched decode: tasks are blocks of weight rows; inside a task the gemm kernel
   // sweeps activation rows in slices that stay in L2, reusing each weight block across them.

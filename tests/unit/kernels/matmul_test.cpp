@@ -362,22 +362,37 @@ TEST(matmul, many_equals_separate_products) {
       bufs.push_back(random_rows(rng, t, r, cols));
       ws.push_back(view_of(t, bufs.back().data(), r, cols));
     }
-    // n = 40: prefill, where the x16 path converts the activation once for all matrices.
+    // The same matrices interleaved (x16 layout, as --repack loads them).
+    std::vector<std::vector<uint8_t>> ibufs;
+    std::vector<matrix_view> wis;
+    for (const matrix_view& w : ws) {
+      if (!interleave_supported(w)) break;
+      ibufs.emplace_back(w.row_bytes * static_cast<size_t>(w.rows));
+      interleave(w, ibufs.back().data(), nullptr);
+      matrix_view wi = w;
+      wi.data = ibufs.back().data(), wi.layout = weight_layout::x16;
+      wis.push_back(wi);
+    }
+    // n = 40: prefill, where the x16 path converts the activation once for all matrices (in
+    // either layout).
     for (int64_t n : {1, 3, 40}) {
       auto x = random_floats(rng, n * cols);
       for (auto id : available_backends()) {
-        std::vector<std::vector<float>> want(3), got(3);
-        std::vector<float*> outs;
-        for (int i = 0; i < 3; ++i) {
-          want[i].resize(n * rows[i]);
-          got[i].assign(n * rows[i], NAN);
-          matmul_on(*find_backend(id), ws[i], x.data(), n, want[i].data(), &pool);
-          outs.push_back(got[i].data());
+        for (const auto* set : {&ws, &wis}) {
+          if (set->empty()) continue;
+          std::vector<std::vector<float>> want(3), got(3);
+          std::vector<float*> outs;
+          for (int i = 0; i < 3; ++i) {
+            want[i].resize(n * rows[i]);
+            got[i].assign(n * rows[i], NAN);
+            matmul_on(*find_backend(id), (*set)[i], x.data(), n, want[i].data(), &pool);
+            outs.push_back(got[i].data());
+          }
+          matmul_many_on(*find_backend(id), *set, x.data(), n, outs, &pool);
+          for (int i = 0; i < 3; ++i)
+            EXPECT_EQ(got[i], want[i]) << find_backend(id)->name << " " << dtype_name(t) << " n "
+                                       << n << " matrix " << i << (set == &wis ? " x16" : " rows");
         }
-        matmul_many_on(*find_backend(id), ws, x.data(), n, outs, &pool);
-        for (int i = 0; i < 3; ++i)
-          EXPECT_EQ(got[i], want[i])
-              << find_backend(id)->name << " " << dtype_name(t) << " n " << n << " matrix " << i;
       }
     }
   }
