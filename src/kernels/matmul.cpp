@@ -553,7 +553,7 @@ bool matmul_rounds_to_bf16(const matmul_backend& be, const matrix_view& w, int64
 int matmul_order_class(const matmul_backend& be, const matrix_view& w, int64_t n) {
   const kernel_choice k = choose(be, w);
   if (bf16_product(be, k, n)) return 3;
-  if (k.big != nullptr && n >= be.big_gemm_min_n) return 1;
+  if (whole_product(be, k, n) != nullptr) return 1;
   if (n > 1 && k.gemm != nullptr && w.layout == weight_layout::rows && x16_on_the_fly(be, w, n))
     return 2;
   return 0;

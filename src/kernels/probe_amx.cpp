@@ -6,20 +6,15 @@
 #include <cstdint>
 
 #include "kernels/probe.h"
+#include "kernels/x86/amx_tiles-inl.h"
 
 namespace uma::kernels {
 
 namespace {
-struct alignas(64) cfg_t {
-  uint8_t palette = 1, start_row = 0, reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 void load_probe_tiles() {
-  cfg_t cfg;
+  amx::tile_config cfg;
   for (int t = 0; t < 6; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
-  asm volatile("ldtilecfg %0" : : "m"(cfg));  // see amx_tiles-inl.h for why not the intrinsic
+  amx::config(cfg);
   alignas(64) static const int8_t zeros[16 * 64] = {};
   _tile_loadd(4, zeros, 64);
   _tile_loadd(5, zeros, 64);
