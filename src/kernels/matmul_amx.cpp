@@ -27,6 +27,7 @@
 #include <atomic>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <type_traits>
 #include <vector>
 

@@ -166,6 +166,39 @@ inline amx_phase_totals phase_totals;
 #define UMA_PHASE_ADD(i) (void)0
 #endif
 
+// The tile loop's K blocking and prefetch. kc: K steps per chunk (0 = the whole K): the task's
+// two A strips of a chunk (2 x kc KB) stay in L1 while every activation pair sweeps it, the C
+// tiles stored to a per-thread buffer between chunks. pf: K steps ahead whose A and B tiles are
+// requested into L1 (prefetcht0, 0 = none). UMA_AMX_BF16_KC / UMA_AMX_BF16_PF override them
+// (read once; for measuring on AMX machines). Measured on a busy 16-core Xeon host
+// (docs/performance.md 2026-12-04 18:20): 16-step chunks looked 10-40 % faster on 1-2 threads
+// and 10-25 % slower on 16, the prefetch within the noise; too noisy to move the default (0, 0).
+struct bf16_loop_params {
+  int64_t kc, pf;
+};
+inline bf16_loop_params bf16_loop() {
+  static const bf16_loop_params p = [] {
+    const auto env = [](const char* name, int64_t fallback) {
+      const char* v = std::getenv(name);
+      return v != nullptr && *v != 0 ? std::max<int64_t>(0, std::strtoll(v, nullptr, 10))
+                                     : fallback;
+    };
+    return bf16_loop_params{env("UMA_AMX_BF16_KC", 0), env("UMA_AMX_BF16_PF", 0)};
+  }();
+  return p;
+}
+
+// The 16 lines of each of the four tiles of K step ks requested into L1.
+inline void prefetch_k_step(const uint8_t* a0, const uint8_t* a1, const uint8_t* b0,
+                            const uint8_t* b1, size_t o) {
+  for (int l = 0; l < 16; ++l) {
+    _mm_prefetch(reinterpret_cast<const char*>(a0 + o + 64 * l), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(a1 + o + 64 * l), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b0 + o + 64 * l), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b1 + o + 64 * l), _MM_HINT_T0);
+  }
+}
+
 template <class K>
 void amx_bf16_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t n, float* y,
                      uma::thread_pool* pool) {
@@ -174,6 +207,8 @@ void amx_bf16_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t
   const int64_t nb = w.cols / K::block_elems, ksteps = w.cols / 32;
   const int64_t pairs = (n + 31) / 32;  // activation tasks of two B tiles
   const size_t panel_bytes = static_cast<size_t>(ksteps) * tile_bytes;
+  const bf16_loop_params lp = bf16_loop();
+  const int64_t kc = lp.kc > 0 ? std::min(lp.kc, ksteps) : ksteps;
   thread_local uma::aligned_vector<uint8_t> panel_buf;
   panel_buf.resize(static_cast<size_t>(2 * pairs) * panel_bytes);
   uint8_t* panels = panel_buf.data();
@@ -202,6 +237,8 @@ void amx_bf16_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t
     for (int t = 0; t < 8; ++t) cfg.rows[t] = 16, cfg.colsb[t] = 64;
     amx::config(cfg);
     alignas(64) float c[4][256];
+    thread_local uma::aligned_vector<float> cbuf;  // C tiles held between K chunks
+    if (kc < ksteps) cbuf.resize(static_cast<size_t>(pairs * bf16_row_pairs) * 4 * 256);
     for (int64_t t = next.fetch_add(1, std::memory_order_relaxed); t < n_tasks;
          t = next.fetch_add(1, std::memory_order_relaxed)) {
       const int64_t r0 = t * task_rows;
@@ -220,22 +257,35 @@ void amx_bf16_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t
         K::to_bf16(wq, wf, nb, strip);
         UMA_PHASE_ADD(2);
       }
-      for (int64_t p = 0; p < pairs; ++p) {
-        const uint8_t* b0 = panels + static_cast<size_t>(2 * p) * panel_bytes;
-        const uint8_t* b1 = b0 + panel_bytes;
-        for (int hp = 0; hp < bf16_row_pairs; ++hp) {
-          const int64_t rp = r0 + 32 * hp;
-          if (rp >= w.rows) break;
-          const uint8_t* a0 = abuf.data() + 2 * hp * panel_bytes;
-          const uint8_t* a1 = a0 + panel_bytes;
-          {
+      for (int64_t k0 = 0; k0 < ksteps; k0 += kc) {
+        const int64_t k1 = std::min(ksteps, k0 + kc);
+        for (int64_t p = 0; p < pairs; ++p) {
+          const uint8_t* b0 = panels + static_cast<size_t>(2 * p) * panel_bytes;
+          const uint8_t* b1 = b0 + panel_bytes;
+          for (int hp = 0; hp < bf16_row_pairs; ++hp) {
+            const int64_t rp = r0 + 32 * hp;
+            if (rp >= w.rows) break;
+            const uint8_t* a0 = abuf.data() + 2 * hp * panel_bytes;
+            const uint8_t* a1 = a0 + panel_bytes;
+            float* held = kc < ksteps
+                              ? cbuf.data() + static_cast<size_t>(p * bf16_row_pairs + hp) * 1024
+                              : nullptr;
             UMA_PHASE_START();
-            amx::zero<0>();
-            amx::zero<1>();
-            amx::zero<2>();
-            amx::zero<3>();
-            for (int64_t ks = 0; ks < ksteps; ++ks) {
+            if (k0 == 0) {
+              amx::zero<0>();
+              amx::zero<1>();
+              amx::zero<2>();
+              amx::zero<3>();
+            } else {
+              amx::load<0>(held, 64);
+              amx::load<1>(held + 256, 64);
+              amx::load<2>(held + 512, 64);
+              amx::load<3>(held + 768, 64);
+            }
+            for (int64_t ks = k0; ks < k1; ++ks) {
               const size_t o = static_cast<size_t>(ks) * tile_bytes;
+              if (lp.pf > 0 && ks + lp.pf < ksteps)
+                prefetch_k_step(a0, a1, b0, b1, o + static_cast<size_t>(lp.pf) * tile_bytes);
               amx::load<4>(a0 + o, 64);
               amx::load<6>(b0 + o, 64);
               amx::dpbf16ps<0, 4, 6>();
@@ -245,20 +295,22 @@ void amx_bf16_matmul(const uma::kernels::matrix_view& w, const float* x, int64_t
               amx::dpbf16ps<2, 5, 6>();
               amx::dpbf16ps<3, 5, 7>();
             }
-            amx::store<0>(c[0], 64);
-            amx::store<1>(c[1], 64);
-            amx::store<2>(c[2], 64);
-            amx::store<3>(c[3], 64);
+            float* out = k1 == ksteps ? c[0] : held;
+            amx::store<0>(out, 64);
+            amx::store<1>(out + 256, 64);
+            amx::store<2>(out + 512, 64);
+            amx::store<3>(out + 768, 64);
             UMA_PHASE_ADD(3);
+            if (k1 < ksteps) continue;
+            UMA_PHASE_START();
+            for (int q = 0; q < 4; ++q) {
+              const int64_t j0 = 32 * p + 16 * (q & 1), rr = rp + 16 * (q >> 1);
+              if (j0 >= n || rr >= w.rows) continue;
+              store_c_tile(c[q], y, w.rows, j0, static_cast<int>(std::min<int64_t>(16, n - j0)), rr,
+                           static_cast<int>(std::min<int64_t>(16, w.rows - rr)));
+            }
+            UMA_PHASE_ADD(4);
           }
-          UMA_PHASE_START();
-          for (int q = 0; q < 4; ++q) {
-            const int64_t j0 = 32 * p + 16 * (q & 1), rr = rp + 16 * (q >> 1);
-            if (j0 >= n || rr >= w.rows) continue;
-            store_c_tile(c[q], y, w.rows, j0, static_cast<int>(std::min<int64_t>(16, n - j0)), rr,
-                         static_cast<int>(std::min<int64_t>(16, w.rows - rr)));
-          }
-          UMA_PHASE_ADD(4);
         }
       }
     }
