@@ -4,6 +4,7 @@
 //   gemm (prefill, n = 64 activation rows): GOPS and fraction of the measured int8 peak.
 //   decode_seq / prefill_seq: qwen3-0.6b's matmul sequence from DRAM, one activation row (GB/s and
 //   bw_ratio) or UMA_BENCH_PREFILL_N rows (default 512; GOPS and peak_ratio);
+//   gemm64: UMA_BENCH_GEMM_N sets its activation rows (default 64).
 //   decode_seq_loads: decode_seq with a matvec that only reads the weights (kernel cost zero);
 //   "<type>_x16" rows (q4_0, q5_0, q8_0, q4_k, q6_k): the same matrix in the interleaved x16 layout
 //   (--repack), where the backend has kernels for it.
@@ -118,7 +119,10 @@ void bm_matvec(benchmark::State& st, const matmul_backend* be, dtype t, bool x16
 }
 
 void bm_gemm(benchmark::State& st, const matmul_backend* be, dtype t, bool x16) {
-  const int64_t cols = 1024, rows = 2048, n = 64;
+  // UMA_BENCH_GEMM_N: activation rows (default 64; 2..16 is batched decode's range).
+  const char* n_env = std::getenv("UMA_BENCH_GEMM_N");
+  const int64_t cols = 1024, rows = 2048,
+                n = n_env != nullptr ? std::max<int64_t>(1, std::strtoll(n_env, nullptr, 10)) : 64;
   const auto& tr = traits(t);
   const size_t row_bytes = cols / tr.block_elems * tr.block_bytes;
   auto w = make_weights(t, rows, cols);

@@ -35,9 +35,13 @@ inline void tile_steps(int64_t nb, const Step& step) {
 // Q4_K in the rows layout, one super-block (144 bytes) per step with no scalar work: the
 // 12 packed scale bytes decode in one xmm register (ggml's kmask steps as vector ops), each zmm of
 // nibbles covers two sub-blocks (low nibbles of qs 0..63 are sub-blocks 0 and 2, high ones 1 and
-// 3), vpdpbusd gives exact int32 partial dots (< 2^15) and vpdpwssd against (scale, 0) dwords
-// applies the 6-bit scales and sums them, and the min term is one more vpdpwssd of the 8 mins
-// against the activation's prepared sub-block sums. d and dmin convert together.
+// 3), vpmaddubsw gives exact int16 pair products (|x| < 2^13) and vpmaddwd / vpdpwssd against
+// words of the sub-block's 6-bit scale applies them and sums each dword's four products, as
+// vpdpbusd then vpdpwssd against (scale, 0) dwords did, to the same int32 lanes. The scale words
+// come from one vpshufb each of the decoded bytes broadcast to every 128-bit lane (before: a
+// vpmovzxbd and one vpermd each, and a zeroed register per vpdpbusd). The min term is one
+// vpmaddwd of the 8 mins (as dwords, by one more vpshufb) against the activation's prepared
+// sub-block sums. d and dmin convert together.
 
 // Q8_K activation per super-block for rowk4_tile, prepared once per call (gemm_prep) or task
 // (decode): the 256 values in the order of the four nibble vectors, then 16 dwords (zero, then
@@ -90,12 +94,20 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
         _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8(static_cast<char>(1 << sb))),
                            _mm256_set1_epi8(static_cast<char>(1 << (sb + 2))), 1);
   }
-  // Dword lanes of the scale vector for nibble vector v: half h takes sub-block
-  // 4 (v / 2) + 2h + v % 2.
+  // vpshufb indices into the decoded scale bytes (scales 0..7, then mins 0..7, in every 128-bit
+  // lane): for nibble vector v, every word of half h is the scale of sub-block
+  // 4 (v / 2) + 2h + v % 2; for the mins, dword 8 + s is min s (dwords 0..7 zero, as the
+  // activation's sums are there).
   __m512i pick[4];
   for (int v = 0; v < 4; ++v)
-    pick[v] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(4 * (v / 2) + v % 2)),
-                                 _mm256_set1_epi32(4 * (v / 2) + 2 + v % 2), 1);
+    pick[v] = _mm512_inserti64x4(
+        _mm512_castsi256_si512(
+            _mm256_set1_epi16(static_cast<int16_t>(0x8000 | (4 * (v / 2) + v % 2)))),
+        _mm256_set1_epi16(static_cast<int16_t>(0x8000 | (4 * (v / 2) + 2 + v % 2))), 1);
+  constexpr auto min_lane = [](int m) { return static_cast<int>(0x80808000u | (8 + m)); };
+  const __m512i pick_min =
+      _mm512_set_epi32(min_lane(7), min_lane(6), min_lane(5), min_lane(4), min_lane(3), min_lane(2),
+                       min_lane(1), min_lane(0), -1, -1, -1, -1, -1, -1, -1, -1);
   __m512 facc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
@@ -104,7 +116,7 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
         reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
     const auto* xb = reinterpret_cast<const char*>(x);
     prefetch_lines<false>(xb, lines, 2048);
-    const __m512i s32 = _mm512_cvtepu8_epi32(k4_scales_vec(x->scales));
+    const __m512i sb = _mm512_broadcast_i32x4(k4_scales_vec(x->scales));
     const __m512i l0 = _mm512_loadu_si512(x->qs), l1 = _mm512_loadu_si512(x->qs + 64);
     __m512i q[4] = {_mm512_and_si512(l0, low4), _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
                     _mm512_and_si512(l1, low4), _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4)};
@@ -115,15 +127,19 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
         q[v] = _mm512_mask_add_epi8(q[v], _mm512_test_epi8_mask(qh, fifth[v]), q[v], sixteen);
     }
     __m512i sc[4];
-    for (int v = 0; v < 4; ++v) sc[v] = _mm512_permutexvar_epi32(pick[v], s32);
+    for (int v = 0; v < 4; ++v) sc[v] = _mm512_shuffle_epi8(sb, pick[v]);
+    const __m512i mn = _mm512_shuffle_epi8(sb, pick_min);
     uint32_t dd;
     std::memcpy(&dd, &x->d, 4);
     const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dd)));  // d, dmin
     for (int c = 0; c < C; ++c) {
       const auto* a = reinterpret_cast<const rowk4_act_block*>(act + c * act_stride) + b;
-      const __m512i isum = group_scaled_dot(q, sc, a->qs);
-      const __m512i mins =
-          _mm512_dpwssd_epi32(_mm512_setzero_si512(), s32, _mm512_load_si512(a->sums));
+      __m512i isum =
+          _mm512_madd_epi16(_mm512_maddubs_epi16(q[0], _mm512_loadu_si512(a->qs)), sc[0]);
+      for (int v = 1; v < 4; ++v)
+        isum = _mm512_dpwssd_epi32(
+            isum, _mm512_maddubs_epi16(q[v], _mm512_loadu_si512(a->qs + 64 * v)), sc[v]);
+      const __m512i mins = _mm512_madd_epi16(mn, _mm512_load_si512(a->sums));
       const __m128 dma = _mm_mul_ps(dm, _mm_set1_ps(a->d));
       facc[r][c] =
           _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_broadcastss_ps(dma), facc[r][c]);
