@@ -171,7 +171,7 @@ inline amx_phase_totals phase_totals;
 // tiles stored to a per-thread buffer between chunks. pf: K steps ahead whose A and B tiles are
 // requested into L1 (prefetcht0, 0 = none). UMA_AMX_BF16_KC / UMA_AMX_BF16_PF override them
 // (read once; for measuring on AMX machines). Measured on a busy 16-core Xeon host
-// (docs/performance.md 2026-12-04 18:20): 16-step chunks looked 10-40 % faster on 1-2 threads
+// (docs/performance.md 2026-12-04 17:55): 16-step chunks looked 10-40 % faster on 1-2 threads
 // and 10-25 % slower on 16, the prefetch within the noise; too noisy to move the default (0, 0).
 struct bf16_loop_params {
   int64_t kc, pf;
