@@ -7,7 +7,8 @@
 // path reached 1.07-1.37x the AVX-512 VNNI gemm on one core and 0.7x on 16, 5-7 % of the tile
 // peak. This one: 1.5x the int8 tiles and 1.9x VNNI on one core (prefill_seq Q4_0, n = 512),
 // 1.2-1.3x VNNI on 16; its tile loop is 80 % of its cycles and runs at about a third of the
-// TDPBF16PS probe peak (4 tile loads from L2 per 4 products), the next thing to improve.
+// TDPBF16PS probe peak (4 tile loads from L2 per 4 products), the next thing to improve (K
+// chunks and L1 prefetch are there to try: bf16_loop_params below).
 // Here the weights are dequantized once per task (scale, offset and min applied in fp32,
 // rounded once to bf16) and the activations rounded to bf16 once per call, so TDPBF16PS
 // accumulates whole rows in the C tiles with no per-block work: the K loop is 4 tile loads and 4
