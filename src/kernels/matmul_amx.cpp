@@ -27,12 +27,12 @@
 #include <atomic>
 #include <bit>
 #include <cmath>
-#include <cstdlib>
 #include <type_traits>
 #include <vector>
 
 #include "util/aligned.h"
 #include "util/cpu_features.h"
+#include "util/env.h"
 #include "util/thread_pool.h"
 
 #define UMA_VNNI 1

@@ -178,14 +178,8 @@ struct bf16_loop_params {
   int64_t kc, pf;
 };
 inline bf16_loop_params bf16_loop() {
-  static const bf16_loop_params p = [] {
-    const auto env = [](const char* name, int64_t fallback) {
-      const char* v = std::getenv(name);
-      return v != nullptr && *v != 0 ? std::max<int64_t>(0, std::strtoll(v, nullptr, 10))
-                                     : fallback;
-    };
-    return bf16_loop_params{env("UMA_AMX_BF16_KC", 0), env("UMA_AMX_BF16_PF", 0)};
-  }();
+  static const bf16_loop_params p{uma::env_count("UMA_AMX_BF16_KC", 0, 1 << 16),
+                                  uma::env_count("UMA_AMX_BF16_PF", 0, 1 << 16)};
   return p;
 }
 

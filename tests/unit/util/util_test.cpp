@@ -1,5 +1,5 @@
 // Tests for util: result/status, checked arithmetic, mapped_file, thread_pool, aligned_vector,
-// prefault_for_write, stealing_runs.
+// prefault_for_write, stealing_runs, numeric environment settings.
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -17,6 +17,7 @@
 #include "test_util.h"
 #include "util/aligned.h"
 #include "util/checked.h"
+#include "util/env.h"
 #include "util/mapped_file.h"
 #include "util/pages.h"
 #include "util/status.h"
@@ -117,6 +118,29 @@ TEST(Checked, OverflowDetected) {
   EXPECT_TRUE(is_pow2(64));
   EXPECT_FALSE(is_pow2(0));
   EXPECT_FALSE(is_pow2(96));
+}
+
+TEST(Env, CountsParseWholeNumbersOnly) {
+  EXPECT_EQ(parse_count("16", 100), 16);
+  EXPECT_EQ(parse_count("0", 100), 0);
+  EXPECT_EQ(parse_count("100", 100), 100);
+  for (const char* bad : {"", "-1", "+3", " 8", "8 ", "8x", "0x10", "101", "99999999999999999999"})
+    EXPECT_FALSE(parse_count(bad, 100).has_value()) << "'" << bad << "'";
+}
+
+TEST(Env, MalformedSettingsFallBack) {
+  const char* name = "UMA_TEST_ENV_COUNT";
+  ::unsetenv(name);
+  EXPECT_EQ(env_count(name, 7, 100), 7);
+  ::setenv(name, "", 1);
+  EXPECT_EQ(env_count(name, 7, 100), 7);
+  ::setenv(name, "12", 1);
+  EXPECT_EQ(env_count(name, 7, 100), 12);
+  for (const char* bad : {"abc", "-4", "3.5", "1000"}) {
+    ::setenv(name, bad, 1);
+    EXPECT_EQ(env_count(name, 7, 100), 7) << bad;
+  }
+  ::unsetenv(name);
 }
 
 TEST(MappedFile, MapsContentsAndReportsMissing) {
