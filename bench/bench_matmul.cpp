@@ -32,6 +32,7 @@
 #include "kernels/matmul.h"
 #include "kernels/probe.h"
 #include "tensor/half.h"
+#include "util/env.h"
 #include "util/mapped_file.h"
 #include "util/thread_pool.h"
 
@@ -120,9 +121,8 @@ void bm_matvec(benchmark::State& st, const matmul_backend* be, dtype t, bool x16
 
 void bm_gemm(benchmark::State& st, const matmul_backend* be, dtype t, bool x16) {
   // UMA_BENCH_GEMM_N: activation rows (default 64; 2..16 is batched decode's range).
-  const char* n_env = std::getenv("UMA_BENCH_GEMM_N");
   const int64_t cols = 1024, rows = 2048,
-                n = n_env != nullptr ? std::max<int64_t>(1, std::strtoll(n_env, nullptr, 10)) : 64;
+                n = std::max<int64_t>(1, uma::env_count("UMA_BENCH_GEMM_N", 64, 4096));
   const auto& tr = traits(t);
   const size_t row_bytes = cols / tr.block_elems * tr.block_bytes;
   auto w = make_weights(t, rows, cols);
