@@ -39,6 +39,10 @@ struct gemm_args {
   // Where the backend has a gemm_prep for the type: its layout of the same n activation rows.
   const uint8_t* prep = nullptr;
   size_t prep_row_bytes = 0;
+  // The weights are read from memory as they are (decode's pieces, an x16-layout matrix in
+  // prefill), not rows just interleaved into a per-thread copy in cache: the x16 gemm tiles then
+  // request theirs ahead on their first pass over them.
+  bool streamed = false;
 };
 using gemm_fn = void (*)(const gemm_args&);
 // Lays out one converted activation row (`cols` elements) the way the type's matvec and gemm

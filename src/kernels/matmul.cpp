@@ -398,6 +398,7 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
       g.ldy = w.rows;
       g.prep = prep;
       g.prep_row_bytes = prep_row_bytes;
+      g.streamed = true;  // decode's pieces read the matrix itself
       matvec(g);
     }
   };
@@ -508,6 +509,7 @@ void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
       g.ldy = w.rows;
       if (wants_prep && prep != nullptr)
         g.prep = prep + static_cast<size_t>(j0) * prb, g.prep_row_bytes = prb;
+      g.streamed = w.layout != weight_layout::rows;
       gx(g);
     }
   };

@@ -100,6 +100,14 @@ struct x16_q8_0_fmt : x16_act_traits<block_q8_0, 128> {
   }
 };
 
+// Whether an x16 gemm requests its weights ahead itself: read from memory (gemm_args::streamed)
+// for a batch of a few rows, where one pass over them is most of the work. With more rows the
+// passes after the first find them in cache and the task list's own prefetch of the next block
+// suffices (prefill_seq n = 512, Q4_K / Q6_K: 1-7 % slower with the first pass prefetching).
+inline bool streamed_few(const gemm_args& g) {
+  return g.streamed && g.n <= 16;
+}
+
 // Group `gi` of the tile (16 rows) against activation rows [c0, c0 + C).
 template <class F, int C>
 void x16_legacy_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* corr) {
@@ -169,7 +177,18 @@ void x16_legacy_tile2(const gemm_args& g, int64_t gi, int64_t c0, const int32_t*
     y[c] = reinterpret_cast<const act*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
   __m512 acc[2][C];
   for (int c = 0; c < C; ++c) acc[0][c] = acc[1][c] = _mm512_setzero_ps();
+  // From memory (gemm_args::streamed), both groups' blocks ~9 KB ahead as decode's tile, on the
+  // first activation pass (later passes find them in cache).
+  constexpr int64_t ahead = 9216 / sizeof(block);
+  constexpr int lines = sizeof(block) / 64 + 1;
+  const bool fetch = streamed_few(g) && c0 == 0;
   for (int64_t b = 0; b < nb; ++b) {
+    if (fetch) {
+      const char* p0 = reinterpret_cast<const char*>(x0 + b + ahead);
+      const char* p1 = reinterpret_cast<const char*>(x1 + b + ahead);
+      for (int l = 0; l < lines; ++l)
+        _mm_prefetch(p0 + 64 * l, _MM_HINT_T0), _mm_prefetch(p1 + 64 * l, _MM_HINT_T0);
+    }
     __m512i s[2][C];
     for (int c = 0; c < C; ++c)
       s[0][c] = s[1][c] =
@@ -356,6 +375,17 @@ template <class B = uma::kernels::x16_block_q4_k>
 void x16_q4_k_gemm(const gemm_args& g) {
   if (g.prep == nullptr) return x16_q4_k_matvec<B>(g);
   const auto* pairs = reinterpret_cast<const int32_t*>(g.prep);
+  if (streamed_few(g))  // the first activation pass requests the rows ahead
+    return x16_sweep<4>(
+        g,
+        [&](int64_t gi, int64_t c) {
+          c == 0 ? x16_q4_k_tile<4, true, B>(g, gi, c, pairs)
+                 : x16_q4_k_tile<4, false, B>(g, gi, c, pairs);
+        },
+        [&](int64_t gi, int64_t c) {
+          c == 0 ? x16_q4_k_tile<1, true, B>(g, gi, c, pairs)
+                 : x16_q4_k_tile<1, false, B>(g, gi, c, pairs);
+        });
   x16_sweep<4>(
       g, [&](int64_t gi, int64_t c) { x16_q4_k_tile<4, false, B>(g, gi, c, pairs); },
       [&](int64_t gi, int64_t c) { x16_q4_k_tile<1, false, B>(g, gi, c, pairs); });
@@ -572,6 +602,15 @@ void x16_q3_k_matvec(const gemm_args& g) {
 }
 template <bool Two = false>
 void x16_q3_k_gemm(const gemm_args& g) {
+  if (streamed_few(g))  // the first activation pass requests the rows ahead
+    return x16_sweep<4>(
+        g,
+        [&](int64_t gi, int64_t c) {
+          c == 0 ? x16_q3_k_tile<4, true, Two>(g, gi, c) : x16_q3_k_tile<4, false, Two>(g, gi, c);
+        },
+        [&](int64_t gi, int64_t c) {
+          c == 0 ? x16_q3_k_tile<1, true, Two>(g, gi, c) : x16_q3_k_tile<1, false, Two>(g, gi, c);
+        });
   x16_sweep<4>(
       g, [&](int64_t gi, int64_t c) { x16_q3_k_tile<4, false, Two>(g, gi, c); },
       [&](int64_t gi, int64_t c) { x16_q3_k_tile<1, false, Two>(g, gi, c); });
@@ -585,6 +624,15 @@ void x16_q6_k_matvec(const gemm_args& g) {
 
 // Prefill: four activation rows per pass and no prefetch (a task's interleaved rows sit in L2).
 void x16_q6_k_gemm(const gemm_args& g) {
+  if (streamed_few(g))  // the first activation pass requests the rows ahead
+    return x16_sweep<4>(
+        g,
+        [&](int64_t gi, int64_t c) {
+          c == 0 ? x16_q6_k_tile<4, true>(g, gi, c) : x16_q6_k_tile<4, false>(g, gi, c);
+        },
+        [&](int64_t gi, int64_t c) {
+          c == 0 ? x16_q6_k_tile<1, true>(g, gi, c) : x16_q6_k_tile<1, false>(g, gi, c);
+        });
   x16_sweep<4>(
       g, [&](int64_t gi, int64_t c) { x16_q6_k_tile<4, false>(g, gi, c); },
       [&](int64_t gi, int64_t c) { x16_q6_k_tile<1, false>(g, gi, c); });
