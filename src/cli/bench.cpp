@@ -476,7 +476,7 @@ int run_bench(const bench_cli& c) {
     std::printf(
         "(this CPU has interleaved-layout kernels for these weights: --repack copies them at load; "
         "whether that is faster depends on the CPU%s, see docs/performance.md)\n",
-        c.batch > 1 ? "; batched decode of a few sequences gained 1.4-2x on the dev VM" : "");
+        c.batch > 1 ? "; batched decode of a few sequences gained 1.3-2x on the dev VM" : "");
   std::printf(
       "memory: peak RSS %.1f MiB; mapped weights resident %.1f MiB; interleaved weight copies "
       "%.1f MiB; beyond weights %.1f MiB (KV cache reserved %.1f MiB, touched as used, up to 1024 "

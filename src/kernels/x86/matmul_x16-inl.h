@@ -369,8 +369,8 @@ void x16_q4_k_matvec(const gemm_args& g) {
 
 // Prefill: x16_q4_k_matvec with the sum pairs from gemm_prep_x16, once per call instead of once
 // per task (a two-group tile like Q4_0's measured slower here: 415 vs 432 GOPS, register-bound),
-// and no prefetch, as Q6_K (the task's interleaved rows sit in L2; gemm64 q4_k 438 -> 515 GOPS
-// median of 4 alternating rounds, one thread).
+// and no prefetch where the task's interleaved rows sit in L2 (gemm64 q4_k 438 -> 515 GOPS median
+// of 4 alternating rounds, one thread); a few rows read from memory do (streamed_few).
 template <class B = uma::kernels::x16_block_q4_k>
 void x16_q4_k_gemm(const gemm_args& g) {
   if (g.prep == nullptr) return x16_q4_k_matvec<B>(g);
@@ -622,7 +622,8 @@ void x16_q6_k_matvec(const gemm_args& g) {
       [&](int64_t gi, int64_t c) { x16_q6_k_tile<1>(g, gi, c); });
 }
 
-// Prefill: four activation rows per pass and no prefetch (a task's interleaved rows sit in L2).
+// Prefill: four activation rows per pass, no prefetch where a task's interleaved rows sit in L2,
+// on the first pass where a few rows are read from memory (streamed_few).
 void x16_q6_k_gemm(const gemm_args& g) {
   if (streamed_few(g))  // the first activation pass requests the rows ahead
     return x16_sweep<4>(
