@@ -43,7 +43,14 @@ struct gemm_args {
   // prefill), not rows just interleaved into a per-thread copy in cache: the x16 gemm tiles then
   // request theirs ahead on their first pass over them.
   bool streamed = false;
+  // Where set (with streamed), the x16 gemm tiles request, while they read a block at offset o
+  // from w, the bytes at prefetch_to + o instead of their own ahead: prefill's on-the-fly copies
+  // point it at the next block's rows, so that memory works during the tile's compute.
+  const uint8_t* prefetch_to = nullptr;
 };
+// Up to how many activation rows the x16 gemm tiles prefetch streamed weights (one pass over
+// them is then most of the work; with more, the passes after the first find them in cache).
+inline constexpr int64_t streamed_few_max_n = 16;
 using gemm_fn = void (*)(const gemm_args&);
 // Lays out one converted activation row (`cols` elements) the way the type's matvec and gemm
 // kernels want it, once per call instead of once per task; returns the bytes per row (and writes

@@ -5,6 +5,7 @@
 // A format's block is H 16-bit fields (scales) and D 32-bit words, the halves first (Q4_0, Q4_K)
 // or last (Q6_K); its x16 group-block holds, for 16 rows, each field as 16 halves and each word as
 // 16 dwords, in the block's order.
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -85,11 +86,60 @@ bool interleave_supported(const matrix_view& w) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// The x16 copy of 16 rows (row_bytes apart) is a 16 x 4 dword transpose per 4 dwords of a block:
+// z[r] holds rows r, r + 4, r + 8, r + 12 in its 128-bit lanes, and two rounds of unpacks leave
+// dword k + j of row 4L + i at dword 4L + i of col[j], the x16 order. With n < 4 the loads are
+// masked to n dwords (nothing past them is read: the matrix may end there).
+template <int N>
+[[gnu::always_inline]] __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void
+transpose16x4(const uint8_t* src, size_t row_bytes, __m512i col[4]) {
+  __m128i q[16];
+#pragma GCC unroll 16
+  for (int m = 0; m < 16; ++m) {
+    const uint8_t* p = src + m * row_bytes;
+    if constexpr (N == 4)
+      q[m] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    else
+      q[m] = _mm_maskz_loadu_epi32(static_cast<__mmask8>((1u << N) - 1), p);
+  }
+  __m512i z[4];
+  for (int r = 0; r < 4; ++r) {
+    __m512i v = _mm512_castsi128_si512(q[r]);
+    v = _mm512_inserti32x4(v, q[r + 4], 1);
+    v = _mm512_inserti32x4(v, q[r + 8], 2);
+    z[r] = _mm512_inserti32x4(v, q[r + 12], 3);
+  }
+  const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]);
+  const __m512i t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+  const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]);
+  const __m512i t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+  col[0] = _mm512_unpacklo_epi64(t0, t2), col[1] = _mm512_unpackhi_epi64(t0, t2);
+  col[2] = _mm512_unpacklo_epi64(t1, t3), col[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
+// D dwords of a block from 16 rows at in to the group-block at o (dword i of the 16 rows at bytes
+// 64 i), except that dword HD (if in range), which holds the block's two halves, is split by one
+// vpermw into the 16 first halves, then the 16 second ones (the x16 order).
+template <int D, int HD, int K = 0>
+[[gnu::always_inline]] __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void copy_dwords(
+    const uint8_t* in, size_t row_bytes, uint8_t* o, __m512i split_idx) {
+  if constexpr (K < D) {
+    constexpr int n = D - K < 4 ? D - K : 4;
+    __m512i col[4];
+    transpose16x4<n>(in + 4 * K, row_bytes, col);
+#pragma GCC unroll 4
+    for (int j = 0; j < n; ++j)
+      _mm512_storeu_si512(o + 64 * (K + j),
+                          K + j == HD ? _mm512_permutexvar_epi16(split_idx, col[j]) : col[j]);
+    copy_dwords<D, HD, K + 4>(in, row_bytes, o, split_idx);
+  }
+}
+
 // One x16 group (16 rows from `rows`, row_bytes apart, nb blocks each) to `out`, for a format of
-// H halves and W words (halves last where HL). Each half and each fourth word onward comes from a
-// gather of the 16 rows; each 4 words are a 16 x 4 dword transpose: z[r] holds rows r, r + 4,
-// r + 8, r + 12 in its 128-bit lanes, and two rounds of unpacks leave word k + j of row 4L + i at
-// dword 4L + i of output j, the x16 order.
+// H halves and W words (halves last where HL), by copy_dwords: the words, and where H == 2 the
+// halves as one more dword (Q4_1, Q5_1, Q4_K, Q5_K first, Q2_K last); a single half (Q4_0, Q5_0,
+// Q8_0, Q3_K, Q6_K) comes from a gather of the 16 rows. (Gathers for the halves and the words
+// past the last four: Q4_K 34 GB/s in L2 against 52 this way, Q5_1 20 against 48.)
 //
 // Prefill interleaves every weight row on the fly, straight from DRAM, and the 16 rows read in
 // step starve the hardware prefetchers (7 GB/s for a Q4_0 group from DRAM, 25 in cache). So a
@@ -97,14 +147,21 @@ bool interleave_supported(const matrix_view& w) {
 // for `next` (the group after it in the call, if any) over its blocks: ~17 GB/s from DRAM
 // (docs/performance.md).
 template <int H, int W, bool HL>
-__attribute__((target("avx512f,avx512bw"))) void group_x16(const uint8_t* rows, size_t row_bytes,
-                                                           int64_t nb, uint8_t* out, bool own,
-                                                           const uint8_t* next) {
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void group_x16(const uint8_t* rows,
+                                                                    size_t row_bytes, int64_t nb,
+                                                                    uint8_t* out, bool own,
+                                                                    const uint8_t* next) {
   constexpr int block_bytes = 2 * H + 4 * W, half_at = HL ? 4 * W : 0, word_at = HL ? 0 : 2 * H;
   const size_t lines = 16 * row_bytes / 64;
   if (own)
     for (size_t l = 0; l < lines; ++l)
       _mm_prefetch(reinterpret_cast<const char*>(rows) + 64 * l, _MM_HINT_T0);
+  alignas(64) static constexpr auto split = [] {
+    std::array<int16_t, 32> t{};
+    for (int i = 0; i < 16; ++i) t[i] = static_cast<int16_t>(2 * i), t[16 + i] = t[i] + 1;
+    return t;
+  }();
+  const __m512i split_idx = _mm512_load_si512(split.data());
   const __m512i idx =
       _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                          _mm512_set1_epi32(static_cast<int>(row_bytes)));
@@ -116,38 +173,16 @@ __attribute__((target("avx512f,avx512bw"))) void group_x16(const uint8_t* rows, 
         _mm_prefetch(reinterpret_cast<const char*>(next) + 64 * sent, _MM_HINT_T0);
     const uint8_t* in = rows + b * block_bytes;
     uint8_t* o = out + b * 16 * block_bytes;
-    for (int h = 0; h < H; ++h) {  // a trailing half is the top of the dword that ends at it
-      __m512i g = _mm512_i32gather_epi32(idx, in + half_at + 2 * h - (HL ? 2 : 0), 1);
+    if constexpr (H == 2) {
+      copy_dwords<W + 1, HL ? W : 0>(in, row_bytes, o, split_idx);
+    } else {
+      // The half is the top of the dword that ends at it (after the words) or the bottom of
+      // the one that starts at it.
+      __m512i g = _mm512_i32gather_epi32(idx, in + half_at - (HL ? 2 : 0), 1);
       if (HL) g = _mm512_srli_epi32(g, 16);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 16 * half_at + 32 * h),
-                          _mm512_cvtepi32_epi16(g));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 16 * half_at), _mm512_cvtepi32_epi16(g));
+      copy_dwords<W, -1>(in + word_at, row_bytes, o + 16 * word_at, split_idx);
     }
-    constexpr int w4 = W / 4 * 4;  // words in 4s, then one by one
-    for (int k = 0; k < w4; k += 4) {
-      const uint8_t* src = in + word_at + 4 * k;
-      const auto row = [&](int m) {
-        return _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + m * row_bytes));
-      };
-      __m512i z[4];
-      for (int r = 0; r < 4; ++r) {
-        __m512i v = _mm512_castsi128_si512(row(r));
-        v = _mm512_inserti32x4(v, row(r + 4), 1);
-        v = _mm512_inserti32x4(v, row(r + 8), 2);
-        z[r] = _mm512_inserti32x4(v, row(r + 12), 3);
-      }
-      const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]);
-      const __m512i t1 = _mm512_unpackhi_epi32(z[0], z[1]);
-      const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]);
-      const __m512i t3 = _mm512_unpackhi_epi32(z[2], z[3]);
-      uint8_t* d = o + 16 * word_at + 64 * k;
-      _mm512_storeu_si512(d, _mm512_unpacklo_epi64(t0, t2));
-      _mm512_storeu_si512(d + 64, _mm512_unpackhi_epi64(t0, t2));
-      _mm512_storeu_si512(d + 128, _mm512_unpacklo_epi64(t1, t3));
-      _mm512_storeu_si512(d + 192, _mm512_unpackhi_epi64(t1, t3));
-    }
-    for (int k = w4; k < W; ++k)
-      _mm512_storeu_si512(o + 16 * word_at + 64 * k,
-                          _mm512_i32gather_epi32(idx, in + word_at + 4 * k, 1));
   }
 }
 #pragma GCC diagnostic pop
@@ -182,7 +217,7 @@ group_fn group_x16_for(dtype t) {
 }
 #endif
 
-void interleave(const matrix_view& w, void* dst, thread_pool* pool) {
+void interleave(const matrix_view& w, void* dst, thread_pool* pool, bool requested) {
   if (!x16_shape_ok(w)) return;
   const x16_format f = x16_format_of(w.type);
   const int64_t nb = w.cols / f.block_elems, groups = w.rows / 16;
@@ -197,8 +232,8 @@ void interleave(const matrix_view& w, void* dst, thread_pool* pool) {
       uint8_t* o = out + static_cast<size_t>(g * nb) * 16 * block_bytes;
 #if defined(__x86_64__)
       if (cpu().avx512) {
-        group_x16_for(w.type)(rows, w.row_bytes, nb, o, g == a,
-                              g + 1 < e ? rows + 16 * w.row_bytes : nullptr);
+        group_x16_for(w.type)(rows, w.row_bytes, nb, o, g == a && !requested,
+                              g + 1 < e && !requested ? rows + 16 * w.row_bytes : nullptr);
         continue;
       }
 #endif

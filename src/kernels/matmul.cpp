@@ -480,6 +480,12 @@ void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
   for (size_t m = 0; m < ws.size(); ++m)
     for (int64_t r0 = 0; r0 < ws[m].rows; r0 += row_block) blocks.push_back({m, r0});
   const std::vector<block>& todo = blocks;
+  const bool few = n <= streamed_few_max_n;
+  // Per thread, where few: the rows-layout block it takes next (set by prefetch_block before the
+  // block before it runs), and the block whose first requested_bytes the last tile requested.
+  static thread_local const uint8_t* next_rows = nullptr;
+  static thread_local const uint8_t* requested_rows = nullptr;
+  static thread_local size_t requested_bytes = 0;
   const auto do_block = [&](int64_t i) {
     const block& t = todo[static_cast<size_t>(i)];
     const matrix_view& w = ws[t.m];
@@ -491,9 +497,20 @@ void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
     part.data = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(t.r0) * w.row_bytes;
     part.rows = rows;
     const auto* packed = static_cast<const uint8_t*>(part.data);  // x16 groups as they are
+    const uint8_t* after = nullptr;  // the rows of the thread's next block, where few
     if (w.layout == weight_layout::rows) {
       uint8_t* copy = scratch<scratch_tag::x16>(static_cast<size_t>(rows) * w.row_bytes);
-      interleave(part, copy, nullptr);
+      if (few) {
+        // The copy's lines were requested by the tile of the block before (prefetch_to) unless
+        // this is a run's first block; this block's tile requests the next block's.
+        const size_t bytes = static_cast<size_t>(rows) * w.row_bytes;
+        after = next_rows;
+        next_rows = nullptr;
+        interleave(part, copy, nullptr, requested_rows == part.data && requested_bytes >= bytes);
+        requested_rows = after, requested_bytes = bytes;
+      } else {
+        interleave(part, copy, nullptr);
+      }
       packed = copy;
     }
     for (int64_t j0 = 0; j0 < n; j0 += act_block) {
@@ -509,14 +526,20 @@ void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
       g.ldy = w.rows;
       if (wants_prep && prep != nullptr)
         g.prep = prep + static_cast<size_t>(j0) * prb, g.prep_row_bytes = prb;
-      g.streamed = w.layout != weight_layout::rows;
+      g.streamed = w.layout != weight_layout::rows || after != nullptr;
+      g.prefetch_to = after;
       gx(g);
     }
   };
-  // The weight rows of block i, requested while the block before it is worked on.
+  // The weight rows of block i, requested while the block before it is worked on: x16 ones
+  // all at once here, rows-layout ones by interleave() as it copies the block before.
   const auto prefetch_block = [&](int64_t i) {
     const block& t = todo[static_cast<size_t>(i)];
     const matrix_view& w = ws[t.m];
+    if (w.layout == weight_layout::rows && few) {
+      next_rows = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(t.r0) * w.row_bytes;
+      return;
+    }
     prefetch_bytes(static_cast<const uint8_t*>(w.data) + static_cast<size_t>(t.r0) * w.row_bytes,
                    static_cast<size_t>(std::min(row_block, w.rows - t.r0)) * w.row_bytes);
   };

@@ -142,8 +142,9 @@ void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,
 bool interleave_supported(const matrix_view& w);
 // Writes rows-layout `w` in the x16 layout to `dst` (w.rows * w.row_bytes bytes), in parallel
 // over `pool` (may be null). The caller checks interleave_supported (or at least Q4_0 and
-// rows % 16 == 0) first; other matrices are left unwritten.
-void interleave(const matrix_view& w, void* dst, thread_pool* pool);
+// rows % 16 == 0) first; other matrices are left unwritten. Each thread requests the lines of
+// its groups as it goes unless `requested` (the caller has: prefill's on-the-fly copies).
+void interleave(const matrix_view& w, void* dst, thread_pool* pool, bool requested = false);
 // Whether `w` (rows layout) has a shape interleave() takes: an x16 format, a multiple of 16 rows,
 // whole blocks per row. Says nothing about the CPU's kernels.
 bool x16_layout_fits(const matrix_view& w);

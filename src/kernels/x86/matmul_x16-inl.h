@@ -105,7 +105,16 @@ struct x16_q8_0_fmt : x16_act_traits<block_q8_0, 128> {
 // passes after the first find them in cache and the task list's own prefetch of the next block
 // suffices (prefill_seq n = 512, Q4_K / Q6_K: 1-7 % slower with the first pass prefetching).
 inline bool streamed_few(const gemm_args& g) {
-  return g.streamed && g.n <= 16;
+  return g.streamed && g.n <= uma::kernels::streamed_few_max_n;
+}
+
+// What a tile requests while it reads p: `ahead` bytes on, or where gemm_args::prefetch_to is
+// set, p's offset there.
+inline const char* x16_prefetch_at(const gemm_args& g, const void* p, size_t ahead) {
+  const auto* c = static_cast<const char*>(p);
+  if (g.prefetch_to != nullptr)
+    return reinterpret_cast<const char*>(g.prefetch_to) + (c - reinterpret_cast<const char*>(g.w));
+  return c + ahead;
 }
 
 // Group `gi` of the tile (16 rows) against activation rows [c0, c0 + C).
@@ -125,7 +134,7 @@ void x16_legacy_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* 
   constexpr int64_t ahead = 9216 / sizeof(block);
   constexpr int lines = sizeof(block) / 64 + 1;
   for (int64_t b = 0; b < nb; ++b) {
-    const char* pf = reinterpret_cast<const char*>(x + b + ahead);
+    const char* pf = x16_prefetch_at(g, x + b, ahead * sizeof(block));
     for (int l = 0; l < lines; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
     __m512i q[8];
     F::unpack(x[b], q);
@@ -184,8 +193,8 @@ void x16_legacy_tile2(const gemm_args& g, int64_t gi, int64_t c0, const int32_t*
   const bool fetch = streamed_few(g) && c0 == 0;
   for (int64_t b = 0; b < nb; ++b) {
     if (fetch) {
-      const char* p0 = reinterpret_cast<const char*>(x0 + b + ahead);
-      const char* p1 = reinterpret_cast<const char*>(x1 + b + ahead);
+      const char* p0 = x16_prefetch_at(g, x0 + b, ahead * sizeof(block));
+      const char* p1 = x16_prefetch_at(g, x1 + b, ahead * sizeof(block));
       for (int l = 0; l < lines; ++l)
         _mm_prefetch(p0 + 64 * l, _MM_HINT_T0), _mm_prefetch(p1 + 64 * l, _MM_HINT_T0);
     }
@@ -299,7 +308,7 @@ void x16_q4_k_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* pa
   for (int64_t b = 0; b < nb; ++b) {
     // The next super-block group (2.3 KB ahead), one line per step. Measured (bench_matmul, 768
     // MiB): 1 block ahead 23.9-24.5 GB/s, 2-8 blocks 19.5-22.6.
-    const char* pf = reinterpret_cast<const char*>(x + b + 4);
+    const char* pf = x16_prefetch_at(g, x + b, 4 * sizeof(x[b]));
     if constexpr (Prefetch)
       for (int l = 0; l < 4; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
     pf += 256;
@@ -430,7 +439,7 @@ void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
   constexpr int ternary_or_and = 0xF8;  // a | (b & c)
   for (int64_t b = 0; b < nb; ++b) {
     // The next group-block (3.3 KB ahead), one line per step, as Q4_K.
-    const char* pf = reinterpret_cast<const char*>(x + b + 1);
+    const char* pf = x16_prefetch_at(g, x + b, sizeof(x[b]));
     const x16_block_q6_k& xb = x[b];
     __m512i sumi[C];
     for (int c = 0; c < C; ++c) sumi[c] = _mm512_setzero_si512();
@@ -523,7 +532,7 @@ void x16_q3_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
   const __m512i m3 = _mm512_set1_epi8(0x03), bit2 = _mm512_set1_epi8(0x04);
   const __m512i k32 = _mm512_set1_epi32(Two ? 0 : 32), low4 = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
-    const char* pf = reinterpret_cast<const char*>(x + b + 1);  // 2 lines a step
+    const char* pf = x16_prefetch_at(g, x + b, sizeof(x[b]));  // 2 lines a step
     const B& xb = x[b];
     __m512i sc[4], mn[4];
     if constexpr (Two) {

@@ -2,6 +2,8 @@
 // backend this CPU supports against the scalar reference on odd shapes, misaligned buffers and
 // several thread counts.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -332,6 +334,52 @@ TEST(matmul, x16_layout_round_trips_and_every_backend_matches_the_rows_layout_re
         }
       }
     }
+  }
+}
+
+// Weights are mapped from the file, and the last tensor may end at the mapping's last byte: no
+// kernel (decode, batched decode, prefill's on-the-fly interleave) may read past a matrix. Each
+// matrix here ends where an inaccessible page begins.
+TEST(matmul, no_kernel_reads_past_the_matrix_end) {
+  std::mt19937 rng(23);
+  thread_pool pool2(2);
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  for (dtype t :
+       {dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q8_0, dtype::q2_k, dtype::q3_k,
+        dtype::q4_k, dtype::q5_k, dtype::q6_k, dtype::f16, dtype::bf16, dtype::f32}) {
+    const int64_t rows = 48, cols = 768;  // 28 / 3 blocks a row, 3 x16 groups
+    const auto wbuf = random_rows(rng, t, rows, cols);
+    const size_t span = (wbuf.size() + page - 1) / page * page;
+    void* m =
+        mmap(nullptr, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(m, MAP_FAILED);
+    auto* base = static_cast<uint8_t*>(m);
+    ASSERT_EQ(0, mprotect(base + span, page, PROT_NONE));
+    uint8_t* at = base + span - wbuf.size();  // the last weight byte is the page's last
+    std::memcpy(at, wbuf.data(), wbuf.size());
+    const auto w = view_of(t, at, rows, cols);
+    if (interleave_supported(w) || x16_layout_fits(w)) {
+      std::vector<uint8_t> out(wbuf.size());
+      interleave(w, out.data(), nullptr);
+      interleave(w, out.data(), &pool2);
+    }
+    for (int64_t n : {1, 2, 4, 8, 16, 40}) {
+      auto x = random_floats(rng, n * cols);
+      const auto [want, ymax] = reference(view_of(t, wbuf.data(), rows, cols), x.data(), n);
+      for (auto id : available_backends()) {
+        const matmul_backend& be = *find_backend(id);
+        std::vector<float> got(n * rows, NAN);
+        matmul_on(be, w, x.data(), n, got.data(), &pool2);
+        if (matmul_rounds_to_bf16(be, w, n)) {
+          EXPECT_EQ(0, test::bf16_product_misses(w, x.data(), n, got.data())) << be.name;
+          continue;
+        }
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 2e-5f * ymax + 1e-6f)
+              << be.name << " " << dtype_name(t) << " n " << n << " i " << i;
+      }
+    }
+    munmap(m, span + page);
   }
 }
 
