@@ -531,8 +531,10 @@ void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
       gx(g);
     }
   };
-  // The weight rows of block i, requested while the block before it is worked on: x16 ones
-  // all at once here, rows-layout ones by interleave() as it copies the block before.
+  // The weight rows of block i, requested while the block before it is worked on: all at once
+  // here, or rows-layout ones for a few activation rows by the tile of the block before, spread
+  // over its compute (gemm_args::prefetch_to; all at once, then copied, then multiplied with
+  // memory idle, zero-copy batched decode read ~20 GB/s: docs/performance.md 2026-12-04 20:40).
   const auto prefetch_block = [&](int64_t i) {
     const block& t = todo[static_cast<size_t>(i)];
     const matrix_view& w = ws[t.m];
