@@ -6,7 +6,7 @@
 //   bw_ratio) or UMA_BENCH_PREFILL_N rows (default 512; GOPS and peak_ratio);
 //   gemm64: UMA_BENCH_GEMM_N sets its activation rows (default 64).
 //   decode_seq_loads: decode_seq with a matvec that only reads the weights (kernel cost zero);
-//   interleave/<type>: prefill's on-the-fly x16 copy of a 32-row block in L2 (GB/s copied);
+//   interleave/<isa>/<type>: prefill's on-the-fly x16 copy of a 32-row block in L2 (GB/s);
 //   "<type>_x16" rows (q4_0, q5_0, q8_0, q4_k, q6_k): the same matrix in the interleaved x16 layout
 //   (--repack), where the backend has kernels for it.
 // Run: build/<dir>/bench_matmul [--benchmark_filter=q4_0]
@@ -24,6 +24,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -33,6 +34,7 @@
 #include "kernels/matmul.h"
 #include "kernels/probe.h"
 #include "tensor/half.h"
+#include "util/cpu_features.h"
 #include "util/env.h"
 #include "util/mapped_file.h"
 #include "util/thread_pool.h"
@@ -335,7 +337,7 @@ void bm_convert(benchmark::State& st, const matmul_backend* be, dtype t, bool) {
 // Prefill's on-the-fly copy of a rows-layout block into the x16 layout (one thread, as
 // run_x16_prefill does per 32-row task), source and copy in L2: 32 rows of 3072 columns (FFN down's
 // width). Reports the bytes copied in GB/s.
-void bm_interleave(benchmark::State& st, const matmul_backend*, dtype t, bool) {
+void bm_interleave(benchmark::State& st, copy_isa isa, dtype t) {
   const int64_t rows = 32, cols = 3072;
   const auto& tr = traits(t);
   const size_t row_bytes = static_cast<size_t>(cols / tr.block_elems * tr.block_bytes);
@@ -343,7 +345,7 @@ void bm_interleave(benchmark::State& st, const matmul_backend*, dtype t, bool) {
   std::vector<uint8_t> copy(w.size());
   const matrix_view v{t, w.data(), rows, cols, row_bytes};
   for (auto _ : st) {
-    interleave(v, copy.data(), nullptr, true);
+    interleave(v, copy.data(), nullptr, true, isa);
     benchmark::DoNotOptimize(copy.data());
   }
   st.counters["GBps"] = benchmark::Counter(
@@ -380,12 +382,19 @@ int register_all() {
       backends.push_back(&amx_int8);
     }
   }
-  for (dtype t : {dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q8_0, dtype::q2_k,
-                  dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k})
-    benchmark::RegisterBenchmark(("interleave/" + std::string(dtype_name(t))).c_str(),
-                                 bm_interleave, &best_backend(), t, false)
-        ->Unit(benchmark::kMicrosecond)
-        ->UseRealTime();
+  const std::pair<copy_isa, const char*> isas[] = {
+      {copy_isa::avx512, "avx512"}, {copy_isa::avx2, "avx2"}, {copy_isa::scalar, "scalar"}};
+  for (const auto& [isa, isa_name] : isas) {
+    if ((isa == copy_isa::avx512 && !cpu().avx512) || (isa == copy_isa::avx2 && !cpu().avx2))
+      continue;
+    for (dtype t : {dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q8_0, dtype::q2_k,
+                    dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k})
+      benchmark::RegisterBenchmark(
+          ("interleave/" + std::string(isa_name) + "/" + std::string(dtype_name(t))).c_str(),
+          bm_interleave, isa, t)
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+  }
   for (const matmul_backend* be : backends) {
     for (dtype t : kTypes) {
       add("matvec", bm_matvec, *be, t, false);

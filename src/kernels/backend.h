@@ -113,6 +113,9 @@ struct matmul_backend {
   // x16_min_n_default. Where the rows tiles are dear (the K formats on AVX-512) batched decode
   // of a few sequences already gains from it (docs/performance.md 2026-12-04 11:30).
   std::array<int64_t, max_dtype_id> x16_min_n{};
+  // Whether the gemm_x16 tiles honour gemm_args::prefetch_to (the AVX-512 ones); else the
+  // on-the-fly path requests each next block itself before copying the current one.
+  bool x16_prefetch_to = false;
 };
 inline constexpr int64_t x16_min_n_default = 16;
 

@@ -480,7 +480,7 @@ void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
   for (size_t m = 0; m < ws.size(); ++m)
     for (int64_t r0 = 0; r0 < ws[m].rows; r0 += row_block) blocks.push_back({m, r0});
   const std::vector<block>& todo = blocks;
-  const bool few = n <= streamed_few_max_n;
+  const bool few = n <= streamed_few_max_n && be.x16_prefetch_to;
   // Per thread, where few: the rows-layout block it takes next (set by prefetch_block before the
   // block before it runs), and the block whose first requested_bytes the last tile requested.
   static thread_local const uint8_t* next_rows = nullptr;

@@ -144,7 +144,10 @@ bool interleave_supported(const matrix_view& w);
 // over `pool` (may be null). The caller checks interleave_supported (or at least Q4_0 and
 // rows % 16 == 0) first; other matrices are left unwritten. Each thread requests the lines of
 // its groups as it goes unless `requested` (the caller has: prefill's on-the-fly copies).
-void interleave(const matrix_view& w, void* dst, thread_pool* pool, bool requested = false);
+// `isa` picks the copy's instructions where the CPU has them (tests; best: the widest).
+enum class copy_isa { best, scalar, avx2, avx512 };
+void interleave(const matrix_view& w, void* dst, thread_pool* pool, bool requested = false,
+                copy_isa isa = copy_isa::best);
 // Whether `w` (rows layout) has a shape interleave() takes: an x16 format, a multiple of 16 rows,
 // whole blocks per row. Says nothing about the CPU's kernels.
 bool x16_layout_fits(const matrix_view& w);

@@ -678,4 +678,5 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0}) b.x16_min_n[static_cast<size_t>(t)] = 8;
   for (dtype t : {dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k})
     b.x16_min_n[static_cast<size_t>(t)] = 4;
+  b.x16_prefetch_to = true;
 }

@@ -295,6 +295,14 @@ TEST(matmul, x16_layout_round_trips_and_every_backend_matches_the_rows_layout_re
           interleave(ws, again.data(), nullptr);
           ASSERT_EQ(0, std::memcmp(again.data(), idata, wbuf.size()))
               << dtype_name(t) << " rows " << rows << " cols " << cols;
+          // and every copy this CPU has (the AVX2 one serves CPUs without AVX-512) the same
+          for (copy_isa isa : {copy_isa::scalar, copy_isa::avx2, copy_isa::avx512}) {
+            std::fill(again.begin(), again.end(), uint8_t{0xA5});
+            interleave(ws, again.data(), nullptr, false, isa);
+            ASSERT_EQ(0, std::memcmp(again.data(), idata, wbuf.size()))
+                << dtype_name(t) << " rows " << rows << " cols " << cols << " isa "
+                << static_cast<int>(isa);
+          }
         }
         matrix_view wi = w;
         wi.data = idata;
@@ -360,7 +368,8 @@ TEST(matmul, no_kernel_reads_past_the_matrix_end) {
     const auto w = view_of(t, at, rows, cols);
     if (interleave_supported(w) || x16_layout_fits(w)) {
       std::vector<uint8_t> out(wbuf.size());
-      interleave(w, out.data(), nullptr);
+      for (copy_isa isa : {copy_isa::scalar, copy_isa::avx2, copy_isa::avx512})
+        interleave(w, out.data(), nullptr, false, isa);
       interleave(w, out.data(), &pool2);
     }
     for (int64_t n : {1, 2, 4, 8, 16, 40}) {
