@@ -152,7 +152,7 @@ template <int D, int HD, int K = 0>
 // H halves and W words (halves last where HL), by copy_dwords: the words, and where H == 2 the
 // halves as one more dword (Q4_1, Q5_1, Q4_K, Q5_K first, Q2_K last); a single half (Q4_0, Q5_0,
 // Q8_0, Q3_K, Q6_K) comes from a gather of the 16 rows. (Gathers for the halves and the words
-// past the last four: Q4_K 34 GB/s in L2 against 52 this way, Q5_1 20 against 48.)
+// past the last four: Q4_K 25-33 GB/s in L2 against 59-65 this way, Q5_1 20 against 46-49.)
 //
 // Prefill interleaves every weight row on the fly, straight from DRAM, and the 16 rows read in
 // step starve the hardware prefetchers (7 GB/s for a Q4_0 group from DRAM, 25 in cache). So a
