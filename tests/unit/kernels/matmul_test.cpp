@@ -355,7 +355,7 @@ TEST(matmul, no_kernel_reads_past_the_matrix_end) {
   for (dtype t :
        {dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q8_0, dtype::q2_k, dtype::q3_k,
         dtype::q4_k, dtype::q5_k, dtype::q6_k, dtype::f16, dtype::bf16, dtype::f32}) {
-    const int64_t rows = 48, cols = 768;  // 28 / 3 blocks a row, 3 x16 groups
+    const int64_t rows = 48, cols = 768;  // 24 / 3 blocks a row, 3 x16 groups
     const auto wbuf = random_rows(rng, t, rows, cols);
     const size_t span = (wbuf.size() + page - 1) / page * page;
     void* m =
