@@ -138,7 +138,16 @@ int run_bench(const bench_cli& c) {
     return uma::cli::fail(cmd, "--pp, --tg and --reps must be >= 1");
   if (c.depth < 0 || c.depth > 1'000'000)
     return uma::cli::fail(cmd, "--depth must be between 0 and 1000000");
-  if (c.threads < 0) return uma::cli::fail(cmd, "--threads must be >= 0");
+  if (c.threads < 0 || c.threads > uma::thread_pool::max_threads)
+    return uma::cli::fail(
+        cmd, fmt::format("--threads must be between 0 and {}", uma::thread_pool::max_threads));
+  // The probe touches its whole buffer: at most half the machine's memory.
+  const int64_t max_bw_mib = std::max<int64_t>(
+      1, static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / 2 >> 20);
+  if (c.bw_mib < 1 || c.bw_mib > max_bw_mib)
+    return uma::cli::fail(
+        cmd,
+        fmt::format("--bw-mib must be between 1 and {} (half this machine's memory)", max_bw_mib));
   if (c.batch < 1 || c.batch > max_batch)
     return uma::cli::fail(cmd, fmt::format("--batch must be between 1 and {}", max_batch));
   const int threads = c.threads > 0 ? c.threads : uma::thread_pool::physical_cores();
@@ -175,6 +184,10 @@ int run_bench(const bench_cli& c) {
   if (!c.no_probe) {
     uma::thread_pool probe_pool(threads);
     bw = uma::kernels::measure_read_bandwidth(&probe_pool, size_t(c.bw_mib) << 20, c.reps + 2);
+    if (bw.samples.empty())
+      return uma::cli::fail(cmd, fmt::format("cannot map the {} MiB bandwidth probe buffer "
+                                             "(--bw-mib sets a smaller one)",
+                                             c.bw_mib));
     // A peak is a ceiling: the best of at least 5 short runs (on a shared host a run can lose
     // half its cycles to a neighbour; 1 run read 0.97-1.80 TOPS on the 2-core VM).
     const int peak_reps = std::max(c.reps, 5);

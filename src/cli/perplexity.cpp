@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
+#include "util/thread_pool.h"
 
 namespace {
 
@@ -28,7 +29,9 @@ struct ppl_cli {
 int run_perplexity(const ppl_cli& c) {
   const std::string cmd = "perplexity";
   if (c.ctx < 4) return uma::cli::fail(cmd, "--ctx must be at least 4");
-  if (c.threads < 0) return uma::cli::fail(cmd, "--threads must be >= 0");
+  if (c.threads < 0 || c.threads > uma::thread_pool::max_threads)
+    return uma::cli::fail(
+        cmd, "--threads must be between 0 and " + std::to_string(uma::thread_pool::max_threads));
   std::ifstream in(c.file, std::ios::binary);
   if (!in) return uma::cli::fail(cmd, "cannot open text file " + c.file);
   std::stringstream ss;

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <fstream>
 #include <set>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <utility>
 
 #if defined(__x86_64__)
@@ -102,14 +104,29 @@ int thread_pool::physical_cores() {
 
 thread_pool::thread_pool(int n_threads) {
   n_threads_ = n_threads > 0 ? n_threads : physical_cores();
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+  if (n_threads_ > max_threads)
+    throw std::runtime_error("thread pool of " + std::to_string(n_threads_) + " threads: at most " +
+                             std::to_string(max_threads));
+  try {
+    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+  } catch (const std::system_error& e) {
+    const size_t started = workers_.size();
+    stop_workers();
+    throw std::runtime_error("cannot start " + std::to_string(n_threads_) + " threads (" +
+                             std::to_string(started + 1) + " running): " + e.what());
+  }
 }
 
 thread_pool::~thread_pool() {
+  stop_workers();
+}
+
+void thread_pool::stop_workers() {
   stop_.store(true, std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_release);
   generation_.notify_all();
   for (auto& t : workers_) t.join();
+  workers_.clear();
 }
 
 void thread_pool::worker(int idx) {

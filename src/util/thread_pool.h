@@ -16,7 +16,10 @@ namespace uma {
 
 class thread_pool {
  public:
-  // n_threads counts the calling thread; 0 means one per physical core.
+  // n_threads counts the calling thread; 0 means one per physical core. More than max_threads,
+  // or a thread the system refuses to start, throws std::runtime_error (with the workers already
+  // started stopped and joined: before, a refused thread ended the process in std::terminate).
+  static constexpr int max_threads = 1024;
   explicit thread_pool(int n_threads = 0);
   ~thread_pool();
   thread_pool(const thread_pool&) = delete;
@@ -44,6 +47,7 @@ class thread_pool {
  private:
   void worker(int idx);
   void warm(uint32_t seen);
+  void stop_workers();
   int n_threads_;
   std::vector<std::thread> workers_;
   const std::function<void(int, int)>* job_ = nullptr;  // published by generation_ (release)

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -145,6 +147,20 @@ TEST(bench_cli, bad_arguments_fail_with_one_line) {
     r = test::run_uma({"bench", "-m", tiny, "--batch", b, "--no-probe"});
     EXPECT_EQ(r.exit_code, 1) << b;
     EXPECT_NE(r.err.find("--batch must be between 1 and 256"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1);
+  }
+  // A thread count past the pool's limit (100000 ended the process in std::terminate when the
+  // system refused a thread), a probe buffer past half the memory (99999999 MiB read 0 GB/s).
+  for (const std::vector<std::string>& a :
+       {std::vector<std::string>{"bench", "-m", tiny, "--threads", "100000", "--no-probe"},
+        std::vector<std::string>{"bench", "-m", tiny, "--bw-mib", "99999999"},
+        std::vector<std::string>{"bench", "-m", tiny, "--bw-mib", "0"},
+        std::vector<std::string>{"run", "-m", tiny, "-p", "hi", "--threads", "1025"},
+        std::vector<std::string>{"synth", "qwen3-0.6b", "-o", test::temp_dir() + "/never.gguf",
+                                 "--threads", "1025"}}) {
+    r = test::run_uma(a);
+    EXPECT_EQ(r.exit_code, 1) << a[1] << " " << a.back();
+    EXPECT_NE(r.err.find("must be between"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1);
   }
 }

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -82,6 +83,14 @@ TEST(thread_pool, warms_what_a_job_registered) {
     pool.run_on_all([&](int, int) { c++; });
   }
   EXPECT_EQ(c.load(), 42);
+}
+
+// A count past the limit is refused with an exception (the CLIs check it first and say so);
+// nothing is left running.
+TEST(thread_pool, refuses_more_than_max_threads) {
+  EXPECT_THROW(thread_pool(thread_pool::max_threads + 1), std::runtime_error);
+  thread_pool ok(3);
+  EXPECT_EQ(ok.size(), 3);
 }
 
 TEST(thread_pool, survives_idle_periods_and_destruction) {
