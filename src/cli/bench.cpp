@@ -29,6 +29,7 @@
 #include "model/weights.h"
 #include "synth/synth.h"
 #include "util/cpu_features.h"
+#include "util/pages.h"
 #include "util/thread_pool.h"
 
 namespace {
@@ -142,8 +143,8 @@ int run_bench(const bench_cli& c) {
     return uma::cli::fail(
         cmd, fmt::format("--threads must be between 0 and {}", uma::thread_pool::max_threads));
   // The probe touches its whole buffer: at most half the machine's memory.
-  const int64_t max_bw_mib = std::max<int64_t>(
-      1, static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE) / 2 >> 20);
+  const int64_t max_bw_mib =
+      std::max<int64_t>(1, static_cast<int64_t>(uma::physical_memory_bytes() / 2) >> 20);
   if (c.bw_mib < 1 || c.bw_mib > max_bw_mib)
     return uma::cli::fail(
         cmd,
@@ -225,8 +226,7 @@ int run_bench(const bench_cli& c) {
                                       std::max<int64_t>(c.pp, c.depth) + c.tg, n_ctx));
   // The KV cache is reserved up front (touched as used, a step ahead); refuse one larger than the
   // machine's memory (--batch x a long context) with a message instead of failing the allocation.
-  if (const double kv_total = m.cache_bytes(),
-      ram = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+  if (const double kv_total = m.cache_bytes(), ram = uma::physical_memory_bytes();
       ram > 0 && kv_total > ram)
     return uma::cli::fail(
         cmd, fmt::format("the KV cache for --batch {} x {} positions needs {:.1f} GiB, "

@@ -13,6 +13,7 @@
 #include "model/blocks.h"
 #include "model/weights.h"
 #include "tensor/quant.h"
+#include "util/pages.h"
 #include "util/thread_pool.h"
 
 namespace uma::model {
@@ -37,7 +38,8 @@ result<std::unique_ptr<model>> load_model(const std::string& path, const load_op
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return make_error("no such model file: {}", path);
   if (std::filesystem::is_directory(path, ec)) return make_error("{} is a directory", path);
-  if (opts.n_threads < 0) return make_error("thread count must be >= 0");
+  if (opts.n_threads < 0 || opts.n_threads > thread_pool::max_threads)
+    return make_error("thread count must be between 0 and {}", thread_pool::max_threads);
   if (opts.max_context < 0) return make_error("context length must be >= 0");
   if (opts.max_sequences < 1) return make_error("max_sequences must be >= 1");
   auto f = gguf::file::open(path);
@@ -53,6 +55,13 @@ result<std::unique_ptr<model>> load_model(const std::string& path, const load_op
   m->opts_ = opts;
   if (m->opts_.max_context == 0)
     m->opts_.max_context = std::min<int64_t>(m->config_.n_ctx_train, 4096);
+  // The KV cache is reserved for the whole context up front: refuse one the machine cannot hold
+  // (before, `uma run --ctx 99999999999` failed with a bare std::bad_alloc).
+  if (const double kv = m->cache_bytes(), ram = physical_memory_bytes(); ram > 0 && kv > ram)
+    return make_error(
+        "a context of {} positions x {} sequences needs {:.1f} GiB of KV cache, "
+        "more than this machine's {:.1f} GiB of memory",
+        m->opts_.max_context, m->opts_.max_sequences, kv / (1 << 30), ram / (1 << 30));
   m->weight_bytes_ = decode_bytes(*m->weights_, m->config_);
   for (const auto& t : m->file_->tensors()) m->file_tensor_bytes_ += t.n_bytes;
   m->pool_ = std::make_unique<thread_pool>(opts.n_threads);

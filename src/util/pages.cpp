@@ -26,4 +26,9 @@ bool prefault_for_write(void* p, std::size_t bytes) {
 #endif
 }
 
+double physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  return pages > 0 && size > 0 ? double(pages) * double(size) : 0.0;
+}
+
 }  // namespace uma

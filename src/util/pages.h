@@ -15,4 +15,8 @@ namespace uma {
 // first write as before).
 bool prefault_for_write(void* p, std::size_t bytes);
 
+// The machine's physical memory in bytes (0 where the system does not say): what a buffer
+// reserved up front (the KV cache, a probe) is checked against before it is allocated.
+double physical_memory_bytes();
+
 }  // namespace uma

@@ -106,6 +106,16 @@ TEST(RunCli, BadSamplingParameter) {
                         "temperature");
 }
 
+// The KV cache is reserved for the whole context: one larger than the machine is refused by
+// load_model with the sizes (it was a bare std::bad_alloc), as are thread counts past the pool's
+// limit.
+TEST(RunCli, ContextOrThreadsBeyondTheMachine) {
+  expect_one_line_error(run_uma({"run", "-m", tiny_model(), "-p", "x", "--ctx", "99999999999"}),
+                        "more than this machine's");
+  expect_one_line_error(run_uma({"run", "-m", tiny_model(), "-p", "x", "-t", "5000"}),
+                        "--threads must be between 0 and 1024");
+}
+
 TEST(RunCli, ChatNeedsATemplate) {
   expect_one_line_error(run_uma({"run", "-m", tiny_model(), "-p", "x", "--chat"}), "chat template");
 }
