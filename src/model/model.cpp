@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <unordered_map>
 
@@ -64,7 +65,11 @@ result<std::unique_ptr<model>> load_model(const std::string& path, const load_op
         m->opts_.max_context, m->opts_.max_sequences, kv / (1 << 30), ram / (1 << 30));
   m->weight_bytes_ = decode_bytes(*m->weights_, m->config_);
   for (const auto& t : m->file_->tensors()) m->file_tensor_bytes_ += t.n_bytes;
-  m->pool_ = std::make_unique<thread_pool>(opts.n_threads);
+  try {
+    m->pool_ = std::make_unique<thread_pool>(opts.n_threads);
+  } catch (const std::exception& e) {  // the system refused a thread
+    return make_error("{}", e.what());
+  }
   if (opts.repack) interleave_weights(*m->weights_, *m->file_, m->pool_.get());
   m->scratch_ = std::make_unique<model::scratch>();
   return m;
