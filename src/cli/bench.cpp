@@ -139,9 +139,7 @@ int run_bench(const bench_cli& c) {
     return uma::cli::fail(cmd, "--pp, --tg and --reps must be >= 1");
   if (c.depth < 0 || c.depth > 1'000'000)
     return uma::cli::fail(cmd, "--depth must be between 0 and 1000000");
-  if (c.threads < 0 || c.threads > uma::thread_pool::max_threads)
-    return uma::cli::fail(
-        cmd, fmt::format("--threads must be between 0 and {}", uma::thread_pool::max_threads));
+  if (int code = 0; uma::cli::bad_threads(cmd, c.threads, &code)) return code;
   // The probe touches its whole buffer: at most half the machine's memory.
   const int64_t max_bw_mib =
       std::max<int64_t>(1, static_cast<int64_t>(uma::physical_memory_bytes() / 2) >> 20);

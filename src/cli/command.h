@@ -36,6 +36,9 @@ struct registrar {
 
 // Prints "uma <cmd>: error: <message>" on one line to stderr; returns 1 (the exit code to use).
 int fail(const std::string& cmd, const std::string& message);
+// Whether a --threads value is out of range (0: one per physical core, at most the pool's
+// limit); if so, says so through fail() and sets *code to its exit code.
+bool bad_threads(const std::string& cmd, int threads, int* code);
 
 }  // namespace uma::cli
 

@@ -4,8 +4,10 @@
 #include <cstdio>
 #include <exception>
 #include <map>
+#include <string>
 
 #include "cli/command.h"
+#include "util/thread_pool.h"
 
 namespace uma::cli {
 
@@ -17,6 +19,12 @@ std::vector<command>& registry() {
 int fail(const std::string& cmd, const std::string& message) {
   std::fprintf(stderr, "uma %s: error: %s\n", cmd.c_str(), message.c_str());
   return 1;
+}
+
+bool bad_threads(const std::string& cmd, int threads, int* code) {
+  if (threads >= 0 && threads <= thread_pool::max_threads) return false;
+  *code = fail(cmd, "--threads must be between 0 and " + std::to_string(thread_pool::max_threads));
+  return true;
 }
 
 }  // namespace uma::cli

@@ -13,7 +13,6 @@
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
-#include "util/thread_pool.h"
 
 namespace {
 
@@ -29,9 +28,7 @@ struct ppl_cli {
 int run_perplexity(const ppl_cli& c) {
   const std::string cmd = "perplexity";
   if (c.ctx < 4) return uma::cli::fail(cmd, "--ctx must be at least 4");
-  if (c.threads < 0 || c.threads > uma::thread_pool::max_threads)
-    return uma::cli::fail(
-        cmd, "--threads must be between 0 and " + std::to_string(uma::thread_pool::max_threads));
+  if (int code = 0; uma::cli::bad_threads(cmd, c.threads, &code)) return code;
   std::ifstream in(c.file, std::ios::binary);
   if (!in) return uma::cli::fail(cmd, "cannot open text file " + c.file);
   std::stringstream ss;

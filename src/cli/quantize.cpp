@@ -72,8 +72,7 @@ uma::status convert_tensor(const uma::gguf::tensor_info& t, uma::dtype out,
 
 int run_quantize(const quantize_cli& c) {
   const auto fail = [](const std::string& m) { return uma::cli::fail("quantize", m); };
-  if (c.threads < 0 || c.threads > uma::thread_pool::max_threads)
-    return fail("--threads must be between 0 and " + std::to_string(uma::thread_pool::max_threads));
+  if (int code = 0; uma::cli::bad_threads("quantize", c.threads, &code)) return code;
   auto target = uma::parse_quant_target(c.type);
   if (!target.ok()) return fail(target.message());
   auto opened = uma::gguf::file::open(c.input);

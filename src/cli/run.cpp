@@ -21,7 +21,6 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
-#include "util/thread_pool.h"
 
 namespace {
 
@@ -68,9 +67,7 @@ std::vector<int32_t> encode_chat(const uma::tok::tokenizer& t, const std::string
 int run(run_cli c) {
   if (c.n_predict < -1)
     return uma::cli::fail(k_cmd, "-n must be >= -1 (-1: until the context is full)");
-  if (c.threads < 0 || c.threads > uma::thread_pool::max_threads)
-    return uma::cli::fail(
-        k_cmd, "--threads must be between 0 and " + std::to_string(uma::thread_pool::max_threads));
+  if (int code = 0; uma::cli::bad_threads(k_cmd, c.threads, &code)) return code;
   if (c.ctx < 0) return uma::cli::fail(k_cmd, "--ctx must be >= 0");
   if (!c.prompt_file.empty()) {
     std::ifstream in(c.prompt_file, std::ios::binary);

@@ -9,7 +9,6 @@
 
 #include "cli/command.h"
 #include "synth/synth.h"
-#include "util/thread_pool.h"
 
 namespace {
 
@@ -63,9 +62,7 @@ int run_synth(const synth_cli& c) {
   }
   if (c.preset.empty()) return uma::cli::fail("synth", "no PRESET given (see `uma synth --list`)");
   if (c.output.empty()) return uma::cli::fail("synth", "no output file given (-o FILE)");
-  if (c.threads < 0 || c.threads > uma::thread_pool::max_threads)
-    return uma::cli::fail("synth", "--threads must be between 0 and " +
-                                       std::to_string(uma::thread_pool::max_threads));
+  if (int code = 0; uma::cli::bad_threads("synth", c.threads, &code)) return code;
   uma::synth::synth_options o;
   o.preset = c.preset;
   o.output = c.output;
