@@ -213,6 +213,8 @@ int run_bench(const bench_cli& c) {
                                     .max_context = std::max<int64_t>(c.pp, c.depth) + c.tg + 8,
                                     .max_sequences = c.batch,
                                     .repack = c.repack});
+  // (load_model refuses a KV cache, reserved up front for --batch sequences, larger than the
+  // machine's memory.)
   if (!loaded.ok()) return uma::cli::fail(cmd, loaded.message());
   auto& m = *loaded.value();
   const double load_s = seconds_since(t_load);
@@ -222,15 +224,6 @@ int run_bench(const bench_cli& c) {
                           fmt::format("--pp / --depth plus --tg ({} tokens) exceed the model's "
                                       "context length ({})",
                                       std::max<int64_t>(c.pp, c.depth) + c.tg, n_ctx));
-  // The KV cache is reserved up front (touched as used, a step ahead); refuse one larger than the
-  // machine's memory (--batch x a long context) with a message instead of failing the allocation.
-  if (const double kv_total = m.cache_bytes(), ram = uma::physical_memory_bytes();
-      ram > 0 && kv_total > ram)
-    return uma::cli::fail(
-        cmd, fmt::format("the KV cache for --batch {} x {} positions needs {:.1f} GiB, "
-                         "more than this machine's {:.1f} GiB of memory",
-                         c.batch, std::max<int64_t>(c.pp, c.depth) + c.tg + 8, kv_total / (1 << 30),
-                         ram / (1 << 30)));
   auto cache = m.make_cache();
   const int64_t n_vocab = m.config().n_vocab;
   std::vector<float> logits(static_cast<size_t>(n_vocab)), batch_logits;
