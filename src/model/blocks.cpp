@@ -93,6 +93,15 @@ std::vector<attn_run> attention_runs(const batch& b, int64_t n, int64_t len) {
   return runs;
 }
 
+// Whether every run is of another sequence.
+bool runs_of_distinct_sequences(const batch& b, const std::vector<attn_run>& runs) {
+  std::vector<int> seqs;
+  seqs.reserve(runs.size());
+  for (const attn_run& r : runs) seqs.push_back(b.seq_ids[static_cast<size_t>(r.t0)]);
+  std::sort(seqs.begin(), seqs.end());
+  return std::adjacent_find(seqs.begin(), seqs.end()) == seqs.end();
+}
+
 // The run length: each task reads its sequence's whole K/V history, so the longer the runs the
 // fewer passes over it (a 3500-token qwen3-0.6b prompt: runs of 16 read ~44 GB of F16 K/V and
 // widened it all to f32; with 64 the prompt ran 8-11 % faster, docs/performance.md). Shorter runs
@@ -125,15 +134,16 @@ struct attn_scratch {
   std::vector<int32_t> lo, hi;
 };
 
-// The K/V spans a (run, KV head) task walks: up to span_blocks blocks whose ids follow one
-// another (their rows are one run in the cache), as many as the vector kernels take (4 of 16
-// tokens), so the per-call softmax bookkeeping and the prefetch hand-off spread over more keys.
-// Span boundaries depend only on the block table (a multiple of span_blocks, or where the ids
-// stop following), never on the queries, so a row's sums run the same whether it is computed in
-// prefill or in decode.
+// The K/V spans a (run, KV head) task walks: up to span_blocks blocks whose rows follow one
+// another in the cache (kv_cache::follows_in_memory: ids that follow within a chunk), as many as
+// the vector kernels take (4 of 16 tokens), so the per-call softmax bookkeeping and the prefetch
+// hand-off spread over more keys. Span boundaries depend only on the block table (a multiple of
+// span_blocks, or where the rows stop following), never on the queries, so a row's sums run the
+// same whether it is computed in prefill or in decode.
 struct kv_spans {
   kv_spans(const forward_state& st, int64_t il, const attn_run& run)
-      : table(st.cache.block_table(st.b.seq_ids[static_cast<size_t>(run.t0)])),
+      : cache(st.cache),
+        table(st.cache.block_table(st.b.seq_ids[static_cast<size_t>(run.t0)])),
         tpb(st.cache.tokens_per_block()),
         span_blocks(std::max<int64_t>(1, kernels::attn_vector_keys / tpb)),
         pos_last(st.b.positions[static_cast<size_t>(run.t1 - 1)]),
@@ -149,8 +159,8 @@ struct kv_spans {
     return sliding ? std::max<int64_t>(0, pos - window + 1) : int64_t{0};
   }
   bool follows(int64_t b) const {
-    return b % span_blocks != 0 &&
-           table[static_cast<size_t>(b)] == table[static_cast<size_t>(b - 1)] + 1;
+    return b % span_blocks != 0 && cache.follows_in_memory(table[static_cast<size_t>(b - 1)],
+                                                           table[static_cast<size_t>(b)]);
   }
   // One past the last block of the span that starts at block b.
   int64_t end(int64_t b) const {
@@ -162,6 +172,7 @@ struct kv_spans {
   int64_t keys(int64_t b0, int64_t b1) const {
     return std::min((b1 - b0) * tpb, pos_last + 1 - b0 * tpb);
   }
+  const kv_cache& cache;
   const std::vector<int32_t>& table;
   int64_t tpb, span_blocks, pos_last, b_last, first = 0, window = 0;
   bool sliding = false;
@@ -292,35 +303,45 @@ void attention_block(forward_state& st, int64_t il) {
   rp.freq_factors = st.w.rope_freqs;
   rp.style = c.rope_style;
   const float* angles = rope_angles(st, rp);
-  for_tokens(st, [&](int64_t t) {
-    float* q = buf.q.data() + t * qw;
-    float* k = buf.k.data() + t * kw;
+  // One token's KV head kvh: the Q/K norms and RoPE of its query group and key, and its K/V rows
+  // appended to the cache (F16, blocks reserved by model::forward) at the token's position. Per
+  // head the same operations in the same order, whichever thread runs it.
+  const int64_t group = c.n_head / c.n_head_kv;  // query heads per KV head
+  const int64_t hd = c.head_dim;
+  const auto prep_head = [&](int64_t t, int64_t kvh) {
+    float* q = buf.q.data() + t * qw + kvh * group * hd;
+    float* k = buf.k.data() + t * kw + kvh * hd;
     if (l.q_norm) {
-      for (int64_t h = 0; h < c.n_head; ++h) {
-        kernels::rms_norm(q + h * c.head_dim, l.q_norm, c.head_dim, c.norm_eps, q + h * c.head_dim);
-      }
-      for (int64_t h = 0; h < c.n_head_kv; ++h) {
-        kernels::rms_norm(k + h * c.head_dim, l.k_norm, c.head_dim, c.norm_eps, k + h * c.head_dim);
-      }
+      for (int64_t h = 0; h < group; ++h)
+        kernels::rms_norm(q + h * hd, l.q_norm, hd, c.norm_eps, q + h * hd);
+      kernels::rms_norm(k, l.k_norm, hd, c.norm_eps, k);
     }
-    const int64_t pos = st.b.positions[static_cast<size_t>(t)];
     const float* cos = angles + t * rp.n_rot;
     const float* sin = cos + rp.n_rot / 2;
-    kernels::rope_with(q, c.n_head, c.head_dim, cos, sin, rp);
-    kernels::rope_with(k, c.n_head_kv, c.head_dim, cos, sin, rp);
-    // Append K/V (F16) at this token's position (blocks reserved by model::forward), head by head.
-    const int seq = st.b.seq_ids[static_cast<size_t>(t)];
-    const float* v = buf.v.data() + t * vw;
-    for (int64_t h = 0; h < c.n_head_kv; ++h) {
-      kernels::f32_to_f16_row(k + h * c.head_dim, st.cache.k_at(il, seq, pos, h), c.head_dim);
-      kernels::f32_to_f16_row(v + h * c.head_dim_v, st.cache.v_at(il, seq, pos, h), c.head_dim_v);
-    }
-  });
+    kernels::rope_with(q, group, hd, cos, sin, rp);
+    kernels::rope_with(k, 1, hd, cos, sin, rp);
+    const auto i = static_cast<size_t>(t);
+    const int seq = st.b.seq_ids[i];
+    const int64_t pos = st.b.positions[i];
+    kernels::f32_to_f16_row(k, st.cache.k_at(il, seq, pos, kvh), hd);
+    kernels::f32_to_f16_row(buf.v.data() + t * vw + kvh * c.head_dim_v,
+                            st.cache.v_at(il, seq, pos, kvh), c.head_dim_v);
+  };
 
   // Attention: tasks are (run of tokens, KV head) pairs, taken from a shared counter, latest runs
   // (the most keys) first so the threads finish together.
   const std::vector<attn_run> runs = attention_runs(st.b, st.n, attention_run_length(st));
   const auto n_runs = static_cast<int64_t>(runs.size());
+  // Where no two runs are of one sequence (decode, batched decode, a prompt of one run), a task
+  // reads no rows but its own head's of its own run and the cache's older ones, so each task
+  // prepares its own (token, head) rows first: the glue runs on every thread instead of the
+  // caller alone. Otherwise (runs of one long prompt read each other's keys) all rows first.
+  const bool per_task_prep = runs_of_distinct_sequences(st.b, runs);
+  if (!per_task_prep) {
+    for_tokens(st, [&](int64_t t) {
+      for (int64_t kvh = 0; kvh < c.n_head_kv; ++kvh) prep_head(t, kvh);
+    });
+  }
   const int64_t n_tasks = n_runs * c.n_head_kv;
   // A thread claims its next task before it runs one, so that the kernel prefetches that task's
   // first K/V span during this one's last (in decode every task is a few spans at most, and its
@@ -338,7 +359,10 @@ void attention_block(forward_state& st, int64_t il) {
       const int64_t j = next.fetch_add(1, std::memory_order_relaxed);
       const kv_span after =
           j < n_tasks ? first_span(st, il, task_run(j), j % c.n_head_kv) : kv_span{};
-      attend_run(st, il, task_run(i), i % c.n_head_kv, ws, after);
+      const attn_run& run = task_run(i);
+      if (per_task_prep)
+        for (int64_t t = run.t0; t < run.t1; ++t) prep_head(t, i % c.n_head_kv);
+      attend_run(st, il, run, i % c.n_head_kv, ws, after);
       i = j;
     }
   };

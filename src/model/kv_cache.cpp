@@ -10,7 +10,7 @@ namespace uma::model {
 
 kv_cache::kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t v_width,
                    int64_t tokens_per_block, int64_t n_blocks, int max_sequences,
-                   int64_t max_context)
+                   int64_t max_context, int64_t chunk_blocks)
     : n_layer_(n_layer),
       n_head_kv_(std::max<int64_t>(1, n_head_kv)),
       k_width_(k_width),
@@ -18,11 +18,11 @@ kv_cache::kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t 
       tokens_per_block_(tokens_per_block),
       n_blocks_(n_blocks),
       max_context_(max_context),
-      // Uninitialised: the pages stay untouched until a block is first written.
-      k_(make_aligned_array<uint16_t>(
-          static_cast<size_t>(n_layer * n_blocks * tokens_per_block * k_width))),
-      v_(make_aligned_array<uint16_t>(
-          static_cast<size_t>(n_layer * n_blocks * tokens_per_block * v_width))),
+      chunk_blocks_(std::clamp<int64_t>(chunk_blocks > 0 ? chunk_blocks : default_chunk_blocks, 1,
+                                        std::max<int64_t>(1, n_blocks))),
+      // Reserved, untouched until a chunk is faulted in.
+      k_(static_cast<size_t>(n_layer * n_blocks * tokens_per_block * k_width) * sizeof(uint16_t)),
+      v_(static_cast<size_t>(n_layer * n_blocks * tokens_per_block * v_width) * sizeof(uint16_t)),
       seqs_(static_cast<size_t>(std::max(1, max_sequences))) {
   free_.reserve(static_cast<size_t>(n_blocks));
   // Hand out low block ids first.
@@ -55,30 +55,24 @@ void kv_cache::clear() {
   for (int i = 0; i < max_sequences(); ++i) truncate(i, 0);
 }
 
-// Each (layer, KV head) keeps its blocks in one run (k_head), so a block's first write touches
-// one fresh page per layer, head and K / V: 448 page faults per 16 tokens of qwen3-0.6b, ~11.6 us
-// each on the dev VM (shadow paging), about 0.3 ms per token of a first prefill. Faulting a step
-// of blocks in with one call per run costs ~0.6 us a page and halves that (the first access
-// still pays ~6 us a page on the hypervisor's side, docs/performance.md). Blocks are handed out
-// lowest id first, so the faulted blocks stay a prefix; the steps grow from 256 to 1024 tokens,
-// so a short sequence does not commit much more than it uses.
+// Whole chunks, each one call per array (its rows of every layer and head are one range): page
+// faults cost ~11.6 us each on the dev VM (shadow paging), one call over many pages a fraction of
+// that (pages.h). Blocks are handed out lowest id first, so the faulted chunks stay a prefix; the
+// next chunk is faulted once half of the last one is handed out, so that decode does not stop at
+// its first block.
 void kv_cache::prefault_blocks(int64_t end) {
   if (!prefault_ok_) return;
-  const int64_t min_step = std::max<int64_t>(1, 256 / tokens_per_block_);
-  const int64_t max_step = std::max<int64_t>(1, 1024 / tokens_per_block_);
-  const int64_t step = std::clamp(prefaulted_, min_step, max_step);
-  end = std::min(n_blocks_, std::max(end, prefaulted_ + step));
-  const auto b0 = static_cast<int32_t>(prefaulted_);
-  const auto nb = static_cast<size_t>(end - prefaulted_);
-  for (int64_t l = 0; l < n_layer_ && prefault_ok_; ++l) {
-    for (int64_t h = 0; h < n_head_kv_ && prefault_ok_; ++h) {
-      prefault_ok_ = prefault_for_write(k_head(l, b0, h),
-                                        nb * static_cast<size_t>(tokens_per_block_ * k_head_dim()) *
-                                            sizeof(uint16_t)) &&
-                     prefault_for_write(v_head(l, b0, h),
-                                        nb * static_cast<size_t>(tokens_per_block_ * v_head_dim()) *
-                                            sizeof(uint16_t));
-    }
+  const int64_t c = chunk_blocks_;
+  end = std::min(n_blocks_, (end + c / 2 + c - 1) / c * c);
+  if (end <= prefaulted_) return;
+  const auto rows_bytes = [this](int64_t rows, int64_t width) {
+    return static_cast<size_t>(rows * width) * sizeof(uint16_t);
+  };
+  for (int64_t b0 = prefaulted_; b0 < end && prefault_ok_; b0 += c) {
+    const int64_t rows = std::min(c, n_blocks_ - b0) * tokens_per_block_ * n_layer_;
+    prefault_ok_ =
+        prefault_for_write(k_head(0, static_cast<int32_t>(b0), 0), rows_bytes(rows, k_width_)) &&
+        prefault_for_write(v_head(0, static_cast<int32_t>(b0), 0), rows_bytes(rows, v_width_));
   }
   prefaulted_ = end;
 }
@@ -104,7 +98,7 @@ status kv_cache::reserve(int seq, int64_t n) {
     end = std::max<int64_t>(end, free_.back() + 1);
     free_.pop_back();
   }
-  if (end > prefaulted_) prefault_blocks(end);
+  if (end > 0) prefault_blocks(end);
   s.length = std::max(s.length, n);
   return {};
 }

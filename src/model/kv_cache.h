@@ -1,17 +1,21 @@
 // KV cache in F16, paged: fixed-size blocks of `tokens_per_block` positions come from one pool and
 // each sequence owns a block table (DESIGN.md "KV cache"). Attention reads K/V only through the
 // block table, so a shared multi-sequence pool with prefix reuse slots in without touching it.
-// The storage is head-major: for each layer and KV head, n_blocks runs of tokens_per_block rows of
-// head_dim values. Attention (one task per KV head) so reads one contiguous run per block (4 KiB
-// for 16 tokens of a 128-wide head), and consecutive blocks of a sequence lie one after the other,
-// instead of a 256-byte piece of every token's row (docs/performance.md, decode attention).
+// The storage is head-major within chunks of `chunk_blocks` blocks (64: 1024 positions): chunk
+// by chunk, for each layer and KV head, the chunk's blocks of tokens_per_block rows of head_dim
+// values. Attention (one task per KV head) so reads one contiguous run per block (4 KiB for 16
+// tokens of a 128-wide head), and consecutive blocks of a chunk lie one after the other, instead
+// of a 256-byte piece of every token's row (docs/performance.md, decode attention). The chunks
+// let the cache live on 2 MiB pages (reserved_memory) and still grow as it is used: a chunk is
+// faulted in whole, ahead of its first block's use, where one run per layer and head over all
+// blocks would commit 2 MiB of every run at the first token.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
-#include <memory>
 #include <vector>
 
-#include "util/aligned.h"
+#include "util/pages.h"
 #include "util/status.h"
 
 namespace uma::model {
@@ -22,8 +26,11 @@ class kv_cache {
   // F16 values per layer, n_head_kv heads of each (the widths are multiples of n_head_kv).
   // Memory is reserved (not touched) up front; reserve() faults blocks in ahead of their first
   // write, a step of blocks at a time (prefault_blocks).
+  // chunk_blocks: blocks a chunk (0: the default, 64; at most n_blocks).
   kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t v_width,
-           int64_t tokens_per_block, int64_t n_blocks, int max_sequences, int64_t max_context);
+           int64_t tokens_per_block, int64_t n_blocks, int max_sequences, int64_t max_context,
+           int64_t chunk_blocks = 0);
+  static constexpr int64_t default_chunk_blocks = 64;
 
   int64_t n_layer() const { return n_layer_; }
   int64_t k_width() const { return k_width_; }
@@ -33,6 +40,7 @@ class kv_cache {
   int64_t v_head_dim() const { return v_width_ / n_head_kv_; }
   int64_t tokens_per_block() const { return tokens_per_block_; }
   int64_t n_blocks() const { return n_blocks_; }
+  int64_t chunk_blocks() const { return chunk_blocks_; }
   int64_t free_blocks() const { return static_cast<int64_t>(free_.size()); }
   int max_sequences() const { return static_cast<int>(seqs_.size()); }
   int64_t max_context() const { return max_context_; }
@@ -52,10 +60,15 @@ class kv_cache {
   // KV head `h` of block `b` of `layer`: tokens_per_block rows of k_head_dim (v_head_dim) F16
   // values, one after the other.
   uint16_t* k_head(int64_t layer, int32_t b, int64_t h) {
-    return k_.get() + ((layer * n_head_kv_ + h) * n_blocks_ + b) * tokens_per_block_ * k_head_dim();
+    return k_data() + head_rows(layer, b, h) * k_head_dim();
   }
   uint16_t* v_head(int64_t layer, int32_t b, int64_t h) {
-    return v_.get() + ((layer * n_head_kv_ + h) * n_blocks_ + b) * tokens_per_block_ * v_head_dim();
+    return v_data() + head_rows(layer, b, h) * v_head_dim();
+  }
+  // Whether block `next`'s rows of every layer and head follow block `prev`'s in memory, so that
+  // one pointer walks both (the ids follow one another within a chunk).
+  bool follows_in_memory(int32_t prev, int32_t next) const {
+    return next == prev + 1 && next % chunk_blocks_ != 0;
   }
   // The k_head_dim (v_head_dim) values of head `h` for `pos` of `seq` at `layer` (the block must
   // be reserved).
@@ -74,14 +87,26 @@ class kv_cache {
     int64_t length = 0;
   };
   int64_t n_layer_, n_head_kv_, k_width_, v_width_, tokens_per_block_, n_blocks_, max_context_;
-  aligned_array<uint16_t> k_, v_;  // 64-byte aligned: malloc put large arrays 16 bytes off
+  int64_t chunk_blocks_;
+  reserved_memory k_, v_;
   std::vector<int32_t> free_;
   std::vector<sequence> seqs_;
-  // Blocks [0, prefaulted_) of every layer and head are faulted in; prefault_ok_ turns false
-  // where the system cannot (the blocks then fault in on first write).
+  // Blocks [0, prefaulted_) (whole chunks) are faulted in; prefault_ok_ turns false where the
+  // system cannot (the blocks then fault in on first write).
   int64_t prefaulted_ = 0;
   bool prefault_ok_ = true;
   void prefault_blocks(int64_t end);
+  uint16_t* k_data() const { return static_cast<uint16_t*>(k_.data()); }
+  uint16_t* v_data() const { return static_cast<uint16_t*>(v_.data()); }
+  // The first row of (layer, block b, head h), counted in rows of one head: the chunks before b's
+  // (all layers and heads), then within b's chunk (its blocks: the last chunk may be short) the
+  // runs of the layers and heads before.
+  int64_t head_rows(int64_t layer, int64_t b, int64_t h) const {
+    const int64_t c0 = b / chunk_blocks_ * chunk_blocks_;  // the chunk's first block
+    const int64_t in_chunk = std::min(chunk_blocks_, n_blocks_ - c0);
+    return (c0 * n_layer_ * n_head_kv_ + (layer * n_head_kv_ + h) * in_chunk + (b - c0)) *
+           tokens_per_block_;
+  }
 };
 
 }  // namespace uma::model

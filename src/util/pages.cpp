@@ -1,9 +1,10 @@
-// prefault_for_write (see pages.h).
+// prefault_for_write, reserved_memory, physical_memory_bytes (see pages.h).
 #include "util/pages.h"
 
 #include <cstdint>
+#include <new>
 
-#if defined(__linux__)
+#if defined(__linux__) || defined(__APPLE__)
 #include <sys/mman.h>
 #include <unistd.h>
 #endif
@@ -24,6 +25,50 @@ bool prefault_for_write(void* p, std::size_t bytes) {
   (void)p, (void)bytes;
   return false;
 #endif
+}
+
+namespace {
+constexpr std::size_t huge_page = std::size_t{2} << 20;
+}  // namespace
+
+reserved_memory::reserved_memory(std::size_t bytes) {
+  if (bytes == 0) return;
+  const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  if (bytes > SIZE_MAX - huge_page - page) throw std::bad_alloc();
+  const std::size_t size = (bytes + page - 1) / page * page;
+  // Over-reserve by 2 MiB and unmap what lies before the first 2 MiB boundary and after the end.
+  const std::size_t span = size + huge_page;
+  void* m = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) throw std::bad_alloc();
+  const auto lo = reinterpret_cast<std::uintptr_t>(m);
+  const std::uintptr_t start = (lo + huge_page - 1) / huge_page * huge_page;
+  if (start > lo) munmap(m, start - lo);
+  if (lo + span > start + size)
+    munmap(reinterpret_cast<void*>(start + size), lo + span - (start + size));
+  p_ = reinterpret_cast<void*>(start);
+  bytes_ = size;
+#if defined(__linux__)
+  madvise(p_, bytes_, MADV_HUGEPAGE);  // a hint: without THP the pages stay 4 KiB
+#endif
+}
+
+reserved_memory& reserved_memory::operator=(reserved_memory&& o) noexcept {
+  if (this != &o) {
+    release();
+    p_ = o.p_, bytes_ = o.bytes_;
+    o.p_ = nullptr, o.bytes_ = 0;
+  }
+  return *this;
+}
+
+reserved_memory::~reserved_memory() {
+  release();
+}
+
+void reserved_memory::release() noexcept {
+  if (p_ == nullptr) return;
+  munmap(p_, bytes_);
+  p_ = nullptr, bytes_ = 0;
 }
 
 double physical_memory_bytes() {

@@ -15,6 +15,32 @@ namespace uma {
 // first write as before).
 bool prefault_for_write(void* p, std::size_t bytes);
 
+// Anonymous memory of `bytes` (rounded up to whole pages), reserved and not touched, starting
+// on a 2 MiB boundary and, on Linux, marked for transparent huge pages (MADV_HUGEPAGE), so that
+// once written it is mapped by 2 MiB pages where the system has them free: the KV cache, which
+// attention streams every token. On the dev VM its 4 KiB pages made decode attention read 1.5-3x
+// slower than the same bytes on huge pages (docs/performance.md). Throws std::bad_alloc where
+// the system refuses the reservation.
+class reserved_memory {
+ public:
+  reserved_memory() = default;
+  explicit reserved_memory(std::size_t bytes);
+  reserved_memory(reserved_memory&& o) noexcept : p_(o.p_), bytes_(o.bytes_) {
+    o.p_ = nullptr, o.bytes_ = 0;
+  }
+  reserved_memory& operator=(reserved_memory&& o) noexcept;
+  reserved_memory(const reserved_memory&) = delete;
+  reserved_memory& operator=(const reserved_memory&) = delete;
+  ~reserved_memory();
+  void* data() const { return p_; }
+  std::size_t size() const { return bytes_; }
+
+ private:
+  void release() noexcept;
+  void* p_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
 // The machine's physical memory in bytes (0 where the system does not say): what a buffer
 // reserved up front (the KV cache, a probe) is checked against before it is allocated.
 double physical_memory_bytes();

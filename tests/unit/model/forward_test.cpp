@@ -280,6 +280,30 @@ TEST_P(TinyModel, LongContextOverAFragmentedCacheMatchesReference) {
   EXPECT_EQ(s.clear_argmax_mismatch, 0);
 }
 
+// A cache of 3-block chunks: block ids that follow one another are split across chunks every 3
+// blocks, so attention's 4-block spans must break there although the ids follow. 150 tokens in
+// prefill pieces and decode steps match the float reference.
+TEST_P(TinyModel, SpansBreakAtCacheChunks) {
+  auto m = load_model(golden_model(GetParam(), "f32"), {.n_threads = 2});
+  ASSERT_TRUE(m.ok()) << m.message();
+  const model_config& c = (*m)->config();
+  const auto a = random_tokens(150, c.n_vocab, 33);
+  kv_cache cache(c.n_layer, c.n_head_kv, c.kv_width(), c.v_width(), 16, 10, 1, 160, 3);
+  ASSERT_EQ(cache.chunk_blocks(), 3);
+  std::vector<float> got =
+      prefill_all(**m, cache, std::vector<int32_t>(a.begin(), a.begin() + 100));
+  for (int i = 100; i < 150; ++i) {
+    const auto r = prefill_all(**m, cache, {a[static_cast<size_t>(i)]}, i);
+    got.insert(got.end(), r.begin(), r.end());
+  }
+  auto want = reference_forward(**m).forward(a);
+  ASSERT_TRUE(want.ok()) << want.message();
+  const auto s = compare_logits(want->data(), got.data(), 150, c.n_vocab);
+  std::printf("%s 3-block chunks vs reference: max_rel %.3g\n", GetParam(), s.max_rel);
+  EXPECT_LE(s.max_rel, 1e-3);
+  EXPECT_EQ(s.clear_argmax_mismatch, 0);
+}
+
 // A long prefill in one batch on one thread takes attention runs of 64 tokens (each spanning
 // several cache blocks, with the causal mask inside the run): the same logits as the reference.
 TEST_P(TinyModel, LongAttentionRunsMatchReference) {
