@@ -483,8 +483,8 @@ int run_bench(const bench_cli& c) {
         c.batch > 1 ? "; batched decode of a few sequences gained 1.3-2x on the dev VM" : "");
   std::printf(
       "memory: peak RSS %.1f MiB; mapped weights resident %.1f MiB; interleaved weight copies "
-      "%.1f MiB; beyond weights %.1f MiB (KV cache reserved %.1f MiB, faulted in as used, in "
-      "chunks of 1024 positions)\n",
+      "%.1f MiB; beyond weights %.1f MiB (KV cache reserved %.1f MiB, faulted in as used, 256 "
+      "positions ahead)\n",
       peak_rss, rss_file, repacked_mib, std::max(0.0, rss_anon - repacked_mib), kv_mib);
   return 0;
 }

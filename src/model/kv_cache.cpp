@@ -55,25 +55,25 @@ void kv_cache::clear() {
   for (int i = 0; i < max_sequences(); ++i) truncate(i, 0);
 }
 
-// Whole chunks, each one call per array (its rows of every layer and head are one range): page
-// faults cost ~11.6 us each on the dev VM (shadow paging), one call over many pages a fraction of
-// that (pages.h). Blocks are handed out lowest id first, so the faulted chunks stay a prefix; the
-// next chunk is faulted once half of the last one is handed out, so that decode does not stop at
-// its first block.
+// The storage is in block order chunk by chunk (a chunk of c blocks takes c blocks' share of each
+// array), so blocks [0, x) of every layer and head lie within the arrays' first x shares. Faulting
+// one chunk's worth of shares beyond the highest block handed out covers that block's whole chunk
+// and, block by block, the next one: each new block faults in about one block's share (~1.8 MiB
+// for qwen3-0.6b), not a chunk at once in the middle of a decode. One call per array: page faults
+// cost ~11.6 us each on the dev VM (shadow paging), one call over many pages a fraction of that
+// (pages.h). Blocks are handed out lowest id first, so the faulted part stays a prefix.
 void kv_cache::prefault_blocks(int64_t end) {
   if (!prefault_ok_) return;
-  const int64_t c = chunk_blocks_;
-  end = std::min(n_blocks_, (end + c / 2 + c - 1) / c * c);
+  end = std::min(n_blocks_, end + chunk_blocks_);
   if (end <= prefaulted_) return;
-  const auto rows_bytes = [this](int64_t rows, int64_t width) {
-    return static_cast<size_t>(rows * width) * sizeof(uint16_t);
+  const auto values = [&](int64_t blocks, int64_t width) {  // an array's share of `blocks`
+    return static_cast<size_t>(blocks * tokens_per_block_ * n_layer_ * width);
   };
-  for (int64_t b0 = prefaulted_; b0 < end && prefault_ok_; b0 += c) {
-    const int64_t rows = std::min(c, n_blocks_ - b0) * tokens_per_block_ * n_layer_;
-    prefault_ok_ =
-        prefault_for_write(k_head(0, static_cast<int32_t>(b0), 0), rows_bytes(rows, k_width_)) &&
-        prefault_for_write(v_head(0, static_cast<int32_t>(b0), 0), rows_bytes(rows, v_width_));
-  }
+  const int64_t b0 = prefaulted_, nb = end - prefaulted_;
+  prefault_ok_ =
+      prefault_for_write(k_data() + values(b0, k_width_),
+                         values(nb, k_width_) * sizeof(uint16_t)) &&
+      prefault_for_write(v_data() + values(b0, v_width_), values(nb, v_width_) * sizeof(uint16_t));
   prefaulted_ = end;
 }
 

@@ -1,14 +1,14 @@
 // KV cache in F16, paged: fixed-size blocks of `tokens_per_block` positions come from one pool and
 // each sequence owns a block table (DESIGN.md "KV cache"). Attention reads K/V only through the
 // block table, so a shared multi-sequence pool with prefix reuse slots in without touching it.
-// The storage is head-major within chunks of `chunk_blocks` blocks (64: 1024 positions): chunk
+// The storage is head-major within chunks of `chunk_blocks` blocks (16: 256 positions): chunk
 // by chunk, for each layer and KV head, the chunk's blocks of tokens_per_block rows of head_dim
 // values. Attention (one task per KV head) so reads one contiguous run per block (4 KiB for 16
 // tokens of a 128-wide head), and consecutive blocks of a chunk lie one after the other, instead
 // of a 256-byte piece of every token's row (docs/performance.md, decode attention). The chunks
-// let the cache live on 2 MiB pages (reserved_memory) and still grow as it is used: a chunk is
-// faulted in whole, ahead of its first block's use, where one run per layer and head over all
-// blocks would commit 2 MiB of every run at the first token.
+// let the cache live on 2 MiB pages (reserved_memory) and still grow as it is used (faulted in
+// about a chunk ahead of the blocks handed out), where one run per layer and head over all blocks
+// would commit 2 MiB of every run at the first token.
 #pragma once
 
 #include <algorithm>
@@ -26,11 +26,11 @@ class kv_cache {
   // F16 values per layer, n_head_kv heads of each (the widths are multiples of n_head_kv).
   // Memory is reserved (not touched) up front; reserve() faults blocks in ahead of their first
   // write, a step of blocks at a time (prefault_blocks).
-  // chunk_blocks: blocks a chunk (0: the default, 64; at most n_blocks).
+  // chunk_blocks: blocks a chunk (0: the default, 16; at most n_blocks).
   kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t v_width,
            int64_t tokens_per_block, int64_t n_blocks, int max_sequences, int64_t max_context,
            int64_t chunk_blocks = 0);
-  static constexpr int64_t default_chunk_blocks = 64;
+  static constexpr int64_t default_chunk_blocks = 16;
 
   int64_t n_layer() const { return n_layer_; }
   int64_t k_width() const { return k_width_; }
@@ -91,8 +91,8 @@ class kv_cache {
   reserved_memory k_, v_;
   std::vector<int32_t> free_;
   std::vector<sequence> seqs_;
-  // Blocks [0, prefaulted_) (whole chunks) are faulted in; prefault_ok_ turns false where the
-  // system cannot (the blocks then fault in on first write).
+  // The arrays' shares of blocks [0, prefaulted_) are faulted in (prefault_blocks); prefault_ok_
+  // turns false where the system cannot (the blocks then fault in on first write).
   int64_t prefaulted_ = 0;
   bool prefault_ok_ = true;
   void prefault_blocks(int64_t end);
