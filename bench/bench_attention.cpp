@@ -1,6 +1,7 @@
 // Microbenchmark of decode attention (kernels::attn_block_f16 with one token's GQA group as the
-// query rows) over a paged F16 KV cache laid out as model::kv_cache lays it out (per layer and KV
-// head, blocks of 16 tokens x 128 values, a sequence's blocks in id order), walked the way
+// query rows) over a paged F16 KV cache laid out as model::kv_cache lays out one chunk of it (per
+// layer and KV head, blocks of 16 tokens x 128 values, a sequence's blocks in id order, here all
+// of them in one chunk; on 2 MiB pages where the system has them, as the cache), walked the way
 // model::attention_block walks it: one task per KV head on the pool, four blocks (64 keys) per
 // kernel call, the next four passed for prefetching. Shape: qwen3-0.6b (28 layers, 8 KV heads of
 // 128, 2 query rows per KV head); the context is the benchmark's argument. Reports GB/s of K/V read
@@ -16,6 +17,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,7 @@
 #include "kernels/ops_backend.h"
 #include "kernels/probe.h"
 #include "tensor/half.h"
+#include "util/pages.h"
 #include "util/thread_pool.h"
 
 namespace {
@@ -46,13 +49,19 @@ void bm_decode_attention(benchmark::State& st, backend_id id) {
   const int64_t ctx = st.range(0), n_blocks = (ctx + tpb - 1) / tpb;
   const size_t head_vals = static_cast<size_t>(tpb * d);
   const size_t layer_vals = static_cast<size_t>(n_blocks * n_head_kv) * head_vals;
-  std::vector<uint16_t> k(layer_vals * n_layer), v(layer_vals * n_layer);
+  // On 2 MiB pages where the system has them, as the model's cache (util/pages reserved_memory).
+  const size_t n_vals = layer_vals * n_layer;
+  reserved_memory k_mem(n_vals * sizeof(uint16_t)), v_mem(n_vals * sizeof(uint16_t));
+  const std::span<uint16_t> k(static_cast<uint16_t*>(k_mem.data()), n_vals);
+  const std::span<uint16_t> v(static_cast<uint16_t*>(v_mem.data()), n_vals);
+  std::fill(k.begin(), k.end(), uint16_t{0});
+  std::fill(v.begin(), v.end(), uint16_t{0});
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.f, 1.f);
   for (size_t i = 0; i < k.size(); i += 7) k[i] = f32_to_f16(nd(rng)), v[i] = f32_to_f16(nd(rng));
   std::vector<float> q(static_cast<size_t>(n_head_kv * group * d));
   for (auto& x : q) x = 0.09f * nd(rng);
-  const auto head = [&](std::vector<uint16_t>& buf, int64_t il, int64_t b, int64_t h) {
+  const auto head = [&](std::span<uint16_t> buf, int64_t il, int64_t b, int64_t h) {
     return buf.data() + il * layer_vals + static_cast<size_t>(h * n_blocks + b) * head_vals;
   };
   for (auto _ : st) {
