@@ -110,6 +110,30 @@ TEST(PrefaultForWrite, MakesFreshAnonymousPagesResident) {
 }
 #endif
 
+// The KV cache's storage: 2 MiB aligned, whole pages, untouched (reads as zeros) until written,
+// movable, and a size the system cannot reserve is std::bad_alloc rather than a crash.
+TEST(ReservedMemory, IsHugePageAlignedWholePagesAndMovable) {
+  const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  reserved_memory m(page + 5);
+  ASSERT_NE(m.data(), nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(m.data()) % (size_t{2} << 20), 0u);
+  EXPECT_EQ(m.size(), 2 * page);
+  auto* b = static_cast<unsigned char*>(m.data());
+  EXPECT_EQ(b[0], 0);
+  EXPECT_EQ(b[m.size() - 1], 0);
+  b[m.size() - 1] = 7;
+  reserved_memory moved(std::move(m));
+  EXPECT_EQ(m.data(), nullptr);
+  EXPECT_EQ(m.size(), 0u);
+  EXPECT_EQ(static_cast<unsigned char*>(moved.data())[moved.size() - 1], 7);
+  reserved_memory other(3 * page);
+  other = std::move(moved);
+  EXPECT_EQ(static_cast<unsigned char*>(other.data())[other.size() - 1], 7);
+  EXPECT_EQ(reserved_memory(0).data(), nullptr);
+  EXPECT_THROW(reserved_memory(std::numeric_limits<size_t>::max() - 4096), std::bad_alloc);
+  EXPECT_THROW(reserved_memory(size_t{1} << 62), std::bad_alloc);  // more than any address space
+}
+
 TEST(Checked, OverflowDetected) {
   EXPECT_EQ(checked_mul(1ull << 32, 1ull << 31), 1ull << 63);
   EXPECT_FALSE(checked_mul(1ull << 32, 1ull << 32).has_value());
