@@ -54,7 +54,7 @@ void bm_decode_attention(benchmark::State& st, backend_id id) {
   reserved_memory k_mem(n_vals * sizeof(uint16_t)), v_mem(n_vals * sizeof(uint16_t));
   const std::span<uint16_t> k(static_cast<uint16_t*>(k_mem.data()), n_vals);
   const std::span<uint16_t> v(static_cast<uint16_t*>(v_mem.data()), n_vals);
-  std::fill(k.begin(), k.end(), uint16_t{0});
+  std::fill(k.begin(), k.end(), uint16_t{0});  // faulted in before the timed loop
   std::fill(v.begin(), v.end(), uint16_t{0});
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.f, 1.f);

@@ -18,8 +18,8 @@ bool prefault_for_write(void* p, std::size_t bytes);
 // Anonymous memory of `bytes` (rounded up to whole pages), reserved and not touched, starting
 // on a 2 MiB boundary and, on Linux, marked for transparent huge pages (MADV_HUGEPAGE), so that
 // once written it is mapped by 2 MiB pages where the system has them free: the KV cache, which
-// attention streams every token. On the dev VM its 4 KiB pages made decode attention read 1.5-3x
-// slower than the same bytes on huge pages (docs/performance.md). Throws std::bad_alloc where
+// attention streams every token. On the dev VM its 4 KiB pages made decode attention take 1.4-2.7x
+// the time of the same bytes on huge pages (docs/performance.md). Throws std::bad_alloc where
 // the system refuses the reservation.
 class reserved_memory {
  public:
