@@ -12,6 +12,8 @@
 #include <cstring>
 #include <utility>
 
+#include "util/pages.h"
+
 namespace uma {
 
 mapped_file::~mapped_file() {
@@ -35,27 +37,20 @@ mapped_file& mapped_file::operator=(mapped_file&& o) noexcept {
 
 namespace {
 
-constexpr size_t huge_page = size_t{2} << 20;
-
 // Maps the file at a 2 MiB-aligned address and asks for transparent huge pages, so that where the
 // page cache holds the file in 2 MiB folios (ext4 and others with large folios read them in at
 // fault time when the file is not cached yet) they map with one TLB entry each.
 void* map_aligned(int fd, size_t size) {
-  if (size < huge_page) return mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  void* span = mmap(nullptr, size + huge_page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (size < huge_page_bytes) return mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  // A placeholder trimmed to the boundary, then the file over it.
+  void* span = mmap(nullptr, size + huge_page_bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (span == MAP_FAILED) return mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  const auto lo = reinterpret_cast<uintptr_t>(span);
-  const uintptr_t at = (lo + huge_page - 1) & ~uintptr_t{huge_page - 1};
-  void* p = mmap(reinterpret_cast<void*>(at), size, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+  void* at = keep_huge_aligned(span, size);
+  void* p = mmap(at, size, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
   if (p == MAP_FAILED) {
-    munmap(span, size + huge_page);
+    munmap(at, size);
     return mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
   }
-  if (at > lo) munmap(span, at - lo);
-  const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  const uintptr_t end = at + (size + page - 1) / page * page;
-  if (lo + size + huge_page > end)
-    munmap(reinterpret_cast<void*>(end), lo + size + huge_page - end);
   madvise(p, size, MADV_HUGEPAGE);
   return p;
 }

@@ -27,25 +27,26 @@ bool prefault_for_write(void* p, std::size_t bytes) {
 #endif
 }
 
-namespace {
-constexpr std::size_t huge_page = std::size_t{2} << 20;
-}  // namespace
+void* keep_huge_aligned(void* span, std::size_t size) {
+  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto lo = reinterpret_cast<std::uintptr_t>(span);
+  const std::uintptr_t start = (lo + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes;
+  const std::uintptr_t end = start + (size + page - 1) / page * page;
+  if (start > lo) munmap(span, start - lo);
+  if (lo + size + huge_page_bytes > end)
+    munmap(reinterpret_cast<void*>(end), lo + size + huge_page_bytes - end);
+  return reinterpret_cast<void*>(start);
+}
 
 reserved_memory::reserved_memory(std::size_t bytes) {
   if (bytes == 0) return;
   const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  if (bytes > SIZE_MAX - huge_page - page) throw std::bad_alloc();
+  if (bytes > SIZE_MAX - huge_page_bytes - page) throw std::bad_alloc();
   const std::size_t size = (bytes + page - 1) / page * page;
-  // Over-reserve by 2 MiB and unmap what lies before the first 2 MiB boundary and after the end.
-  const std::size_t span = size + huge_page;
-  void* m = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED) throw std::bad_alloc();
-  const auto lo = reinterpret_cast<std::uintptr_t>(m);
-  const std::uintptr_t start = (lo + huge_page - 1) / huge_page * huge_page;
-  if (start > lo) munmap(m, start - lo);
-  if (lo + span > start + size)
-    munmap(reinterpret_cast<void*>(start + size), lo + span - (start + size));
-  p_ = reinterpret_cast<void*>(start);
+  void* span = mmap(nullptr, size + huge_page_bytes, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (span == MAP_FAILED) throw std::bad_alloc();
+  p_ = keep_huge_aligned(span, size);
   bytes_ = size;
 #if defined(__linux__)
   madvise(p_, bytes_, MADV_HUGEPAGE);  // a hint: without THP the pages stay 4 KiB

@@ -15,6 +15,13 @@ namespace uma {
 // first write as before).
 bool prefault_for_write(void* p, std::size_t bytes);
 
+// The 2 MiB boundary huge pages need: `span`, a mapping of size + 2 MiB bytes, loses what lies
+// before its first 2 MiB boundary and after `size` bytes (rounded up to whole pages) from it;
+// returns that boundary, where `size` bytes of the mapping remain (reserved_memory; the model
+// file's mapping in mapped_file).
+void* keep_huge_aligned(void* span, std::size_t size);
+constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
+
 // Anonymous memory of `bytes` (rounded up to whole pages), reserved and not touched, starting
 // on a 2 MiB boundary and, on Linux, marked for transparent huge pages (MADV_HUGEPAGE), so that
 // once written it is mapped by 2 MiB pages where the system has them free: the KV cache, which
