@@ -1,6 +1,6 @@
 // libFuzzer harness for the GGUF reader (DESIGN.md "Testing layers": fuzz).
 // fuzz-sources: src/gguf/gguf.cpp src/gguf/value.cpp src/gguf/writer.cpp
-// fuzz-sources: src/tensor/dtype.cpp src/util/mapped_file.cpp
+// fuzz-sources: src/tensor/dtype.cpp src/util/mapped_file.cpp src/util/pages.cpp
 //
 // Any input must either be rejected with a one-line error or parse into a file whose every view
 // lies inside the input; a parsed file must survive a round trip through the writer (re-encoded,

@@ -57,7 +57,7 @@ build() {
 if [ "${1:-}" = "--seeds" ]; then
   mkdir -p "$OUT" tests/fuzz/corpus/gguf
   g++ -std=c++20 -O1 -Isrc tests/fuzz/make_gguf_seeds.cpp src/gguf/*.cpp src/tensor/dtype.cpp \
-    src/util/mapped_file.cpp -lfmt -o "$OUT/make_gguf_seeds"
+    src/util/mapped_file.cpp src/util/pages.cpp -lfmt -o "$OUT/make_gguf_seeds"
   "$OUT/make_gguf_seeds" tests/fuzz/corpus/gguf "${UMA_SHARED:-../shared}/data"
   ls -l tests/fuzz/corpus/gguf
   exit 0
