@@ -39,18 +39,18 @@ inline void tile_steps(int64_t nb, const Step& step) {
 // words of the sub-block's 6-bit scale applies them and sums each dword's four products, as
 // vpdpbusd then vpdpwssd against (scale, 0) dwords did, to the same int32 lanes. The scale words
 // come from one vpshufb each of the decoded bytes broadcast to every 128-bit lane (before: a
-// vpmovzxbd and one vpermd each, and a zeroed register per vpdpbusd). The min term is one
-// vpmaddwd of the 8 mins (as dwords, by one more vpshufb) against the activation's prepared
-// sub-block sums. d and dmin convert together.
+// vpmovzxbd and one vpermd each, and a zeroed register per vpdpbusd). The 16 scaled dwords fold
+// to 8, and one vpdpwssd adds the products of the 8 mins (as dwords 8..15, by one more vpshufb)
+// and the activation's prepared sub-block sums, so that one conversion and one multiply-add by
+// [d x 8 | dmin x 8] x the activation's [d x 8 | -d x 8] take the block (before: two of each).
 
 // Q8_K activation per super-block for rowk4_tile, prepared once per call (gemm_prep) or task
 // (decode): the 256 values in the order of the four nibble vectors, then 16 dwords (zero, then
-// the 8 sub-block sums), the scale, padding.
+// the 8 sub-block sums), then the scale d eight times and -d eight times.
 struct rowk4_act_block {
   int8_t qs[256];
   int32_t sums[16];
-  float d;
-  float pad[15];
+  float d[16];
 };
 static_assert(sizeof(rowk4_act_block) % 64 == 0);
 
@@ -69,8 +69,10 @@ inline size_t rowk4_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
       o[b].sums[s] = 0;
       o[b].sums[8 + s] = y[b].bsums[2 * s] + y[b].bsums[2 * s + 1];
     }
-    o[b].d = y[b].d;
-    std::memset(o[b].pad, 0, sizeof(o[b].pad));
+    for (int s = 0; s < 8; ++s) {
+      o[b].d[s] = y[b].d;
+      o[b].d[8 + s] = -y[b].d;
+    }
   }
   return bytes;
 }
@@ -108,15 +110,20 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
   const __m512i pick_min =
       _mm512_set_epi32(min_lane(7), min_lane(6), min_lane(5), min_lane(4), min_lane(3), min_lane(2),
                        min_lane(1), min_lane(0), -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m512i dm_lanes = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi32(1), 1);
   __m512 facc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
   const auto step = [&](int r, int64_t b) {
     const auto* x =
         reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
-    const auto* xb = reinterpret_cast<const char*>(x);
-    prefetch_lines<false>(xb, lines, 2048);
+    prefetch_lines<false>(reinterpret_cast<const char*>(x), lines, 2048);
     const __m512i sb = _mm512_broadcast_i32x4(k4_scales_vec(x->scales));
+    // [d x 8 | dmin x 8], the weights' scales for the folded sums below.
+    uint32_t dd;
+    std::memcpy(&dd, &x->d, 4);
+    const __m512 dm = _mm512_permutexvar_ps(
+        dm_lanes, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dd)))));
     const __m512i l0 = _mm512_loadu_si512(x->qs), l1 = _mm512_loadu_si512(x->qs + 64);
     __m512i q[4] = {_mm512_and_si512(l0, low4), _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
                     _mm512_and_si512(l1, low4), _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4)};
@@ -129,9 +136,6 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
     __m512i sc[4];
     for (int v = 0; v < 4; ++v) sc[v] = _mm512_shuffle_epi8(sb, pick[v]);
     const __m512i mn = _mm512_shuffle_epi8(sb, pick_min);
-    uint32_t dd;
-    std::memcpy(&dd, &x->d, 4);
-    const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dd)));  // d, dmin
     for (int c = 0; c < C; ++c) {
       const auto* a = reinterpret_cast<const rowk4_act_block*>(act + c * act_stride) + b;
       __m512i isum =
@@ -139,12 +143,14 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
       for (int v = 1; v < 4; ++v)
         isum = _mm512_dpwssd_epi32(
             isum, _mm512_maddubs_epi16(q[v], _mm512_loadu_si512(a->qs + 64 * v)), sc[v]);
-      const __m512i mins = _mm512_madd_epi16(mn, _mm512_load_si512(a->sums));
-      const __m128 dma = _mm_mul_ps(dm, _mm_set1_ps(a->d));
-      facc[r][c] =
-          _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_broadcastss_ps(dma), facc[r][c]);
-      facc[r][c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mins),
-                                    _mm512_broadcastss_ps(_mm_movehdup_ps(dma)), facc[r][c]);
+      // The scaled sums folded to dwords 0..7 and the min products (dwords 8..15) added: one
+      // conversion and one multiply-add by [d da x 8 | -dmin da x 8].
+      const __m256i fold =
+          _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+      const __m512i both =
+          _mm512_dpwssd_epi32(_mm512_zextsi256_si512(fold), mn, _mm512_load_si512(a->sums));
+      facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(both),
+                                   _mm512_mul_ps(dm, _mm512_load_ps(a->d)), facc[r][c]);
     }
   };
   tile_steps<R, C>(nb, step);
