@@ -115,6 +115,16 @@ uint64_t matmul_params(const uma::gguf::file& f) {
   return n;
 }
 
+// Elements of the output matrix (output.weight, else the tied embedding table).
+uint64_t output_params(const uma::gguf::file& f) {
+  uint64_t embd = 0;
+  for (const auto& t : f.tensors()) {
+    if (t.name == "output.weight") return t.n_elements;
+    if (t.name == "token_embd.weight") embd = t.n_elements;
+  }
+  return embd;
+}
+
 // Mean bytes of KV cache (F16 K and V) that attention reads per decoded token when `tg` tokens
 // are decoded after `depth`: the token at position p reads the keys and values of positions
 // [0, p] (of the last sliding_window positions on sliding layers).
@@ -239,6 +249,14 @@ int run_bench(const bench_cli& c) {
 
   const uint64_t weight_bytes = m.weight_bytes();
   const uint64_t params = matmul_params(m.file());
+  // The FLOPs a prefill token takes: pp tokens go through every layer but the output matrix
+  // only for the last one (its logits), so the 2 x params per token credits the prefill
+  // with 2 x (pp - 1) x output params it never computes (a quarter of qwen3-0.6b's matmul
+  // parameters); this count is the work done.
+  const uint64_t out_params = output_params(m.file());
+  const double pp_flops_per_token =
+      2.0 * double(params - std::min(params, out_params)) +
+      2.0 * double(out_params) / double(std::max(1, c.pp));
   const double kv_bytes = kv_bytes_per_decode_token(m.config(), c.depth, c.tg);
   const double bytes_per_token = double(weight_bytes) + kv_bytes;
   say(fmt::format(
@@ -354,6 +372,10 @@ int run_bench(const bench_cli& c) {
   const double pp_peak_tps = peak.best > 0 ? peak.best * 1e9 / (2.0 * double(params)) : 0;
   const double tg_ratio = roofline_tps > 0 ? tg.median() / roofline_tps : 0;
   const double pp_ratio = pp_peak_tps > 0 ? pp.median() / pp_peak_tps : 0;
+  // The same ratios against the FLOPs done (pp_flops_per_token).
+  const double done_scale = params > 0 ? pp_flops_per_token / (2.0 * double(params)) : 0;
+  const double pp_done_ratio = pp_ratio * done_scale;
+  const double pp_done_bracketed = pp_bracketed.v.empty() ? 0.0 : pp_bracketed.median() * done_scale;
   // Batched decode's ceiling: each step reads the weights once and each sequence's KV cache, and
   // computes 2 x params per token; whichever bound is lower (bandwidth or the int8 peak).
   const double batch_bytes = double(weight_bytes) + double(c.batch) * kv_bytes;
@@ -431,6 +453,9 @@ int run_bench(const bench_cli& c) {
     j["int8_peak_around_pp_gops"] = peak_around;
     j["pp_peak_ratio_bracketed"] = pp_bracketed.v.empty() ? 0.0 : pp_bracketed.median();
     j["pp_peak_ratio_bracketed_samples"] = pp_bracketed.v;
+    j["pp_flops_per_token"] = pp_flops_per_token;
+    j["pp_done_peak_ratio"] = pp_done_ratio;
+    j["pp_done_peak_ratio_bracketed"] = pp_done_bracketed;
     j["pp_tile_peak_tps"] = pp_tile_tps;
     j["pp_tile_peak_ratio"] = pp_tile_ratio;
     j["load_s"] = load_s;
@@ -455,6 +480,13 @@ int run_bench(const bench_cli& c) {
         "%-8s %12s %12s %14s %7.1f%%   (int8 peak read around each repetition: %.0f-%.0f GOPS)\n",
         "", "", "", "", 100 * pp_bracketed.median(), *lo, *hi);
   }
+  if (pp_done_ratio > 0)
+    std::printf("%-8s %12s %12s %14.1f %7.1f%%   (int8 peak / FLOPs done: the output matrix for "
+                "the last token only)\n",
+                "", "", "", pp_peak_tps / done_scale, 100 * pp_done_ratio);
+  if (pp_done_bracketed > 0)
+    std::printf("%-8s %12s %12s %14s %7.1f%%   (the same, int8 peak read around each repetition)\n",
+                "", "", "", "", 100 * pp_done_bracketed);
   if (pp_tile_tps > 0)
     std::printf("%-8s %12s %12s %14.1f %7.1f%%   (%s tile peak / 2*params)\n", "", "", "",
                 pp_tile_tps, 100 * pp_tile_ratio, bf16_tiles ? "bf16" : "int8");

@@ -72,6 +72,20 @@ TEST(bench_cli, json_has_the_documented_fields) {
                 1e-6 * pp_rep[r].get<double>());
   }
   EXPECT_GT(j["pp_peak_ratio_bracketed"].get<double>(), 0);
+  // The FLOPs a prefill token does: every layer's matmuls, the output matrix (tied: the
+  // embedding table, vocab x embedding) only for the last of the 16 tokens.
+  auto info = test::run_uma({"inspect", "--json", model});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto ij = nlohmann::json::parse(info.out);
+  const double out = ij["tokenizer"]["vocab_size"].get<double>() *
+                     ij["hyperparameters"]["embedding_length"].get<double>();
+  const double params = j["matmul_params"].get<double>();
+  EXPECT_DOUBLE_EQ(j["pp_flops_per_token"].get<double>(), 2 * (params - out) + 2 * out / 16);
+  const double done = j["pp_flops_per_token"].get<double>() / (2 * params);
+  EXPECT_NEAR(j["pp_done_peak_ratio"].get<double>(), j["pp_peak_ratio"].get<double>() * done,
+              1e-9);
+  EXPECT_NEAR(j["pp_done_peak_ratio_bracketed"].get<double>(),
+              j["pp_peak_ratio_bracketed"].get<double>() * done, 1e-9);
   // The probes' 64 MiB buffers are not part of the peak RSS (the tiny model's run needs far less).
   EXPECT_LT(j["peak_rss_mb"].get<double>(),
             j["rss_anon_mb"].get<double>() + j["rss_file_mb"].get<double>() + 48.0);
