@@ -56,6 +56,9 @@ using gemm_fn = void (*)(const gemm_args&);
 // kernels want it, once per call instead of once per task; returns the bytes per row (and writes
 // nothing) when out is null.
 using gemm_prep_fn = size_t (*)(const uint8_t* a, int64_t cols, uint8_t* out);
+// Widens x16 groups (rows x cols, rows a multiple of 16) to another layout; returns its bytes
+// (only the size when out is null).
+using x16_expand_fn = size_t (*)(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out);
 // Converts one activation row of `cols` floats (a multiple of the block size) to the format.
 using act_convert_fn = void (*)(const float* x, void* dst, int64_t cols);
 // A whole product for n >= big_gemm_min_n, for engines that lay out the activations themselves
@@ -101,6 +104,12 @@ struct matmul_backend {
   // Optional activation layout for gemm_x16 (gemm_args::prep), made once per call.
   std::array<gemm_prep_fn, max_dtype_id> gemm_prep_x16{};
   std::array<big_gemm_fn, max_dtype_id> big_gemm_x16{};
+  // Optional, for prefill of many activation rows: a task's x16 groups (rows a multiple of 16)
+  // widened once to operand bytes (x16_expand; the bytes it needs when out is null) that
+  // gemm_x16_expanded's tiles load as they are, where gemm_x16 unpacks them again for every few
+  // activation rows. The same integer sums, so the same floats as gemm_x16.
+  std::array<x16_expand_fn, max_dtype_id> x16_expand{};
+  std::array<gemm_fn, max_dtype_id> gemm_x16_expanded{};
   // Optional whole products that round weights and activations to bf16 and accumulate in fp32
   // (AMX-BF16 tiles: no per-block scaling inside the K loop), used from big_gemm_bf16_min_n
   // activation rows on (0: never) ahead of big_gemm. Not the reference's arithmetic: each product

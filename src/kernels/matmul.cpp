@@ -121,7 +121,7 @@ namespace {
 
 // 64-byte aligned per-thread scratch, reused across calls; one buffer per Tag: converted
 // activations, a gemm kernel's layout of them, rows interleaved on the fly.
-enum class scratch_tag { act, prep, x16 };
+enum class scratch_tag { act, prep, x16, x16_expanded };
 template <scratch_tag Tag>
 uint8_t* scratch(size_t bytes) {
   thread_local aligned_vector<uint8_t> buf;
@@ -513,6 +513,14 @@ void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
       }
       packed = copy;
     }
+    gemm_fn gemm = gx;
+    if (!few && be.x16_expand[ti] != nullptr) {  // unpacked once for all n activation rows
+      uint8_t* wide = scratch<scratch_tag::x16_expanded>(be.x16_expand[ti](nullptr, rows, w.cols,
+                                                                           nullptr));
+      be.x16_expand[ti](packed, rows, w.cols, wide);
+      packed = wide;
+      gemm = be.gemm_x16_expanded[ti];
+    }
     for (int64_t j0 = 0; j0 < n; j0 += act_block) {
       gemm_args g;
       g.w = packed;
@@ -528,7 +536,7 @@ void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
         g.prep = prep + static_cast<size_t>(j0) * prb, g.prep_row_bytes = prb;
       g.streamed = w.layout != weight_layout::rows || after != nullptr;
       g.prefetch_to = after;
-      gx(g);
+      gemm(g);
     }
   };
   // The weight rows of block i, requested while the block before it is worked on: all at once

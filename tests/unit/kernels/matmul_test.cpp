@@ -345,6 +345,82 @@ TEST(matmul, x16_layout_round_trips_and_every_backend_matches_the_rows_layout_re
   }
 }
 
+// Where a backend unpacks a prefill task's x16 groups once (x16_expand, Q5_0 on AVX-512), its
+// tiles over the widened bytes give the same floats as the unpacking tiles over the groups, for
+// any number of activation rows; and the expansion is what the products see: a wrong byte there
+// changes them.
+TEST(matmul, expanded_x16_groups_give_the_unpacking_tiles_bits) {
+  std::mt19937 rng(23);
+  int checked = 0;
+  constexpr int64_t rows = 48;
+  // gemm over weights w (x16 groups or their expansion) and n random activation rows.
+  const auto product = [&](const matmul_backend& be, dtype t, gemm_fn gemm, const uint8_t* w,
+                           int64_t cols, const std::vector<float>& x, int64_t n) {
+    const auto ti = static_cast<size_t>(t);
+    const act_format af = act_format_for(t);
+    const auto xa = convert_rows(af, x.data(), n, cols);
+    std::vector<float> y(n * rows, NAN);
+    std::vector<uint8_t> prep;
+    gemm_args g;
+    g.w = w;
+    g.w_row_bytes = static_cast<size_t>(cols / 32 * traits(t).block_bytes);
+    g.rows = rows;
+    g.cols = cols;
+    g.a = xa.data();
+    g.a_row_bytes = act_row_bytes(af, cols);
+    g.n = n;
+    g.y = y.data();
+    g.ldy = rows;
+    if (be.gemm_prep_x16[ti] != nullptr) {
+      g.prep_row_bytes = be.gemm_prep_x16[ti](nullptr, cols, nullptr);
+      prep.resize(g.prep_row_bytes * n);
+      for (int64_t j = 0; j < n; ++j)
+        be.gemm_prep_x16[ti](xa.data() + j * g.a_row_bytes, cols,
+                             prep.data() + j * g.prep_row_bytes);
+      g.prep = prep.data();
+    }
+    gemm(g);
+    return y;
+  };
+  for (auto id : available_backends()) {
+    const matmul_backend& be = *find_backend(id);
+    for (dtype t : test::matmul_types()) {
+      const auto ti = static_cast<size_t>(t);
+      if (be.x16_expand[ti] == nullptr) continue;
+      ASSERT_NE(be.gemm_x16_expanded[ti], nullptr) << be.name << " " << dtype_name(t);
+      for (int64_t cols : {32, 96, 544}) {
+        auto wbuf = random_rows(rng, t, rows, cols);
+        std::vector<uint8_t> packed(wbuf.size());
+        interleave(view_of(t, wbuf.data(), rows, cols), packed.data(), nullptr);
+        const size_t bytes = be.x16_expand[ti](nullptr, rows, cols, nullptr);
+        EXPECT_EQ(bytes, static_cast<size_t>(rows / 16 * (cols / 32)) * 16 * 34);
+        std::vector<uint8_t> wide(bytes + 64);
+        uint8_t* expanded = wide.data() + 4;  // off a vector boundary
+        EXPECT_EQ(be.x16_expand[ti](packed.data(), rows, cols, expanded), bytes);
+        for (int64_t n : {1, 7, 17, 64}) {
+          const auto x = random_floats(rng, n * cols);
+          const auto want = product(be, t, be.gemm_x16[ti], packed.data(), cols, x, n);
+          const auto got = product(be, t, be.gemm_x16_expanded[ti], expanded, cols, x, n);
+          ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)))
+              << be.name << " " << dtype_name(t) << " cols " << cols << " n " << n;
+          ++checked;
+        }
+        // One operand byte of the second group changed: the products see it.
+        const auto x = random_floats(rng, cols);
+        const auto before = product(be, t, be.gemm_x16_expanded[ti], expanded, cols, x, 1);
+        expanded[bytes / 2 + 40] ^= 0x11;
+        const auto after = product(be, t, be.gemm_x16_expanded[ti], expanded, cols, x, 1);
+        EXPECT_NE(0, std::memcmp(after.data(), before.data(), after.size() * sizeof(float)))
+            << be.name << " " << dtype_name(t) << " cols " << cols;
+      }
+    }
+  }
+  const auto* be512 = find_backend(backend_id::avx512);
+  if (be512 != nullptr && be512->x16_expand[static_cast<size_t>(dtype::q5_0)] != nullptr) {
+    EXPECT_GT(checked, 0);
+  }
+}
+
 // Weights are mapped from the file, and the last tensor may end at the mapping's last byte: no
 // kernel (decode, batched decode, prefill's on-the-fly interleave) may read past a matrix. Each
 // matrix here ends where an inaccessible page begins.
