@@ -457,22 +457,62 @@ inline __m512 offset_scaled_fma(__m512 acc, __m512i sumi, const __m512i pairs[8]
   return _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(_mm512_set1_ps(y.d), dx), acc);
 }
 
-template <int C, bool Prefetch = true>
-void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
+// The 6-bit values of sub-block q's elements 128h + 32q + 4kk .. + 3 of the 16 rows (one dword
+// a row): the low or high nibbles of one ql vector with their two qh bits at bits 4..5.
+inline __m512i q6_k_operand(const uma::kernels::x16_block_q6_k& xb, int h, int kk, int q) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+  const __m512i qh = _mm512_loadu_si512(xb.qh[8 * h + kk]);
+  const __m512i ql = _mm512_loadu_si512(xb.ql[16 * h + 8 * (q % 2) + kk]);
+  const __m512i lo =
+      q < 2 ? _mm512_and_si512(ql, low4) : _mm512_and_si512(_mm512_srli_epi16(ql, 4), low4);
+  const __m512i hi = q == 0   ? _mm512_slli_epi16(qh, 4)
+                     : q == 1 ? _mm512_slli_epi16(qh, 2)
+                     : q == 2 ? qh
+                              : _mm512_srli_epi16(qh, 2);
+  return _mm512_ternarylogic_epi32(lo, hi, m30, 0xF8);  // lo | (hi & 0x30)
+}
+
+// Prefill: a task's Q6_K group-blocks with their operands made once (x16_expand_q6_k) instead of
+// once per pass of 4 activation rows; the scales and d as they are.
+struct x16_q6_k_wide {
+  uint8_t q[64][64];  // q6_k_operand(h, kk, q) at q[32 h + 4 kk + q]
+  int8_t scales[4][64];
+  uint16_t d[16];
+};
+
+inline size_t x16_expand_q6_k(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out) {
   using uma::kernels::x16_block_q6_k;
+  const int64_t blocks = rows / 16 * (cols / 256);
+  if (out == nullptr) return static_cast<size_t>(blocks) * sizeof(x16_q6_k_wide);
+  const auto* x = reinterpret_cast<const x16_block_q6_k*>(packed);
+  auto* o = reinterpret_cast<x16_q6_k_wide*>(out);
+  for (int64_t i = 0; i < blocks; ++i) {
+    for (int h = 0; h < 2; ++h)
+      for (int kk = 0; kk < 8; ++kk)
+        for (int q = 0; q < 4; ++q)
+          _mm512_storeu_si512(o[i].q[32 * h + 4 * kk + q], q6_k_operand(x[i], h, kk, q));
+    std::memcpy(o[i].scales, x[i].scales, sizeof(o[i].scales));
+    std::memcpy(o[i].d, x[i].d, sizeof(o[i].d));
+  }
+  return static_cast<size_t>(blocks) * sizeof(x16_q6_k_wide);
+}
+
+// B: x16_block_q6_k, or x16_q6_k_wide (operands loaded as they are; no prefetch).
+template <int C, bool Prefetch = true, class B = uma::kernels::x16_block_q6_k>
+void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
+  constexpr bool wide = std::is_same_v<B, x16_q6_k_wide>;
+  static_assert(!(wide && Prefetch));
   const int64_t nb = g.cols / 256;
-  const x16_block_q6_k* x = reinterpret_cast<const x16_block_q6_k*>(g.w) + gi * nb;
+  const B* x = reinterpret_cast<const B*>(g.w) + gi * nb;
   const block_q8_k* y[C];
   for (int c = 0; c < C; ++c)
     y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
   __m512 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
-  const __m512i low4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
-  constexpr int ternary_or_and = 0xF8;  // a | (b & c)
   for (int64_t b = 0; b < nb; ++b) {
     // The next group-block (3.3 KB ahead), one line per step, as Q4_K.
     const char* pf = x16_prefetch_at(g, x + b, sizeof(x[b]));
-    const x16_block_q6_k& xb = x[b];
+    const B& xb = x[b];
     __m512i sumi[C];
     for (int c = 0; c < C; ++c) sumi[c] = _mm512_setzero_si512();
     for (int h = 0; h < 2; ++h) {
@@ -487,16 +527,12 @@ void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
         // its ql vector loaded again for each (memory operands: fewer registers live; gemm64 one
         // thread 350-372 -> 383-398 GOPS over both ql vectors held, activation row by row).
         for (int kk = 4 * half; kk < 4 * half + 4; ++kk) {
-          const __m512i qh = _mm512_loadu_si512(xb.qh[8 * h + kk]);
           for (int q = 0; q < 4; ++q) {
-            const __m512i ql = _mm512_loadu_si512(xb.ql[16 * h + 8 * (q % 2) + kk]);
-            const __m512i lo = q < 2 ? _mm512_and_si512(ql, low4)
-                                     : _mm512_and_si512(_mm512_srli_epi16(ql, 4), low4);
-            const __m512i hi = q == 0   ? _mm512_slli_epi16(qh, 4)
-                               : q == 1 ? _mm512_slli_epi16(qh, 2)
-                               : q == 2 ? qh
-                                        : _mm512_srli_epi16(qh, 2);
-            const __m512i v = _mm512_ternarylogic_epi32(lo, hi, m30, ternary_or_and);
+            __m512i v;
+            if constexpr (wide)
+              v = _mm512_loadu_si512(xb.q[32 * h + 4 * kk + q]);
+            else
+              v = q6_k_operand(xb, h, kk, q);
             for (int c = 0; c < C; ++c)
               d[c][q] = dpbusd_bcast(d[c][q], v, y[c][b].qs + 128 * h + 4 * kk + 32 * q);
           }
@@ -664,6 +700,13 @@ void x16_q6_k_matvec(const gemm_args& g) {
 
 // Prefill: four activation rows per pass, no prefetch where a task's interleaved rows sit in L2,
 // on the first pass where a few rows are read from memory (streamed_few).
+// Over a task's expanded group-blocks (x16_expand_q6_k).
+void x16_q6_k_gemm_wide(const gemm_args& g) {
+  x16_sweep<4>(
+      g, [&](int64_t gi, int64_t c) { x16_q6_k_tile<4, false, x16_q6_k_wide>(g, gi, c); },
+      [&](int64_t gi, int64_t c) { x16_q6_k_tile<1, false, x16_q6_k_wide>(g, gi, c); });
+}
+
 void x16_q6_k_gemm(const gemm_args& g) {
   if (streamed_few(g))  // the first activation pass requests the rows ahead
     return x16_sweep<4>(
@@ -699,6 +742,8 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   // (3 ops) and Q8_0 (2) gain nothing from it (prefill_seq 1097 -> 1081, 1054 -> 1065 GOPS).
   b.x16_expand[static_cast<size_t>(dtype::q5_0)] = x16_expand<x16_q5_0_fmt>;
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_0)] = x16_legacy_gemm<x16_bytes_fmt<16>>;
+  b.x16_expand[static_cast<size_t>(dtype::q6_k)] = x16_expand_q6_k;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q6_k)] = x16_q6_k_gemm_wide;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_0)] = x16_offsets_prep<8>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_0)] = x16_offsets_prep<16>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep<128>;

@@ -345,7 +345,7 @@ TEST(matmul, x16_layout_round_trips_and_every_backend_matches_the_rows_layout_re
   }
 }
 
-// Where a backend unpacks a prefill task's x16 groups once (x16_expand, Q5_0 on AVX-512), its
+// Where a backend unpacks a prefill task's x16 groups once (x16_expand: Q5_0, Q6_K), its
 // tiles over the widened bytes give the same floats as the unpacking tiles over the groups, for
 // any number of activation rows; and the expansion is what the products see: a wrong byte there
 // changes them.
@@ -363,7 +363,7 @@ TEST(matmul, expanded_x16_groups_give_the_unpacking_tiles_bits) {
     std::vector<uint8_t> prep;
     gemm_args g;
     g.w = w;
-    g.w_row_bytes = static_cast<size_t>(cols / 32 * traits(t).block_bytes);
+    g.w_row_bytes = static_cast<size_t>(cols / traits(t).block_elems * traits(t).block_bytes);
     g.rows = rows;
     g.cols = cols;
     g.a = xa.data();
@@ -388,12 +388,15 @@ TEST(matmul, expanded_x16_groups_give_the_unpacking_tiles_bits) {
       const auto ti = static_cast<size_t>(t);
       if (be.x16_expand[ti] == nullptr) continue;
       ASSERT_NE(be.gemm_x16_expanded[ti], nullptr) << be.name << " " << dtype_name(t);
-      for (int64_t cols : {32, 96, 544}) {
+      const std::vector<int64_t> col_set = traits(t).block_elems == 256
+                                               ? std::vector<int64_t>{256, 768}
+                                               : std::vector<int64_t>{32, 96, 544};
+      for (int64_t cols : col_set) {
         auto wbuf = random_rows(rng, t, rows, cols);
         std::vector<uint8_t> packed(wbuf.size());
         interleave(view_of(t, wbuf.data(), rows, cols), packed.data(), nullptr);
         const size_t bytes = be.x16_expand[ti](nullptr, rows, cols, nullptr);
-        EXPECT_EQ(bytes, static_cast<size_t>(rows / 16 * (cols / 32)) * 16 * 34);
+        EXPECT_GE(bytes, packed.size());  // the operands as bytes, the scales as they are
         std::vector<uint8_t> wide(bytes + 64);
         uint8_t* expanded = wide.data() + 4;  // off a vector boundary
         EXPECT_EQ(be.x16_expand[ti](packed.data(), rows, cols, expanded), bytes);
