@@ -319,11 +319,58 @@ inline __m512i add_fifth_bit(__m512i base, __m512i v, int from) {
   return _mm512_ternarylogic_epi32(base, s, _mm512_set1_epi8(0x10), 0xF8);  // a | (b & c)
 }
 
+// The operands of dword column j of sub-block pair p (elements 64p + 4j.. and 64p + 32 + 4j..):
+// the nibbles, with Q5_K's fifth bits.
+template <class B>
+inline void q4_k_operands(const B& x, int p, int j, __m512i& lo, __m512i& hi) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i raw = _mm512_loadu_si512(x.qs[8 * p + j]);
+  lo = _mm512_and_si512(raw, low4);
+  hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+  if constexpr (std::is_same_v<B, uma::kernels::x16_block_q5_k>) {
+    const __m512i qh = _mm512_loadu_si512(x.qh[j]);
+    lo = add_fifth_bit(lo, qh, 2 * p);
+    hi = add_fifth_bit(hi, qh, 2 * p + 1);
+  }
+}
+
+// Prefill: a task's Q4_K / Q5_K group-blocks with their operands made once (x16_expand_k4)
+// instead of once per pass of 4 activation rows; the scales as they are.
+struct x16_k4_wide {
+  uint16_t d[16];
+  uint16_t dmin[16];
+  uint8_t scales[3][64];
+  uint8_t q[64][64];  // q4_k_operands(p, j) at q[2 (8 p + j)] (lo) and q[2 (8 p + j) + 1] (hi)
+};
+
+template <class B>
+size_t x16_expand_k4(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out) {
+  const int64_t blocks = rows / 16 * (cols / 256);
+  if (out == nullptr) return static_cast<size_t>(blocks) * sizeof(x16_k4_wide);
+  const auto* x = reinterpret_cast<const B*>(packed);
+  auto* o = reinterpret_cast<x16_k4_wide*>(out);
+  for (int64_t i = 0; i < blocks; ++i) {
+    for (int k = 0; k < 32; ++k) {
+      __m512i lo, hi;
+      q4_k_operands(x[i], k / 8, k % 8, lo, hi);
+      _mm512_storeu_si512(o[i].q[2 * k], lo);
+      _mm512_storeu_si512(o[i].q[2 * k + 1], hi);
+    }
+    std::memcpy(o[i].d, x[i].d, sizeof(o[i].d));
+    std::memcpy(o[i].dmin, x[i].dmin, sizeof(o[i].dmin));
+    std::memcpy(o[i].scales, x[i].scales, sizeof(o[i].scales));
+  }
+  return static_cast<size_t>(blocks) * sizeof(x16_k4_wide);
+}
+
 // B: x16_block_q4_k, or x16_block_q5_k (the same with each value's fifth bit from qh: bit 2p of
-// qh byte l for sub-block 2p, bit 2p + 1 for 2p + 1, l = the element's position in its 32).
+// qh byte l for sub-block 2p, bit 2p + 1 for 2p + 1, l = the element's position in its 32), or
+// x16_k4_wide (operands loaded as they are).
 template <int C, bool Prefetch = true, class B = uma::kernels::x16_block_q4_k>
 void x16_q4_k_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* pairs) {
   constexpr bool five = std::is_same_v<B, uma::kernels::x16_block_q5_k>;
+  constexpr bool wide = std::is_same_v<B, x16_k4_wide>;
+  static_assert(!(wide && Prefetch));
   const int64_t nb = g.cols / 256;
   const B* x = reinterpret_cast<const B*>(g.w) + gi * nb;
   const block_q8_k* y[C];
@@ -331,7 +378,7 @@ void x16_q4_k_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* pa
     y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
   __m512 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
-  const __m512i low4 = _mm512_set1_epi8(0x0F), m1 = _mm512_set1_epi32(0x3f3f3f3f);
+  const __m512i m1 = _mm512_set1_epi32(0x3f3f3f3f);
   const __m512i m2 = _mm512_set1_epi32(0x0f0f0f0f), m3 = _mm512_set1_epi32(0x03030303);
   // Built once: with the sub-block loop not unrolled, GCC assembled the index for the loop's k
   // (vmovd, vpinsrd, vinserti) at every step.
@@ -363,13 +410,12 @@ void x16_q4_k_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* pa
         for (int l = 0; l < 2; ++l) _mm_prefetch(pf + 64 * (32 + 2 * p + l), _MM_HINT_T0);
       for (int j = 0; j < 8; ++j) {
         if constexpr (Prefetch) _mm_prefetch(pf + 64 * (8 * p + j), _MM_HINT_T0);
-        const __m512i raw = _mm512_loadu_si512(x[b].qs[8 * p + j]);
-        __m512i lo = _mm512_and_si512(raw, low4);
-        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
-        if constexpr (five) {
-          const __m512i qh = _mm512_loadu_si512(x[b].qh[j]);
-          lo = add_fifth_bit(lo, qh, 2 * p);
-          hi = add_fifth_bit(hi, qh, 2 * p + 1);
+        __m512i lo, hi;
+        if constexpr (wide) {
+          lo = _mm512_loadu_si512(x[b].q[2 * (8 * p + j)]);
+          hi = _mm512_loadu_si512(x[b].q[2 * (8 * p + j) + 1]);
+        } else {
+          q4_k_operands(x[b], p, j, lo, hi);
         }
         for (int c = 0; c < C; ++c) {
           const int8_t* yq = y[c][b].qs + 64 * p + 4 * j;
@@ -430,6 +476,20 @@ void x16_q4_k_gemm(const gemm_args& g) {
   x16_sweep<4>(
       g, [&](int64_t gi, int64_t c) { x16_q4_k_tile<4, false, B>(g, gi, c, pairs); },
       [&](int64_t gi, int64_t c) { x16_q4_k_tile<1, false, B>(g, gi, c, pairs); });
+}
+
+// Over a task's expanded group-blocks (x16_expand_k4).
+inline void x16_k4_gemm_wide(const gemm_args& g) {
+  thread_local std::vector<int32_t> own;
+  const auto* pairs = reinterpret_cast<const int32_t*>(g.prep);
+  if (pairs == nullptr) {
+    own.resize(static_cast<size_t>(g.n * (g.cols / 256) * 4));
+    q4_k_sum_pairs(g.a, g.a_row_bytes, g.n, g.cols, own.data());
+    pairs = own.data();
+  }
+  x16_sweep<4>(
+      g, [&](int64_t gi, int64_t c) { x16_q4_k_tile<4, false, x16_k4_wide>(g, gi, c, pairs); },
+      [&](int64_t gi, int64_t c) { x16_q4_k_tile<1, false, x16_k4_wide>(g, gi, c, pairs); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -743,6 +803,9 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   b.x16_expand[static_cast<size_t>(dtype::q5_0)] = x16_expand<x16_q5_0_fmt>;
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_0)] = x16_legacy_gemm<x16_bytes_fmt<16>>;
   b.x16_expand[static_cast<size_t>(dtype::q6_k)] = x16_expand_q6_k;
+  b.x16_expand[static_cast<size_t>(dtype::q5_k)] = x16_expand_k4<uma::kernels::x16_block_q5_k>;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_k)] = x16_k4_gemm_wide;
+  // Q4_K's nibbles (3 ops a column) gain nothing from it: prefill_seq 977 -> 957 GOPS.
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q6_k)] = x16_q6_k_gemm_wide;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_0)] = x16_offsets_prep<8>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_0)] = x16_offsets_prep<16>;
