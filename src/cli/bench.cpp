@@ -254,9 +254,8 @@ int run_bench(const bench_cli& c) {
   // with 2 x (pp - 1) x output params it never computes (a quarter of qwen3-0.6b's matmul
   // parameters); this count is the work done.
   const uint64_t out_params = output_params(m.file());
-  const double pp_flops_per_token =
-      2.0 * double(params - std::min(params, out_params)) +
-      2.0 * double(out_params) / double(std::max(1, c.pp));
+  const double pp_flops_per_token = 2.0 * double(params - std::min(params, out_params)) +
+                                    2.0 * double(out_params) / double(std::max(1, c.pp));
   const double kv_bytes = kv_bytes_per_decode_token(m.config(), c.depth, c.tg);
   const double bytes_per_token = double(weight_bytes) + kv_bytes;
   say(fmt::format(
@@ -375,7 +374,8 @@ int run_bench(const bench_cli& c) {
   // The same ratios against the FLOPs done (pp_flops_per_token).
   const double done_scale = params > 0 ? pp_flops_per_token / (2.0 * double(params)) : 0;
   const double pp_done_ratio = pp_ratio * done_scale;
-  const double pp_done_bracketed = pp_bracketed.v.empty() ? 0.0 : pp_bracketed.median() * done_scale;
+  const double pp_done_bracketed =
+      pp_bracketed.v.empty() ? 0.0 : pp_bracketed.median() * done_scale;
   // Batched decode's ceiling: each step reads the weights once and each sequence's KV cache, and
   // computes 2 x params per token; whichever bound is lower (bandwidth or the int8 peak).
   const double batch_bytes = double(weight_bytes) + double(c.batch) * kv_bytes;
@@ -481,9 +481,10 @@ int run_bench(const bench_cli& c) {
         "", "", "", "", 100 * pp_bracketed.median(), *lo, *hi);
   }
   if (pp_done_ratio > 0)
-    std::printf("%-8s %12s %12s %14.1f %7.1f%%   (int8 peak / FLOPs done: the output matrix for "
-                "the last token only)\n",
-                "", "", "", pp_peak_tps / done_scale, 100 * pp_done_ratio);
+    std::printf(
+        "%-8s %12s %12s %14.1f %7.1f%%   (int8 peak / FLOPs done: the output matrix for "
+        "the last token only)\n",
+        "", "", "", pp_peak_tps / done_scale, 100 * pp_done_ratio);
   if (pp_done_bracketed > 0)
     std::printf("%-8s %12s %12s %14s %7.1f%%   (the same, int8 peak read around each repetition)\n",
                 "", "", "", "", 100 * pp_done_bracketed);

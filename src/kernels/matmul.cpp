@@ -515,8 +515,8 @@ void run_x16_prefill(const matmul_backend& be, std::span<const matrix_view> ws,
     }
     gemm_fn gemm = gx;
     if (!few && be.x16_expand[ti] != nullptr) {  // unpacked once for all n activation rows
-      uint8_t* wide = scratch<scratch_tag::x16_expanded>(be.x16_expand[ti](nullptr, rows, w.cols,
-                                                                           nullptr));
+      uint8_t* wide =
+          scratch<scratch_tag::x16_expanded>(be.x16_expand[ti](nullptr, rows, w.cols, nullptr));
       be.x16_expand[ti](packed, rows, w.cols, wide);
       packed = wide;
       gemm = be.gemm_x16_expanded[ti];

@@ -82,8 +82,7 @@ TEST(bench_cli, json_has_the_documented_fields) {
   const double params = j["matmul_params"].get<double>();
   EXPECT_DOUBLE_EQ(j["pp_flops_per_token"].get<double>(), 2 * (params - out) + 2 * out / 16);
   const double done = j["pp_flops_per_token"].get<double>() / (2 * params);
-  EXPECT_NEAR(j["pp_done_peak_ratio"].get<double>(), j["pp_peak_ratio"].get<double>() * done,
-              1e-9);
+  EXPECT_NEAR(j["pp_done_peak_ratio"].get<double>(), j["pp_peak_ratio"].get<double>() * done, 1e-9);
   EXPECT_NEAR(j["pp_done_peak_ratio_bracketed"].get<double>(),
               j["pp_peak_ratio_bracketed"].get<double>() * done, 1e-9);
   // The probes' 64 MiB buffers are not part of the peak RSS (the tiny model's run needs far less).
