@@ -676,6 +676,8 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   b.x16_expand[static_cast<size_t>(dtype::q5_0)] = x16_expand<x16_q5_0_fmt>;
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_0)] = x16_legacy_gemm<x16_bytes_fmt<16>>;
   b.x16_expand[static_cast<size_t>(dtype::q6_k)] = x16_expand_q6_k;
+  b.x16_expand[static_cast<size_t>(dtype::q3_k)] = x16_expand_q3_k;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q3_k)] = x16_q3_k_gemm_wide;
   b.x16_expand[static_cast<size_t>(dtype::q5_k)] = x16_expand_k4<uma::kernels::x16_block_q5_k>;
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_k)] = x16_k4_gemm_wide;
   // Q4_K's nibbles (3 ops a column) gain nothing from it: prefill_seq 977 -> 957 GOPS.

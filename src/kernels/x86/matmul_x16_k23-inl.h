@@ -23,11 +23,55 @@ inline void q3_k_scales16(__m512i u0, __m512i u1, __m512i u2, __m512i out[4]) {
   out[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u1, 4), m2), high(6));
 }
 
+// The values v (0..7, Q2_K 0..3) of quarter j of qs column 8n + k, one dword a row.
+template <class B>
+inline __m512i k23_operand(const B& xb, int n, int k, int j) {
+  const __m512i qv = _mm512_loadu_si512(xb.qs[8 * n + k]);
+  const __m512i v = _mm512_and_si512(_mm512_srli_epi16(qv, 2 * j), _mm512_set1_epi8(0x03));
+  if constexpr (std::is_same_v<B, uma::kernels::x16_block_q2_k>) {
+    return v;
+  } else {
+    const __m512i hv = _mm512_loadu_si512(xb.hmask[k]);
+    const int hb = 4 * n + j;  // the hmask bit of this quarter, to bit 2
+    const __m512i h = hb >= 2 ? _mm512_srli_epi16(hv, hb - 2) : _mm512_slli_epi16(hv, 2 - hb);
+    return _mm512_ternarylogic_epi32(v, h, _mm512_set1_epi8(0x04), 0xF8);  // a | (b & c)
+  }
+}
+
+// Prefill: a task's Q3_K group-blocks with their operands made once (x16_expand_q3_k) instead of
+// once per pass of 4 activation rows; the scales as they are.
+struct x16_q3_k_wide {
+  uint8_t q[64][64];  // k23_operand(n, k, j) at q[32 n + 4 k + j]
+  uint8_t scales[3][64];
+  uint16_t d[16];
+};
+
+inline size_t x16_expand_q3_k(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out) {
+  using uma::kernels::x16_block_q3_k;
+  const int64_t blocks = rows / 16 * (cols / 256);
+  if (out == nullptr) return static_cast<size_t>(blocks) * sizeof(x16_q3_k_wide);
+  const auto* x = reinterpret_cast<const x16_block_q3_k*>(packed);
+  auto* o = reinterpret_cast<x16_q3_k_wide*>(out);
+  for (int64_t i = 0; i < blocks; ++i) {
+    for (int n = 0; n < 2; ++n)
+      for (int k = 0; k < 8; ++k)
+        for (int j = 0; j < 4; ++j)
+          _mm512_storeu_si512(o[i].q[32 * n + 4 * k + j], k23_operand(x[i], n, k, j));
+    std::memcpy(o[i].scales, x[i].scales, sizeof(o[i].scales));
+    std::memcpy(o[i].d, x[i].d, sizeof(o[i].d));
+  }
+  return static_cast<size_t>(blocks) * sizeof(x16_q3_k_wide);
+}
+
 // Two: Q2_K instead (x16_block_q2_k: v = q, 4-bit scales and mins in the 16 scale bytes, no
-// offset; the min term dmin x sum_s min_s x bsum_s by vpdpwssd, as Q4_K's).
-template <int C, bool Prefetch = true, bool Two = false>
+// offset; the min term dmin x sum_s min_s x bsum_s by vpdpwssd, as Q4_K's). Wide: Q3_K's
+// operands as x16_expand_q3_k made them.
+template <int C, bool Prefetch = true, bool Two = false, bool Wide = false>
 void x16_q3_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
-  using B = std::conditional_t<Two, uma::kernels::x16_block_q2_k, uma::kernels::x16_block_q3_k>;
+  static_assert(!(Wide && (Two || Prefetch)));
+  using B = std::conditional_t<
+      Wide, x16_q3_k_wide,
+      std::conditional_t<Two, uma::kernels::x16_block_q2_k, uma::kernels::x16_block_q3_k>>;
   constexpr int lines = static_cast<int>((sizeof(B) + 63) / 64);
   const int64_t nb = g.cols / 256;
   const B* x = reinterpret_cast<const B*>(g.w) + gi * nb;
@@ -36,7 +80,6 @@ void x16_q3_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
     y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
   __m512 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
-  const __m512i m3 = _mm512_set1_epi8(0x03), bit2 = _mm512_set1_epi8(0x04);
   const __m512i k32 = _mm512_set1_epi32(Two ? 0 : 32), low4 = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
     const char* pf = x16_prefetch_at(g, x + b, sizeof(x[b]));  // 2 lines a step
@@ -65,16 +108,12 @@ void x16_q3_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
             for (int l = 2 * step; l < 2 * step + 2 && l < lines; ++l)
               _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
           }
-          const __m512i qv = _mm512_loadu_si512(xb.qs[8 * n + k]);
           for (int j = 0; j < 4; ++j) {
-            __m512i v = _mm512_and_si512(_mm512_srli_epi16(qv, 2 * j), m3);
-            if constexpr (!Two) {
-              const __m512i hv = _mm512_loadu_si512(xb.hmask[k]);
-              const int hb = 4 * n + j;  // the hmask bit of this quarter, to bit 2
-              const __m512i h =
-                  hb >= 2 ? _mm512_srli_epi16(hv, hb - 2) : _mm512_slli_epi16(hv, 2 - hb);
-              v = _mm512_ternarylogic_epi32(v, h, bit2, 0xF8);  // a | (b & c)
-            }
+            __m512i v;
+            if constexpr (Wide)
+              v = _mm512_loadu_si512(xb.q[32 * n + 4 * k + j]);
+            else
+              v = k23_operand(xb, n, k, j);
             for (int c = 0; c < C; ++c)
               d[c][j] = dpbusd_bcast(d[c][j], v, y[c][b].qs + 128 * n + 32 * j + 4 * k);
           }
@@ -130,4 +169,10 @@ void x16_q3_k_gemm(const gemm_args& g) {
   x16_sweep<4>(
       g, [&](int64_t gi, int64_t c) { x16_q3_k_tile<4, false, Two>(g, gi, c); },
       [&](int64_t gi, int64_t c) { x16_q3_k_tile<1, false, Two>(g, gi, c); });
+}
+// Over a task's expanded Q3_K group-blocks (x16_expand_q3_k).
+inline void x16_q3_k_gemm_wide(const gemm_args& g) {
+  x16_sweep<4>(
+      g, [&](int64_t gi, int64_t c) { x16_q3_k_tile<4, false, false, true>(g, gi, c); },
+      [&](int64_t gi, int64_t c) { x16_q3_k_tile<1, false, false, true>(g, gi, c); });
 }
