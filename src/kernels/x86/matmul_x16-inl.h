@@ -319,6 +319,24 @@ inline __m512i add_fifth_bit(__m512i base, __m512i v, int from) {
   return _mm512_ternarylogic_epi32(base, s, _mm512_set1_epi8(0x10), 0xF8);  // a | (b & c)
 }
 
+// Prefill of the K formats: rows x cols of x16 group-blocks Src into Wide ones, whose 64 operand
+// vectors q[i] = operand(x, i) are made once per task instead of once per pass of 4 activation
+// rows; tail(x, o) copies what the tiles read as it is (scales, d). Returns Wide's bytes (only
+// them when out is null).
+template <class Wide, class Src, class Operand, class Tail>
+size_t expand_k_groups(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out,
+                       const Operand& operand, const Tail& tail) {
+  const int64_t blocks = rows / 16 * (cols / 256);
+  if (out == nullptr) return static_cast<size_t>(blocks) * sizeof(Wide);
+  const auto* x = reinterpret_cast<const Src*>(packed);
+  auto* o = reinterpret_cast<Wide*>(out);
+  for (int64_t b = 0; b < blocks; ++b) {
+    for (int i = 0; i < 64; ++i) _mm512_storeu_si512(o[b].q[i], operand(x[b], i));
+    tail(x[b], o[b]);
+  }
+  return static_cast<size_t>(blocks) * sizeof(Wide);
+}
+
 // The operands of dword column j of sub-block pair p (elements 64p + 4j.. and 64p + 32 + 4j..):
 // the nibbles, with Q5_K's fifth bits.
 template <class B>
@@ -345,22 +363,18 @@ struct x16_k4_wide {
 
 template <class B>
 size_t x16_expand_k4(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out) {
-  const int64_t blocks = rows / 16 * (cols / 256);
-  if (out == nullptr) return static_cast<size_t>(blocks) * sizeof(x16_k4_wide);
-  const auto* x = reinterpret_cast<const B*>(packed);
-  auto* o = reinterpret_cast<x16_k4_wide*>(out);
-  for (int64_t i = 0; i < blocks; ++i) {
-    for (int k = 0; k < 32; ++k) {
-      __m512i lo, hi;
-      q4_k_operands(x[i], k / 8, k % 8, lo, hi);
-      _mm512_storeu_si512(o[i].q[2 * k], lo);
-      _mm512_storeu_si512(o[i].q[2 * k + 1], hi);
-    }
-    std::memcpy(o[i].d, x[i].d, sizeof(o[i].d));
-    std::memcpy(o[i].dmin, x[i].dmin, sizeof(o[i].dmin));
-    std::memcpy(o[i].scales, x[i].scales, sizeof(o[i].scales));
-  }
-  return static_cast<size_t>(blocks) * sizeof(x16_k4_wide);
+  return expand_k_groups<x16_k4_wide, B>(
+      packed, rows, cols, out,
+      [](const B& x, int i) {
+        __m512i lo, hi;
+        q4_k_operands(x, i / 16, i / 2 % 8, lo, hi);
+        return i % 2 == 0 ? lo : hi;
+      },
+      [](const B& x, x16_k4_wide& o) {
+        std::memcpy(o.d, x.d, sizeof(o.d));
+        std::memcpy(o.dmin, x.dmin, sizeof(o.dmin));
+        std::memcpy(o.scales, x.scales, sizeof(o.scales));
+      });
 }
 
 // B: x16_block_q4_k, or x16_block_q5_k (the same with each value's fifth bit from qh: bit 2p of
@@ -480,13 +494,7 @@ void x16_q4_k_gemm(const gemm_args& g) {
 
 // Over a task's expanded group-blocks (x16_expand_k4).
 inline void x16_k4_gemm_wide(const gemm_args& g) {
-  thread_local std::vector<int32_t> own;
-  const auto* pairs = reinterpret_cast<const int32_t*>(g.prep);
-  if (pairs == nullptr) {
-    own.resize(static_cast<size_t>(g.n * (g.cols / 256) * 4));
-    q4_k_sum_pairs(g.a, g.a_row_bytes, g.n, g.cols, own.data());
-    pairs = own.data();
-  }
+  const int32_t* pairs = q4_k_pairs_of(g);
   x16_sweep<4>(
       g, [&](int64_t gi, int64_t c) { x16_q4_k_tile<4, false, x16_k4_wide>(g, gi, c, pairs); },
       [&](int64_t gi, int64_t c) { x16_q4_k_tile<1, false, x16_k4_wide>(g, gi, c, pairs); });
@@ -532,29 +540,44 @@ inline __m512i q6_k_operand(const uma::kernels::x16_block_q6_k& xb, int h, int k
   return _mm512_ternarylogic_epi32(lo, hi, m30, 0xF8);  // lo | (hi & 0x30)
 }
 
-// Prefill: a task's Q6_K group-blocks with their operands made once (x16_expand_q6_k) instead of
-// once per pass of 4 activation rows; the scales and d as they are.
-struct x16_q6_k_wide {
-  uint8_t q[64][64];  // q6_k_operand(h, kk, q) at q[32 h + 4 kk + q]
-  int8_t scales[4][64];
+// Prefill: a task's Q6_K / Q3_K group-blocks with their operands made once (x16_expand_sd);
+// their scales and d as they are. Operand(x, h, k, q): the values of sub-block q's elements
+// 128h + 32q + 4k.. of the 16 rows.
+template <class Src>
+struct x16_sd_wide {
+  uint8_t q[64][64];  // Operand(h, k, q) at q[32 h + 4 k + q]
+  std::remove_cvref_t<decltype(Src::scales)> scales;
   uint16_t d[16];
 };
 
-inline size_t x16_expand_q6_k(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out) {
-  using uma::kernels::x16_block_q6_k;
-  const int64_t blocks = rows / 16 * (cols / 256);
-  if (out == nullptr) return static_cast<size_t>(blocks) * sizeof(x16_q6_k_wide);
-  const auto* x = reinterpret_cast<const x16_block_q6_k*>(packed);
-  auto* o = reinterpret_cast<x16_q6_k_wide*>(out);
-  for (int64_t i = 0; i < blocks; ++i) {
-    for (int h = 0; h < 2; ++h)
-      for (int kk = 0; kk < 8; ++kk)
-        for (int q = 0; q < 4; ++q)
-          _mm512_storeu_si512(o[i].q[32 * h + 4 * kk + q], q6_k_operand(x[i], h, kk, q));
-    std::memcpy(o[i].scales, x[i].scales, sizeof(o[i].scales));
-    std::memcpy(o[i].d, x[i].d, sizeof(o[i].d));
+template <class Src, __m512i (*Operand)(const Src&, int, int, int)>
+size_t x16_expand_sd(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out) {
+  return expand_k_groups<x16_sd_wide<Src>, Src>(
+      packed, rows, cols, out,
+      [](const Src& x, int i) { return Operand(x, i / 32, i / 4 % 8, i % 4); },
+      [](const Src& x, x16_sd_wide<Src>& o) {
+        std::memcpy(o.scales, x.scales, sizeof(o.scales));
+        std::memcpy(o.d, x.d, sizeof(o.d));
+      });
+}
+using x16_q6_k_wide = x16_sd_wide<uma::kernels::x16_block_q6_k>;
+
+// The 4 quarters q of dword column k of half h (elements 128h + 32q + 4k.. of the 16 rows)
+// against C activation rows: d[c][q] += v_q . y_c, v_q loaded as x16_expand_sd left it (B a
+// x16_sd_wide) or made by Operand.
+template <int C, auto Operand, class B>
+[[gnu::always_inline]] inline void k16_quarters(const B& xb, int h, int k,
+                                                const block_q8_k* const (&y)[C], int64_t b,
+                                                __m512i (&d)[C][4]) {
+  for (int q = 0; q < 4; ++q) {
+    __m512i v;
+    if constexpr (requires { xb.q; })
+      v = _mm512_loadu_si512(xb.q[32 * h + 4 * k + q]);
+    else
+      v = Operand(xb, h, k, q);
+    for (int c = 0; c < C; ++c)
+      d[c][q] = dpbusd_bcast(d[c][q], v, y[c][b].qs + 128 * h + 32 * q + 4 * k);
   }
-  return static_cast<size_t>(blocks) * sizeof(x16_q6_k_wide);
 }
 
 // B: x16_block_q6_k, or x16_q6_k_wide (operands loaded as they are; no prefetch).
@@ -586,17 +609,8 @@ void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
         // Sub-block by sub-block, each operand vector against the C activation rows in turn,
         // its ql vector loaded again for each (memory operands: fewer registers live; gemm64 one
         // thread 350-372 -> 383-398 GOPS over both ql vectors held, activation row by row).
-        for (int kk = 4 * half; kk < 4 * half + 4; ++kk) {
-          for (int q = 0; q < 4; ++q) {
-            __m512i v;
-            if constexpr (wide)
-              v = _mm512_loadu_si512(xb.q[32 * h + 4 * kk + q]);
-            else
-              v = q6_k_operand(xb, h, kk, q);
-            for (int c = 0; c < C; ++c)
-              d[c][q] = dpbusd_bcast(d[c][q], v, y[c][b].qs + 128 * h + 4 * kk + 32 * q);
-          }
-        }
+        for (int kk = 4 * half; kk < 4 * half + 4; ++kk)
+          k16_quarters<C, q6_k_operand>(xb, h, kk, y, b, d);
         for (int q = 0; q < 4; ++q) {
           const int s = 8 * h + 2 * q + half;  // the sub-block these 16 elements belong to
           const __m512i sc = dword_sbyte(_mm512_loadu_si512(xb.scales[s / 4]), s % 4);
@@ -631,7 +645,7 @@ void x16_q6_k_matvec(const gemm_args& g) {
       [&](int64_t gi, int64_t c) { x16_q6_k_tile<1>(g, gi, c); });
 }
 
-// Over a task's expanded group-blocks (x16_expand_q6_k).
+// Over a task's expanded group-blocks (x16_expand_sd).
 void x16_q6_k_gemm_wide(const gemm_args& g) {
   x16_sweep<4>(
       g, [&](int64_t gi, int64_t c) { x16_q6_k_tile<4, false, x16_q6_k_wide>(g, gi, c); },
@@ -675,8 +689,10 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   // (3 ops) and Q8_0 (2) gain nothing from it (prefill_seq 1097 -> 1081, 1054 -> 1065 GOPS).
   b.x16_expand[static_cast<size_t>(dtype::q5_0)] = x16_expand<x16_q5_0_fmt>;
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_0)] = x16_legacy_gemm<x16_bytes_fmt<16>>;
-  b.x16_expand[static_cast<size_t>(dtype::q6_k)] = x16_expand_q6_k;
-  b.x16_expand[static_cast<size_t>(dtype::q3_k)] = x16_expand_q3_k;
+  b.x16_expand[static_cast<size_t>(dtype::q6_k)] =
+      x16_expand_sd<uma::kernels::x16_block_q6_k, q6_k_operand>;
+  b.x16_expand[static_cast<size_t>(dtype::q3_k)] =
+      x16_expand_sd<uma::kernels::x16_block_q3_k, k23_operand<uma::kernels::x16_block_q3_k>>;
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q3_k)] = x16_q3_k_gemm_wide;
   b.x16_expand[static_cast<size_t>(dtype::q5_k)] = x16_expand_k4<uma::kernels::x16_block_q5_k>;
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_k)] = x16_k4_gemm_wide;

@@ -272,6 +272,16 @@ inline void q4_k_sum_pairs(const uint8_t* a, size_t a_row_bytes, int64_t n, int6
       }
   }
 }
+// The activation's sum pairs for a Q4_K / Q5_K x16 gemm: gemm_args::prep where the call made
+// them, else made here (valid until the thread's next call).
+inline const int32_t* q4_k_pairs_of(const gemm_args& g) {
+  if (g.prep != nullptr) return reinterpret_cast<const int32_t*>(g.prep);
+  thread_local std::vector<int32_t> own;
+  own.resize(static_cast<size_t>(g.n * (g.cols / 256) * 4));
+  q4_k_sum_pairs(g.a, g.a_row_bytes, g.n, g.cols, own.data());
+  return own.data();
+}
+
 inline size_t x16_q4_k_pairs_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
   if (out != nullptr) q4_k_sum_pairs(a, 0, 1, cols, reinterpret_cast<int32_t*>(out));
   return static_cast<size_t>(cols / 256) * 4 * sizeof(int32_t);
@@ -378,13 +388,7 @@ void x16_256_q4_k_tile(const gemm_args& g, int64_t gi, int h, int64_t c0, const 
 // 228 -> 269; the rows-layout tiles 97 / 121).
 template <class B = uma::kernels::x16_block_q4_k>
 void x16_256_q4_k_gemm(const gemm_args& g) {
-  thread_local std::vector<int32_t> own;
-  const auto* pairs = reinterpret_cast<const int32_t*>(g.prep);
-  if (pairs == nullptr) {
-    own.resize(static_cast<size_t>(g.n * (g.cols / 256) * 4));
-    q4_k_sum_pairs(g.a, g.a_row_bytes, g.n, g.cols, own.data());
-    pairs = own.data();
-  }
+  const int32_t* pairs = q4_k_pairs_of(g);
   for (int64_t gi = 0; gi < g.rows / 16; ++gi)
     for (int h = 0; h < 2; ++h) {
       int64_t c = 0;

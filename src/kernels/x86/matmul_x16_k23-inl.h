@@ -38,34 +38,11 @@ inline __m512i k23_operand(const B& xb, int n, int k, int j) {
   }
 }
 
-// Prefill: a task's Q3_K group-blocks with their operands made once (x16_expand_q3_k) instead of
-// once per pass of 4 activation rows; the scales as they are.
-struct x16_q3_k_wide {
-  uint8_t q[64][64];  // k23_operand(n, k, j) at q[32 n + 4 k + j]
-  uint8_t scales[3][64];
-  uint16_t d[16];
-};
-
-inline size_t x16_expand_q3_k(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out) {
-  using uma::kernels::x16_block_q3_k;
-  const int64_t blocks = rows / 16 * (cols / 256);
-  if (out == nullptr) return static_cast<size_t>(blocks) * sizeof(x16_q3_k_wide);
-  const auto* x = reinterpret_cast<const x16_block_q3_k*>(packed);
-  auto* o = reinterpret_cast<x16_q3_k_wide*>(out);
-  for (int64_t i = 0; i < blocks; ++i) {
-    for (int n = 0; n < 2; ++n)
-      for (int k = 0; k < 8; ++k)
-        for (int j = 0; j < 4; ++j)
-          _mm512_storeu_si512(o[i].q[32 * n + 4 * k + j], k23_operand(x[i], n, k, j));
-    std::memcpy(o[i].scales, x[i].scales, sizeof(o[i].scales));
-    std::memcpy(o[i].d, x[i].d, sizeof(o[i].d));
-  }
-  return static_cast<size_t>(blocks) * sizeof(x16_q3_k_wide);
-}
+using x16_q3_k_wide = x16_sd_wide<uma::kernels::x16_block_q3_k>;  // x16_expand_sd's
 
 // Two: Q2_K instead (x16_block_q2_k: v = q, 4-bit scales and mins in the 16 scale bytes, no
 // offset; the min term dmin x sum_s min_s x bsum_s by vpdpwssd, as Q4_K's). Wide: Q3_K's
-// operands as x16_expand_q3_k made them.
+// operands as x16_expand_sd made them.
 template <int C, bool Prefetch = true, bool Two = false, bool Wide = false>
 void x16_q3_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
   static_assert(!(Wide && (Two || Prefetch)));
@@ -108,15 +85,9 @@ void x16_q3_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
             for (int l = 2 * step; l < 2 * step + 2 && l < lines; ++l)
               _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
           }
-          for (int j = 0; j < 4; ++j) {
-            __m512i v;
-            if constexpr (Wide)
-              v = _mm512_loadu_si512(xb.q[32 * n + 4 * k + j]);
-            else
-              v = k23_operand(xb, n, k, j);
-            for (int c = 0; c < C; ++c)
-              d[c][j] = dpbusd_bcast(d[c][j], v, y[c][b].qs + 128 * n + 32 * j + 4 * k);
-          }
+          k16_quarters<C, k23_operand<std::conditional_t<Two, uma::kernels::x16_block_q2_k,
+                                                         uma::kernels::x16_block_q3_k>>>(xb, n, k,
+                                                                                         y, b, d);
         }
         for (int j = 0; j < 4; ++j) {
           const int s = 8 * n + 2 * j + half;  // the sub-block of these 16 elements
@@ -170,7 +141,7 @@ void x16_q3_k_gemm(const gemm_args& g) {
       g, [&](int64_t gi, int64_t c) { x16_q3_k_tile<4, false, Two>(g, gi, c); },
       [&](int64_t gi, int64_t c) { x16_q3_k_tile<1, false, Two>(g, gi, c); });
 }
-// Over a task's expanded Q3_K group-blocks (x16_expand_q3_k).
+// Over a task's expanded Q3_K group-blocks (x16_expand_sd).
 inline void x16_q3_k_gemm_wide(const gemm_args& g) {
   x16_sweep<4>(
       g, [&](int64_t gi, int64_t c) { x16_q3_k_tile<4, false, false, true>(g, gi, c); },
