@@ -120,7 +120,8 @@ const matmul_backend& best_backend() {
 namespace {
 
 // 64-byte aligned per-thread scratch, reused across calls; one buffer per Tag: converted
-// activations, a gemm kernel's layout of them, rows interleaved on the fly.
+// activations, a gemm kernel's layout of them, rows interleaved on the fly, and those groups'
+// operands unpacked once (matmul_backend::x16_expand).
 enum class scratch_tag { act, prep, x16, x16_expanded };
 template <scratch_tag Tag>
 uint8_t* scratch(size_t bytes) {

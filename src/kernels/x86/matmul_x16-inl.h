@@ -600,17 +600,20 @@ void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
     for (int c = 0; c < C; ++c) sumi[c] = _mm512_setzero_si512();
     for (int h = 0; h < 2; ++h) {
       for (int half = 0; half < 2; ++half) {
-        if constexpr (Prefetch)
-          for (int l = 16 * (2 * h + half); l < 16 * (2 * h + half) + 16 && l < 53; ++l)
-            _mm_prefetch(pf + 64 * l, _MM_HINT_T0);  // 52.5 lines a block
         __m512i d[C][4];
         for (int c = 0; c < C; ++c)
           for (int q = 0; q < 4; ++q) d[c][q] = _mm512_setzero_si512();
         // Sub-block by sub-block, each operand vector against the C activation rows in turn,
         // its ql vector loaded again for each (memory operands: fewer registers live; gemm64 one
         // thread 350-372 -> 383-398 GOPS over both ql vectors held, activation row by row).
-        for (int kk = 4 * half; kk < 4 * half + 4; ++kk)
+        for (int kk = 4 * half; kk < 4 * half + 4; ++kk) {
+          if constexpr (Prefetch) {
+            const int step = (h * 2 + half) * 4 + (kk - 4 * half);   // 0..15
+            for (int l = 4 * step; l < 4 * step + 4 && l < 53; ++l)  // 52.5 lines a block
+              _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
+          }
           k16_quarters<C, q6_k_operand>(xb, h, kk, y, b, d);
+        }
         for (int q = 0; q < 4; ++q) {
           const int s = 8 * h + 2 * q + half;  // the sub-block these 16 elements belong to
           const __m512i sc = dword_sbyte(_mm512_loadu_si512(xb.scales[s / 4]), s % 4);
