@@ -580,6 +580,36 @@ template <int C, auto Operand, class B>
   }
 }
 
+// sumi[c] = sum over the 16 sub-blocks s of scale(s) x (sub-block s of the 16 rows . y_c's), in
+// the order h, half, q (s = 8h + 2q + half): each 16-element dot exact in int32 (4 vpdpbusd),
+// times its scale by vpmulld. With Prefetch, Lines lines of pf a column step (below MaxLines).
+template <int C, auto Operand, int Lines, int MaxLines, bool Prefetch, class B, class Scale>
+[[gnu::always_inline]] inline void k16_scaled_sums(const B& xb, const block_q8_k* const (&y)[C],
+                                                   int64_t b, const char* pf, const Scale& scale,
+                                                   __m512i (&sumi)[C]) {
+  for (int c = 0; c < C; ++c) sumi[c] = _mm512_setzero_si512();
+  for (int h = 0; h < 2; ++h) {
+    for (int half = 0; half < 2; ++half) {
+      __m512i d[C][4];
+      for (int c = 0; c < C; ++c)
+        for (int q = 0; q < 4; ++q) d[c][q] = _mm512_setzero_si512();
+      for (int k = 4 * half; k < 4 * half + 4; ++k) {
+        if constexpr (Prefetch) {
+          const int step = (2 * h + half) * 4 + (k - 4 * half);  // 0..15
+          for (int l = Lines * step; l < Lines * (step + 1) && l < MaxLines; ++l)
+            _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
+        }
+        k16_quarters<C, Operand>(xb, h, k, y, b, d);
+      }
+      for (int q = 0; q < 4; ++q) {
+        const __m512i sc = scale(8 * h + 2 * q + half);
+        for (int c = 0; c < C; ++c)
+          sumi[c] = _mm512_add_epi32(sumi[c], _mm512_mullo_epi32(d[c][q], sc));
+      }
+    }
+  }
+}
+
 // B: x16_block_q6_k, or x16_q6_k_wide (operands loaded as they are; no prefetch).
 template <int C, bool Prefetch = true, class B = uma::kernels::x16_block_q6_k>
 void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
@@ -596,32 +626,13 @@ void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
     // The next group-block (3.3 KB ahead), one line per step, as Q4_K.
     const char* pf = x16_prefetch_at(g, x + b, sizeof(x[b]));
     const B& xb = x[b];
+    // Operand by operand, each against the C activation rows in turn, its ql vector loaded
+    // again for each (memory operands: fewer registers live; gemm64 one thread 350-372 ->
+    // 383-398 GOPS over both ql vectors held, activation row by row). 52.5 lines a block.
     __m512i sumi[C];
-    for (int c = 0; c < C; ++c) sumi[c] = _mm512_setzero_si512();
-    for (int h = 0; h < 2; ++h) {
-      for (int half = 0; half < 2; ++half) {
-        __m512i d[C][4];
-        for (int c = 0; c < C; ++c)
-          for (int q = 0; q < 4; ++q) d[c][q] = _mm512_setzero_si512();
-        // Sub-block by sub-block, each operand vector against the C activation rows in turn,
-        // its ql vector loaded again for each (memory operands: fewer registers live; gemm64 one
-        // thread 350-372 -> 383-398 GOPS over both ql vectors held, activation row by row).
-        for (int kk = 4 * half; kk < 4 * half + 4; ++kk) {
-          if constexpr (Prefetch) {
-            const int step = (h * 2 + half) * 4 + (kk - 4 * half);   // 0..15
-            for (int l = 4 * step; l < 4 * step + 4 && l < 53; ++l)  // 52.5 lines a block
-              _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
-          }
-          k16_quarters<C, q6_k_operand>(xb, h, kk, y, b, d);
-        }
-        for (int q = 0; q < 4; ++q) {
-          const int s = 8 * h + 2 * q + half;  // the sub-block these 16 elements belong to
-          const __m512i sc = dword_sbyte(_mm512_loadu_si512(xb.scales[s / 4]), s % 4);
-          for (int c = 0; c < C; ++c)
-            sumi[c] = _mm512_add_epi32(sumi[c], _mm512_mullo_epi32(d[c][q], sc));
-        }
-      }
-    }
+    k16_scaled_sums<C, q6_k_operand, 4, 53, Prefetch>(
+        xb, y, b, pf,
+        [&](int s) { return dword_sbyte(_mm512_loadu_si512(xb.scales[s / 4]), s % 4); }, sumi);
     // The -32 offset for all 16 sub-blocks at once: 32 x sum_s scale_s x bsum_s, as 8 vpdpwssd
     // of (scale pair) x (bsum pair) int16 lanes (the activation's bsums are pairs as stored).
     __m512i pairs[8];

@@ -73,31 +73,15 @@ void x16_q3_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
                     _mm512_loadu_si512(xb.scales[2]), sc);
     }
     __m512i sumi[C];
-    for (int c = 0; c < C; ++c) sumi[c] = _mm512_setzero_si512();
-    for (int n = 0; n < 2; ++n) {
-      for (int half = 0; half < 2; ++half) {
-        __m512i d[C][4];
-        for (int c = 0; c < C; ++c)
-          for (int j = 0; j < 4; ++j) d[c][j] = _mm512_setzero_si512();
-        for (int k = 4 * half; k < 4 * half + 4; ++k) {
-          if constexpr (Prefetch) {
-            const int step = (2 * n + half) * 4 + (k - 4 * half);  // 0..15
-            for (int l = 2 * step; l < 2 * step + 2 && l < lines; ++l)
-              _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
-          }
-          k16_quarters<C, k23_operand<std::conditional_t<Two, uma::kernels::x16_block_q2_k,
-                                                         uma::kernels::x16_block_q3_k>>>(xb, n, k,
-                                                                                         y, b, d);
-        }
-        for (int j = 0; j < 4; ++j) {
-          const int s = 8 * n + 2 * j + half;  // the sub-block of these 16 elements
-          const __m512i s32 =
-              _mm512_sub_epi32(_mm512_shuffle_epi8(sc[s / 4], dword_byte_index(s % 4)), k32);
-          for (int c = 0; c < C; ++c)
-            sumi[c] = _mm512_add_epi32(sumi[c], _mm512_mullo_epi32(d[c][j], s32));
-        }
-      }
-    }
+    k16_scaled_sums<C,
+                    k23_operand<std::conditional_t<Two, uma::kernels::x16_block_q2_k,
+                                                   uma::kernels::x16_block_q3_k>>,
+                    2, lines, Prefetch>(
+        xb, y, b, pf,
+        [&](int s) {
+          return _mm512_sub_epi32(_mm512_shuffle_epi8(sc[s / 4], dword_byte_index(s % 4)), k32);
+        },
+        sumi);
     const __m512 dx = _mm512_cvtph_ps(load256(xb.d));
     __m512i pairs[8];
     if constexpr (Two) {  // the min pairs
