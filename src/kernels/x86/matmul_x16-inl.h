@@ -101,12 +101,19 @@ struct x16_q8_0_fmt : x16_act_traits<block_q8_0, 128> {
 };
 
 // Prefill of many activation rows: a task's x16 group-blocks unpacked once (x16_expand) instead
-// of once per pass of a few activation rows (85 passes of 6 rows a task at pp512), into
-// x16_block_q8_0 bytes (the unsigned values, with the format's offset) that x16_bytes_fmt loads
-// as they are. The same integers in the same order, so the same floats as the unpacking tiles.
-template <int Offset>
-struct x16_bytes_fmt : x16_act_traits<block_q8_0, Offset> {
-  using block = uma::kernels::x16_block_q8_0;
+// of once per pass of a few activation rows (85 passes of 6 rows a task at pp512), into bytes
+// (the unsigned values, with the format's offset; Q5_1's min beside them) that x16_bytes_fmt
+// loads as they are. The same integers in the same order, so the same floats as the unpacking
+// tiles.
+struct x16_bytes_min_block {  // x16_block_q8_0 with Q4_1 / Q5_1's per-row minimum
+  uint16_t d[16];
+  uint16_t m[16];
+  uint8_t qs[8][64];
+};
+template <class Act, int Offset>
+struct x16_bytes_fmt : x16_act_traits<Act, Offset> {
+  using block = std::conditional_t<x16_act_traits<Act, Offset>::has_min, x16_bytes_min_block,
+                                   uma::kernels::x16_block_q8_0>;
   static void unpack_j(const block& x, int j, __m512i& lo, __m512i& hi) {
     lo = _mm512_loadu_si512(x.qs[j]);
     hi = _mm512_loadu_si512(x.qs[4 + j]);
@@ -116,20 +123,22 @@ struct x16_bytes_fmt : x16_act_traits<block_q8_0, Offset> {
   }
 };
 
-template <class F>
+// F: the unpacking format; W: x16_bytes_fmt of the same activation and offset.
+template <class F, class W>
 size_t x16_expand(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out) {
-  using uma::kernels::x16_block_q8_0;
+  using wide = typename W::block;
   const int64_t blocks = rows / 16 * (cols / 32);
-  if (out == nullptr) return static_cast<size_t>(blocks) * sizeof(x16_block_q8_0);
+  if (out == nullptr) return static_cast<size_t>(blocks) * sizeof(wide);
   const auto* x = reinterpret_cast<const typename F::block*>(packed);
-  auto* o = reinterpret_cast<x16_block_q8_0*>(out);
+  auto* o = reinterpret_cast<wide*>(out);
   for (int64_t i = 0; i < blocks; ++i) {
     __m512i q[8];
     F::unpack(x[i], q);
     for (int k = 0; k < 8; ++k) _mm512_storeu_si512(o[i].qs[k], q[k]);
     std::memcpy(o[i].d, x[i].d, sizeof(o[i].d));
+    if constexpr (W::has_min) std::memcpy(o[i].m, x[i].m, sizeof(o[i].m));
   }
-  return static_cast<size_t>(blocks) * sizeof(x16_block_q8_0);
+  return static_cast<size_t>(blocks) * sizeof(wide);
 }
 
 // Whether an x16 gemm requests its weights ahead itself: read from memory (gemm_args::streamed)
@@ -701,8 +710,12 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   // Q5_0's fifth bits cost ~12 vector ops per dword column to merge: prefill_seq-like products
   // (gemm64 with 512 activation rows, one thread) 508 -> 609 GOPS unpacked once per task. Q4_0
   // (3 ops) and Q8_0 (2) gain nothing from it (prefill_seq 1097 -> 1081, 1054 -> 1065 GOPS).
-  b.x16_expand[static_cast<size_t>(dtype::q5_0)] = x16_expand<x16_q5_0_fmt>;
-  b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_0)] = x16_legacy_gemm<x16_bytes_fmt<16>>;
+  using q5_0_bytes = x16_bytes_fmt<block_q8_0, 16>;
+  using q5_1_bytes = x16_bytes_fmt<block_q8_1, 0>;
+  b.x16_expand[static_cast<size_t>(dtype::q5_0)] = x16_expand<x16_q5_0_fmt, q5_0_bytes>;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_0)] = x16_legacy_gemm<q5_0_bytes>;
+  b.x16_expand[static_cast<size_t>(dtype::q5_1)] = x16_expand<x16_q5_1_fmt, q5_1_bytes>;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_1)] = x16_legacy_gemm<q5_1_bytes>;
   b.x16_expand[static_cast<size_t>(dtype::q6_k)] =
       x16_expand_sd<uma::kernels::x16_block_q6_k, q6_k_operand>;
   b.x16_expand[static_cast<size_t>(dtype::q3_k)] =

@@ -408,10 +408,11 @@ TEST(matmul, expanded_x16_groups_give_the_unpacking_tiles_bits) {
               << be.name << " " << dtype_name(t) << " cols " << cols << " n " << n;
           ++checked;
         }
-        // One operand byte of the second group changed: the products see it.
+        // The middle third of the expansion changed (operands, and scales where they lie there):
+        // the products see it (one byte alone may meet a zero scale or activation).
         const auto x = random_floats(rng, cols);
         const auto before = product(be, t, be.gemm_x16_expanded[ti], expanded, cols, x, 1);
-        expanded[bytes / 2 + 40] ^= 0x11;
+        for (size_t i = bytes / 3; i < 2 * bytes / 3; ++i) expanded[i] ^= 0x01;
         const auto after = product(be, t, be.gemm_x16_expanded[ti], expanded, cols, x, 1);
         EXPECT_NE(0, std::memcmp(after.data(), before.data(), after.size() * sizeof(float)))
             << be.name << " " << dtype_name(t) << " cols " << cols;
