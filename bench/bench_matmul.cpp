@@ -13,8 +13,9 @@
 // Environment: UMA_BENCH_MATVEC_MIB / UMA_BENCH_MATVEC_KIB (matvec matrix size; e.g. KIB=512 keeps
 // it in one core's L2), UMA_BENCH_MATVEC_COLS (row length), UMA_BENCH_THREADS (pool size, default
 // all cores), UMA_BENCH_LAYERS (layers of the *_seq sequences), UMA_BENCH_WEIGHTS_FILE
-// (prefill_seq: write the weights to this file and multiply from its read-only mapping, as a
-// model's are).
+// (decode_seq, prefill_seq: write the weights to this file and multiply from its read-only
+// mapping, as a model's are), UMA_BENCH_EVICT (with it: drop the written file from the page cache
+// so that the mapping reads it back, in 2 MiB pages where the file system has large folios).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -27,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "bench_common.h"
@@ -181,6 +183,8 @@ struct layer_set {
     for (const mat& m : mats) std::fwrite(m.bytes.data(), 1, m.bytes.size(), f);
     std::fflush(f);
     fsync(fileno(f));
+    if (std::getenv("UMA_BENCH_EVICT") != nullptr)
+      posix_fadvise(fileno(f), 0, 0, POSIX_FADV_DONTNEED);
     std::fclose(f);
     auto mf = mapped_file::open(path);
     if (!mf.ok()) throw std::runtime_error(mf.message());
@@ -229,7 +233,15 @@ struct layer_set {
 // measured bandwidth: what decode could reach if attention and the element-wise ops took no time.
 // On a given backend, for bm_decode_sequence and bm_decode_sequence_loads.
 void decode_sequence_on(benchmark::State& st, const matmul_backend& be, dtype t, bool x16) {
-  const layer_set ls(t, x16, true);
+  layer_set ls(t, x16, true);
+  if (const char* path = std::getenv("UMA_BENCH_WEIGHTS_FILE"); path != nullptr) {
+    try {
+      ls.map_from(path);
+    } catch (const std::exception& e) {
+      st.SkipWithError(e.what());
+      return;
+    }
+  }
   std::vector<float> x(static_cast<size_t>(layer_set::ff)), y(layer_set::vocab);
   for (int64_t i = 0; i < layer_set::ff; ++i) x[i] = std::sin(0.1f * i);
   const double bytes = ls.bytes();

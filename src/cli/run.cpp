@@ -39,6 +39,7 @@ struct run_cli {
   bool interactive = false;
   bool quiet = false;
   bool repack = false;
+  bool reread = false;
 };
 
 const std::string k_cmd = "run";
@@ -80,7 +81,8 @@ int run(run_cli c) {
   c.sp.seed = c.seed ? *c.seed : std::random_device{}();
 
   auto m = uma::model::load_model(
-      c.model, {.n_threads = c.threads, .max_context = c.ctx, .repack = c.repack});
+      c.model,
+      {.n_threads = c.threads, .max_context = c.ctx, .repack = c.repack, .reread_huge = c.reread});
   if (!m) return uma::cli::fail(k_cmd, m.message());
   auto& model = **m;
   auto v = uma::tok::load_vocab(model.file());
@@ -182,5 +184,8 @@ UMA_COMMAND(run, "generate text from a prompt (chat with --chat or -i)",
               app.add_flag("--repack", c->repack,
                            "copy the weights into the interleaved x16 layout (AVX-512; not "
                            "zero-copy; faster on some CPUs only, see docs/performance.md)");
+              app.add_flag("--reread", c->reread,
+                           "re-read the model into the page cache in 2 MiB pages first (once after "
+                           "a copy or download)");
               return [c] { return run(*c); };
             });

@@ -453,4 +453,8 @@ void file::release(std::span<const std::byte> range) const {
   if (map_) map_->release(range.data(), range.size());
 }
 
+size_t file::huge_mapped_bytes() const {
+  return map_ ? map_->huge_mapped_bytes() : 0;
+}
+
 }  // namespace uma::gguf

@@ -131,6 +131,8 @@ class file {
   void prefetch() const;
   // Drop the process's pages of this range of the mapping (no-op for a caller's buffer).
   void release(std::span<const std::byte> range) const;
+  // Bytes of the mapping on 2 MiB pages (mapped_file::huge_mapped_bytes; 0 for a caller's buffer).
+  size_t huge_mapped_bytes() const;
 
  private:
   std::shared_ptr<mapped_file> map_;  // null when parsing a caller's buffer

@@ -14,6 +14,7 @@
 #include "model/blocks.h"
 #include "model/weights.h"
 #include "tensor/quant.h"
+#include "util/mapped_file.h"
 #include "util/pages.h"
 #include "util/thread_pool.h"
 
@@ -43,6 +44,10 @@ result<std::unique_ptr<model>> load_model(const std::string& path, const load_op
     return make_error("thread count must be between 0 and {}", thread_pool::max_threads);
   if (opts.max_context < 0) return make_error("context length must be >= 0");
   if (opts.max_sequences < 1) return make_error("max_sequences must be >= 1");
+  if (opts.reread_huge) {
+    auto r = mapped_file::reread_huge(path);
+    if (!r.ok()) return r.err();
+  }
   auto f = gguf::file::open(path);
   if (!f.ok()) return f.err();  // the reader names the file
   std::unique_ptr<model> m(new model());

@@ -35,6 +35,9 @@ struct load_options {
   // VNNI): decode ~1.2-1.4x faster on Q4_0, but the weights are no longer zero-copy views of the
   // file (their pages in the mapping are dropped; the copies count as anonymous memory).
   bool repack = false;
+  // Re-read the file into the page cache in 2 MiB pages before mapping it
+  // (mapped_file::reread_huge): once after a copy or download, which leave it in 4 KiB pages.
+  bool reread_huge = false;
 };
 
 // Tokens of one forward step. Entry i is token `tokens[i]` at position `positions[i]` of sequence

@@ -9,7 +9,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <utility>
 
 #include "util/pages.h"
@@ -94,6 +97,38 @@ void mapped_file::release(const void* p, size_t n) const {
       std::min(reinterpret_cast<uintptr_t>(p) + n, reinterpret_cast<uintptr_t>(data_) + size_);
   const uintptr_t a = (lo + page - 1) / page * page, e = hi / page * page;
   if (data_ != nullptr && a < e) madvise(reinterpret_cast<void*>(a), e - a, MADV_DONTNEED);
+}
+
+size_t mapped_file::huge_mapped_bytes() const {
+  if (data_ == nullptr || size_ == 0) return 0;
+  const auto lo = reinterpret_cast<uintptr_t>(data_), hi = lo + size_;
+  std::ifstream in("/proc/self/smaps");
+  std::string line;
+  bool inside = false;  // the current VMA lies in this mapping
+  size_t kib = 0;
+  while (std::getline(in, line)) {
+    char* end = nullptr;
+    const uintptr_t start = std::strtoull(line.c_str(), &end, 16);
+    if (end != line.c_str() && *end == '-') {  // a VMA's header "start-end perms ..."
+      inside = start >= lo && start < hi;
+      continue;
+    }
+    if (inside && line.rfind("FilePmdMapped:", 0) == 0)
+      kib += std::strtoull(line.c_str() + 14, nullptr, 10);
+  }
+  return kib << 10;
+}
+
+result<size_t> mapped_file::reread_huge(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error("cannot open '{}': {}", path, std::strerror(errno));
+  posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);  // a hint: pages others map stay
+  ::close(fd);
+  UMA_ASSIGN(mapped_file f, open(path));
+  const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const auto* p = reinterpret_cast<const volatile char*>(f.data_);
+  for (size_t at = 0; at < f.size_; at += page) (void)p[at];  // fault it in, large folios first
+  return f.huge_mapped_bytes();
 }
 
 void mapped_file::advise_willneed() const {

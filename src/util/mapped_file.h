@@ -29,6 +29,17 @@ class mapped_file {
 
   // Hint the kernel that the whole file will be read soon (asynchronous readahead).
   void advise_willneed() const;
+  // Bytes of the mapping the kernel maps with 2 MiB page-table entries (FilePmdMapped in
+  // /proc/self/smaps): where the page cache holds the file in 2 MiB folios. 0 where it has none
+  // or the system does not say.
+  size_t huge_mapped_bytes() const;
+  // Drops the page cache's copy of `path` (the clean pages no process maps) and reads the file
+  // back through a 2 MiB-aligned MADV_HUGEPAGE mapping, so that on file systems with large folios
+  // the cache then holds it in 2 MiB pages, as it does for a file first read that way. A file
+  // written by a copy or a download sits in the cache in 4 KiB pages, and decode streamed those
+  // 3-10 % slower on the dev VM (docs/performance.md). Costs one read of the file from storage;
+  // the contents are unchanged. Returns huge_mapped_bytes() of the read-back mapping.
+  static result<size_t> reread_huge(const std::string& path);
   // Drop this process's pages of [p, p + n) (whole pages inside the range, inside the mapping):
   // for data copied elsewhere, such as interleaved weights. The page cache keeps the file; a later
   // read of the range faults it back in.

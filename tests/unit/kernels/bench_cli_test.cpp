@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -111,6 +113,34 @@ TEST(bench_cli, depth_counts_the_kv_cache_read_per_token) {
     EXPECT_NEAR(j["kv_bytes_per_token"].get<double>(), (depth + 2.5) * per_position, 1e-6);
     EXPECT_GT(j["tg_tps"].get<double>(), 0);
   }
+}
+
+// The share of the mapping on 2 MiB pages is reported (whole pages, at most the file), with and
+// without --reread (which must not change what is benchmarked: same weights, same bytes per token).
+TEST(bench_cli, reports_the_weights_on_huge_pages) {
+  const std::string model = test::temp_dir() + "/bench-huge.gguf";
+  auto made = test::run_uma({"synth", "tiny-qwen3", "-o", model, "-t", "q4_0", "--seed", "4"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const double file_mb = static_cast<double>(std::filesystem::file_size(model)) / (1 << 20);
+  double bytes[2] = {0, 0};
+  for (int reread = 0; reread < 2; ++reread) {
+    std::vector<std::string> args = {"bench", "-m",     model, "--pp",      "8", "--tg",
+                                     "2",     "--reps", "1",   "--threads", "2", "--no-probe"};
+    if (reread) args.push_back("--reread");
+    auto text = test::run_uma(args);
+    ASSERT_EQ(text.exit_code, 0) << text.err;
+    EXPECT_NE(text.out.find("weights on 2 MiB pages: "), std::string::npos) << text.out;
+    args.push_back("--json");
+    auto r = test::run_uma(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    const double huge = j["weights_huge_pages_mb"].get<double>();
+    EXPECT_GE(huge, 0.0);
+    EXPECT_LE(huge, file_mb);
+    EXPECT_EQ(std::fmod(huge, 2.0), 0.0) << huge;
+    bytes[reread] = j["weight_bytes"].get<double>();
+  }
+  EXPECT_EQ(bytes[0], bytes[1]);
 }
 
 TEST(bench_cli, repack_reports_the_interleaved_copies_as_weights) {

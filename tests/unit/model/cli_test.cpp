@@ -53,6 +53,20 @@ TEST(RunCli, SameSeedSameText) {
   EXPECT_EQ(g1.out, g2.out);  // greedy ignores the seed
 }
 
+// --reread drops the model from the page cache and reads it back (in 2 MiB pages where the
+// system can) before loading: the same weights, so the same greedy text; a missing model is
+// still the one-line error.
+TEST(RunCli, RereadLoadsTheSameWeights) {
+  auto a = run_uma({"run", "-m", tiny_model(), "-p", "abc", "-n", "16", "--temp", "0", "-q"});
+  auto b = run_uma(
+      {"run", "-m", tiny_model(), "-p", "abc", "-n", "16", "--temp", "0", "-q", "--reread"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(a.out, b.out);
+  expect_one_line_error(run_uma({"run", "-m", tiny_model() + ".nope", "-p", "x", "--reread"}),
+                        "no such model file");
+}
+
 TEST(RunCli, TokenLimit) {
   auto r = run_uma({"run", "-m", tiny_model(), "-p", "x", "-n", "3", "--temp", "0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

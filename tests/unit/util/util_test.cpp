@@ -203,6 +203,53 @@ TEST(MappedFile, LargeFilesMapAlignedToHugePages) {
   EXPECT_EQ(static_cast<unsigned char>(moved.bytes()[n / 2]), ((n / 2) * 131 + 7) % 251);
 }
 
+// FilePmdMapped of the whole process (/proc/self/smaps_rollup), in bytes.
+size_t process_pmd_mapped_bytes() {
+  std::ifstream in("/proc/self/smaps_rollup");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("FilePmdMapped:", 0) == 0) return std::stoull(line.substr(14)) << 10;
+  return 0;
+}
+
+// huge_mapped_bytes reads the mapping's own FilePmdMapped: whole 2 MiB pages, never more than
+// the file or the process's total. reread_huge drops the cached file and reads it back with
+// every byte in place (2 MiB pages where the file system and kernel give them: ext4 on Linux 6.18
+// does, a tmpfs without huge pages does not), and names a missing file.
+TEST(MappedFile, RereadsIntoHugePagesKeepingTheBytes) {
+  EXPECT_EQ(mapped_file().huge_mapped_bytes(), 0u);
+  const std::string p = test::temp_dir() + "/reread.bin";
+  const size_t n = (size_t{8} << 20) + 4097, huge = size_t{2} << 20;
+  {
+    std::ofstream f(p, std::ios::binary);
+    for (size_t i = 0; i < n; ++i) f.put(static_cast<char>((i * 17 + 3) % 253));
+  }
+  auto again = mapped_file::reread_huge(p);
+  ASSERT_TRUE(again.ok()) << again.message();
+  EXPECT_EQ(*again % huge, 0u);
+  EXPECT_LE(*again, n);
+  auto m = mapped_file::open(p);
+  ASSERT_TRUE(m.ok()) << m.message();
+  size_t sum = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const auto b = static_cast<unsigned char>(m->bytes()[i]);
+    sum += b;
+    if (i % 4099 == 0) {
+      ASSERT_EQ(b, (i * 17 + 3) % 253) << i;
+    }
+  }
+  size_t want = 0;
+  for (size_t i = 0; i < n; ++i) want += (i * 17 + 3) % 253;
+  EXPECT_EQ(sum, want);
+  const size_t mine = m->huge_mapped_bytes();
+  EXPECT_EQ(mine % huge, 0u);
+  EXPECT_LE(mine, n);
+  EXPECT_LE(mine, process_pmd_mapped_bytes());
+  auto missing = mapped_file::reread_huge(p + ".nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.message().find("reread.bin.nope"), std::string::npos);
+}
+
 TEST(ThreadPool, ParallelForCoversRangeExactlyOnce) {
   for (int threads : {1, 2, 3, 5}) {
     thread_pool pool(threads);
