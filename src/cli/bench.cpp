@@ -528,8 +528,8 @@ int run_bench(const bench_cli& c) {
               huge_mib >= 0.5 * file_mib ? ""
               : c.reread ? " (this kernel or file system keeps the file in 4 KiB pages)"
                          : " (the page cache holds the file in 4 KiB pages, as after a copy or a "
-                           "download: --reread reads it back once, in 2 MiB pages where the file "
-                           "system allows; decode +3-10 % on the dev VM)");
+                           "download in small writes: --reread reads it back once, in 2 MiB pages "
+                           "where the file system allows; decode +3-10 % on the dev VM)");
   return 0;
 }
 

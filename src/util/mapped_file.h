@@ -36,9 +36,10 @@ class mapped_file {
   // Drops the page cache's copy of `path` (the clean pages no process maps) and reads the file
   // back through a 2 MiB-aligned MADV_HUGEPAGE mapping, so that on file systems with large folios
   // the cache then holds it in 2 MiB pages, as it does for a file first read that way. A file
-  // written by a copy or a download sits in the cache in 4 KiB pages, and decode streamed those
-  // 3-10 % slower on the dev VM (docs/performance.md). Costs one read of the file from storage;
-  // the contents are unchanged. Returns huge_mapped_bytes() of the read-back mapping.
+  // written in small pieces (cp, a download's 16 KiB writes) sits in the cache in 4 KiB pages,
+  // and decode streamed those 3-10 % slower on the dev VM (docs/performance.md). Costs one read of
+  // the file from storage; the contents are unchanged. Returns huge_mapped_bytes() of the read-back
+  // mapping.
   static result<size_t> reread_huge(const std::string& path);
   // Drop this process's pages of [p, p + n) (whole pages inside the range, inside the mapping):
   // for data copied elsewhere, such as interleaved weights. The page cache keeps the file; a later
