@@ -23,6 +23,7 @@ struct ppl_cli {
   int threads = 0;
   bool json = false;
   bool repack = false;
+  bool reread = false;
 };
 
 int run_perplexity(const ppl_cli& c) {
@@ -36,7 +37,8 @@ int run_perplexity(const ppl_cli& c) {
   const std::string text = ss.str();
 
   auto m = uma::model::load_model(
-      c.model, {.n_threads = c.threads, .max_context = c.ctx, .repack = c.repack});
+      c.model,
+      {.n_threads = c.threads, .max_context = c.ctx, .repack = c.repack, .reread_huge = c.reread});
   if (!m) return uma::cli::fail(cmd, m.message());
   auto v = uma::tok::load_vocab((*m)->file());
   if (!v) return uma::cli::fail(cmd, c.model + ": no usable tokenizer: " + v.message());
@@ -79,5 +81,8 @@ UMA_COMMAND(perplexity, "perplexity of a model on a text file",
               app.add_flag("--repack", c->repack,
                            "copy the weights into the interleaved x16 layout (AVX-512; not "
                            "zero-copy; faster on some CPUs only, see docs/performance.md)");
+              app.add_flag("--reread", c->reread,
+                           "re-read the model into the page cache in 2 MiB pages first (once after "
+                           "a copy or download)");
               return [c] { return run_perplexity(*c); };
             });

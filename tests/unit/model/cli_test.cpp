@@ -179,6 +179,11 @@ TEST(PerplexityCli, PrintsPerplexity) {
   // Random weights: somewhere between certain and uniform over the 512-token vocabulary (x slack).
   EXPECT_GT(ppl, 1.0);
   EXPECT_LT(ppl, 512.0 * 4);
+  // --reread (the file read back into the page cache first): the same weights, the same figure.
+  auto again =
+      run_uma({"perplexity", "-m", tiny_model(), "-f", text_path, "--ctx", "128", "--reread"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, r.out);
   auto j = run_uma({"perplexity", "-m", tiny_model(), "-f", text_path, "--ctx", "128", "--json"});
   ASSERT_EQ(j.exit_code, 0) << j.err;
   EXPECT_NE(j.out.find("\"perplexity\":"), std::string::npos) << j.out;
