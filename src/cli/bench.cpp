@@ -555,12 +555,7 @@ UMA_COMMAND(bench,
               app.add_option("--threads", c->threads, "threads (0: one per physical core)");
               app.add_option("--bw-mib", c->bw_mib, "bandwidth probe buffer in MiB (default 1024)");
               app.add_flag("--no-probe", c->no_probe, "skip the bandwidth / int8 probes");
-              app.add_flag("--repack", c->repack,
-                           "copy the weights into the interleaved x16 layout (AVX-512; not "
-                           "zero-copy; faster on some CPUs only, see docs/performance.md)");
-              app.add_flag("--reread", c->reread,
-                           "re-read the model into the page cache in 2 MiB pages first (once after "
-                           "a copy or download)");
+              uma::cli::add_weight_flags(app, &c->repack, &c->reread);
               app.add_flag("--json", c->json, "print one JSON object");
               return [c] { return run_bench(*c); };
             });

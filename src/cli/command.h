@@ -39,6 +39,9 @@ int fail(const std::string& cmd, const std::string& message);
 // Whether a --threads value is out of range (0: one per physical core, at most the pool's
 // limit); if so, says so through fail() and sets *code to its exit code.
 bool bad_threads(const std::string& cmd, int threads, int* code);
+// The weight-loading flags of the commands that load a model (run, bench, perplexity): --repack
+// (model::load_options::repack) and --reread (load_options::reread_huge).
+void add_weight_flags(CLI::App& app, bool* repack, bool* reread);
 
 }  // namespace uma::cli
 

@@ -27,6 +27,15 @@ bool bad_threads(const std::string& cmd, int threads, int* code) {
   return true;
 }
 
+void add_weight_flags(CLI::App& app, bool* repack, bool* reread) {
+  app.add_flag("--repack", *repack,
+               "copy the weights into the interleaved x16 layout (AVX-512; not zero-copy; faster "
+               "on some CPUs only, see docs/performance.md)");
+  app.add_flag("--reread", *reread,
+               "re-read the model into the page cache in 2 MiB pages first (once after a copy or "
+               "download)");
+}
+
 }  // namespace uma::cli
 
 int main(int argc, char** argv) {

@@ -78,11 +78,6 @@ UMA_COMMAND(perplexity, "perplexity of a model on a text file",
               app.add_option("-c,--ctx", c->ctx, "window length in tokens (default 512)");
               app.add_option("-t,--threads", c->threads, "threads (default: physical cores)");
               app.add_flag("--json", c->json, "print the result as JSON");
-              app.add_flag("--repack", c->repack,
-                           "copy the weights into the interleaved x16 layout (AVX-512; not "
-                           "zero-copy; faster on some CPUs only, see docs/performance.md)");
-              app.add_flag("--reread", c->reread,
-                           "re-read the model into the page cache in 2 MiB pages first (once after "
-                           "a copy or download)");
+              uma::cli::add_weight_flags(app, &c->repack, &c->reread);
               return [c] { return run_perplexity(*c); };
             });

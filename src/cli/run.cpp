@@ -181,11 +181,6 @@ UMA_COMMAND(run, "generate text from a prompt (chat with --chat or -i)",
               app.add_option("-t,--threads", c->threads, "threads (default: physical cores)");
               app.add_option("-c,--ctx", c->ctx, "context length (default: min(trained, 4096))");
               app.add_flag("-q,--quiet", c->quiet, "no statistics on stderr");
-              app.add_flag("--repack", c->repack,
-                           "copy the weights into the interleaved x16 layout (AVX-512; not "
-                           "zero-copy; faster on some CPUs only, see docs/performance.md)");
-              app.add_flag("--reread", c->reread,
-                           "re-read the model into the page cache in 2 MiB pages first (once after "
-                           "a copy or download)");
+              uma::cli::add_weight_flags(app, &c->repack, &c->reread);
               return [c] { return run(*c); };
             });
