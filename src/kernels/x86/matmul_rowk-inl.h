@@ -32,128 +32,213 @@ inline void tile_steps(int64_t nb, const Step& step) {
   return isum;
 }
 
-// Q4_K in the rows layout, one super-block (144 bytes) per step with no scalar work: the
-// 12 packed scale bytes decode in one xmm register (ggml's kmask steps as vector ops), each zmm of
-// nibbles covers two sub-blocks (low nibbles of qs 0..63 are sub-blocks 0 and 2, high ones 1 and
-// 3), vpmaddubsw gives exact int16 pair products (|x| < 2^13) and vpmaddwd / vpdpwssd against
-// words of the sub-block's 6-bit scale applies them and sums each dword's four products, as
-// vpdpbusd then vpdpwssd against (scale, 0) dwords did, to the same int32 lanes. The scale words
-// come from one vpshufb each of the decoded bytes broadcast to every 128-bit lane (before: a
-// vpmovzxbd and one vpermd each, and a zeroed register per vpdpbusd). The 16 scaled dwords fold
-// to 8, and one vpdpwssd adds the products of the 8 mins (as dwords 8..15, by one more vpshufb)
-// and the activation's prepared sub-block sums, so that one conversion and one multiply-add by
-// [d x 8 | dmin x 8] x the activation's [d x 8 | -d x 8] take the block (before: two of each).
+// Q4_K in the rows layout, four super-blocks (576 bytes) per step with no scalar work. The four
+// blocks' first 16 bytes (d, dmin, the 12 packed scale bytes) load into the four 128-bit lanes of
+// one register, where the scales and mins of all four decode at once (ggml's kmask steps as
+// vector ops) and the eight fp16 scales convert in one go. Each zmm of nibbles covers two
+// sub-blocks (low nibbles of qs 0..63 are sub-blocks 0 and 2, high ones 1 and 3); one vpdpbusd
+// each gives dwords of four products, and a transposing sum of the four (unpacks and adds, no
+// multiplies) leaves in dword 4j + k lane j's sum of vector k, a 16-product part of one
+// sub-block, which one vpmulld scales by that sub-block's 6-bit scale (one vpshufb from the
+// block's lane, broadcast by one vshufi32x4). The block's 16 dwords convert and multiply-add by
+// d x the activation's d; the four blocks' min terms take one vpmaddwd of the 32 min words
+// against the activation's 32 sub-block sums (prepared as words), one conversion and one
+// multiply-add by each lane's dmin x d. A row's last nb % 4 blocks take the same step with
+// fewer lanes. Before (one block a step, its scales decoded alone and applied per vector by
+// vpmaddubsw and vpmaddwd): ~43 instructions a block against ~30; this core runs such code at
+// ~3.5 instructions a cycle whatever the mix, so the count is what matters.
 
-// Q8_K activation per super-block for rowk4_tile, prepared once per call (gemm_prep) or task
-// (decode): the 256 values in the order of the four nibble vectors, then 16 dwords (zero, then
-// the 8 sub-block sums), then the scale d eight times and -d eight times.
+// The activation for rowk4_tile, prepared once per call (gemm_prep) or task (decode): per
+// super-block its 256 values in the order of the four nibble vectors (rowk4_act_block), then for
+// nb rounded up to 4 blocks (zero past nb) the 8 sub-block sums as int16 and the scale d twice.
 struct rowk4_act_block {
   int8_t qs[256];
-  int32_t sums[16];
-  float d[16];
 };
-static_assert(sizeof(rowk4_act_block) % 64 == 0);
+struct rowk4_act_view {
+  const rowk4_act_block* blocks;
+  const int16_t* sums;  // 8 a block
+  const float* d;       // 2 a block
+};
+inline size_t rowk4_groups_blocks(int64_t nb) {
+  return static_cast<size_t>((nb + 3) / 4 * 4);
+}
+inline rowk4_act_view rowk4_view(const uint8_t* act, int64_t nb) {
+  const auto* blocks = reinterpret_cast<const rowk4_act_block*>(act);
+  const auto* sums = reinterpret_cast<const int16_t*>(blocks + nb);
+  return {blocks, sums, reinterpret_cast<const float*>(sums + 8 * rowk4_groups_blocks(nb))};
+}
 
 inline size_t rowk4_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
   const int64_t nb = cols / 256;
-  const size_t bytes = static_cast<size_t>(nb) * sizeof(rowk4_act_block);
+  const size_t nb4 = rowk4_groups_blocks(nb);
+  const size_t bytes = (static_cast<size_t>(nb) * sizeof(rowk4_act_block) +
+                        nb4 * (8 * sizeof(int16_t) + 2 * sizeof(float)) + 63) /
+                       64 * 64;
   if (out == nullptr) return bytes;
   const auto* y = reinterpret_cast<const block_q8_k*>(a);
-  auto* o = reinterpret_cast<rowk4_act_block*>(out);
-  // Nibble vector v (0..3) half h holds sub-block 4 (v / 2) + 2h + v % 2.
+  const rowk4_act_view v = rowk4_view(out, nb);
+  auto* o = const_cast<rowk4_act_block*>(v.blocks);
+  auto* sums = const_cast<int16_t*>(v.sums);
+  auto* d = const_cast<float*>(v.d);
+  // Nibble vector k (0..3) half h holds sub-block 4 (k / 2) + 2h + k % 2.
   for (int64_t b = 0; b < nb; ++b) {
-    for (int v = 0; v < 4; ++v)
+    for (int k = 0; k < 4; ++k)
       for (int h = 0; h < 2; ++h)
-        std::memcpy(o[b].qs + 64 * v + 32 * h, y[b].qs + 32 * (4 * (v / 2) + 2 * h + v % 2), 32);
-    for (int s = 0; s < 8; ++s) {
-      o[b].sums[s] = 0;
-      o[b].sums[8 + s] = y[b].bsums[2 * s] + y[b].bsums[2 * s + 1];
-    }
-    for (int s = 0; s < 8; ++s) {
-      o[b].d[s] = y[b].d;
-      o[b].d[8 + s] = -y[b].d;
-    }
+        std::memcpy(o[b].qs + 64 * k + 32 * h, y[b].qs + 32 * (4 * (k / 2) + 2 * h + k % 2), 32);
+    for (int s = 0; s < 8; ++s)
+      sums[8 * b + s] = static_cast<int16_t>(y[b].bsums[2 * s] + y[b].bsums[2 * s + 1]);
+    d[2 * b] = d[2 * b + 1] = y[b].d;
+  }
+  for (size_t b = static_cast<size_t>(nb); b < nb4; ++b) {
+    std::fill_n(sums + 8 * b, 8, int16_t{0});
+    std::fill_n(d + 2 * b, 2, 0.0f);
   }
   return bytes;
+}
+
+// k4_scales_vec in each 128-bit lane of v (the 12 packed bytes at the start of the lane): scales
+// 0..7 in bytes 0..7, mins 0..7 in bytes 8..15.
+inline __m512i k4_scales_lanes(__m512i v) {
+  const __m512i m1 = _mm512_set1_epi8(0x3f), m2 = _mm512_set1_epi8(0x0f),
+                m3 = _mm512_set1_epi8(0x03);
+  const __m512i low = _mm512_and_si512(v, m1);
+  const __m512i top = _mm512_and_si512(_mm512_srli_epi32(v, 6), m3);
+  const __m512i u2 = _mm512_shuffle_epi32(v, _MM_PERM_CCCC);
+  const __m512i nib = _mm512_and_si512(_mm512_srlv_epi32(u2, _mm512_set4_epi32(0, 0, 4, 0)), m2);
+  const __m512i high = _mm512_or_si512(nib, _mm512_slli_epi32(top, 4));
+  return _mm512_unpacklo_epi32(low, high);
+}
+
+// 128-bit lane i (0..3) of v in every lane.
+[[gnu::always_inline]] inline __m512i lane_to_all(__m512i v, int i) {
+  switch (i) {
+    case 0:
+      return _mm512_shuffle_i32x4(v, v, 0x00);
+    case 1:
+      return _mm512_shuffle_i32x4(v, v, 0x55);
+    case 2:
+      return _mm512_shuffle_i32x4(v, v, 0xaa);
+    default:
+      return _mm512_shuffle_i32x4(v, v, 0xff);
+  }
 }
 
 // Q5_K (Five) is Q4_K with a fifth bit per weight: qh[l] bit s belongs to element l of
 // sub-block s. The 32 qh bytes broadcast to both 256-bit halves line up with the nibble vectors'
 // bytes, so one vptestmb per vector against that vector's two sub-block bits and a masked byte
-// add of 16 complete the 5-bit values (< 32: vpdpbusd partials stay < 2^15, as vpdpwssd needs).
+// add of 16 complete the 5-bit values.
 //
-// R weight rows from r0 x C prepared activation rows (act, act_stride bytes apart).
+// R weight rows from r0 x C prepared activation rows (act, act_stride bytes apart). Every
+// (row, activation) pair sees the same operations in the same order for any R and C.
 template <int R, int C, bool Five = false>
 void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride, float* y0) {
   using block = std::conditional_t<Five, block_q5_k, block_q4_k>;
-  constexpr int lines = static_cast<int>((sizeof(block) + 63) / 64);
   const int64_t nb = g.cols / 256;
   const __m512i low4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
-  __m512i fifth[4];  // per nibble vector v: the qh bit of each half's sub-block
-  for (int v = 0; v < 4; ++v) {
-    const int sb = 4 * (v / 2) + v % 2;
-    fifth[v] =
+  __m512i fifth[4];  // per nibble vector k: the qh bit of each half's sub-block
+  for (int k = 0; k < 4; ++k) {
+    const int sb = 4 * (k / 2) + k % 2;
+    fifth[k] =
         _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8(static_cast<char>(1 << sb))),
                            _mm256_set1_epi8(static_cast<char>(1 << (sb + 2))), 1);
   }
-  // vpshufb indices into the decoded scale bytes (scales 0..7, then mins 0..7, in every 128-bit
-  // lane): for nibble vector v, every word of half h is the scale of sub-block
-  // 4 (v / 2) + 2h + v % 2; for the mins, dword 8 + s is min s (dwords 0..7 zero, as the
-  // activation's sums are there).
-  __m512i pick[4];
-  for (int v = 0; v < 4; ++v)
-    pick[v] = _mm512_inserti64x4(
-        _mm512_castsi256_si512(
-            _mm256_set1_epi16(static_cast<int16_t>(0x8000 | (4 * (v / 2) + v % 2)))),
-        _mm256_set1_epi16(static_cast<int16_t>(0x8000 | (4 * (v / 2) + 2 + v % 2))), 1);
-  constexpr auto min_lane = [](int m) { return static_cast<int>(0x80808000u | (8 + m)); };
-  const __m512i pick_min =
-      _mm512_set_epi32(min_lane(7), min_lane(6), min_lane(5), min_lane(4), min_lane(3), min_lane(2),
-                       min_lane(1), min_lane(0), -1, -1, -1, -1, -1, -1, -1, -1);
-  const __m512i dm_lanes = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi32(1), 1);
+  // vpshufb indices into a block's decoded scale bytes (scales 0..7, mins 0..7, in every 128-bit
+  // lane): dword 4j + k gets the scale of sub-block 4 (k / 2) + 2 (j / 2) + k % 2 (vector k's
+  // half j / 2); pick_min makes the lane's 8 mins words.
+  constexpr auto scale_of = [](int n) {
+    const int j = n / 4, k = n % 4;
+    return static_cast<int>(0x80808000u | (4 * (k / 2) + 2 * (j / 2) + k % 2));
+  };
+  const __m512i pick_scales = _mm512_set_epi32(
+      scale_of(15), scale_of(14), scale_of(13), scale_of(12), scale_of(11), scale_of(10),
+      scale_of(9), scale_of(8), scale_of(7), scale_of(6), scale_of(5), scale_of(4), scale_of(3),
+      scale_of(2), scale_of(1), scale_of(0));
+  const __m512i pick_min = _mm512_set4_epi32(static_cast<int>(0x800f800e), 0x800d800c,
+                                             static_cast<int>(0x800b800a), 0x80098008);
+  // dwords 0, 4, 8, 12 (each lane's d, dmin) to the bottom; dmin of lane i to lane i's dwords
+  const __m512i firsts = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i dmins = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
   __m512 facc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
-  const auto step = [&](int r, int64_t b) {
+  rowk4_act_view av[C];
+  for (int c = 0; c < C; ++c) av[c] = rowk4_view(act + c * act_stride, nb);
+
+  const auto step = [&]<int G>(int r, int64_t b) {
     const auto* x =
         reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
-    prefetch_lines<false>(reinterpret_cast<const char*>(x), lines, 2048);
-    const __m512i sb = _mm512_broadcast_i32x4(k4_scales_vec(x->scales));
-    // [d x 8 | dmin x 8], the weights' scales for the folded sums below.
-    uint32_t dd;
-    std::memcpy(&dd, &x->d, 4);
-    const __m512 dm = _mm512_permutexvar_ps(
-        dm_lanes, _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dd)))));
-    const __m512i l0 = _mm512_loadu_si512(x->qs), l1 = _mm512_loadu_si512(x->qs + 64);
-    __m512i q[4] = {_mm512_and_si512(l0, low4), _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
-                    _mm512_and_si512(l1, low4), _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4)};
-    if constexpr (Five) {
-      const __m512i qh =
-          _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->qh)));
-      for (int v = 0; v < 4; ++v)
-        q[v] = _mm512_mask_add_epi8(q[v], _mm512_test_epi8_mask(qh, fifth[v]), q[v], sixteen);
-    }
-    __m512i sc[4];
-    for (int v = 0; v < 4; ++v) sc[v] = _mm512_shuffle_epi8(sb, pick[v]);
-    const __m512i mn = _mm512_shuffle_epi8(sb, pick_min);
+    prefetch_lines<false>(reinterpret_cast<const char*>(x),
+                          static_cast<int>((G * sizeof(block) + 63) / 64), 2048);
+    __m512i raw = _mm512_zextsi128_si512(load128(x));
+    if constexpr (G > 1) raw = _mm512_inserti32x4(raw, load128(x + 1), 1);
+    if constexpr (G > 2) raw = _mm512_inserti32x4(raw, load128(x + 2), 2);
+    if constexpr (G > 3) raw = _mm512_inserti32x4(raw, load128(x + 3), 3);
+    const __m512i sb = k4_scales_lanes(_mm512_bsrli_epi128(raw, 4));
+    // [d0 dmin0 d1 dmin1 .. d3 dmin3]
+    const __m512 dm = _mm512_castps256_ps512(
+        _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi32(firsts, raw))));
+    const __m512i mins = _mm512_shuffle_epi8(sb, pick_min);
+    __m512 dd[C];  // [d0 da0, dmin0 da0, .. d3 da3, dmin3 da3]
     for (int c = 0; c < C; ++c) {
-      const auto* a = reinterpret_cast<const rowk4_act_block*>(act + c * act_stride) + b;
-      __m512i isum =
-          _mm512_madd_epi16(_mm512_maddubs_epi16(q[0], _mm512_loadu_si512(a->qs)), sc[0]);
-      for (int v = 1; v < 4; ++v)
-        isum = _mm512_dpwssd_epi32(
-            isum, _mm512_maddubs_epi16(q[v], _mm512_loadu_si512(a->qs + 64 * v)), sc[v]);
-      // The scaled sums folded to dwords 0..7 and the min products (dwords 8..15) added: one
-      // conversion and one multiply-add by [d da x 8 | -dmin da x 8].
-      const __m256i fold =
-          _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
-      const __m512i both =
-          _mm512_dpwssd_epi32(_mm512_zextsi256_si512(fold), mn, _mm512_load_si512(a->sums));
-      facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(both),
-                                   _mm512_mul_ps(dm, _mm512_load_ps(a->d)), facc[r][c]);
+      dd[c] = _mm512_mul_ps(dm, _mm512_castps256_ps512(_mm256_loadu_ps(av[c].d + 2 * b)));
+      const __m512i m = _mm512_madd_epi16(mins, _mm512_loadu_si512(av[c].sums + 8 * b));
+      facc[r][c] =
+          _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m), _mm512_permutexvar_ps(dmins, dd[c]), facc[r][c]);
+    }
+    for (int i = 0; i < G; ++i) {
+      const __m512i l0 = _mm512_loadu_si512(x[i].qs), l1 = _mm512_loadu_si512(x[i].qs + 64);
+      __m512i q[4] = {_mm512_and_si512(l0, low4), _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
+                      _mm512_and_si512(l1, low4), _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4)};
+      if constexpr (Five) {
+        const __m512i qh = _mm512_broadcast_i64x4(load256(x[i].qh));
+        for (int k = 0; k < 4; ++k)
+          q[k] = _mm512_mask_add_epi8(q[k], _mm512_test_epi8_mask(qh, fifth[k]), q[k], sixteen);
+      }
+      const __m512i scales = _mm512_shuffle_epi8(lane_to_all(sb, i), pick_scales);
+      for (int c = 0; c < C; ++c) {
+        const rowk4_act_block& a = av[c].blocks[b + i];
+        __m512i v[4];
+        for (int k = 0; k < 4; ++k)
+          v[k] =
+              _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[k], _mm512_loadu_si512(a.qs + 64 * k));
+        const __m512i x01 =
+            _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
+        const __m512i x23 =
+            _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
+        const __m512i z =
+            _mm512_add_epi32(_mm512_unpacklo_epi64(x01, x23), _mm512_unpackhi_epi64(x01, x23));
+        facc[r][c] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(z, scales)),
+                            _mm512_permutexvar_ps(_mm512_set1_epi32(2 * i), dd[c]), facc[r][c]);
+      }
     }
   };
-  tile_steps<R, C>(nb, step);
+  const int64_t full = nb / 4 * 4;
+  const auto tail = [&](int r) {
+    switch (nb - full) {
+      case 1:
+        step.template operator()<1>(r, full);
+        break;
+      case 2:
+        step.template operator()<2>(r, full);
+        break;
+      case 3:
+        step.template operator()<3>(r, full);
+        break;
+      default:
+        break;
+    }
+  };
+  if constexpr (C == 1) {  // row by row: the rows read as one sequential stream
+    for (int r = 0; r < R; ++r) {
+      for (int64_t b = 0; b < full; b += 4) step.template operator()<4>(r, b);
+      tail(r);
+    }
+  } else {  // block-major: each activation group loaded once for the R rows
+    for (int64_t b = 0; b < full; b += 4)
+      for (int r = 0; r < R; ++r) step.template operator()<4>(r, b);
+    for (int r = 0; r < R; ++r) tail(r);
+  }
   store_tile<R, C>(facc, y0, g.ldy, r0);
 }
 

@@ -162,7 +162,7 @@ TEST(matmul, every_backend_matches_scalar_on_odd_shapes) {
   for (dtype t : test::matmul_types()) {
     const int64_t blk = traits(t).block_elems == 1 ? 32 : traits(t).block_elems;
     const std::vector<int64_t> col_set =
-        blk == 256 ? std::vector<int64_t>{256, 768} : std::vector<int64_t>{32, 96, 544, 896};
+        blk == 256 ? std::vector<int64_t>{256, 768, 1280} : std::vector<int64_t>{32, 96, 544, 896};
     for (int64_t cols : col_set) {
       for (int64_t rows : {1, 5, 16, 37, 48}) {
         auto wbuf = random_rows(rng, t, rows, cols);
@@ -218,7 +218,9 @@ TEST(matmul, decode_and_batch_sum_each_row_alike) {
   int compared = 0;
   for (dtype t : test::matmul_types()) {
     const int64_t blk = traits(t).block_elems == 1 ? 32 : traits(t).block_elems;
-    for (int64_t cols : blk == 256 ? std::vector<int64_t>{768} : std::vector<int64_t>{544, 896}) {
+    // K formats: 3 super-blocks (a row tail only) and 6 (a group of four and a tail of two)
+    for (int64_t cols :
+         blk == 256 ? std::vector<int64_t>{768, 1536} : std::vector<int64_t>{544, 896}) {
       for (int64_t rows : {13, 37}) {  // groups of 8 and 4 plus single rows
         auto wbuf = random_rows(rng, t, rows, cols);
         const auto w = view_of(t, wbuf.data(), rows, cols);
