@@ -123,6 +123,17 @@ inline __m512i k4_scales_lanes(__m512i v) {
   }
 }
 
+// The four vpdpbusd results v[0..3] of a super-block (16 dwords each, four products a dword)
+// summed so that dword 4j + k holds the sum of lane j of v[k]: two levels of unpacks and adds, no
+// multiplies (on this Zen 5 the multiplies and shuffles issue two a cycle, unpacks and adds four).
+[[gnu::always_inline]] inline __m512i lane_sums(const __m512i v[4]) {
+  const __m512i x01 =
+      _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
+  const __m512i x23 =
+      _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(x01, x23), _mm512_unpackhi_epi64(x01, x23));
+}
+
 // Q5_K (Five) is Q4_K with a fifth bit per weight: qh[l] bit s belongs to element l of
 // sub-block s. The 32 qh bytes broadcast to both 256-bit halves line up with the nibble vectors'
 // bytes, so one vptestmb per vector against that vector's two sub-block bits and a masked byte
@@ -201,14 +212,8 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
         for (int k = 0; k < 4; ++k)
           v[k] =
               _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[k], _mm512_loadu_si512(a.qs + 64 * k));
-        const __m512i x01 =
-            _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
-        const __m512i x23 =
-            _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
-        const __m512i z =
-            _mm512_add_epi32(_mm512_unpacklo_epi64(x01, x23), _mm512_unpackhi_epi64(x01, x23));
         facc[r][c] =
-            _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(z, scales)),
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(lane_sums(v), scales)),
                             _mm512_permutexvar_ps(_mm512_set1_epi32(2 * i), dd[c]), facc[r][c]);
       }
     }
@@ -244,21 +249,43 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
 
 // Q6_K in the rows layout, one super-block (210 bytes) per step. Per 128-element half, one
 // zmm of ql and the 32 qh bytes broadcast to both 256-bit halves give two vectors of 64 values
-// 0..63 in element order (variable word shifts place each half's 2-bit pair at bits 4..5), so the
-// Q8_K activation is used as it is. Each 128-bit lane of a vpdpbusd result is one 16-element group
-// (partial sums < 2^15), and vpdpwssd against (scale, 0) dwords applies the int8 group scales;
-// the -32 offset is 32 x sum of scale x the activation's 16-element sums (one vpmaddwd).
+// 0..63 in element order (variable word shifts place each half's 2-bit pair at bits 4..5), so
+// lane j of vector k is the 16-element group 4k + j. One vpdpbusd a vector and lane_sums leave
+// group 4k + j's sum in dword 4j + k; the -32 offset comes off as 32 x the activation's group
+// sums (prepared in that order) and one vpmulld applies the int8 group scales (transposed to
+// that order by one xmm vpshufb, widened by vpmovsxbd). Before: a vpdpwssd against a permuted
+// scale vector per vector (~20 multiplies and shuffles a block against ~8 now).
+struct rowq6k_act_block {
+  int8_t qs[256];
+  int32_t offset[16];  // 32 x the sum of group 4k + j at 4j + k
+  float d;
+  uint8_t pad[60];
+};
+static_assert(sizeof(rowq6k_act_block) % 64 == 0);
+
+inline size_t rowq6k_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
+  const int64_t nb = cols / 256;
+  const size_t bytes = static_cast<size_t>(nb) * sizeof(rowq6k_act_block);
+  if (out == nullptr) return bytes;
+  const auto* y = reinterpret_cast<const block_q8_k*>(a);
+  auto* o = reinterpret_cast<rowq6k_act_block*>(out);
+  for (int64_t b = 0; b < nb; ++b) {
+    std::memcpy(o[b].qs, y[b].qs, 256);
+    for (int j = 0; j < 4; ++j)
+      for (int k = 0; k < 4; ++k) o[b].offset[4 * j + k] = 32 * y[b].bsums[4 * k + j];
+    o[b].d = y[b].d;
+    std::memset(o[b].pad, 0, sizeof(o[b].pad));
+  }
+  return bytes;
+}
+
 template <int R, int C>
 void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride, float* y0) {
   const int64_t nb = g.cols / 256;
   const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
   const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
   const __m512i shr = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
-  __m512i pick[4];  // lane i of vector k: group 4k + i's scale in every dword
-  for (int k = 0; k < 4; ++k)
-    pick[k] = _mm512_set_epi32(4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 2, 4 * k + 2,
-                               4 * k + 2, 4 * k + 2, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1,
-                               4 * k, 4 * k, 4 * k, 4 * k);
+  const __m128i transpose = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   __m512 facc[R][C];
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
@@ -267,9 +294,8 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
         reinterpret_cast<const block_q6_k*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
     const auto* xb = reinterpret_cast<const char*>(x);
     prefetch_lines<false>(xb, 4, 2048);
-    const __m256i sc16 = _mm256_cvtepi8_epi16(load128(x->scales));
-    const __m512i s32 = _mm512_cvtepu16_epi32(sc16);
-    __m512i w[4], sc[4];
+    const __m512i scales = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(load128(x->scales), transpose));
+    __m512i w[4];
     for (int h = 0; h < 2; ++h) {
       const __m512i l = _mm512_loadu_si512(x->ql + 64 * h);
       const __m512i hb = _mm512_broadcast_i64x4(load256(x->qh + 32 * h));
@@ -278,14 +304,15 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
       w[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
                                      _mm512_and_si512(_mm512_srlv_epi16(hb, shr), bits45));
     }
-    for (int k = 0; k < 4; ++k) sc[k] = _mm512_permutexvar_epi32(pick[k], s32);
     const float d = h2f(x->d);
     for (int c = 0; c < C; ++c) {
-      const auto* y = reinterpret_cast<const block_q8_k*>(act + c * act_stride) + b;
-      __m512i isum = group_scaled_dot(w, sc, y->qs);
-      const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y->bsums)), 5);
-      isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(off));
-      facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y->d), facc[r][c]);
+      const auto* a = reinterpret_cast<const rowq6k_act_block*>(act + c * act_stride) + b;
+      __m512i v[4];
+      for (int k = 0; k < 4; ++k)
+        v[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_load_si512(a->qs + 64 * k));
+      const __m512i z = _mm512_sub_epi32(lane_sums(v), _mm512_load_si512(a->offset));
+      facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(z, scales)),
+                                   _mm512_set1_ps(d * a->d), facc[r][c]);
     }
   };
   tile_steps<R, C>(nb, step);
@@ -418,7 +445,7 @@ inline void rowk4_matvec(const gemm_args& g) {
   rows_matvec<rowk4_t, true>(g);
 }
 inline void rowq6k_matvec(const gemm_args& g) {
-  rows_matvec<rowq6k_t, false>(g);
+  rows_matvec<rowq6k_t, true>(g);
 }
 inline void rowk4_gemm(const gemm_args& g) {
   rows_gemm<rowk4_t>(g, g.prep, g.prep_row_bytes);
@@ -430,5 +457,5 @@ inline void rowk5_gemm(const gemm_args& g) {
   rows_gemm<rowk5_t>(g, g.prep, g.prep_row_bytes);
 }
 inline void rowq6k_gemm(const gemm_args& g) {
-  rows_gemm<rowq6k_t>(g, g.a, g.a_row_bytes);
+  rows_gemm<rowq6k_t>(g, g.prep, g.prep_row_bytes);
 }
