@@ -45,8 +45,9 @@ inline void tile_steps(int64_t nb, const Step& step) {
 // against the activation's 32 sub-block sums (prepared as words), one conversion and one
 // multiply-add by each lane's dmin x d. A row's last nb % 4 blocks take the same step with
 // fewer lanes. Before (one block a step, its scales decoded alone and applied per vector by
-// vpmaddubsw and vpmaddwd): ~43 instructions a block against ~30; this core runs such code at
-// ~3.5 instructions a cycle whatever the mix, so the count is what matters.
+// vpmaddubsw and vpmaddwd against a vpshufb'd scale vector): ~13 multiplies and shuffles a block
+// plus ~7 for the decode, against ~7 plus ~3.5 now. On the Zen 5 dev VM those share two pipes
+// while adds and unpacks issue four a cycle (bench_isa), so their count is what sets the speed.
 
 // The activation for rowk4_tile, prepared once per call (gemm_prep) or task (decode): per
 // super-block its 256 values in the order of the four nibble vectors (rowk4_act_block), then for
@@ -62,24 +63,28 @@ struct rowk4_act_view {
 inline size_t rowk4_groups_blocks(int64_t nb) {
   return static_cast<size_t>((nb + 3) / 4 * 4);
 }
+// Byte offsets of the sums and the scales in a prepared row.
+inline size_t rowk4_sums_at(int64_t nb) {
+  return static_cast<size_t>(nb) * sizeof(rowk4_act_block);
+}
+inline size_t rowk4_d_at(int64_t nb) {
+  return rowk4_sums_at(nb) + 8 * sizeof(int16_t) * rowk4_groups_blocks(nb);
+}
 inline rowk4_act_view rowk4_view(const uint8_t* act, int64_t nb) {
-  const auto* blocks = reinterpret_cast<const rowk4_act_block*>(act);
-  const auto* sums = reinterpret_cast<const int16_t*>(blocks + nb);
-  return {blocks, sums, reinterpret_cast<const float*>(sums + 8 * rowk4_groups_blocks(nb))};
+  return {reinterpret_cast<const rowk4_act_block*>(act),
+          reinterpret_cast<const int16_t*>(act + rowk4_sums_at(nb)),
+          reinterpret_cast<const float*>(act + rowk4_d_at(nb))};
 }
 
 inline size_t rowk4_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
   const int64_t nb = cols / 256;
   const size_t nb4 = rowk4_groups_blocks(nb);
-  const size_t bytes = (static_cast<size_t>(nb) * sizeof(rowk4_act_block) +
-                        nb4 * (8 * sizeof(int16_t) + 2 * sizeof(float)) + 63) /
-                       64 * 64;
+  const size_t bytes = (rowk4_d_at(nb) + nb4 * 2 * sizeof(float) + 63) / 64 * 64;
   if (out == nullptr) return bytes;
   const auto* y = reinterpret_cast<const block_q8_k*>(a);
-  const rowk4_act_view v = rowk4_view(out, nb);
-  auto* o = const_cast<rowk4_act_block*>(v.blocks);
-  auto* sums = const_cast<int16_t*>(v.sums);
-  auto* d = const_cast<float*>(v.d);
+  auto* o = reinterpret_cast<rowk4_act_block*>(out);
+  auto* sums = reinterpret_cast<int16_t*>(out + rowk4_sums_at(nb));
+  auto* d = reinterpret_cast<float*>(out + rowk4_d_at(nb));
   // Nibble vector k (0..3) half h holds sub-block 4 (k / 2) + 2h + k % 2.
   for (int64_t b = 0; b < nb; ++b) {
     for (int k = 0; k < 4; ++k)
