@@ -1,7 +1,8 @@
 // Issue throughput of single AVX-512 instructions and of pairs of them (Google Benchmark):
 //   isa/<op>: 16 independent chains of one instruction in registers, counter Gops (instructions
 //   per ns);
-//   isa/<op>+<op>: 8 chains of each of two instructions, interleaved.
+//   isa/<op>+<op>: 8 chains of each of two instructions, interleaved; vpdpbusd{1to16} and
+//   vpbroadcastd read their own dword in L1 per chain.
 // A pair that runs at about half a single op's time per instruction issues on different pipes; one
 // that runs at a single op's time competes for the same ones. Once a kernel's data sit in cache
 // this, not the instruction count, decides its speed (docs/performance.md, 2026-12-05 06:35: on
@@ -26,7 +27,22 @@
 
 namespace {
 
-enum class op { dpbusd, dpwssd, maddubs, madd, mullo, fma, cvt, pshufb, permd, shufi, unpack, add };
+enum class op {
+  dpbusd,
+  dpwssd,
+  maddubs,
+  madd,
+  mullo,
+  fma,
+  cvt,
+  pshufb,
+  permd,
+  shufi,
+  unpack,
+  add,
+  dpbusd_bcast,  // vpdpbusd with a {1to16} memory operand (the x16 prefill tiles' activation)
+  bcast,         // vpbroadcastd zmm from memory
+};
 
 const char* op_name(op o) {
   switch (o) {
@@ -54,14 +70,18 @@ const char* op_name(op o) {
       return "vpunpckldq";
     case op::add:
       return "vpaddd";
+    case op::dpbusd_bcast:
+      return "vpdpbusd{1to16}";
+    case op::bcast:
+      return "vpbroadcastd";
   }
   return "?";
 }
 
 // One instruction of kind O with x as the chained operand (b and c change every iteration, so
-// nothing folds).
+// nothing folds); p: the chain's own dword in L1 for the memory forms.
 template <op O>
-UMA_ISA_TARGET inline __m512i apply(__m512i x, __m512i b, __m512i c) {
+UMA_ISA_TARGET inline __m512i apply(__m512i x, __m512i b, __m512i c, const int32_t* p) {
   if constexpr (O == op::dpbusd) return _mm512_dpbusd_epi32(x, b, c);
   if constexpr (O == op::dpwssd) return _mm512_dpwssd_epi32(x, b, c);
   if constexpr (O == op::maddubs) return _mm512_maddubs_epi16(x, b);
@@ -76,6 +96,15 @@ UMA_ISA_TARGET inline __m512i apply(__m512i x, __m512i b, __m512i c) {
   if constexpr (O == op::shufi) return _mm512_shuffle_i32x4(x, b, 0x44);
   if constexpr (O == op::unpack) return _mm512_unpacklo_epi32(x, b);
   if constexpr (O == op::add) return _mm512_add_epi32(x, b);
+  if constexpr (O == op::dpbusd_bcast) {
+    asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(x) : "v"(b), "m"(*p));
+    return x;
+  }
+  if constexpr (O == op::bcast) {  // the loaded value folded in by an xor (an add-class op)
+    __m512i v;
+    asm volatile("vpbroadcastd %1, %0" : "=v"(v) : "m"(*p));
+    return _mm512_xor_si512(x, v);
+  }
   return x;
 }
 
@@ -88,11 +117,12 @@ UMA_ISA_TARGET void bm_ops(benchmark::State& st) {
   X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
 #define UMA_ISA_INIT(k) __m512i a##k = _mm512_set1_epi32(k + 1);
 // clang-format off
-#define UMA_ISA_STEP(k) a##k = apply<((k) < 8 ? A : B)>(a##k, b, c);
+#define UMA_ISA_STEP(k) a##k = apply<((k) < 8 ? A : B)>(a##k, b, c, mem + 16 * (k));
   // clang-format on
 #define UMA_ISA_KEEP(k) asm volatile("" ::"v"(a##k));
   UMA_ISA_CHAINS(UMA_ISA_INIT)
   __m512i b = _mm512_set1_epi32(3), c = _mm512_set1_epi32(5);
+  alignas(64) static int32_t mem[16 * 16] = {};
   for (auto _ : st) {
     for (int i = 0; i < steps; ++i) {
       asm volatile("" : "+v"(b), "+v"(c));
@@ -141,6 +171,11 @@ void add(const char* label = nullptr) {
   add<op::pshufb, op::permd>();
   add<op::pshufb, op::cvt>();
   add<op::pshufb, op::add>();
+  add<op::dpbusd_bcast, op::dpbusd_bcast>();
+  add<op::dpbusd, op::dpbusd_bcast>();
+  add<op::dpbusd_bcast, op::pshufb>();
+  add<op::bcast, op::bcast>();
+  add<op::dpbusd, op::bcast>();
   return true;
 }();
 
