@@ -42,6 +42,7 @@ enum class op {
   add,
   dpbusd_bcast,  // vpdpbusd with a {1to16} memory operand (the x16 prefill tiles' activation)
   bcast,         // vpbroadcastd zmm from memory
+  load,          // vmovdqu64 zmm from memory (a weight operand's load)
 };
 
 const char* op_name(op o) {
@@ -74,6 +75,8 @@ const char* op_name(op o) {
       return "vpdpbusd{1to16}";
     case op::bcast:
       return "vpbroadcastd";
+    case op::load:
+      return "vmovdqu64";
   }
   return "?";
 }
@@ -103,6 +106,11 @@ UMA_ISA_TARGET inline __m512i apply(__m512i x, __m512i b, __m512i c, const int32
   if constexpr (O == op::bcast) {  // the loaded value folded in by an xor (an add-class op)
     __m512i v;
     asm volatile("vpbroadcastd %1, %0" : "=v"(v) : "m"(*p));
+    return _mm512_xor_si512(x, v);
+  }
+  if constexpr (O == op::load) {
+    __m512i v;
+    asm volatile("vmovdqu64 %1, %0" : "=v"(v) : "m"(*reinterpret_cast<const __m512i*>(p)));
     return _mm512_xor_si512(x, v);
   }
   return x;
@@ -176,6 +184,9 @@ void add(const char* label = nullptr) {
   add<op::dpbusd_bcast, op::pshufb>();
   add<op::bcast, op::bcast>();
   add<op::dpbusd, op::bcast>();
+  add<op::load, op::load>();
+  add<op::dpbusd_bcast, op::load>();
+  add<op::bcast, op::load>();
   return true;
 }();
 
