@@ -10,9 +10,10 @@
 //   "<type>_x16" rows (q4_0, q5_0, q8_0, q4_k, q6_k): the same matrix in the interleaved x16 layout
 //   (--repack), where the backend has kernels for it.
 // Run: build/<dir>/bench_matmul [--benchmark_filter=q4_0]
-// Environment: UMA_BENCH_MATVEC_MIB / UMA_BENCH_MATVEC_KIB (matvec matrix size; e.g. KIB=512 keeps
-// it in one core's L2), UMA_BENCH_MATVEC_COLS (row length), UMA_BENCH_THREADS (pool size, default
-// all cores), UMA_BENCH_LAYERS (layers of the *_seq sequences), UMA_BENCH_WEIGHTS_FILE
+// Environment: UMA_BENCH_SHAPE (the *_seq sequences' model: qwen3-0.6b, qwen2.5-0.5b,
+// llama-3.2-1b), UMA_BENCH_MATVEC_MIB / UMA_BENCH_MATVEC_KIB (matvec matrix size; e.g. KIB=512
+// keeps it in one core's L2), UMA_BENCH_MATVEC_COLS (row length), UMA_BENCH_THREADS (pool size,
+// default all cores), UMA_BENCH_LAYERS (layers of the *_seq sequences), UMA_BENCH_WEIGHTS_FILE
 // (decode_seq, prefill_seq: write the weights to this file and multiply from its read-only
 // mapping, as a model's are), UMA_BENCH_EVICT (with it: drop the written file from the page cache
 // so that the mapping reads it back, in 2 MiB pages where the file system has large folios).
@@ -143,11 +144,22 @@ void bm_gemm(benchmark::State& st, const matmul_backend* be, dtype t, bool x16) 
   rate_counters(st, ops * 1e-9, "GOPS", machine_int8_peak(), "peak_GOPS", "peak_ratio");
 }
 
-// qwen3-0.6b's matmuls (hidden 1024, Q 2048, K/V 1024, FFN 3072; 28 layers or
-// UMA_BENCH_LAYERS), each with its own weights, plus the 151936 x 1024 output matrix where
-// `output`: 298 MiB of Q4_0 without it.
+// A model's matmuls, each with its own weights, plus the vocab x hidden output matrix where
+// `output`: UMA_BENCH_SHAPE qwen3-0.6b (the default: hidden 1024, Q 2048, K/V 1024, FFN 3072, 28
+// layers; 298 MiB of Q4_0 without the output), qwen2.5-0.5b (896, 896, 128, 4864, 24 layers: rows
+// of 28 Q4_0 blocks, the stream tiles) or llama-3.2-1b (2048, 2048, 512, 8192, 16 layers);
+// UMA_BENCH_LAYERS overrides the layer count.
 struct layer_set {
-  static constexpr int64_t e = 1024, q = 2048, kv = 1024, ff = 3072, vocab = 151936;
+  // Null, or what is wrong with UMA_BENCH_SHAPE.
+  static const char* shape_error() {
+    const char* s = std::getenv("UMA_BENCH_SHAPE");
+    if (s == nullptr) return nullptr;
+    const std::string v = s;
+    return v == "qwen3-0.6b" || v == "qwen2.5-0.5b" || v == "llama-3.2-1b"
+               ? nullptr
+               : "UMA_BENCH_SHAPE: qwen3-0.6b, qwen2.5-0.5b or llama-3.2-1b";
+  }
+  int64_t e = 1024, q = 2048, kv = 1024, ff = 3072, vocab = 151936;
   struct mat {
     std::vector<uint8_t> bytes;
     matrix_view v;
@@ -157,8 +169,14 @@ struct layer_set {
   std::unique_ptr<mapped_file> file;  // the weights' mapping, where they come from a file
 
   layer_set(dtype t, bool x16, bool output) {
-    const char* env = std::getenv("UMA_BENCH_LAYERS");
-    layers = env != nullptr ? std::max(1, std::atoi(env)) : 28;
+    const std::string shape = std::getenv("UMA_BENCH_SHAPE") ? std::getenv("UMA_BENCH_SHAPE") : "";
+    if (shape == "qwen2.5-0.5b") {
+      e = 896, q = 896, kv = 128, ff = 4864, layers = 24;
+    } else if (shape == "llama-3.2-1b") {
+      e = 2048, q = 2048, kv = 512, ff = 8192, vocab = 128256, layers = 16;
+    }
+    if (const char* env = std::getenv("UMA_BENCH_LAYERS"); env != nullptr)
+      layers = std::max(1, std::atoi(env));
     const auto& tr = traits(t);
     auto add = [&](int64_t rows, int64_t cols) {
       const size_t row_bytes = static_cast<size_t>(cols / tr.block_elems * tr.block_bytes);
@@ -233,6 +251,10 @@ struct layer_set {
 // measured bandwidth: what decode could reach if attention and the element-wise ops took no time.
 // On a given backend, for bm_decode_sequence and bm_decode_sequence_loads.
 void decode_sequence_on(benchmark::State& st, const matmul_backend& be, dtype t, bool x16) {
+  if (const char* e = layer_set::shape_error()) {
+    st.SkipWithError(e);
+    return;
+  }
   layer_set ls(t, x16, true);
   if (const char* path = std::getenv("UMA_BENCH_WEIGHTS_FILE"); path != nullptr) {
     try {
@@ -242,8 +264,8 @@ void decode_sequence_on(benchmark::State& st, const matmul_backend& be, dtype t,
       return;
     }
   }
-  std::vector<float> x(static_cast<size_t>(layer_set::ff)), y(layer_set::vocab);
-  for (int64_t i = 0; i < layer_set::ff; ++i) x[i] = std::sin(0.1f * i);
+  std::vector<float> x(static_cast<size_t>(ls.ff)), y(static_cast<size_t>(ls.vocab));
+  for (int64_t i = 0; i < ls.ff; ++i) x[i] = std::sin(0.1f * i);
   const double bytes = ls.bytes();
   for (auto _ : st) {
     ls.run(be, x.data(), 1, y.data());
@@ -297,6 +319,10 @@ void bm_decode_sequence_loads(benchmark::State& st, const matmul_backend* found,
 void bm_prefill_sequence(benchmark::State& st, const matmul_backend* be, dtype t, bool x16) {
   const char* n_env = std::getenv("UMA_BENCH_PREFILL_N");
   const int64_t n = n_env != nullptr ? std::max(1, std::atoi(n_env)) : 512;
+  if (const char* e = layer_set::shape_error()) {
+    st.SkipWithError(e);
+    return;
+  }
   layer_set ls(t, x16, false);
   if (const char* path = std::getenv("UMA_BENCH_WEIGHTS_FILE"); path != nullptr && !x16) {
     try {
@@ -306,9 +332,8 @@ void bm_prefill_sequence(benchmark::State& st, const matmul_backend* be, dtype t
       return;
     }
   }
-  std::vector<float> x(static_cast<size_t>(n * layer_set::ff));
-  std::vector<float> y(
-      static_cast<size_t>(n * (layer_set::q + 2 * layer_set::kv + 2 * layer_set::ff)));
+  std::vector<float> x(static_cast<size_t>(n * ls.ff));
+  std::vector<float> y(static_cast<size_t>(n * (ls.q + 2 * ls.kv + 2 * ls.ff)));
   for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i));
   double ops = 0;
   for (const auto& m : ls.mats) ops += 2.0 * static_cast<double>(m.v.rows * m.v.cols * n);
