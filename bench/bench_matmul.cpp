@@ -149,15 +149,29 @@ void bm_gemm(benchmark::State& st, const matmul_backend* be, dtype t, bool x16) 
 // layers; 298 MiB of Q4_0 without the output), qwen2.5-0.5b (896, 896, 128, 4864, 24 layers: rows
 // of 28 Q4_0 blocks, the stream tiles) or llama-3.2-1b (2048, 2048, 512, 8192, 16 layers);
 // UMA_BENCH_LAYERS overrides the layer count.
+struct seq_shape {
+  const char* name;
+  int64_t e, q, kv, ff, vocab;
+  int layers;
+};
+constexpr seq_shape kShapes[] = {{"qwen3-0.6b", 1024, 2048, 1024, 3072, 151936, 28},
+                                 {"qwen2.5-0.5b", 896, 896, 128, 4864, 151936, 24},
+                                 {"llama-3.2-1b", 2048, 2048, 512, 8192, 128256, 16}};
+
+// The shape UMA_BENCH_SHAPE names (the first where it is unset), or null for an unknown name.
+const seq_shape* chosen_shape() {
+  const char* s = std::getenv("UMA_BENCH_SHAPE");
+  if (s == nullptr) return &kShapes[0];
+  for (const seq_shape& k : kShapes)
+    if (std::string(s) == k.name) return &k;
+  return nullptr;
+}
+
 struct layer_set {
   // Null, or what is wrong with UMA_BENCH_SHAPE.
   static const char* shape_error() {
-    const char* s = std::getenv("UMA_BENCH_SHAPE");
-    if (s == nullptr) return nullptr;
-    const std::string v = s;
-    return v == "qwen3-0.6b" || v == "qwen2.5-0.5b" || v == "llama-3.2-1b"
-               ? nullptr
-               : "UMA_BENCH_SHAPE: qwen3-0.6b, qwen2.5-0.5b or llama-3.2-1b";
+    return chosen_shape() != nullptr ? nullptr
+                                     : "UMA_BENCH_SHAPE: qwen3-0.6b, qwen2.5-0.5b or llama-3.2-1b";
   }
   int64_t e = 1024, q = 2048, kv = 1024, ff = 3072, vocab = 151936;
   struct mat {
@@ -169,11 +183,8 @@ struct layer_set {
   std::unique_ptr<mapped_file> file;  // the weights' mapping, where they come from a file
 
   layer_set(dtype t, bool x16, bool output) {
-    const std::string shape = std::getenv("UMA_BENCH_SHAPE") ? std::getenv("UMA_BENCH_SHAPE") : "";
-    if (shape == "qwen2.5-0.5b") {
-      e = 896, q = 896, kv = 128, ff = 4864, layers = 24;
-    } else if (shape == "llama-3.2-1b") {
-      e = 2048, q = 2048, kv = 512, ff = 8192, vocab = 128256, layers = 16;
+    if (const seq_shape* k = chosen_shape()) {  // callers check shape_error() first
+      e = k->e, q = k->q, kv = k->kv, ff = k->ff, vocab = k->vocab, layers = k->layers;
     }
     if (const char* env = std::getenv("UMA_BENCH_LAYERS"); env != nullptr)
       layers = std::max(1, std::atoi(env));
