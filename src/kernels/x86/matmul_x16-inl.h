@@ -549,7 +549,8 @@ inline __m512i q6_k_operand(const uma::kernels::x16_block_q6_k& xb, int h, int k
   return _mm512_ternarylogic_epi32(lo, hi, m30, 0xF8);  // lo | (hi & 0x30)
 }
 
-// Prefill: a task's Q6_K / Q3_K group-blocks with their operands made once (x16_expand_sd);
+// Prefill: a task's Q3_K group-blocks with their operands made once (x16_expand_sd; Q6_K's:
+// matmul_x16_q6w-inl.h);
 // their scales and d as they are. Operand(x, h, k, q): the values of sub-block q's elements
 // 128h + 32q + 4k.. of the 16 rows.
 template <class Src>
@@ -569,7 +570,6 @@ size_t x16_expand_sd(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t*
         std::memcpy(o.d, x.d, sizeof(o.d));
       });
 }
-using x16_q6_k_wide = x16_sd_wide<uma::kernels::x16_block_q6_k>;
 
 // The 4 quarters q of dword column k of half h (elements 128h + 32q + 4k.. of the 16 rows)
 // against C activation rows: d[c][q] += v_q . y_c, v_q loaded as x16_expand_sd left it (B a
@@ -619,11 +619,10 @@ template <int C, auto Operand, int Lines, int MaxLines, bool Prefetch, class B, 
   }
 }
 
-// B: x16_block_q6_k, or x16_q6_k_wide (operands loaded as they are; no prefetch).
-template <int C, bool Prefetch = true, class B = uma::kernels::x16_block_q6_k>
+// Decode and few-row prefill (a task's many-row prefill: x16_q6_k_signed_tile).
+template <int C, bool Prefetch = true>
 void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
-  constexpr bool wide = std::is_same_v<B, x16_q6_k_wide>;
-  static_assert(!(wide && Prefetch));
+  using B = uma::kernels::x16_block_q6_k;
   const int64_t nb = g.cols / 256;
   const B* x = reinterpret_cast<const B*>(g.w) + gi * nb;
   const block_q8_k* y[C];
@@ -661,18 +660,12 @@ void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
 }
 
 #include "kernels/x86/matmul_x16_k23-inl.h"
+#include "kernels/x86/matmul_x16_q6w-inl.h"
 
 void x16_q6_k_matvec(const gemm_args& g) {
   x16_sweep<2>(
       g, [&](int64_t gi, int64_t c) { x16_q6_k_tile<2>(g, gi, c); },
       [&](int64_t gi, int64_t c) { x16_q6_k_tile<1>(g, gi, c); });
-}
-
-// Over a task's expanded group-blocks (x16_expand_sd).
-void x16_q6_k_gemm_wide(const gemm_args& g) {
-  x16_sweep<4>(
-      g, [&](int64_t gi, int64_t c) { x16_q6_k_tile<4, false, x16_q6_k_wide>(g, gi, c); },
-      [&](int64_t gi, int64_t c) { x16_q6_k_tile<1, false, x16_q6_k_wide>(g, gi, c); });
 }
 
 // Prefill: four activation rows per pass, no prefetch where a task's interleaved rows sit in L2,
@@ -716,15 +709,14 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_0)] = x16_legacy_gemm<q5_0_bytes>;
   b.x16_expand[static_cast<size_t>(dtype::q5_1)] = x16_expand<x16_q5_1_fmt, q5_1_bytes>;
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_1)] = x16_legacy_gemm<q5_1_bytes>;
-  b.x16_expand[static_cast<size_t>(dtype::q6_k)] =
-      x16_expand_sd<uma::kernels::x16_block_q6_k, q6_k_operand>;
+  b.x16_expand[static_cast<size_t>(dtype::q6_k)] = x16_expand_q6_k_signed;
   b.x16_expand[static_cast<size_t>(dtype::q3_k)] =
       x16_expand_sd<uma::kernels::x16_block_q3_k, k23_operand<uma::kernels::x16_block_q3_k>>;
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q3_k)] = x16_q3_k_gemm_wide;
   b.x16_expand[static_cast<size_t>(dtype::q5_k)] = x16_expand_k4<uma::kernels::x16_block_q5_k>;
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_k)] = x16_k4_gemm_wide;
   // Q4_K's nibbles (3 ops a column) gain nothing from it: prefill_seq 977 -> 957 GOPS.
-  b.gemm_x16_expanded[static_cast<size_t>(dtype::q6_k)] = x16_q6_k_gemm_wide;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q6_k)] = x16_q6_k_gemm_signed;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_0)] = x16_offsets_prep<8>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_0)] = x16_offsets_prep<16>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep<128>;

@@ -30,6 +30,7 @@
 
 #include "kernels/backend.h"
 #include "tensor/blocks.h"
+#include "util/aligned.h"
 
 namespace {
 
