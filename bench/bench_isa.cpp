@@ -40,6 +40,8 @@ enum class op {
   shufi,
   unpack,
   add,
+  shift,  // vpsrlw by an immediate (the nibble split)
+  andd,   // vpandd
   dpbusd_bcast,  // vpdpbusd with a {1to16} memory operand (the x16 prefill tiles' activation)
   bcast,         // vpbroadcastd zmm from memory
   load,          // vmovdqu64 zmm from memory (a weight operand's load)
@@ -71,6 +73,10 @@ const char* op_name(op o) {
       return "vpunpckldq";
     case op::add:
       return "vpaddd";
+    case op::shift:
+      return "vpsrlw";
+    case op::andd:
+      return "vpandd";
     case op::dpbusd_bcast:
       return "vpdpbusd{1to16}";
     case op::bcast:
@@ -99,6 +105,8 @@ UMA_ISA_TARGET inline __m512i apply(__m512i x, __m512i b, __m512i c, const int32
   if constexpr (O == op::shufi) return _mm512_shuffle_i32x4(x, b, 0x44);
   if constexpr (O == op::unpack) return _mm512_unpacklo_epi32(x, b);
   if constexpr (O == op::add) return _mm512_add_epi32(x, b);
+  if constexpr (O == op::shift) return _mm512_srli_epi16(x, 1);
+  if constexpr (O == op::andd) return _mm512_and_si512(x, b);
   if constexpr (O == op::dpbusd_bcast) {
     asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(x) : "v"(b), "m"(*p));
     return x;
@@ -175,6 +183,11 @@ void add(const char* label = nullptr) {
   add<op::dpbusd, op::cvt>();
   add<op::dpbusd, op::add>();
   add<op::dpbusd, op::unpack>();
+  add<op::shift, op::shift>();
+  add<op::andd, op::andd>();
+  add<op::dpbusd, op::shift>();
+  add<op::dpbusd, op::andd>();
+  add<op::shift, op::andd>();
   add<op::fma, op::cvt>();
   add<op::pshufb, op::permd>();
   add<op::pshufb, op::cvt>();
