@@ -549,41 +549,14 @@ inline __m512i q6_k_operand(const uma::kernels::x16_block_q6_k& xb, int h, int k
   return _mm512_ternarylogic_epi32(lo, hi, m30, 0xF8);  // lo | (hi & 0x30)
 }
 
-// Prefill: a task's Q3_K group-blocks with their operands made once (x16_expand_sd; Q6_K's:
-// matmul_x16_q6w-inl.h);
-// their scales and d as they are. Operand(x, h, k, q): the values of sub-block q's elements
-// 128h + 32q + 4k.. of the 16 rows.
-template <class Src>
-struct x16_sd_wide {
-  uint8_t q[64][64];  // Operand(h, k, q) at q[32 h + 4 k + q]
-  std::remove_cvref_t<decltype(Src::scales)> scales;
-  uint16_t d[16];
-};
-
-template <class Src, __m512i (*Operand)(const Src&, int, int, int)>
-size_t x16_expand_sd(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out) {
-  return expand_k_groups<x16_sd_wide<Src>, Src>(
-      packed, rows, cols, out,
-      [](const Src& x, int i) { return Operand(x, i / 32, i / 4 % 8, i % 4); },
-      [](const Src& x, x16_sd_wide<Src>& o) {
-        std::memcpy(o.scales, x.scales, sizeof(o.scales));
-        std::memcpy(o.d, x.d, sizeof(o.d));
-      });
-}
-
 // The 4 quarters q of dword column k of half h (elements 128h + 32q + 4k.. of the 16 rows)
-// against C activation rows: d[c][q] += v_q . y_c, v_q loaded as x16_expand_sd left it (B a
-// x16_sd_wide) or made by Operand.
+// against C activation rows: d[c][q] += v_q . y_c, v_q made by Operand.
 template <int C, auto Operand, class B>
 [[gnu::always_inline]] inline void k16_quarters(const B& xb, int h, int k,
                                                 const block_q8_k* const (&y)[C], int64_t b,
                                                 __m512i (&d)[C][4]) {
   for (int q = 0; q < 4; ++q) {
-    __m512i v;
-    if constexpr (requires { xb.q; })
-      v = _mm512_loadu_si512(xb.q[32 * h + 4 * k + q]);
-    else
-      v = Operand(xb, h, k, q);
+    const __m512i v = Operand(xb, h, k, q);
     for (int c = 0; c < C; ++c)
       d[c][q] = dpbusd_bcast(d[c][q], v, y[c][b].qs + 128 * h + 32 * q + 4 * k);
   }
@@ -660,7 +633,7 @@ void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
 }
 
 #include "kernels/x86/matmul_x16_k23-inl.h"
-#include "kernels/x86/matmul_x16_q6w-inl.h"
+#include "kernels/x86/matmul_x16_signed-inl.h"
 
 void x16_q6_k_matvec(const gemm_args& g) {
   x16_sweep<2>(
@@ -710,13 +683,12 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   b.x16_expand[static_cast<size_t>(dtype::q5_1)] = x16_expand<x16_q5_1_fmt, q5_1_bytes>;
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_1)] = x16_legacy_gemm<q5_1_bytes>;
   b.x16_expand[static_cast<size_t>(dtype::q6_k)] = x16_expand_q6_k_signed;
-  b.x16_expand[static_cast<size_t>(dtype::q3_k)] =
-      x16_expand_sd<uma::kernels::x16_block_q3_k, k23_operand<uma::kernels::x16_block_q3_k>>;
-  b.gemm_x16_expanded[static_cast<size_t>(dtype::q3_k)] = x16_q3_k_gemm_wide;
+  b.x16_expand[static_cast<size_t>(dtype::q3_k)] = x16_expand_q3_k_signed;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q3_k)] = x16_gemm_signed;
   b.x16_expand[static_cast<size_t>(dtype::q5_k)] = x16_expand_k4<uma::kernels::x16_block_q5_k>;
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_k)] = x16_k4_gemm_wide;
   // Q4_K's nibbles (3 ops a column) gain nothing from it: prefill_seq 977 -> 957 GOPS.
-  b.gemm_x16_expanded[static_cast<size_t>(dtype::q6_k)] = x16_q6_k_gemm_signed;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q6_k)] = x16_gemm_signed;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_0)] = x16_offsets_prep<8>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_0)] = x16_offsets_prep<16>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep<128>;

@@ -38,17 +38,12 @@ inline __m512i k23_operand(const B& xb, int n, int k, int j) {
   }
 }
 
-using x16_q3_k_wide = x16_sd_wide<uma::kernels::x16_block_q3_k>;  // x16_expand_sd's
-
 // Two: Q2_K instead (x16_block_q2_k: v = q, 4-bit scales and mins in the 16 scale bytes, no
-// offset; the min term dmin x sum_s min_s x bsum_s by vpdpwssd, as Q4_K's). Wide: Q3_K's
-// operands as x16_expand_sd made them.
-template <int C, bool Prefetch = true, bool Two = false, bool Wide = false>
+// offset; the min term dmin x sum_s min_s x bsum_s by vpdpwssd, as Q4_K's). Many-row prefill of
+// Q3_K: x16_signed_tile (matmul_x16_signed-inl.h).
+template <int C, bool Prefetch = true, bool Two = false>
 void x16_q3_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
-  static_assert(!(Wide && (Two || Prefetch)));
-  using B = std::conditional_t<
-      Wide, x16_q3_k_wide,
-      std::conditional_t<Two, uma::kernels::x16_block_q2_k, uma::kernels::x16_block_q3_k>>;
+  using B = std::conditional_t<Two, uma::kernels::x16_block_q2_k, uma::kernels::x16_block_q3_k>;
   constexpr int lines = static_cast<int>((sizeof(B) + 63) / 64);
   const int64_t nb = g.cols / 256;
   const B* x = reinterpret_cast<const B*>(g.w) + gi * nb;
@@ -124,10 +119,4 @@ void x16_q3_k_gemm(const gemm_args& g) {
   x16_sweep<4>(
       g, [&](int64_t gi, int64_t c) { x16_q3_k_tile<4, false, Two>(g, gi, c); },
       [&](int64_t gi, int64_t c) { x16_q3_k_tile<1, false, Two>(g, gi, c); });
-}
-// Over a task's expanded Q3_K group-blocks (x16_expand_sd).
-inline void x16_q3_k_gemm_wide(const gemm_args& g) {
-  x16_sweep<4>(
-      g, [&](int64_t gi, int64_t c) { x16_q3_k_tile<4, false, false, true>(g, gi, c); },
-      [&](int64_t gi, int64_t c) { x16_q3_k_tile<1, false, false, true>(g, gi, c); });
 }

@@ -1,0 +1,159 @@
+// AVX-512 VNNI prefill of Q6_K and Q3_K over a task's x16 group-blocks expanded once (layout
+// below), included by matmul_x16-inl.h inside the anonymous namespace after the Q6_K and Q3_K
+// tiles, whose operand makers (q6_k_operand, k23_operand) and scale decoding it shares.
+//
+// The rows-as-lanes tiles (x16_q6_k_tile, x16_q3_k_tile) multiply unsigned values (Q6_K 0..63,
+// Q3_K 0..7) against the signed activation and take the offset (32, 4) afterwards: offset x
+// sum_s scale_s x bsum_s, 8 vpdpwssd per 16 rows and activation row a super-block, and they decode
+// the scales on every pass. Here the expanded operands are the signed values q - offset and the
+// activation the unsigned one (its bytes + 128, made on the tile's stack a super-block at a
+// time), so the offset term becomes 128 x sum_s scale_s x (sum of sub-block s's q - offset): a
+// constant of the row, made with the operands. sum_s scale_s sum_i (q_i - offset) a_i =
+// sum_s scale_s sum_i (q_i - offset) (a_i + 128) - that constant: the reference's integers
+// exactly, and no multiply spent on the offset.
+#pragma once
+
+// A Q6_K or Q3_K x16 group-block made ready for x16_signed_tile.
+struct alignas(64) x16_signed_wide {
+  int8_t q[64][64];        // Operand(h, k, j) - offset at q[32 h + 4 k + j]
+  int32_t scales[16][16];  // scale of sub-block s of the 16 rows, signed
+  int32_t bias[16];        // 128 x sum_s scales[s] x (sum of sub-block s's q - offset), a row
+  uint16_t d[16];
+};
+
+// Src's group-blocks into x16_signed_wide ones. Operand(x, h, k, j): the unsigned values of
+// sub-blocks 8 h + 2 j, 8 h + 2 j + 1's elements 128 h + 32 j + 4 k.. (k < 4: the first); Offset:
+// what they exceed the reference's signed values by; scales(x, s): sub-block s's scale, signed,
+// in the 16 dword lanes.
+template <class Src, __m512i (*Operand)(const Src&, int, int, int), int Offset, class Scales>
+size_t x16_expand_signed(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out,
+                         const Scales& scales) {
+  const int64_t blocks = rows / 16 * (cols / 256);
+  const size_t bytes = static_cast<size_t>(blocks) * sizeof(x16_signed_wide);
+  if (out == nullptr) return bytes;
+  const auto* x = reinterpret_cast<const Src*>(packed);
+  auto* o = reinterpret_cast<x16_signed_wide*>(out);
+  const __m512i off = _mm512_set1_epi8(Offset), ones = _mm512_set1_epi8(1);
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m512i bias = _mm512_setzero_si512();
+    for (int s = 0; s < 16; ++s) {  // s = 8 h + 2 j + half: elements 128 h + 32 j + 16 half..
+      const int h = s / 8, j = s / 2 % 4, half = s % 2;
+      __m512i sum = _mm512_setzero_si512();  // the sub-block's signed values summed, a row
+      for (int k = 4 * half; k < 4 * half + 4; ++k) {
+        const __m512i v = _mm512_sub_epi8(Operand(x[b], h, k, j), off);
+        _mm512_storeu_si512(o[b].q[32 * h + 4 * k + j], v);
+        sum = _mm512_dpbusd_epi32(sum, ones, v);
+      }
+      const __m512i sc = scales(x[b], s);
+      _mm512_storeu_si512(o[b].scales[s], sc);
+      bias = _mm512_add_epi32(bias, _mm512_mullo_epi32(sc, sum));
+    }
+    _mm512_storeu_si512(o[b].bias, _mm512_slli_epi32(bias, 7));
+    std::memcpy(o[b].d, x[b].d, sizeof(o[b].d));
+  }
+  return bytes;
+}
+
+inline size_t x16_expand_q6_k_signed(const uint8_t* packed, int64_t rows, int64_t cols,
+                                     uint8_t* out) {
+  using src = uma::kernels::x16_block_q6_k;
+  return x16_expand_signed<src, q6_k_operand, 32>(packed, rows, cols, out, [](const src& x, int s) {
+    return dword_sbyte(_mm512_loadu_si512(x.scales[s / 4]), s % 4);
+  });
+}
+
+inline size_t x16_expand_q3_k_signed(const uint8_t* packed, int64_t rows, int64_t cols,
+                                     uint8_t* out) {
+  using src = uma::kernels::x16_block_q3_k;
+  return x16_expand_signed<src, k23_operand<src>, 4>(
+      packed, rows, cols, out, [](const src& x, int s) {
+        __m512i sc[4];  // decoded again for each s: once per task, not per pass
+        q3_k_scales16(_mm512_loadu_si512(x.scales[0]), _mm512_loadu_si512(x.scales[1]),
+                      _mm512_loadu_si512(x.scales[2]), sc);
+        return _mm512_sub_epi32(_mm512_shuffle_epi8(sc[s / 4], dword_byte_index(s % 4)),
+                                _mm512_set1_epi32(32));
+      });
+}
+
+// acc + vpdpbusd(u, v): u's unsigned bytes against v's signed ones. In asm: with the intrinsic
+// GCC copied every accumulator to a new register around each product.
+inline __m512i dpbusd_acc(__m512i acc, __m512i u, __m512i v) {
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(v));
+  return acc;
+}
+
+// C activation rows against G groups' expanded blocks (gi, gi + 1): one 16-element sub-block at
+// a time, each activation dword broadcast once (a load, no multiply-pipe slot on Zen 5: bench_isa
+// vpdpbusd+vpbroadcastd) and used by the G groups, each operand vector loaded once and used C
+// times. The super-block's activation bytes + 128 are made on the stack once per tile.
+template <int G, int C>
+void x16_signed_tile(const gemm_args& g, int64_t gi, int64_t c0) {
+  const int64_t nb = g.cols / 256;
+  const x16_signed_wide* x[G];
+  for (int r = 0; r < G; ++r) x[r] = reinterpret_cast<const x16_signed_wide*>(g.w) + (gi + r) * nb;
+  const block_q8_k* y[C];
+  for (int c = 0; c < C; ++c)
+    y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
+  alignas(64) uint8_t a[C][256];
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512 acc[G][C];
+  for (int r = 0; r < G; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int c = 0; c < C; ++c)
+      for (int i = 0; i < 4; ++i)
+        _mm512_store_si512(a[c] + 64 * i,
+                           _mm512_xor_si512(_mm512_loadu_si512(y[c][b].qs + 64 * i), flip));
+    __m512i sumi[G][C];
+    for (int r = 0; r < G; ++r)
+      for (int c = 0; c < C; ++c) sumi[r][c] = _mm512_setzero_si512();
+    for (int s = 0; s < 16; ++s) {  // elements 128 h + 32 j + 16 half .. + 15
+      const int h = s / 8, j = s / 2 % 4, half = s % 2;
+      __m512i d[G][C];
+      for (int r = 0; r < G; ++r)
+        for (int c = 0; c < C; ++c) d[r][c] = _mm512_setzero_si512();
+      for (int k = 4 * half; k < 4 * half + 4; ++k) {
+        __m512i v[G];
+        for (int r = 0; r < G; ++r) v[r] = _mm512_loadu_si512(x[r][b].q[32 * h + 4 * k + j]);
+        for (int c = 0; c < C; ++c) {
+          int32_t word;
+          std::memcpy(&word, a[c] + 128 * h + 32 * j + 4 * k, sizeof(word));
+          const __m512i u = _mm512_set1_epi32(word);
+          for (int r = 0; r < G; ++r) d[r][c] = dpbusd_acc(d[r][c], u, v[r]);
+        }
+      }
+      for (int r = 0; r < G; ++r) {
+        const __m512i sc = _mm512_loadu_si512(x[r][b].scales[s]);
+        for (int c = 0; c < C; ++c)
+          sumi[r][c] = _mm512_add_epi32(sumi[r][c], _mm512_mullo_epi32(d[r][c], sc));
+      }
+    }
+    for (int r = 0; r < G; ++r) {
+      const __m512i bias = _mm512_loadu_si512(x[r][b].bias);
+      const __m512 dx = _mm512_cvtph_ps(load256(x[r][b].d));
+      for (int c = 0; c < C; ++c) {
+        const __m512 dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(sumi[r][c], bias));
+        acc[r][c] = _mm512_fmadd_ps(dot, _mm512_mul_ps(_mm512_set1_ps(y[c][b].d), dx), acc[r][c]);
+      }
+    }
+  }
+  for (int r = 0; r < G; ++r)
+    for (int c = 0; c < C; ++c) _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + (gi + r) * 16, acc[r][c]);
+}
+
+// Over a task's expanded group-blocks (x16_expand_signed): two groups and four activation
+// rows a pass.
+inline void x16_gemm_signed(const gemm_args& g) {
+  const int64_t groups = g.rows / 16;
+  int64_t gi = 0;
+  for (; gi + 2 <= groups; gi += 2) {
+    int64_t c = 0;
+    for (; c + 4 <= g.n; c += 4) x16_signed_tile<2, 4>(g, gi, c);
+    for (; c < g.n; ++c) x16_signed_tile<2, 1>(g, gi, c);
+  }
+  for (; gi < groups; ++gi) {
+    int64_t c = 0;
+    for (; c + 4 <= g.n; c += 4) x16_signed_tile<1, 4>(g, gi, c);
+    for (; c < g.n; ++c) x16_signed_tile<1, 1>(g, gi, c);
+  }
+}
