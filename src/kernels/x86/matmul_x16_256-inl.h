@@ -518,6 +518,22 @@ inline __m256i q3_k_scales4_256(__m256i u0, __m256i u1, __m256i u2, int t) {
   return _mm256_or_si256(low, high);
 }
 
+// Quarter j's values v (0..7; Q2_K's 0..3 without the hmask bit) at qs dword column 8 n + k,
+// rows 8 rh.. .
+template <class B>
+inline __m256i q3_k_quarter_256(const B& xb, int n, int k, int j, int rh) {
+  const __m256i qv = load256(xb.qs[8 * n + k] + 32 * rh);
+  const __m256i v = _mm256_and_si256(_mm256_srli_epi16(qv, 2 * j), _mm256_set1_epi8(0x03));
+  if constexpr (std::is_same_v<B, uma::kernels::x16_block_q2_k>) {
+    return v;
+  } else {
+    const int hb = 4 * n + j;  // the hmask bit of this quarter, to bit 2
+    const __m256i hv = load256(xb.hmask[k] + 32 * rh);
+    const __m256i h = hb >= 2 ? _mm256_srli_epi16(hv, hb - 2) : _mm256_slli_epi16(hv, 2 - hb);
+    return _mm256_or_si256(v, _mm256_and_si256(h, _mm256_set1_epi8(0x04)));
+  }
+}
+
 // Two: Q2_K instead (v = q, 4-bit scales and mins, the min term as Q4_K's).
 template <int C, bool Two = false>
 void x16_256_q3_k_tile(const gemm_args& g, int64_t gi, int rh, int64_t c0) {
@@ -528,7 +544,6 @@ void x16_256_q3_k_tile(const gemm_args& g, int64_t gi, int rh, int64_t c0) {
   activation_rows(g, c0, y);
   __m256 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
-  const __m256i m3 = _mm256_set1_epi8(0x03), bit2 = _mm256_set1_epi8(0x04);
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   for (int64_t b = 0; b < nb; ++b) {
     const B& xb = x[b];
@@ -548,16 +563,8 @@ void x16_256_q3_k_tile(const gemm_args& g, int64_t gi, int rh, int64_t c0) {
         for (int j = 0; j < 4; ++j) {
           __m256i d[C];
           for (int c = 0; c < C; ++c) d[c] = _mm256_setzero_si256();
-          const int hb = 4 * n + j;  // Q3_K: the hmask bit of this quarter, to bit 2
           for (int k = 4 * half; k < 4 * half + 4; ++k) {
-            const __m256i qv = load256(xb.qs[8 * n + k] + 32 * rh);
-            __m256i v = _mm256_and_si256(_mm256_srli_epi16(qv, 2 * j), m3);
-            if constexpr (!Two) {
-              const __m256i hv = load256(xb.hmask[k] + 32 * rh);
-              const __m256i h =
-                  hb >= 2 ? _mm256_srli_epi16(hv, hb - 2) : _mm256_slli_epi16(hv, 2 - hb);
-              v = _mm256_or_si256(v, _mm256_and_si256(h, bit2));
-            }
+            const __m256i v = q3_k_quarter_256(xb, n, k, j, rh);
             for (int c = 0; c < C; ++c) {
               const int8_t* yq = y[c][b].qs + 128 * n + 32 * j + 4 * k;
               d[c] = dot_us(d[c], v, _mm256_set1_epi32(load_i32(yq)));
@@ -613,6 +620,8 @@ void x16_256_q3_k_gemm(const gemm_args& g) {
     }
 }
 
+#include "kernels/x86/matmul_x16_256_signed-inl.h"
+
 // The x16 prefill entries of the 256-bit builds (no x16 decode kernels: --repack stays an
 // AVX-512 option).
 inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
@@ -633,6 +642,11 @@ inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
   b.gemm_x16[static_cast<size_t>(dtype::q5_k)] = x16_256_q4_k_gemm<uma::kernels::x16_block_q5_k>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_k)] = x16_q4_k_pairs_prep;
   b.gemm_x16[static_cast<size_t>(dtype::q6_k)] = x16_256_q6_k_gemm;
+  // Many-row prefill of Q6_K / Q3_K over their signed expansion (matmul_x16_256_signed-inl.h).
+  b.x16_expand[static_cast<size_t>(dtype::q6_k)] = x16_expand_q6_k_signed_256;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q6_k)] = x16_gemm_signed_256;
+  b.x16_expand[static_cast<size_t>(dtype::q3_k)] = x16_expand_q3_k_signed_256;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q3_k)] = x16_gemm_signed_256;
 #if UMA_AVXVNNI
   // Batched decode through the x16 tiles from 8 rows (AVX2: the default, 16).
   for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q2_k, dtype::q3_k, dtype::q4_k,

@@ -13,18 +13,10 @@
 // exactly, and no multiply spent on the offset.
 #pragma once
 
-// A Q6_K or Q3_K x16 group-block made ready for x16_signed_tile.
-struct alignas(64) x16_signed_wide {
-  int8_t q[64][64];        // Operand(h, k, j) - offset at q[32 h + 4 k + j]
-  int32_t scales[16][16];  // scale of sub-block s of the 16 rows, signed
-  int32_t bias[16];        // 128 x sum_s scales[s] x (sum of sub-block s's q - offset), a row
-  uint16_t d[16];
-};
-
-// Src's group-blocks into x16_signed_wide ones. Operand(x, h, k, j): the unsigned values of
-// sub-blocks 8 h + 2 j, 8 h + 2 j + 1's elements 128 h + 32 j + 4 k.. (k < 4: the first); Offset:
-// what they exceed the reference's signed values by; scales(x, s): sub-block s's scale, signed,
-// in the 16 dword lanes.
+// Src's group-blocks into x16_signed_wide ones (matmul_x16_256_signed-inl.h). Operand(x, h, k, j):
+// the unsigned values of sub-blocks 8 h + 2 j, 8 h + 2 j + 1's elements 128 h + 32 j + 4 k.. (k <
+// 4: the first); Offset: what they exceed the reference's signed values by; scales(x, s): sub-block
+// s's scale, signed, in the 16 dword lanes.
 template <class Src, __m512i (*Operand)(const Src&, int, int, int), int Offset, class Scales>
 size_t x16_expand_signed(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out,
                          const Scales& scales) {
