@@ -361,15 +361,8 @@ inline void q4_k_operands(const B& x, int p, int j, __m512i& lo, __m512i& hi) {
   }
 }
 
-// Prefill: a task's Q4_K / Q5_K group-blocks with their operands made once (x16_expand_k4)
-// instead of once per pass of 4 activation rows; the scales as they are.
-struct x16_k4_wide {
-  uint16_t d[16];
-  uint16_t dmin[16];
-  uint8_t scales[3][64];
-  uint8_t q[64][64];  // q4_k_operands(p, j) at q[2 (8 p + j)] (lo) and q[2 (8 p + j) + 1] (hi)
-};
-
+// Prefill: a task's Q5_K group-blocks with their operands made once (x16_expand_k4, into
+// x16_k4_wide: matmul_x16_256-inl.h) instead of once per pass of 4 activation rows.
 template <class B>
 size_t x16_expand_k4(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out) {
   return expand_k_groups<x16_k4_wide, B>(

@@ -315,18 +315,69 @@ inline __m256i add_fifth_bit_256(__m256i base, __m256i v, int from) {
   return _mm256_or_si256(base, _mm256_and_si256(s, _mm256_set1_epi8(0x10)));
 }
 
-// Rows 8h..8h+7 of group gi against activation rows [c0, c0 + C). B: x16_block_q4_k, or
-// x16_block_q5_k (each value's fifth bit from qh, as the AVX-512 tile).
+// A Q4_K / Q5_K group-block with its operands made once per prefill task (x16_expand_k4 on
+// AVX-512, x16_expand_q5_k_256 here: Q5_K, whose fifth bits cost most to merge); the scales as
+// they are.
+struct x16_k4_wide {
+  uint16_t d[16];
+  uint16_t dmin[16];
+  uint8_t scales[3][64];
+  uint8_t q[64][64];  // q4_k_operands(p, j) at q[2 (8 p + j)] (lo) and q[2 (8 p + j) + 1] (hi)
+};
+
+// The operands of dword column j of sub-block pair p, rows 8 h.. (lo: elements 64 p + 4 j..,
+// hi: 64 p + 32 + 4 j..), with Q5_K's fifth bits; as they are from an x16_k4_wide.
+template <class B>
+inline void q4_k_operands_256(const B& xb, int p, int j, int h, __m256i& lo, __m256i& hi) {
+  if constexpr (std::is_same_v<B, x16_k4_wide>) {
+    lo = load256(xb.q[2 * (8 * p + j)] + 32 * h);
+    hi = load256(xb.q[2 * (8 * p + j) + 1] + 32 * h);
+  } else {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i raw = load256(xb.qs[8 * p + j] + 32 * h);
+    lo = _mm256_and_si256(raw, low4);
+    hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+    if constexpr (std::is_same_v<B, uma::kernels::x16_block_q5_k>) {
+      const __m256i qh = load256(xb.qh[j] + 32 * h);
+      lo = add_fifth_bit_256(lo, qh, 2 * p);
+      hi = add_fifth_bit_256(hi, qh, 2 * p + 1);
+    }
+  }
+}
+
+inline size_t x16_expand_q5_k_256(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out) {
+  const int64_t blocks = rows / 16 * (cols / 256);
+  const size_t bytes = static_cast<size_t>(blocks) * sizeof(x16_k4_wide);
+  if (out == nullptr) return bytes;
+  const auto* x = reinterpret_cast<const uma::kernels::x16_block_q5_k*>(packed);
+  auto* o = reinterpret_cast<x16_k4_wide*>(out);
+  for (int64_t b = 0; b < blocks; ++b) {
+    for (int p = 0; p < 4; ++p)
+      for (int j = 0; j < 8; ++j)
+        for (int h = 0; h < 2; ++h) {
+          __m256i lo, hi;
+          q4_k_operands_256(x[b], p, j, h, lo, hi);
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(o[b].q[2 * (8 * p + j)] + 32 * h), lo);
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(o[b].q[2 * (8 * p + j) + 1] + 32 * h), hi);
+        }
+    std::memcpy(o[b].d, x[b].d, sizeof(o[b].d));
+    std::memcpy(o[b].dmin, x[b].dmin, sizeof(o[b].dmin));
+    std::memcpy(o[b].scales, x[b].scales, sizeof(o[b].scales));
+  }
+  return bytes;
+}
+
+// Rows 8h..8h+7 of group gi against activation rows [c0, c0 + C). B: x16_block_q4_k,
+// x16_block_q5_k (each value's fifth bit from qh, as the AVX-512 tile) or x16_k4_wide.
 template <int C, class B = uma::kernels::x16_block_q4_k>
 void x16_256_q4_k_tile(const gemm_args& g, int64_t gi, int h, int64_t c0, const int32_t* pairs) {
-  constexpr bool five = std::is_same_v<B, uma::kernels::x16_block_q5_k>;
   const int64_t nb = g.cols / 256;
   const B* x = reinterpret_cast<const B*>(g.w) + gi * nb;
   const block_q8_k* y[C];
   activation_rows(g, c0, y);
   __m256 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
-  const __m256i low4 = _mm256_set1_epi8(0x0F), m1 = _mm256_set1_epi32(0x3f3f3f3f);
+  const __m256i m1 = _mm256_set1_epi32(0x3f3f3f3f);
   const __m256i m2 = _mm256_set1_epi32(0x0f0f0f0f), m3 = _mm256_set1_epi32(0x03030303);
   for (int64_t b = 0; b < nb; ++b) {
     const B& xb = x[b];
@@ -345,14 +396,8 @@ void x16_256_q4_k_tile(const gemm_args& g, int64_t gi, int h, int64_t c0, const 
       __m256i da[C], db[C];
       for (int c = 0; c < C; ++c) da[c] = db[c] = _mm256_setzero_si256();
       for (int j = 0; j < 8; ++j) {
-        const __m256i raw = load256(xb.qs[8 * p + j] + 32 * h);
-        __m256i lo = _mm256_and_si256(raw, low4);
-        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
-        if constexpr (five) {
-          const __m256i qh = load256(xb.qh[j] + 32 * h);
-          lo = add_fifth_bit_256(lo, qh, 2 * p);
-          hi = add_fifth_bit_256(hi, qh, 2 * p + 1);
-        }
+        __m256i lo, hi;
+        q4_k_operands_256(xb, p, j, h, lo, hi);
         for (int c = 0; c < C; ++c) {
           const int8_t* yq = y[c][b].qs + 64 * p + 4 * j;
           da[c] = dot_us(da[c], lo, _mm256_set1_epi32(load_i32(yq)));
@@ -641,6 +686,8 @@ inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_k)] = x16_q4_k_pairs_prep;
   b.gemm_x16[static_cast<size_t>(dtype::q5_k)] = x16_256_q4_k_gemm<uma::kernels::x16_block_q5_k>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_k)] = x16_q4_k_pairs_prep;
+  b.x16_expand[static_cast<size_t>(dtype::q5_k)] = x16_expand_q5_k_256;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_k)] = x16_256_q4_k_gemm<x16_k4_wide>;
   b.gemm_x16[static_cast<size_t>(dtype::q6_k)] = x16_256_q6_k_gemm;
   // Many-row prefill of Q6_K / Q3_K over their signed expansion (matmul_x16_256_signed-inl.h).
   b.x16_expand[static_cast<size_t>(dtype::q6_k)] = x16_expand_q6_k_signed_256;
