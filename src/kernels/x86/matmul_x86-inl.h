@@ -31,6 +31,7 @@
 #include "kernels/backend.h"
 #include "tensor/blocks.h"
 #include "util/aligned.h"
+#include "util/cpu_features.h"
 
 namespace {
 
@@ -734,9 +735,10 @@ void float_gemm(const gemm_args& g) {
   drive<float_t<F>::template t, gemm_r, gemm_c>(g);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Activation converters (convert_x86-inl.h).
-#include "kernels/x86/convert_x86-inl.h"
+#if UMA_VNNI
+#include "kernels/x86/matmul_float512-inl.h"
+#endif
+#include "kernels/x86/convert_x86-inl.h"  // the activation converters
 
 void fill_table(uma::kernels::matmul_backend& b) {
   using uma::dtype;
@@ -758,6 +760,9 @@ void fill_table(uma::kernels::matmul_backend& b) {
   set(dtype::f32, float_matvec<f32_fmt>, float_gemm<f32_fmt>);
   set(dtype::f16, float_matvec<f16_fmt>, float_gemm<f16_fmt>);
   set(dtype::bf16, float_matvec<bf16_fmt>, float_gemm<bf16_fmt>);
+#if UMA_VNNI
+  fill_float512_table(b);  // 512-bit F32 / F16, and BF16 by vdpbf16ps where the CPU has it
+#endif
   b.convert[static_cast<size_t>(act_format::q8_0)] = convert_q8_0;
   b.convert[static_cast<size_t>(act_format::q8_1)] = convert_q8_1;
   b.convert[static_cast<size_t>(act_format::q8_k)] = convert_q8_k;
