@@ -575,61 +575,6 @@ void q6k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Float formats: F32 x F32, F16 x F16 (F16C), BF16 x BF16 (shifted into F32).
-
-struct f32_fmt {
-  using elem = float;
-  static __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
-  static float one(const float* p) { return *p; }
-};
-struct f16_fmt {
-  using elem = uint16_t;
-  static __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(load128(p)); }
-  static float one(const uint16_t* p) { return h2f(*p); }
-};
-struct bf16_fmt {
-  using elem = uint16_t;
-  static __m256 load8(const uint16_t* p) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(load128(p)), 16));
-  }
-  static float one(const uint16_t* p) {
-    const uint32_t b = static_cast<uint32_t>(*p) << 16;
-    float f;
-    std::memcpy(&f, &b, 4);
-    return f;
-  }
-};
-
-template <class F, int R, int C>
-void float_tile(const gemm_args& g, int64_t r0, int64_t c0) {
-  using E = typename F::elem;
-  const E* x[R];
-  const E* y[C];
-  for (int r = 0; r < R; ++r)
-    x[r] = reinterpret_cast<const E*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes);
-  for (int c = 0; c < C; ++c)
-    y[c] = reinterpret_cast<const E*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
-  __m256 acc[R][C];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= g.cols; i += 8) {
-    __m256 yv[C];
-    for (int c = 0; c < C; ++c) yv[c] = F::load8(y[c] + i);
-    for (int r = 0; r < R; ++r) {
-      const __m256 xv = F::load8(x[r] + i);
-      for (int c = 0; c < C; ++c) acc[r][c] = _mm256_fmadd_ps(xv, yv[c], acc[r][c]);
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) {
-      float s = hsum(acc[r][c]);
-      for (int64_t k = i; k < g.cols; ++k) s += F::one(x[r] + k) * F::one(y[c] + k);
-      g.y[(c0 + c) * g.ldy + r0 + r] = s;
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Tile drivers: full R x C tiles, then the row and activation tails.
 
 template <template <int, int> class T, int R, int C>
@@ -681,13 +626,6 @@ template <int R, int C>
 struct q6k_t {
   static void run(const gemm_args& g, int64_t r, int64_t c) { q6k_tile<R, C>(g, r, c); }
 };
-template <class F>
-struct float_t {
-  template <int R, int C>
-  struct t {
-    static void run(const gemm_args& g, int64_t r, int64_t c) { float_tile<F, R, C>(g, r, c); }
-  };
-};
 
 // Register budget: AVX-512VL has 32 vector registers, AVX2 16.
 #if UMA_VNNI
@@ -726,19 +664,8 @@ void q6k_matvec(const gemm_args& g) {
 void q6k_gemm(const gemm_args& g) {
   drive<q6k_t, 1, 4>(g);
 }
-template <class F>
-void float_matvec(const gemm_args& g) {
-  drive<float_t<F>::template t, 4, 1>(g);
-}
-template <class F>
-void float_gemm(const gemm_args& g) {
-  drive<float_t<F>::template t, gemm_r, gemm_c>(g);
-}
-
-#if UMA_VNNI
-#include "kernels/x86/matmul_float512-inl.h"
-#endif
-#include "kernels/x86/convert_x86-inl.h"  // the activation converters
+#include "kernels/x86/convert_x86-inl.h"   // the activation converters
+#include "kernels/x86/matmul_float-inl.h"  // F32 / F16 / BF16 weights
 
 void fill_table(uma::kernels::matmul_backend& b) {
   using uma::dtype;
@@ -757,12 +684,7 @@ void fill_table(uma::kernels::matmul_backend& b) {
   set(dtype::q6_k, q6k_matvec, q6k_gemm);
   set(dtype::q2_k, q23k_matvec<false>, q23k_gemm<false>);
   set(dtype::q3_k, q23k_matvec<true>, q23k_gemm<true>);
-  set(dtype::f32, float_matvec<f32_fmt>, float_gemm<f32_fmt>);
-  set(dtype::f16, float_matvec<f16_fmt>, float_gemm<f16_fmt>);
-  set(dtype::bf16, float_matvec<bf16_fmt>, float_gemm<bf16_fmt>);
-#if UMA_VNNI
-  fill_float512_table(b);  // 512-bit F32 / F16, and BF16 by vdpbf16ps where the CPU has it
-#endif
+  fill_float_table(b);
   b.convert[static_cast<size_t>(act_format::q8_0)] = convert_q8_0;
   b.convert[static_cast<size_t>(act_format::q8_1)] = convert_q8_1;
   b.convert[static_cast<size_t>(act_format::q8_k)] = convert_q8_k;
