@@ -677,11 +677,13 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_1)] = x16_legacy_gemm<q5_1_bytes>;
   b.x16_expand[static_cast<size_t>(dtype::q6_k)] = x16_expand_q6_k_signed;
   b.x16_expand[static_cast<size_t>(dtype::q3_k)] = x16_expand_q3_k_signed;
-  b.gemm_x16_expanded[static_cast<size_t>(dtype::q3_k)] = x16_gemm_signed;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q3_k)] = x16_gemm_signed<>;
+  b.x16_expand[static_cast<size_t>(dtype::q2_k)] = x16_expand_q2_k_signed;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q2_k)] = x16_gemm_signed<x16_signed_min_wide>;
   b.x16_expand[static_cast<size_t>(dtype::q5_k)] = x16_expand_k4<uma::kernels::x16_block_q5_k>;
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_k)] = x16_k4_gemm_wide;
   // Q4_K's nibbles (3 ops a column) gain nothing from it: prefill_seq 977 -> 957 GOPS.
-  b.gemm_x16_expanded[static_cast<size_t>(dtype::q6_k)] = x16_gemm_signed;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q6_k)] = x16_gemm_signed<>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q4_0)] = x16_offsets_prep<8>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_0)] = x16_offsets_prep<16>;
   b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep<128>;

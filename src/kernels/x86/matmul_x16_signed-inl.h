@@ -13,18 +13,31 @@
 // exactly, and no multiply spent on the offset.
 #pragma once
 
-// Src's group-blocks into x16_signed_wide ones (matmul_x16_256_signed-inl.h). Operand(x, h, k, j):
-// the unsigned values of sub-blocks 8 h + 2 j, 8 h + 2 j + 1's elements 128 h + 32 j + 4 k.. (k <
-// 4: the first); Offset: what they exceed the reference's signed values by; scales(x, s): sub-block
-// s's scale, signed, in the 16 dword lanes.
-template <class Src, __m512i (*Operand)(const Src&, int, int, int), int Offset, class Scales>
+// Q2_K's expansion: x16_signed_wide's fields (offset 0), then its mins as the tiles' min term
+// takes them.
+struct alignas(64) x16_signed_min_wide {
+  int8_t q[64][64];
+  int32_t scales[16][16];
+  int32_t bias[16];
+  uint16_t d[16];
+  int16_t mins[8][32];  // (min 2t, min 2t + 1) of each of the 16 rows, int16 pairs
+  uint16_t dmin[16];
+};
+
+// Src's group-blocks into Wide ones (x16_signed_wide: matmul_x16_256_signed-inl.h, or
+// x16_signed_min_wide). Operand(x, h, k, j): the unsigned values of sub-blocks 8 h + 2 j,
+// 8 h + 2 j + 1's elements 128 h + 32 j + 4 k.. (k < 4: the first); Offset: what they exceed the
+// reference's signed values by; scales(x, s): sub-block s's scale, signed, in the 16 dword lanes;
+// tail(x, o): what else o holds.
+template <class Wide, class Src, __m512i (*Operand)(const Src&, int, int, int), int Offset,
+          class Scales, class Tail>
 size_t x16_expand_signed(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out,
-                         const Scales& scales) {
+                         const Scales& scales, const Tail& tail) {
   const int64_t blocks = rows / 16 * (cols / 256);
-  const size_t bytes = static_cast<size_t>(blocks) * sizeof(x16_signed_wide);
+  const size_t bytes = static_cast<size_t>(blocks) * sizeof(Wide);
   if (out == nullptr) return bytes;
   const auto* x = reinterpret_cast<const Src*>(packed);
-  auto* o = reinterpret_cast<x16_signed_wide*>(out);
+  auto* o = reinterpret_cast<Wide*>(out);
   const __m512i off = _mm512_set1_epi8(Offset), ones = _mm512_set1_epi8(1);
   for (int64_t b = 0; b < blocks; ++b) {
     __m512i bias = _mm512_setzero_si512();
@@ -42,6 +55,7 @@ size_t x16_expand_signed(const uint8_t* packed, int64_t rows, int64_t cols, uint
     }
     _mm512_storeu_si512(o[b].bias, _mm512_slli_epi32(bias, 7));
     std::memcpy(o[b].d, x[b].d, sizeof(o[b].d));
+    tail(x[b], o[b]);
   }
   return bytes;
 }
@@ -49,21 +63,45 @@ size_t x16_expand_signed(const uint8_t* packed, int64_t rows, int64_t cols, uint
 inline size_t x16_expand_q6_k_signed(const uint8_t* packed, int64_t rows, int64_t cols,
                                      uint8_t* out) {
   using src = uma::kernels::x16_block_q6_k;
-  return x16_expand_signed<src, q6_k_operand, 32>(packed, rows, cols, out, [](const src& x, int s) {
-    return dword_sbyte(_mm512_loadu_si512(x.scales[s / 4]), s % 4);
-  });
+  return x16_expand_signed<x16_signed_wide, src, q6_k_operand, 32>(
+      packed, rows, cols, out,
+      [](const src& x, int s) { return dword_sbyte(_mm512_loadu_si512(x.scales[s / 4]), s % 4); },
+      [](const src&, x16_signed_wide&) {});
 }
 
 inline size_t x16_expand_q3_k_signed(const uint8_t* packed, int64_t rows, int64_t cols,
                                      uint8_t* out) {
   using src = uma::kernels::x16_block_q3_k;
-  return x16_expand_signed<src, k23_operand<src>, 4>(
-      packed, rows, cols, out, [](const src& x, int s) {
+  return x16_expand_signed<x16_signed_wide, src, k23_operand<src>, 4>(
+      packed, rows, cols, out,
+      [](const src& x, int s) {
         __m512i sc[4];  // decoded again for each s: once per task, not per pass
         q3_k_scales16(_mm512_loadu_si512(x.scales[0]), _mm512_loadu_si512(x.scales[1]),
                       _mm512_loadu_si512(x.scales[2]), sc);
         return _mm512_sub_epi32(_mm512_shuffle_epi8(sc[s / 4], dword_byte_index(s % 4)),
                                 _mm512_set1_epi32(32));
+      },
+      [](const src&, x16_signed_wide&) {});
+}
+
+// Q2_K: values 0..3 (no offset), 4-bit scales (low nibbles) and mins (high nibbles).
+inline size_t x16_expand_q2_k_signed(const uint8_t* packed, int64_t rows, int64_t cols,
+                                     uint8_t* out) {
+  using src = uma::kernels::x16_block_q2_k;
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  return x16_expand_signed<x16_signed_min_wide, src, k23_operand<src>, 0>(
+      packed, rows, cols, out,
+      [&](const src& x, int s) {
+        const __m512i sc = _mm512_and_si512(_mm512_loadu_si512(x.scales[s / 4]), low4);
+        return _mm512_shuffle_epi8(sc, dword_byte_index(s % 4));
+      },
+      [&](const src& x, x16_signed_min_wide& o) {
+        for (int t = 0; t < 8; ++t) {
+          const __m512i mn =
+              _mm512_and_si512(_mm512_srli_epi16(_mm512_loadu_si512(x.scales[t / 2]), 4), low4);
+          _mm512_storeu_si512(o.mins[t], dword_byte_pair(mn, (2 * t) % 4));
+        }
+        std::memcpy(o.dmin, x.dmin, sizeof(o.dmin));
       });
 }
 
@@ -77,12 +115,12 @@ inline __m512i dpbusd_acc(__m512i acc, __m512i u, __m512i v) {
 // C activation rows against G groups' expanded blocks (gi, gi + 1): one 16-element sub-block at
 // a time, each activation dword broadcast once (a load, no multiply-pipe slot on Zen 5: bench_isa
 // vpdpbusd+vpbroadcastd) and used by the G groups, each operand vector loaded once and used C
-// times. The super-block's activation bytes + 128 are made on the stack once per tile.
-template <int G, int C>
+// times. The activation bytes + 128 are made on the stack a super-block at a time.
+template <int G, int C, class B>
 void x16_signed_tile(const gemm_args& g, int64_t gi, int64_t c0) {
   const int64_t nb = g.cols / 256;
-  const x16_signed_wide* x[G];
-  for (int r = 0; r < G; ++r) x[r] = reinterpret_cast<const x16_signed_wide*>(g.w) + (gi + r) * nb;
+  const B* x[G];
+  for (int r = 0; r < G; ++r) x[r] = reinterpret_cast<const B*>(g.w) + (gi + r) * nb;
   const block_q8_k* y[C];
   for (int c = 0; c < C; ++c)
     y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
@@ -125,7 +163,15 @@ void x16_signed_tile(const gemm_args& g, int64_t gi, int64_t c0) {
       const __m512 dx = _mm512_cvtph_ps(load256(x[r][b].d));
       for (int c = 0; c < C; ++c) {
         const __m512 dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(sumi[r][c], bias));
-        acc[r][c] = _mm512_fmadd_ps(dot, _mm512_mul_ps(_mm512_set1_ps(y[c][b].d), dx), acc[r][c]);
+        const __m512 yd = _mm512_set1_ps(y[c][b].d);
+        acc[r][c] = _mm512_fmadd_ps(dot, _mm512_mul_ps(yd, dx), acc[r][c]);
+        if constexpr (std::is_same_v<B, x16_signed_min_wide>) {  // - dmin sum_s min_s bsum_s
+          __m512i summs = _mm512_setzero_si512();
+          for (int t = 0; t < 8; ++t)
+            summs = dpwssd_bcast(summs, _mm512_loadu_si512(x[r][b].mins[t]), y[c][b].bsums + 2 * t);
+          const __m512 dm = _mm512_cvtph_ps(load256(x[r][b].dmin));
+          acc[r][c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(summs), _mm512_mul_ps(yd, dm), acc[r][c]);
+        }
       }
     }
   }
@@ -133,19 +179,20 @@ void x16_signed_tile(const gemm_args& g, int64_t gi, int64_t c0) {
     for (int c = 0; c < C; ++c) _mm512_storeu_ps(g.y + (c0 + c) * g.ldy + (gi + r) * 16, acc[r][c]);
 }
 
-// Over a task's expanded group-blocks (x16_expand_signed): two groups and four activation
-// rows a pass.
-inline void x16_gemm_signed(const gemm_args& g) {
+// Over a task's expanded group-blocks (x16_expand_signed; B: x16_signed_wide, or
+// x16_signed_min_wide for Q2_K): two groups and four activation rows a pass.
+template <class B = x16_signed_wide>
+void x16_gemm_signed(const gemm_args& g) {
   const int64_t groups = g.rows / 16;
   int64_t gi = 0;
   for (; gi + 2 <= groups; gi += 2) {
     int64_t c = 0;
-    for (; c + 4 <= g.n; c += 4) x16_signed_tile<2, 4>(g, gi, c);
-    for (; c < g.n; ++c) x16_signed_tile<2, 1>(g, gi, c);
+    for (; c + 4 <= g.n; c += 4) x16_signed_tile<2, 4, B>(g, gi, c);
+    for (; c < g.n; ++c) x16_signed_tile<2, 1, B>(g, gi, c);
   }
   for (; gi < groups; ++gi) {
     int64_t c = 0;
-    for (; c + 4 <= g.n; c += 4) x16_signed_tile<1, 4>(g, gi, c);
-    for (; c < g.n; ++c) x16_signed_tile<1, 1>(g, gi, c);
+    for (; c + 4 <= g.n; c += 4) x16_signed_tile<1, 4, B>(g, gi, c);
+    for (; c < g.n; ++c) x16_signed_tile<1, 1, B>(g, gi, c);
   }
 }
