@@ -1,6 +1,6 @@
-// AVX-512 VNNI prefill of Q6_K and Q3_K over a task's x16 group-blocks expanded once (layout
-// below), included by matmul_x16-inl.h inside the anonymous namespace after the Q6_K and Q3_K
-// tiles, whose operand makers (q6_k_operand, k23_operand) and scale decoding it shares.
+// AVX-512 VNNI prefill of Q6_K, Q3_K and Q2_K over a task's x16 group-blocks expanded once
+// (layout below), included by matmul_x16-inl.h inside the anonymous namespace after the Q6_K and
+// Q3_K / Q2_K tiles, whose operand makers (q6_k_operand, k23_operand) and scale decoding it shares.
 //
 // The rows-as-lanes tiles (x16_q6_k_tile, x16_q3_k_tile) multiply unsigned values (Q6_K 0..63,
 // Q3_K 0..7) against the signed activation and take the offset (32, 4) afterwards: offset x
@@ -10,7 +10,8 @@
 // time), so the offset term becomes 128 x sum_s scale_s x (sum of sub-block s's q - offset): a
 // constant of the row, made with the operands. sum_s scale_s sum_i (q_i - offset) a_i =
 // sum_s scale_s sum_i (q_i - offset) (a_i + 128) - that constant: the reference's integers
-// exactly, and no multiply spent on the offset.
+// exactly, and no multiply spent on the offset. Q2_K (offset 0) keeps its min term, which depends
+// on the activation: its mins travel with the expansion.
 #pragma once
 
 // Q2_K's expansion: x16_signed_wide's fields (offset 0), then its mins as the tiles' min term
