@@ -689,11 +689,14 @@ inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
   b.x16_expand[static_cast<size_t>(dtype::q5_k)] = x16_expand_q5_k_256;
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_k)] = x16_256_q4_k_gemm<x16_k4_wide>;
   b.gemm_x16[static_cast<size_t>(dtype::q6_k)] = x16_256_q6_k_gemm;
-  // Many-row prefill of Q6_K / Q3_K over their signed expansion (matmul_x16_256_signed-inl.h).
+  // Many-row prefill of Q6_K / Q3_K / Q2_K over their signed expansion
+  // (matmul_x16_256_signed-inl.h).
   b.x16_expand[static_cast<size_t>(dtype::q6_k)] = x16_expand_q6_k_signed_256;
-  b.gemm_x16_expanded[static_cast<size_t>(dtype::q6_k)] = x16_gemm_signed_256;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q6_k)] = x16_gemm_signed_256<>;
   b.x16_expand[static_cast<size_t>(dtype::q3_k)] = x16_expand_q3_k_signed_256;
-  b.gemm_x16_expanded[static_cast<size_t>(dtype::q3_k)] = x16_gemm_signed_256;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q3_k)] = x16_gemm_signed_256<>;
+  b.x16_expand[static_cast<size_t>(dtype::q2_k)] = x16_expand_q2_k_signed_256;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q2_k)] = x16_gemm_signed_256<x16_signed_min_wide>;
 #if UMA_AVXVNNI
   // Batched decode through the x16 tiles from 8 rows (AVX2: the default, 16).
   for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q2_k, dtype::q3_k, dtype::q4_k,

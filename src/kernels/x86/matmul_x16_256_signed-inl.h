@@ -1,5 +1,5 @@
-// Q6_K and Q3_K prefill over a task's x16 group-blocks expanded once into signed operands (the
-// layout below), included by matmul_x16_256-inl.h inside the anonymous namespace in every x86
+// Q6_K, Q3_K and Q2_K prefill over a task's x16 group-blocks expanded once into signed operands
+// (the layout below), included by matmul_x16_256-inl.h inside the anonymous namespace in every x86
 // build after the 256-bit Q6_K / Q3_K tiles, whose operand makers it shares. The AVX-512 build
 // expands into the same layout and runs its own tile over it (matmul_x16_signed-inl.h, which
 // says why: the offset becomes a per-row constant, no multiply spent on it); the 256-bit builds
@@ -16,18 +16,30 @@ struct alignas(64) x16_signed_wide {
   int32_t bias[16];        // 128 x sum_s scales[s] x (sum of sub-block s's q - offset), a row
   uint16_t d[16];
 };
+// Q2_K's expansion: x16_signed_wide's fields (offset 0), then its mins as the tiles' min term
+// takes them.
+struct alignas(64) x16_signed_min_wide {
+  int8_t q[64][64];
+  int32_t scales[16][16];
+  int32_t bias[16];
+  uint16_t d[16];
+  int16_t mins[8][32];  // (min 2t, min 2t + 1) of each of the 16 rows, int16 pairs
+  uint16_t dmin[16];
+};
 
-// Src's group-blocks into x16_signed_wide ones, 8 rows at a time. Operand(x, h, k, j, rh): the
-// unsigned values of elements 128 h + 32 j + 4 k.. of rows 8 rh..; Offset: what they exceed the
-// reference's signed values by; scales(x, s, rh): sub-block s's signed scales of rows 8 rh...
-template <class Src, class Operand, class Scales>
+// Src's group-blocks into Wide ones (x16_signed_wide, or x16_signed_min_wide), 8 rows at a
+// time. Operand(x, h, k, j, rh): the unsigned values of elements 128 h + 32 j + 4 k.. of rows
+// 8 rh..; offset: what they exceed the reference's signed values by; scales(x, s, rh): sub-block
+// s's signed scales of rows 8 rh..; tail(x, o): what else o holds.
+template <class Wide, class Src, class Operand, class Scales, class Tail>
 size_t x16_expand_signed_256(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out,
-                             int offset, const Operand& operand, const Scales& scales) {
+                             int offset, const Operand& operand, const Scales& scales,
+                             const Tail& tail) {
   const int64_t blocks = rows / 16 * (cols / 256);
-  const size_t bytes = static_cast<size_t>(blocks) * sizeof(x16_signed_wide);
+  const size_t bytes = static_cast<size_t>(blocks) * sizeof(Wide);
   if (out == nullptr) return bytes;
   const auto* x = reinterpret_cast<const Src*>(packed);
-  auto* o = reinterpret_cast<x16_signed_wide*>(out);
+  auto* o = reinterpret_cast<Wide*>(out);
   const __m256i off = _mm256_set1_epi8(static_cast<char>(offset)), ones = _mm256_set1_epi8(1);
   for (int64_t b = 0; b < blocks; ++b) {
     for (int rh = 0; rh < 2; ++rh) {
@@ -48,6 +60,7 @@ size_t x16_expand_signed_256(const uint8_t* packed, int64_t rows, int64_t cols, 
                           _mm256_slli_epi32(bias, 7));
     }
     std::memcpy(o[b].d, x[b].d, sizeof(o[b].d));
+    tail(x[b], o[b]);
   }
   return bytes;
 }
@@ -55,19 +68,20 @@ size_t x16_expand_signed_256(const uint8_t* packed, int64_t rows, int64_t cols, 
 inline size_t x16_expand_q6_k_signed_256(const uint8_t* packed, int64_t rows, int64_t cols,
                                          uint8_t* out) {
   using src = uma::kernels::x16_block_q6_k;
-  return x16_expand_signed_256<src>(
+  return x16_expand_signed_256<x16_signed_wide, src>(
       packed, rows, cols, out, 32,
       [](const src& x, int h, int k, int j, int rh) { return q6_k_quarter_256(x, h, j, k, rh); },
       [](const src& x, int s, int rh) {
         const __m256i sc = load256(x.scales[s / 4] + 32 * rh);
         return _mm256_srai_epi32(_mm256_slli_epi32(sc, 24 - 8 * (s % 4)), 24);  // signed byte
-      });
+      },
+      [](const src&, x16_signed_wide&) {});
 }
 
 inline size_t x16_expand_q3_k_signed_256(const uint8_t* packed, int64_t rows, int64_t cols,
                                          uint8_t* out) {
   using src = uma::kernels::x16_block_q3_k;
-  return x16_expand_signed_256<src>(
+  return x16_expand_signed_256<x16_signed_wide, src>(
       packed, rows, cols, out, 4,
       [](const src& x, int h, int k, int j, int rh) { return q3_k_quarter_256(x, h, k, j, rh); },
       [](const src& x, int s, int rh) {
@@ -76,6 +90,31 @@ inline size_t x16_expand_q3_k_signed_256(const uint8_t* packed, int64_t rows, in
                              load256(x.scales[2] + 32 * rh), s / 4);
         return _mm256_sub_epi32(_mm256_shuffle_epi8(four, dword_byte_256(s % 4)),
                                 _mm256_set1_epi32(32));
+      },
+      [](const src&, x16_signed_wide&) {});
+}
+
+// Q2_K: values 0..3 (no offset), 4-bit scales (low nibbles) and mins (high nibbles).
+inline size_t x16_expand_q2_k_signed_256(const uint8_t* packed, int64_t rows, int64_t cols,
+                                         uint8_t* out) {
+  using src = uma::kernels::x16_block_q2_k;
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  return x16_expand_signed_256<x16_signed_min_wide, src>(
+      packed, rows, cols, out, 0,
+      [](const src& x, int h, int k, int j, int rh) { return q3_k_quarter_256(x, h, k, j, rh); },
+      [&](const src& x, int s, int rh) {
+        const __m256i sc = _mm256_and_si256(load256(x.scales[s / 4] + 32 * rh), low4);
+        return _mm256_shuffle_epi8(sc, dword_byte_256(s % 4));
+      },
+      [&](const src& x, x16_signed_min_wide& o) {
+        for (int t = 0; t < 8; ++t)
+          for (int rh = 0; rh < 2; ++rh) {
+            const __m256i mn =
+                _mm256_and_si256(_mm256_srli_epi16(load256(x.scales[t / 2] + 32 * rh), 4), low4);
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(o.mins[t] + 16 * rh),
+                                _mm256_shuffle_epi8(mn, dword_byte_pair_256((2 * t) % 4)));
+          }
+        std::memcpy(o.dmin, x.dmin, sizeof(o.dmin));
       });
 }
 
@@ -83,10 +122,10 @@ inline size_t x16_expand_q3_k_signed_256(const uint8_t* packed, int64_t rows, in
 // operand vectors loaded once and used C times, each activation dword (+ 128, made on the stack a
 // super-block at a time) broadcast once for both halves. The int32 and float sums of the
 // super-block live in stack arrays (AVX2 has 16 registers: the 2 x C products take 8 of them).
-template <int C>
+template <int C, class B>
 void x16_signed_tile_256(const gemm_args& g, int64_t gi, int64_t c0) {
   const int64_t nb = g.cols / 256;
-  const x16_signed_wide* x = reinterpret_cast<const x16_signed_wide*>(g.w) + gi * nb;
+  const B* x = reinterpret_cast<const B*>(g.w) + gi * nb;
   const block_q8_k* y[C];
   activation_rows(g, c0, y);
   alignas(32) uint8_t a[C][256];
@@ -94,7 +133,7 @@ void x16_signed_tile_256(const gemm_args& g, int64_t gi, int64_t c0) {
   alignas(32) float acc[2][C][8] = {};
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   for (int64_t b = 0; b < nb; ++b) {
-    const x16_signed_wide& xb = x[b];
+    const B& xb = x[b];
     for (int c = 0; c < C; ++c)
       for (int i = 0; i < 8; ++i)
         _mm256_store_si256(reinterpret_cast<__m256i*>(a[c] + 32 * i),
@@ -132,9 +171,19 @@ void x16_signed_tile_256(const gemm_args& g, int64_t gi, int64_t c0) {
       for (int c = 0; c < C; ++c) {
         const __m256i dot = _mm256_sub_epi32(
             _mm256_load_si256(reinterpret_cast<const __m256i*>(sumi[rh][c])), bias);
-        const __m256 f =
-            _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(_mm256_set1_ps(y[c][b].d), dx),
-                            _mm256_load_ps(acc[rh][c]));
+        const __m256 yd = _mm256_set1_ps(y[c][b].d);
+        __m256 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(yd, dx),
+                                   _mm256_load_ps(acc[rh][c]));
+        if constexpr (std::is_same_v<B, x16_signed_min_wide>) {  // - dmin sum_s min_s bsum_s
+          __m256i summs = _mm256_setzero_si256();
+          for (int t = 0; t < 8; ++t) {
+            int32_t bp;
+            std::memcpy(&bp, y[c][b].bsums + 2 * t, 4);
+            summs = pair_dot_256(summs, load256(xb.mins[t] + 16 * rh), &bp);
+          }
+          const __m256 dm = _mm256_cvtph_ps(load128(xb.dmin + 8 * rh));
+          f = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(summs), _mm256_mul_ps(yd, dm), f);
+        }
         _mm256_store_ps(acc[rh][c], f);
       }
     }
@@ -145,11 +194,12 @@ void x16_signed_tile_256(const gemm_args& g, int64_t gi, int64_t c0) {
 }
 
 // Over a task's expanded group-blocks (x16_expand_signed_256, or the AVX-512 build's expansion:
-// the same bytes).
-inline void x16_gemm_signed_256(const gemm_args& g) {
+// the same bytes); B: x16_signed_wide, or x16_signed_min_wide for Q2_K.
+template <class B = x16_signed_wide>
+void x16_gemm_signed_256(const gemm_args& g) {
   for (int64_t gi = 0; gi < g.rows / 16; ++gi) {
     int64_t c = 0;
-    for (; c + 4 <= g.n; c += 4) x16_signed_tile_256<4>(g, gi, c);
-    for (; c < g.n; ++c) x16_signed_tile_256<1>(g, gi, c);
+    for (; c + 4 <= g.n; c += 4) x16_signed_tile_256<4, B>(g, gi, c);
+    for (; c < g.n; ++c) x16_signed_tile_256<1, B>(g, gi, c);
   }
 }

@@ -14,19 +14,8 @@
 // on the activation: its mins travel with the expansion.
 #pragma once
 
-// Q2_K's expansion: x16_signed_wide's fields (offset 0), then its mins as the tiles' min term
-// takes them.
-struct alignas(64) x16_signed_min_wide {
-  int8_t q[64][64];
-  int32_t scales[16][16];
-  int32_t bias[16];
-  uint16_t d[16];
-  int16_t mins[8][32];  // (min 2t, min 2t + 1) of each of the 16 rows, int16 pairs
-  uint16_t dmin[16];
-};
-
-// Src's group-blocks into Wide ones (x16_signed_wide: matmul_x16_256_signed-inl.h, or
-// x16_signed_min_wide). Operand(x, h, k, j): the unsigned values of sub-blocks 8 h + 2 j,
+// Src's group-blocks into Wide ones (x16_signed_wide or x16_signed_min_wide:
+// matmul_x16_256_signed-inl.h). Operand(x, h, k, j): the unsigned values of sub-blocks 8 h + 2 j,
 // 8 h + 2 j + 1's elements 128 h + 32 j + 4 k.. (k < 4: the first); Offset: what they exceed the
 // reference's signed values by; scales(x, s): sub-block s's scale, signed, in the 16 dword lanes;
 // tail(x, o): what else o holds.
