@@ -105,11 +105,6 @@ struct x16_q8_0_fmt : x16_act_traits<block_q8_0, 128> {
 // (the unsigned values, with the format's offset; Q5_1's min beside them) that x16_bytes_fmt
 // loads as they are. The same integers in the same order, so the same floats as the unpacking
 // tiles.
-struct x16_bytes_min_block {  // x16_block_q8_0 with Q4_1 / Q5_1's per-row minimum
-  uint16_t d[16];
-  uint16_t m[16];
-  uint8_t qs[8][64];
-};
 template <class Act, int Offset>
 struct x16_bytes_fmt : x16_act_traits<Act, Offset> {
   using block = std::conditional_t<x16_act_traits<Act, Offset>::has_min, x16_bytes_min_block,

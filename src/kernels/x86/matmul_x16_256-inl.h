@@ -111,6 +111,47 @@ struct x16_256_nib5 {
 struct x16_256_q5_0 : x16_256_nib5<uma::kernels::x16_block_q5_0>, x16_act_traits<block_q8_0, 16> {};
 struct x16_256_q5_1 : x16_256_nib5<uma::kernels::x16_block_q5_1>, x16_act_traits<block_q8_1, 0> {};
 
+// Prefill of Q5_0 / Q5_1, whose fifth bits cost most to merge: a task's x16 blocks unpacked
+// once into operand bytes (x16_expand_256 here, x16_expand on AVX-512), which x16_256_bytes loads
+// as they are; the same integers in the same order as the unpacking tiles.
+struct x16_bytes_min_block {  // x16_block_q8_0 with Q4_1 / Q5_1's per-row minimum
+  uint16_t d[16];
+  uint16_t m[16];
+  uint8_t qs[8][64];
+};
+template <class Act, int Offset>
+struct x16_256_bytes : x16_act_traits<Act, Offset> {
+  using block = std::conditional_t<x16_act_traits<Act, Offset>::has_min, x16_bytes_min_block,
+                                   uma::kernels::x16_block_q8_0>;
+  static constexpr bool staged = false;
+  static void unpack_j(const block& x, int j, int h, __m256i& lo, __m256i& hi) {
+    lo = load256(x.qs[j] + 32 * h);
+    hi = load256(x.qs[4 + j] + 32 * h);
+  }
+  static __m256i dot(__m256i acc, __m256i w, __m256i a) { return dot_us(acc, w, a); }
+};
+// F: the unpacking format; W: x16_256_bytes of the same activation and offset.
+template <class F, class W>
+size_t x16_expand_256(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out) {
+  using wide = typename W::block;
+  const int64_t blocks = rows / 16 * (cols / 32);
+  if (out == nullptr) return static_cast<size_t>(blocks) * sizeof(wide);
+  const auto* x = reinterpret_cast<const typename F::block*>(packed);
+  auto* o = reinterpret_cast<wide*>(out);
+  for (int64_t i = 0; i < blocks; ++i) {
+    for (int j = 0; j < 4; ++j)
+      for (int h = 0; h < 2; ++h) {
+        __m256i lo, hi;
+        F::unpack_j(x[i], j, h, lo, hi);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o[i].qs[j] + 32 * h), lo);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o[i].qs[4 + j] + 32 * h), hi);
+      }
+    std::memcpy(o[i].d, x[i].d, sizeof(o[i].d));
+    if constexpr (W::has_min) std::memcpy(o[i].m, x[i].m, sizeof(o[i].m));
+  }
+  return static_cast<size_t>(blocks) * sizeof(wide);
+}
+
 // Q8_0: signed weights. AVX-VNNI: flipped to unsigned, offset 128; AVX2: the sign trick, no
 // offset.
 struct x16_256_q8_0 : x16_act_traits<block_q8_0, UMA_AVXVNNI ? 128 : 0> {
@@ -677,6 +718,12 @@ inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_0)] = x16_offsets_prep<16>;
   b.gemm_x16[static_cast<size_t>(dtype::q4_1)] = x16_256_gemm<x16_256_q4_1>;
   b.gemm_x16[static_cast<size_t>(dtype::q5_1)] = x16_256_gemm<x16_256_q5_1>;
+  using q5_0_bytes = x16_256_bytes<block_q8_0, 16>;
+  using q5_1_bytes = x16_256_bytes<block_q8_1, 0>;
+  b.x16_expand[static_cast<size_t>(dtype::q5_0)] = x16_expand_256<x16_256_q5_0, q5_0_bytes>;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_0)] = x16_256_gemm<q5_0_bytes>;
+  b.x16_expand[static_cast<size_t>(dtype::q5_1)] = x16_expand_256<x16_256_q5_1, q5_1_bytes>;
+  b.gemm_x16_expanded[static_cast<size_t>(dtype::q5_1)] = x16_256_gemm<q5_1_bytes>;
   b.gemm_x16[static_cast<size_t>(dtype::q8_0)] = x16_256_gemm<x16_256_q8_0>;
   if (x16_256_q8_0::offset != 0)
     b.gemm_prep_x16[static_cast<size_t>(dtype::q8_0)] = x16_offsets_prep<x16_256_q8_0::offset>;
