@@ -40,8 +40,10 @@ enum class op {
   shufi,
   unpack,
   add,
-  shift,  // vpsrlw by an immediate (the nibble split)
-  andd,   // vpandd
+  shift,         // vpsrlw by an immediate (the nibble split)
+  shiftv,        // vpsrlvw (per-word counts: the Q2_K / Q3_K / Q6_K rows tiles' 2-bit fields)
+  andd,          // vpandd
+  testmask,      // vptestmb + a masked vpaddb (Q3_K's hmask bits, Q5_K's fifth bits)
   dpbusd_bcast,  // vpdpbusd with a {1to16} memory operand (the x16 prefill tiles' activation)
   bcast,         // vpbroadcastd zmm from memory
   load,          // vmovdqu64 zmm from memory (a weight operand's load)
@@ -75,8 +77,12 @@ const char* op_name(op o) {
       return "vpaddd";
     case op::shift:
       return "vpsrlw";
+    case op::shiftv:
+      return "vpsrlvw";
     case op::andd:
       return "vpandd";
+    case op::testmask:
+      return "vptestmb+vpaddb{k}";
     case op::dpbusd_bcast:
       return "vpdpbusd{1to16}";
     case op::bcast:
@@ -106,7 +112,10 @@ UMA_ISA_TARGET inline __m512i apply(__m512i x, __m512i b, __m512i c, const int32
   if constexpr (O == op::unpack) return _mm512_unpacklo_epi32(x, b);
   if constexpr (O == op::add) return _mm512_add_epi32(x, b);
   if constexpr (O == op::shift) return _mm512_srli_epi16(x, 1);
+  if constexpr (O == op::shiftv) return _mm512_srlv_epi16(x, c);
   if constexpr (O == op::andd) return _mm512_and_si512(x, b);
+  if constexpr (O == op::testmask)
+    return _mm512_mask_add_epi8(x, _mm512_test_epi8_mask(x, b), x, c);
   if constexpr (O == op::dpbusd_bcast) {
     asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(x) : "v"(b), "m"(*p));
     return x;
@@ -188,6 +197,10 @@ void add(const char* label = nullptr) {
   add<op::dpbusd, op::shift>();
   add<op::dpbusd, op::andd>();
   add<op::shift, op::andd>();
+  add<op::shiftv, op::shiftv>();
+  add<op::dpbusd, op::shiftv>();
+  add<op::testmask, op::testmask>();
+  add<op::dpbusd, op::testmask>();
   add<op::fma, op::cvt>();
   add<op::pshufb, op::permd>();
   add<op::pshufb, op::cvt>();

@@ -6,30 +6,24 @@
 
 // Runs step(r, b) over R rows x nb super-blocks: block-major for the prefill tiles (each
 // activation block loaded once for the R rows), row by row for decode (C == 1), so that the rows
-// are read as one sequential stream.
+// are read as one sequential stream. Decode's row index is a constant in each row's loop: with a
+// runtime index GCC kept the R accumulators in memory, and every step waited on the store and
+// reload of the one before (docs/performance.md, 2026-12-05 10:50).
 template <int R, int C, class Step>
 inline void tile_steps(int64_t nb, const Step& step) {
   if constexpr (C == 1) {
-    for (int r = 0; r < R; ++r)
-      for (int64_t b = 0; b < nb; ++b) step(r, b);
+    [&]<int... Rs>(std::integer_sequence<int, Rs...>) {
+      (
+          [&] {
+            for (int64_t b = 0; b < nb; ++b) step(Rs, b);
+          }(),
+          ...);
+    }
+    (std::make_integer_sequence<int, R>{});
   } else {
     for (int64_t b = 0; b < nb; ++b)
       for (int r = 0; r < R; ++r) step(r, b);
   }
-}
-
-// The int32 dot of a super-block's four 64-value vectors w against the activation's 256 values
-// at qs, each vpdpbusd partial (< 2^15) scaled by the matching (scale, 0) dwords sc[k] and summed
-// by vpdpwssd.
-[[gnu::always_inline]] inline __m512i group_scaled_dot(const __m512i w[4], const __m512i sc[4],
-                                                       const int8_t* qs) {
-  __m512i isum = _mm512_setzero_si512();
-  for (int k = 0; k < 4; ++k) {
-    const __m512i p =
-        _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_loadu_si512(qs + 64 * k));
-    isum = _mm512_dpwssd_epi32(isum, p, sc[k]);
-  }
-  return isum;
 }
 
 // Q4_K in the rows layout, four super-blocks (576 bytes) per step with no scalar work. The four
@@ -332,7 +326,9 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
 // set, with the -4 offset taken from the activation's 16-element sums; its 16 six-bit scales
 // decode in one xmm (q3k_scales_i8). Q2_K's scales and mins are the nibbles of
 // its 16 scale bytes; the min term is dmin x sum(min x 16-element sum). Each 128-bit lane of a
-// vpdpbusd is one 16-element group (partials < 2^15) and vpdpwssd applies the group scales.
+// vpdpbusd is one 16-element group: lane_sums puts group 4k + j's sum in dword 4j + k (as Q6_K's
+// tile) and one vpmulld applies the scales, transposed to that order by one xmm vpshufb (since
+// 2026-12-05; before, four vpermd'd scale vectors and a vpdpwssd per vector).
 template <int R, int C, bool Three>
 void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride,
                   float* y0) {
@@ -342,15 +338,15 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
   const __m512i three = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
   const __m512i shift_a = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
   const __m512i shift_b = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
-  __m512i pick[4], hbit[4];  // lane i of vector k: group 4k + i; its hmask bits
+  const __m128i transpose = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  // Lane i of vector k is group 4k + i; vector k's hmask bits are bit j0 of each hmask byte (low
+  // 256-bit half) and j0 + 1 (high half), j0 = 2k, moved to bit 2 by a word shift (left by 2, 1
+  // for k = 0, else right by j0 - 2, j0 - 1; a byte's bit 2 comes from the same byte).
+  __m512i hshift[4];
   for (int k = 0; k < 4; ++k) {
-    pick[k] = _mm512_set_epi32(4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 2, 4 * k + 2,
-                               4 * k + 2, 4 * k + 2, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1,
-                               4 * k, 4 * k, 4 * k, 4 * k);
-    const int j0 = 4 * (k / 2) + 2 * (k % 2);  // vector k holds j = 2 (k % 2), +1 of half k / 2
-    hbit[k] =
-        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8(static_cast<char>(1 << j0))),
-                           _mm256_set1_epi8(static_cast<char>(1 << (j0 + 1))), 1);
+    const int j0 = 2 * k;
+    hshift[k] = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(std::abs(j0 - 2))),
+                                   _mm256_set1_epi16(static_cast<int16_t>(std::abs(j0 - 1))), 1);
   }
   __m512 facc[R][C];
   for (int r = 0; r < R; ++r)
@@ -367,23 +363,31 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
       w[2 * h + 1] = _mm512_and_si512(_mm512_srlv_epi16(q, shift_b), three);
     }
     __m256i sc16, mn16;
+    __m512i scales;  // group 4k + j's scale in dword 4j + k
     if constexpr (Three) {
       const __m512i hm = _mm512_broadcast_i64x4(load256(x->hmask));
-      for (int k = 0; k < 4; ++k)
-        w[k] = _mm512_mask_add_epi8(w[k], _mm512_test_epi8_mask(hm, hbit[k]), w[k], four);
-      sc16 = _mm256_cvtepi8_epi16(q3k_scales_i8(x->scales));
+      for (int k = 0; k < 4; ++k) {  // + 4 where the bit is set (w < 4: an or)
+        const __m512i h =
+            k == 0 ? _mm512_sllv_epi16(hm, hshift[k]) : _mm512_srlv_epi16(hm, hshift[k]);
+        w[k] = _mm512_ternarylogic_epi32(w[k], h, four, 0xF8);  // w | (h & 4)
+      }
+      const __m128i s8 = q3k_scales_i8(x->scales);
+      sc16 = _mm256_cvtepi8_epi16(s8);
+      scales = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(s8, transpose));
     } else {
-      const __m128i raw = load128(x->scales);
-      sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(raw, _mm_set1_epi8(0x0f)));
-      mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0f)));
+      const __m128i raw = load128(x->scales), low4 = _mm_set1_epi8(0x0f);
+      const __m128i s8 = _mm_and_si128(raw, low4);
+      scales = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(s8, transpose));
+      mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), low4));
     }
-    const __m512i s32 = _mm512_cvtepu16_epi32(sc16);
-    __m512i sc[4];
-    for (int k = 0; k < 4; ++k) sc[k] = _mm512_permutexvar_epi32(pick[k], s32);
     const float d = h2f(x->d);
     for (int c = 0; c < C; ++c) {
       const auto* y = reinterpret_cast<const block_q8_k*>(act + c * act_stride) + b;
-      __m512i isum = group_scaled_dot(w, sc, y->qs);
+      __m512i v[4];
+      for (int k = 0; k < 4; ++k)
+        v[k] =
+            _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_loadu_si512(y->qs + 64 * k));
+      __m512i isum = _mm512_mullo_epi32(lane_sums(v), scales);
       if constexpr (Three) {
         const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y->bsums)), 2);
         isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(off));
