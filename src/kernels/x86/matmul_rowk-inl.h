@@ -254,15 +254,17 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
 // sums (prepared in that order) and one vpmulld applies the int8 group scales (transposed to
 // that order by one xmm vpshufb, widened by vpmovsxbd). Before: a vpdpwssd against a permuted
 // scale vector per vector (~20 multiplies and shuffles a block against ~8 now).
-struct rowq6k_act_block {
+struct rowq6k_act_block {  // also Q3_K's (Factor 4)
   int8_t qs[256];
-  int32_t offset[16];  // 32 x the sum of group 4k + j at 4j + k
+  int32_t offset[16];  // Factor x the sum of group 4k + j at 4j + k
   float d;
   uint8_t pad[60];
 };
 static_assert(sizeof(rowq6k_act_block) % 64 == 0);
 
-inline size_t rowq6k_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
+// Factor: the format's offset (Q6_K 32, Q3_K 4).
+template <int Factor>
+size_t rowq_offsets_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
   const int64_t nb = cols / 256;
   const size_t bytes = static_cast<size_t>(nb) * sizeof(rowq6k_act_block);
   if (out == nullptr) return bytes;
@@ -271,7 +273,7 @@ inline size_t rowq6k_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
   for (int64_t b = 0; b < nb; ++b) {
     std::memcpy(o[b].qs, y[b].qs, 256);
     for (int j = 0; j < 4; ++j)
-      for (int k = 0; k < 4; ++k) o[b].offset[4 * j + k] = 32 * y[b].bsums[4 * k + j];
+      for (int k = 0; k < 4; ++k) o[b].offset[4 * j + k] = Factor * y[b].bsums[4 * k + j];
     o[b].d = y[b].d;
     std::memset(o[b].pad, 0, sizeof(o[b].pad));
   }
@@ -322,9 +324,10 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
 // tile. Per 128-element half c, the 32 quant bytes qs[32c..] broadcast to both 256-bit halves
 // give, by variable word shifts of 0 | 2 and 4 | 6 bits and a mask of 3, two vectors of 64 values
 // in element order (element 32j + l of the half is bits 2j..2j+1 of qs[32c + l]), so the Q8_K
-// activation is used as it is. Q3_K adds 4 where the element's hmask bit (4c + j of hmask[l]) is
-// set, with the -4 offset taken from the activation's 16-element sums; its 16 six-bit scales
-// decode in one xmm (q3k_scales_i8). Q2_K's scales and mins are the nibbles of
+// activation is used as it is (Q2_K), or as Q6_K's tile prepares it (Q3_K: rowq6k_act_block, the
+// -4 offset as 4 x the group sums in lane_sums' order, one vpsubd). Q3_K adds 4 where the
+// element's hmask bit (4c + j of hmask[l]) is set; its 16 six-bit scales decode in one xmm
+// (q3k_scales_i8). Q2_K's scales and mins are the nibbles of
 // its 16 scale bytes; the min term is dmin x sum(min x 16-element sum). Each 128-bit lane of a
 // vpdpbusd is one 16-element group: lane_sums puts group 4k + j's sum in dword 4j + k (as Q6_K's
 // tile) and one vpmulld applies the scales, transposed to that order by one xmm vpshufb (since
@@ -362,7 +365,7 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
       w[2 * h] = _mm512_and_si512(_mm512_srlv_epi16(q, shift_a), three);
       w[2 * h + 1] = _mm512_and_si512(_mm512_srlv_epi16(q, shift_b), three);
     }
-    __m256i sc16, mn16;
+    __m256i mn16;
     __m512i scales;  // group 4k + j's scale in dword 4j + k
     if constexpr (Three) {
       const __m512i hm = _mm512_broadcast_i64x4(load256(x->hmask));
@@ -371,9 +374,7 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
             k == 0 ? _mm512_sllv_epi16(hm, hshift[k]) : _mm512_srlv_epi16(hm, hshift[k]);
         w[k] = _mm512_ternarylogic_epi32(w[k], h, four, 0xF8);  // w | (h & 4)
       }
-      const __m128i s8 = q3k_scales_i8(x->scales);
-      sc16 = _mm256_cvtepi8_epi16(s8);
-      scales = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(s8, transpose));
+      scales = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(q3k_scales_i8(x->scales), transpose));
     } else {
       const __m128i raw = load128(x->scales), low4 = _mm_set1_epi8(0x0f);
       const __m128i s8 = _mm_and_si128(raw, low4);
@@ -382,18 +383,22 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
     }
     const float d = h2f(x->d);
     for (int c = 0; c < C; ++c) {
-      const auto* y = reinterpret_cast<const block_q8_k*>(act + c * act_stride) + b;
-      __m512i v[4];
-      for (int k = 0; k < 4; ++k)
-        v[k] =
-            _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_loadu_si512(y->qs + 64 * k));
-      __m512i isum = _mm512_mullo_epi32(lane_sums(v), scales);
       if constexpr (Three) {
-        const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y->bsums)), 2);
-        isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(off));
-        facc[r][c] =
-            _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y->d), facc[r][c]);
+        const auto* a = reinterpret_cast<const rowq6k_act_block*>(act + c * act_stride) + b;
+        __m512i v[4];
+        for (int k = 0; k < 4; ++k)
+          v[k] =
+              _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_load_si512(a->qs + 64 * k));
+        const __m512i z = _mm512_sub_epi32(lane_sums(v), _mm512_load_si512(a->offset));
+        facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(z, scales)),
+                                     _mm512_set1_ps(d * a->d), facc[r][c]);
       } else {
+        const auto* y = reinterpret_cast<const block_q8_k*>(act + c * act_stride) + b;
+        __m512i v[4];
+        for (int k = 0; k < 4; ++k)
+          v[k] =
+              _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_loadu_si512(y->qs + 64 * k));
+        const __m512i isum = _mm512_mullo_epi32(lane_sums(v), scales);
         const __m256i mins = _mm256_madd_epi16(mn16, load256(y->bsums));
         facc[r][c] =
             _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y->d), facc[r][c]);
@@ -442,13 +447,13 @@ inline void rowq2k_matvec(const gemm_args& g) {
   rows_matvec<rowq2k_t, false>(g);
 }
 inline void rowq3k_matvec(const gemm_args& g) {
-  rows_matvec<rowq3k_t, false>(g);
+  rows_matvec<rowq3k_t, true>(g);
 }
 inline void rowq2k_gemm(const gemm_args& g) {
   rows_gemm<rowq2k_t>(g, g.a, g.a_row_bytes);
 }
 inline void rowq3k_gemm(const gemm_args& g) {
-  rows_gemm<rowq3k_t>(g, g.a, g.a_row_bytes);
+  rows_gemm<rowq3k_t>(g, g.prep, g.prep_row_bytes);
 }
 inline void rowk4_matvec(const gemm_args& g) {
   rows_matvec<rowk4_t, true>(g);
