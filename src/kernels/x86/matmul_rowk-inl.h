@@ -135,8 +135,9 @@ inline __m512i k4_scales_lanes(__m512i v) {
 
 // Q5_K (Five) is Q4_K with a fifth bit per weight: qh[l] bit s belongs to element l of
 // sub-block s. The 32 qh bytes broadcast to both 256-bit halves line up with the nibble vectors'
-// bytes, so one vptestmb per vector against that vector's two sub-block bits and a masked byte
-// add of 16 complete the 5-bit values.
+// bytes, so per vector one word shift moving that vector's sub-block bit of each half to bit 4
+// and one vpternlogd (or its 16) complete the 5-bit values (since 2026-12-05; vptestmb + a masked
+// vpaddb before, which compete with vpdpbusd on Zen 5: bench_isa).
 //
 // R weight rows from r0 x C prepared activation rows (act, act_stride bytes apart). Every
 // (row, activation) pair sees the same operations in the same order for any R and C.
@@ -145,12 +146,14 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
   using block = std::conditional_t<Five, block_q5_k, block_q4_k>;
   const int64_t nb = g.cols / 256;
   const __m512i low4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
-  __m512i fifth[4];  // per nibble vector k: the qh bit of each half's sub-block
+  // Per nibble vector k: its sub-blocks' qh bits (sb in the low half, sb + 2 in the high one) to
+  // bit 4 by a word shift, left for k < 2 (sb 0, 1), right for k >= 2 (sb 4, 5); a byte's bit 4
+  // comes from the same byte.
+  __m512i fifth[4];
   for (int k = 0; k < 4; ++k) {
     const int sb = 4 * (k / 2) + k % 2;
-    fifth[k] =
-        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8(static_cast<char>(1 << sb))),
-                           _mm256_set1_epi8(static_cast<char>(1 << (sb + 2))), 1);
+    fifth[k] = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(std::abs(sb - 4))),
+                                  _mm256_set1_epi16(static_cast<int16_t>(std::abs(sb + 2 - 4))), 1);
   }
   // vpshufb indices into a block's decoded scale bytes (scales 0..7, mins 0..7, in every 128-bit
   // lane): dword 4j + k gets the scale of sub-block 4 (k / 2) + 2 (j / 2) + k % 2 (vector k's
@@ -201,8 +204,11 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
                       _mm512_and_si512(l1, low4), _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4)};
       if constexpr (Five) {
         const __m512i qh = _mm512_broadcast_i64x4(load256(x[i].qh));
-        for (int k = 0; k < 4; ++k)
-          q[k] = _mm512_mask_add_epi8(q[k], _mm512_test_epi8_mask(qh, fifth[k]), q[k], sixteen);
+        for (int k = 0; k < 4; ++k) {
+          const __m512i h =
+              k < 2 ? _mm512_sllv_epi16(qh, fifth[k]) : _mm512_srlv_epi16(qh, fifth[k]);
+          q[k] = _mm512_ternarylogic_epi32(q[k], h, sixteen, 0xF8);  // q | (h & 16)
+        }
       }
       const __m512i scales = _mm512_shuffle_epi8(lane_to_all(sb, i), pick_scales);
       for (int c = 0; c < C; ++c) {
