@@ -580,7 +580,7 @@ template <int C, auto Operand, int Lines, int MaxLines, bool Prefetch, class B, 
   }
 }
 
-// Decode and few-row prefill (a task's many-row prefill: x16_q6_k_signed_tile).
+// Decode and few-row prefill (a task's many-row prefill: x16_signed_tile, matmul_x16_signed-inl.h).
 template <int C, bool Prefetch = true>
 void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
   using B = uma::kernels::x16_block_q6_k;
