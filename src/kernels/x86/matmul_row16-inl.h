@@ -152,6 +152,17 @@ inline __m512i load_first(const uint8_t* p, int64_t n) {
       _bzhi_u64(~0ull, static_cast<unsigned>(std::clamp<int64_t>(n, 0, 64))), p);
 }
 
+// load_first, and the register kept: GCC otherwise folded the full loads of the nibble formats'
+// chunks into the vpermt2w that use them, loading some lines twice and out of order (Q4_0's
+// stream: 9-10 loads a chunk, about half split across lines). From DRAM that cost (one thread,
+// 896 columns: Q4_0 stream 14-17 -> 22-30 GB/s; docs/performance.md 2026-12-05 13:30); in L2 it
+// did not (both ~50).
+inline __m512i load_once(const uint8_t* p, int64_t n) {
+  __m512i v = load_first(p, n);
+  asm("" : "+v"(v));
+  return v;
+}
+
 // Lane k of acc[g] holds block 4g + k's dot in 4 dwords: their sums, block 4g + k at 4k + g.
 inline __m512i reduce4x4(const __m512i acc[4]) {
   const __m512i t0 = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[0], acc[1]),
@@ -204,7 +215,7 @@ template <int BB, int L1, bool Five, int QH, bool Min, bool Full>
   constexpr int nv = (16 * BB + 63) / 64;
   __m512i v[nv];
   const int64_t valid = Full ? 16 * BB : rem * BB;  // zeros past the rem blocks of a last chunk
-  for (int k = 0; k < nv; ++k) v[k] = load_first(p + 64 * k, valid - 64 * k);
+  for (int k = 0; k < nv; ++k) v[k] = load_once(p + 64 * k, valid - 64 * k);
   const auto at = [&]<int O>() {
     if constexpr (O % 64 == 0)
       return v[O / 64];
@@ -278,7 +289,7 @@ struct row16_q4_0_fmt {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     const int64_t valid = Full ? 288 : rem * 18;  // zeros past the rem blocks of a last chunk
     __m512i v[5];
-    for (int k = 0; k < 5; ++k) v[k] = load_first(p + 64 * k, valid - 64 * k);
+    for (int k = 0; k < 5; ++k) v[k] = load_once(p + 64 * k, valid - 64 * k);
     for (int g = 0; g < 4; ++g) {
       const __m512i raw =
           _mm512_permutex2var_epi16(v[g], _mm512_load_si512(qidx5[g].data()), v[g + 1]);
