@@ -155,7 +155,7 @@ inline __m512i load_first(const uint8_t* p, int64_t n) {
 // load_first, and the register kept: GCC otherwise folded the full loads of the nibble formats'
 // chunks into the vpermt2w that use them, loading some lines twice and out of order (Q4_0's
 // stream: 9-10 loads a chunk, about half split across lines). From DRAM that cost (one thread,
-// 896 columns: Q4_0 stream 14-17 -> 22-30 GB/s; docs/performance.md 2026-12-05 13:30); in L2 it
+// 896 columns: Q4_0 stream 14-17 -> 22-30 GB/s; docs/performance.md 2026-12-05 11:50); in L2 it
 // did not (both ~50).
 inline __m512i load_once(const uint8_t* p, int64_t n) {
   __m512i v = load_first(p, n);
