@@ -2,7 +2,8 @@
 //   isa/<op>: 16 independent chains of one instruction in registers, counter Gops (instructions
 //   per ns);
 //   isa/<op>+<op>: 8 chains of each of two instructions, interleaved; vpdpbusd{1to16} and
-//   vpbroadcastd read their own dword in L1 per chain.
+//   vpbroadcastd read their own dword in L1 per chain;
+//   isa/q4k_rows/<stage>: the Q4_K rows tile's block work in stages (bm_q4k_rows).
 // A pair that runs at about half a single op's time per instruction issues on different pipes; one
 // that runs at a single op's time competes for the same ones. Once a kernel's data sit in cache
 // this, not the instruction count, decides its speed (docs/performance.md, 2026-12-05 06:35: on
@@ -172,6 +173,93 @@ void add(const char* label = nullptr) {
   benchmark::RegisterBenchmark(name.c_str(), bm_ops<A, B>);
 }
 
+// The Q4_K rows tile's per-block work (matmul_rowk-inl.h) in stages, over 16 blocks of 144 bytes
+// in L1, one accumulator (counter Gblocks: super-blocks per ns; isa/vpdpbusd's Gops / 2 is about
+// the clock in GHz where vpdpbusd issues two a cycle):
+//   core: the nibble split, four vpdpbusd from zero, lane_sums, vpmulld by a scale vector, the
+//     conversion and one fma;
+//   adds: core with lane_sums replaced by three adds (what the transposition costs);
+//   header: core with each block's scale vector broadcast from its lane (vshufi32x4 + vpshufb),
+//     its d by vpermps, and per four blocks the 16-byte headers loaded and decoded;
+//   ahead: header with each group's headers decoded one group early (software pipelined).
+// On the Zen 5 dev VM (docs/performance.md, 2026-12-05 14:00): core ~7.8 cycles a block, adds
+// ~6.3, header ~12.1 (the real tile in L2: 11.6-13.5), ahead the same as header: the work, not
+// its latency, sets the speed.
+enum class stage { core, adds, header, ahead };
+
+UMA_ISA_TARGET inline __m512i lane_sums4(const __m512i v[4]) {
+  const __m512i x01 =
+      _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
+  const __m512i x23 =
+      _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(x01, x23), _mm512_unpackhi_epi64(x01, x23));
+}
+
+template <stage S>
+UMA_ISA_TARGET void bm_q4k_rows(benchmark::State& st) {
+  constexpr int blocks = 16;
+  alignas(64) static uint8_t w[144 * blocks + 64], a[256 * blocks];
+  for (size_t i = 0; i < sizeof(w); ++i) w[i] = static_cast<uint8_t>(i * 7);
+  for (size_t i = 0; i < sizeof(a); ++i) a[i] = static_cast<uint8_t>(i * 3);
+  const __m512i low4 = _mm512_set1_epi8(0x0f),
+                pick = _mm512_set4_epi32(static_cast<int>(0x80808003u), 0x80808002,
+                                         static_cast<int>(0x80808001u), 0x80808000);
+  const __m512i shifts = _mm512_set4_epi32(0, 0, 4, 0);
+  __m512 acc = _mm512_setzero_ps();
+  for (auto _ : st) {
+    __m512i sb = pick, sb_next = pick;
+    __m512 dd = _mm512_set1_ps(0.5f), dd_next = dd;
+    for (int b = 0; b < blocks; ++b) {
+      const int i = b % 4;
+      if (S == stage::ahead && i == 0) {
+        sb = sb_next;
+        dd = dd_next;
+      }
+      if (S >= stage::header && i == 0) {
+        const uint8_t* h = w + 144 * (S == stage::ahead ? (b + 4) % blocks : b);
+        __m512i raw = _mm512_zextsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+        for (int l = 1; l < 4; ++l)
+          raw = _mm512_inserti32x4(
+              raw, _mm_loadu_si128(reinterpret_cast<const __m128i*>(h + 144 * l)), l);
+        const __m512i v = _mm512_bsrli_epi128(raw, 4);
+        const __m512i top = _mm512_and_si512(_mm512_srli_epi32(v, 6), low4);
+        const __m512i nib = _mm512_and_si512(
+            _mm512_srlv_epi32(_mm512_shuffle_epi32(v, _MM_PERM_CCCC), shifts), low4);
+        (S == stage::ahead ? sb_next : sb) = _mm512_unpacklo_epi32(
+            _mm512_and_si512(v, low4), _mm512_or_si512(nib, _mm512_slli_epi32(top, 4)));
+        (S == stage::ahead ? dd_next : dd) =
+            _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi32(pick, raw)));
+      }
+      __m512i l0 = _mm512_loadu_si512(w + 144 * b + 16), l1 = _mm512_loadu_si512(w + 144 * b + 80);
+      asm("" : "+v"(l0), "+v"(l1));
+      const __m512i q[4] = {
+          _mm512_and_si512(l0, low4), _mm512_and_si512(_mm512_srli_epi16(l0, 4), low4),
+          _mm512_and_si512(l1, low4), _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4)};
+      __m512i v[4];
+      for (int k = 0; k < 4; ++k)
+        v[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[k],
+                                   _mm512_loadu_si512(a + 256 * b + 64 * k));
+      const __m512i z = S == stage::adds ? _mm512_add_epi32(_mm512_add_epi32(v[0], v[1]),
+                                                            _mm512_add_epi32(v[2], v[3]))
+                                         : lane_sums4(v);
+      __m512i scales = pick;
+      __m512 d = _mm512_set1_ps(0.25f);
+      if constexpr (S >= stage::header) {
+        const __m512i lane = i == 0   ? _mm512_shuffle_i32x4(sb, sb, 0x00)
+                             : i == 1 ? _mm512_shuffle_i32x4(sb, sb, 0x55)
+                             : i == 2 ? _mm512_shuffle_i32x4(sb, sb, 0xaa)
+                                      : _mm512_shuffle_i32x4(sb, sb, 0xff);
+        scales = _mm512_shuffle_epi8(lane, pick);
+        d = _mm512_permutexvar_ps(_mm512_set1_epi32(2 * i), dd);
+      }
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(z, scales)), d, acc);
+    }
+  }
+  asm volatile("" ::"v"(acc));
+  st.counters["Gblocks"] = benchmark::Counter(static_cast<double>(st.iterations()) * blocks / 1e9,
+                                              benchmark::Counter::kIsRate);
+}
+
 [[maybe_unused]] const bool registered = [] {
   if (!uma::cpu().avx512_vnni) return false;
   add<op::dpbusd, op::dpbusd>();
@@ -213,6 +301,10 @@ void add(const char* label = nullptr) {
   add<op::load, op::load>();
   add<op::dpbusd_bcast, op::load>();
   add<op::bcast, op::load>();
+  benchmark::RegisterBenchmark("isa/q4k_rows/core", bm_q4k_rows<stage::core>);
+  benchmark::RegisterBenchmark("isa/q4k_rows/adds", bm_q4k_rows<stage::adds>);
+  benchmark::RegisterBenchmark("isa/q4k_rows/header", bm_q4k_rows<stage::header>);
+  benchmark::RegisterBenchmark("isa/q4k_rows/ahead", bm_q4k_rows<stage::ahead>);
   return true;
 }();
 
