@@ -598,18 +598,23 @@ struct row16_stream {
 //
 // Decode: the rows in order against each activation row, in the tile's layout: with Prepared,
 // gemm_args::prep (made once per call by matmul_on from the backend's gemm_prep), else the
-// converted rows themselves. Rows under 2 KB go eight to a tile, still read one after another, so
-// the constants, the call and the horizontal sums are paid once per tile: tg64 qwen2.5-0.5b Q8_0
-// 72 -> 80 with four, qwen3-0.6b Q4_0 (576-byte rows) 112 -> 130 with eight, and with eight for
-// 1-2 KB rows too qwen3-0.6b Q8_0 70 -> 77, llama-3.2-1b Q4_0 59 -> 64; with rows of 2 KB and
-// more the single-row tile was 2-4 % faster than four (llama-3.2-1b Q8_0).
-template <template <int, int> class T, bool Prepared>
+// converted rows themselves. Rows under EightBelow bytes (2 KB) go eight to a tile, still read one
+// after another, so the constants, the call and the horizontal sums are paid once per tile: tg64
+// qwen2.5-0.5b Q8_0 72 -> 80 with four, qwen3-0.6b Q4_0 (576-byte rows) 112 -> 130 with eight, and
+// with eight for 1-2 KB rows too qwen3-0.6b Q8_0 70 -> 77, llama-3.2-1b Q4_0 59 -> 64; with rows
+// of 2 KB and more the single-row tile was 2-4 % faster than four (llama-3.2-1b Q8_0). Q8_0 takes
+// eight for rows under 4 KB (since 2026-12-05): GCC calls its row16 step out of line in the
+// single-row tile, a call per chunk (forcing it inline made decode slower end to end), and
+// llama-3.2-1b Q8_0 (2176-byte rows) went tg128 26-36 -> 40.5-44 tok/s; one thread, 3072 columns
+// from DRAM 18.8-20.5 -> 27-27.6 GB/s. The same for Q6_K's 2520-byte rows cost qwen3-0.6b Q4_K_M
+// 1-10 % (docs/performance.md, 2026-12-05 14:00).
+template <template <int, int> class T, bool Prepared, size_t EightBelow = 2048>
 void rows_matvec(const gemm_args& g) {
   for (int64_t c = 0; c < g.n; ++c) {
     const uint8_t* act = Prepared ? g.prep + static_cast<size_t>(c) * g.prep_row_bytes
                                   : g.a + static_cast<size_t>(c) * g.a_row_bytes;
     int64_t r = 0;
-    if (g.w_row_bytes < 2048) {
+    if (g.w_row_bytes < EightBelow) {
       for (; r + 8 <= g.rows; r += 8) T<8, 1>::run(g, r, act, 0, g.y + c * g.ldy);
       for (; r + 4 <= g.rows; r += 4) T<4, 1>::run(g, r, act, 0, g.y + c * g.ldy);
     }
@@ -648,7 +653,8 @@ struct row16_t {
 };
 template <class F>
 void row16_matvec(const gemm_args& g) {
-  if (!stream_rows<row16_stream<F>>(g)) rows_matvec<row16_t<F>::template t, true>(g);
+  if (!stream_rows<row16_stream<F>>(g))
+    rows_matvec<row16_t<F>::template t, true, std::is_same_v<F, row16_q8_0_fmt> ? 4096 : 2048>(g);
 }
 // The activations prepared once per call (gemm_args::prep).
 template <class F>
