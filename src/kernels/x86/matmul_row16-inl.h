@@ -605,9 +605,9 @@ struct row16_stream {
 // of 2 KB and more the single-row tile was 2-4 % faster than four (llama-3.2-1b Q8_0). Q8_0 takes
 // eight for rows under 4 KB (since 2026-12-05): GCC calls its row16 step out of line in the
 // single-row tile, a call per chunk (forcing it inline made decode slower end to end), and
-// llama-3.2-1b Q8_0 (2176-byte rows) went tg128 26-36 -> 40.5-44 tok/s; one thread, 3072 columns
-// from DRAM 18.8-20.5 -> 27-27.6 GB/s. The same for Q6_K's 2520-byte rows cost qwen3-0.6b Q4_K_M
-// 1-10 % (docs/performance.md, 2026-12-05 14:00).
+// llama-3.2-1b Q8_0 (2176-byte rows) went tg128 26-36 -> 40.5-44 tok/s (8 of 10 rounds; even in
+// 2 while memory-bound); one thread, 3072 columns from DRAM 18.8-20.5 -> 27-27.6 GB/s. The same for
+// Q6_K's 2520-byte rows cost qwen3-0.6b Q4_K_M 1-10 % (docs/performance.md, 2026-12-05 14:00).
 template <template <int, int> class T, bool Prepared, size_t EightBelow = 2048>
 void rows_matvec(const gemm_args& g) {
   for (int64_t c = 0; c < g.n; ++c) {
