@@ -48,6 +48,7 @@ enum class op {
   dpbusd_bcast,  // vpdpbusd with a {1to16} memory operand (the x16 prefill tiles' activation)
   bcast,         // vpbroadcastd zmm from memory
   load,          // vmovdqu64 zmm from memory (a weight operand's load)
+  pack,          // vpackssdw (dwords to words)
 };
 
 const char* op_name(op o) {
@@ -90,6 +91,8 @@ const char* op_name(op o) {
       return "vpbroadcastd";
     case op::load:
       return "vmovdqu64";
+    case op::pack:
+      return "vpackssdw";
   }
   return "?";
 }
@@ -112,6 +115,7 @@ UMA_ISA_TARGET inline __m512i apply(__m512i x, __m512i b, __m512i c, const int32
   if constexpr (O == op::shufi) return _mm512_shuffle_i32x4(x, b, 0x44);
   if constexpr (O == op::unpack) return _mm512_unpacklo_epi32(x, b);
   if constexpr (O == op::add) return _mm512_add_epi32(x, b);
+  if constexpr (O == op::pack) return _mm512_packs_epi32(x, b);
   if constexpr (O == op::shift) return _mm512_srli_epi16(x, 1);
   if constexpr (O == op::shiftv) return _mm512_srlv_epi16(x, c);
   if constexpr (O == op::andd) return _mm512_and_si512(x, b);
@@ -181,11 +185,18 @@ void add(const char* label = nullptr) {
 //   adds: core with lane_sums replaced by three adds (what the transposition costs);
 //   header: core with each block's scale vector broadcast from its lane (vshufi32x4 + vpshufb),
 //     its d by vpermps, and per four blocks the 16-byte headers loaded and decoded;
-//   ahead: header with each group's headers decoded one group early (software pipelined).
-// On the Zen 5 dev VM (docs/performance.md, 2026-12-05 14:00): core ~7.8 cycles a block, adds
-// ~6.3, header ~12.1 (the real tile in L2: 11.6-13.5), ahead the same as header: the work, not
-// its latency, sets the speed.
-enum class stage { core, adds, header, ahead };
+//   ahead: header with each group's headers decoded one group early (software pipelined);
+//   packed: header with lane_sums + vpmulld replaced by the tile's present scaling (two
+//     vpackssdw, two vpmaddwd against scale words, one add; a second vpshufb for the words);
+//   nozero: header with each vpdpbusd accumulating onto its own nibble vector (wrong sums): what
+//     the zero-accumulator moves cost;
+//   bcast: header without the per-four-block header decode (the per-block broadcasts kept).
+// On the Zen 5 dev VM (docs/performance.md, 2026-12-05 14:00 and 16:35): core ~7.8 cycles a
+// block, adds ~6.3, header ~12.1 (the real tile in L2: 11.6-13.5), ahead the same as header: the
+// work, not its latency, sets the speed; packed 0.35 Gblocks against header's 0.33-0.34, nozero
+// the same as header (the moves are eliminated), bcast 0.46: the header decode, one group in
+// four blocks, costs ~2.5 cycles a block.
+enum class stage { core, adds, header, ahead, packed, nozero, bcast };
 
 UMA_ISA_TARGET inline __m512i lane_sums4(const __m512i v[4]) {
   const __m512i x01 =
@@ -215,7 +226,7 @@ UMA_ISA_TARGET void bm_q4k_rows(benchmark::State& st) {
         sb = sb_next;
         dd = dd_next;
       }
-      if (S >= stage::header && i == 0) {
+      if (S >= stage::header && S != stage::bcast && i == 0) {
         const uint8_t* h = w + 144 * (S == stage::ahead ? (b + 4) % blocks : b);
         __m512i raw = _mm512_zextsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
         for (int l = 1; l < 4; ++l)
@@ -237,12 +248,9 @@ UMA_ISA_TARGET void bm_q4k_rows(benchmark::State& st) {
           _mm512_and_si512(l1, low4), _mm512_and_si512(_mm512_srli_epi16(l1, 4), low4)};
       __m512i v[4];
       for (int k = 0; k < 4; ++k)
-        v[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[k],
+        v[k] = _mm512_dpbusd_epi32(S == stage::nozero ? q[k] : _mm512_setzero_si512(), q[k],
                                    _mm512_loadu_si512(a + 256 * b + 64 * k));
-      const __m512i z = S == stage::adds ? _mm512_add_epi32(_mm512_add_epi32(v[0], v[1]),
-                                                            _mm512_add_epi32(v[2], v[3]))
-                                         : lane_sums4(v);
-      __m512i scales = pick;
+      __m512i scales = pick, scales2 = pick;
       __m512 d = _mm512_set1_ps(0.25f);
       if constexpr (S >= stage::header) {
         const __m512i lane = i == 0   ? _mm512_shuffle_i32x4(sb, sb, 0x00)
@@ -250,9 +258,19 @@ UMA_ISA_TARGET void bm_q4k_rows(benchmark::State& st) {
                              : i == 2 ? _mm512_shuffle_i32x4(sb, sb, 0xaa)
                                       : _mm512_shuffle_i32x4(sb, sb, 0xff);
         scales = _mm512_shuffle_epi8(lane, pick);
+        if constexpr (S == stage::packed) scales2 = _mm512_shuffle_epi8(lane, shifts);
         d = _mm512_permutexvar_ps(_mm512_set1_epi32(2 * i), dd);
       }
-      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(z, scales)), d, acc);
+      __m512i z;
+      if constexpr (S == stage::packed)
+        z = _mm512_add_epi32(_mm512_madd_epi16(_mm512_packs_epi32(v[0], v[1]), scales),
+                             _mm512_madd_epi16(_mm512_packs_epi32(v[2], v[3]), scales2));
+      else if constexpr (S == stage::adds)
+        z = _mm512_mullo_epi32(
+            _mm512_add_epi32(_mm512_add_epi32(v[0], v[1]), _mm512_add_epi32(v[2], v[3])), scales);
+      else
+        z = _mm512_mullo_epi32(lane_sums4(v), scales);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(z), d, acc);
     }
   }
   asm volatile("" ::"v"(acc));
@@ -301,10 +319,17 @@ UMA_ISA_TARGET void bm_q4k_rows(benchmark::State& st) {
   add<op::load, op::load>();
   add<op::dpbusd_bcast, op::load>();
   add<op::bcast, op::load>();
+  add<op::pack, op::pack>();
+  add<op::dpbusd, op::pack>();
+  add<op::pack, op::madd>();
+  add<op::madd, op::dpbusd>();
   benchmark::RegisterBenchmark("isa/q4k_rows/core", bm_q4k_rows<stage::core>);
   benchmark::RegisterBenchmark("isa/q4k_rows/adds", bm_q4k_rows<stage::adds>);
   benchmark::RegisterBenchmark("isa/q4k_rows/header", bm_q4k_rows<stage::header>);
   benchmark::RegisterBenchmark("isa/q4k_rows/ahead", bm_q4k_rows<stage::ahead>);
+  benchmark::RegisterBenchmark("isa/q4k_rows/packed", bm_q4k_rows<stage::packed>);
+  benchmark::RegisterBenchmark("isa/q4k_rows/nozero", bm_q4k_rows<stage::nozero>);
+  benchmark::RegisterBenchmark("isa/q4k_rows/bcast", bm_q4k_rows<stage::bcast>);
   return true;
 }();
 

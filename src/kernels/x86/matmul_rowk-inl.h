@@ -30,18 +30,21 @@ inline void tile_steps(int64_t nb, const Step& step) {
 // blocks' first 16 bytes (d, dmin, the 12 packed scale bytes) load into the four 128-bit lanes of
 // one register, where the scales and mins of all four decode at once (ggml's kmask steps as
 // vector ops) and the eight fp16 scales convert in one go. Each zmm of nibbles covers two
-// sub-blocks (low nibbles of qs 0..63 are sub-blocks 0 and 2, high ones 1 and 3); one vpdpbusd
-// each gives dwords of four products, and a transposing sum of the four (unpacks and adds, no
-// multiplies) leaves in dword 4j + k lane j's sum of vector k, a 16-product part of one
-// sub-block, which one vpmulld scales by that sub-block's 6-bit scale (one vpshufb from the
-// block's lane, broadcast by one vshufi32x4). The block's 16 dwords convert and multiply-add by
-// d x the activation's d; the four blocks' min terms take one vpmaddwd of the 32 min words
-// against the activation's 32 sub-block sums (prepared as words), one conversion and one
-// multiply-add by each lane's dmin x d. A row's last nb % 4 blocks take the same step with
-// fewer lanes. Before (one block a step, its scales decoded alone and applied per vector by
-// vpmaddubsw and vpmaddwd against a vpshufb'd scale vector): ~13 multiplies and shuffles a block
-// plus ~7 for the decode, against ~7 plus ~3.5 now. On the Zen 5 dev VM those share two pipes
-// while adds and unpacks issue four a cycle (bench_isa), so their count is what sets the speed.
+// sub-blocks (low nibbles of qs 0..63 are sub-blocks 0 and 2, high ones 1 and 3, one per 256-bit
+// half); one vpdpbusd each gives dwords of four products (|x| <= 4 x 31 x 128 < 2^15, Q5_K
+// included), so vpackssdw packs two vectors into words losslessly and one vpmaddwd against
+// the two sub-blocks' 6-bit scales as words (one vpshufb each from the block's lane, broadcast by
+// one vshufi32x4) scales and pairs them: two packs, two vpmaddwd and an add give 16 dwords whose
+// sum is the block's scaled integer dot product (since 2026-12-05 17:15; before, a transposing
+// sum of the four vectors by unpacks and adds and one vpmulld: ~4 more ops a block, L2 3-5 %
+// slower, docs/performance.md). The block's 16 dwords convert and multiply-add by d x the
+// activation's d; the four blocks' min terms take one vpmaddwd of the 32 min words against the
+// activation's 32 sub-block sums (prepared as words), one conversion and one multiply-add by
+// each lane's dmin x d. A row's last nb % 4 blocks take the same step with fewer lanes. Before
+// (one block a step, its scales decoded alone and applied per vector by vpmaddubsw and vpmaddwd
+// against a vpshufb'd scale vector): ~13 multiplies and shuffles a block plus ~7 for the decode.
+// On the Zen 5 dev VM the tile issues ~3.5 vector ops a cycle whatever their kind (bench_isa's
+// isa/q4k_rows stages), so their count is what sets the speed.
 
 // The activation for rowk4_tile, prepared once per call (gemm_prep) or task (decode): per
 // super-block its 256 values in the order of the four nibble vectors (rowk4_act_block), then for
@@ -156,16 +159,19 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
                                   _mm256_set1_epi16(static_cast<int16_t>(std::abs(sb + 2 - 4))), 1);
   }
   // vpshufb indices into a block's decoded scale bytes (scales 0..7, mins 0..7, in every 128-bit
-  // lane): dword 4j + k gets the scale of sub-block 4 (k / 2) + 2 (j / 2) + k % 2 (vector k's
-  // half j / 2); pick_min makes the lane's 8 mins words.
-  constexpr auto scale_of = [](int n) {
-    const int j = n / 4, k = n % 4;
-    return static_cast<int>(0x80808000u | (4 * (k / 2) + 2 * (j / 2) + k % 2));
+  // lane), as words: vpackssdw(v[k], v[k + 1]) holds in words 0-3 of lane j vector k's dwords
+  // (sub-block 4 (k / 2) + 2 (j / 2)), in words 4-7 vector k + 1's (that sub-block + 1); k0 is
+  // 4 (k / 2). pick_min makes the lane's 8 mins words.
+  constexpr auto word_pick = [](int k0, int j, int w) {
+    const int sbk = k0 + (w >= 4 ? 1 : 0) + 2 * (j / 2);
+    return static_cast<int>(0x80u << 8 | static_cast<unsigned>(sbk));
   };
-  const __m512i pick_scales = _mm512_set_epi32(
-      scale_of(15), scale_of(14), scale_of(13), scale_of(12), scale_of(11), scale_of(10),
-      scale_of(9), scale_of(8), scale_of(7), scale_of(6), scale_of(5), scale_of(4), scale_of(3),
-      scale_of(2), scale_of(1), scale_of(0));
+  const auto pick_words = [&](int k0) {
+    alignas(64) int16_t t[32];
+    for (int n = 0; n < 32; ++n) t[n] = static_cast<int16_t>(word_pick(k0, n / 8, n % 8));
+    return _mm512_load_si512(t);
+  };
+  const __m512i pick_w01 = pick_words(0), pick_w23 = pick_words(4);
   const __m512i pick_min = _mm512_set4_epi32(static_cast<int>(0x800f800e), 0x800d800c,
                                              static_cast<int>(0x800b800a), 0x80098008);
   // dwords 0, 4, 8, 12 (each lane's d, dmin) to the bottom; dmin of lane i to lane i's dwords
@@ -210,15 +216,19 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
           q[k] = _mm512_ternarylogic_epi32(q[k], h, sixteen, 0xF8);  // q | (h & 16)
         }
       }
-      const __m512i scales = _mm512_shuffle_epi8(lane_to_all(sb, i), pick_scales);
+      const __m512i lane = lane_to_all(sb, i);
+      const __m512i s01 = _mm512_shuffle_epi8(lane, pick_w01),
+                    s23 = _mm512_shuffle_epi8(lane, pick_w23);
       for (int c = 0; c < C; ++c) {
         const rowk4_act_block& a = av[c].blocks[b + i];
         __m512i v[4];
         for (int k = 0; k < 4; ++k)
           v[k] =
               _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[k], _mm512_loadu_si512(a.qs + 64 * k));
+        const __m512i z = _mm512_add_epi32(_mm512_madd_epi16(_mm512_packs_epi32(v[0], v[1]), s01),
+                                           _mm512_madd_epi16(_mm512_packs_epi32(v[2], v[3]), s23));
         facc[r][c] =
-            _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(lane_sums(v), scales)),
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(z),
                             _mm512_permutexvar_ps(_mm512_set1_epi32(2 * i), dd[c]), facc[r][c]);
       }
     }
@@ -348,6 +358,16 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
   const __m512i shift_a = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
   const __m512i shift_b = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
   const __m128i transpose = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  // Q2_K: vpackssdw(v[k], v[k + 1]) holds in words 0-3 of lane j group 4k + j's dword sums, in
+  // words 4-7 group 4k + 4 + j's (the sums fit: 4 x 3 x 128); these vpshufb indices pick those
+  // groups' scale bytes as words from the 16 scales broadcast to every lane.
+  const auto q2k_pick = [](int k) {
+    alignas(64) int16_t t[32];
+    for (int n = 0; n < 32; ++n)
+      t[n] = static_cast<int16_t>(0x8000u | static_cast<unsigned>(4 * k + 4 * (n % 8 / 4) + n / 8));
+    return _mm512_load_si512(t);
+  };
+  const __m512i q2k_pick01 = q2k_pick(0), q2k_pick23 = q2k_pick(2);
   // Lane i of vector k is group 4k + i; vector k's hmask bits are bit j0 of each hmask byte (low
   // 256-bit half) and j0 + 1 (high half), j0 = 2k, moved to bit 2 by a word shift (left by 2, 1
   // for k = 0, else right by j0 - 2, j0 - 1; a byte's bit 2 comes from the same byte).
@@ -372,7 +392,8 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
       w[2 * h + 1] = _mm512_and_si512(_mm512_srlv_epi16(q, shift_b), three);
     }
     __m256i mn16;
-    __m512i scales;  // group 4k + j's scale in dword 4j + k
+    __m512i scales;    // Q3_K: group 4k + j's scale in dword 4j + k
+    __m512i s01, s23;  // Q2_K: the scales as words for vpackssdw(v[0], v[1]) / (v[2], v[3])
     if constexpr (Three) {
       const __m512i hm = _mm512_broadcast_i64x4(load256(x->hmask));
       for (int k = 0; k < 4; ++k) {  // + 4 where the bit is set (w < 4: an or)
@@ -384,7 +405,9 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
     } else {
       const __m128i raw = load128(x->scales), low4 = _mm_set1_epi8(0x0f);
       const __m128i s8 = _mm_and_si128(raw, low4);
-      scales = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(s8, transpose));
+      const __m512i all = _mm512_broadcast_i32x4(s8);
+      s01 = _mm512_shuffle_epi8(all, q2k_pick01);
+      s23 = _mm512_shuffle_epi8(all, q2k_pick23);
       mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), low4));
     }
     const float d = h2f(x->d);
@@ -404,7 +427,9 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
         for (int k = 0; k < 4; ++k)
           v[k] =
               _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_loadu_si512(y->qs + 64 * k));
-        const __m512i isum = _mm512_mullo_epi32(lane_sums(v), scales);
+        const __m512i isum =
+            _mm512_add_epi32(_mm512_madd_epi16(_mm512_packs_epi32(v[0], v[1]), s01),
+                             _mm512_madd_epi16(_mm512_packs_epi32(v[2], v[3]), s23));
         const __m256i mins = _mm256_madd_epi16(mn16, load256(y->bsums));
         facc[r][c] =
             _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * y->d), facc[r][c]);
