@@ -59,10 +59,13 @@ inline float h2f(uint16_t h) {
 // with compute, so the tiles' own loads were the limit). Each step fetches its lines `near` bytes
 // ahead into L1 and, where Far, kFarAhead beyond that into L2 (clear of L1's few miss buffers). The
 // far one pays for the row16 tiles (Q4_0 / Q8_0: 2 threads +20-25 %; Q4_1 / Q5_0 / Q5_1 decode
-// +11-22 %, 2026-12-04) and the legacy tiles; the heavier K-format tiles, compute-bound at 2
-// threads, lost 5-15 % with it (again no gain on 2026-12-04). They prefetch non-temporally instead
-// (weights are read once per token; end to end K mixes +0-20 %, the rest even). Figures:
-// docs/performance.md (2026-12-02 23:25, 2026-12-03 05:20, 2026-12-04 14:30).
+// +11-22 %, 2026-12-04), the legacy tiles and, since the K rows tiles got lighter, the Q6_K /
+// Q3_K / Q2_K ones (one thread from DRAM Q6_K 22 -> 25-27 GB/s, Q2_K / Q3_K +8-17 %; tg128
+// qwen3-0.6b Q6_K +4-11 %, Q3_K_M +3-7 %; 2026-12-05 16:35). The Q4_K / Q5_K rows tile measured
+// even with it (its DRAM rate, ~0.72 of one core's read rate, moved with no prefetch kind or
+// distance) and prefetches non-temporally, as all K tiles did before (then compute-bound, they
+// lost 5-15 % with the far one). Figures: docs/performance.md (2026-12-02 23:25, 2026-12-03
+// 05:20, 2026-12-04 14:30, 2026-12-05 16:35).
 inline constexpr size_t kFarAhead = 16384;
 template <bool Far = true>
 inline void prefetch_lines(const void* p, int lines, size_t near) {
