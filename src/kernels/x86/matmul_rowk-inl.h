@@ -35,7 +35,7 @@ inline void tile_steps(int64_t nb, const Step& step) {
 // included), so vpackssdw packs two vectors into words losslessly and one vpmaddwd against
 // the two sub-blocks' 6-bit scales as words (one vpshufb each from the block's lane, broadcast by
 // one vshufi32x4) scales and pairs them: two packs, two vpmaddwd and an add give 16 dwords whose
-// sum is the block's scaled integer dot product (since 2026-12-05 17:15; before, a transposing
+// sum is the block's scaled integer dot product (since 2026-12-05 16:35; before, a transposing
 // sum of the four vectors by unpacks and adds and one vpmulld: ~4 more ops a block, L2 3-5 %
 // slower, docs/performance.md). The block's 16 dwords convert and multiply-add by d x the
 // activation's d; the four blocks' min terms take one vpmaddwd of the 32 min words against the
@@ -346,9 +346,11 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
 // element's hmask bit (4c + j of hmask[l]) is set; its 16 six-bit scales decode in one xmm
 // (q3k_scales_i8). Q2_K's scales and mins are the nibbles of
 // its 16 scale bytes; the min term is dmin x sum(min x 16-element sum). Each 128-bit lane of a
-// vpdpbusd is one 16-element group: lane_sums puts group 4k + j's sum in dword 4j + k (as Q6_K's
-// tile) and one vpmulld applies the scales, transposed to that order by one xmm vpshufb (since
-// 2026-12-05; before, four vpermd'd scale vectors and a vpdpwssd per vector).
+// vpdpbusd is one 16-element group. Q3_K: lane_sums puts group 4k + j's sum in dword 4j + k (as
+// Q6_K's tile) and one vpmulld applies the scales, transposed to that order by one xmm vpshufb
+// (since 2026-12-05; before, four vpermd'd scale vectors and a vpdpwssd per vector). Q2_K, with no
+// offset to take off: two vpackssdw and two vpmaddwd against the scales as words, as Q4_K's tile
+// (since 2026-12-05 16:35: L2 +5-10 %, docs/performance.md).
 template <int R, int C, bool Three>
 void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride,
                   float* y0) {
