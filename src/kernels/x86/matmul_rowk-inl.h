@@ -136,6 +136,17 @@ inline __m512i k4_scales_lanes(__m512i v) {
   return _mm512_add_epi32(_mm512_unpacklo_epi64(x01, x23), _mm512_unpackhi_epi64(x01, x23));
 }
 
+// vpshufb indices that turn a 128-bit lane of scale bytes into the words vpmaddwd needs after
+// vpackssdw(v[k], v[k + 1]): word w of lane j gets byte byte_of(j, w), zero-extended (words 0-3
+// of a lane hold v[k]'s dwords, 4-7 v[k + 1]'s). Built from constants, so it folds to one load.
+template <class ByteOf>
+[[gnu::always_inline]] inline __m512i word_picks(ByteOf byte_of) {
+  alignas(64) int16_t t[32];
+  for (int n = 0; n < 32; ++n)
+    t[n] = static_cast<int16_t>(0x8000u | static_cast<unsigned>(byte_of(n / 8, n % 8)));
+  return _mm512_load_si512(t);
+}
+
 // Q5_K (Five) is Q4_K with a fifth bit per weight: qh[l] bit s belongs to element l of
 // sub-block s. The 32 qh bytes broadcast to both 256-bit halves line up with the nibble vectors'
 // bytes, so per vector one word shift moving that vector's sub-block bit of each half to bit 4
@@ -162,16 +173,10 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
   // lane), as words: vpackssdw(v[k], v[k + 1]) holds in words 0-3 of lane j vector k's dwords
   // (sub-block 4 (k / 2) + 2 (j / 2)), in words 4-7 vector k + 1's (that sub-block + 1); k0 is
   // 4 (k / 2). pick_min makes the lane's 8 mins words.
-  constexpr auto word_pick = [](int k0, int j, int w) {
-    const int sbk = k0 + (w >= 4 ? 1 : 0) + 2 * (j / 2);
-    return static_cast<int>(0x80u << 8 | static_cast<unsigned>(sbk));
+  const auto sub_block = [](int k0) {
+    return [k0](int j, int w) { return k0 + (w >= 4 ? 1 : 0) + 2 * (j / 2); };
   };
-  const auto pick_words = [&](int k0) {
-    alignas(64) int16_t t[32];
-    for (int n = 0; n < 32; ++n) t[n] = static_cast<int16_t>(word_pick(k0, n / 8, n % 8));
-    return _mm512_load_si512(t);
-  };
-  const __m512i pick_w01 = pick_words(0), pick_w23 = pick_words(4);
+  const __m512i pick_w01 = word_picks(sub_block(0)), pick_w23 = word_picks(sub_block(4));
   const __m512i pick_min = _mm512_set4_epi32(static_cast<int>(0x800f800e), 0x800d800c,
                                              static_cast<int>(0x800b800a), 0x80098008);
   // dwords 0, 4, 8, 12 (each lane's d, dmin) to the bottom; dmin of lane i to lane i's dwords
@@ -364,13 +369,8 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
   // Q2_K: vpackssdw(v[k], v[k + 1]) holds in words 0-3 of lane j group 4k + j's dword sums, in
   // words 4-7 group 4k + 4 + j's (the sums fit: 4 x 3 x 128); these vpshufb indices pick those
   // groups' scale bytes as words from the 16 scales broadcast to every lane.
-  const auto q2k_pick = [](int k) {
-    alignas(64) int16_t t[32];
-    for (int n = 0; n < 32; ++n)
-      t[n] = static_cast<int16_t>(0x8000u | static_cast<unsigned>(4 * k + 4 * (n % 8 / 4) + n / 8));
-    return _mm512_load_si512(t);
-  };
-  const __m512i q2k_pick01 = q2k_pick(0), q2k_pick23 = q2k_pick(2);
+  const auto group = [](int k) { return [k](int j, int w) { return 4 * k + 4 * (w / 4) + j; }; };
+  const __m512i q2k_pick01 = word_picks(group(0)), q2k_pick23 = word_picks(group(2));
   // Lane i of vector k is group 4k + i; vector k's hmask bits are bit j0 of each hmask byte (low
   // 256-bit half) and j0 + 1 (high half), j0 = 2k, moved to bit 2 by a word shift (left by 2, 1
   // for k = 0, else right by j0 - 2, j0 - 1; a byte's bit 2 comes from the same byte).
