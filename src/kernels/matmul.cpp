@@ -361,65 +361,69 @@ void warm_share(std::span<const matrix_view> ws, int t, int nt, thread_pool* poo
 // task list on the pool (one hand-off and one wait however many matrices), `matvec` over each
 // claimed stretch of pieces (one call per matrix in it) for the n converted activation rows at `a`.
 // A worker that finishes its share warms the start of its share of `then` (the next call).
+// Pieces are numbered matrix by matrix and found from a small per-matrix table, not listed: the
+// caller writes a few cache lines per call that the workers read, where a list of every piece
+// (1-2 KB) cost each call ~2000 cycles of taking its lines back from the other core
+// (docs/performance.md, 2026-12-05 19:15).
 void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<float* const> ys,
                  const uint8_t* a, size_t a_row_bytes, const uint8_t* prep, size_t prep_row_bytes,
                  int64_t n, thread_pool* pool, std::span<const matrix_view> then) {
-  struct piece {
-    size_t m;
-    int64_t r0, rows;
-  };
-  thread_local std::vector<piece> pieces_tl;  // the caller's; the workers reach it through `pieces`
-  std::vector<piece>& pieces = pieces_tl;
-  pieces.clear();
+  // first[m]: matrix m's first piece (first[ws.size()]: the count); per[m]: its rows per piece.
+  thread_local std::vector<int64_t> first_tl, per_tl;  // the caller's; workers reach them by ref
+  std::vector<int64_t>& first = first_tl;
+  std::vector<int64_t>& per = per_tl;
+  first.resize(ws.size() + 1);
+  per.resize(ws.size());
+  first[0] = 0;
   for (size_t m = 0; m < ws.size(); ++m) {
-    const int64_t rows_per = decode_piece_rows(ws[m].row_bytes);
-    for (int64_t r0 = 0; r0 < ws[m].rows; r0 += rows_per) {
-      const int64_t rows = std::min(rows_per, ws[m].rows - r0);
-      pieces.push_back({m, r0, rows});
-    }
+    per[m] = decode_piece_rows(ws[m].row_bytes);
+    const int64_t rows = std::max<int64_t>(ws[m].rows, 0);
+    first[m + 1] = first[m] + (rows + per[m] - 1) / per[m];
   }
-  const auto count = static_cast<int64_t>(pieces.size());
+  const int64_t count = first[ws.size()];
   const int nt = pool != nullptr ? static_cast<int>(std::min<int64_t>(pool->size(), count)) : 1;
   const auto run_span = [&](int64_t lo, int64_t hi) {
+    size_t m = 0;
     while (lo < hi) {
-      const piece& p = pieces[static_cast<size_t>(lo)];
-      int64_t rows = p.rows;
-      for (++lo; lo < hi && pieces[static_cast<size_t>(lo)].m == p.m; ++lo)
-        rows += pieces[static_cast<size_t>(lo)].rows;
-      const matrix_view& w = ws[p.m];
+      while (first[m + 1] <= lo) ++m;
+      const int64_t end = std::min(hi, first[m + 1]);  // this matrix's pieces in [lo, hi)
+      const matrix_view& w = ws[m];
+      const int64_t r0 = (lo - first[m]) * per[m];
+      const int64_t r1 = std::min(w.rows, (end - first[m]) * per[m]);
       gemm_args g;
-      g.w = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(p.r0) * w.row_bytes;
+      g.w = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0) * w.row_bytes;
       g.w_row_bytes = w.row_bytes;
-      g.rows = rows;
+      g.rows = r1 - r0;
       g.cols = w.cols;
       g.a = a;
       g.a_row_bytes = a_row_bytes;
       g.n = n;
-      g.y = ys[p.m] + p.r0;
+      g.y = ys[m] + r0;
       g.ldy = w.rows;
       g.prep = prep;
       g.prep_row_bytes = prep_row_bytes;
       g.streamed = true;  // decode's pieces read the matrix itself
       matvec(g);
+      lo = end;
     }
   };
   if (nt <= 1) {
     run_span(0, count);
     return;
   }
-  // Thread t's run starts at the first piece that begins at or after t / nt of the bytes.
+  // Thread t's run starts at the first piece that begins at or after t / nt of the bytes
+  // (decode_share_start gives a piece's first row, or the row count past every matrix).
   thread_local std::vector<int64_t> starts;
   starts.assign(static_cast<size_t>(nt) + 1, count);
-  int64_t i = 0;
+  int64_t prev = 0;
   for (int t = 0; t < nt; ++t) {
-    const share_point at = decode_share_start(ws, t, nt);  // i: the piece there
-    while (i < count && pieces[static_cast<size_t>(i)].m < at.matrix) ++i;
-    while (i < count && pieces[static_cast<size_t>(i)].m == at.matrix &&
-           pieces[static_cast<size_t>(i)].r0 < at.row)
-      ++i;
-    starts[static_cast<size_t>(t)] = i;
+    const share_point at = decode_share_start(ws, t, nt);
+    int64_t i = count;
+    if (at.matrix < ws.size()) i = first[at.matrix] + (at.row + per[at.matrix] - 1) / per[at.matrix];
+    prev = std::max(prev, std::min(i, count));
+    starts[static_cast<size_t>(t)] = prev;
   }
-  thread_local stealing_runs runs_tl;  // the caller's, as `pieces`
+  thread_local stealing_runs runs_tl;  // the caller's, as `first`
   stealing_runs& runs = runs_tl;
   runs.reset(starts);
   pool->run_on_all([&](int t, int) {
