@@ -50,7 +50,7 @@ struct bench_cli {
   int bw_mib = 1024;
   bool json = false;
   bool no_probe = false;
-  bool repack = false;
+  std::string repack;  // --repack's value, "" when not given
   bool reread = false;
 };
 
@@ -223,7 +223,7 @@ int run_bench(const bench_cli& c) {
       uma::model::load_model(path, {.n_threads = threads,
                                     .max_context = std::max<int64_t>(c.pp, c.depth) + c.tg + 8,
                                     .max_sequences = c.batch,
-                                    .repack = c.repack,
+                                    .repack = uma::cli::repack_mode_of(c.repack),
                                     .reread_huge = c.reread});
   // (load_model refuses a KV cache, reserved up front for --batch sequences, larger than the
   // machine's memory.)
@@ -468,6 +468,7 @@ int run_bench(const bench_cli& c) {
     j["rss_file_mb"] = rss_file;
     j["rss_anon_mb"] = rss_anon;
     j["kv_cache_reserved_mb"] = kv_mib;
+    j["repack"] = c.repack.empty() ? "none" : c.repack;
     j["repacked_weights_mb"] = repacked_mib;
     j["weights_huge_pages_mb"] = huge_mib;
     j["rss_beyond_weights_mb"] = std::max(0.0, rss_anon - repacked_mib);
@@ -513,11 +514,27 @@ int run_bench(const bench_cli& c) {
         batch_roofline_tps, 100 * batch_ratio, batch_speedup);
   std::printf("\nbackend %s, %d threads, %d reps (median; spread = (max-min)/median)\n",
               uma::kernels::matmul_backend_name(), threads, c.reps);
-  if (!c.repack && uma::kernels::interleave_supported(m.bound().output.view()))
-    std::printf(
-        "(this CPU has interleaved-layout kernels for these weights: --repack copies them at load; "
-        "whether that is faster depends on the CPU%s, see docs/performance.md)\n",
-        c.batch > 1 ? "; batched decode of a few sequences gained 1.3-2x on the dev VM" : "");
+  if (c.repack.empty()) {
+    // The matrices --repack would copy (those whose decode this backend measured faster so).
+    const auto& w = m.bound();
+    double faster_mib = 0;
+    const auto count = [&](const uma::model::matrix_ref& x) {
+      if (uma::kernels::repack_faster(x.view())) faster_mib += double(x.bytes()) / (1 << 20);
+    };
+    count(w.output);
+    for (const auto& l : w.layers)
+      for (const auto* x : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) count(*x);
+    if (faster_mib > 0)
+      std::printf(
+          "(--repack copies the %.0f MiB of these weights whose decode ran faster from an "
+          "interleaved copy on this backend: Q4_K_M +25 %% on the dev VM, see "
+          "docs/performance.md)\n",
+          faster_mib);
+    else if (uma::kernels::interleave_supported(w.output.view()))
+      std::printf("(--repack=all copies these weights to the interleaved layout: decode no faster "
+                  "on the dev VM%s, see docs/performance.md)\n",
+                  c.batch > 1 ? "; batched decode of a few sequences gained 1.3-2x" : "");
+  }
   std::printf(
       "memory: peak RSS %.1f MiB; mapped weights resident %.1f MiB; interleaved weight copies "
       "%.1f MiB; beyond weights %.1f MiB (KV cache reserved %.1f MiB, faulted in as used, 256 "

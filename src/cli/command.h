@@ -15,6 +15,10 @@
 
 #include <CLI/CLI.hpp>
 
+namespace uma::model {
+enum class repack_mode;  // model/model.h
+}  // namespace uma::model
+
 namespace uma::cli {
 
 using runner = std::function<int()>;
@@ -39,9 +43,12 @@ int fail(const std::string& cmd, const std::string& message);
 // Whether a --threads value is out of range (0: one per physical core, at most the pool's
 // limit); if so, says so through fail() and sets *code to its exit code.
 bool bad_threads(const std::string& cmd, int threads, int* code);
-// The weight-loading flags of the commands that load a model (run, bench, perplexity): --repack
-// (model::load_options::repack) and --reread (load_options::reread_huge).
-void add_weight_flags(CLI::App& app, bool* repack, bool* reread);
+// The weight-loading flags of the commands that load a model (run, bench, perplexity):
+// --repack[=faster|all] (model::load_options::repack; empty when not given) and --reread
+// (load_options::reread_huge).
+void add_weight_flags(CLI::App& app, std::string* repack, bool* reread);
+// The load_options::repack of a --repack value ("" none, "faster", "all").
+model::repack_mode repack_mode_of(const std::string& flag);
 
 }  // namespace uma::cli
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "model/model.h"
 #include "util/thread_pool.h"
 
 namespace uma::cli {
@@ -27,13 +28,20 @@ bool bad_threads(const std::string& cmd, int threads, int* code) {
   return true;
 }
 
-void add_weight_flags(CLI::App& app, bool* repack, bool* reread) {
-  app.add_flag("--repack", *repack,
-               "copy the weights into the interleaved x16 layout (AVX-512; not zero-copy; faster "
-               "on some CPUs only, see docs/performance.md)");
+void add_weight_flags(CLI::App& app, std::string* repack, bool* reread) {
+  app.add_flag("--repack{faster}", *repack,
+               "copy weights into the interleaved x16 layout (AVX-512; not zero-copy): --repack "
+               "those whose decode measured faster so (Q4_K / Q5_K / Q6_K), --repack=all every "
+               "type with an x16 kernel (batched decode); see docs/performance.md")
+      ->check(CLI::IsMember({"faster", "all"}));
   app.add_flag("--reread", *reread,
                "re-read the model into the page cache in 2 MiB pages first (once after a copy or "
                "download)");
+}
+
+model::repack_mode repack_mode_of(const std::string& flag) {
+  if (flag.empty()) return model::repack_mode::none;
+  return flag == "all" ? model::repack_mode::all : model::repack_mode::faster;
 }
 
 }  // namespace uma::cli

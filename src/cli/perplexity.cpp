@@ -22,7 +22,7 @@ struct ppl_cli {
   int64_t ctx = 512;
   int threads = 0;
   bool json = false;
-  bool repack = false;
+  std::string repack;  // --repack's value, "" when not given
   bool reread = false;
 };
 
@@ -38,7 +38,7 @@ int run_perplexity(const ppl_cli& c) {
 
   auto m = uma::model::load_model(
       c.model,
-      {.n_threads = c.threads, .max_context = c.ctx, .repack = c.repack, .reread_huge = c.reread});
+      {.n_threads = c.threads, .max_context = c.ctx, .repack = uma::cli::repack_mode_of(c.repack), .reread_huge = c.reread});
   if (!m) return uma::cli::fail(cmd, m.message());
   auto v = uma::tok::load_vocab((*m)->file());
   if (!v) return uma::cli::fail(cmd, c.model + ": no usable tokenizer: " + v.message());

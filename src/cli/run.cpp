@@ -38,7 +38,7 @@ struct run_cli {
   bool chat = false;
   bool interactive = false;
   bool quiet = false;
-  bool repack = false;
+  std::string repack;  // --repack's value, "" when not given
   bool reread = false;
 };
 
@@ -82,7 +82,7 @@ int run(run_cli c) {
 
   auto m = uma::model::load_model(
       c.model,
-      {.n_threads = c.threads, .max_context = c.ctx, .repack = c.repack, .reread_huge = c.reread});
+      {.n_threads = c.threads, .max_context = c.ctx, .repack = uma::cli::repack_mode_of(c.repack), .reread_huge = c.reread});
   if (!m) return uma::cli::fail(k_cmd, m.message());
   auto& model = **m;
   auto v = uma::tok::load_vocab(model.file());

@@ -122,6 +122,10 @@ struct matmul_backend {
   // x16_min_n_default. Where the rows tiles are dear (the K formats on AVX-512) batched decode
   // of a few sequences already gains from it (docs/performance.md 2026-12-04 11:30).
   std::array<int64_t, max_dtype_id> x16_min_n{};
+  // The types whose single-sequence decode measured faster from an x16 copy than from the file's
+  // rows (load_options::repack's `faster` mode copies only these; `all` copies every type with an
+  // x16 kernel, which batched decode gains from).
+  std::array<bool, max_dtype_id> repack_faster{};
   // Whether the gemm_x16 tiles honour gemm_args::prefetch_to (the AVX-512 ones); else the
   // on-the-fly path requests each next block itself before copying the current one.
   bool x16_prefetch_to = false;

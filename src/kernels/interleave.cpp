@@ -81,6 +81,11 @@ bool interleave_supported(const matrix_view& w) {
   return native != nullptr && native != scalar_backend().matvec_x16[ti];
 }
 
+bool repack_faster(const matrix_view& w) {
+  const auto ti = static_cast<size_t>(w.type);
+  return interleave_supported(w) && ti < max_dtype_id && best_backend().repack_faster[ti];
+}
+
 #if defined(__x86_64__)
 // GCC 12's AVX-512 unpack intrinsics read an intentionally undefined register (false positive).
 #pragma GCC diagnostic push

@@ -140,6 +140,9 @@ void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,
 // with an x16 layout, above, whose row count is a multiple of 16): only then is interleaving a
 // speed-up.
 bool interleave_supported(const matrix_view& w);
+// interleave_supported, and the backend measured decode from the x16 copy of `w`'s type faster
+// than from its rows (matmul_backend::repack_faster).
+bool repack_faster(const matrix_view& w);
 // Writes rows-layout `w` in the x16 layout to `dst` (w.rows * w.row_bytes bytes), in parallel
 // over `pool` (may be null). The caller checks interleave_supported (or at least Q4_0 and
 // rows % 16 == 0) first; other matrices are left unwritten. Each thread requests the lines of

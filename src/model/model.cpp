@@ -75,7 +75,8 @@ result<std::unique_ptr<model>> load_model(const std::string& path, const load_op
   } catch (const std::exception& e) {  // the system refused a thread
     return make_error("{}", e.what());
   }
-  if (opts.repack) interleave_weights(*m->weights_, *m->file_, m->pool_.get());
+  if (opts.repack != repack_mode::none)
+    interleave_weights(*m->weights_, *m->file_, m->pool_.get(), opts.repack == repack_mode::all);
   m->scratch_ = std::make_unique<model::scratch>();
   return m;
 }

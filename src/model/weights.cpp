@@ -137,12 +137,15 @@ void weights::region_unmap::operator()(uint8_t* p) const {
   if (p != nullptr) munmap(p, bytes);
 }
 
-void interleave_weights(weights& w, const gguf::file& f, thread_pool* pool) {
+void interleave_weights(weights& w, const gguf::file& f, thread_pool* pool, bool all) {
+  const auto take = [all](const matrix_ref& m) {
+    return all ? interleave_supported(m.view()) : kernels::repack_faster(m.view());
+  };
   std::vector<matrix_ref*> todo;
   for (auto& l : w.layers)
     for (matrix_ref* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
-      if (interleave_supported(m->view())) todo.push_back(m);
-  if (interleave_supported(w.output.view())) todo.push_back(&w.output);
+      if (take(*m)) todo.push_back(m);
+  if (take(w.output)) todo.push_back(&w.output);
   if (todo.empty()) return;
   size_t total = 0;
   for (const matrix_ref* m : todo) total += (static_cast<size_t>(m->bytes()) + 63) / 64 * 64;

@@ -86,11 +86,12 @@ struct weights {
 result<std::unique_ptr<weights>> bind_weights(const gguf::file& f, const model_config& c);
 
 // Copies every matrix the CPU's backend has an x16 kernel for (kernels::interleave_supported:
-// the legacy 32-element formats and Q2_K .. Q6_K, with rows % 16 == 0) into that layout, then drops
-// the process's pages of the originals from the mapping. The token embedding keeps its rows view
-// (one row is read per token); a tied output matrix gets the interleaved copy. Not zero-copy:
-// opt-in (load_options::repack).
-void interleave_weights(weights& w, const gguf::file& f, thread_pool* pool);
+// the legacy 32-element formats and Q2_K .. Q6_K, with rows % 16 == 0) into that layout, or with
+// `all` false only those of the types whose decode it measured faster that way
+// (kernels::repack_faster), then drops the process's pages of the originals from the mapping. The
+// token embedding keeps its rows view (one row is read per token); a tied output matrix gets the
+// interleaved copy. Not zero-copy: opt-in (load_options::repack).
+void interleave_weights(weights& w, const gguf::file& f, thread_pool* pool, bool all = true);
 
 // Bytes read per decoded token (see model::weight_bytes).
 uint64_t decode_bytes(const weights& w, const model_config& c);

@@ -21,6 +21,8 @@ uint64_t read_xcr0() {
 cpu_features detect() {
   cpu_features f;
   unsigned a, b, c, d;
+  if (__get_cpuid(0, &a, &b, &c, &d))  // vendor string in ebx, edx, ecx
+    f.amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;  // "Auth" "enti" "cAMD"
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
   const bool osxsave = c & (1u << 27);
   const bool fma = c & (1u << 12);

@@ -19,6 +19,8 @@ struct cpu_features {
   bool neon_dotprod = false;
   bool neon_i8mm = false;
   bool sme = false;
+  // The vendor is AMD (cpuid "AuthenticAMD"): for the kernel choices measured per vendor.
+  bool amd = false;
   // Human-readable list, e.g. "avx2 avx512 avx512_vnni avx512_bf16".
   std::string describe() const;
 };

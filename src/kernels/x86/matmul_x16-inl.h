@@ -694,5 +694,14 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0}) b.x16_min_n[static_cast<size_t>(t)] = 8;
   for (dtype t : {dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k})
     b.x16_min_n[static_cast<size_t>(t)] = 4;
+  // Decode from an x16 copy against the rows tiles, qwen3-0.6b shape, tg128 tok/s, three
+  // alternating rounds on the Zen 5 VM (docs/performance.md, 2026-12-05 19:55): Q4_K_M +25 %,
+  // Q5_K_M +15 %, Q6_K +4 % (the rows Q4_K tile runs 41 GB/s a thread in L2 against the x16
+  // one's 61, so from DRAM it is the slower side of the overlap); Q4_0 even, Q3_K even or
+  // slower, Q5_0 -4 %, Q2_K -7 %, Q8_0 -14 %: on AMD those stay zero-copy. Elsewhere every type
+  // with an x16 kernel, as measured on Emerald Rapids (2026-12-01 .. 04: 64-90 % of the roofline
+  // -> 83-105 %; not measured there since the rows tiles' rewrites).
+  for (size_t t = 0; t < b.repack_faster.size(); ++t) b.repack_faster[t] = !uma::cpu().amd;
+  for (dtype t : {dtype::q4_k, dtype::q5_k, dtype::q6_k}) b.repack_faster[static_cast<size_t>(t)] = true;
   b.x16_prefetch_to = true;
 }

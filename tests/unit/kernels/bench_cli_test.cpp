@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
+#include "util/cpu_features.h"
 
 namespace uma {
 namespace {
@@ -148,7 +149,7 @@ TEST(bench_cli, repack_reports_the_interleaved_copies_as_weights) {
   auto plain = test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "2", "--reps", "1",
                               "--threads", "2", "--no-probe", "--json"});
   auto packed = test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "2", "--reps", "1",
-                               "--threads", "2", "--no-probe", "--json", "--repack"});
+                               "--threads", "2", "--no-probe", "--json", "--repack=all"});
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   ASSERT_EQ(packed.exit_code, 0) << packed.err;
   const auto a = nlohmann::json::parse(plain.out), b = nlohmann::json::parse(packed.out);
@@ -167,6 +168,49 @@ TEST(bench_cli, repack_reports_the_interleaved_copies_as_weights) {
   EXPECT_NEAR(b["rss_beyond_weights_mb"].get<double>(), a["rss_beyond_weights_mb"].get<double>(),
               8.0);
   EXPECT_EQ(a["weight_bytes"], b["weight_bytes"]);
+  EXPECT_EQ(a["repack"], "none");
+  EXPECT_EQ(b["repack"], "all");
+}
+
+// Plain --repack copies only the types whose decode the backend measured faster from a copy: on
+// AMD with AVX-512 not a Q4_0 model's Q4_0 matrices (only its Q6_K output), and a K mix's Q4_K /
+// Q6_K matrices, all of them, as --repack=all does; elsewhere (Intel) every type, as
+// --repack=all.
+TEST(bench_cli, repack_alone_copies_only_the_types_that_gain) {
+  for (const char* type : {"q4_0", "q4_k_m"}) {
+    SCOPED_TRACE(type);
+    const std::string model = test::shared_data(std::string("golden/tiny-qwen3.") + type + ".gguf");
+    double mb[2] = {0, 0};
+    std::string backend;
+    for (int all = 0; all < 2; ++all) {
+      auto r = test::run_uma({"bench", "-m", model, "--pp", "4", "--tg", "2", "--reps", "1",
+                              "--threads", "2", "--no-probe", "--json",
+                              all ? "--repack=all" : "--repack"});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      const auto j = nlohmann::json::parse(r.out);
+      EXPECT_EQ(j["repack"], all ? "all" : "faster");
+      mb[all] = j["repacked_weights_mb"].get<double>();
+      backend = j["backend"];
+    }
+    if (backend != "avx512-vnni" && backend != "amx") {
+      EXPECT_EQ(mb[0], 0.0);
+      EXPECT_EQ(mb[1], 0.0);
+    } else if (std::string(type) == "q4_0" && uma::cpu().amd) {
+      EXPECT_LT(mb[0], 0.5 * mb[1]);  // the Q4_0 matrices stay zero-copy
+    } else {
+      EXPECT_GT(mb[0], 0.0);
+      EXPECT_EQ(mb[0], mb[1]);  // every matrix is Q4_K or Q6_K
+    }
+  }
+}
+
+TEST(bench_cli, repack_rejects_an_unknown_mode) {
+  const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
+  auto r = test::run_uma({"bench", "-m", model, "--pp", "4", "--tg", "2", "--reps", "1",
+                          "--no-probe", "--repack=fastest"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("repack"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("tg2"), std::string::npos);  // nothing was benchmarked
 }
 
 TEST(bench_cli, bad_arguments_fail_with_one_line) {

@@ -17,6 +17,7 @@
 #include "test_util.h"
 #include "util/aligned.h"
 #include "util/checked.h"
+#include "util/cpu_features.h"
 #include "util/env.h"
 #include "util/mapped_file.h"
 #include "util/pages.h"
@@ -345,6 +346,21 @@ TEST(StealingRuns, ThreadsClaimEveryIndexExactlyOnce) {
       }
     }
   }
+}
+
+}  // namespace
+}  // namespace uma
+
+namespace uma {
+namespace {
+
+// The vendor flag agrees with the kernel's own reading of cpuid (/proc/cpuinfo's vendor_id).
+TEST(cpu_features, amd_follows_the_vendor_id) {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, vendor;
+  while (vendor.empty() && std::getline(in, line))
+    if (line.rfind("vendor_id", 0) == 0) vendor = line.substr(line.find(':') + 2);
+  EXPECT_EQ(cpu().amd, vendor == "AuthenticAMD") << vendor;  // no vendor_id (Arm): false
 }
 
 }  // namespace
