@@ -531,9 +531,10 @@ int run_bench(const bench_cli& c) {
           "docs/performance.md)\n",
           faster_mib);
     else if (uma::kernels::interleave_supported(w.output.view()))
-      std::printf("(--repack=all copies these weights to the interleaved layout: decode no faster "
-                  "on the dev VM%s, see docs/performance.md)\n",
-                  c.batch > 1 ? "; batched decode of a few sequences gained 1.3-2x" : "");
+      std::printf(
+          "(--repack=all copies these weights to the interleaved layout: decode no faster "
+          "on the dev VM%s, see docs/performance.md)\n",
+          c.batch > 1 ? "; batched decode of a few sequences gained 1.3-2x" : "");
   }
   std::printf(
       "memory: peak RSS %.1f MiB; mapped weights resident %.1f MiB; interleaved weight copies "

@@ -36,9 +36,10 @@ int run_perplexity(const ppl_cli& c) {
   ss << in.rdbuf();
   const std::string text = ss.str();
 
-  auto m = uma::model::load_model(
-      c.model,
-      {.n_threads = c.threads, .max_context = c.ctx, .repack = uma::cli::repack_mode_of(c.repack), .reread_huge = c.reread});
+  auto m = uma::model::load_model(c.model, {.n_threads = c.threads,
+                                            .max_context = c.ctx,
+                                            .repack = uma::cli::repack_mode_of(c.repack),
+                                            .reread_huge = c.reread});
   if (!m) return uma::cli::fail(cmd, m.message());
   auto v = uma::tok::load_vocab((*m)->file());
   if (!v) return uma::cli::fail(cmd, c.model + ": no usable tokenizer: " + v.message());

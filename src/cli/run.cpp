@@ -80,9 +80,10 @@ int run(run_cli c) {
   if (c.interactive) c.chat = true;
   c.sp.seed = c.seed ? *c.seed : std::random_device{}();
 
-  auto m = uma::model::load_model(
-      c.model,
-      {.n_threads = c.threads, .max_context = c.ctx, .repack = uma::cli::repack_mode_of(c.repack), .reread_huge = c.reread});
+  auto m = uma::model::load_model(c.model, {.n_threads = c.threads,
+                                            .max_context = c.ctx,
+                                            .repack = uma::cli::repack_mode_of(c.repack),
+                                            .reread_huge = c.reread});
   if (!m) return uma::cli::fail(k_cmd, m.message());
   auto& model = **m;
   auto v = uma::tok::load_vocab(model.file());

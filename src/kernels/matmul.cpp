@@ -419,7 +419,8 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
   for (int t = 0; t < nt; ++t) {
     const share_point at = decode_share_start(ws, t, nt);
     int64_t i = count;
-    if (at.matrix < ws.size()) i = first[at.matrix] + (at.row + per[at.matrix] - 1) / per[at.matrix];
+    if (at.matrix < ws.size())
+      i = first[at.matrix] + (at.row + per[at.matrix] - 1) / per[at.matrix];
     prev = std::max(prev, std::min(i, count));
     starts[static_cast<size_t>(t)] = prev;
   }

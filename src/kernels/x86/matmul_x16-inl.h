@@ -702,6 +702,7 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   // with an x16 kernel, as measured on Emerald Rapids (2026-12-01 .. 04: 64-90 % of the roofline
   // -> 83-105 %; not measured there since the rows tiles' rewrites).
   for (size_t t = 0; t < b.repack_faster.size(); ++t) b.repack_faster[t] = !uma::cpu().amd;
-  for (dtype t : {dtype::q4_k, dtype::q5_k, dtype::q6_k}) b.repack_faster[static_cast<size_t>(t)] = true;
+  for (dtype t : {dtype::q4_k, dtype::q5_k, dtype::q6_k})
+    b.repack_faster[static_cast<size_t>(t)] = true;
   b.x16_prefetch_to = true;
 }

@@ -183,9 +183,9 @@ TEST(bench_cli, repack_alone_copies_only_the_types_that_gain) {
     double mb[2] = {0, 0};
     std::string backend;
     for (int all = 0; all < 2; ++all) {
-      auto r = test::run_uma({"bench", "-m", model, "--pp", "4", "--tg", "2", "--reps", "1",
-                              "--threads", "2", "--no-probe", "--json",
-                              all ? "--repack=all" : "--repack"});
+      auto r =
+          test::run_uma({"bench", "-m", model, "--pp", "4", "--tg", "2", "--reps", "1", "--threads",
+                         "2", "--no-probe", "--json", all ? "--repack=all" : "--repack"});
       ASSERT_EQ(r.exit_code, 0) << r.err;
       const auto j = nlohmann::json::parse(r.out);
       EXPECT_EQ(j["repack"], all ? "all" : "faster");
