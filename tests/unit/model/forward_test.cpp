@@ -122,6 +122,19 @@ TEST_P(TinyModel, PrefillThenDecodeEqualsTokenByToken) {
   }
 }
 
+// The logits of the first `head` tokens in one prefill (the gemm / tile path), then of the rest
+// one decode step each (the matvec path).
+std::vector<float> prefill_then_decode(model& m, const std::vector<int32_t>& tokens, size_t head) {
+  auto cache = m.make_cache(static_cast<int64_t>((tokens.size() + 63) / 64 * 64), 1);
+  auto out =
+      prefill_all(m, *cache, {tokens.begin(), tokens.begin() + static_cast<ptrdiff_t>(head)});
+  for (size_t i = head; i < tokens.size(); ++i) {
+    auto r = prefill_all(m, *cache, {tokens[i]}, static_cast<int64_t>(i));
+    out.insert(out.end(), r.begin(), r.end());
+  }
+  return out;
+}
+
 // --repack's default (`faster`): only the matrices of the types the backend measured faster from
 // an x16 copy move (on AMD with AVX-512 the K mix's Q4_K / Q6_K, no Q4_0 / Q8_0 one; elsewhere
 // every type with an x16 kernel), and the logits are those of the zero-copy model within the same
@@ -170,18 +183,9 @@ TEST_P(TinyModel, RepackFasterCopiesOnlyTheTypesThatGain) {
       EXPECT_GT(moved, 0u);  // AVX-512: the Q4_K / Q6_K matrices
     }
     const int64_t nv = (*plain)->config().n_vocab;
-    auto tokens = random_tokens(20, nv, 5);
-    auto run = [&](model& m) {
-      auto cache = m.make_cache(32, 1);
-      std::vector<int32_t> head(tokens.begin(), tokens.begin() + 16);
-      auto out = prefill_all(m, *cache, head);
-      for (int i = 16; i < 20; ++i) {
-        auto r = prefill_all(m, *cache, {tokens[static_cast<size_t>(i)]}, i);
-        out.insert(out.end(), r.begin(), r.end());
-      }
-      return out;
-    };
-    const auto a = run(**plain), b = run(**packed);
+    const auto tokens = random_tokens(20, nv, 5);
+    const auto a = prefill_then_decode(**plain, tokens, 16),
+               b = prefill_then_decode(**packed, tokens, 16);
     const auto s = compare_logits(a.data(), b.data(), 20, nv, path_tie);
     EXPECT_LE(s.kl_mean, 1e-3);
     EXPECT_EQ(s.clear_argmax_mismatch, 0);
@@ -216,19 +220,9 @@ TEST_P(TinyModel, RepackedWeightsGiveTheSameLogits) {
       EXPECT_EQ((*packed)->repacked_bytes(), 0u);  // no native kernel: stays zero-copy
     }
     const int64_t nv = (*plain)->config().n_vocab;
-    auto tokens = random_tokens(36, nv, 9);
-    // 30-token prefill (gemm / tile path), then 6 decode steps (matvec path), on both.
-    auto run = [&](model& m) {
-      auto cache = m.make_cache(64, 1);
-      std::vector<int32_t> head(tokens.begin(), tokens.begin() + 30);
-      auto out = prefill_all(m, *cache, head);
-      for (int i = 30; i < 36; ++i) {
-        auto r = prefill_all(m, *cache, {tokens[static_cast<size_t>(i)]}, i);
-        out.insert(out.end(), r.begin(), r.end());
-      }
-      return out;
-    };
-    const auto a = run(**plain), b = run(**packed);
+    const auto tokens = random_tokens(36, nv, 9);
+    const auto a = prefill_then_decode(**plain, tokens, 30),
+               b = prefill_then_decode(**packed, tokens, 30);
     const auto s = compare_logits(a.data(), b.data(), 36, nv, path_tie);
     std::printf("%s %s repacked vs zero-copy: max_abs %.3g kl_mean %.3g top1 %.2f\n", GetParam(),
                 type, s.max_abs, s.kl_mean, s.top1);
