@@ -515,15 +515,9 @@ int run_bench(const bench_cli& c) {
   std::printf("\nbackend %s, %d threads, %d reps (median; spread = (max-min)/median)\n",
               uma::kernels::matmul_backend_name(), threads, c.reps);
   if (c.repack.empty()) {
-    // The matrices --repack would copy (those whose decode this backend measured faster so).
+    // What --repack would copy (the types whose decode this backend measured faster so).
     const auto& w = m.bound();
-    double faster_mib = 0;
-    const auto count = [&](const uma::model::matrix_ref& x) {
-      if (uma::kernels::repack_faster(x.view())) faster_mib += double(x.bytes()) / (1 << 20);
-    };
-    count(w.output);
-    for (const auto& l : w.layers)
-      for (const auto* x : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) count(*x);
+    const double faster_mib = double(uma::model::repack_bytes(w, false)) / (1 << 20);
     if (faster_mib > 0)
       std::printf(
           "(--repack copies the %.0f MiB of these weights whose decode ran faster from an "

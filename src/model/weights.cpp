@@ -6,6 +6,8 @@
 #include <sys/mman.h>
 
 #include <cstdlib>
+#include <type_traits>
+#include <vector>
 
 #include "gguf/gguf.h"
 #include "tensor/quant.h"
@@ -137,15 +139,33 @@ void weights::region_unmap::operator()(uint8_t* p) const {
   if (p != nullptr) munmap(p, bytes);
 }
 
-void interleave_weights(weights& w, const gguf::file& f, thread_pool* pool, bool all) {
+namespace {
+
+// The matrices interleave_weights copies (W: weights or const weights).
+template <class W>
+auto repack_targets(W& w, bool all) {
+  using ref = std::conditional_t<std::is_const_v<W>, const matrix_ref*, matrix_ref*>;
   const auto take = [all](const matrix_ref& m) {
     return all ? interleave_supported(m.view()) : kernels::repack_faster(m.view());
   };
-  std::vector<matrix_ref*> todo;
+  std::vector<ref> todo;
   for (auto& l : w.layers)
-    for (matrix_ref* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+    for (ref m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
       if (take(*m)) todo.push_back(m);
   if (take(w.output)) todo.push_back(&w.output);
+  return todo;
+}
+
+}  // namespace
+
+uint64_t repack_bytes(const weights& w, bool all) {
+  uint64_t n = 0;
+  for (const matrix_ref* m : repack_targets(w, all)) n += m->bytes();
+  return n;
+}
+
+void interleave_weights(weights& w, const gguf::file& f, thread_pool* pool, bool all) {
+  const std::vector<matrix_ref*> todo = repack_targets(w, all);
   if (todo.empty()) return;
   size_t total = 0;
   for (const matrix_ref* m : todo) total += (static_cast<size_t>(m->bytes()) + 63) / 64 * 64;

@@ -92,6 +92,8 @@ result<std::unique_ptr<weights>> bind_weights(const gguf::file& f, const model_c
 // token embedding keeps its rows view (one row is read per token); a tied output matrix gets the
 // interleaved copy. Not zero-copy: opt-in (load_options::repack).
 void interleave_weights(weights& w, const gguf::file& f, thread_pool* pool, bool all = true);
+// The bytes interleave_weights(w, ..., all) would copy.
+uint64_t repack_bytes(const weights& w, bool all);
 
 // Bytes read per decoded token (see model::weight_bytes).
 uint64_t decode_bytes(const weights& w, const model_config& c);
