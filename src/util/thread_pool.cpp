@@ -1,6 +1,6 @@
 // Persistent worker pool. Workers spin on a generation counter for a short while after each job,
 // then sleep on it (std::atomic::wait, a futex on Linux); the caller spins/sleeps the same way on
-// the count of pending workers. See thread_pool.h.
+// each worker's done line. See thread_pool.h.
 #include "util/thread_pool.h"
 
 #include <algorithm>
@@ -71,7 +71,7 @@ void thread_pool::warm(uint32_t seen) {
   for (int i = 0; i < warm_count; ++i) {
     const warm_range r = warm_list[i];
     for (size_t at = 0; at < r.bytes; at += step) {
-      if (generation_.load(std::memory_order_relaxed) != seen) {
+      if (go_.generation.load(std::memory_order_relaxed) != seen) {
         i = warm_count;
         break;
       }
@@ -107,6 +107,7 @@ thread_pool::thread_pool(int n_threads) {
   if (n_threads_ > max_threads)
     throw std::runtime_error("thread pool of " + std::to_string(n_threads_) + " threads: at most " +
                              std::to_string(max_threads));
+  done_ = std::make_unique<done_line[]>(static_cast<size_t>(n_threads_));
   try {
     for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
   } catch (const std::system_error& e) {
@@ -122,50 +123,54 @@ thread_pool::~thread_pool() {
 }
 
 void thread_pool::stop_workers() {
-  stop_.store(true, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  generation_.notify_all();
+  go_.stop = true;
+  go_.generation.fetch_add(1, std::memory_order_release);
+  go_.generation.notify_all();
   for (auto& t : workers_) t.join();
   workers_.clear();
 }
 
 void thread_pool::worker(int idx) {
   is_worker = true;
+  std::atomic<uint32_t>& done = done_[static_cast<size_t>(idx)].generation;
   uint32_t seen = 0;
   for (;;) {
-    uint32_t g = generation_.load(std::memory_order_acquire);
+    uint32_t g = go_.generation.load(std::memory_order_acquire);
     if (g == seen) {
-      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
-      while ((g = generation_.load(std::memory_order_acquire)) == seen)
-        generation_.wait(seen, std::memory_order_acquire);
+      spin_until([&] { return go_.generation.load(std::memory_order_acquire) != seen; });
+      while ((g = go_.generation.load(std::memory_order_acquire)) == seen)
+        go_.generation.wait(seen, std::memory_order_acquire);
     }
     seen = g;
-    if (stop_.load(std::memory_order_relaxed)) return;
-    (*job_)(idx, n_threads_);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    if (go_.stop) return;
+    go_.job(idx, n_threads_);
+    done.store(seen, std::memory_order_release);
+    done.notify_one();  // no system call unless the caller sleeps on it
     if (warm_count != 0) warm(seen);
   }
 }
 
-void thread_pool::run_on_all(const std::function<void(int, int)>& fn) {
+void thread_pool::run_on_all(fn_ref<void(int, int)> fn) {
   if (n_threads_ == 1) {
     fn(0, 1);
     return;
   }
-  job_ = &fn;
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  generation_.notify_all();  // a no-op syscall-free check when every worker is spinning
+  go_.job = fn;
+  const uint32_t g = go_.generation.load(std::memory_order_relaxed) + 1;
+  go_.generation.store(g, std::memory_order_release);  // only this thread writes it
+  go_.generation.notify_all();  // a no-op syscall-free check when every worker is spinning
   fn(0, n_threads_);
-  if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; })) {
-    int p;
-    while ((p = pending_.load(std::memory_order_acquire)) != 0)
-      pending_.wait(p, std::memory_order_acquire);
+  for (int i = 1; i < n_threads_; ++i) {
+    std::atomic<uint32_t>& done = done_[static_cast<size_t>(i)].generation;
+    if (!spin_until([&] { return done.load(std::memory_order_acquire) == g; })) {
+      uint32_t d;
+      while ((d = done.load(std::memory_order_acquire)) != g)
+        done.wait(d, std::memory_order_acquire);
+    }
   }
 }
 
-void thread_pool::parallel_for(int64_t n, int64_t grain,
-                               const std::function<void(int, int64_t, int64_t)>& fn) {
+void thread_pool::parallel_for(int64_t n, int64_t grain, fn_ref<void(int, int64_t, int64_t)> fn) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
   const int64_t n_chunks = (n + grain - 1) / grain;
@@ -174,7 +179,7 @@ void thread_pool::parallel_for(int64_t n, int64_t grain,
     fn(0, 0, n);
     return;
   }
-  run_on_all([&](int t, int) {
+  run_on_all([&, fn](int t, int) {
     if (t >= nt) return;
     const int64_t per = n_chunks / nt, extra = n_chunks % nt;
     const int64_t c0 = t * per + std::min<int64_t>(t, extra);
