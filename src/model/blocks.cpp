@@ -75,8 +75,9 @@ struct attn_run {
   int64_t t0, t1;  // tokens [t0, t1) of the batch: one sequence, consecutive positions
 };
 
-std::vector<attn_run> attention_runs(const batch& b, int64_t n, int64_t len) {
-  std::vector<attn_run> runs;
+// Into `runs` (cleared; the caller's vector keeps its capacity from token to token).
+void attention_runs(const batch& b, int64_t n, int64_t len, std::vector<attn_run>& runs) {
+  runs.clear();
   for (int64_t t = 0; t < n; ++t) {
     const auto i = static_cast<size_t>(t);
     if (!runs.empty()) {
@@ -90,13 +91,13 @@ std::vector<attn_run> attention_runs(const batch& b, int64_t n, int64_t len) {
     }
     runs.push_back({t, t + 1});
   }
-  return runs;
 }
 
 // Whether every run is of another sequence.
 bool runs_of_distinct_sequences(const batch& b, const std::vector<attn_run>& runs) {
-  std::vector<int> seqs;
-  seqs.reserve(runs.size());
+  if (runs.size() <= 1) return true;
+  thread_local std::vector<int> seqs;
+  seqs.clear();
   for (const attn_run& r : runs) seqs.push_back(b.seq_ids[static_cast<size_t>(r.t0)]);
   std::sort(seqs.begin(), seqs.end());
   return std::adjacent_find(seqs.begin(), seqs.end()) == seqs.end();
@@ -330,7 +331,9 @@ void attention_block(forward_state& st, int64_t il) {
 
   // Attention: tasks are (run of tokens, KV head) pairs, taken from a shared counter, latest runs
   // (the most keys) first so the threads finish together.
-  const std::vector<attn_run> runs = attention_runs(st.b, st.n, attention_run_length(st));
+  thread_local std::vector<attn_run> runs_tl;  // the caller's; the workers read it by reference
+  std::vector<attn_run>& runs = runs_tl;
+  attention_runs(st.b, st.n, attention_run_length(st), runs);
   const auto n_runs = static_cast<int64_t>(runs.size());
   // Where no two runs are of one sequence (decode, batched decode, a prompt of one run), a task
   // reads no rows but its own head's of its own run and the cache's older ones, so each task
