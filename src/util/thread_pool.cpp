@@ -176,12 +176,13 @@ void thread_pool::run_on_all(fn_ref<void(int, int)> fn) {
 }
 
 void thread_pool::parallel_for(int64_t n, int64_t grain, fn_ref<void(int, int64_t, int64_t)> fn) {
+  if (n <= 0) return;
   if (grain < 1) grain = 1;
-  const int64_t n_chunks = n > 0 ? (n + grain - 1) / grain : 0;
+  const int64_t n_chunks = (n + grain - 1) / grain;
   const int nt = static_cast<int>(std::min<int64_t>(n_threads_, n_chunks));
   if (nt <= 1) {
-    go_.side = {};  // no job, or one on the calling thread alone: before_next_job's is dropped
-    if (n > 0) fn(0, 0, n);
+    go_.side = {};  // a job on the calling thread alone: the side requests are dropped (hints)
+    fn(0, 0, n);
     return;
   }
   run_on_all([&, fn](int t, int) {

@@ -278,34 +278,6 @@ TEST(ThreadPool, RunOnAllVisitsEveryThread) {
   for (auto& s : seen) EXPECT_EQ(s.load(), 100);
 }
 
-// before_next_job: the side work runs once on every thread, before that thread's part of the next
-// job, and not again for the job after; a parallel_for small enough for the caller alone drops it.
-TEST(ThreadPool, BeforeNextJobRunsOnEveryThreadOnceBeforeTheJob) {
-  for (int threads : {1, 2, 3}) {
-    thread_pool pool(threads);
-    std::vector<std::atomic<int>> side(static_cast<size_t>(threads)), saw(side.size());
-    const auto side_fn = [&](int t, int n) {
-      EXPECT_EQ(n, threads);
-      side[static_cast<size_t>(t)]++;
-    };
-    const auto job = [&](int t, int) {
-      saw[static_cast<size_t>(t)] = side[static_cast<size_t>(t)].load();
-    };
-    pool.before_next_job(side_fn);
-    pool.run_on_all(job);
-    for (size_t t = 0; t < side.size(); ++t) {
-      EXPECT_EQ(side[t].load(), 1) << threads << " threads, thread " << t;
-      EXPECT_EQ(saw[t].load(), 1) << "the side work came after the job on thread " << t;
-    }
-    pool.run_on_all(job);  // forgotten after one job
-    for (auto& s : side) EXPECT_EQ(s.load(), 1);
-    pool.before_next_job(side_fn);
-    pool.parallel_for(1, 1, [](int, int64_t, int64_t) {});  // the caller alone: dropped
-    pool.run_on_all(job);
-    for (auto& s : side) EXPECT_EQ(s.load(), 1);
-  }
-}
-
 TEST(StealingRuns, OwnerTakesItsRunFrontToBackThenStealsFromTheBack) {
   const int64_t starts[] = {0, 8, 8, 20};  // runs [0, 8), [8, 8) (empty), [8, 20)
   stealing_runs runs(starts);
