@@ -10,7 +10,6 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "model/model.h"
-#include "util/stealing_runs.h"
 #include "util/thread_pool.h"
 
 namespace uma::model {
@@ -290,71 +289,10 @@ void attention_block(forward_state& st, int64_t il) {
   forward_buffers& buf = st.buf;
   const int64_t qw = c.q_width(), kw = c.kv_width(), vw = c.v_width();
 
-  // Attention's tasks are (run of tokens, KV head) pairs, latest runs (the most keys) first.
-  thread_local std::vector<attn_run> runs_tl;  // the caller's; the workers read it by reference
-  std::vector<attn_run>& runs = runs_tl;
-  attention_runs(st.b, st.n, attention_run_length(st), runs);
-  const auto n_runs = static_cast<int64_t>(runs.size());
-  // Where no two runs are of one sequence (decode, batched decode, a prompt of one run), a task
-  // reads no rows but its own head's of its own run and the cache's older ones, so each task
-  // prepares its own (token, head) rows first: the glue runs on every thread instead of the
-  // caller alone. Otherwise (runs of one long prompt read each other's keys) all rows first.
-  const bool per_task_prep = runs_of_distinct_sequences(st.b, runs);
-  const int64_t n_tasks = n_runs * c.n_head_kv;
-  const auto task_run = [&](int64_t i) -> const attn_run& {
-    return runs[static_cast<size_t>(n_runs - 1 - i / c.n_head_kv)];
-  };
-  // Thread t's share of the tasks where it requests their K/V rows early (below).
-  const int nt =
-      st.pool != nullptr ? static_cast<int>(std::clamp<int64_t>(n_tasks, 1, st.pool->size())) : 1;
-  thread_local std::vector<int64_t> starts_tl;
-  std::vector<int64_t>& starts = starts_tl;
-  starts.resize(static_cast<size_t>(nt) + 1);
-  for (int t = 0; t <= nt; ++t) starts[static_cast<size_t>(t)] = n_tasks * t / nt;
-  // In decode a task's K/V rows are two short runs (18 KB each at 72 positions of a 128-wide
-  // head), written tokens ago and back in DRAM: too short for the stream prefetchers, so one task
-  // at a time they came at a fraction of the read bandwidth. Where a thread's tasks read at most
-  // early_kv_bytes, it requests all their rows at the start of the Q/K/V matmul's job instead
-  // (thread_pool::before_next_job), beside that job's weights: qwen3-0.6b tg128, the attention
-  // job 38-40 k -> 21-24 k TSC ticks a layer, the Q/K/V job 81 k -> 92-95 k, ~2.5 % a token; with
-  // 280-540 KB a thread (--depth 128) even (docs/performance.md, 2026-12-05 21:50).
-  constexpr int64_t early_kv_bytes = 512 << 10;
-  const int64_t kv_row_bytes = 2 * (c.head_dim + c.head_dim_v);
-  bool early_kv = per_task_prep && nt > 1;
-  for (int t = 0; t < nt && early_kv; ++t) {
-    int64_t bytes = 0;
-    for (int64_t i = starts[static_cast<size_t>(t)]; i < starts[static_cast<size_t>(t) + 1]; ++i)
-      bytes += (st.b.positions[static_cast<size_t>(task_run(i).t1 - 1)] + 1) * kv_row_bytes;
-    early_kv = bytes <= early_kv_bytes;
-  }
-  // Thread t's early requests: every K/V line of its tasks, towards L2 (prefetcht2: with
-  // prefetcht0 the attention job was no faster, the weights streamed after them through L1
-  // pushing them out).
-  const auto request_kv = [&](int t, int) {
-    if (t >= nt) return;
-    const auto lines = [](const uint16_t* p, int64_t bytes) {
-      const auto* b = reinterpret_cast<const char*>(p);
-      for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(b + off, 0, 1);
-    };
-    for (int64_t i = starts[static_cast<size_t>(t)]; i < starts[static_cast<size_t>(t) + 1]; ++i) {
-      const int64_t kvh = i % c.n_head_kv;
-      const kv_spans sp(st, il, task_run(i));
-      for (int64_t b0 = sp.first; b0 <= sp.b_last;) {
-        const int64_t b1 = sp.end(b0);
-        const int32_t blk = sp.table[static_cast<size_t>(b0)];
-        lines(st.cache.k_head(il, blk, kvh), sp.keys(b0, b1) * c.head_dim * 2);
-        lines(st.cache.v_head(il, blk, kvh), sp.keys(b0, b1) * c.head_dim_v * 2);
-        b0 = b1;
-      }
-    }
-  };
-
   const kernels::matrix_view qkv[] = {l.wq.view(), l.wk.view(), l.wv.view()};
   float* const qkv_out[] = {buf.q.data(), buf.k.data(), buf.v.data()};
   const kernels::matrix_view wo = l.wo.view();
-  if (early_kv) st.pool->before_next_job(request_kv);
   kernels::matmul_many(qkv, buf.xn.data(), st.n, qkv_out, st.pool, {&wo, 1});
-  if (early_kv) st.pool->before_next_job({});  // in case no job ran
   add_bias(st, buf.q.data(), l.bq, qw);
   add_bias(st, buf.k.data(), l.bk, kw);
   add_bias(st, buf.v.data(), l.bv, vw);
@@ -391,41 +329,43 @@ void attention_block(forward_state& st, int64_t il) {
                             st.cache.v_at(il, seq, pos, kvh), c.head_dim_v);
   };
 
+  // Attention: tasks are (run of tokens, KV head) pairs, taken from a shared counter, latest runs
+  // (the most keys) first so the threads finish together.
+  thread_local std::vector<attn_run> runs_tl;  // the caller's; the workers read it by reference
+  std::vector<attn_run>& runs = runs_tl;
+  attention_runs(st.b, st.n, attention_run_length(st), runs);
+  const auto n_runs = static_cast<int64_t>(runs.size());
+  // Where no two runs are of one sequence (decode, batched decode, a prompt of one run), a task
+  // reads no rows but its own head's of its own run and the cache's older ones, so each task
+  // prepares its own (token, head) rows first: the glue runs on every thread instead of the
+  // caller alone. Otherwise (runs of one long prompt read each other's keys) all rows first.
+  const bool per_task_prep = runs_of_distinct_sequences(st.b, runs);
   if (!per_task_prep) {
     for_tokens(st, [&](int64_t t) {
       for (int64_t kvh = 0; kvh < c.n_head_kv; ++kvh) prep_head(t, kvh);
     });
   }
-  // With the early requests each thread runs the tasks it requested (stealing_runs: its own run
-  // from the front, then from the back of another's). Otherwise tasks come from a shared counter,
-  // latest runs first so that the threads finish together (prefill's causal runs differ in
-  // length), and a thread claims its next task before it runs one, so that the kernel requests
-  // that task's first K/V span during this one's last; its very first span it requests up front.
-  thread_local stealing_runs tasks_tl;  // the caller's, as runs
-  stealing_runs& tasks = tasks_tl;
-  if (early_kv) tasks.reset(starts);
+  const int64_t n_tasks = n_runs * c.n_head_kv;
+  // A thread claims its next task before it runs one, so that the kernel prefetches that task's
+  // first K/V span during this one's last (in decode every task is a few spans at most, and its
+  // rows, written tokens ago, come from DRAM); its very first span it requests up front.
   std::atomic<int64_t> next{0};
-  auto work = [&](int t, int) {
-    if (t >= nt) return;
+  const auto task_run = [&](int64_t i) -> const attn_run& {
+    return runs[static_cast<size_t>(n_runs - 1 - i / c.n_head_kv)];
+  };
+  auto work = [&](int, int) {
     static thread_local attn_scratch ws;
-    const auto run_task = [&](int64_t i, const kv_span& after) {
-      const attn_run& run = task_run(i);
-      if (per_task_prep)
-        for (int64_t tok = run.t0; tok < run.t1; ++tok) prep_head(tok, i % c.n_head_kv);
-      attend_run(st, il, run, i % c.n_head_kv, ws, after);
-    };
-    if (early_kv) {
-      int64_t lo = 0, hi = 0;
-      while (tasks.claim(static_cast<size_t>(t), &lo, &hi))
-        for (int64_t i = lo; i < hi; ++i) run_task(i, kv_span{});
-      return;
-    }
     int64_t i = next.fetch_add(1, std::memory_order_relaxed);
-    prefetch_span(i < n_tasks ? first_span(st, il, task_run(i), i % c.n_head_kv) : kv_span{},
-                  c.head_dim, c.head_dim_v);
+    kv_span span = i < n_tasks ? first_span(st, il, task_run(i), i % c.n_head_kv) : kv_span{};
+    prefetch_span(span, c.head_dim, c.head_dim_v);
     while (i < n_tasks) {
       const int64_t j = next.fetch_add(1, std::memory_order_relaxed);
-      run_task(i, j < n_tasks ? first_span(st, il, task_run(j), j % c.n_head_kv) : kv_span{});
+      const kv_span after =
+          j < n_tasks ? first_span(st, il, task_run(j), j % c.n_head_kv) : kv_span{};
+      const attn_run& run = task_run(i);
+      if (per_task_prep)
+        for (int64_t t = run.t0; t < run.t1; ++t) prep_head(t, i % c.n_head_kv);
+      attend_run(st, il, run, i % c.n_head_kv, ws, after);
       i = j;
     }
   };

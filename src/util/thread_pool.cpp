@@ -143,7 +143,6 @@ void thread_pool::worker(int idx) {
     }
     seen = g;
     if (go_.stop) return;
-    if (go_.side) go_.side(idx, n_threads_);
     go_.job(idx, n_threads_);
     done.store(seen, std::memory_order_release);
     done.notify_one();  // no system call unless the caller sleeps on it
@@ -153,8 +152,6 @@ void thread_pool::worker(int idx) {
 
 void thread_pool::run_on_all(fn_ref<void(int, int)> fn) {
   if (n_threads_ == 1) {
-    if (go_.side) go_.side(0, 1);
-    go_.side = {};
     fn(0, 1);
     return;
   }
@@ -162,7 +159,6 @@ void thread_pool::run_on_all(fn_ref<void(int, int)> fn) {
   const uint32_t g = go_.generation.load(std::memory_order_relaxed) + 1;
   go_.generation.store(g, std::memory_order_release);  // only this thread writes it
   go_.generation.notify_all();  // a no-op syscall-free check when every worker is spinning
-  if (go_.side) go_.side(0, n_threads_);
   fn(0, n_threads_);
   for (int i = 1; i < n_threads_; ++i) {
     std::atomic<uint32_t>& done = done_[static_cast<size_t>(i)].generation;
@@ -172,7 +168,6 @@ void thread_pool::run_on_all(fn_ref<void(int, int)> fn) {
         done.wait(d, std::memory_order_acquire);
     }
   }
-  go_.side = {};  // every worker has run it
 }
 
 void thread_pool::parallel_for(int64_t n, int64_t grain, fn_ref<void(int, int64_t, int64_t)> fn) {
@@ -181,7 +176,6 @@ void thread_pool::parallel_for(int64_t n, int64_t grain, fn_ref<void(int, int64_
   const int64_t n_chunks = (n + grain - 1) / grain;
   const int nt = static_cast<int>(std::min<int64_t>(n_threads_, n_chunks));
   if (nt <= 1) {
-    go_.side = {};  // a job on the calling thread alone: the side requests are dropped (hints)
     fn(0, 0, n);
     return;
   }

@@ -36,7 +36,6 @@ class fn_ref<R(A...)> {
         call_([](const void* o, A... a) -> R { return (*static_cast<const F*>(o))(a...); }) {}
   fn_ref() = default;  // refers to nothing: not to be called
   R operator()(A... a) const { return call_(obj_, a...); }
-  explicit operator bool() const { return call_ != nullptr; }
 
  private:
   const void* obj_ = nullptr;
@@ -61,11 +60,6 @@ class thread_pool {
   void parallel_for(int64_t n, int64_t grain, fn_ref<void(int, int64_t, int64_t)> fn);
   // Runs fn(thread_index, n_threads) once on every thread.
   void run_on_all(fn_ref<void(int, int)> fn);
-  // The next job (run_on_all or parallel_for) runs side(thread_index, n_threads) on every thread
-  // before its own work, then forgets it: for requests that must come from the threads that will
-  // use the data a later job reads (decode's attention asks for its K/V rows in the Q/K/V matmul's
-  // job). `side` must outlive that job; it must not change what the job computes.
-  void before_next_job(fn_ref<void(int, int)> side) { go_.side = side; }
 
   // Called by a worker thread inside a job: once the worker has reported the job done, it reads
   // [p, p + bytes) towards its cache (software prefetch, 4 KB at a time) while the caller goes on
@@ -90,7 +84,6 @@ class thread_pool {
     std::atomic<uint32_t> generation{0};  // bumped once per job (and at stop), release
     bool stop = false;
     fn_ref<void(int, int)> job;
-    fn_ref<void(int, int)> side;  // before_next_job's, or none
   };
   // Worker i's last finished generation, in a line only it writes.
   struct alignas(64) done_line {
