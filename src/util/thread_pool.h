@@ -7,8 +7,9 @@
 // A round trip is a chain of cache lines passing between cores (~250 ns each way on the 2-vCPU
 // dev VM): the job is published in the counter's own line and each worker reports done in a line
 // of its own, so a job costs the worker one line to start and the caller one to finish, plus the
-// data the job reads (with a std::function published by pointer through its own line and a
-// shared pending count it was ~4 x as many: 4200 against ~1500 TSC cycles, docs/performance.md).
+// data the job reads. (With a std::function published by pointer from another line and a shared
+// pending count a round trip took ~4200 TSC ticks against ~1850 now, bench/bench_pool and
+// docs/performance.md 2026-12-05 21:50.) Jobs are published by one thread at a time.
 #pragma once
 
 #include <atomic>

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <thread>
 #include <vector>
@@ -276,6 +277,22 @@ TEST(ThreadPool, RunOnAllVisitsEveryThread) {
       seen[static_cast<size_t>(t)]++;
     });
   for (auto& s : seen) EXPECT_EQ(s.load(), 100);
+}
+
+// fn_ref calls the callable it was made from, with its captures, and passes results back.
+TEST(FnRef, CallsTheReferencedCallable) {
+  int calls = 0;
+  const auto add = [&](int a, int b) {
+    ++calls;
+    return a + b;
+  };
+  const fn_ref<int(int, int)> f = add;
+  EXPECT_EQ(f(2, 3), 5);
+  EXPECT_EQ(f(-4, 1), -3);
+  EXPECT_EQ(calls, 2);
+  const std::function<int(int, int)> g = [](int a, int b) { return a * b; };
+  const fn_ref<int(int, int)> h = g;
+  EXPECT_EQ(h(6, 7), 42);
 }
 
 TEST(StealingRuns, OwnerTakesItsRunFrontToBackThenStealsFromTheBack) {
