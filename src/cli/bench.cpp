@@ -50,6 +50,7 @@ struct bench_cli {
   int bw_mib = 1024;
   bool json = false;
   bool no_probe = false;
+  bool timeline = false;
   std::string repack;  // --repack's value, "" when not given
   bool reread = false;
 };
@@ -329,6 +330,31 @@ int run_bench(const bench_cli& c) {
     tg.v.push_back(c.tg / seconds_since(t0));
   }
   if (!c.no_probe) bracket_probe();
+  // 5b. --timeline: one more decode pass of tg tokens (untimed by the figures above) with the
+  // model's op timeline attached: where the calling thread's time goes, per token.
+  uma::model::op_timeline timeline;
+  double timeline_seconds = 0;
+  if (c.timeline) {
+    cache->clear();
+    if (c.depth > 0) {
+      b.clear();
+      for (int i = 0; i < c.depth; ++i) b.add(tok(rng), i, 0, i + 1 == c.depth);
+      if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
+        return uma::cli::fail(cmd, st.message());
+    }
+    m.set_timeline(&timeline);
+    const auto t0 = clock_type::now();
+    for (int i = 0; i < c.tg; ++i) {
+      b.clear();
+      b.add(tok(rng), c.depth + i, 0, true);
+      if (auto st = m.forward(b, *cache, logits.data()); !st.ok()) {
+        m.set_timeline(nullptr);
+        return uma::cli::fail(cmd, st.message());
+      }
+    }
+    timeline_seconds = seconds_since(t0);
+    m.set_timeline(nullptr);
+  }
   // 6. Batched decode (--batch B > 1): B sequences, each after `depth` tokens of its own, decode
   // tg tokens in lock-step, one forward of B tokens (one per sequence) per step, as a server
   // batches its concurrent requests. The weights are read once per step for all B.
@@ -444,6 +470,18 @@ int run_bench(const bench_cli& c) {
     j["tg_roofline_ratio_bracketed"] = tg_bracketed.v.empty() ? 0.0 : tg_bracketed.median();
     j["tg_roofline_ratio_bracketed_samples"] = tg_bracketed.v;
     j["batch"] = c.batch;
+    if (c.timeline) {
+      nlohmann::json us, share;
+      double sum = 0;
+      for (double v : timeline.ns) sum += v;
+      for (int o = 0; o < uma::model::op_timeline::n_ops; ++o) {
+        us[uma::model::op_timeline::names[o]] = timeline.ns[o] / 1e3 / c.tg;
+        share[uma::model::op_timeline::names[o]] = sum > 0 ? timeline.ns[o] / sum : 0.0;
+      }
+      j["decode_timeline_us_per_token"] = us;
+      j["decode_timeline_share"] = share;
+      j["decode_timeline_tps"] = timeline_seconds > 0 ? c.tg / timeline_seconds : 0.0;
+    }
     if (c.batch > 1) {
       put_stats("batch_tg_tps", "batch_tg_samples", tgb);
       j["batch_bytes_per_step"] = batch_bytes;
@@ -512,6 +550,17 @@ int run_bench(const bench_cli& c) {
         "%.2fx batch 1)\n",
         fmt::format("tg{}x{}", c.tg, c.batch).c_str(), tgb.median(), 100 * tgb.spread(),
         batch_roofline_tps, 100 * batch_ratio, batch_speedup);
+  if (c.timeline) {
+    double sum = 0;
+    for (double v : timeline.ns) sum += v;
+    std::printf(
+        "\ndecode timeline (one more pass of %d tokens, %.1f tok/s; the calling thread's "
+        "time per token):\n",
+        c.tg, timeline_seconds > 0 ? c.tg / timeline_seconds : 0.0);
+    for (int o = 0; o < uma::model::op_timeline::n_ops; ++o)
+      std::printf("  %-11s %9.1f us %6.1f%%\n", uma::model::op_timeline::names[o],
+                  timeline.ns[o] / 1e3 / c.tg, sum > 0 ? 100 * timeline.ns[o] / sum : 0.0);
+  }
   std::printf("\nbackend %s, %d threads, %d reps (median; spread = (max-min)/median)\n",
               uma::kernels::matmul_backend_name(), threads, c.reps);
   if (c.repack.empty()) {
@@ -569,5 +618,8 @@ UMA_COMMAND(bench,
               app.add_flag("--no-probe", c->no_probe, "skip the bandwidth / int8 probes");
               uma::cli::add_weight_flags(app, &c->repack, &c->reread);
               app.add_flag("--json", c->json, "print one JSON object");
+              app.add_flag("--timeline", c->timeline,
+                           "one more decode pass with the time per token split by operation "
+                           "(Q/K/V, attention, O, gate/up, down, layer glue, output, other)");
               return [c] { return run_bench(*c); };
             });

@@ -292,7 +292,10 @@ void attention_block(forward_state& st, int64_t il) {
   const kernels::matrix_view qkv[] = {l.wq.view(), l.wk.view(), l.wv.view()};
   float* const qkv_out[] = {buf.q.data(), buf.k.data(), buf.v.data()};
   const kernels::matrix_view wo = l.wo.view();
-  kernels::matmul_many(qkv, buf.xn.data(), st.n, qkv_out, st.pool, {&wo, 1});
+  {
+    const op_scope time(st.timeline, op_timeline::qkv);
+    kernels::matmul_many(qkv, buf.xn.data(), st.n, qkv_out, st.pool, {&wo, 1});
+  }
   add_bias(st, buf.q.data(), l.bq, qw);
   add_bias(st, buf.k.data(), l.bk, kw);
   add_bias(st, buf.v.data(), l.bv, vw);
@@ -369,14 +372,20 @@ void attention_block(forward_state& st, int64_t il) {
       i = j;
     }
   };
-  if (st.pool && n_tasks > 1) {
-    st.pool->run_on_all(work);
-  } else {
-    work(0, 1);
+  {
+    const op_scope time(st.timeline, op_timeline::attention);
+    if (st.pool && n_tasks > 1) {
+      st.pool->run_on_all(work);
+    } else {
+      work(0, 1);
+    }
   }
 
   const kernels::matrix_view gate_up[] = {l.w_gate.view(), l.w_up.view()};
-  matmul(st, l.wo, buf.attn.data(), buf.o.data(), gate_up);
+  {
+    const op_scope time(st.timeline, op_timeline::o_proj);
+    matmul(st, l.wo, buf.attn.data(), buf.o.data(), gate_up);
+  }
   add_bias(st, buf.o.data(), l.bo, c.n_embd);
 }
 
@@ -387,7 +396,10 @@ void mlp_block(forward_state& st, int64_t il) {
   const kernels::matrix_view gate_up[] = {l.w_gate.view(), l.w_up.view()};
   float* const gate_up_out[] = {buf.gate.data(), buf.up.data()};
   const kernels::matrix_view down = l.w_down.view();
-  kernels::matmul_many(gate_up, buf.xn.data(), st.n, gate_up_out, st.pool, {&down, 1});
+  {
+    const op_scope time(st.timeline, op_timeline::gate_up);
+    kernels::matmul_many(gate_up, buf.xn.data(), st.n, gate_up_out, st.pool, {&down, 1});
+  }
   for_tokens(st, [&](int64_t t) {
     float* g = buf.gate.data() + t * c.n_ff;
     const float* u = buf.up.data() + t * c.n_ff;
@@ -406,6 +418,7 @@ void mlp_block(forward_state& st, int64_t il) {
   } else {
     then[0] = st.w.output.view();
   }
+  const op_scope time(st.timeline, op_timeline::down);
   matmul(st, l.w_down, buf.gate.data(), buf.o.data(), {then.data(), n_then});
 }
 

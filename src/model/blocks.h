@@ -3,11 +3,13 @@
 // heavy goes through src/kernels (matmul over the quantized mmap'd weights, ops).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
 #include "model/config.h"
 #include "model/kv_cache.h"
+#include "model/model.h"
 #include "model/weights.h"
 #include "util/aligned.h"
 
@@ -49,6 +51,28 @@ struct forward_state {
   float rope_base = 0.f, rope_scale = 0.f;
   const float* rope_factors = nullptr;
   int rope_n_rot = 0;
+  op_timeline* timeline = nullptr;  // model::set_timeline's, or null
+};
+
+// Adds the wall time of its scope to timeline->ns[o] when a timeline is attached (no clock read
+// otherwise).
+class op_scope {
+ public:
+  op_scope(op_timeline* t, op_timeline::op o) : t_(t), o_(o) {
+    if (t_ != nullptr) t0_ = std::chrono::steady_clock::now();
+  }
+  ~op_scope() {
+    if (t_ != nullptr)
+      t_->ns[o_] +=
+          std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0_).count();
+  }
+  op_scope(const op_scope&) = delete;
+  op_scope& operator=(const op_scope&) = delete;
+
+ private:
+  op_timeline* t_;
+  op_timeline::op o_;
+  std::chrono::steady_clock::time_point t0_{};
 };
 
 // out[t] = rms_norm(in[t]) * weight for each of the n rows of `width` floats.

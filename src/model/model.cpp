@@ -2,6 +2,7 @@
 #include "model/model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <exception>
 #include <filesystem>
@@ -111,6 +112,24 @@ void grow(aligned_vector<float>& v, int64_t n) {
 }  // namespace
 
 status model::forward(const batch& b, kv_cache& cache, float* logits) {
+  // With a timeline: the whole call is timed, and what no scope below claims is `other`.
+  struct whole_call {
+    op_timeline* t;
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    double claimed = t != nullptr ? sum() : 0;
+    double sum() const {
+      double v = 0;
+      for (double x : t->ns) v += x;
+      return v;
+    }
+    ~whole_call() {
+      if (t == nullptr) return;
+      const double total =
+          std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+      t->ns[op_timeline::other] += total - (sum() - claimed);
+      ++t->forwards;
+    }
+  } const whole{timeline_};
   const model_config& c = config_;
   const int64_t n = static_cast<int64_t>(b.size());
   if (n == 0) return {};
@@ -169,12 +188,25 @@ status model::forward(const batch& b, kv_cache& cache, float* logits) {
   }
 
   forward_state st{c, w, cache, pool_.get(), b, n, buf, n_threads()};
+  st.timeline = timeline_;
   const arch_def* def = find_arch(c.arch_name);
-  for (int64_t il = 0; il < c.n_layer; ++il) def->layer_forward(st, il);
+  {
+    // The layers' time less what their matmul and attention scopes claimed is layer_glue.
+    const auto claimed = [&] {
+      double v = 0;
+      for (int o = op_timeline::qkv; o <= op_timeline::down; ++o) v += timeline_->ns[o];
+      return v;
+    };
+    const double in_ops = timeline_ != nullptr ? claimed() : 0;
+    const op_scope layers(timeline_, op_timeline::layer_glue);
+    for (int64_t il = 0; il < c.n_layer; ++il) def->layer_forward(st, il);
+    if (timeline_ != nullptr) timeline_->ns[op_timeline::layer_glue] -= claimed() - in_ops;
+  }
 
   // Final norm and output projection for the wanted rows only.
   const auto n_out = static_cast<int64_t>(b.n_logits());
   if (n_out == 0) return {};
+  const op_scope output(timeline_, op_timeline::output);
   grow(scratch_->rows, n_out * c.n_embd);
   int64_t r = 0;
   for (int64_t t = 0; t < n; ++t) {

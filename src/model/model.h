@@ -77,6 +77,19 @@ struct batch {
 
 struct weights;  // bound tensors (model/weights.h)
 
+// Where the calling thread's time goes in model::forward, by operation (set_timeline): wall time
+// in ns summed over the forwards run while attached. The five matmul / attention entries time
+// their pool jobs together with the activation's conversion before them; layer_glue is the rest
+// of the layers (norms, residuals, SiLU, biases, RoPE angles); output the final norm and the
+// output matrix; other the rest of the forward (checks, embedding rows).
+struct op_timeline {
+  enum op { qkv, attention, o_proj, gate_up, down, layer_glue, output, other, n_ops };
+  static constexpr const char* names[n_ops] = {"qkv",  "attention",  "o",      "gate_up",
+                                               "down", "layer_glue", "output", "other"};
+  double ns[n_ops] = {};
+  int64_t forwards = 0;
+};
+
 class model {
  public:
   ~model();
@@ -108,6 +121,9 @@ class model {
   status forward(const batch& b, kv_cache& cache, float* logits);
 
   thread_pool* pool() { return pool_.get(); }
+  // Adds each later forward's time by operation to *t (null: off, the default; a few clock reads
+  // a layer when on). Not owned.
+  void set_timeline(op_timeline* t) { timeline_ = t; }
   int n_threads() const;
 
  private:
@@ -124,6 +140,7 @@ class model {
   uint64_t weight_bytes_ = 0;
   uint64_t file_tensor_bytes_ = 0;
   std::unique_ptr<scratch> scratch_;
+  op_timeline* timeline_ = nullptr;
 };
 
 // Opens `path`, reads the config, binds and checks every tensor. One-line errors for a missing or

@@ -204,6 +204,44 @@ TEST(bench_cli, repack_alone_copies_only_the_types_that_gain) {
   }
 }
 
+// --timeline: one more decode pass split by operation. Every operation is reported, none
+// negative, the shares sum to one, and the parts add up to no more than the pass (the forwards'
+// own time) and most of it; without the flag the fields are absent.
+TEST(bench_cli, timeline_splits_a_decode_pass_by_operation) {
+  const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
+  auto r = test::run_uma({"bench", "-m", model, "--pp", "4", "--tg", "8", "--reps", "1",
+                          "--threads", "2", "--no-probe", "--json", "--timeline"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.contains("decode_timeline_us_per_token"));
+  const auto& us = j["decode_timeline_us_per_token"];
+  const auto& share = j["decode_timeline_share"];
+  double sum_us = 0, sum_share = 0;
+  for (const char* op :
+       {"qkv", "attention", "o", "gate_up", "down", "layer_glue", "output", "other"}) {
+    ASSERT_TRUE(us.contains(op)) << op;
+    EXPECT_GE(us[op].get<double>(), 0.0) << op;
+    sum_us += us[op].get<double>();
+    sum_share += share[op].get<double>();
+  }
+  EXPECT_EQ(us.size(), 8u);
+  EXPECT_GT(us["qkv"].get<double>(), 0.0);
+  EXPECT_GT(us["output"].get<double>(), 0.0);
+  EXPECT_NEAR(sum_share, 1.0, 1e-9);
+  const double pass_us = 1e6 / j["decode_timeline_tps"].get<double>();
+  EXPECT_LE(sum_us, pass_us * (1 + 1e-9));
+  EXPECT_GE(sum_us, 0.5 * pass_us);
+  r = test::run_uma(
+      {"bench", "-m", model, "--pp", "4", "--tg", "2", "--reps", "1", "--no-probe", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(nlohmann::json::parse(r.out).contains("decode_timeline_us_per_token"));
+  r = test::run_uma(
+      {"bench", "-m", model, "--pp", "4", "--tg", "2", "--reps", "1", "--no-probe", "--timeline"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("decode timeline"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("layer_glue"), std::string::npos) << r.out;
+}
+
 TEST(bench_cli, repack_rejects_an_unknown_mode) {
   const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
   auto r = test::run_uma({"bench", "-m", model, "--pp", "4", "--tg", "2", "--reps", "1",
