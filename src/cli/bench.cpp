@@ -472,8 +472,7 @@ int run_bench(const bench_cli& c) {
     j["batch"] = c.batch;
     if (c.timeline) {
       nlohmann::json us, share;
-      double sum = 0;
-      for (double v : timeline.ns) sum += v;
+      const double sum = timeline.sum();
       for (int o = 0; o < uma::model::op_timeline::n_ops; ++o) {
         us[uma::model::op_timeline::names[o]] = timeline.ns[o] / 1e3 / c.tg;
         share[uma::model::op_timeline::names[o]] = sum > 0 ? timeline.ns[o] / sum : 0.0;
@@ -551,8 +550,7 @@ int run_bench(const bench_cli& c) {
         fmt::format("tg{}x{}", c.tg, c.batch).c_str(), tgb.median(), 100 * tgb.spread(),
         batch_roofline_tps, 100 * batch_ratio, batch_speedup);
   if (c.timeline) {
-    double sum = 0;
-    for (double v : timeline.ns) sum += v;
+    const double sum = timeline.sum();
     std::printf(
         "\ndecode timeline (one more pass of %d tokens, %.1f tok/s; the calling thread's "
         "time per token):\n",

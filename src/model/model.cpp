@@ -116,17 +116,12 @@ status model::forward(const batch& b, kv_cache& cache, float* logits) {
   struct whole_call {
     op_timeline* t;
     std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
-    double claimed = t != nullptr ? sum() : 0;
-    double sum() const {
-      double v = 0;
-      for (double x : t->ns) v += x;
-      return v;
-    }
+    double claimed = t != nullptr ? t->sum() : 0;
     ~whole_call() {
       if (t == nullptr) return;
       const double total =
           std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
-      t->ns[op_timeline::other] += total - (sum() - claimed);
+      t->ns[op_timeline::other] += total - (t->sum() - claimed);
       ++t->forwards;
     }
   } const whole{timeline_};
@@ -192,11 +187,7 @@ status model::forward(const batch& b, kv_cache& cache, float* logits) {
   const arch_def* def = find_arch(c.arch_name);
   {
     // The layers' time less what their matmul and attention scopes claimed is layer_glue.
-    const auto claimed = [&] {
-      double v = 0;
-      for (int o = op_timeline::qkv; o <= op_timeline::down; ++o) v += timeline_->ns[o];
-      return v;
-    };
+    const auto claimed = [&] { return timeline_->sum(op_timeline::qkv, op_timeline::down); };
     const double in_ops = timeline_ != nullptr ? claimed() : 0;
     const op_scope layers(timeline_, op_timeline::layer_glue);
     for (int64_t il = 0; il < c.n_layer; ++il) def->layer_forward(st, il);

@@ -88,6 +88,12 @@ struct op_timeline {
                                                "down", "layer_glue", "output", "other"};
   double ns[n_ops] = {};
   int64_t forwards = 0;
+  // ns[first] + ... + ns[last].
+  double sum(op first = qkv, op last = other) const {
+    double v = 0;
+    for (int o = first; o <= last; ++o) v += ns[o];
+    return v;
+  }
 };
 
 class model {
