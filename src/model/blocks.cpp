@@ -10,6 +10,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "model/model.h"
+#include "util/prefetch.h"
 #include "util/thread_pool.h"
 
 namespace uma::model {
@@ -332,6 +333,23 @@ void attention_block(forward_state& st, int64_t il) {
                             st.cache.v_at(il, seq, pos, kvh), c.head_dim_v);
   };
 
+  // The lines a task's preparation touches, requested ahead: its tokens' Q rows of the head's
+  // group and K / V rows (in decode the Q/K/V job wrote them on both threads: most come from the
+  // other core's cache, ~250 ns each on the dev VM, and the norms' loops ran them few at a time)
+  // and the cache rows the K / V append writes.
+  const auto prefetch_prep = [&](const attn_run& run, int64_t kvh) {
+    for (int64_t t = run.t0; t < run.t1; ++t) {
+      prefetch_range(buf.q.data() + t * qw + kvh * group * hd, 4 * group * hd);
+      prefetch_range(buf.k.data() + t * kw + kvh * hd, 4 * hd);
+      prefetch_range(buf.v.data() + t * vw + kvh * c.head_dim_v, 4 * c.head_dim_v);
+      const auto i = static_cast<size_t>(t);
+      const int seq = st.b.seq_ids[i];
+      const int64_t pos = st.b.positions[i];
+      prefetch_range(st.cache.k_at(il, seq, pos, kvh), 2 * hd);
+      prefetch_range(st.cache.v_at(il, seq, pos, kvh), 2 * c.head_dim_v);
+    }
+  };
+
   // Attention: tasks are (run of tokens, KV head) pairs, taken from a shared counter, latest runs
   // (the most keys) first so the threads finish together.
   thread_local std::vector<attn_run> runs_tl;  // the caller's; the workers read it by reference
@@ -359,10 +377,12 @@ void attention_block(forward_state& st, int64_t il) {
   auto work = [&](int, int) {
     static thread_local attn_scratch ws;
     int64_t i = next.fetch_add(1, std::memory_order_relaxed);
+    if (per_task_prep && i < n_tasks) prefetch_prep(task_run(i), i % c.n_head_kv);
     kv_span span = i < n_tasks ? first_span(st, il, task_run(i), i % c.n_head_kv) : kv_span{};
     prefetch_span(span, c.head_dim, c.head_dim_v);
     while (i < n_tasks) {
       const int64_t j = next.fetch_add(1, std::memory_order_relaxed);
+      if (per_task_prep && j < n_tasks) prefetch_prep(task_run(j), j % c.n_head_kv);
       const kv_span after =
           j < n_tasks ? first_span(st, il, task_run(j), j % c.n_head_kv) : kv_span{};
       const attn_run& run = task_run(i);
