@@ -7,8 +7,6 @@
 //   gemm64: UMA_BENCH_GEMM_N sets its activation rows (default 64).
 //   decode_seq_loads: decode_seq with a matvec that only reads the weights (kernel cost zero);
 //   interleave/<isa>/<type>: prefill's on-the-fly x16 copy of a 32-row block in L2 (GB/s);
-//   decode_act / decode_act_two_pass: one decode activation row converted for the row16 tiles in
-//   one pass (convert_prep) or two (converter, gemm_prep), in cache (ns a row);
 //   "<type>_x16" rows (q4_0, q5_0, q8_0, q4_k, q6_k): the same matrix in the interleaved x16 layout
 //   (--repack), where the backend has kernels for it.
 // Run: build/<dir>/bench_matmul [--benchmark_filter=q4_0]
@@ -384,40 +382,6 @@ void bm_convert(benchmark::State& st, const matmul_backend* be, dtype t, bool) {
       benchmark::Counter::kIsRate);
 }
 
-// Decode's activation for the rows-layout kernels that read a laid-out copy of it (gemm_prep),
-// one thread, one row of UMA_BENCH_MATVEC_COLS floats (default 1024) already in cache: the way
-// matmul makes it (`decode_act`: the backend's one-pass convert_prep where it has one for the
-// shape) and in two passes (`decode_act_two_pass`: converter, then gemm_prep). The time is a row's.
-void bm_decode_act(benchmark::State& st, const matmul_backend* be, dtype t, bool two_pass) {
-  const auto ti = static_cast<size_t>(t);
-  const act_format f = act_format_for(t);
-  const act_convert_fn conv = be->convert[static_cast<size_t>(f)] != nullptr
-                                  ? be->convert[static_cast<size_t>(f)]
-                                  : scalar_backend().convert[static_cast<size_t>(f)];
-  const gemm_prep_fn prep = be->gemm_prep[ti];
-  const act_prep_fn fused = two_pass ? nullptr : be->convert_prep[ti];
-  const char* cols_env = std::getenv("UMA_BENCH_MATVEC_COLS");
-  const int64_t cols = cols_env != nullptr ? std::atoll(cols_env) : 1024;
-  if (prep == nullptr || conv == nullptr || cols % 256 != 0) {
-    st.SkipWithError("no gemm_prep for this type on this backend (or columns not a multiple of 256)");
-    return;
-  }
-  std::vector<float> x(static_cast<size_t>(cols));
-  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i));
-  std::vector<uint8_t> a(act_row_bytes(f, cols)), out(prep(nullptr, cols, nullptr) + 64);
-  const bool one = fused != nullptr && fused(nullptr, cols, nullptr) != 0;
-  for (auto _ : st) {
-    if (one) {
-      fused(x.data(), cols, out.data());
-    } else {
-      conv(x.data(), a.data(), cols);
-      prep(a.data(), cols, out.data());
-    }
-    benchmark::DoNotOptimize(out.data());
-  }
-  st.SetLabel(one ? "one pass" : "two passes");
-}
-
 // Prefill's on-the-fly copy of a rows-layout block into the x16 layout (one thread, as
 // run_x16_prefill does per 32-row task), source and copy in L2: 32 rows of 3072 columns (FFN down's
 // width). Reports the bytes copied in GB/s.
@@ -486,14 +450,6 @@ int register_all() {
     }
     for (dtype t : {dtype::q4_0, dtype::q4_1, dtype::q4_k})
       add("convert", bm_convert, *be, t, false);
-    for (dtype t : {dtype::q4_0, dtype::q8_0})
-      for (const bool two_pass : {false, true})
-        benchmark::RegisterBenchmark((std::string(two_pass ? "decode_act_two_pass/" : "decode_act/") +
-                                      be->name + "/" + std::string(dtype_name(t)))
-                                         .c_str(),
-                                     bm_decode_act, be, t, two_pass)
-            ->Unit(benchmark::kNanosecond)
-            ->UseRealTime();
     for (dtype t : {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k}) {
       add("decode_seq", bm_decode_sequence, *be, t, false);
       add("decode_seq_loads", bm_decode_sequence_loads, *be, t, false);

@@ -56,11 +56,6 @@ using gemm_fn = void (*)(const gemm_args&);
 // kernels want it, once per call instead of once per task; returns the bytes per row (and writes
 // nothing) when out is null.
 using gemm_prep_fn = size_t (*)(const uint8_t* a, int64_t cols, uint8_t* out);
-// Converts one activation row of `cols` floats straight to the type's gemm_prep layout: the same
-// bytes as the format's converter followed by gemm_prep, in one pass. Returns the bytes per row
-// (and writes nothing) when out is null, 0 for a row shape it does not lay out (the caller then
-// converts and lays out in two passes).
-using act_prep_fn = size_t (*)(const float* x, int64_t cols, uint8_t* out);
 // Widens x16 groups (rows x cols, rows a multiple of 16) to another layout; returns its bytes
 // (only the size when out is null).
 using x16_expand_fn = size_t (*)(const uint8_t* packed, int64_t rows, int64_t cols, uint8_t* out);
@@ -97,8 +92,6 @@ struct matmul_backend {
   // Optional per-type activation layout for matvec and gemm (gemm_args::prep), made once per call
   // by matmul_on / matmul_many; the type's kernels then require gemm_args::prep.
   std::array<gemm_prep_fn, max_dtype_id> gemm_prep{};
-  // Optional: the converter and gemm_prep in one pass (decode's activations).
-  std::array<act_prep_fn, max_dtype_id> convert_prep{};
   std::array<act_convert_fn, act_format_count> convert{};
   // Optional per-type whole-product override used when n >= big_gemm_min_n.
   std::array<big_gemm_fn, max_dtype_id> big_gemm{};

@@ -216,7 +216,6 @@ namespace {
 struct kernel_choice {
   gemm_fn matvec = nullptr, gemm = nullptr;
   gemm_prep_fn gemm_prep = nullptr;
-  act_prep_fn convert_prep = nullptr;  // the converter and gemm_prep in one pass, where set
   big_gemm_fn big = nullptr, big_bf16 = nullptr;
   act_format af = act_format::f32;
   act_convert_fn convert = nullptr;
@@ -233,7 +232,6 @@ kernel_choice choose(const matmul_backend& be, const matrix_view& w) {
   k.matvec = be_mv[ti] != nullptr ? be_mv[ti] : (x16 ? sc.matvec_x16 : sc.matvec)[ti];
   k.gemm = be_mv[ti] != nullptr ? be_gm[ti] : (x16 ? sc.gemm_x16 : sc.gemm)[ti];
   if (!x16 && be_mv[ti] != nullptr) k.gemm_prep = be.gemm_prep[ti];
-  if (k.gemm_prep != nullptr) k.convert_prep = be.convert_prep[ti];
   k.big = (x16 ? be.big_gemm_x16 : be.big_gemm)[ti];
   k.big_bf16 = (x16 ? be.big_gemm_bf16_x16 : be.big_gemm_bf16)[ti];
   k.af = act_format_for(w.type);
@@ -292,28 +290,6 @@ const uint8_t* prepare_rows(const kernel_choice& k, const uint8_t* a, size_t arb
     k.gemm_prep(a + static_cast<size_t>(j) * arb, cols, buf + static_cast<size_t>(j) * prb);
   });
   *row_bytes = prb;
-  return buf;
-}
-
-// The n activation rows converted and laid out for the kernels that read only gemm_args::prep
-// (kernel_choice::convert_prep): in one pass where the backend has one for the row's shape, else
-// convert_rows then prepare_rows. *a is what gemm_args::a gets (the converted rows, or the laid
-// out ones where there are none: those kernels do not read it).
-const uint8_t* convert_and_prepare(const kernel_choice& k, const float* x, int64_t n,
-                                   int64_t cols, thread_pool* pool, const uint8_t** a,
-                                   size_t* arb, size_t* prb) {
-  *arb = act_row_bytes(k.af, cols);
-  const size_t fused = k.convert_prep != nullptr ? k.convert_prep(x, cols, nullptr) : 0;
-  if (fused == 0) {
-    *a = convert_rows(k, x, n, cols, pool);
-    return prepare_rows(k, *a, *arb, n, cols, pool, prb);
-  }
-  uint8_t* buf = scratch<scratch_tag::prep>(fused * static_cast<size_t>(n));
-  for_rows(pool, n, [&](int64_t j) {
-    k.convert_prep(x + j * cols, cols, buf + static_cast<size_t>(j) * fused);
-  });
-  *a = buf;
-  *prb = fused;
   return buf;
 }
 
@@ -635,23 +611,21 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
     return;
   }
 
-  if (const gemm_fn piece_fn = pieces_kernel(be, k, w.type, n)) {
-    // 2a. Decode, and batched decode of a few rows: the activation rows converted (and laid
-    // out) once, the output rows in decode's pieces (multiples of 16 rows), each thread reading
-    // long runs of the matrix; the gemm tile where n > 1, each weight chunk unpacked once for the
-    // n rows. (In 32-row tasks taken in turns the threads' streams kept breaking: 8 rows of
-    // qwen3-0.6b Q4_0 from DRAM ran 25 % slower.)
-    float* const out[] = {y};
-    const uint8_t* a = nullptr;
-    size_t arb = 0, prb = 0;
-    const uint8_t* prep = convert_and_prepare(k, x, n, w.cols, pool, &a, &arb, &prb);
-    run_matvecs(piece_fn, {&w, 1}, out, a, arb, prep, prb, n, pool, then);
-    return;
-  }
-
   // 1. Convert the activation rows once.
   const size_t arb = act_row_bytes(k.af, w.cols);
   const uint8_t* a = convert_rows(k, x, n, w.cols, pool);
+
+  if (const gemm_fn piece_fn = pieces_kernel(be, k, w.type, n)) {
+    // 2a. Decode, and batched decode of a few rows: the output rows in decode's pieces
+    // (multiples of 16 rows), each thread reading long runs of the matrix; the gemm tile where
+    // n > 1, each weight chunk unpacked once for the n rows. (In 32-row tasks taken in turns the
+    // threads' streams kept breaking: 8 rows of qwen3-0.6b Q4_0 from DRAM ran 25 % slower.)
+    float* const out[] = {y};
+    size_t prb = 0;
+    const uint8_t* prep = prepare_rows(k, a, arb, n, w.cols, pool, &prb);
+    run_matvecs(piece_fn, {&w, 1}, out, a, arb, prep, prb, n, pool, then);
+    return;
+  }
 
   gemm_args base;
   base.w_row_bytes = w.row_bytes;
@@ -733,9 +707,10 @@ void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, c
                 i + 1 < ws.size() ? std::span<const matrix_view>(&ws[i + 1], 1) : then);
     return;
   }
-  const uint8_t* a = nullptr;
-  size_t arb = 0, prb = 0;
-  const uint8_t* prep = convert_and_prepare(k, x, n, ws[0].cols, pool, &a, &arb, &prb);
+  const size_t arb = act_row_bytes(k.af, ws[0].cols);
+  const uint8_t* a = convert_rows(k, x, n, ws[0].cols, pool);
+  size_t prb = 0;
+  const uint8_t* prep = prepare_rows(k, a, arb, n, ws[0].cols, pool, &prb);
   run_matvecs(piece_fn, ws, ys, a, arb, prep, prb, n, pool, then);
 }
 

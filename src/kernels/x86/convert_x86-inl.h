@@ -34,41 +34,21 @@ inline float block_amax32(const float* x) {
   return max_abs8(m);
 }
 
-#if defined(__AVX512F__) && defined(__AVX512BW__)
-// One Q8_0 block of the AVX-512 build: a block is two registers; int32 -> int8 by saturating
-// vpmovsdb (the same values as the packs). The scale as fp16 bits, values 0..15 and 16..31, and
-// (with Sum) the sum of the 32 values: |x * id| <= 127 (plus rounding, below 127.5), so no value
-// saturates and the int32 sum is the sum of the stored int8.
-struct q8_0_block512 {
-  uint16_t d;
-  __m128i lo, hi;
-  int sum;
-};
-template <bool Sum>
-[[gnu::always_inline]] inline q8_0_block512 quantize_q8_0_block512(const float* x) {
-  const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
-  const float d = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1))) / 127.f;
-  const __m512 id = _mm512_set1_ps(d != 0.f ? 1.f / d : 0.f);
-  const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, id));
-  const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, id));
-  q8_0_block512 r;
-  r.d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
-  r.lo = _mm512_cvtsepi32_epi8(i0);
-  r.hi = _mm512_cvtsepi32_epi8(i1);
-  r.sum = Sum ? _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1)) : 0;
-  return r;
-}
-#endif
-
 void convert_q8_0(const float* x, void* dst, int64_t cols) {
   auto* y = static_cast<block_q8_0*>(dst);
 #if defined(__AVX512F__) && defined(__AVX512BW__)
-  // bench_matmul convert/avx512-vnni/q4_0: 26.7-27.9 -> 33.0-36.3 GB/s with two registers a block.
+  // The AVX-512 build: a block is two registers; int32 -> int8 by saturating vpmovsdb (the same
+  // values as the packs). bench_matmul convert/avx512-vnni/q4_0: 26.7-27.9 -> 33.0-36.3 GB/s.
   for (int64_t b = 0; b < cols / 32; ++b, x += 32) {
-    const q8_0_block512 q = quantize_q8_0_block512<false>(x);
-    y[b].d = q.d;
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs), q.lo);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs + 16), q.hi);
+    const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+    const float d =
+        _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1))) / 127.f;
+    const __m512 id = _mm512_set1_ps(d != 0.f ? 1.f / d : 0.f);
+    y[b].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs),
+                     _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x0, id))));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y[b].qs + 16),
+                     _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x1, id))));
   }
 #else
   for (int64_t b = 0; b < cols / 32; ++b, x += 32) {
@@ -188,39 +168,3 @@ void convert_f16(const float* x, void* dst, int64_t cols) {
                      _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
   for (; i < cols; ++i) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
 }
-
-#if UMA_VNNI
-// convert_q8_0 and row16_nib_fill(Offset) (matmul_row16-inl.h) in one pass: each block quantized
-// as convert_q8_0 quantizes it, its 16-byte halves stored at their places in the chunk, its scale
-// (fp16-rounded, as the tiles read it from a block) and its offset term -Offset x sum in its lane.
-// Rows of 17..31 blocks (the period layout, blocks repeated) are declined (0). Decode converts
-// every matmul's activation this way. In cache it is no faster than the two passes (the
-// quantization's reductions are most of either), but in decode the scratch buffers come back
-// cold after each matrix has streamed through the caches, and one buffer is written instead of
-// two: 1.2 k against 2.0 k TSC ticks a call (qwen3-0.6b Q4_0; llama-3.2-1b 2.4 k against 3.6 k),
-// calls alternating in one process (docs/performance.md 2026-12-06).
-template <int Offset>
-size_t row16_convert_prep(const float* x, int64_t cols, uint8_t* out) {
-  const int64_t nb = cols / 32;
-  if (row16_period_chunks(nb) != 0) return 0;
-  const size_t bytes = row16_act_bytes(cols);
-  if (out == nullptr) return bytes;
-  const int64_t chunks = row16_act_chunks(nb);
-  for (int64_t c = 0; c < chunks; ++c) {
-    uint8_t* ch = out + c * row16_chunk_act;
-    const int64_t in_chunk = std::min<int64_t>(16, nb - 16 * c);
-    if (in_chunk < 16) std::memset(ch, 0, row16_chunk_act);  // zero blocks pad the last chunk
-    for (int64_t j = 0; j < in_chunk; ++j) {
-      const q8_0_block512 q = quantize_q8_0_block512<true>(x + (16 * c + j) * 32);
-      const int64_t g = j / 4, k = j % 4, lane = 4 * k + g;
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(ch + g * 128 + k * 16), q.lo);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(ch + g * 128 + 64 + k * 16), q.hi);
-      const float d = h2f(q.d);
-      const int32_t corr = -Offset * q.sum;
-      std::memcpy(ch + 512 + 4 * lane, &d, 4);
-      std::memcpy(ch + 576 + 4 * lane, &corr, 4);
-    }
-  }
-  return bytes;
-}
-#endif

@@ -714,9 +714,6 @@ void fill_table(uma::kernels::matmul_backend& b) {
   set_rows(dtype::q4_1, row16_matvec<row16_q4_1_fmt>, row16_gemm<row16_q4_1_fmt>, row16_q8_1_prep);
   set_rows(dtype::q5_1, row16_matvec<row16_q5_1_fmt>, row16_gemm<row16_q5_1_fmt>, row16_q8_1_prep);
   set_rows(dtype::q8_0, row16_matvec<row16_q8_0_fmt>, row16_gemm<row16_q8_0_fmt>, row16_q8_0_prep);
-  b.convert_prep[static_cast<size_t>(dtype::q4_0)] = row16_convert_prep<8>;
-  b.convert_prep[static_cast<size_t>(dtype::q5_0)] = row16_convert_prep<16>;
-  b.convert_prep[static_cast<size_t>(dtype::q8_0)] = row16_convert_prep<128>;
   set_rows(dtype::q4_k, rowk4_matvec, rowk4_gemm, rowk4_prep);
   set_rows(dtype::q5_k, rowk5_matvec, rowk5_gemm, rowk4_prep);
   set_rows(dtype::q6_k, rowq6k_matvec, rowq6k_gemm, rowq_offsets_prep<32>);

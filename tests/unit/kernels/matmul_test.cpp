@@ -16,7 +16,6 @@
 #include "kernel_test_util.h"
 #include "kernels/matmul.h"
 #include "test_util.h"
-#include "util/cpu_features.h"
 #include "util/thread_pool.h"
 
 namespace uma::kernels {
@@ -153,47 +152,6 @@ TEST(matmul, converters_are_bit_identical_on_every_backend) {
             << be->name << " format " << fi << " cols " << cols;
       }
     }
-  }
-}
-
-// A backend's one-pass conversion to its kernels' layout (convert_prep) writes the bytes of its
-// converter followed by its gemm_prep, for rows of whole chunks, a part-filled last chunk, and
-// from a misaligned source; a shape it declines returns 0.
-TEST(matmul, one_pass_conversion_equals_converter_then_layout) {
-  std::mt19937 rng(12);
-  int checked = 0;
-  for (auto id : available_backends()) {
-    const auto* be = find_backend(id);
-    for (int ti = 0; ti < max_dtype_id; ++ti) {
-      if (be->convert_prep[ti] == nullptr) continue;
-      ASSERT_NE(be->gemm_prep[ti], nullptr) << be->name << " type " << ti;
-      const auto af = static_cast<size_t>(act_format_for(static_cast<dtype>(ti)));
-      for (int64_t cols : {32, 96, 480, 512, 544, 896, 1024, 1056, 3072, 4864}) {
-        const size_t fused = be->convert_prep[ti](nullptr, cols, nullptr);
-        const size_t laid = be->gemm_prep[ti](nullptr, cols, nullptr);
-        if (fused == 0) continue;  // declined: matmul converts and lays out in two passes
-        ASSERT_EQ(fused, laid) << be->name << " type " << ti << " cols " << cols;
-        std::vector<float> x(static_cast<size_t>(cols) + 1);
-        const auto r = random_floats(rng, cols, 2.f);
-        std::copy(r.begin(), r.end(), x.begin() + 1);  // one float past the allocation's start
-        std::fill(x.begin() + 1, x.begin() + 33, 0.f);  // an all-zero block
-        x[40] = -7.f;                                   // a block whose largest value is negative
-        const act_convert_fn conv =
-            be->convert[af] != nullptr ? be->convert[af] : scalar_backend().convert[af];
-        std::vector<uint8_t> a(act_row_bytes(static_cast<act_format>(af), cols));
-        conv(x.data() + 1, a.data(), cols);
-        std::vector<uint8_t> want(laid, 0xAB), got(fused + 64, 0xCD);
-        be->gemm_prep[ti](a.data(), cols, want.data());
-        EXPECT_EQ(fused, be->convert_prep[ti](x.data() + 1, cols, got.data()));
-        EXPECT_EQ(0, std::memcmp(want.data(), got.data(), fused))
-            << be->name << " type " << ti << " cols " << cols;
-        ++checked;
-      }
-    }
-  }
-  // Where the CPU has no backend with a one-pass layout (no AVX-512 VNNI), nothing to compare.
-  if (cpu().avx512_vnni) {
-    EXPECT_GT(checked, 0);
   }
 }
 
