@@ -119,15 +119,6 @@ int64_t attention_run_length(const forward_state& st) {
 // attend_run's gathers of the run's query rows and scatters of its output rows: the tokens this
 // many ahead are requested (a hint: results do not depend on it).
 constexpr int64_t attn_rows_ahead = 8;
-inline void prefetch_floats(const float* p, int64_t n, bool for_write) {
-  const auto* c = reinterpret_cast<const char*>(p);
-  for (int64_t off = 0; off < n * 4; off += 64) {
-    if (for_write)
-      __builtin_prefetch(c + off, 1);
-    else
-      __builtin_prefetch(c + off, 0);
-  }
-}
 
 // Per-thread work space of attend_run, grown on demand; the float arrays 64-byte aligned for the
 // kernel's 512-bit loads (util/aligned.h).
@@ -196,12 +187,8 @@ kv_span first_span(const forward_state& st, int64_t il, const attn_run& run, int
 // Requests every line of a span's K and V rows.
 void prefetch_span(const kv_span& s, int64_t dk, int64_t dv) {
   if (s.k == nullptr) return;
-  const auto lines = [](const uint16_t* p, int64_t bytes) {
-    const auto* c = reinterpret_cast<const char*>(p);
-    for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);
-  };
-  lines(s.k, s.nk * dk * 2);
-  lines(s.v, s.nk * dv * 2);
+  prefetch_range(s.k, static_cast<size_t>(s.nk * dk * 2));
+  prefetch_range(s.v, static_cast<size_t>(s.nk * dv * 2));
 }
 
 // `after`: the first span of the task this thread runs next (prefetched during the last span).
@@ -234,7 +221,7 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
     const int64_t t = run.t0 + i / group, h = kvh * group + i % group;
     const float* q = st.buf.q.data() + t * qw + h * d;
     if (i % group == 0 && t + attn_rows_ahead < run.t1)
-      prefetch_floats(q + attn_rows_ahead * qw, group * d, false);
+      prefetch_range(q + attn_rows_ahead * qw, static_cast<size_t>(4 * group * d));
     for (int64_t e = 0; e < d; ++e) wq[i * d + e] = q[e] * scale;
   }
   const int64_t pos0 = st.b.positions[static_cast<size_t>(run.t0)];
@@ -276,7 +263,7 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
     const int64_t t = run.t0 + i / group, h = kvh * group + i % group;
     float* out = st.buf.attn.data() + t * ow + h * dv;
     if (i % group == 0 && t + attn_rows_ahead < run.t1)
-      prefetch_floats(out + attn_rows_ahead * ow, group * dv, true);
+      prefetch_range(out + attn_rows_ahead * ow, static_cast<size_t>(4 * group * dv), true);
     const float inv = 1.f / ws.row_sum[static_cast<size_t>(i)];  // >= 1: the own key is visible
     for (int64_t e = 0; e < dv; ++e) out[e] = wo[i * dv + e] * inv;
   }
@@ -339,14 +326,15 @@ void attention_block(forward_state& st, int64_t il) {
   // and the cache rows the K / V append writes.
   const auto prefetch_prep = [&](const attn_run& run, int64_t kvh) {
     for (int64_t t = run.t0; t < run.t1; ++t) {
-      prefetch_range(buf.q.data() + t * qw + kvh * group * hd, 4 * group * hd);
-      prefetch_range(buf.k.data() + t * kw + kvh * hd, 4 * hd);
-      prefetch_range(buf.v.data() + t * vw + kvh * c.head_dim_v, 4 * c.head_dim_v);
+      prefetch_range(buf.q.data() + t * qw + kvh * group * hd, static_cast<size_t>(4 * group * hd));
+      prefetch_range(buf.k.data() + t * kw + kvh * hd, static_cast<size_t>(4 * hd));
+      prefetch_range(buf.v.data() + t * vw + kvh * c.head_dim_v,
+                     static_cast<size_t>(4 * c.head_dim_v));
       const auto i = static_cast<size_t>(t);
       const int seq = st.b.seq_ids[i];
       const int64_t pos = st.b.positions[i];
-      prefetch_range(st.cache.k_at(il, seq, pos, kvh), 2 * hd);
-      prefetch_range(st.cache.v_at(il, seq, pos, kvh), 2 * c.head_dim_v);
+      prefetch_range(st.cache.k_at(il, seq, pos, kvh), static_cast<size_t>(2 * hd));
+      prefetch_range(st.cache.v_at(il, seq, pos, kvh), static_cast<size_t>(2 * c.head_dim_v));
     }
   };
 
