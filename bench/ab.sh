@@ -22,8 +22,12 @@ top=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 a=$(git -C "$top" rev-parse --short=9 "$1")
 b=$(git -C "$top" rev-parse --short=9 "$2")
 rounds=${3:-4}
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a positive integer, not '$rounds'" >&2; exit 2; }
 shift $(($# < 3 ? $# : 3))
 models=("$@")
+for m in "${models[@]}"; do
+  [ -f "$m" ] || { echo "no such model file: $m" >&2; exit 2; }
+done
 dir=${UMA_AB_DIR:-$HOME/.cache/uma/ab}
 mkdir -p "$dir"
 
