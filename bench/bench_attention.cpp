@@ -1,4 +1,4 @@
-// Microbenchmark of decode attention (kernels::attn_block_f16 with one token's GQA group as the
+// Microbenchmark of decode attention (kernels::attn_block with one token's GQA group as the
 // query rows) over a paged F16 KV cache laid out as model::kv_cache lays out one chunk of it (per
 // layer and KV head, blocks of 16 tokens x 128 values, a sequence's blocks in id order, here all
 // of them in one chunk; on 2 MiB pages where the system has them, as the cache), walked the way
@@ -86,7 +86,7 @@ void bm_decode_attention(benchmark::State& st, backend_id id) {
             a.v_next = b + span < n_blocks ? head(v, il, b + span, h) : nullptr;
             a.nk_next = b + span < n_blocks ? std::min(span * tpb, ctx - (b + span) * tpb) : 0;
             for (int64_t i = 0; i < group; ++i) lo[i] = 0, hi[i] = static_cast<int32_t>(a.nk);
-            be->attn_block_f16(a);
+            be->attn_block(a);
           }
         }
         benchmark::DoNotOptimize(o.data());
@@ -156,7 +156,7 @@ void bm_prefill_attention(benchmark::State& st, backend_id id) {
           hi[static_cast<size_t>(i)] =
               static_cast<int32_t>(std::clamp<int64_t>(t0 + i / group + 1 - j0, 0, a.nk));
         }
-        be->attn_block_f16(a);
+        be->attn_block(a);
       }
       benchmark::DoNotOptimize(op);
     }

@@ -51,7 +51,8 @@ struct bench_cli {
   bool json = false;
   bool no_probe = false;
   bool timeline = false;
-  std::string repack;  // --repack's value, "" when not given
+  std::string repack;           // --repack's value, "" when not given
+  std::string kv_type = "f16";  // --kv-type
   bool reread = false;
 };
 
@@ -127,17 +128,21 @@ uint64_t output_params(const uma::gguf::file& f) {
   return embd;
 }
 
-// Mean bytes of KV cache (F16 K and V) that attention reads per decoded token when `tg` tokens
-// are decoded after `depth`: the token at position p reads the keys and values of positions
-// [0, p] (of the last sliding_window positions on sliding layers).
-double kv_bytes_per_decode_token(const uma::model::model_config& cfg, int depth, int tg) {
+// Mean bytes of KV cache (K and V rows in format f) that attention reads per decoded token when
+// `tg` tokens are decoded after `depth`: the token at position p reads the keys and values of
+// positions [0, p] (of the last sliding_window positions on sliding layers).
+double kv_bytes_per_decode_token(const uma::model::model_config& cfg, uma::kernels::kv_format f,
+                                 int depth, int tg) {
+  const double per_key =
+      double(cfg.n_head_kv) * double(uma::kernels::kv_row_bytes(f, cfg.head_dim) +
+                                     uma::kernels::kv_row_bytes(f, cfg.head_dim_v));
   double total = 0;
   for (int i = 0; i < tg; ++i) {
     const int64_t seen = int64_t(depth) + i + 1;
     for (int64_t il = 0; il < cfg.n_layer; ++il) {
       const int64_t keys =
           cfg.layer_is_sliding(il) ? std::min<int64_t>(seen, cfg.sliding_window) : seen;
-      total += double(keys) * double(cfg.kv_width() + cfg.v_width()) * 2.0;
+      total += double(keys) * per_key;
     }
   }
   return tg > 0 ? total / tg : 0;
@@ -225,7 +230,8 @@ int run_bench(const bench_cli& c) {
                                     .max_context = std::max<int64_t>(c.pp, c.depth) + c.tg + 8,
                                     .max_sequences = c.batch,
                                     .repack = uma::cli::repack_mode_of(c.repack),
-                                    .reread_huge = c.reread});
+                                    .reread_huge = c.reread,
+                                    .kv_format = uma::cli::kv_format_of(c.kv_type)});
   // (load_model refuses a KV cache, reserved up front for --batch sequences, larger than the
   // machine's memory.)
   if (!loaded.ok()) return uma::cli::fail(cmd, loaded.message());
@@ -259,17 +265,17 @@ int run_bench(const bench_cli& c) {
   const uint64_t out_params = output_params(m.file());
   const double pp_flops_per_token = 2.0 * double(params - std::min(params, out_params)) +
                                     2.0 * double(out_params) / double(std::max(1, c.pp));
-  const double kv_bytes = kv_bytes_per_decode_token(m.config(), c.depth, c.tg);
+  const double kv_bytes = kv_bytes_per_decode_token(m.config(), cache->format(), c.depth, c.tg);
   const double bytes_per_token = double(weight_bytes) + kv_bytes;
   say(fmt::format(
       "model: {} ({}, {:.1f} MiB of weights read per token, {:.0f} M matmul params); load {:.3f} "
       "s, first token {:.3f} s",
       path, m.file().architecture(), double(weight_bytes) / (1 << 20), params / 1e6, load_s,
       first_token_s));
-  say(
-      fmt::format("decode: {} tokens after {} in the cache, {:.1f} MiB of KV cache read per token "
-                  "(mean)",
-                  c.tg, c.depth, kv_bytes / (1 << 20)));
+  say(fmt::format(
+      "decode: {} tokens after {} in the cache, {:.1f} MiB of {} KV cache read per "
+      "token (mean)",
+      c.tg, c.depth, kv_bytes / (1 << 20), uma::kernels::kv_format_name(cache->format())));
 
   // 4. Prefill: pp tokens in one batch from an empty cache, logits for the last, after one
   // untimed run (as llama-bench's warm-up): the first prefill of a size touches its buffers, KV
@@ -441,6 +447,7 @@ int run_bench(const bench_cli& c) {
     j["pp"] = c.pp;
     j["tg"] = c.tg;
     j["depth"] = c.depth;
+    j["kv_type"] = uma::kernels::kv_format_name(cache->format());
     j["kv_bytes_per_token"] = kv_bytes;
     j["bytes_per_token"] = bytes_per_token;
     j["bandwidth_gbs"] = bw.best;
@@ -615,6 +622,7 @@ UMA_COMMAND(bench,
               app.add_option("--bw-mib", c->bw_mib, "bandwidth probe buffer in MiB (default 1024)");
               app.add_flag("--no-probe", c->no_probe, "skip the bandwidth / int8 probes");
               uma::cli::add_weight_flags(app, &c->repack, &c->reread);
+              uma::cli::add_kv_type_flag(app, &c->kv_type);
               app.add_flag("--json", c->json, "print one JSON object");
               app.add_flag("--timeline", c->timeline,
                            "one more decode pass with the time per token split by operation "

@@ -9,6 +9,7 @@
 //               });
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@
 namespace uma::model {
 enum class repack_mode;  // model/model.h
 }  // namespace uma::model
+namespace uma::kernels {
+enum class kv_format : uint8_t;  // kernels/ops.h
+}  // namespace uma::kernels
 
 namespace uma::cli {
 
@@ -49,6 +53,10 @@ bool bad_threads(const std::string& cmd, int threads, int* code);
 void add_weight_flags(CLI::App& app, std::string* repack, bool* reread);
 // The load_options::repack of a --repack value ("" none, "faster", "all").
 model::repack_mode repack_mode_of(const std::string& flag);
+// --kv-type f16|q8_0 (model::load_options::kv_format; "f16" unless given), of the same commands.
+void add_kv_type_flag(CLI::App& app, std::string* kv_type);
+// The kernels::kv_format of a --kv-type value (checked by the flag).
+kernels::kv_format kv_format_of(const std::string& flag);
 
 }  // namespace uma::cli
 

@@ -45,6 +45,19 @@ model::repack_mode repack_mode_of(const std::string& flag) {
   return flag == "all" ? model::repack_mode::all : model::repack_mode::faster;
 }
 
+void add_kv_type_flag(CLI::App& app, std::string* kv_type) {
+  app.add_option("--kv-type", *kv_type,
+                 "KV cache element type: f16 (default) or q8_0 (half the cache memory and the "
+                 "bytes attention reads per key; head dims must be multiples of 32)")
+      ->check(CLI::IsMember({"f16", "q8_0"}));
+}
+
+kernels::kv_format kv_format_of(const std::string& flag) {
+  kernels::kv_format f = kernels::kv_format::f16;
+  kernels::parse_kv_format(flag, &f);
+  return f;
+}
+
 }  // namespace uma::cli
 
 int main(int argc, char** argv) {

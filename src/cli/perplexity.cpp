@@ -22,7 +22,8 @@ struct ppl_cli {
   int64_t ctx = 512;
   int threads = 0;
   bool json = false;
-  std::string repack;  // --repack's value, "" when not given
+  std::string repack;           // --repack's value, "" when not given
+  std::string kv_type = "f16";  // --kv-type
   bool reread = false;
 };
 
@@ -39,7 +40,8 @@ int run_perplexity(const ppl_cli& c) {
   auto m = uma::model::load_model(c.model, {.n_threads = c.threads,
                                             .max_context = c.ctx,
                                             .repack = uma::cli::repack_mode_of(c.repack),
-                                            .reread_huge = c.reread});
+                                            .reread_huge = c.reread,
+                                            .kv_format = uma::cli::kv_format_of(c.kv_type)});
   if (!m) return uma::cli::fail(cmd, m.message());
   auto v = uma::tok::load_vocab((*m)->file());
   if (!v) return uma::cli::fail(cmd, c.model + ": no usable tokenizer: " + v.message());
@@ -80,5 +82,6 @@ UMA_COMMAND(perplexity, "perplexity of a model on a text file",
               app.add_option("-t,--threads", c->threads, "threads (default: physical cores)");
               app.add_flag("--json", c->json, "print the result as JSON");
               uma::cli::add_weight_flags(app, &c->repack, &c->reread);
+              uma::cli::add_kv_type_flag(app, &c->kv_type);
               return [c] { return run_perplexity(*c); };
             });

@@ -38,7 +38,8 @@ struct run_cli {
   bool chat = false;
   bool interactive = false;
   bool quiet = false;
-  std::string repack;  // --repack's value, "" when not given
+  std::string repack;           // --repack's value, "" when not given
+  std::string kv_type = "f16";  // --kv-type
   bool reread = false;
 };
 
@@ -83,7 +84,8 @@ int run(run_cli c) {
   auto m = uma::model::load_model(c.model, {.n_threads = c.threads,
                                             .max_context = c.ctx,
                                             .repack = uma::cli::repack_mode_of(c.repack),
-                                            .reread_huge = c.reread});
+                                            .reread_huge = c.reread,
+                                            .kv_format = uma::cli::kv_format_of(c.kv_type)});
   if (!m) return uma::cli::fail(k_cmd, m.message());
   auto& model = **m;
   auto v = uma::tok::load_vocab(model.file());
@@ -183,5 +185,6 @@ UMA_COMMAND(run, "generate text from a prompt (chat with --chat or -i)",
               app.add_option("-c,--ctx", c->ctx, "context length (default: min(trained, 4096))");
               app.add_flag("-q,--quiet", c->quiet, "no statistics on stderr");
               uma::cli::add_weight_flags(app, &c->repack, &c->reread);
+              uma::cli::add_kv_type_flag(app, &c->kv_type);
               return [c] { return run(*c); };
             });

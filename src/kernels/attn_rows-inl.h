@@ -1,4 +1,4 @@
-// Flash-attention blocks over F16 K/V for any SIMD width (kernels::attn_block_f16, ops.h): the
+// Flash-attention blocks over F16 or Q8_0 K/V for any SIMD width (kernels::attn_block, ops.h): the
 // query rows in groups of up to 4, each group against the block's keys, each K/V row read once per
 // group. With up to 8 rows (decode: one token's GQA group) the K and V rows are widened to f32 in
 // registers as they are read; with more (prefill) the block is widened once into the scratch and
@@ -8,10 +8,12 @@
 //
 // Included by a backend's ops file inside its anonymous namespace after it defines its vector
 // type(s) V with: t, w (floats per register), zero(), set1(x), load(const float*),
-// loadh(const uint16_t*) (w F16 values widened), store(float*, t), fma(a, b, c) (a * b + c),
+// loadh(const uint16_t*) (w F16 values widened), loadq8(const uint8_t* block, int64_t i) (values
+// i .. i + w of a Q8_0 block, q * d; i + w <= 32), store(float*, t), fma(a, b, c) (a * b + c),
 // mul(a, b), sum(t) (horizontal), exp1(x), exp_sum(p, n, mx) (p[i] = e^(p[i] - mx) for i < n,
 // returns their sum), max_of(p, n, mx) (max of mx and p[0..n)), prefetch(const char*). Needs
-// <algorithm> and kernels/ops.h. Shapes: d and dv multiples of V::w, nk <= 64.
+// <algorithm>, <type_traits> and kernels/ops.h. Shapes: d and dv multiples of V::w, nk <= 64; for
+// Q8_0 also of 32.
 #pragma once
 
 // The next block's K and V lines, requested while this block is computed: a block is too short
@@ -29,9 +31,9 @@ struct next_lines {
     for (int l = 0; l < lines && p < end; ++l, p += 64) V::prefetch(p);
   }
   void rest() { step(1 << 30); }
-  void start(const uint16_t* rows, int64_t n, int64_t width) {
-    p = reinterpret_cast<const char*>(rows);
-    end = p + n * width * 2;
+  void start(uma::kernels::kv_format f, const void* rows, int64_t n, int64_t width) {
+    p = static_cast<const char*>(rows);
+    end = p + n * uma::kernels::kv_row_bytes(f, width);
   }
 };
 
@@ -43,37 +45,44 @@ inline bool spread_prefetch(const uma::kernels::attn_block_args& a) {
 template <class V>
 void prefetch_next_block(const uma::kernels::attn_block_args& a) {
   if (a.k_next == nullptr || a.v_next == nullptr || spread_prefetch(a)) return;
-  const auto lines = [](const uint16_t* p, int64_t n, int64_t width, int64_t ld) {
-    const char* c = reinterpret_cast<const char*>(p);
+  const auto lines = [&](const void* p, int64_t n, int64_t width, int64_t ld) {
+    const char* c = static_cast<const char*>(p);
+    const int64_t bytes = uma::kernels::kv_row_bytes(a.kv, width);
+    const int64_t stride = uma::kernels::kv_row_bytes(a.kv, ld);
     for (int64_t j = 0; j < n; ++j)
-      for (int64_t off = 0; off < width * 2; off += 64) V::prefetch(c + j * ld * 2 + off);
+      for (int64_t off = 0; off < bytes; off += 64) V::prefetch(c + j * stride + off);
   };
   lines(a.k_next, a.nk_next, a.d, a.ldk);
   lines(a.v_next, a.nk_next, a.dv, a.ldv);
 }
 
-// Where a group reads its K and V rows: the F16 block itself (Wide = false) or its f32 copy.
-template <class V, bool Wide>
+// Where a group reads its K and V rows: the block itself (F16 or Q8_0 rows) or its f32 copy (wide).
+enum class kv_src { half, q8, wide };
+template <class V, kv_src S>
 struct kv_rows {
-  using elem = std::conditional_t<Wide, float, uint16_t>;
+  using elem = std::conditional_t<S == kv_src::wide, float,
+                                  std::conditional_t<S == kv_src::half, uint16_t, uint8_t>>;
   const elem* k;
   const elem* v;
-  int64_t ldk, ldv;
-  static typename V::t load(const elem* p) {
-    if constexpr (Wide)
-      return V::load(p);
+  int64_t ldk, ldv;  // in elements of elem (bytes for Q8_0 rows)
+  // Values e .. e + V::w of the row at p.
+  static typename V::t load(const elem* p, int64_t e) {
+    if constexpr (S == kv_src::wide)
+      return V::load(p + e);
+    else if constexpr (S == kv_src::half)
+      return V::loadh(p + e);
     else
-      return V::loadh(p);
+      return V::loadq8(p + e / 32 * 34, e % 32);
   }
-  typename V::t key(int64_t j, int64_t e) const { return load(k + j * ldk + e); }
-  typename V::t value(int64_t j, int64_t e) const { return load(v + j * ldv + e); }
+  typename V::t key(int64_t j, int64_t e) const { return load(k + j * ldk, e); }
+  typename V::t value(int64_t j, int64_t e) const { return load(v + j * ldv, e); }
 };
 
 // Scores of rows [0, M) (queries q, stride ldq) against keys [j0, j1): s[r * 64 + j - j0].
 // Four keys at a time, so 4 x M independent FMA chains hide the FMA latency.
 // The next block's K lines go out as many per 4 keys as 4 rows of d F16 values take (16 at 128).
-template <class V, int M, bool Wide>
-void decode_scores(const uma::kernels::attn_block_args& a, kv_rows<V, Wide> kv_src, const float* q,
+template <class V, int M, kv_src S>
+void decode_scores(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, const float* q,
                    int64_t j0, int64_t j1, float* s, next_lines<V>& pf) {
   int64_t j = j0;
   const int k_lines = static_cast<int>(std::max<int64_t>(1, a.d / 8));
@@ -111,8 +120,8 @@ void decode_scores(const uma::kernels::attn_block_args& a, kv_rows<V, Wide> kv_s
 // o[r][e0 .. e0 + W * V::w) = o[r] * corr[r] + sum_j p[r][j] * v[j]: M x W accumulators in
 // registers over the keys, each V row widened once for the M rows. The next block's V lines go
 // out as many per key as one row of dv F16 values takes (4 at 128).
-template <class V, int M, int W, bool Wide>
-void decode_pv(const uma::kernels::attn_block_args& a, kv_rows<V, Wide> kv_src, float* o,
+template <class V, int M, int W, kv_src S>
+void decode_pv(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, float* o,
                const float* corr, const float* p, int64_t j0, int64_t j1, int64_t e0,
                next_lines<V>& pf) {
   typename V::t acc[M][W];
@@ -136,17 +145,17 @@ void decode_pv(const uma::kernels::attn_block_args& a, kv_rows<V, Wide> kv_src, 
 // Rows [i0, i0 + M) of the block: scores over the keys any of them sees, the online-softmax
 // update per row (keys outside a row's range get weight 0; a row that sees none is unchanged),
 // then one pass over the values. With `prefetch`, the next block's lines go out on the way.
-template <class V, int M, bool Wide>
-void decode_rows(const uma::kernels::attn_block_args& a, kv_rows<V, Wide> kv_src, int64_t i0,
+template <class V, int M, kv_src S>
+void decode_rows(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, int64_t i0,
                  bool prefetch) {
   int64_t klo = a.nk, khi = 0;
   for (int r = 0; r < M; ++r)
     if (a.hi[i0 + r] > a.lo[i0 + r])
       klo = std::min<int64_t>(klo, a.lo[i0 + r]), khi = std::max<int64_t>(khi, a.hi[i0 + r]);
   next_lines<V> pf;
-  if (prefetch) pf.start(a.k_next, a.nk_next, a.d);
+  if (prefetch) pf.start(a.kv, a.k_next, a.nk_next, a.d);
   if (khi <= klo) {
-    if (prefetch) pf.rest(), pf.start(a.v_next, a.nk_next, a.dv), pf.rest();
+    if (prefetch) pf.rest(), pf.start(a.kv, a.v_next, a.nk_next, a.dv), pf.rest();
     return;
   }
   alignas(64) float s[M * 64];
@@ -172,7 +181,7 @@ void decode_rows(const uma::kernels::attn_block_args& a, kv_rows<V, Wide> kv_src
   }
   float* o = a.o + i0 * a.ldo;
   constexpr int wide = M <= 2 ? 8 : 4;  // M x wide accumulators <= 16 registers
-  if (prefetch) pf.start(a.v_next, a.nk_next, a.dv);
+  if (prefetch) pf.start(a.kv, a.v_next, a.nk_next, a.dv);
   int64_t e0 = 0;
   for (; e0 + wide * V::w <= a.dv; e0 += wide * V::w)
     decode_pv<V, M, wide>(a, kv_src, o, corr, s, klo, khi, e0, pf);
@@ -181,8 +190,8 @@ void decode_rows(const uma::kernels::attn_block_args& a, kv_rows<V, Wide> kv_src
 }
 
 // The query rows in groups of up to 4 against one K/V source (see the top of this file).
-template <class V, bool Wide>
-void attn_groups(const uma::kernels::attn_block_args& a, kv_rows<V, Wide> kv_src, bool spread) {
+template <class V, kv_src S>
+void attn_groups(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, bool spread) {
   for (int64_t i0 = 0; i0 < a.m; i0 += 4) {
     const bool pf = spread && i0 == 0;
     switch (std::min<int64_t>(4, a.m - i0)) {
@@ -202,25 +211,36 @@ void attn_groups(const uma::kernels::attn_block_args& a, kv_rows<V, Wide> kv_src
   }
 }
 
-// The block's keys [0, khi) widened into the scratch (K rows, then V rows, unpadded), the next
-// block's lines requested on the way when they go out spread.
-template <class V>
-kv_rows<V, true> widen_block(const uma::kernels::attn_block_args& a, int64_t khi, bool spread) {
+// The block's keys [0, khi) widened into the scratch from source `src` (K rows, then V rows,
+// unpadded), the next block's lines requested on the way when they go out spread.
+template <class V, kv_src S>
+kv_rows<V, kv_src::wide> widen_block(const uma::kernels::attn_block_args& a, kv_rows<V, S> src,
+                                     int64_t khi, bool spread) {
   float* kf = a.scratch;
   float* vf = a.scratch + a.nk * a.d;
   next_lines<V> pk, pv;
-  if (spread) pk.start(a.k_next, a.nk_next, a.d), pv.start(a.v_next, a.nk_next, a.dv);
+  if (spread) pk.start(a.kv, a.k_next, a.nk_next, a.d), pv.start(a.kv, a.v_next, a.nk_next, a.dv);
   const int k_lines = static_cast<int>(std::max<int64_t>(1, a.d / 32));
   const int v_lines = static_cast<int>(std::max<int64_t>(1, a.dv / 32));
   for (int64_t j = 0; j < khi; ++j) {
     pk.step(k_lines), pv.step(v_lines);
-    for (int64_t e = 0; e < a.d; e += V::w)
-      V::store(kf + j * a.d + e, V::loadh(a.k + j * a.ldk + e));
-    for (int64_t e = 0; e < a.dv; e += V::w)
-      V::store(vf + j * a.dv + e, V::loadh(a.v + j * a.ldv + e));
+    for (int64_t e = 0; e < a.d; e += V::w) V::store(kf + j * a.d + e, src.key(j, e));
+    for (int64_t e = 0; e < a.dv; e += V::w) V::store(vf + j * a.dv + e, src.value(j, e));
   }
   pk.rest(), pv.rest();
   return {kf, vf, a.d, a.dv};
+}
+
+// The query rows against the block's rows as source `src` reads them, or, for more than 8 rows,
+// against their f32 copy.
+template <class V, kv_src S>
+void attn_source(const uma::kernels::attn_block_args& a, kv_rows<V, S> src, int64_t khi,
+                 bool spread) {
+  if (a.m > 8 && a.scratch != nullptr && khi > 0) {
+    attn_groups<V, kv_src::wide>(a, widen_block<V>(a, src, khi, spread), false);
+    return;
+  }
+  attn_groups<V, S>(a, src, spread);
 }
 
 // Flash-attention block (see ops.h): the query rows in groups of up to 4, each group against
@@ -237,9 +257,17 @@ void attn_rows(const uma::kernels::attn_block_args& a) {
   const bool spread = spread_prefetch(a);
   int64_t khi = 0;  // keys past every row's range are never read
   for (int64_t i = 0; i < a.m; ++i) khi = std::max<int64_t>(khi, a.hi[i]);
-  if (a.m > 8 && a.scratch != nullptr && khi > 0) {
-    attn_groups<V, true>(a, widen_block<V>(a, khi, spread), false);
+  if (a.kv == uma::kernels::kv_format::q8_0) {
+    const int64_t rk = uma::kernels::kv_row_bytes(a.kv, a.ldk);
+    const int64_t rv = uma::kernels::kv_row_bytes(a.kv, a.ldv);
+    attn_source<V>(a,
+                   kv_rows<V, kv_src::q8>{static_cast<const uint8_t*>(a.k),
+                                          static_cast<const uint8_t*>(a.v), rk, rv},
+                   khi, spread);
     return;
   }
-  attn_groups<V, false>(a, kv_rows<V, false>{a.k, a.v, a.ldk, a.ldv}, spread);
+  attn_source<V>(a,
+                 kv_rows<V, kv_src::half>{static_cast<const uint16_t*>(a.k),
+                                          static_cast<const uint16_t*>(a.v), a.ldk, a.ldv},
+                 khi, spread);
 }

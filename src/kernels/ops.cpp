@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "kernels/ops_backend.h"
+#include "tensor/blocks.h"
+#include "tensor/half.h"
 #include "util/cpu_features.h"
 
 namespace uma::kernels {
@@ -25,7 +27,7 @@ const ops_backend& scalar_ops() {
     o.add = ref::add;
     o.f32_to_f16_row = ref::f32_to_f16_row;
     o.f16_to_f32_row = ref::f16_to_f32_row;
-    o.attn_block_f16 = ref::attn_block_f16;
+    o.attn_block = ref::attn_block;
     return o;
   }();
   return b;
@@ -45,7 +47,7 @@ ops_backend filled(ops_backend o) {
   if (!o.add) o.add = s.add;
   if (!o.f32_to_f16_row) o.f32_to_f16_row = s.f32_to_f16_row;
   if (!o.f16_to_f32_row) o.f16_to_f32_row = s.f16_to_f32_row;
-  if (!o.attn_block_f16) o.attn_block_f16 = s.attn_block_f16;
+  if (!o.attn_block) o.attn_block = s.attn_block;
   return o;
 }
 }  // namespace
@@ -138,8 +140,39 @@ float dot_f16(const float* a, const uint16_t* b, int64_t n) {
 void axpy_f16(float s, const uint16_t* x, float* y, int64_t n) {
   best_ops().axpy_f16(s, x, y, n);
 }
-void attn_block_f16(const attn_block_args& a) {
-  best_ops().attn_block_f16(a);
+void attn_block(const attn_block_args& a) {
+  best_ops().attn_block(a);
+}
+const char* kv_format_name(kv_format f) {
+  return f == kv_format::q8_0 ? "q8_0" : "f16";
+}
+bool parse_kv_format(std::string_view name, kv_format* out) {
+  if (name == "f16") return *out = kv_format::f16, true;
+  if (name == "q8_0") return *out = kv_format::q8_0, true;
+  return false;
+}
+void f32_to_kv_row(kv_format f, const float* x, void* dst, int64_t n) {
+  if (f == kv_format::f16) {
+    best_ops().f32_to_f16_row(x, static_cast<uint16_t*>(dst), n);
+    return;
+  }
+  // The matmul backend's Q8_0 activation converter: ggml's bytes (tested against the scalar one).
+  static const act_convert_fn to_q8_0 = [] {
+    const auto i = static_cast<size_t>(act_format::q8_0);
+    const act_convert_fn f = best_backend().convert[i];
+    return f != nullptr ? f : scalar_backend().convert[i];
+  }();
+  to_q8_0(x, dst, n);
+}
+void kv_row_to_f32(kv_format f, const void* src, float* y, int64_t n) {
+  if (f == kv_format::f16)
+    best_ops().f16_to_f32_row(static_cast<const uint16_t*>(src), y, n);
+  else  // ggml's q * d per block of 32
+    for (int64_t b = 0; b < n / 32; ++b) {
+      const auto& blk = static_cast<const block_q8_0*>(src)[b];
+      for (int j = 0; j < 32; ++j)
+        y[b * 32 + j] = static_cast<float>(blk.qs[j]) * f16_to_f32(blk.d);
+    }
 }
 void add(const float* x, float* y, int64_t n) {
   best_ops().add(x, y, n);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 namespace uma::kernels {
 
@@ -52,19 +53,42 @@ void add(const float* x, float* y, int64_t n);
 void f32_to_f16_row(const float* x, uint16_t* y, int64_t n);
 void f16_to_f32_row(const uint16_t* x, float* y, int64_t n);
 
+// How the KV cache stores a row of head_dim values: F16 (2 bytes a value) or Q8_0 (ggml's 34-byte
+// blocks of 32: an F16 scale d and 32 int8 q, value = q * d; llama.cpp's `-ctk q8_0 -ctv q8_0`),
+// 1.0625 bytes a value, for head dims that are multiples of 32.
+enum class kv_format : uint8_t { f16, q8_0 };
+// Bytes of a row of n values (n a multiple of 32 for q8_0).
+constexpr int64_t kv_row_bytes(kv_format f, int64_t n) {
+  return f == kv_format::f16 ? n * 2 : n / 32 * 34;
+}
+// Whether rows of n values can be stored in the format.
+constexpr bool kv_fits(kv_format f, int64_t n) {
+  return f == kv_format::f16 || (n > 0 && n % 32 == 0);
+}
+// The format's name as the CLI spells it ("f16", "q8_0"), and back (false if unknown).
+const char* kv_format_name(kv_format f);
+bool parse_kv_format(std::string_view name, kv_format* out);
+// Stores n floats as one cache row of the format: F16 by f32_to_f16_row, Q8_0 with ggml's
+// rounding (amax / 127 scale, round to nearest even; the activation converter's bytes).
+void f32_to_kv_row(kv_format f, const float* x, void* dst, int64_t n);
+// The values of one cache row (exact: every stored value is a float).
+void kv_row_to_f32(kv_format f, const void* src, float* y, int64_t n);
+
 // One step of flash-style attention: m query rows against one block of nk cached keys and
-// values (F16), updating each row's online-softmax state. Row i sees keys [lo[i], hi[i]) of the
-// block (causal and sliding-window masks; an empty range leaves the row as it is). Queries are
-// pre-scaled by the softmax scale. The state starts as row_max = -inf, row_sum = 0, o = 0; after
-// the last block the output is o / row_sum. Each K/V row is read (and widened) once for all m rows,
-// which is what makes prefill attention and grouped-query decode cheap.
-// The most keys per attn_block_f16 call that the vector versions take.
+// values (F16 or Q8_0 rows, kv_format), updating each row's online-softmax state. Row i sees keys
+// [lo[i], hi[i]) of the block (causal and sliding-window masks; an empty range leaves the row as
+// it is). Queries are pre-scaled by the softmax scale. The state starts as row_max = -inf,
+// row_sum = 0, o = 0; after the last block the output is o / row_sum. Each K/V row is read (and
+// widened, exactly: a Q8_0 value q * d is a float) once for all m rows, which is what makes prefill
+// attention and grouped-query decode cheap.
+// The most keys per attn_block call that the vector versions take.
 constexpr int64_t attn_vector_keys = 64;
 struct attn_block_args {
   const float* q = nullptr;  // m rows of d floats, stride ldq
   int64_t m = 0, ldq = 0, d = 0, dv = 0;
-  const uint16_t* k = nullptr;       // nk rows of d F16 values, stride ldk
-  const uint16_t* v = nullptr;       // nk rows of dv F16 values, stride ldv
+  kv_format kv = kv_format::f16;     // how k and v store their rows
+  const void* k = nullptr;           // nk rows of d values, ldk values apart (kv_row_bytes)
+  const void* v = nullptr;           // nk rows of dv values, ldv values apart
   int64_t ldk = 0, ldv = 0, nk = 0;  // nk <= attn_vector_keys for the vector versions (else scalar)
   const int32_t* lo = nullptr;       // per row: first visible key of the block
   const int32_t* hi = nullptr;       // per row: one past the last visible key
@@ -73,16 +97,16 @@ struct attn_block_args {
   float* o = nullptr;                // m rows of dv floats (unnormalised), stride ldo
   int64_t ldo = 0;
   float* scratch = nullptr;  // nk * (d + dv) floats of work space
-  // The next block's K and V rows (same strides), prefetched while this one is computed; null
-  // where there is none. A hint only: results do not depend on it.
-  const uint16_t* k_next = nullptr;
-  const uint16_t* v_next = nullptr;
+  // The next block's K and V rows (same format and strides), prefetched while this one is
+  // computed; null where there is none. A hint only: results do not depend on it.
+  const void* k_next = nullptr;
+  const void* v_next = nullptr;
   int64_t nk_next = 0;
 };
-void attn_block_f16(const attn_block_args& a);
+void attn_block(const attn_block_args& a);
 
 namespace ref {
-void attn_block_f16(const attn_block_args& a);
+void attn_block(const attn_block_args& a);
 void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y);
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const rope_params& p);
 void rope_angles(int64_t pos, const rope_params& p, float* cos, float* sin);

@@ -23,7 +23,7 @@ struct ops_backend {
   void (*add)(const float* x, float* y, int64_t n) = nullptr;
   void (*f32_to_f16_row)(const float* x, uint16_t* y, int64_t n) = nullptr;
   void (*f16_to_f32_row)(const uint16_t* x, float* y, int64_t n) = nullptr;
-  void (*attn_block_f16)(const attn_block_args& a) = nullptr;
+  void (*attn_block)(const attn_block_args& a) = nullptr;
 };
 
 // The scalar table (every entry set), and a backend's table with its null entries filled from

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/ops.h"
 #include "kernels/ops_backend.h"
@@ -206,6 +207,15 @@ struct vec4 {
   static t set1(float x) { return vdupq_n_f32(x); }
   static t load(const float* p) { return vld1q_f32(p); }
   static t loadh(const uint16_t* p) { return load_h4(p); }
+  // Values i .. i + 4 of a Q8_0 block (34 bytes: F16 scale, 32 int8), q * d (exact).
+  static t loadq8(const uint8_t* b, int64_t i) {
+    int32_t four;
+    std::memcpy(&four, b + 2 + i, 4);
+    const int16x8_t q16 = vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(four)));
+    uint16_t h;
+    std::memcpy(&h, b, 2);
+    return vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(q16))), h2f(h));
+  }
   static void store(float* p, t v) { vst1q_f32(p, v); }
   static t fma(t a, t b, t c) { return vfmaq_f32(c, a, b); }
   static t mul(t a, t b) { return vmulq_f32(a, b); }
@@ -247,9 +257,10 @@ struct vec4 {
 
 // Flash-attention block (see ops.h and attn_rows-inl.h); shapes the vector code does not cover
 // go to the scalar reference.
-void n_attn_block_f16(const uma::kernels::attn_block_args& a) {
-  if (a.nk > 64 || a.d % 4 != 0 || a.dv % 4 != 0) {
-    uma::kernels::ref::attn_block_f16(a);
+void n_attn_block(const uma::kernels::attn_block_args& a) {
+  const int64_t unit = a.kv == uma::kernels::kv_format::q8_0 ? 32 : 4;
+  if (a.nk > 64 || a.d % unit != 0 || a.dv % unit != 0) {
+    uma::kernels::ref::attn_block(a);
     return;
   }
   attn_rows<vec4>(a);
@@ -273,7 +284,7 @@ const ops_backend& neon_ops() {
     o.add = n_add;
     o.f32_to_f16_row = n_f32_to_f16;
     o.f16_to_f32_row = n_f16_to_f32;
-    o.attn_block_f16 = n_attn_block_f16;
+    o.attn_block = n_attn_block;
     return o;
   }();
   return b;

@@ -173,8 +173,8 @@ struct kv_spans {
 
 // A task's first span of K and V rows for KV head kvh (what a thread prefetches before it).
 struct kv_span {
-  const uint16_t* k = nullptr;
-  const uint16_t* v = nullptr;
+  const uint8_t* k = nullptr;
+  const uint8_t* v = nullptr;
   int64_t nk = 0;
 };
 kv_span first_span(const forward_state& st, int64_t il, const attn_run& run, int64_t kvh) {
@@ -185,10 +185,10 @@ kv_span first_span(const forward_state& st, int64_t il, const attn_run& run, int
 }
 
 // Requests every line of a span's K and V rows.
-void prefetch_span(const kv_span& s, int64_t dk, int64_t dv) {
+void prefetch_span(const kv_span& s, const kv_cache& cache) {
   if (s.k == nullptr) return;
-  prefetch_range(s.k, static_cast<size_t>(s.nk * dk * 2));
-  prefetch_range(s.v, static_cast<size_t>(s.nk * dv * 2));
+  prefetch_range(s.k, static_cast<size_t>(s.nk * cache.k_row_bytes()));
+  prefetch_range(s.v, static_cast<size_t>(s.nk * cache.v_row_bytes()));
 }
 
 // `after`: the first span of the task this thread runs next (prefetched during the last span).
@@ -228,6 +228,7 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
 
   kernels::attn_block_args a;
   a.q = wq, a.m = m, a.ldq = d, a.d = d, a.dv = dv;
+  a.kv = cache.format();
   a.ldk = d, a.ldv = dv;  // a head's rows are contiguous in its block
   a.lo = ws.lo.data(), a.hi = ws.hi.data();
   a.row_max = ws.row_max.data(), a.row_sum = ws.row_sum.data();
@@ -255,7 +256,7 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
       ws.lo[static_cast<size_t>(i)] = static_cast<int32_t>(lo);
       ws.hi[static_cast<size_t>(i)] = static_cast<int32_t>(std::max(lo, hi));
     }
-    kernels::attn_block_f16(a);
+    kernels::attn_block(a);
     b0 = b1, b1 = b2;
   }
   const int64_t ow = c.n_head * dv;
@@ -315,9 +316,10 @@ void attention_block(forward_state& st, int64_t il) {
     const auto i = static_cast<size_t>(t);
     const int seq = st.b.seq_ids[i];
     const int64_t pos = st.b.positions[i];
-    kernels::f32_to_f16_row(k, st.cache.k_at(il, seq, pos, kvh), hd);
-    kernels::f32_to_f16_row(buf.v.data() + t * vw + kvh * c.head_dim_v,
-                            st.cache.v_at(il, seq, pos, kvh), c.head_dim_v);
+    const kernels::kv_format f = st.cache.format();
+    kernels::f32_to_kv_row(f, k, st.cache.k_at(il, seq, pos, kvh), hd);
+    kernels::f32_to_kv_row(f, buf.v.data() + t * vw + kvh * c.head_dim_v,
+                           st.cache.v_at(il, seq, pos, kvh), c.head_dim_v);
   };
 
   // The lines a task's preparation touches, requested ahead: its tokens' Q rows of the head's
@@ -333,8 +335,8 @@ void attention_block(forward_state& st, int64_t il) {
       const auto i = static_cast<size_t>(t);
       const int seq = st.b.seq_ids[i];
       const int64_t pos = st.b.positions[i];
-      prefetch_range(st.cache.k_at(il, seq, pos, kvh), static_cast<size_t>(2 * hd));
-      prefetch_range(st.cache.v_at(il, seq, pos, kvh), static_cast<size_t>(2 * c.head_dim_v));
+      prefetch_range(st.cache.k_at(il, seq, pos, kvh), static_cast<size_t>(st.cache.k_row_bytes()));
+      prefetch_range(st.cache.v_at(il, seq, pos, kvh), static_cast<size_t>(st.cache.v_row_bytes()));
     }
   };
 
@@ -367,7 +369,7 @@ void attention_block(forward_state& st, int64_t il) {
     int64_t i = next.fetch_add(1, std::memory_order_relaxed);
     if (per_task_prep && i < n_tasks) prefetch_prep(task_run(i), i % c.n_head_kv);
     kv_span span = i < n_tasks ? first_span(st, il, task_run(i), i % c.n_head_kv) : kv_span{};
-    prefetch_span(span, c.head_dim, c.head_dim_v);
+    prefetch_span(span, st.cache);
     while (i < n_tasks) {
       const int64_t j = next.fetch_add(1, std::memory_order_relaxed);
       if (per_task_prep && j < n_tasks) prefetch_prep(task_run(j), j % c.n_head_kv);

@@ -1,4 +1,4 @@
-// Paged F16 KV cache: a free list of blocks and a block table per sequence.
+// Paged KV cache (F16 or Q8_0 rows): a free list of blocks and a block table per sequence.
 #include "model/kv_cache.h"
 
 #include <algorithm>
@@ -10,7 +10,7 @@ namespace uma::model {
 
 kv_cache::kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t v_width,
                    int64_t tokens_per_block, int64_t n_blocks, int max_sequences,
-                   int64_t max_context, int64_t chunk_blocks)
+                   int64_t max_context, int64_t chunk_blocks, kernels::kv_format format)
     : n_layer_(n_layer),
       n_head_kv_(std::max<int64_t>(1, n_head_kv)),
       k_width_(k_width),
@@ -20,9 +20,10 @@ kv_cache::kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t 
       max_context_(max_context),
       chunk_blocks_(std::clamp<int64_t>(chunk_blocks > 0 ? chunk_blocks : default_chunk_blocks, 1,
                                         std::max<int64_t>(1, n_blocks))),
+      format_(format),
       // Reserved, untouched until a chunk is faulted in.
-      k_(static_cast<size_t>(n_layer * n_blocks * tokens_per_block * k_width) * sizeof(uint16_t)),
-      v_(static_cast<size_t>(n_layer * n_blocks * tokens_per_block * v_width) * sizeof(uint16_t)),
+      k_(k_bytes(n_blocks * tokens_per_block)),
+      v_(v_bytes(n_blocks * tokens_per_block)),
       seqs_(static_cast<size_t>(std::max(1, max_sequences))) {
   free_.reserve(static_cast<size_t>(n_blocks));
   // Hand out low block ids first.
@@ -30,8 +31,7 @@ kv_cache::kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t 
 }
 
 size_t kv_cache::bytes() const {
-  return static_cast<size_t>(n_layer_ * n_blocks_ * tokens_per_block_ * (k_width_ + v_width_)) *
-         sizeof(uint16_t);
+  return k_bytes(n_blocks_ * tokens_per_block_) + v_bytes(n_blocks_ * tokens_per_block_);
 }
 
 int64_t kv_cache::seq_length(int seq) const {
@@ -66,14 +66,9 @@ void kv_cache::prefault_blocks(int64_t end) {
   if (!prefault_ok_) return;
   end = std::min(n_blocks_, end + chunk_blocks_);
   if (end <= prefaulted_) return;
-  const auto values = [&](int64_t blocks, int64_t width) {  // an array's share of `blocks`
-    return static_cast<size_t>(blocks * tokens_per_block_ * n_layer_ * width);
-  };
-  const int64_t b0 = prefaulted_, nb = end - prefaulted_;
-  prefault_ok_ =
-      prefault_for_write(k_data() + values(b0, k_width_),
-                         values(nb, k_width_) * sizeof(uint16_t)) &&
-      prefault_for_write(v_data() + values(b0, v_width_), values(nb, v_width_) * sizeof(uint16_t));
+  const int64_t p0 = prefaulted_ * tokens_per_block_, np = (end - prefaulted_) * tokens_per_block_;
+  prefault_ok_ = prefault_for_write(k_data() + k_bytes(p0), k_bytes(np)) &&
+                 prefault_for_write(v_data() + v_bytes(p0), v_bytes(np));
   prefaulted_ = end;
 }
 

@@ -1,20 +1,22 @@
-// KV cache in F16, paged: fixed-size blocks of `tokens_per_block` positions come from one pool and
-// each sequence owns a block table (DESIGN.md "KV cache"). Attention reads K/V only through the
-// block table, so a shared multi-sequence pool with prefix reuse slots in without touching it.
-// The storage is head-major within chunks of `chunk_blocks` blocks (16: 256 positions): chunk
-// by chunk, for each layer and KV head, the chunk's blocks of tokens_per_block rows of head_dim
-// values. Attention (one task per KV head) so reads one contiguous run per block (4 KiB for 16
-// tokens of a 128-wide head), and consecutive blocks of a chunk lie one after the other, instead
-// of a 256-byte piece of every token's row (docs/performance.md, decode attention). The chunks
-// let the cache live on 2 MiB pages (reserved_memory) and still grow as it is used (faulted in
-// about a chunk ahead of the blocks handed out), where one run per layer and head over all blocks
-// would commit 2 MiB of every run at the first token.
+// KV cache in F16 or Q8_0 (kernels::kv_format), paged: fixed-size blocks of `tokens_per_block`
+// positions come from one pool and each sequence owns a block table (DESIGN.md "KV cache").
+// Attention reads K/V only through the block table, so a shared multi-sequence pool with prefix
+// reuse slots in without touching it. The storage is head-major within chunks of `chunk_blocks`
+// blocks (16: 256 positions): chunk by chunk, for each layer and KV head, the chunk's blocks of
+// tokens_per_block rows of head_dim values (a row is kernels::kv_row_bytes: 256 bytes at 128 in
+// F16, 136 in Q8_0). Attention (one task per KV head) so reads one contiguous run per block (4 KiB
+// for 16 tokens of a 128-wide head), and consecutive blocks of a chunk lie one after the other,
+// instead of a 256-byte piece of every token's row (docs/performance.md, decode attention). The
+// chunks let the cache live on 2 MiB pages (reserved_memory) and still grow as it is used (faulted
+// in about a chunk ahead of the blocks handed out), where one run per layer and head over all
+// blocks would commit 2 MiB of every run at the first token.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "kernels/ops.h"
 #include "util/pages.h"
 #include "util/status.h"
 
@@ -23,13 +25,14 @@ namespace uma::model {
 class kv_cache {
  public:
   // n_blocks blocks of tokens_per_block positions; each position holds `k_width` + `v_width`
-  // F16 values per layer, n_head_kv heads of each (the widths are multiples of n_head_kv).
+  // values per layer in `format`, n_head_kv heads of each (the widths are multiples of n_head_kv;
+  // for Q8_0 each head's width a multiple of 32: kernels::kv_fits).
   // Memory is reserved (not touched) up front; reserve() faults blocks in ahead of their first
   // write, a step of blocks at a time (prefault_blocks).
   // chunk_blocks: blocks a chunk (0: the default, 16; at most n_blocks).
   kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t v_width,
            int64_t tokens_per_block, int64_t n_blocks, int max_sequences, int64_t max_context,
-           int64_t chunk_blocks = 0);
+           int64_t chunk_blocks = 0, kernels::kv_format format = kernels::kv_format::f16);
   static constexpr int64_t default_chunk_blocks = 16;
 
   int64_t n_layer() const { return n_layer_; }
@@ -38,6 +41,10 @@ class kv_cache {
   int64_t n_head_kv() const { return n_head_kv_; }
   int64_t k_head_dim() const { return k_width_ / n_head_kv_; }
   int64_t v_head_dim() const { return v_width_ / n_head_kv_; }
+  kernels::kv_format format() const { return format_; }
+  // Bytes of one position's row of one head.
+  int64_t k_row_bytes() const { return kernels::kv_row_bytes(format_, k_head_dim()); }
+  int64_t v_row_bytes() const { return kernels::kv_row_bytes(format_, v_head_dim()); }
   int64_t tokens_per_block() const { return tokens_per_block_; }
   int64_t n_blocks() const { return n_blocks_; }
   int64_t chunk_blocks() const { return chunk_blocks_; }
@@ -57,13 +64,13 @@ class kv_cache {
   status reserve(int seq, int64_t n);
   const std::vector<int32_t>& block_table(int seq) const { return seqs_[seq].blocks; }
 
-  // KV head `h` of block `b` of `layer`: tokens_per_block rows of k_head_dim (v_head_dim) F16
-  // values, one after the other.
-  uint16_t* k_head(int64_t layer, int32_t b, int64_t h) {
-    return k_data() + head_rows(layer, b, h) * k_head_dim();
+  // KV head `h` of block `b` of `layer`: tokens_per_block rows of k_head_dim (v_head_dim) values
+  // in format(), k_row_bytes (v_row_bytes) each, one after the other.
+  uint8_t* k_head(int64_t layer, int32_t b, int64_t h) const {
+    return k_data() + head_rows(layer, b, h) * k_row_bytes();
   }
-  uint16_t* v_head(int64_t layer, int32_t b, int64_t h) {
-    return v_data() + head_rows(layer, b, h) * v_head_dim();
+  uint8_t* v_head(int64_t layer, int32_t b, int64_t h) const {
+    return v_data() + head_rows(layer, b, h) * v_row_bytes();
   }
   // Whether block `next`'s rows of every layer and head follow block `prev`'s in memory, so that
   // one pointer walks both (the ids follow one another within a chunk).
@@ -72,13 +79,13 @@ class kv_cache {
   }
   // The k_head_dim (v_head_dim) values of head `h` for `pos` of `seq` at `layer` (the block must
   // be reserved).
-  uint16_t* k_at(int64_t layer, int seq, int64_t pos, int64_t h) {
+  uint8_t* k_at(int64_t layer, int seq, int64_t pos, int64_t h) {
     return k_head(layer, seqs_[seq].blocks[pos / tokens_per_block_], h) +
-           (pos % tokens_per_block_) * k_head_dim();
+           (pos % tokens_per_block_) * k_row_bytes();
   }
-  uint16_t* v_at(int64_t layer, int seq, int64_t pos, int64_t h) {
+  uint8_t* v_at(int64_t layer, int seq, int64_t pos, int64_t h) {
     return v_head(layer, seqs_[seq].blocks[pos / tokens_per_block_], h) +
-           (pos % tokens_per_block_) * v_head_dim();
+           (pos % tokens_per_block_) * v_row_bytes();
   }
 
  private:
@@ -88,6 +95,7 @@ class kv_cache {
   };
   int64_t n_layer_, n_head_kv_, k_width_, v_width_, tokens_per_block_, n_blocks_, max_context_;
   int64_t chunk_blocks_;
+  kernels::kv_format format_;
   reserved_memory k_, v_;
   std::vector<int32_t> free_;
   std::vector<sequence> seqs_;
@@ -96,8 +104,15 @@ class kv_cache {
   int64_t prefaulted_ = 0;
   bool prefault_ok_ = true;
   void prefault_blocks(int64_t end);
-  uint16_t* k_data() const { return static_cast<uint16_t*>(k_.data()); }
-  uint16_t* v_data() const { return static_cast<uint16_t*>(v_.data()); }
+  uint8_t* k_data() const { return static_cast<uint8_t*>(k_.data()); }
+  uint8_t* v_data() const { return static_cast<uint8_t*>(v_.data()); }
+  // Bytes of `positions` rows of every layer and head of K (V).
+  size_t k_bytes(int64_t positions) const {
+    return static_cast<size_t>(positions * n_layer_ * n_head_kv_ * k_row_bytes());
+  }
+  size_t v_bytes(int64_t positions) const {
+    return static_cast<size_t>(positions * n_layer_ * n_head_kv_ * v_row_bytes());
+  }
   // The first row of (layer, block b, head h), counted in rows of one head: the chunks before b's
   // (all layers and heads), then within b's chunk (its blocks: the last chunk may be short) the
   // runs of the layers and heads before.

@@ -59,6 +59,12 @@ result<std::unique_ptr<model>> load_model(const std::string& path, const load_op
   auto w = bind_weights(*m->file_, m->config_);
   if (!w.ok()) return make_error("{}: {}", path, w.message());
   m->weights_ = std::move(w).value();
+  if (!kernels::kv_fits(opts.kv_format, m->config_.head_dim) ||
+      !kernels::kv_fits(opts.kv_format, m->config_.head_dim_v))
+    return make_error(
+        "{}: a {} KV cache needs head dimensions that are multiples of 32 (this model: "
+        "{} / {}); use f16",
+        path, kernels::kv_format_name(opts.kv_format), m->config_.head_dim, m->config_.head_dim_v);
   m->opts_ = opts;
   if (m->opts_.max_context == 0)
     m->opts_.max_context = std::min<int64_t>(m->config_.n_ctx_train, 4096);
@@ -90,9 +96,9 @@ std::unique_ptr<kv_cache> model::make_cache(int64_t max_context, int max_sequenc
   if (max_context <= 0) max_context = opts_.max_context;
   if (max_sequences <= 0) max_sequences = opts_.max_sequences;
   const int64_t blocks_per_seq = (max_context + tokens_per_block - 1) / tokens_per_block;
-  return std::make_unique<kv_cache>(config_.n_layer, config_.n_head_kv, config_.kv_width(),
-                                    config_.v_width(), tokens_per_block,
-                                    blocks_per_seq * max_sequences, max_sequences, max_context);
+  return std::make_unique<kv_cache>(
+      config_.n_layer, config_.n_head_kv, config_.kv_width(), config_.v_width(), tokens_per_block,
+      blocks_per_seq * max_sequences, max_sequences, max_context, 0, opts_.kv_format);
 }
 
 double model::cache_bytes(int64_t max_context, int max_sequences) const {
@@ -100,7 +106,9 @@ double model::cache_bytes(int64_t max_context, int max_sequences) const {
   if (max_sequences <= 0) max_sequences = opts_.max_sequences;
   const int64_t blocks_per_seq = (max_context + tokens_per_block - 1) / tokens_per_block;
   return double(blocks_per_seq) * double(max_sequences) * double(tokens_per_block) *
-         double(config_.n_layer) * double(config_.kv_width() + config_.v_width()) * 2.0;
+         double(config_.n_layer) * double(config_.n_head_kv) *
+         double(kernels::kv_row_bytes(opts_.kv_format, config_.head_dim) +
+                kernels::kv_row_bytes(opts_.kv_format, config_.head_dim_v));
 }
 
 namespace {
@@ -136,6 +144,12 @@ status model::forward(const batch& b, kv_cache& cache, float* logits) {
       cache.k_width() != c.kv_width() || cache.v_width() != c.v_width()) {
     return make_error("KV cache was made for a different model");
   }
+  if (!kernels::kv_fits(cache.format(), c.head_dim) ||
+      !kernels::kv_fits(cache.format(), c.head_dim_v))
+    return make_error(
+        "a {} KV cache needs head dimensions that are multiples of 32 (this model: {} "
+        "/ {})",
+        kernels::kv_format_name(cache.format()), c.head_dim, c.head_dim_v);
   // Validate tokens and positions, then reserve cache blocks for each sequence.
   std::unordered_map<int32_t, int64_t> next_pos;  // seq -> next expected position
   for (int64_t t = 0; t < n; ++t) {

@@ -43,6 +43,9 @@ struct load_options {
   // Re-read the file into the page cache in 2 MiB pages before mapping it
   // (mapped_file::reread_huge): once after a copy or download, which leave it in 4 KiB pages.
   bool reread_huge = false;
+  // How the default cache (make_cache) stores K and V: F16, or Q8_0 (half the bytes read per key
+  // and held per position, llama.cpp's `-ctk q8_0 -ctv q8_0`; head dims must be multiples of 32).
+  kernels::kv_format kv_format = kernels::kv_format::f16;
 };
 
 // Tokens of one forward step. Entry i is token `tokens[i]` at position `positions[i]` of sequence

@@ -118,6 +118,20 @@ result<std::vector<float>> reference_forward::forward(const std::vector<int32_t>
         ref_rope(k, off, c, w_.rope_freqs, pos, base);
       }
     }
+    if (kv_q8_0_) {  // each head's row as a Q8_0 cache stores it (ggml's quantize_row_q8_0)
+      const auto round_rows = [&](std::vector<double>& x, int64_t width, int64_t d) {
+        std::vector<float> row(static_cast<size_t>(d));
+        std::vector<uint8_t> q(static_cast<size_t>(d / 32 * 34));
+        for (int64_t i = 0; i < n * width; i += d) {
+          for (int64_t e = 0; e < d; ++e) row[e] = static_cast<float>(x[i + e]);
+          quantize_row_q8_0(row.data(), q.data(), d);
+          dequantize_row_q8_0(q.data(), row.data(), d);
+          for (int64_t e = 0; e < d; ++e) x[i + e] = row[e];
+        }
+      };
+      round_rows(k, c.kv_width(), hd);
+      round_rows(v, c.v_width(), hdv);
+    }
     auto& kc = k_[static_cast<size_t>(il)];
     auto& vc = v_[static_cast<size_t>(il)];
     kc.insert(kc.end(), k.begin(), k.end());

@@ -1,7 +1,8 @@
 // Scalar reference forward pass: plain loops over dequantized weights with float64 accumulation,
-// float K/V (no F16 rounding, no activation quantization). It shares nothing with the production
-// path beyond the config and the weight binding, so the two check each other; tests compare them,
-// and it is kept forever as the definition of what the model computes.
+// exact K/V (no F16 rounding; Q8_0 rounding on request), no activation quantization. It shares
+// nothing with the production path beyond the config and the weight binding, so the two check
+// each other; tests compare them, and it is kept forever as the definition of what the model
+// computes.
 #pragma once
 
 #include <cstdint>
@@ -25,12 +26,17 @@ class reference_forward {
   result<std::vector<float>> forward(const std::vector<int32_t>& tokens);
   int64_t length() const { return length_; }
   void reset();
+  // Cache keys and values as a Q8_0 KV cache holds them (each head's row quantized to ggml's Q8_0
+  // blocks and back) instead of exact: the definition of what a model with a Q8_0 cache computes.
+  // Head dims must be multiples of 32. Set before the first forward.
+  void quantize_kv_q8_0(bool on) { kv_q8_0_ = on; }
 
  private:
   std::vector<double> project(const matrix_ref& m, const std::vector<double>& x, int64_t n) const;
   const model_config& c_;
   const weights& w_;
   int64_t length_ = 0;
+  bool kv_q8_0_ = false;
   // Per layer: cached keys and values, (length, kv_width) and (length, v_width).
   std::vector<std::vector<double>> k_, v_;
 };

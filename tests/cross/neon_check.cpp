@@ -29,6 +29,7 @@
 #include "kernel_test_util.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "kernels/ref/scalar.h"
 #include "tensor/half.h"
 #include "util/cpu_features.h"
 #include "util/thread_pool.h"
@@ -308,22 +309,23 @@ void check_ops(const ops_backend& b) {
   std::printf("  f32_to_f16_row, f16_to_f32_row, add: bit-identical checked\n");
 }
 
-// All m query rows (queries q, row i seeing keys [first[i], last[i]]) through attn_block_f16 over
-// blocks of 16 keys; the normalised outputs.
-std::vector<float> attend(const ops_backend& b, int64_t m, int64_t d, int64_t dv, int64_t n_keys,
-                          const std::vector<float>& q, const std::vector<uint16_t>& k,
-                          const std::vector<uint16_t>& v, const std::vector<int32_t>& first,
-                          const std::vector<int32_t>& last) {
+// All m query rows (queries q, row i seeing keys [first[i], last[i]]) through attn_block over
+// blocks of 16 keys of K/V rows in format f (packed rows of d / dv values); the normalised outputs.
+std::vector<float> attend(const ops_backend& b, kv_format f, int64_t m, int64_t d, int64_t dv,
+                          int64_t n_keys, const std::vector<float>& q,
+                          const std::vector<uint8_t>& k, const std::vector<uint8_t>& v,
+                          const std::vector<int32_t>& first, const std::vector<int32_t>& last) {
   constexpr int64_t block = 16;
   std::vector<float> o(m * dv, 0.f), mx(m, -INFINITY), sum(m, 0.f), scratch(block * (d + dv));
   std::vector<int32_t> lo(m), hi(m);
+  const int64_t rk = kv_row_bytes(f, d), rv = kv_row_bytes(f, dv);
   for (int64_t j0 = 0; j0 < n_keys; j0 += block) {
     attn_block_args a;
-    a.q = q.data(), a.m = m, a.ldq = d, a.d = d, a.dv = dv;
-    a.k = k.data() + j0 * d, a.v = v.data() + j0 * dv, a.ldk = d, a.ldv = dv;
+    a.q = q.data(), a.m = m, a.ldq = d, a.d = d, a.dv = dv, a.kv = f;
+    a.k = k.data() + j0 * rk, a.v = v.data() + j0 * rv, a.ldk = d, a.ldv = dv;
     a.nk = std::min(block, n_keys - j0);
     if (j0 + block < n_keys) {
-      a.k_next = a.k + block * d, a.v_next = a.v + block * dv;
+      a.k_next = k.data() + (j0 + block) * rk, a.v_next = v.data() + (j0 + block) * rv;
       a.nk_next = std::min(block, n_keys - j0 - block);
     }
     for (int64_t i = 0; i < m; ++i) {
@@ -332,11 +334,29 @@ std::vector<float> attend(const ops_backend& b, int64_t m, int64_t d, int64_t dv
     }
     a.lo = lo.data(), a.hi = hi.data(), a.row_max = mx.data(), a.row_sum = sum.data();
     a.o = o.data(), a.ldo = dv, a.scratch = scratch.data();
-    b.attn_block_f16(a);
+    b.attn_block(a);
   }
   for (int64_t i = 0; i < m; ++i)
     for (int64_t e = 0; e < dv; ++e) o[i * dv + e] /= sum[i];
   return o;
+}
+
+// n rows of `width` floats stored as K/V rows of format f (the scalar converters' bytes).
+std::vector<uint8_t> kv_rows_of(kv_format f, const std::vector<float>& x, int64_t n,
+                                int64_t width) {
+  std::vector<uint8_t> out(static_cast<size_t>(n * kv_row_bytes(f, width)));
+  for (int64_t j = 0; j < n; ++j) {
+    uint8_t* dst = out.data() + j * kv_row_bytes(f, width);
+    if (f == kv_format::q8_0) {
+      uma::kernels::ref::convert_q8_0(x.data() + j * width, dst, width);
+    } else {
+      for (int64_t e = 0; e < width; ++e) {
+        const uint16_t h = f32_to_f16(x[static_cast<size_t>(j * width + e)]);
+        std::memcpy(dst + e * 2, &h, 2);
+      }
+    }
+  }
+  return out;
 }
 
 void check_attention(const ops_backend& b) {
@@ -346,36 +366,40 @@ void check_attention(const ops_backend& b) {
   struct shape {
     int64_t m, d, dv, n_keys;
   };
-  for (const shape& c : {shape{1, 128, 128, 40}, shape{2, 128, 128, 50}, shape{7, 64, 64, 33},
-                         shape{9, 128, 128, 45}, shape{4, 12, 20, 30}, shape{3, 13, 8, 17}}) {
-    const auto q = test::random_floats(rng, c.m * c.d);
-    const auto kf = test::random_floats(rng, c.n_keys * c.d, 2.f);
-    const auto vf = test::random_floats(rng, c.n_keys * c.dv);
-    std::vector<uint16_t> k(kf.size()), v(vf.size());
-    for (size_t i = 0; i < k.size(); ++i) k[i] = f32_to_f16(kf[i]);
-    for (size_t i = 0; i < v.size(); ++i) v[i] = f32_to_f16(vf[i]);
-    std::vector<int32_t> first(c.m), last(c.m);
-    for (int64_t i = 0; i < c.m; ++i) {  // causal, every fourth row a sliding window
-      last[i] = static_cast<int32_t>(c.n_keys - c.m + i);
-      first[i] = i % 4 == 3 ? std::max(0, last[i] - 11) : 0;
-    }
-    const auto want = attend(s, c.m, c.d, c.dv, c.n_keys, q, k, v, first, last);
-    const auto got = attend(b, c.m, c.d, c.dv, c.n_keys, q, k, v, first, last);
-    const std::string name = "attention m " + std::to_string(c.m) + " d " + std::to_string(c.d);
-    for (size_t i = 0; i < want.size(); ++i) {
-      const double tol = 2e-5 * (1 + std::fabs(want[i])), e = std::fabs(got[i] - want[i]);
-      if (!(e <= tol)) fail(name + " i " + std::to_string(i));
-      max_ratio = std::max(max_ratio, e / tol);
-    }
-    for (int64_t i = 0; i < c.m; ++i) {
-      const std::vector<float> qi(q.begin() + i * c.d, q.begin() + (i + 1) * c.d);
-      const auto alone = attend(b, 1, c.d, c.dv, c.n_keys, qi, k, v, {first[i]}, {last[i]});
-      for (int64_t e = 0; e < c.dv; ++e)
-        if (alone[e] != got[i * c.dv + e]) fail(name + " row " + std::to_string(i) + " alone");
+  for (const kv_format f : {kv_format::f16, kv_format::q8_0}) {
+    for (const shape& c : {shape{1, 128, 128, 40}, shape{2, 128, 128, 50}, shape{7, 64, 64, 33},
+                           shape{9, 128, 128, 45}, shape{4, 12, 20, 30}, shape{3, 13, 8, 17},
+                           shape{5, 32, 96, 29}, shape{12, 64, 32, 23}}) {
+      if (!kv_fits(f, c.d) || !kv_fits(f, c.dv)) continue;
+      const auto q = test::random_floats(rng, c.m * c.d);
+      const auto k = kv_rows_of(f, test::random_floats(rng, c.n_keys * c.d, 2.f), c.n_keys, c.d);
+      const auto v = kv_rows_of(f, test::random_floats(rng, c.n_keys * c.dv), c.n_keys, c.dv);
+      std::vector<int32_t> first(c.m), last(c.m);
+      for (int64_t i = 0; i < c.m; ++i) {  // causal, every fourth row a sliding window
+        last[i] = static_cast<int32_t>(c.n_keys - c.m + i);
+        first[i] = i % 4 == 3 ? std::max(0, last[i] - 11) : 0;
+      }
+      const auto want = attend(s, f, c.m, c.d, c.dv, c.n_keys, q, k, v, first, last);
+      const auto got = attend(b, f, c.m, c.d, c.dv, c.n_keys, q, k, v, first, last);
+      const std::string name = std::string("attention ") + kv_format_name(f) + " m " +
+                               std::to_string(c.m) + " d " + std::to_string(c.d);
+      for (size_t i = 0; i < want.size(); ++i) {
+        const double tol = 2e-5 * (1 + std::fabs(want[i])), e = std::fabs(got[i] - want[i]);
+        if (!(e <= tol)) fail(name + " i " + std::to_string(i));
+        max_ratio = std::max(max_ratio, e / tol);
+      }
+      for (int64_t i = 0; i < c.m; ++i) {
+        const std::vector<float> qi(q.begin() + i * c.d, q.begin() + (i + 1) * c.d);
+        const auto alone = attend(b, f, 1, c.d, c.dv, c.n_keys, qi, k, v, {first[i]}, {last[i]});
+        for (int64_t e = 0; e < c.dv; ++e)
+          if (alone[e] != got[i * c.dv + e]) fail(name + " row " + std::to_string(i) + " alone");
+      }
     }
   }
-  std::printf("attention vs scalar: max err/tol %.3g; rows alone bit-identical checked\n",
-              max_ratio);
+  std::printf(
+      "attention (f16 and q8_0 K/V) vs scalar: max err/tol %.3g; rows alone bit-identical "
+      "checked\n",
+      max_ratio);
 }
 
 }  // namespace

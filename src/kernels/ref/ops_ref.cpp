@@ -2,9 +2,11 @@
 // precision. The SIMD versions are tested against these.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "kernels/ops.h"
+#include "tensor/blocks.h"
 #include "tensor/half.h"
 
 namespace uma::kernels::ref {
@@ -105,7 +107,21 @@ void f16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = f16_to_f32(x[i]);
 }
 
-void attn_block_f16(const attn_block_args& a) {
+namespace {
+// Value e of row j of a K or V array of the format (rows ld values apart).
+float kv_value(kv_format f, const void* rows, int64_t ld, int64_t j, int64_t e) {
+  const auto* row = static_cast<const uint8_t*>(rows) + j * kv_row_bytes(f, ld);
+  if (f == kv_format::f16) {
+    uint16_t h;
+    std::memcpy(&h, row + e * 2, 2);
+    return f16_to_f32(h);
+  }
+  const auto* b = reinterpret_cast<const block_q8_0*>(row) + e / 32;
+  return static_cast<float>(b->qs[e % 32]) * f16_to_f32(b->d);
+}
+}  // namespace
+
+void attn_block(const attn_block_args& a) {
   for (int64_t i = 0; i < a.m; ++i) {
     const int64_t lo = a.lo[i], hi = a.hi[i];
     if (hi <= lo) continue;
@@ -113,9 +129,8 @@ void attn_block_f16(const attn_block_args& a) {
     float* s = a.scratch;  // scores of this row
     float mx = a.row_max[i];
     for (int64_t j = lo; j < hi; ++j) {
-      const uint16_t* k = a.k + j * a.ldk;
       float acc = 0.f;
-      for (int64_t e = 0; e < a.d; ++e) acc += q[e] * f16_to_f32(k[e]);
+      for (int64_t e = 0; e < a.d; ++e) acc += q[e] * kv_value(a.kv, a.k, a.ldk, j, e);
       s[j] = acc;
       mx = std::max(mx, acc);
     }
@@ -126,8 +141,7 @@ void attn_block_f16(const attn_block_args& a) {
     for (int64_t j = lo; j < hi; ++j) {
       const float p = std::exp(s[j] - mx);
       sum += p;
-      const uint16_t* v = a.v + j * a.ldv;
-      for (int64_t e = 0; e < a.dv; ++e) o[e] += p * f16_to_f32(v[e]);
+      for (int64_t e = 0; e < a.dv; ++e) o[e] += p * kv_value(a.kv, a.v, a.ldv, j, e);
     }
     a.row_sum[i] = a.row_sum[i] * corr + sum;
     a.row_max[i] = mx;

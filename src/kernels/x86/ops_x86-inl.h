@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "kernels/ops_backend.h"
 
@@ -212,6 +214,13 @@ void x_f16_to_f32(const uint16_t* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] = _cvtsh_ss(x[i]);
 }
 
+// The scale of a Q8_0 block (its first two bytes, F16).
+inline float q8_scale(const uint8_t* b) {
+  uint16_t h;
+  std::memcpy(&h, b, 2);
+  return _cvtsh_ss(h);
+}
+
 // The vector types of the attention blocks (attn_rows-inl.h): 8 floats (AVX2) or 16 (AVX-512).
 struct vec8 {
   using t = __m256;
@@ -220,6 +229,12 @@ struct vec8 {
   static t set1(float x) { return _mm256_set1_ps(x); }
   static t load(const float* p) { return _mm256_loadu_ps(p); }
   static t loadh(const uint16_t* p) { return load_h8(p); }
+  // Values i .. i + 8 of a Q8_0 block (34 bytes: F16 scale, 32 int8), q * d (exact).
+  static t loadq8(const uint8_t* b, int64_t i) {
+    const __m256 q = _mm256_cvtepi32_ps(
+        _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 + i))));
+    return _mm256_mul_ps(q, _mm256_set1_ps(q8_scale(b)));
+  }
   static void store(float* p, t v) { _mm256_storeu_ps(p, v); }
   static t fma(t a, t b, t c) { return _mm256_fmadd_ps(a, b, c); }
   static t mul(t a, t b) { return _mm256_mul_ps(a, b); }
@@ -317,6 +332,11 @@ struct vec16 : vec8 {  // exp1, max_of and prefetch as vec8's
   static t loadh(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
+  static t loadq8(const uint8_t* b, int64_t i) {
+    const __m512 q = _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2 + i))));
+    return _mm512_mul_ps(q, _mm512_set1_ps(q8_scale(b)));
+  }
   static void store(float* p, t v) { _mm512_storeu_ps(p, v); }
   static t fma(t a, t b, t c) { return _mm512_fmadd_ps(a, b, c); }
   static t mul(t a, t b) { return _mm512_mul_ps(a, b); }
@@ -344,9 +364,10 @@ using vec_decode = vec8;
 
 // Flash-attention block (see ops.h and attn_rows-inl.h): 16 floats per register where d and dv
 // allow, else 8; other shapes go to the scalar reference.
-void x_attn_block_f16(const uma::kernels::attn_block_args& a) {
-  if (a.nk > 64 || a.d % 8 != 0 || a.dv % 8 != 0) {
-    uma::kernels::ref::attn_block_f16(a);
+void x_attn_block(const uma::kernels::attn_block_args& a) {
+  const int64_t unit = a.kv == uma::kernels::kv_format::q8_0 ? 32 : 8;
+  if (a.nk > 64 || a.d % unit != 0 || a.dv % unit != 0) {
+    uma::kernels::ref::attn_block(a);
     return;
   }
   if (a.d % vec_decode::w == 0 && a.dv % vec_decode::w == 0)
@@ -368,7 +389,7 @@ uma::kernels::ops_backend x_ops(const char* name) {
   o.add = x_add;
   o.f32_to_f16_row = x_f32_to_f16;
   o.f16_to_f32_row = x_f16_to_f32;
-  o.attn_block_f16 = x_attn_block_f16;
+  o.attn_block = x_attn_block;
   return o;
 }
 

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numbers>
 #include <random>
 
 #include "kernel_test_util.h"
 #include "kernels/ops.h"
 #include "kernels/ops_backend.h"
+#include "kernels/ref/scalar.h"
 #include "tensor/half.h"
 
 namespace uma::kernels {
@@ -227,32 +229,68 @@ TEST(ops, every_backend_matches_scalar) {
 
 // Flash-attention blocks: the reference against a direct two-pass softmax over all keys, then
 // every backend against the reference over several blocks, odd head sizes, masked rows and
-// misaligned strides.
+// misaligned strides, with F16 and Q8_0 K/V rows.
 struct attn_case {
   int64_t m, d, dv, n_keys;
 };
 
-// n random F16 values (test::random_floats with this sigma, rounded to F16).
-std::vector<uint16_t> random_f16(std::mt19937& rng, int64_t n, float sigma) {
-  const auto f = test::random_floats(rng, static_cast<size_t>(n), sigma);
-  std::vector<uint16_t> h(f.size());
-  for (size_t i = 0; i < h.size(); ++i) h[i] = f32_to_f16(f[i]);
-  return h;
+// n_rows rows of ld random values (test::random_floats with this sigma) stored in the format: F16
+// values, or Q8_0 blocks with ggml's rounding (ld a multiple of 32).
+std::vector<uint8_t> random_kv(std::mt19937& rng, kv_format f, int64_t n_rows, int64_t ld,
+                               float sigma) {
+  const auto x = test::random_floats(rng, static_cast<size_t>(n_rows * ld), sigma);
+  const int64_t row = kv_row_bytes(f, ld);
+  std::vector<uint8_t> out(static_cast<size_t>(n_rows * row));
+  for (int64_t j = 0; j < n_rows; ++j) {
+    uint8_t* dst = out.data() + j * row;
+    if (f == kv_format::q8_0) {
+      ref::convert_q8_0(x.data() + j * ld, dst, ld);
+    } else {
+      for (int64_t e = 0; e < ld; ++e) {
+        const uint16_t h = f32_to_f16(x[static_cast<size_t>(j * ld + e)]);
+        std::memcpy(dst + e * 2, &h, 2);
+      }
+    }
+  }
+  return out;
 }
 
+// Value e of row j (rows ld values apart), decoded independently of the kernels: F16 by
+// tensor/half.h, Q8_0 by the scale and int8 of its block (ggml's q * d).
+double kv_at(kv_format f, const std::vector<uint8_t>& rows, int64_t ld, int64_t j, int64_t e) {
+  const uint8_t* r = rows.data() + j * kv_row_bytes(f, ld);
+  if (f == kv_format::f16) {
+    uint16_t h;
+    std::memcpy(&h, r + e * 2, 2);
+    return f16_to_f32(h);
+  }
+  const uint8_t* b = r + e / 32 * 34;
+  uint16_t h;
+  std::memcpy(&h, b, 2);
+  return double(static_cast<int8_t>(b[2 + e % 32])) * f16_to_f32(h);
+}
+
+// All rows through fn over blocks of `block` keys, each call told the next block's rows (the
+// prefetch hints) as the model does; the normalised outputs.
 std::vector<float> attend_blocks(void (*fn)(const attn_block_args&), const attn_case& c,
-                                 const std::vector<float>& q, const std::vector<uint16_t>& k,
-                                 const std::vector<uint16_t>& v, int64_t ldk, int64_t ldv,
-                                 int64_t block, const std::vector<int32_t>& first,
+                                 kv_format f, const std::vector<float>& q,
+                                 const std::vector<uint8_t>& k, const std::vector<uint8_t>& v,
+                                 int64_t ldk, int64_t ldv, int64_t block,
+                                 const std::vector<int32_t>& first,
                                  const std::vector<int32_t>& last) {
   std::vector<float> o(c.m * c.dv, 0.f), mx(c.m, -INFINITY), sum(c.m, 0.f);
   std::vector<float> scratch(block * (c.d + c.dv));
   std::vector<int32_t> lo(c.m), hi(c.m);
+  const int64_t rk = kv_row_bytes(f, ldk), rv = kv_row_bytes(f, ldv);
   for (int64_t j0 = 0; j0 < c.n_keys; j0 += block) {
     attn_block_args a;
-    a.q = q.data(), a.m = c.m, a.ldq = c.d, a.d = c.d, a.dv = c.dv;
-    a.k = k.data() + j0 * ldk, a.v = v.data() + j0 * ldv, a.ldk = ldk, a.ldv = ldv;
+    a.q = q.data(), a.m = c.m, a.ldq = c.d, a.d = c.d, a.dv = c.dv, a.kv = f;
+    a.k = k.data() + j0 * rk, a.v = v.data() + j0 * rv, a.ldk = ldk, a.ldv = ldv;
     a.nk = std::min(block, c.n_keys - j0);
+    if (j0 + block < c.n_keys) {
+      a.k_next = k.data() + (j0 + block) * rk, a.v_next = v.data() + (j0 + block) * rv;
+      a.nk_next = std::min(block, c.n_keys - j0 - block);
+    }
     for (int64_t i = 0; i < c.m; ++i) {
       lo[i] = static_cast<int32_t>(std::clamp<int64_t>(first[i] - j0, 0, a.nk));
       hi[i] = static_cast<int32_t>(std::clamp<int64_t>(last[i] + 1 - j0, lo[i], a.nk));
@@ -268,56 +306,74 @@ std::vector<float> attend_blocks(void (*fn)(const attn_block_args&), const attn_
 
 TEST(ops, attention_blocks_match_two_pass_softmax_on_every_backend) {
   std::mt19937 rng(9);
-  for (const attn_case& c :
-       {attn_case{1, 8, 8, 5}, attn_case{6, 64, 64, 40}, attn_case{5, 24, 40, 70},
-        attn_case{33, 128, 128, 50}, attn_case{3, 12, 20, 17},
-        // Decode shapes (one token's GQA group of 1-8 query rows): the in-register path.
-        attn_case{1, 128, 128, 40}, attn_case{2, 128, 128, 50}, attn_case{4, 128, 128, 70},
-        attn_case{7, 64, 64, 33}, attn_case{8, 80, 48, 20}, attn_case{3, 256, 256, 67}}) {
-    const int64_t ldk = c.d + 3, ldv = c.dv + 1;  // keys/values at odd strides
-    auto qf = test::random_floats(rng, c.m * c.d);
-    const auto k = random_f16(rng, c.n_keys * ldk, 2.f);
-    const auto v = random_f16(rng, c.n_keys * ldv, 1.f);
-    // Row i sees keys [first, last]: causal-like ranges, one sliding window, one single key.
-    std::vector<int32_t> first(c.m), last(c.m);
-    for (int64_t i = 0; i < c.m; ++i) {
-      last[i] = static_cast<int32_t>(c.n_keys - 1 - (c.m - 1 - i) % c.n_keys);
-      first[i] = i % 3 == 1 ? std::max(0, last[i] - 9) : 0;
-    }
-    first[0] = last[0];
-    // Direct reference: two-pass softmax in double.
-    std::vector<float> want(c.m * c.dv);
-    for (int64_t i = 0; i < c.m; ++i) {
-      std::vector<double> s;
-      double mx = -INFINITY;
-      for (int64_t j = first[i]; j <= last[i]; ++j) {
-        double acc = 0;
-        for (int64_t e = 0; e < c.d; ++e)
-          acc += double(qf[i * c.d + e]) * f16_to_f32(k[j * ldk + e]);
-        s.push_back(acc);
-        mx = std::max(mx, acc);
-      }
-      double z = 0;
-      for (double& x : s) z += (x = std::exp(x - mx));
-      for (int64_t e = 0; e < c.dv; ++e) {
-        double acc = 0;
-        for (int64_t j = first[i]; j <= last[i]; ++j)
-          acc += s[j - first[i]] * f16_to_f32(v[j * ldv + e]);
-        want[i * c.dv + e] = static_cast<float>(acc / z);
-      }
-    }
-    for (int64_t block : {16, 64}) {
-      const auto got_ref =
-          attend_blocks(ref::attn_block_f16, c, qf, k, v, ldk, ldv, block, first, last);
-      for (size_t i = 0; i < want.size(); ++i)
-        ASSERT_NEAR(got_ref[i], want[i], 2e-5 * (1 + std::fabs(want[i])))
-            << "ref block " << block << " i " << i;
-      for (const ops_backend* b : ops_backends()) {
-        const auto got =
-            attend_blocks(b->attn_block_f16, c, qf, k, v, ldk, ldv, block, first, last);
-        for (size_t i = 0; i < want.size(); ++i)
-          ASSERT_NEAR(got[i], got_ref[i], 2e-5 * (1 + std::fabs(got_ref[i])))
-              << b->name << " m " << c.m << " d " << c.d << " block " << block << " i " << i;
+  const std::vector<attn_case> f16_cases = {
+      attn_case{1, 8, 8, 5}, attn_case{6, 64, 64, 40}, attn_case{5, 24, 40, 70},
+      attn_case{33, 128, 128, 50}, attn_case{3, 12, 20, 17},
+      // Decode shapes (one token's GQA group of 1-8 query rows): the in-register path.
+      attn_case{1, 128, 128, 40}, attn_case{2, 128, 128, 50}, attn_case{4, 128, 128, 70},
+      attn_case{7, 64, 64, 33}, attn_case{8, 80, 48, 20}, attn_case{3, 256, 256, 67}};
+  // Q8_0 rows hold multiples of 32 values; also a prefill group (33 rows: the widened copy).
+  const std::vector<attn_case> q8_cases = {
+      attn_case{1, 32, 32, 5},     attn_case{6, 64, 64, 40},   attn_case{5, 32, 96, 70},
+      attn_case{33, 128, 128, 50}, attn_case{12, 64, 32, 23},  attn_case{1, 128, 128, 40},
+      attn_case{2, 128, 128, 50},  attn_case{4, 128, 128, 70}, attn_case{7, 64, 64, 33},
+      attn_case{8, 96, 64, 20},    attn_case{3, 256, 256, 67}};
+  for (const kv_format f : {kv_format::f16, kv_format::q8_0}) {
+    for (const attn_case& c : f == kv_format::f16 ? f16_cases : q8_cases) {
+      // Keys / values at odd strides (F16), a block of 32 apart (Q8_0), then packed rows.
+      const int64_t pad_k = f == kv_format::f16 ? 3 : 32, pad_v = f == kv_format::f16 ? 1 : 32;
+      for (const bool packed : {false, true}) {
+        const int64_t ldk = c.d + (packed ? 0 : pad_k), ldv = c.dv + (packed ? 0 : pad_v);
+        auto qf = test::random_floats(rng, c.m * c.d);
+        const auto k = random_kv(rng, f, c.n_keys, ldk, 2.f);
+        const auto v = random_kv(rng, f, c.n_keys, ldv, 1.f);
+        // Row i sees keys [first, last]: causal-like ranges, one sliding window, one single key.
+        std::vector<int32_t> first(c.m), last(c.m);
+        for (int64_t i = 0; i < c.m; ++i) {
+          last[i] = static_cast<int32_t>(c.n_keys - 1 - (c.m - 1 - i) % c.n_keys);
+          first[i] = i % 3 == 1 ? std::max(0, last[i] - 9) : 0;
+        }
+        first[0] = last[0];
+        // Direct reference: two-pass softmax in double.
+        std::vector<float> want(c.m * c.dv);
+        for (int64_t i = 0; i < c.m; ++i) {
+          std::vector<double> s;
+          double mx = -INFINITY;
+          for (int64_t j = first[i]; j <= last[i]; ++j) {
+            double acc = 0;
+            for (int64_t e = 0; e < c.d; ++e)
+              acc += double(qf[i * c.d + e]) * kv_at(f, k, ldk, j, e);
+            s.push_back(acc);
+            mx = std::max(mx, acc);
+          }
+          double z = 0;
+          for (double& x : s) z += (x = std::exp(x - mx));
+          for (int64_t e = 0; e < c.dv; ++e) {
+            double acc = 0;
+            for (int64_t j = first[i]; j <= last[i]; ++j)
+              acc += s[j - first[i]] * kv_at(f, v, ldv, j, e);
+            want[i * c.dv + e] = static_cast<float>(acc / z);
+          }
+        }
+        for (int64_t block : {16, 64}) {
+          SCOPED_TRACE(testing::Message()
+                       << kv_format_name(f) << " m " << c.m << " d " << c.d << " dv " << c.dv
+                       << " packed " << packed << " block " << block);
+          const auto got_ref =
+              attend_blocks(ref::attn_block, c, f, qf, k, v, ldk, ldv, block, first, last);
+          // Scores summed in float (the reference's and the vector orders): the error grows with
+          // the head size.
+          const double tol = 2e-5 * double(std::max<int64_t>(1, c.d / 64));
+          for (size_t i = 0; i < want.size(); ++i)
+            ASSERT_NEAR(got_ref[i], want[i], tol * (1 + std::fabs(want[i]))) << "ref i " << i;
+          for (const ops_backend* b : ops_backends()) {
+            const auto got =
+                attend_blocks(b->attn_block, c, f, qf, k, v, ldk, ldv, block, first, last);
+            for (size_t i = 0; i < want.size(); ++i)
+              ASSERT_NEAR(got[i], got_ref[i], tol * (1 + std::fabs(got_ref[i])))
+                  << b->name << " i " << i;
+          }
+        }
       }
     }
   }
@@ -325,33 +381,84 @@ TEST(ops, attention_blocks_match_two_pass_softmax_on_every_backend) {
 
 // A query row's output must not depend on which other rows share its block calls: prefill (all
 // of a run's rows at once) and token-by-token decode (one token's GQA group) then agree to the bit
-// (the model tests check that end to end). Each row alone against all rows together, per backend.
+// (the model tests check that end to end). Each row alone against all rows together, per backend
+// and K/V format.
 TEST(ops, attention_row_result_does_not_depend_on_its_neighbours) {
   std::mt19937 rng(11);
-  for (const attn_case& c : {attn_case{9, 128, 128, 45}, attn_case{7, 64, 64, 33},
-                             attn_case{6, 24, 40, 30}, attn_case{16, 80, 48, 20}}) {
-    const int64_t ldk = c.d, ldv = c.dv;
-    auto qf = test::random_floats(rng, c.m * c.d);
-    const auto k = random_f16(rng, c.n_keys * ldk, 2.f);
-    const auto v = random_f16(rng, c.n_keys * ldv, 1.f);
-    std::vector<int32_t> first(c.m), last(c.m);
-    for (int64_t i = 0; i < c.m; ++i) {  // causal: row i is the token at n_keys - m + i
-      last[i] = static_cast<int32_t>(c.n_keys - c.m + i);
-      first[i] = i % 4 == 3 ? std::max(0, last[i] - 11) : 0;
-    }
-    for (const ops_backend* b : ops_backends()) {
-      const auto all = attend_blocks(b->attn_block_f16, c, qf, k, v, ldk, ldv, 16, first, last);
-      for (int64_t i = 0; i < c.m; ++i) {
-        const attn_case one{1, c.d, c.dv, c.n_keys};
-        const std::vector<float> qi(qf.begin() + i * c.d, qf.begin() + (i + 1) * c.d);
-        const auto alone =
-            attend_blocks(b->attn_block_f16, one, qi, k, v, ldk, ldv, 16, {first[i]}, {last[i]});
-        for (int64_t e = 0; e < c.dv; ++e)
-          ASSERT_EQ(alone[e], all[i * c.dv + e])
-              << b->name << " m " << c.m << " d " << c.d << " row " << i << " e " << e;
+  for (const kv_format f : {kv_format::f16, kv_format::q8_0}) {
+    for (const attn_case& c : {attn_case{9, 128, 128, 45}, attn_case{7, 64, 64, 33},
+                               attn_case{6, 32, 64, 30}, attn_case{16, 96, 32, 20}}) {
+      const int64_t ldk = c.d, ldv = c.dv;
+      auto qf = test::random_floats(rng, c.m * c.d);
+      const auto k = random_kv(rng, f, c.n_keys, ldk, 2.f);
+      const auto v = random_kv(rng, f, c.n_keys, ldv, 1.f);
+      std::vector<int32_t> first(c.m), last(c.m);
+      for (int64_t i = 0; i < c.m; ++i) {  // causal: row i is the token at n_keys - m + i
+        last[i] = static_cast<int32_t>(c.n_keys - c.m + i);
+        first[i] = i % 4 == 3 ? std::max(0, last[i] - 11) : 0;
+      }
+      for (const ops_backend* b : ops_backends()) {
+        const auto all = attend_blocks(b->attn_block, c, f, qf, k, v, ldk, ldv, 16, first, last);
+        for (int64_t i = 0; i < c.m; ++i) {
+          const attn_case one{1, c.d, c.dv, c.n_keys};
+          const std::vector<float> qi(qf.begin() + i * c.d, qf.begin() + (i + 1) * c.d);
+          const auto alone =
+              attend_blocks(b->attn_block, one, f, qi, k, v, ldk, ldv, 16, {first[i]}, {last[i]});
+          for (int64_t e = 0; e < c.dv; ++e)
+            ASSERT_EQ(alone[e], all[i * c.dv + e])
+                << b->name << " " << kv_format_name(f) << " m " << c.m << " d " << c.d << " row "
+                << i << " e " << e;
+        }
       }
     }
   }
+}
+
+// f32_to_kv_row stores what the scalar converters store (F16 rounding; Q8_0 as ggml's
+// quantize_row_q8_0), kv_row_to_f32 reads back the stored values, and the names round-trip.
+TEST(ops, kv_rows_store_and_load_both_formats) {
+  std::mt19937 rng(17);
+  for (const int64_t n : {32, 64, 96, 128, 256}) {
+    auto x = test::random_floats(rng, static_cast<size_t>(n), 3.f);
+    x[0] = 0.f;
+    std::vector<uint8_t> got(static_cast<size_t>(kv_row_bytes(kv_format::q8_0, n)));
+    std::vector<uint8_t> want(got.size());
+    f32_to_kv_row(kv_format::q8_0, x.data(), got.data(), n);
+    ref::convert_q8_0(x.data(), want.data(), n);
+    ASSERT_EQ(got, want) << n;
+    std::vector<float> back(static_cast<size_t>(n));
+    kv_row_to_f32(kv_format::q8_0, got.data(), back.data(), n);
+    std::vector<uint8_t> row(got.begin(), got.end());
+    for (int64_t e = 0; e < n; ++e) {
+      EXPECT_EQ(back[e], static_cast<float>(kv_at(kv_format::q8_0, row, n, 0, e))) << e;
+      // Q8_0: half a step (amax / 254) plus the scale's F16 rounding (up to amax x 2^-11).
+      float amax = 0;
+      for (int64_t i = e / 32 * 32; i < e / 32 * 32 + 32; ++i)
+        amax = std::max(amax, std::fabs(x[i]));
+      EXPECT_LE(std::fabs(back[e] - x[e]), amax * (1.f / 254 + 1.f / 1024) + 1e-6f) << e;
+    }
+    std::vector<uint16_t> h(static_cast<size_t>(n));
+    f32_to_kv_row(kv_format::f16, x.data(), h.data(), n);
+    kv_row_to_f32(kv_format::f16, h.data(), back.data(), n);
+    for (int64_t e = 0; e < n; ++e) {
+      EXPECT_EQ(h[e], f32_to_f16(x[e]));
+      EXPECT_EQ(back[e], f16_to_f32(h[e]));
+    }
+  }
+  EXPECT_EQ(kv_row_bytes(kv_format::f16, 128), 256);
+  EXPECT_EQ(kv_row_bytes(kv_format::q8_0, 128), 136);
+  EXPECT_TRUE(kv_fits(kv_format::f16, 80));
+  EXPECT_FALSE(kv_fits(kv_format::q8_0, 80));
+  EXPECT_TRUE(kv_fits(kv_format::q8_0, 96));
+  for (const kv_format f : {kv_format::f16, kv_format::q8_0}) {
+    kv_format back = f == kv_format::f16 ? kv_format::q8_0 : kv_format::f16;
+    EXPECT_TRUE(parse_kv_format(kv_format_name(f), &back));
+    EXPECT_EQ(back, f);
+  }
+  kv_format unchanged = kv_format::f16;
+  EXPECT_FALSE(parse_kv_format("q4_0", &unchanged));
+  EXPECT_FALSE(parse_kv_format("", &unchanged));
+  EXPECT_EQ(unchanged, kv_format::f16);
 }
 
 }  // namespace

@@ -120,6 +120,31 @@ TEST(ModelConfig, ValidModelLoadsAndRuns) {
   for (size_t i = 0; i < logits.size(); ++i) EXPECT_NEAR(logits[i], (*want)[i], 2e-3);
 }
 
+// A Q8_0 KV cache stores rows in blocks of 32: a model with 8-wide heads is refused one at load
+// (one line naming the head size) and when a cache is made by hand, never read out of its rows.
+TEST(ModelConfig, Q8KvCacheNeedsHeadDimsOf32) {
+  const std::string path = write_model(spec{}, "kv_q8");
+  auto m = load_model(path, {.n_threads = 1, .kv_format = kernels::kv_format::q8_0});
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.message().find("q8_0 KV cache needs head dimensions that are multiples of 32"),
+            std::string::npos)
+      << m.message();
+  EXPECT_NE(m.message().find("8 / 8"), std::string::npos) << m.message();
+  EXPECT_EQ(m.message().find('\n'), std::string::npos);
+  auto ok = load_model(path, {.n_threads = 1});
+  ASSERT_TRUE(ok.ok()) << ok.message();
+  const model_config& c = (*ok)->config();
+  kv_cache q8(c.n_layer, c.n_head_kv, c.kv_width(), c.v_width(), 16, 2, 1, 32, 0,
+              kernels::kv_format::q8_0);
+  batch b;
+  b.add(1, 0, 0, true);
+  std::vector<float> logits(static_cast<size_t>(c.n_vocab));
+  const status st = (*ok)->forward(b, q8, logits.data());
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("multiples of 32"), std::string::npos) << st.message();
+  EXPECT_EQ(q8.seq_length(0), 0);  // refused before reserving
+}
+
 TEST(ModelConfig, TiedOutputUsesTheEmbedding) {
   spec s;
   s.tied = true;

@@ -74,52 +74,103 @@ TEST_P(TinyModel, ProductionMatchesReferenceQuantized) {
 
 // A prefill of `head` tokens then decode steps, against one token at a time: 12 tokens take the
 // rows-layout gemm tiles (batched decode's path), 30 the x16 prefill path on AVX-512.
+// With either KV cache format: the attention reads the same rows, widened exactly, in both paths.
 TEST_P(TinyModel, PrefillThenDecodeEqualsTokenByToken) {
-  auto m = load_model(golden_model(GetParam(), "q4_0"), {.n_threads = 2});
+  for (const auto fmt : {kernels::kv_format::f16, kernels::kv_format::q8_0}) {
+    SCOPED_TRACE(kernels::kv_format_name(fmt));
+    auto m = load_model(golden_model(GetParam(), "q4_0"), {.n_threads = 2, .kv_format = fmt});
+    ASSERT_TRUE(m.ok()) << m.message();
+    const int64_t nv = (*m)->config().n_vocab;
+    auto tokens = random_tokens(40, nv, 3);
+    // B: one token at a time from the start.
+    auto cb = (*m)->make_cache(64, 1);
+    std::vector<float> b;
+    for (int i = 0; i < 40; ++i) {
+      auto r = prefill_all(**m, *cb, {tokens[static_cast<size_t>(i)]}, i);
+      b.insert(b.end(), r.begin(), r.end());
+    }
+    for (const int n_head : {12, 30}) {
+      SCOPED_TRACE(n_head);
+      // A: n_head tokens in one batch, then decode steps.
+      auto ca = (*m)->make_cache(64, 1);
+      std::vector<int32_t> head(tokens.begin(), tokens.begin() + n_head);
+      auto a = prefill_all(**m, *ca, head);
+      for (int i = n_head; i < 40; ++i) {
+        auto r = prefill_all(**m, *ca, {tokens[static_cast<size_t>(i)]}, i);
+        a.insert(a.end(), r.begin(), r.end());
+      }
+      const auto s = compare_logits(b.data(), a.data(), 40, nv, path_tie);
+      std::printf("%s prefill %d + decode vs token by token: max_abs %.3g kl_mean %.3g top1 %.2f\n",
+                  GetParam(), n_head, s.max_abs, s.kl_mean, s.top1);
+      // The prefill's matmuls and decode's take kernels of one summation order unless the prefill
+      // crosses into another (the x16 prefill path, a tile engine).
+      const kernels::matrix_view wv = (*m)->bound().layers[0].w_gate.view();
+      const auto& be = kernels::best_backend();
+      if (decode_and_prefill_share_order() &&
+          kernels::matmul_order_class(be, wv, n_head) == kernels::matmul_order_class(be, wv, 1)) {
+        // One summation order (the SIMD gemm tiles accumulate each (row, activation) pair in the
+        // same order as matvec): the same logits up to float noise.
+        EXPECT_LE(s.max_abs, 1e-4);
+        EXPECT_EQ(s.top1, 1.0);
+      } else {
+        // Decode (AVX-512 rows-layout kernels) or the prefill (x16 tiles, AMX tiles) scales the
+        // exact int32 block sums in another float order. Each matmul agrees to ~1e-7 relative, but
+        // a value that close to a rounding boundary of the next layer's Q8 activation quantization
+        // flips one int8 step, so the logits differ by about what the quantization itself costs
+        // (measured: kl_mean 8e-5 llama, 3e-14 qwen2, 3e-4 qwen3 on AMX; 4e-6 qwen2 on Zen 4;
+        // production vs the float reference is 2e-4..1e-3).
+        EXPECT_LE(s.kl_mean, 1e-3);
+        EXPECT_EQ(s.clear_argmax_mismatch, 0);
+      }
+    }
+  }
+}
+
+// A Q8_0 KV cache (--kv-type q8_0): 150 tokens in a prefill of 100 and 50 decode steps match the
+// float reference that rounds its cached K/V rows the same way (ggml's Q8_0, tensor/quant.h),
+// as closely as the F16 cache matches the exact one; against the exact reference the logits move
+// by what 8-bit K/V costs, printed and bounded.
+TEST_P(TinyModel, Q8KvCacheMatchesReference) {
+  const auto run = [&](kernels::kv_format fmt, std::vector<int32_t> tokens) {
+    auto m = load_model(golden_model(GetParam(), "f32"), {.n_threads = 2, .kv_format = fmt});
+    EXPECT_TRUE(m.ok()) << m.message();
+    auto cache = (*m)->make_cache(160, 1);
+    EXPECT_EQ(cache->format(), fmt);
+    EXPECT_EQ((*m)->cache_bytes(160, 1), static_cast<double>(cache->bytes()));
+    auto got = prefill_all(**m, *cache, {tokens.begin(), tokens.begin() + 100});
+    for (int i = 100; i < 150; ++i) {
+      auto r = prefill_all(**m, *cache, {tokens[static_cast<size_t>(i)]}, i);
+      got.insert(got.end(), r.begin(), r.end());
+    }
+    return got;
+  };
+  auto m = load_model(golden_model(GetParam(), "f32"), {.n_threads = 2});
   ASSERT_TRUE(m.ok()) << m.message();
-  const int64_t nv = (*m)->config().n_vocab;
-  auto tokens = random_tokens(40, nv, 3);
-  // B: one token at a time from the start.
-  auto cb = (*m)->make_cache(64, 1);
-  std::vector<float> b;
-  for (int i = 0; i < 40; ++i) {
-    auto r = prefill_all(**m, *cb, {tokens[static_cast<size_t>(i)]}, i);
-    b.insert(b.end(), r.begin(), r.end());
-  }
-  for (const int n_head : {12, 30}) {
-    SCOPED_TRACE(n_head);
-    // A: n_head tokens in one batch, then decode steps.
-    auto ca = (*m)->make_cache(64, 1);
-    std::vector<int32_t> head(tokens.begin(), tokens.begin() + n_head);
-    auto a = prefill_all(**m, *ca, head);
-    for (int i = n_head; i < 40; ++i) {
-      auto r = prefill_all(**m, *ca, {tokens[static_cast<size_t>(i)]}, i);
-      a.insert(a.end(), r.begin(), r.end());
-    }
-    const auto s = compare_logits(b.data(), a.data(), 40, nv, path_tie);
-    std::printf("%s prefill %d + decode vs token by token: max_abs %.3g kl_mean %.3g top1 %.2f\n",
-                GetParam(), n_head, s.max_abs, s.kl_mean, s.top1);
-    // The prefill's matmuls and decode's take kernels of one summation order unless the prefill
-    // crosses into another (the x16 prefill path, a tile engine).
-    const kernels::matrix_view wv = (*m)->bound().layers[0].w_gate.view();
-    const auto& be = kernels::best_backend();
-    if (decode_and_prefill_share_order() &&
-        kernels::matmul_order_class(be, wv, n_head) == kernels::matmul_order_class(be, wv, 1)) {
-      // One summation order (the SIMD gemm tiles accumulate each (row, activation) pair in the
-      // same order as matvec): the same logits up to float noise.
-      EXPECT_LE(s.max_abs, 1e-4);
-      EXPECT_EQ(s.top1, 1.0);
-    } else {
-      // Decode (AVX-512 rows-layout kernels) or the prefill (x16 tiles, AMX tiles) scales the
-      // exact int32 block sums in another float order. Each matmul agrees to ~1e-7 relative, but
-      // a value that close to a rounding boundary of the next layer's Q8 activation quantization
-      // flips one int8 step, so the logits differ by about what the quantization itself costs
-      // (measured: kl_mean 8e-5 llama, 3e-14 qwen2, 3e-4 qwen3 on AMX; 4e-6 qwen2 on Zen 4;
-      // production vs the float reference is 2e-4..1e-3).
-      EXPECT_LE(s.kl_mean, 1e-3);
-      EXPECT_EQ(s.clear_argmax_mismatch, 0);
-    }
-  }
+  const model_config& c = (*m)->config();
+  const auto tokens = random_tokens(150, c.n_vocab, 51);
+  const auto q8 = run(kernels::kv_format::q8_0, tokens);
+  const auto f16 = run(kernels::kv_format::f16, tokens);
+  reference_forward ref_q8(**m);
+  ref_q8.quantize_kv_q8_0(true);
+  auto want_q8 = ref_q8.forward(tokens);
+  ASSERT_TRUE(want_q8.ok()) << want_q8.message();
+  auto want = reference_forward(**m).forward(tokens);
+  ASSERT_TRUE(want.ok()) << want.message();
+  const auto s = compare_logits(want_q8->data(), q8.data(), 150, c.n_vocab);
+  const auto cost = compare_logits(want->data(), q8.data(), 150, c.n_vocab, path_tie);
+  const auto f16_cost = compare_logits(want->data(), f16.data(), 150, c.n_vocab);
+  std::printf(
+      "%s q8_0 cache vs q8_0 reference: max_rel %.3g; vs exact reference: max_rel %.3g "
+      "kl_mean %.3g top1 %.2f (f16 cache: max_rel %.3g kl_mean %.3g)\n",
+      GetParam(), s.max_rel, cost.max_rel, cost.kl_mean, cost.top1, f16_cost.max_rel,
+      f16_cost.kl_mean);
+  EXPECT_LE(s.max_rel, 1e-3);
+  EXPECT_EQ(s.clear_argmax_mismatch, 0);
+  // 8-bit K/V with a scale per 32 values: a relative error of ~1 % per value, far below what the
+  // weights' quantization costs (q4_0 production vs reference: kl_mean up to 5e-3).
+  EXPECT_LE(cost.kl_mean, 1e-3);
+  EXPECT_EQ(cost.clear_argmax_mismatch, 0);
+  EXPECT_GT(cost.max_rel, f16_cost.max_rel);  // the rounding is really there
 }
 
 // The logits of the first `head` tokens in one prefill (the gemm / tile path), then of the rest
