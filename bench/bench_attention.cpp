@@ -1,10 +1,11 @@
 // Microbenchmark of decode attention (kernels::attn_block with one token's GQA group as the
-// query rows) over a paged F16 KV cache laid out as model::kv_cache lays out one chunk of it (per
-// layer and KV head, blocks of 16 tokens x 128 values, a sequence's blocks in id order, here all
-// of them in one chunk; on 2 MiB pages where the system has them, as the cache), walked the way
-// model::attention_block walks it: one task per KV head on the pool, four blocks (64 keys) per
-// kernel call, the next four passed for prefetching. Shape: qwen3-0.6b (28 layers, 8 KV heads of
-// 128, 2 query rows per KV head); the context is the benchmark's argument. Reports GB/s of K/V read
+// query rows) over a paged F16 or Q8_0 KV cache laid out as model::kv_cache lays out one chunk of
+// it (per layer and KV head, blocks of 16 tokens x 128 values, a sequence's blocks in id order,
+// here all of them in one chunk; on 2 MiB pages where the system has them, as the cache), walked
+// the way model::attention_block walks it: one task per KV head on the pool, four blocks (64 keys)
+// per kernel call, the next four passed for prefetching. Shape: qwen3-0.6b (28 layers, 8 KV heads
+// of 128, 2 query rows per KV head); the context is the benchmark's argument, the K/V format the
+// name's last part (f16: 256 bytes a row, q8_0: 136). Reports GB/s of K/V read
 // per decoded token and its ratio to the measured read bandwidth (the KV cache is far larger than
 // the L3 at these contexts). Run: build/<dir>/bench/bench_attention [--benchmark_filter=avx512]
 // Environment: UMA_BENCH_THREADS (pool size, default all cores).
@@ -40,29 +41,37 @@ using bench::pool;
 constexpr int64_t n_layer = 28, n_head_kv = 8, group = 2, d = 128, tpb = 16;
 constexpr int64_t span = attn_vector_keys / tpb;  // blocks per kernel call, as attention_block
 
-void bm_decode_attention(benchmark::State& st, backend_id id) {
+void bm_decode_attention(benchmark::State& st, backend_id id, kv_format f) {
   const ops_backend* be = find_ops(id);
   if (be == nullptr) {
     st.SkipWithError("backend not available on this CPU");
     return;
   }
   const int64_t ctx = st.range(0), n_blocks = (ctx + tpb - 1) / tpb;
-  const size_t head_vals = static_cast<size_t>(tpb * d);
-  const size_t layer_vals = static_cast<size_t>(n_blocks * n_head_kv) * head_vals;
+  const int64_t row = kv_row_bytes(f, d);
+  const size_t head_bytes = static_cast<size_t>(tpb * row);
+  const size_t layer_bytes = static_cast<size_t>(n_blocks * n_head_kv) * head_bytes;
   // On 2 MiB pages where the system has them, as the model's cache (util/pages reserved_memory).
-  const size_t n_vals = layer_vals * n_layer;
-  reserved_memory k_mem(n_vals * sizeof(uint16_t)), v_mem(n_vals * sizeof(uint16_t));
-  const std::span<uint16_t> k(static_cast<uint16_t*>(k_mem.data()), n_vals);
-  const std::span<uint16_t> v(static_cast<uint16_t*>(v_mem.data()), n_vals);
-  std::fill(k.begin(), k.end(), uint16_t{0});  // faulted in before the timed loop
-  std::fill(v.begin(), v.end(), uint16_t{0});
+  const size_t n_bytes = layer_bytes * n_layer;
+  reserved_memory k_mem(n_bytes), v_mem(n_bytes);
+  const std::span<uint8_t> k(static_cast<uint8_t*>(k_mem.data()), n_bytes);
+  const std::span<uint8_t> v(static_cast<uint8_t*>(v_mem.data()), n_bytes);
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.f, 1.f);
-  for (size_t i = 0; i < k.size(); i += 7) k[i] = f32_to_f16(nd(rng)), v[i] = f32_to_f16(nd(rng));
+  {  // random rows (also faults the arrays in before the timed loop)
+    std::vector<float> x(static_cast<size_t>(d));
+    for (size_t off = 0; off + static_cast<size_t>(row) <= n_bytes;
+         off += static_cast<size_t>(row)) {
+      for (auto& e : x) e = nd(rng);
+      f32_to_kv_row(f, x.data(), k.data() + off, d);
+      for (auto& e : x) e = nd(rng);
+      f32_to_kv_row(f, x.data(), v.data() + off, d);
+    }
+  }
   std::vector<float> q(static_cast<size_t>(n_head_kv * group * d));
   for (auto& x : q) x = 0.09f * nd(rng);
-  const auto head = [&](std::span<uint16_t> buf, int64_t il, int64_t b, int64_t h) {
-    return buf.data() + il * layer_vals + static_cast<size_t>(h * n_blocks + b) * head_vals;
+  const auto head = [&](std::span<uint8_t> buf, int64_t il, int64_t b, int64_t h) {
+    return buf.data() + il * layer_bytes + static_cast<size_t>(h * n_blocks + b) * head_bytes;
   };
   for (auto _ : st) {
     for (int64_t il = 0; il < n_layer; ++il) {
@@ -75,7 +84,7 @@ void bm_decode_attention(benchmark::State& st, backend_id id) {
         lo.resize(group), hi.resize(group);
         for (int64_t h = next.fetch_add(1); h < n_head_kv; h = next.fetch_add(1)) {
           attn_block_args a;
-          a.q = q.data() + h * group * d, a.m = group, a.ldq = d, a.d = d, a.dv = d;
+          a.q = q.data() + h * group * d, a.m = group, a.ldq = d, a.d = d, a.dv = d, a.kv = f;
           a.ldk = d, a.ldv = d, a.lo = lo.data(), a.hi = hi.data();
           a.row_max = mx.data(), a.row_sum = sum.data(), a.o = o.data(), a.ldo = d;
           a.scratch = scratch.data();
@@ -93,7 +102,7 @@ void bm_decode_attention(benchmark::State& st, backend_id id) {
       });
     }
   }
-  const double bytes = static_cast<double>(ctx) * n_layer * n_head_kv * d * 2 * 2;
+  const double bytes = static_cast<double>(ctx) * n_layer * n_head_kv * row * 2;
   st.counters["GBps"] =
       benchmark::Counter(bytes * 1e-9 * st.iterations(), benchmark::Counter::kIsRate);
   st.counters["bw_GBps"] = machine_bandwidth();
@@ -106,7 +115,7 @@ void bm_decode_attention(benchmark::State& st, backend_id id) {
 // prompts) consecutive tokens x the 2 query heads of the KV head, each walking the causal keys in
 // calls of 64. Reports the useful GFLOPS (4 x d per visible query-key pair: the scores and the
 // value sums; the causal mask's skipped keys not counted).
-void bm_prefill_attention(benchmark::State& st, backend_id id) {
+void bm_prefill_attention(benchmark::State& st, backend_id id, kv_format f) {
   const ops_backend* be = find_ops(id);
   if (be == nullptr) {
     st.SkipWithError("backend not available on this CPU");
@@ -116,10 +125,19 @@ void bm_prefill_attention(benchmark::State& st, backend_id id) {
   const int64_t run = run_env != nullptr ? std::max(1, std::atoi(run_env)) : 64;
   const int64_t m = run * group, keys = attn_vector_keys;
   const int64_t ctx = st.range(0);
-  std::vector<uint16_t> k(static_cast<size_t>(ctx * d)), v(static_cast<size_t>(ctx * d));
+  const int64_t row = kv_row_bytes(f, d);
+  std::vector<uint8_t> k(static_cast<size_t>(ctx * row)), v(static_cast<size_t>(ctx * row));
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.f, 1.f);
-  for (size_t i = 0; i < k.size(); ++i) k[i] = f32_to_f16(nd(rng)), v[i] = f32_to_f16(nd(rng));
+  {
+    std::vector<float> x(static_cast<size_t>(d));
+    for (int64_t j = 0; j < ctx; ++j) {
+      for (auto& e : x) e = nd(rng);
+      f32_to_kv_row(f, x.data(), k.data() + j * row, d);
+      for (auto& e : x) e = nd(rng);
+      f32_to_kv_row(f, x.data(), v.data() + j * row, d);
+    }
+  }
   const char* mis = std::getenv("UMA_BENCH_MISALIGN");
   const int64_t off = mis != nullptr ? std::atoi(mis) : 0;
   std::vector<float> qbuf(static_cast<size_t>(m * d + 32)), obuf(static_cast<size_t>(m * d + 32));
@@ -142,14 +160,14 @@ void bm_prefill_attention(benchmark::State& st, backend_id id) {
       for (int64_t j0 = 0; j0 <= last; j0 += keys) {
         attn_block_args a;
         a.q = qp, a.m = (std::min(t0 + run, ctx) - t0) * group, a.ldq = d, a.d = d;
-        a.dv = d, a.ldk = d, a.ldv = d, a.lo = lo.data(), a.hi = hi.data();
+        a.dv = d, a.ldk = d, a.ldv = d, a.kv = f, a.lo = lo.data(), a.hi = hi.data();
         a.row_max = mx.data(), a.row_sum = sum.data(), a.o = op, a.ldo = d;
         a.scratch = sp;
-        a.k = k.data() + j0 * d, a.v = v.data() + j0 * d;
+        a.k = k.data() + j0 * row, a.v = v.data() + j0 * row;
         a.nk = std::min(keys, last + 1 - j0);
         const int64_t j1 = j0 + keys;
-        a.k_next = j1 <= last ? k.data() + j1 * d : nullptr;
-        a.v_next = j1 <= last ? v.data() + j1 * d : nullptr;
+        a.k_next = j1 <= last ? k.data() + j1 * row : nullptr;
+        a.v_next = j1 <= last ? v.data() + j1 * row : nullptr;
         a.nk_next = j1 <= last ? std::min(keys, last + 1 - j1) : 0;
         for (int64_t i = 0; i < a.m; ++i) {
           lo[static_cast<size_t>(i)] = 0;
@@ -171,20 +189,23 @@ int register_all() {
     const auto id = static_cast<backend_id>(b);
     const ops_backend* be = find_ops(id);
     if (be == nullptr || id == backend_id::amx_emulated) continue;  // avx512's ops again
-    benchmark::RegisterBenchmark(("decode_attention/" + std::string(be->name)).c_str(),
-                                 bm_decode_attention, id)
-        ->Arg(64)
-        ->Arg(512)
-        ->Arg(2048)
-        ->Arg(8192)
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
-    benchmark::RegisterBenchmark(("prefill_attention/" + std::string(be->name)).c_str(),
-                                 bm_prefill_attention, id)
-        ->Arg(512)
-        ->Arg(2048)
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
+    for (const kv_format f : {kv_format::f16, kv_format::q8_0}) {
+      const std::string suffix = std::string(be->name) + "/" + kv_format_name(f);
+      benchmark::RegisterBenchmark(("decode_attention/" + suffix).c_str(), bm_decode_attention, id,
+                                   f)
+          ->Arg(64)
+          ->Arg(512)
+          ->Arg(2048)
+          ->Arg(8192)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+      benchmark::RegisterBenchmark(("prefill_attention/" + suffix).c_str(), bm_prefill_attention,
+                                   id, f)
+          ->Arg(512)
+          ->Arg(2048)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
   }
   return 0;
 }

@@ -65,17 +65,22 @@ struct kv_rows {
   const elem* k;
   const elem* v;
   int64_t ldk, ldv;  // in elements of elem (bytes for Q8_0 rows)
-  // Values e .. e + V::w of the row at p.
-  static typename V::t load(const elem* p, int64_t e) {
+  // Values per chunk: the loops step over a row chunk by chunk, each chunk `vecs` vectors with
+  // compile-time offsets, so that the vectors of one Q8_0 block share its scale's load and
+  // conversion (a block is 32 values).
+  static constexpr int64_t chunk = S == kv_src::q8 ? 32 : V::w;
+  static constexpr int vecs = static_cast<int>(chunk / V::w);
+  // Vector l (values e0 + l * V::w onwards) of the row at p; e0 a multiple of chunk.
+  static typename V::t load(const elem* p, int64_t e0, int l) {
     if constexpr (S == kv_src::wide)
-      return V::load(p + e);
+      return V::load(p + e0 + l * V::w);
     else if constexpr (S == kv_src::half)
-      return V::loadh(p + e);
+      return V::loadh(p + e0 + l * V::w);
     else
-      return V::loadq8(p + e / 32 * 34, e % 32);
+      return V::loadq8(p + (e0 / 32 + l * V::w / 32) * 34, l * V::w % 32);
   }
-  typename V::t key(int64_t j, int64_t e) const { return load(k + j * ldk, e); }
-  typename V::t value(int64_t j, int64_t e) const { return load(v + j * ldv, e); }
+  typename V::t key(int64_t j, int64_t e0, int l) const { return load(k + j * ldk, e0, l); }
+  typename V::t value(int64_t j, int64_t e0, int l) const { return load(v + j * ldv, e0, l); }
 };
 
 // Scores of rows [0, M) (queries q, stride ldq) against keys [j0, j1): s[r * 64 + j - j0].
@@ -91,12 +96,14 @@ void decode_scores(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src,
     typename V::t acc[M][4];
     for (int r = 0; r < M; ++r)
       for (int u = 0; u < 4; ++u) acc[r][u] = V::zero();
-    for (int64_t e = 0; e < a.d; e += V::w) {
-      typename V::t kv[4];
-      for (int u = 0; u < 4; ++u) kv[u] = kv_src.key(j + u, e);
-      for (int r = 0; r < M; ++r) {
-        const typename V::t qv = V::load(q + r * a.ldq + e);
-        for (int u = 0; u < 4; ++u) acc[r][u] = V::fma(qv, kv[u], acc[r][u]);
+    for (int64_t e0 = 0; e0 < a.d; e0 += kv_src.chunk) {
+      for (int c = 0; c < kv_src.vecs; ++c) {
+        typename V::t kv[4];
+        for (int u = 0; u < 4; ++u) kv[u] = kv_src.key(j + u, e0, c);
+        for (int r = 0; r < M; ++r) {
+          const typename V::t qv = V::load(q + r * a.ldq + e0 + c * V::w);
+          for (int u = 0; u < 4; ++u) acc[r][u] = V::fma(qv, kv[u], acc[r][u]);
+        }
       }
     }
     for (int r = 0; r < M; ++r) {
@@ -109,9 +116,12 @@ void decode_scores(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src,
   for (; j < j1; ++j) {
     typename V::t acc[M];
     for (int r = 0; r < M; ++r) acc[r] = V::zero();
-    for (int64_t e = 0; e < a.d; e += V::w) {
-      const typename V::t kv = kv_src.key(j, e);
-      for (int r = 0; r < M; ++r) acc[r] = V::fma(V::load(q + r * a.ldq + e), kv, acc[r]);
+    for (int64_t e0 = 0; e0 < a.d; e0 += kv_src.chunk) {
+      for (int c = 0; c < kv_src.vecs; ++c) {
+        const typename V::t kv = kv_src.key(j, e0, c);
+        for (int r = 0; r < M; ++r)
+          acc[r] = V::fma(V::load(q + r * a.ldq + e0 + c * V::w), kv, acc[r]);
+      }
     }
     for (int r = 0; r < M; ++r) s[r * 64 + j - j0] = V::sum(acc[r]);
   }
@@ -132,7 +142,7 @@ void decode_pv(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, flo
   for (int64_t j = j0; j < j1; ++j) {
     pf.step(v_lines);
     typename V::t vv[W];
-    for (int l = 0; l < W; ++l) vv[l] = kv_src.value(j, e0 + l * V::w);
+    for (int l = 0; l < W; ++l) vv[l] = kv_src.value(j, e0, l);
     for (int r = 0; r < M; ++r) {
       const typename V::t pj = V::set1(p[r * 64 + j - j0]);
       for (int l = 0; l < W; ++l) acc[r][l] = V::fma(pj, vv[l], acc[r][l]);
@@ -185,7 +195,9 @@ void decode_rows(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, i
   int64_t e0 = 0;
   for (; e0 + wide * V::w <= a.dv; e0 += wide * V::w)
     decode_pv<V, M, wide>(a, kv_src, o, corr, s, klo, khi, e0, pf);
-  for (; e0 < a.dv; e0 += V::w) decode_pv<V, M, 1>(a, kv_src, o, corr, s, klo, khi, e0, pf);
+  // The rest a chunk at a time (a Q8_0 block's vectors together).
+  for (; e0 < a.dv; e0 += kv_src.chunk)
+    decode_pv<V, M, kv_src.vecs>(a, kv_src, o, corr, s, klo, khi, e0, pf);
   pf.rest();
 }
 
@@ -224,8 +236,11 @@ kv_rows<V, kv_src::wide> widen_block(const uma::kernels::attn_block_args& a, kv_
   const int v_lines = static_cast<int>(std::max<int64_t>(1, a.dv / 32));
   for (int64_t j = 0; j < khi; ++j) {
     pk.step(k_lines), pv.step(v_lines);
-    for (int64_t e = 0; e < a.d; e += V::w) V::store(kf + j * a.d + e, src.key(j, e));
-    for (int64_t e = 0; e < a.dv; e += V::w) V::store(vf + j * a.dv + e, src.value(j, e));
+    for (int64_t e0 = 0; e0 < a.d; e0 += src.chunk)
+      for (int c = 0; c < src.vecs; ++c) V::store(kf + j * a.d + e0 + c * V::w, src.key(j, e0, c));
+    for (int64_t e0 = 0; e0 < a.dv; e0 += src.chunk)
+      for (int c = 0; c < src.vecs; ++c)
+        V::store(vf + j * a.dv + e0 + c * V::w, src.value(j, e0, c));
   }
   pk.rest(), pv.rest();
   return {kf, vf, a.d, a.dv};
