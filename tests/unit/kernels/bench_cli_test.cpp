@@ -242,6 +242,34 @@ TEST(bench_cli, timeline_splits_a_decode_pass_by_operation) {
   EXPECT_NE(r.out.find("layer_glue"), std::string::npos) << r.out;
 }
 
+// --kv-type q8_0: the cache holds 34 bytes per 32 values instead of 64 (F16), and the bytes a
+// decoded token reads and the reserved cache say so; the JSON names the type. An unknown type is
+// refused before anything is benchmarked.
+TEST(bench_cli, kv_type_q8_0_halves_the_cache_bytes) {
+  const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
+  nlohmann::json by_type[2];
+  int i = 0;
+  for (const char* kv : {"f16", "q8_0"}) {
+    auto r =
+        test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "4", "--depth", "10", "--reps",
+                       "1", "--threads", "2", "--no-probe", "--json", "--kv-type", kv});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    by_type[i] = nlohmann::json::parse(r.out);
+    EXPECT_EQ(by_type[i]["kv_type"], kv);
+    EXPECT_GT(by_type[i]["tg_tps"].get<double>(), 0);
+    ++i;
+  }
+  EXPECT_NEAR(by_type[1]["kv_bytes_per_token"].get<double>(),
+              by_type[0]["kv_bytes_per_token"].get<double>() * 34 / 64, 1e-6);
+  EXPECT_NEAR(by_type[1]["kv_cache_reserved_mb"].get<double>(),
+              by_type[0]["kv_cache_reserved_mb"].get<double>() * 34 / 64, 1e-6);
+  auto r = test::run_uma({"bench", "-m", model, "--pp", "4", "--tg", "2", "--reps", "1",
+                          "--no-probe", "--kv-type", "q4_0"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("kv-type"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("tg2"), std::string::npos);
+}
+
 TEST(bench_cli, repack_rejects_an_unknown_mode) {
   const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
   auto r = test::run_uma({"bench", "-m", model, "--pp", "4", "--tg", "2", "--reps", "1",
