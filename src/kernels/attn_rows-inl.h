@@ -70,7 +70,9 @@ struct kv_rows {
   // conversion (a block is 32 values).
   static constexpr int64_t chunk = S == kv_src::q8 ? 32 : V::w;
   static constexpr int vecs = static_cast<int>(chunk / V::w);
-  // Vector l (values e0 + l * V::w onwards) of the row at p; e0 a multiple of chunk.
+  // Vector l (values e0 + l * V::w onwards) of the row at p; e0 a multiple of chunk (for Q8_0 the
+  // block offset is computed from e0 / 32 and l alone, so that the compiler sees which vectors
+  // share a block).
   static typename V::t load(const elem* p, int64_t e0, int l) {
     if constexpr (S == kv_src::wide)
       return V::load(p + e0 + l * V::w);
@@ -190,7 +192,9 @@ void decode_rows(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, i
     a.row_max[i] = mx;
   }
   float* o = a.o + i0 * a.ldo;
-  constexpr int wide = M <= 2 ? 8 : 4;  // M x wide accumulators <= 16 registers
+  // M x wide accumulators <= 16 registers; a Q8_0 pass covers whole blocks (kv_rows::load wants
+  // e0 a multiple of 32: with 4-float registers that takes 8 even for M > 2).
+  constexpr int wide = std::max<int>(M <= 2 ? 8 : 4, kv_rows<V, S>::vecs);
   if (prefetch) pf.start(a.kv, a.v_next, a.nk_next, a.dv);
   int64_t e0 = 0;
   for (; e0 + wide * V::w <= a.dv; e0 += wide * V::w)

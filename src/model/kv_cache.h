@@ -66,10 +66,10 @@ class kv_cache {
 
   // KV head `h` of block `b` of `layer`: tokens_per_block rows of k_head_dim (v_head_dim) values
   // in format(), k_row_bytes (v_row_bytes) each, one after the other.
-  uint8_t* k_head(int64_t layer, int32_t b, int64_t h) const {
+  uint8_t* k_head(int64_t layer, int32_t b, int64_t h) {
     return k_data() + head_rows(layer, b, h) * k_row_bytes();
   }
-  uint8_t* v_head(int64_t layer, int32_t b, int64_t h) const {
+  uint8_t* v_head(int64_t layer, int32_t b, int64_t h) {
     return v_data() + head_rows(layer, b, h) * v_row_bytes();
   }
   // Whether block `next`'s rows of every layer and head follow block `prev`'s in memory, so that
