@@ -73,7 +73,8 @@ void bm_decode_attention(benchmark::State& st, backend_id id, kv_format f) {
   // UMA_BENCH_CHUNK blocks a chunk (model::kv_cache's layout: chunk by chunk, each layer and
   // head's blocks of the chunk in a run); unset or 0: one chunk of all blocks.
   const char* chunk_env = std::getenv("UMA_BENCH_CHUNK");
-  const int64_t cb = chunk_env != nullptr && std::atoi(chunk_env) > 0 ? std::atoi(chunk_env) : n_blocks;
+  const int64_t cb =
+      chunk_env != nullptr && std::atoi(chunk_env) > 0 ? std::atoi(chunk_env) : n_blocks;
   const auto head = [&](std::span<uint8_t> buf, int64_t il, int64_t b, int64_t h) {
     const int64_t c0 = b / cb * cb, in_chunk = std::min(cb, n_blocks - c0);
     const int64_t rows = c0 * n_layer * n_head_kv + (il * n_head_kv + h) * in_chunk + (b - c0);
