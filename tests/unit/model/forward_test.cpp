@@ -290,65 +290,69 @@ TEST_P(TinyModel, RepackedWeightsGiveTheSameLogits) {
   }
 }
 
+// In both KV cache formats.
 TEST_P(TinyModel, SequencesInOneBatchAreIndependent) {
-  auto m = load_model(golden_model(GetParam(), "q8_0"), {.n_threads = 2});
-  ASSERT_TRUE(m.ok()) << m.message();
-  const int64_t nv = (*m)->config().n_vocab;
-  auto t0 = random_tokens(20, nv, 21), t1 = random_tokens(13, nv, 22);
-  // Alone.
-  auto c0 = (*m)->make_cache(32, 1);
-  auto c1 = (*m)->make_cache(32, 1);
-  auto a0 = prefill_all(**m, *c0, t0);
-  auto a1 = prefill_all(**m, *c1, t1);
-  // Interleaved in one batch over one two-sequence cache.
-  auto cache = (*m)->make_cache(32, 2);
-  batch b;
-  for (size_t i = 0; i < std::max(t0.size(), t1.size()); ++i) {
-    if (i < t1.size()) b.add(t1[i], static_cast<int32_t>(i), 1, true);
-    if (i < t0.size()) b.add(t0[i], static_cast<int32_t>(i), 0, true);
-  }
-  std::vector<float> out(b.size() * static_cast<size_t>(nv));
-  ASSERT_TRUE((*m)->forward(b, *cache, out.data()).ok());
-  std::vector<float> g0, g1;
-  for (size_t r = 0; r < b.size(); ++r) {
-    auto& dst = b.seq_ids[r] == 0 ? g0 : g1;
-    dst.insert(dst.end(), out.begin() + static_cast<std::ptrdiff_t>(r * nv),
-               out.begin() + static_cast<std::ptrdiff_t>((r + 1) * nv));
-  }
-  // The same logits up to float noise where 20, 13 and 33 rows take kernels of one summation
-  // order; where the batch crosses into another (the x16 prefill path, a tile engine), as two
-  // correct quantized products (see decode_and_prefill_share_order).
-  const kernels::matrix_view wv = (*m)->bound().layers[0].w_gate.view();
-  const auto& be = kernels::best_backend();
-  const bool one_order =
-      kernels::matmul_order_class(be, wv, 20) == kernels::matmul_order_class(be, wv, 33) &&
-      kernels::matmul_order_class(be, wv, 13) == kernels::matmul_order_class(be, wv, 33);
-  // A batch whose products round to bf16 (the AMX-BF16 tiles) against sequences alone that take
-  // the Q8 products: the bf16 side is the closer one to the float reference (amx-emulated,
-  // 2026-12-04: production vs the float64 reference kl_mean 3e-5..1.9e-4 against the Q8 path's
-  // 2e-4..2.1e-3), so the two differ by about the Q8 path's own error, which reaches 2e-3 here.
-  const double kl_limit = kernels::matmul_rounds_to_bf16(be, wv, 33) ? 3e-3 : 1e-3;
-  const auto check = [&](const std::vector<float>& want, const std::vector<float>& got,
-                         int64_t rows) {
-    const auto st = compare_logits(want.data(), got.data(), rows, nv, path_tie);
-    if (one_order) {
-      EXPECT_LE(st.max_abs, 1e-4);
-    } else {
-      EXPECT_LE(st.kl_mean, kl_limit);
-      EXPECT_EQ(st.clear_argmax_mismatch, 0);
+  for (const auto fmt : {kernels::kv_format::f16, kernels::kv_format::q8_0}) {
+    SCOPED_TRACE(kernels::kv_format_name(fmt));
+    auto m = load_model(golden_model(GetParam(), "q8_0"), {.n_threads = 2, .kv_format = fmt});
+    ASSERT_TRUE(m.ok()) << m.message();
+    const int64_t nv = (*m)->config().n_vocab;
+    auto t0 = random_tokens(20, nv, 21), t1 = random_tokens(13, nv, 22);
+    // Alone.
+    auto c0 = (*m)->make_cache(32, 1);
+    auto c1 = (*m)->make_cache(32, 1);
+    auto a0 = prefill_all(**m, *c0, t0);
+    auto a1 = prefill_all(**m, *c1, t1);
+    // Interleaved in one batch over one two-sequence cache.
+    auto cache = (*m)->make_cache(32, 2);
+    batch b;
+    for (size_t i = 0; i < std::max(t0.size(), t1.size()); ++i) {
+      if (i < t1.size()) b.add(t1[i], static_cast<int32_t>(i), 1, true);
+      if (i < t0.size()) b.add(t0[i], static_cast<int32_t>(i), 0, true);
     }
-  };
-  check(a0, g0, 20);
-  check(a1, g1, 13);
-  EXPECT_EQ(cache->seq_length(0), 20);
-  EXPECT_EQ(cache->seq_length(1), 13);
-  // Dropping one sequence frees its blocks without touching the other.
-  const auto free_before = cache->free_blocks();
-  cache->truncate(1, 0);
-  EXPECT_GT(cache->free_blocks(), free_before);
-  auto next0 = prefill_all(**m, *cache, {t1[0]}, 20);
-  auto ref0 = prefill_all(**m, *c0, {t1[0]}, 20);
-  check(ref0, next0, 1);
+    std::vector<float> out(b.size() * static_cast<size_t>(nv));
+    ASSERT_TRUE((*m)->forward(b, *cache, out.data()).ok());
+    std::vector<float> g0, g1;
+    for (size_t r = 0; r < b.size(); ++r) {
+      auto& dst = b.seq_ids[r] == 0 ? g0 : g1;
+      dst.insert(dst.end(), out.begin() + static_cast<std::ptrdiff_t>(r * nv),
+                 out.begin() + static_cast<std::ptrdiff_t>((r + 1) * nv));
+    }
+    // The same logits up to float noise where 20, 13 and 33 rows take kernels of one summation
+    // order; where the batch crosses into another (the x16 prefill path, a tile engine), as two
+    // correct quantized products (see decode_and_prefill_share_order).
+    const kernels::matrix_view wv = (*m)->bound().layers[0].w_gate.view();
+    const auto& be = kernels::best_backend();
+    const bool one_order =
+        kernels::matmul_order_class(be, wv, 20) == kernels::matmul_order_class(be, wv, 33) &&
+        kernels::matmul_order_class(be, wv, 13) == kernels::matmul_order_class(be, wv, 33);
+    // A batch whose products round to bf16 (the AMX-BF16 tiles) against sequences alone that take
+    // the Q8 products: the bf16 side is the closer one to the float reference (amx-emulated,
+    // 2026-12-04: production vs the float64 reference kl_mean 3e-5..1.9e-4 against the Q8 path's
+    // 2e-4..2.1e-3), so the two differ by about the Q8 path's own error, which reaches 2e-3 here.
+    const double kl_limit = kernels::matmul_rounds_to_bf16(be, wv, 33) ? 3e-3 : 1e-3;
+    const auto check = [&](const std::vector<float>& want, const std::vector<float>& got,
+                           int64_t rows) {
+      const auto st = compare_logits(want.data(), got.data(), rows, nv, path_tie);
+      if (one_order) {
+        EXPECT_LE(st.max_abs, 1e-4);
+      } else {
+        EXPECT_LE(st.kl_mean, kl_limit);
+        EXPECT_EQ(st.clear_argmax_mismatch, 0);
+      }
+    };
+    check(a0, g0, 20);
+    check(a1, g1, 13);
+    EXPECT_EQ(cache->seq_length(0), 20);
+    EXPECT_EQ(cache->seq_length(1), 13);
+    // Dropping one sequence frees its blocks without touching the other.
+    const auto free_before = cache->free_blocks();
+    cache->truncate(1, 0);
+    EXPECT_GT(cache->free_blocks(), free_before);
+    auto next0 = prefill_all(**m, *cache, {t1[0]}, 20);
+    auto ref0 = prefill_all(**m, *c0, {t1[0]}, 20);
+    check(ref0, next0, 1);
+  }
 }
 
 // Attention walks a sequence's KV blocks in spans of up to 64 keys where the block ids follow one
