@@ -6,8 +6,7 @@
 #include <vector>
 
 #include "kernels/ops_backend.h"
-#include "tensor/blocks.h"
-#include "tensor/half.h"
+#include "tensor/quant.h"
 #include "util/cpu_features.h"
 
 namespace uma::kernels {
@@ -167,12 +166,8 @@ void f32_to_kv_row(kv_format f, const float* x, void* dst, int64_t n) {
 void kv_row_to_f32(kv_format f, const void* src, float* y, int64_t n) {
   if (f == kv_format::f16)
     best_ops().f16_to_f32_row(static_cast<const uint16_t*>(src), y, n);
-  else  // ggml's q * d per block of 32
-    for (int64_t b = 0; b < n / 32; ++b) {
-      const auto& blk = static_cast<const block_q8_0*>(src)[b];
-      for (int j = 0; j < 32; ++j)
-        y[b * 32 + j] = static_cast<float>(blk.qs[j]) * f16_to_f32(blk.d);
-    }
+  else
+    dequantize_row_q8_0(src, y, n);  // ggml's q * d
 }
 void add(const float* x, float* y, int64_t n) {
   best_ops().add(x, y, n);

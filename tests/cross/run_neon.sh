@@ -45,6 +45,7 @@ srcs=(
   src/kernels/ref/matmul_ref.cpp
   src/kernels/ref/ops_ref.cpp
   src/tensor/dtype.cpp
+  src/tensor/quant_legacy.cpp
   src/util/cpu_features.cpp
   src/util/thread_pool.cpp
   tests/cross/neon_check.cpp
