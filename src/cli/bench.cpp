@@ -128,14 +128,14 @@ uint64_t output_params(const uma::gguf::file& f) {
   return embd;
 }
 
-// Mean bytes of KV cache (K and V rows in format f) that attention reads per decoded token when
-// `tg` tokens are decoded after `depth`: the token at position p reads the keys and values of
-// positions [0, p] (of the last sliding_window positions on sliding layers).
-double kv_bytes_per_decode_token(const uma::model::model_config& cfg, uma::kernels::kv_format f,
-                                 int depth, int tg) {
+// Mean bytes of KV cache (K and V rows as `cache` stores them) that attention reads per decoded
+// token when `tg` tokens are decoded after `depth`: the token at position p reads the keys and
+// values of positions [0, p] (of the last sliding_window positions on sliding layers).
+double kv_bytes_per_decode_token(const uma::model::model_config& cfg,
+                                 const uma::model::kv_cache& cache, int depth, int tg) {
+  // One position's K and V rows of one layer, as the cache stores them.
   const double per_key =
-      double(cfg.n_head_kv) * double(uma::kernels::kv_row_bytes(f, cfg.head_dim) +
-                                     uma::kernels::kv_row_bytes(f, cfg.head_dim_v));
+      double(cache.n_head_kv()) * double(cache.k_row_bytes() + cache.v_row_bytes());
   double total = 0;
   for (int i = 0; i < tg; ++i) {
     const int64_t seen = int64_t(depth) + i + 1;
@@ -265,7 +265,7 @@ int run_bench(const bench_cli& c) {
   const uint64_t out_params = output_params(m.file());
   const double pp_flops_per_token = 2.0 * double(params - std::min(params, out_params)) +
                                     2.0 * double(out_params) / double(std::max(1, c.pp));
-  const double kv_bytes = kv_bytes_per_decode_token(m.config(), cache->format(), c.depth, c.tg);
+  const double kv_bytes = kv_bytes_per_decode_token(m.config(), *cache, c.depth, c.tg);
   const double bytes_per_token = double(weight_bytes) + kv_bytes;
   say(fmt::format(
       "model: {} ({}, {:.1f} MiB of weights read per token, {:.0f} M matmul params); load {:.3f} "
