@@ -1,14 +1,14 @@
 // Microbenchmark of decode attention (kernels::attn_block with one token's GQA group as the
-// query rows) over a paged F16 or Q8_0 KV cache laid out as model::kv_cache lays out one chunk of
-// it (per layer and KV head, blocks of 16 tokens x 128 values, a sequence's blocks in id order,
-// here all of them in one chunk; on 2 MiB pages where the system has them, as the cache), walked
-// the way model::attention_block walks it: one task per KV head on the pool, four blocks (64 keys)
-// per kernel call, the next four passed for prefetching. Shape: qwen3-0.6b (28 layers, 8 KV heads
+// query rows) over a paged F16 or Q8_0 model::kv_cache (its chunked layout, blocks of 16 tokens x
+// 128 values, one sequence's blocks in id order), walked the way model::attention_block walks it:
+// one task per KV head on the pool, up to four blocks (64 keys) that follow one another in memory
+// per kernel call, the next span passed for prefetching. Shape: qwen3-0.6b (28 layers, 8 KV heads
 // of 128, 2 query rows per KV head); the context is the benchmark's argument, the K/V format the
 // name's last part (f16: 256 bytes a row, q8_0: 136). Reports GB/s of K/V read
 // per decoded token and its ratio to the measured read bandwidth (the KV cache is far larger than
 // the L3 at these contexts). Run: build/<dir>/bench/bench_attention [--benchmark_filter=avx512]
-// Environment: UMA_BENCH_THREADS (pool size, default all cores).
+// Environment: UMA_BENCH_THREADS (pool size, default all cores), UMA_BENCH_CHUNK (the cache's
+// chunks: see bm_decode_attention).
 // prefill_attention: one KV head's causal prefill on one thread (see bm_prefill_attention), its
 // buffers 64-byte aligned, or that plus UMA_BENCH_MISALIGN floats; UMA_BENCH_RUN tokens a task.
 #include <benchmark/benchmark.h>
@@ -17,8 +17,8 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <random>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -26,8 +26,8 @@
 #include "kernels/ops.h"
 #include "kernels/ops_backend.h"
 #include "kernels/probe.h"
+#include "model/kv_cache.h"
 #include "tensor/half.h"
-#include "util/pages.h"
 #include "util/thread_pool.h"
 
 namespace {
@@ -49,36 +49,45 @@ void bm_decode_attention(benchmark::State& st, backend_id id, kv_format f) {
   }
   const int64_t ctx = st.range(0), n_blocks = (ctx + tpb - 1) / tpb;
   const int64_t row = kv_row_bytes(f, d);
-  const size_t head_bytes = static_cast<size_t>(tpb * row);
-  const size_t layer_bytes = static_cast<size_t>(n_blocks * n_head_kv) * head_bytes;
-  // On 2 MiB pages where the system has them, as the model's cache (util/pages reserved_memory).
-  const size_t n_bytes = layer_bytes * n_layer;
-  reserved_memory k_mem(n_bytes), v_mem(n_bytes);
-  const std::span<uint8_t> k(static_cast<uint8_t*>(k_mem.data()), n_bytes);
-  const std::span<uint8_t> v(static_cast<uint8_t*>(v_mem.data()), n_bytes);
+  // The model's cache itself (its chunked layout, on 2 MiB pages where the system has them);
+  // UMA_BENCH_CHUNK: "first[,longest]" blocks a chunk (model::kv_cache's chunk_blocks and
+  // max_chunk_blocks), 0 for one chunk of all blocks; unset, the model's default.
+  int64_t first = 0, longest = 0;
+  if (const char* env = std::getenv("UMA_BENCH_CHUNK"); env != nullptr) {
+    first = std::atoi(env);
+    if (const char* comma = std::strchr(env, ','); comma != nullptr) longest = std::atoi(comma + 1);
+    if (first <= 0) first = longest = n_blocks;
+  }
+  model::kv_cache cache(n_layer, n_head_kv, n_head_kv * d, n_head_kv * d, tpb, n_blocks, 1, ctx,
+                        first, longest, f);
+  if (!cache.reserve(0, ctx).ok()) {
+    st.SkipWithError("KV cache reservation failed");
+    return;
+  }
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.f, 1.f);
   {  // random rows (also faults the arrays in before the timed loop)
     std::vector<float> x(static_cast<size_t>(d));
-    for (size_t off = 0; off + static_cast<size_t>(row) <= n_bytes;
-         off += static_cast<size_t>(row)) {
-      for (auto& e : x) e = nd(rng);
-      f32_to_kv_row(f, x.data(), k.data() + off, d);
-      for (auto& e : x) e = nd(rng);
-      f32_to_kv_row(f, x.data(), v.data() + off, d);
-    }
+    for (int64_t il = 0; il < n_layer; ++il)
+      for (int64_t pos = 0; pos < ctx; ++pos)
+        for (int64_t h = 0; h < n_head_kv; ++h) {
+          for (auto& e : x) e = nd(rng);
+          f32_to_kv_row(f, x.data(), cache.k_at(il, 0, pos, h), d);
+          for (auto& e : x) e = nd(rng);
+          f32_to_kv_row(f, x.data(), cache.v_at(il, 0, pos, h), d);
+        }
   }
   std::vector<float> q(static_cast<size_t>(n_head_kv * group * d));
   for (auto& x : q) x = 0.09f * nd(rng);
-  // UMA_BENCH_CHUNK blocks a chunk (model::kv_cache's layout: chunk by chunk, each layer and
-  // head's blocks of the chunk in a run); unset or 0: one chunk of all blocks.
-  const char* chunk_env = std::getenv("UMA_BENCH_CHUNK");
-  const int64_t cb =
-      chunk_env != nullptr && std::atoi(chunk_env) > 0 ? std::atoi(chunk_env) : n_blocks;
-  const auto head = [&](std::span<uint8_t> buf, int64_t il, int64_t b, int64_t h) {
-    const int64_t c0 = b / cb * cb, in_chunk = std::min(cb, n_blocks - c0);
-    const int64_t rows = c0 * n_layer * n_head_kv + (il * n_head_kv + h) * in_chunk + (b - c0);
-    return buf.data() + static_cast<size_t>(rows) * head_bytes;
+  // Spans of up to `span` blocks that follow one another in memory, as attention_block's.
+  const auto span_end = [&](int64_t b) {
+    int64_t e = b + 1;
+    while (e < n_blocks && e % span != 0 && cache.follows_in_memory(int32_t(e - 1), int32_t(e)))
+      ++e;
+    return e;
+  };
+  const auto keys = [&](int64_t b0, int64_t b1) {
+    return std::min((b1 - b0) * tpb, ctx - b0 * tpb);
   };
   for (auto _ : st) {
     for (int64_t il = 0; il < n_layer; ++il) {
@@ -95,14 +104,16 @@ void bm_decode_attention(benchmark::State& st, backend_id id, kv_format f) {
           a.ldk = d, a.ldv = d, a.lo = lo.data(), a.hi = hi.data();
           a.row_max = mx.data(), a.row_sum = sum.data(), a.o = o.data(), a.ldo = d;
           a.scratch = scratch.data();
-          for (int64_t b = 0; b < n_blocks; b += span) {
-            a.k = head(k, il, b, h), a.v = head(v, il, b, h);
-            a.nk = std::min(span * tpb, ctx - b * tpb);
-            a.k_next = b + span < n_blocks ? head(k, il, b + span, h) : nullptr;
-            a.v_next = b + span < n_blocks ? head(v, il, b + span, h) : nullptr;
-            a.nk_next = b + span < n_blocks ? std::min(span * tpb, ctx - (b + span) * tpb) : 0;
+          for (int64_t b = 0, e = span_end(0); b < n_blocks;) {
+            const int64_t e2 = e < n_blocks ? span_end(e) : e;
+            a.k = cache.k_head(il, int32_t(b), h), a.v = cache.v_head(il, int32_t(b), h);
+            a.nk = keys(b, e);
+            a.k_next = e < n_blocks ? cache.k_head(il, int32_t(e), h) : nullptr;
+            a.v_next = e < n_blocks ? cache.v_head(il, int32_t(e), h) : nullptr;
+            a.nk_next = e < n_blocks ? keys(e, e2) : 0;
             for (int64_t i = 0; i < group; ++i) lo[i] = 0, hi[i] = static_cast<int32_t>(a.nk);
             be->attn_block(a);
+            b = e, e = e2;
           }
         }
         benchmark::DoNotOptimize(o.data());

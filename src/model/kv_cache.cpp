@@ -10,7 +10,8 @@ namespace uma::model {
 
 kv_cache::kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t v_width,
                    int64_t tokens_per_block, int64_t n_blocks, int max_sequences,
-                   int64_t max_context, int64_t chunk_blocks, kernels::kv_format format)
+                   int64_t max_context, int64_t chunk_blocks, int64_t max_chunk_blocks,
+                   kernels::kv_format format)
     : n_layer_(n_layer),
       n_head_kv_(std::max<int64_t>(1, n_head_kv)),
       k_width_(k_width),
@@ -20,11 +21,14 @@ kv_cache::kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t 
       max_context_(max_context),
       chunk_blocks_(std::clamp<int64_t>(chunk_blocks > 0 ? chunk_blocks : default_chunk_blocks, 1,
                                         std::max<int64_t>(1, n_blocks))),
+      max_chunk_blocks_(chunk_blocks_),
       format_(format),
       // Reserved, untouched until a chunk is faulted in.
       k_(k_bytes(n_blocks * tokens_per_block)),
       v_(v_bytes(n_blocks * tokens_per_block)),
       seqs_(static_cast<size_t>(std::max(1, max_sequences))) {
+  const int64_t cap = max_chunk_blocks > 0 ? max_chunk_blocks : default_max_chunk_blocks;
+  while (max_chunk_blocks_ < cap && max_chunk_blocks_ < n_blocks) max_chunk_blocks_ *= 2;
   free_.reserve(static_cast<size_t>(n_blocks));
   // Hand out low block ids first.
   for (int64_t b = n_blocks - 1; b >= 0; --b) free_.push_back(static_cast<int32_t>(b));
@@ -56,15 +60,19 @@ void kv_cache::clear() {
 }
 
 // The storage is in block order chunk by chunk (a chunk of c blocks takes c blocks' share of each
-// array), so blocks [0, x) of every layer and head lie within the arrays' first x shares. Faulting
-// one chunk's worth of shares beyond the highest block handed out covers that block's whole chunk
-// and, block by block, the next one: each new block faults in about one block's share (~1.8 MiB
-// for qwen3-0.6b), not a chunk at once in the middle of a decode. One call per array: page faults
-// cost ~11.6 us each on the dev VM (shadow paging), one call over many pages a fraction of that
-// (pages.h). Blocks are handed out lowest id first, so the faulted part stays a prefix.
+// array), so blocks [0, x) of every layer and head lie within the arrays' first x shares, and a
+// block's rows lie anywhere in its chunk's. So the faulted prefix must cover the whole chunk of
+// every block handed out. It is kept at min(2 x, x + max_chunk_blocks) shares for blocks [0, x)
+// handed out: past the end of x - 1's chunk (a chunk below max_chunk_blocks is at most as long as
+// all chunks before it), and growing by one or two blocks' share as each new block comes (~1.8
+// MiB a block for an F16 qwen3-0.6b cache), never a chunk at once in the middle of a decode (a
+// 64-block chunk faulted whole at its first block took a tg32 at depth 512 from 120 to 70 tok/s,
+// docs/performance.md). One call per array: page faults cost ~11.6 us each on the dev VM (shadow
+// paging), one call over many pages a fraction of that (pages.h). Blocks are handed out lowest id
+// first, so the faulted part stays a prefix.
 void kv_cache::prefault_blocks(int64_t end) {
   if (!prefault_ok_) return;
-  end = std::min(n_blocks_, end + chunk_blocks_);
+  end = std::min({n_blocks_, std::max(2 * end, chunk_blocks_), end + max_chunk_blocks_});
   if (end <= prefaulted_) return;
   const int64_t p0 = prefaulted_ * tokens_per_block_, np = (end - prefaulted_) * tokens_per_block_;
   prefault_ok_ = prefault_for_write(k_data() + k_bytes(p0), k_bytes(np)) &&

@@ -1,15 +1,17 @@
 // KV cache in F16 or Q8_0 (kernels::kv_format), paged: fixed-size blocks of `tokens_per_block`
 // positions come from one pool and each sequence owns a block table (DESIGN.md "KV cache").
 // Attention reads K/V only through the block table, so a shared multi-sequence pool with prefix
-// reuse slots in without touching it. The storage is head-major within chunks of `chunk_blocks`
-// blocks (16: 256 positions): chunk by chunk, for each layer and KV head, the chunk's blocks of
-// tokens_per_block rows of head_dim values (a row is kernels::kv_row_bytes: 256 bytes at 128 in
-// F16, 136 in Q8_0). Attention (one task per KV head) so reads one contiguous run per block (4 KiB
-// for 16 tokens of a 128-wide head), and consecutive blocks of a chunk lie one after the other,
-// instead of a 256-byte piece of every token's row (docs/performance.md, decode attention). The
-// chunks let the cache live on 2 MiB pages (reserved_memory) and still grow as it is used (faulted
-// in about a chunk ahead of the blocks handed out), where one run per layer and head over all
-// blocks would commit 2 MiB of every run at the first token.
+// reuse slots in without touching it. The storage is head-major within chunks of consecutive
+// blocks: chunk by chunk, for each layer and KV head, the chunk's blocks of tokens_per_block rows
+// of head_dim values (a row is kernels::kv_row_bytes: 256 bytes at 128 in F16, 136 in Q8_0).
+// Attention (one task per KV head) so reads one contiguous run per chunk instead of a 256-byte
+// piece of every token's row (docs/performance.md, decode attention). The chunks grow with the
+// block ids: 16 blocks (256 positions), 16, 32, then 64 at a time (chunk_of), because a head's
+// walk runs faster over long runs (decode attention at 8192 keys: 16-block runs ~25 % slower than
+// 64) while a chunk is what must be in memory before its first block is written: the cache lives
+// on 2 MiB pages (reserved_memory) and grows as it is used, faulted in ahead of the blocks handed
+// out (prefault_blocks), where one run per layer and head over all blocks would commit 2 MiB of
+// every run at the first token.
 #pragma once
 
 #include <algorithm>
@@ -29,11 +31,13 @@ class kv_cache {
   // for Q8_0 each head's width a multiple of 32: kernels::kv_fits).
   // Memory is reserved (not touched) up front; reserve() faults blocks in ahead of their first
   // write, a step of blocks at a time (prefault_blocks).
-  // chunk_blocks: blocks a chunk (0: the default, 16; at most n_blocks).
+  // chunk_blocks: the first chunk's blocks (0: the default, 16; at most n_blocks);
+  // max_chunk_blocks: the longest chunk (0: the default, 64), rounded up to chunk_blocks x 2^k.
   kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t v_width,
            int64_t tokens_per_block, int64_t n_blocks, int max_sequences, int64_t max_context,
-           int64_t chunk_blocks = 0, kernels::kv_format format = kernels::kv_format::f16);
-  static constexpr int64_t default_chunk_blocks = 16;
+           int64_t chunk_blocks = 0, int64_t max_chunk_blocks = 0,
+           kernels::kv_format format = kernels::kv_format::f16);
+  static constexpr int64_t default_chunk_blocks = 16, default_max_chunk_blocks = 64;
 
   int64_t n_layer() const { return n_layer_; }
   int64_t k_width() const { return k_width_; }
@@ -48,7 +52,27 @@ class kv_cache {
   int64_t tokens_per_block() const { return tokens_per_block_; }
   int64_t n_blocks() const { return n_blocks_; }
   int64_t chunk_blocks() const { return chunk_blocks_; }
+  int64_t max_chunk_blocks() const { return max_chunk_blocks_; }
+  // The chunk holding block b: its first block and its length in blocks (the last chunk may be
+  // shorter, cut at n_blocks). With c = chunk_blocks() and C = max_chunk_blocks() the chunks
+  // start at 0, c, 2c, 4c, ..., C, 2C, 3C, ...: each as long as all before it until C.
+  struct chunk {
+    int64_t first, blocks;
+  };
+  chunk chunk_of(int64_t b) const {
+    int64_t first = 0, len = chunk_blocks_;
+    if (b >= max_chunk_blocks_) {
+      first = b / max_chunk_blocks_ * max_chunk_blocks_, len = max_chunk_blocks_;
+    } else if (b >= chunk_blocks_) {
+      first = chunk_blocks_;
+      while (first * 2 <= b) first *= 2;
+      len = first;
+    }
+    return {first, std::min(len, n_blocks_ - first)};
+  }
   int64_t free_blocks() const { return static_cast<int64_t>(free_.size()); }
+  // Blocks [0, faulted_blocks()) of the arrays are in memory (prefault_blocks).
+  int64_t faulted_blocks() const { return prefaulted_; }
   int max_sequences() const { return static_cast<int>(seqs_.size()); }
   int64_t max_context() const { return max_context_; }
   size_t bytes() const;
@@ -75,7 +99,7 @@ class kv_cache {
   // Whether block `next`'s rows of every layer and head follow block `prev`'s in memory, so that
   // one pointer walks both (the ids follow one another within a chunk).
   bool follows_in_memory(int32_t prev, int32_t next) const {
-    return next == prev + 1 && next % chunk_blocks_ != 0;
+    return next == prev + 1 && chunk_of(next).first != next;
   }
   // The k_head_dim (v_head_dim) values of head `h` for `pos` of `seq` at `layer` (the block must
   // be reserved).
@@ -94,7 +118,7 @@ class kv_cache {
     int64_t length = 0;
   };
   int64_t n_layer_, n_head_kv_, k_width_, v_width_, tokens_per_block_, n_blocks_, max_context_;
-  int64_t chunk_blocks_;
+  int64_t chunk_blocks_, max_chunk_blocks_;
   kernels::kv_format format_;
   reserved_memory k_, v_;
   std::vector<int32_t> free_;
@@ -117,9 +141,8 @@ class kv_cache {
   // (all layers and heads), then within b's chunk (its blocks: the last chunk may be short) the
   // runs of the layers and heads before.
   int64_t head_rows(int64_t layer, int64_t b, int64_t h) const {
-    const int64_t c0 = b / chunk_blocks_ * chunk_blocks_;  // the chunk's first block
-    const int64_t in_chunk = std::min(chunk_blocks_, n_blocks_ - c0);
-    return (c0 * n_layer_ * n_head_kv_ + (layer * n_head_kv_ + h) * in_chunk + (b - c0)) *
+    const chunk c = chunk_of(b);
+    return (c.first * n_layer_ * n_head_kv_ + (layer * n_head_kv_ + h) * c.blocks + (b - c.first)) *
            tokens_per_block_;
   }
 };

@@ -98,7 +98,7 @@ std::unique_ptr<kv_cache> model::make_cache(int64_t max_context, int max_sequenc
   const int64_t blocks_per_seq = (max_context + tokens_per_block - 1) / tokens_per_block;
   return std::make_unique<kv_cache>(
       config_.n_layer, config_.n_head_kv, config_.kv_width(), config_.v_width(), tokens_per_block,
-      blocks_per_seq * max_sequences, max_sequences, max_context, 0, opts_.kv_format);
+      blocks_per_seq * max_sequences, max_sequences, max_context, 0, 0, opts_.kv_format);
 }
 
 double model::cache_bytes(int64_t max_context, int max_sequences) const {

@@ -134,7 +134,7 @@ TEST(ModelConfig, Q8KvCacheNeedsHeadDimsOf32) {
   auto ok = load_model(path, {.n_threads = 1});
   ASSERT_TRUE(ok.ok()) << ok.message();
   const model_config& c = (*ok)->config();
-  kv_cache q8(c.n_layer, c.n_head_kv, c.kv_width(), c.v_width(), 16, 2, 1, 32, 0,
+  kv_cache q8(c.n_layer, c.n_head_kv, c.kv_width(), c.v_width(), 16, 2, 1, 32, 0, 0,
               kernels::kv_format::q8_0);
   batch b;
   b.add(1, 0, 0, true);

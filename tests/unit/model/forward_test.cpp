@@ -398,9 +398,9 @@ TEST_P(TinyModel, LongContextOverAFragmentedCacheMatchesReference) {
   EXPECT_EQ(s.clear_argmax_mismatch, 0);
 }
 
-// A cache of 3-block chunks: block ids that follow one another are split across chunks every 3
-// blocks, so attention's 4-block spans must break there although the ids follow. 150 tokens in
-// prefill pieces and decode steps match the float reference.
+// A cache of chunks of 3, 3 and 4 blocks (blocks 0, 3 and 6 start one): block ids that follow one
+// another are split across chunks there, so attention's 4-block spans must break there although
+// the ids follow. 150 tokens in prefill pieces and decode steps match the float reference.
 TEST_P(TinyModel, SpansBreakAtCacheChunks) {
   auto m = load_model(golden_model(GetParam(), "f32"), {.n_threads = 2});
   ASSERT_TRUE(m.ok()) << m.message();
@@ -408,6 +408,9 @@ TEST_P(TinyModel, SpansBreakAtCacheChunks) {
   const auto a = random_tokens(150, c.n_vocab, 33);
   kv_cache cache(c.n_layer, c.n_head_kv, c.kv_width(), c.v_width(), 16, 10, 1, 160, 3);
   ASSERT_EQ(cache.chunk_blocks(), 3);
+  ASSERT_EQ(cache.chunk_of(5).first, 3);
+  ASSERT_EQ(cache.chunk_of(6).first, 6);
+  ASSERT_EQ(cache.chunk_of(9).blocks, 4);
   std::vector<float> got =
       prefill_all(**m, cache, std::vector<int32_t>(a.begin(), a.begin() + 100));
   for (int i = 100; i < 150; ++i) {

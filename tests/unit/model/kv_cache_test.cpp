@@ -10,22 +10,57 @@
 namespace uma::model {
 namespace {
 
+// The blocks that start a chunk, for a cache of n_blocks whose first chunk is `first` blocks and
+// whose chunks double up to `longest`: counted out chunk by chunk.
+std::vector<int64_t> chunk_starts(int64_t first, int64_t longest, int64_t n_blocks) {
+  std::vector<int64_t> starts;
+  for (int64_t b = 0, k = 0, len = first; b < n_blocks; b += len, ++k) {
+    if (k >= 2) len = std::min(2 * len, longest);  // the third chunk on: double the last
+    starts.push_back(b);
+  }
+  return starts;
+}
+
 // Every (layer, block, head) run of K and of V lies inside the array, no two overlap, together
 // they cover it, and a block's runs follow the previous block's exactly where the cache says so:
-// within a chunk, including the short last one. In both row formats (bytes per row: F16 two a
-// value, Q8_0 34 per 32).
+// within a chunk, including the short last one, for chunks of one length and for chunks that grow
+// (c, c, 2c, 4c, ... up to the longest). In both row formats (bytes per row: F16 two a value,
+// Q8_0 34 per 32).
 TEST(kv_cache, chunks_tile_the_storage_and_say_where_blocks_follow) {
-  const int64_t layers = 3, heads = 2, kd = 32, vd = 64, tpb = 2, n_blocks = 10;
+  const int64_t layers = 3, heads = 2, kd = 32, vd = 64, tpb = 2, n_blocks = 21;
+  struct shape {
+    int64_t first, longest;  // constructor arguments
+    int64_t want_first, want_longest;
+  };
+  const shape shapes[] = {{1, 1, 1, 1},    {3, 3, 3, 3},   {4, 4, 4, 4},
+                          {21, 0, 21, 21}, {1, 8, 1, 8},   {3, 10, 3, 12},
+                          {2, 0, 2, 32},   {0, 0, 16, 32}, {5, 100, 5, 40}};
   for (const auto fmt : {kernels::kv_format::f16, kernels::kv_format::q8_0})
-    for (const int64_t chunk : {int64_t{1}, int64_t{3}, int64_t{4}, int64_t{10}, int64_t{0}}) {
-      SCOPED_TRACE(kernels::kv_format_name(fmt));
-      kv_cache c(layers, heads, heads * kd, heads * vd, tpb, n_blocks, 2, 20, chunk, fmt);
+    for (const shape& sh : shapes) {
+      SCOPED_TRACE(testing::Message() << kernels::kv_format_name(fmt) << " chunks " << sh.first
+                                      << " .. " << sh.longest);
+      kv_cache c(layers, heads, heads * kd, heads * vd, tpb, n_blocks, 2, 42, sh.first, sh.longest,
+                 fmt);
       EXPECT_EQ(c.format(), fmt);
       EXPECT_EQ(c.k_row_bytes(), fmt == kernels::kv_format::f16 ? 64 : 34);
       EXPECT_EQ(c.v_row_bytes(), fmt == kernels::kv_format::f16 ? 128 : 68);
       EXPECT_EQ(c.bytes(),
                 size_t(layers * n_blocks * tpb * heads * (c.k_row_bytes() + c.v_row_bytes())));
-      EXPECT_EQ(c.chunk_blocks(), chunk > 0 ? chunk : n_blocks);  // the default, at most n_blocks
+      EXPECT_EQ(c.chunk_blocks(), sh.want_first);
+      EXPECT_EQ(c.max_chunk_blocks(), sh.want_longest);
+      const std::vector<int64_t> starts = chunk_starts(sh.want_first, sh.want_longest, n_blocks);
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        const auto it = std::upper_bound(starts.begin(), starts.end(), b) - 1;
+        const int64_t end = it + 1 == starts.end() ? n_blocks : *(it + 1);
+        EXPECT_EQ(c.chunk_of(b).first, *it) << b;
+        EXPECT_EQ(c.chunk_of(b).blocks, end - *it) << b;
+        if (b > 0) {
+          const bool starts_chunk = std::find(starts.begin(), starts.end(), b) != starts.end();
+          EXPECT_EQ(c.follows_in_memory(int32_t(b - 1), int32_t(b)), !starts_chunk) << b;
+        }
+      }
+      EXPECT_FALSE(c.follows_in_memory(2, 4));
+      EXPECT_FALSE(c.follows_in_memory(3, 2));
       for (const bool keys : {true, false}) {
         // Bytes of one (layer, block, head) run.
         const int64_t run = tpb * (keys ? c.k_row_bytes() : c.v_row_bytes());
@@ -38,8 +73,13 @@ TEST(kv_cache, chunks_tile_the_storage_and_say_where_blocks_follow) {
               runs.emplace_back(p - base, p - base + run);
               if (b > 0 && c.follows_in_memory(b - 1, b)) {
                 const uint8_t* prev = keys ? c.k_head(l, b - 1, h) : c.v_head(l, b - 1, h);
-                EXPECT_EQ(p, prev + run) << "chunk " << chunk << " block " << b;
+                EXPECT_EQ(p, prev + run) << "block " << b;
               }
+              // A chunk's blocks lie within its share of the array (what prefault covers).
+              const kv_cache::chunk ch = c.chunk_of(b);
+              const int64_t share = layers * heads * run;  // one block's
+              EXPECT_GE(p - base, ch.first * share) << b;
+              EXPECT_LE(p - base + run, (ch.first + ch.blocks) * share) << b;
             }
           }
         }
@@ -48,12 +88,30 @@ TEST(kv_cache, chunks_tile_the_storage_and_say_where_blocks_follow) {
         for (size_t i = 1; i < runs.size(); ++i) EXPECT_EQ(runs[i].first, runs[i - 1].second);
         EXPECT_EQ(runs.back().second, layers * n_blocks * heads * run);
       }
-      const int64_t per_chunk = c.chunk_blocks();
-      for (int32_t b = 1; b < n_blocks; ++b)
-        EXPECT_EQ(c.follows_in_memory(b - 1, b), b % per_chunk != 0) << chunk << " " << b;
-      EXPECT_FALSE(c.follows_in_memory(2, 4));
-      EXPECT_FALSE(c.follows_in_memory(3, 2));
     }
+}
+
+// As blocks are handed out the cache faults in ahead of them: every chunk a handed-out block
+// lies in, whole, and no more than as many blocks again (up to the longest chunk), a block or two
+// at a time, never a whole long chunk at once.
+TEST(kv_cache, faults_in_the_chunks_of_blocks_handed_out_a_little_ahead) {
+  const int64_t tpb = 4, n_blocks = 300;
+  kv_cache c(2, 2, 64, 64, tpb, n_blocks, 2, n_blocks * tpb, 4, 32);
+  EXPECT_EQ(c.faulted_blocks(), 0);  // nothing before the first reservation
+  int64_t handed = 0, last = 0;
+  for (int64_t n = 1; n <= 260 * tpb; n += 3) {
+    ASSERT_TRUE(c.reserve(0, n).ok());
+    handed = (n + tpb - 1) / tpb;  // blocks 0 .. handed - 1: one sequence, lowest ids first
+    const kv_cache::chunk ch = c.chunk_of(handed - 1);
+    const int64_t f = c.faulted_blocks();
+    ASSERT_GE(f, ch.first + ch.blocks) << n;
+    ASSERT_LE(f, std::max<int64_t>(4, std::min(2 * handed, handed + 32))) << n;
+    ASSERT_LE(f - last, 2 * ((n + tpb - 1) / tpb - (n - 3 + tpb - 1) / tpb) + 4) << n;
+    last = f;
+  }
+  ASSERT_TRUE(c.reserve(1, 40 * tpb).ok());  // a second sequence: the next 40 ids
+  EXPECT_GE(c.faulted_blocks(), c.chunk_of(handed + 39).first + c.chunk_of(handed + 39).blocks);
+  EXPECT_LE(c.faulted_blocks(), n_blocks);
 }
 
 // Blocks handed out across chunk boundaries are written and read back where k_at / v_at say, each
@@ -62,7 +120,7 @@ TEST(kv_cache, rows_written_across_chunks_read_back) {
   const int64_t layers = 2, heads = 2, d = 32, tpb = 2;
   for (const auto fmt : {kernels::kv_format::f16, kernels::kv_format::q8_0}) {
     SCOPED_TRACE(kernels::kv_format_name(fmt));
-    kv_cache c(layers, heads, heads * d, heads * d, tpb, 9, 2, 18, 2, fmt);
+    kv_cache c(layers, heads, heads * d, heads * d, tpb, 9, 2, 18, 2, 2, fmt);
     ASSERT_TRUE(c.reserve(0, 11).ok());  // blocks 0-5: three chunks
     ASSERT_TRUE(c.reserve(1, 5).ok());   // blocks 6-8: the next two chunks
     const int64_t row = c.k_row_bytes();
