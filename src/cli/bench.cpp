@@ -431,6 +431,7 @@ int run_bench(const bench_cli& c) {
   const double rss_file = proc_status_mib("RssFile");
   const double huge_mib = static_cast<double>(m.file().huge_mapped_bytes()) / (1 << 20);
   const double kv_mib = double(cache->bytes()) / (1 << 20);
+  const double kv_faulted_mib = double(cache->faulted_bytes()) / (1 << 20);
   // Interleaved weight copies (--repack) are anonymous memory but are weights, not overhead.
   const double repacked_mib = double(m.repacked_bytes()) / (1 << 20);
 
@@ -512,6 +513,7 @@ int run_bench(const bench_cli& c) {
     j["rss_file_mb"] = rss_file;
     j["rss_anon_mb"] = rss_anon;
     j["kv_cache_reserved_mb"] = kv_mib;
+    j["kv_cache_faulted_mb"] = kv_faulted_mib;
     j["repack"] = c.repack.empty() ? "none" : c.repack;
     j["repacked_weights_mb"] = repacked_mib;
     j["weights_huge_pages_mb"] = huge_mib;
@@ -586,9 +588,10 @@ int run_bench(const bench_cli& c) {
   }
   std::printf(
       "memory: peak RSS %.1f MiB; mapped weights resident %.1f MiB; interleaved weight copies "
-      "%.1f MiB; beyond weights %.1f MiB (KV cache reserved %.1f MiB, faulted in as used, 256 "
-      "positions ahead)\n",
-      peak_rss, rss_file, repacked_mib, std::max(0.0, rss_anon - repacked_mib), kv_mib);
+      "%.1f MiB; beyond weights %.1f MiB (KV cache reserved %.1f MiB, %.1f MiB of it faulted in: "
+      "what was used and a little ahead)\n",
+      peak_rss, rss_file, repacked_mib, std::max(0.0, rss_anon - repacked_mib), kv_mib,
+      kv_faulted_mib);
   const double file_mib = static_cast<double>(m.file().bytes().size()) / (1 << 20);
   std::printf("weights on 2 MiB pages: %.1f of %.1f MiB mapped%s\n", huge_mib, file_mib,
               huge_mib >= 0.5 * file_mib ? ""

@@ -73,6 +73,9 @@ class kv_cache {
   int64_t free_blocks() const { return static_cast<int64_t>(free_.size()); }
   // Blocks [0, faulted_blocks()) of the arrays are in memory (prefault_blocks).
   int64_t faulted_blocks() const { return prefaulted_; }
+  size_t faulted_bytes() const {
+    return k_bytes(prefaulted_ * tokens_per_block_) + v_bytes(prefaulted_ * tokens_per_block_);
+  }
   int max_sequences() const { return static_cast<int>(seqs_.size()); }
   int64_t max_context() const { return max_context_; }
   size_t bytes() const;

@@ -263,6 +263,12 @@ TEST(bench_cli, kv_type_q8_0_halves_the_cache_bytes) {
               by_type[0]["kv_bytes_per_token"].get<double>() * 34 / 64, 1e-6);
   EXPECT_NEAR(by_type[1]["kv_cache_reserved_mb"].get<double>(),
               by_type[0]["kv_cache_reserved_mb"].get<double>() * 34 / 64, 1e-6);
+  // The same blocks faulted in, at the format's bytes; some, and not more than reserved.
+  EXPECT_NEAR(by_type[1]["kv_cache_faulted_mb"].get<double>(),
+              by_type[0]["kv_cache_faulted_mb"].get<double>() * 34 / 64, 1e-6);
+  EXPECT_GT(by_type[0]["kv_cache_faulted_mb"].get<double>(), 0);
+  EXPECT_LE(by_type[0]["kv_cache_faulted_mb"].get<double>(),
+            by_type[0]["kv_cache_reserved_mb"].get<double>());
   auto r = test::run_uma({"bench", "-m", model, "--pp", "4", "--tg", "2", "--reps", "1",
                           "--no-probe", "--kv-type", "q4_0"});
   EXPECT_NE(r.exit_code, 0);
