@@ -1,6 +1,6 @@
-// `uma inspect FILE [--json] [--ctx N] [--metadata] [--tensors]`: what a GGUF holds and what it
-// needs in memory, without reading the weights. Exit 0 on a readable file; on a malformed one,
-// exit 1 with one line on stderr naming the problem.
+// `uma inspect FILE [--json] [--ctx N] [--kv-type T] [--metadata] [--tensors]`: what a GGUF holds
+// and what it needs in memory, without reading the weights. Exit 0 on a readable file; on a
+// malformed one, exit 1 with one line on stderr naming the problem.
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -11,6 +11,8 @@
 #include "cli/command.h"
 #include "gguf/gguf.h"
 #include "gguf/summary.h"
+#include "kernels/ops.h"
+#include "util/checked.h"
 
 namespace uma::cli {
 namespace {
@@ -25,7 +27,32 @@ struct inspect_opts {
   bool metadata = false;
   bool tensors = false;
   std::optional<uint64_t> ctx;
+  std::string kv_type = "f16";
 };
+
+// The KV cache's bytes at the summary's context in the cache's element type: K and V rows of
+// key_length / value_length values per KV head and layer (kernels::kv_row_bytes: F16 two bytes a
+// value, Q8_0 34 per 32). Absent with what is missing (Q8_0 needs head dims of multiples of 32,
+// as model::load does).
+struct kv_estimate {
+  std::optional<uint64_t> bytes;
+  std::string missing;
+};
+kv_estimate estimate_kv(const gguf::summary& s, kernels::kv_format f) {
+  if (!s.kv_bytes || !s.kv_heads) return {std::nullopt, s.kv_missing};
+  const uint64_t kd = s.key_length.value_or(0), vd = s.value_length.value_or(0);
+  if (!kernels::kv_fits(f, static_cast<int64_t>(kd)) ||
+      !kernels::kv_fits(f, static_cast<int64_t>(vd)))
+    return {std::nullopt,
+            fmt::format("head dims that are multiples of 32 for {} (key {}, value {})",
+                        kernels::kv_format_name(f), kd, vd)};
+  const auto row = checked_add(kernels::kv_row_bytes(f, static_cast<int64_t>(kd)),
+                               kernels::kv_row_bytes(f, static_cast<int64_t>(vd)));
+  std::optional<uint64_t> b = row ? checked_mul(*s.kv_heads, *row) : std::nullopt;
+  if (b) b = checked_mul(*b, *s.kv_context);
+  if (!b) return {std::nullopt, "a size that fits 64 bits"};
+  return {b, ""};
+}
 
 std::string human_bytes(uint64_t b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
@@ -150,11 +177,13 @@ json report_json(const gguf::file& f, const gguf::summary& s, const inspect_opts
                     {"pre", str_or_null(s.tokenizer_pre)},
                     {"vocab_size", opt_json(s.vocab_size)},
                     {"chat_template", s.chat_template}};
-  json kv = {{"type", "f16"}, {"context", opt_json(s.kv_context)}, {"bytes", opt_json(s.kv_bytes)}};
-  if (!s.kv_bytes) kv["missing"] = s.kv_missing;
+  const kv_estimate e = estimate_kv(s, kv_format_of(o.kv_type));
+  json kv = {
+      {"type", o.kv_type}, {"context", opt_json(s.kv_context)}, {"bytes", opt_json(e.bytes)}};
+  if (!e.bytes) kv["missing"] = e.missing;
   j["memory"] = {{"weights_bytes", s.weight_bytes},
                  {"kv_cache", kv},
-                 {"total_bytes", s.kv_bytes ? json(s.weight_bytes + *s.kv_bytes) : json(nullptr)}};
+                 {"total_bytes", e.bytes ? json(s.weight_bytes + *e.bytes) : json(nullptr)}};
   if (o.metadata) {
     json m = json::object();
     for (const auto& [k, v] : f.metadata()) m[std::string(k)] = value_json(v, true);
@@ -216,12 +245,14 @@ void report_text(const gguf::file& f, const gguf::summary& s, const inspect_opts
   }
   std::printf("memory:\n");
   std::printf("  %-28s %s\n", "weights", human_bytes(s.weight_bytes).c_str());
-  const std::string kv_label = fmt::format("KV cache (f16, ctx {})", opt_text(s.kv_context));
-  if (s.kv_bytes) {
-    std::printf("  %-28s %s\n", kv_label.c_str(), human_bytes(*s.kv_bytes).c_str());
-    std::printf("  %-28s %s\n", "total", human_bytes(s.weight_bytes + *s.kv_bytes).c_str());
+  const std::string kv_label =
+      fmt::format("KV cache ({}, ctx {})", o.kv_type, opt_text(s.kv_context));
+  const kv_estimate e = estimate_kv(s, kv_format_of(o.kv_type));
+  if (e.bytes) {
+    std::printf("  %-28s %s\n", kv_label.c_str(), human_bytes(*e.bytes).c_str());
+    std::printf("  %-28s %s\n", "total", human_bytes(s.weight_bytes + *e.bytes).c_str());
   } else {
-    std::printf("  %-28s unknown (needs %s)\n", kv_label.c_str(), s.kv_missing.c_str());
+    std::printf("  %-28s unknown (needs %s)\n", kv_label.c_str(), e.missing.c_str());
   }
   if (o.metadata) {
     std::printf("metadata:\n");
@@ -262,6 +293,7 @@ UMA_COMMAND(inspect, "print a GGUF's metadata, tensors, memory needs",
               app.add_flag("--json", o->json, "machine-readable output");
               app.add_option("--ctx", o->ctx,
                              "context length for the KV cache estimate (default: the model's)");
+              uma::cli::add_kv_type_flag(app, &o->kv_type);
               app.add_flag("--metadata", o->metadata, "list every metadata key");
               app.add_flag("--tensors", o->tensors, "list every tensor");
               return [o] { return uma::cli::run_inspect(*o); };

@@ -105,6 +105,7 @@ summary summarize(const file& f, std::optional<uint64_t> ctx) {
     s.kv_missing = "a size that fits 64 bits";
     return s;
   }
+  s.kv_heads = heads;
   auto b = checked_mul(*heads, *per_token_head);
   if (b) b = checked_mul(*b, *s.kv_context);
   if (b) b = checked_mul(*b, 2);

@@ -52,6 +52,7 @@ struct summary {
   // KV cache (F16 K and V) at kv_context tokens; kv_bytes absent when a needed field is missing
   // (kv_missing says which) or the product overflows.
   std::optional<uint64_t> kv_context;
+  std::optional<uint64_t> kv_heads;  // KV heads summed over the layers (when kv_bytes is known)
   std::optional<uint64_t> kv_bytes;
   std::string kv_missing;
 };

@@ -99,6 +99,52 @@ TEST(uma_inspect, kv_cache_bytes_follow_the_formula) {
             2ull * 2 * 2 * 32 * j["context_length"].get<uint64_t>() * 2);
 }
 
+// --kv-type q8_0: K and V rows of 34 bytes per 32 values (ggml Q8_0 blocks) instead of 64, in the
+// JSON and the text; a model whose head dims are not multiples of 32 gets no Q8_0 figure but what
+// it would need (as load refuses such a cache), and its F16 figure still.
+TEST(uma_inspect, kv_cache_bytes_by_type) {
+  struct model_case {
+    const char* file;
+    uint64_t layers, kv_heads, head_dim;
+  };
+  for (auto m : {model_case{"golden/tiny-llama.q8_0.gguf", 2, 2, 32},
+                 model_case{"golden/tiny-qwen3.q4_k_m.gguf", 2, 4, 64}}) {
+    auto r = uma::test::run_uma({"inspect", uma::test::shared_data(m.file), "--json", "--ctx",
+                                 "1000", "--kv-type", "q8_0"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    json j = json::parse(r.out);
+    const uint64_t want = 2 * m.layers * m.kv_heads * (m.head_dim / 32 * 34) * 1000;
+    EXPECT_EQ(j["memory"]["kv_cache"]["type"], "q8_0");
+    EXPECT_EQ(j["memory"]["kv_cache"]["bytes"], want) << m.file;
+    EXPECT_EQ(j["memory"]["total_bytes"], want + j["memory"]["weights_bytes"].get<uint64_t>());
+    r = uma::test::run_uma({"inspect", uma::test::shared_data(m.file), "--kv-type", "q8_0"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("KV cache (q8_0, ctx 4096)"), std::string::npos) << r.out;
+  }
+  std::string dir = uma::test::temp_dir();
+  test::gguf_bytes g;  // metadata only: one layer, one KV head of 48
+  g.header(0, 5)
+      .kv_string("general.architecture", "llama")
+      .kv_u32("llama.block_count", 1)
+      .kv_u32("llama.attention.head_count_kv", 1)
+      .kv_u32("llama.attention.key_length", 48)
+      .kv_u32("llama.context_length", 64)
+      .pad_to(32);
+  const std::string path = dir + "/head48.gguf";
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(g.b.data()), static_cast<std::streamsize>(g.b.size()));
+  auto r = uma::test::run_uma({"inspect", path, "--json", "--kv-type", "q8_0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_TRUE(j["memory"]["kv_cache"]["bytes"].is_null()) << r.out;
+  EXPECT_NE(j["memory"]["kv_cache"]["missing"].get<std::string>().find("multiples of 32"),
+            std::string::npos)
+      << r.out;
+  r = uma::test::run_uma({"inspect", path, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["memory"]["kv_cache"]["bytes"], 2u * 48 * 64 * 2) << r.out;
+}
+
 TEST(uma_inspect, text_report_lists_formats_metadata_and_tensors) {
   auto r = uma::test::run_uma({"inspect", uma::test::shared_data("golden/tiny-qwen2.q4_k_m.gguf"),
                                "--metadata", "--tensors"});
