@@ -71,7 +71,8 @@ class kv_cache {
     return {first, std::min(len, n_blocks_ - first)};
   }
   int64_t free_blocks() const { return static_cast<int64_t>(free_.size()); }
-  // Blocks [0, faulted_blocks()) of the arrays are in memory (prefault_blocks).
+  // Blocks [0, faulted_blocks()) of the arrays are in memory (prefault_blocks; where the system
+  // cannot fault ahead, they come in at their first write instead and are counted the same).
   int64_t faulted_blocks() const { return prefaulted_; }
   size_t faulted_bytes() const {
     return k_bytes(prefaulted_ * tokens_per_block_) + v_bytes(prefaulted_ * tokens_per_block_);
