@@ -70,14 +70,17 @@ TEST(uma_inspect, json_agrees_with_the_reader_on_every_shared_file) {
   }
 }
 
+// The KV cache's shape of two golden models (their README: tiny-llama has 2 layers, 2 KV heads of
+// dim 32; tiny-qwen3 2 layers, 4 KV heads of 64).
+struct kv_model {
+  const char* file;
+  uint64_t layers, kv_heads, head_dim;
+};
+constexpr kv_model kv_models[] = {{"golden/tiny-llama.q8_0.gguf", 2, 2, 32},
+                                  {"golden/tiny-qwen3.q4_k_m.gguf", 2, 4, 64}};
+
 TEST(uma_inspect, kv_cache_bytes_follow_the_formula) {
-  // README: tiny-llama has 2 layers, 2 KV heads of dim 32; tiny-qwen3 2 layers, 4 KV heads of 64.
-  struct model_case {
-    const char* file;
-    uint64_t layers, kv_heads, head_dim;
-  };
-  for (auto m : {model_case{"golden/tiny-llama.q8_0.gguf", 2, 2, 32},
-                 model_case{"golden/tiny-qwen3.q4_k_m.gguf", 2, 4, 64}}) {
+  for (const kv_model& m : kv_models) {
     for (uint64_t ctx : {1ull, 100ull, 32768ull}) {
       auto r = uma::test::run_uma(
           {"inspect", uma::test::shared_data(m.file), "--json", "--ctx", std::to_string(ctx)});
@@ -103,12 +106,7 @@ TEST(uma_inspect, kv_cache_bytes_follow_the_formula) {
 // JSON and the text; a model whose head dims are not multiples of 32 gets no Q8_0 figure but what
 // it would need (as load refuses such a cache), and its F16 figure still.
 TEST(uma_inspect, kv_cache_bytes_by_type) {
-  struct model_case {
-    const char* file;
-    uint64_t layers, kv_heads, head_dim;
-  };
-  for (auto m : {model_case{"golden/tiny-llama.q8_0.gguf", 2, 2, 32},
-                 model_case{"golden/tiny-qwen3.q4_k_m.gguf", 2, 4, 64}}) {
+  for (const kv_model& m : kv_models) {
     auto r = uma::test::run_uma({"inspect", uma::test::shared_data(m.file), "--json", "--ctx",
                                  "1000", "--kv-type", "q8_0"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
