@@ -7,11 +7,11 @@
 // Attention (one task per KV head) so reads one contiguous run per chunk instead of a 256-byte
 // piece of every token's row (docs/performance.md, decode attention). The chunks grow with the
 // block ids: 16 blocks (256 positions), 16, 32, then 64 at a time (chunk_of), because a head's
-// walk runs faster over long runs (decode attention at 8192 keys: 16-block runs ~25 % slower than
-// 64) while a chunk is what must be in memory before its first block is written: the cache lives
-// on 2 MiB pages (reserved_memory) and grows as it is used, faulted in ahead of the blocks handed
-// out (prefault_blocks), where one run per layer and head over all blocks would commit 2 MiB of
-// every run at the first token.
+// walk runs faster over long runs (bench_attention at 8192 keys: 16-block runs 10-30 % slower
+// than 64) while a chunk is what must be in memory before its first block is written: the cache
+// lives on 2 MiB pages (reserved_memory) and grows as it is used, faulted in ahead of the blocks
+// handed out (prefault_blocks), where one run per layer and head over all blocks would commit 2 MiB
+// of every run at the first token.
 #pragma once
 
 #include <algorithm>
@@ -32,7 +32,8 @@ class kv_cache {
   // Memory is reserved (not touched) up front; reserve() faults blocks in ahead of their first
   // write, a step of blocks at a time (prefault_blocks).
   // chunk_blocks: the first chunk's blocks (0: the default, 16; at most n_blocks);
-  // max_chunk_blocks: the longest chunk (0: the default, 64), rounded up to chunk_blocks x 2^k.
+  // max_chunk_blocks: the longest chunk (0: the default, 64), rounded up to chunk_blocks x 2^k
+  // (and no longer than the first such length that covers n_blocks).
   kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t v_width,
            int64_t tokens_per_block, int64_t n_blocks, int max_sequences, int64_t max_context,
            int64_t chunk_blocks = 0, int64_t max_chunk_blocks = 0,
