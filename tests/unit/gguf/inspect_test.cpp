@@ -141,6 +141,11 @@ TEST(uma_inspect, kv_cache_bytes_by_type) {
   r = uma::test::run_uma({"inspect", path, "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["memory"]["kv_cache"]["bytes"], 2u * 48 * 64 * 2) << r.out;
+  // An unknown type is refused before anything is printed.
+  r = uma::test::run_uma({"inspect", path, "--kv-type", "q4_0"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("kv-type"), std::string::npos) << r.err;
 }
 
 TEST(uma_inspect, text_report_lists_formats_metadata_and_tensors) {
