@@ -104,8 +104,9 @@ std::unique_ptr<kv_cache> model::make_cache(int64_t max_context, int max_sequenc
 double model::cache_bytes(int64_t max_context, int max_sequences) const {
   if (max_context <= 0) max_context = opts_.max_context;
   if (max_sequences <= 0) max_sequences = opts_.max_sequences;
-  const int64_t blocks_per_seq = (max_context + tokens_per_block - 1) / tokens_per_block;
-  return double(blocks_per_seq) * double(max_sequences) * double(tokens_per_block) *
+  // In floating point: a context near INT64_MAX must come out huge (and be refused), not wrap.
+  const double blocks_per_seq = std::ceil(double(max_context) / double(tokens_per_block));
+  return blocks_per_seq * double(max_sequences) * double(tokens_per_block) *
          double(config_.n_layer) * double(config_.n_head_kv) *
          double(kernels::kv_row_bytes(opts_.kv_format, config_.head_dim) +
                 kernels::kv_row_bytes(opts_.kv_format, config_.head_dim_v));

@@ -150,6 +150,10 @@ TEST(RunCli, BadSamplingParameter) {
 TEST(RunCli, ContextOrThreadsBeyondTheMachine) {
   expect_one_line_error(run_uma({"run", "-m", tiny_model(), "-p", "x", "--ctx", "99999999999"}),
                         "more than this machine's");
+  // The largest context the flag takes: its block count must not wrap around to a small cache.
+  expect_one_line_error(
+      run_uma({"run", "-m", tiny_model(), "-p", "x", "--ctx", "9223372036854775807"}),
+      "more than this machine's");
   expect_one_line_error(run_uma({"run", "-m", tiny_model(), "-p", "x", "-t", "5000"}),
                         "--threads must be between 0 and 1024");
 }
