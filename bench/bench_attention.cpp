@@ -72,13 +72,17 @@ void bm_decode_attention(benchmark::State& st, backend_id id, kv_format f) {
       for (int64_t pos = 0; pos < ctx; ++pos)
         for (int64_t h = 0; h < n_head_kv; ++h) {
           for (auto& e : x) e = nd(rng);
-          f32_to_kv_row(f, x.data(), cache.k_at(il, 0, pos, h), d);
+          const model::kv_cache::key_slot ks = cache.k_at(il, 0, pos, h);
+          f32_to_kv_key(f, x.data(), d, ks.tile, d, ks.slot);
           for (auto& e : x) e = nd(rng);
           f32_to_kv_row(f, x.data(), cache.v_at(il, 0, pos, h), d);
         }
   }
   std::vector<float> q(static_cast<size_t>(n_head_kv * group * d));
   for (auto& x : q) x = 0.09f * nd(rng);
+  // For a Q8_0 cache the queries quantized, as attention_block does once per task.
+  std::vector<uint8_t> q8(static_cast<size_t>(n_head_kv * group * attn_q8_row_bytes(d)));
+  attn_quantize_queries(q.data(), n_head_kv * group, d, d, q8.data());
   // Spans of up to `span` blocks that follow one another in memory, as attention_block's.
   const auto span_end = [&](int64_t b) {
     int64_t e = b + 1;
@@ -104,6 +108,7 @@ void bm_decode_attention(benchmark::State& st, backend_id id, kv_format f) {
           a.ldk = d, a.ldv = d, a.lo = lo.data(), a.hi = hi.data();
           a.row_max = mx.data(), a.row_sum = sum.data(), a.o = o.data(), a.ldo = d;
           a.scratch = scratch.data();
+          if (f == kv_format::q8_0) a.q8 = q8.data() + h * group * attn_q8_row_bytes(d);
           for (int64_t b = 0, e = span_end(0); b < n_blocks;) {
             const int64_t e2 = e < n_blocks ? span_end(e) : e;
             a.k = cache.k_head(il, int32_t(b), h), a.v = cache.v_head(il, int32_t(b), h);
@@ -144,14 +149,17 @@ void bm_prefill_attention(benchmark::State& st, backend_id id, kv_format f) {
   const int64_t m = run * group, keys = attn_vector_keys;
   const int64_t ctx = st.range(0);
   const int64_t row = kv_row_bytes(f, d);
-  std::vector<uint8_t> k(static_cast<size_t>(ctx * row)), v(static_cast<size_t>(ctx * row));
+  const int64_t tiles = (ctx + kv_key_tile - 1) / kv_key_tile;  // keys in whole tiles
+  std::vector<uint8_t> k(static_cast<size_t>(tiles * kv_tile_bytes(f, d)));
+  std::vector<uint8_t> v(static_cast<size_t>(ctx * row));
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.f, 1.f);
   {
     std::vector<float> x(static_cast<size_t>(d));
     for (int64_t j = 0; j < ctx; ++j) {
       for (auto& e : x) e = nd(rng);
-      f32_to_kv_row(f, x.data(), k.data() + j * row, d);
+      f32_to_kv_key(f, x.data(), d, k.data() + j / kv_key_tile * kv_tile_bytes(f, d), d,
+                    j % kv_key_tile);
       for (auto& e : x) e = nd(rng);
       f32_to_kv_row(f, x.data(), v.data() + j * row, d);
     }
@@ -169,6 +177,8 @@ void bm_prefill_attention(benchmark::State& st, backend_id id, kv_format f) {
   std::vector<float> mx(m), sum(m), sbuf(static_cast<size_t>(keys * 2 * d + 32));
   float* sp = al(sbuf);
   std::vector<int32_t> lo(m), hi(m);
+  std::vector<uint8_t> q8(static_cast<size_t>(m * attn_q8_row_bytes(d)));
+  if (f == kv_format::q8_0) attn_quantize_queries(qp, m, d, d, q8.data());
   for (auto _ : st) {
     for (int64_t t0 = 0; t0 < ctx; t0 += run) {
       std::fill(op, op + m * d, 0.f);
@@ -181,6 +191,7 @@ void bm_prefill_attention(benchmark::State& st, backend_id id, kv_format f) {
         a.dv = d, a.ldk = d, a.ldv = d, a.kv = f, a.lo = lo.data(), a.hi = hi.data();
         a.row_max = mx.data(), a.row_sum = sum.data(), a.o = op, a.ldo = d;
         a.scratch = sp;
+        if (f == kv_format::q8_0) a.q8 = q8.data();
         a.k = k.data() + j0 * row, a.v = v.data() + j0 * row;
         a.nk = std::min(keys, last + 1 - j0);
         const int64_t j1 = j0 + keys;

@@ -2,10 +2,13 @@
 #include "kernels/ops.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
 #include <vector>
 
 #include "kernels/ops_backend.h"
+#include "tensor/blocks.h"
+#include "tensor/half.h"
 #include "tensor/quant.h"
 #include "util/cpu_features.h"
 
@@ -168,6 +171,61 @@ void kv_row_to_f32(kv_format f, const void* src, float* y, int64_t n) {
     best_ops().f16_to_f32_row(static_cast<const uint16_t*>(src), y, n);
   else
     dequantize_row_q8_0(src, y, n);  // ggml's q * d
+}
+
+namespace {
+// Bytes of a Q8_0 key tile's group of 32 values: 16 F16 scales, then 16 x 32 bytes.
+constexpr int64_t q8_tile_group = kv_key_tile * 34;
+}  // namespace
+
+void f32_to_kv_key(kv_format f, const float* x, int64_t n, void* tile, int64_t ld, int64_t slot) {
+  auto* t = static_cast<uint8_t*>(tile);
+  if (f == kv_format::f16) {
+    f32_to_kv_row(f, x, t + slot * kv_row_bytes(f, ld), n);
+    return;
+  }
+  for (int64_t g = 0; g < n / 32; ++g) {
+    block_q8_0 b;
+    f32_to_kv_row(f, x + g * 32, &b, 32);
+    uint8_t* grp = t + g * q8_tile_group;
+    std::memcpy(grp + slot * 2, &b.d, 2);
+    for (int64_t e = 0; e < 32; ++e)
+      grp[32 + e / 4 * 64 + slot * 4 + e % 4] = static_cast<uint8_t>(b.qs[e] + 128);
+  }
+}
+
+void kv_key_to_f32(kv_format f, const void* tile, int64_t ld, int64_t slot, float* y, int64_t n) {
+  const auto* t = static_cast<const uint8_t*>(tile);
+  if (f == kv_format::f16) {
+    kv_row_to_f32(f, t + slot * kv_row_bytes(f, ld), y, n);
+    return;
+  }
+  for (int64_t g = 0; g < n / 32; ++g) {
+    const uint8_t* grp = t + g * q8_tile_group;
+    uint16_t h;
+    std::memcpy(&h, grp + slot * 2, 2);
+    const float d = f16_to_f32(h);
+    for (int64_t e = 0; e < 32; ++e)
+      y[g * 32 + e] = float(int(grp[32 + e / 4 * 64 + slot * 4 + e % 4]) - 128) * d;
+  }
+}
+
+void attn_quantize_queries(const float* q, int64_t m, int64_t ldq, int64_t d, void* out) {
+  const int64_t groups = d / 32;
+  for (int64_t i = 0; i < m; ++i) {
+    auto* row = static_cast<uint8_t*>(out) + i * attn_q8_row_bytes(d);
+    for (int64_t g = 0; g < groups; ++g) {
+      block_q8_0 b;
+      f32_to_kv_row(kv_format::q8_0, q + i * ldq + g * 32, &b, 32);
+      std::memcpy(row + g * 32, b.qs, 32);
+      int32_t sum = 0;
+      for (const int8_t v : b.qs) sum += v;
+      const float scale = f16_to_f32(b.d);
+      const int32_t bias = 128 * sum;
+      std::memcpy(row + d + g * 4, &scale, 4);
+      std::memcpy(row + d + groups * 4 + g * 4, &bias, 4);
+    }
+  }
 }
 void add(const float* x, float* y, int64_t n) {
   best_ops().add(x, y, n);

@@ -74,21 +74,52 @@ void f32_to_kv_row(kv_format f, const float* x, void* dst, int64_t n);
 // The values of one cache row (exact: every stored value is a float).
 void kv_row_to_f32(kv_format f, const void* src, float* y, int64_t n);
 
+// Keys are stored in tiles of kv_key_tile keys, kv_tile_bytes(f, ld) each (the same bytes as
+// that many rows of ld values):
+// - F16: the keys' rows one after the other, ld values apart (a tile is just 16 rows).
+// - Q8_0: transposed for integer dot products, 16 keys a vector lane each. For each group g of 32
+//   values (ld / 32 groups, 544 bytes each, one after the other): the 16 keys' F16 scales d
+//   (32 bytes), then 8 runs of 64 bytes, run r holding values 4r .. 4r + 3 of the group for key
+//   j at bytes 4j .. 4j + 3, each as q + 128 (unsigned; q in [-127, 127]). The values are the
+//   same as f32_to_kv_row's row of the key (the same scales and q).
+// A Q8_0 cache's scores are computed as ggml computes them against a Q8_0 K cache: the query row
+// is quantized to Q8_0 too (attn_quantize_queries), each group's integer dot product is exact, and
+// the groups are added in order in float (acc = fma(d_key * d_query, isum, acc), the product of
+// two F16 scales and the int32 sum both exact in float).
+constexpr int64_t kv_key_tile = 16;
+constexpr int64_t kv_tile_bytes(kv_format f, int64_t ld) {
+  return kv_key_tile * kv_row_bytes(f, ld);
+}
+// Stores n floats as key `slot` (< kv_key_tile) of a tile of keys ld values wide (n <= ld; for
+// Q8_0 the same rounding as f32_to_kv_row), and reads it back.
+void f32_to_kv_key(kv_format f, const float* x, int64_t n, void* tile, int64_t ld, int64_t slot);
+void kv_key_to_f32(kv_format f, const void* tile, int64_t ld, int64_t slot, float* y, int64_t n);
+
+// Query rows quantized for a Q8_0 cache's keys: per row of d values (a multiple of 32), d int8
+// (ggml's Q8_0 rounding of the row, as f32_to_kv_row), then per group of 32 its scale as a float
+// (the F16 value) and 128 x the sum of its int8 values (the offset of the keys' unsigned bytes),
+// attn_q8_row_bytes(d) bytes a row, rows one after the other.
+constexpr int64_t attn_q8_row_bytes(int64_t d) {
+  return d + d / 32 * 8;
+}
+void attn_quantize_queries(const float* q, int64_t m, int64_t ldq, int64_t d, void* out);
+
 // One step of flash-style attention: m query rows against one block of nk cached keys and
-// values (F16 or Q8_0 rows, kv_format), updating each row's online-softmax state. Row i sees keys
-// [lo[i], hi[i]) of the block (causal and sliding-window masks; an empty range leaves the row as
-// it is). Queries are pre-scaled by the softmax scale. The state starts as row_max = -inf,
-// row_sum = 0, o = 0; after the last block the output is o / row_sum. Each K/V row is read (and
-// widened, exactly: a Q8_0 value q * d is a float) once for all m rows, which is what makes prefill
-// attention and grouped-query decode cheap.
-// The most keys per attn_block call that the vector versions take.
+// values (F16 or Q8_0, kv_format; keys in tiles from the block's first key), updating each row's
+// online-softmax state. Row i sees keys [lo[i], hi[i]) of the block (causal and sliding-window
+// masks; an empty range leaves the row as it is). Queries are pre-scaled by the softmax scale (and
+// so quantized, for a Q8_0 cache). The state starts as row_max = -inf, row_sum = 0, o = 0; after
+// the last block the output is o / row_sum. Each K/V row is read (and widened, exactly: a Q8_0
+// value q * d is a float) once for all m rows, which is what makes prefill attention and
+// grouped-query decode cheap; Q8_0 keys are not widened (integer dot products). The most keys per
+// attn_block call that the vector versions take.
 constexpr int64_t attn_vector_keys = 64;
 struct attn_block_args {
   const float* q = nullptr;  // m rows of d floats, stride ldq
   int64_t m = 0, ldq = 0, d = 0, dv = 0;
   kv_format kv = kv_format::f16;     // how k and v store their rows
-  const void* k = nullptr;           // nk rows of d values, ldk values apart (kv_row_bytes)
-  const void* v = nullptr;           // nk rows of dv values, ldv values apart
+  const void* k = nullptr;           // nk keys of d values in tiles of ldk (kv_key_tile)
+  const void* v = nullptr;           // nk rows of dv values, ldv values apart (kv_row_bytes)
   int64_t ldk = 0, ldv = 0, nk = 0;  // nk <= attn_vector_keys for the vector versions (else scalar)
   const int32_t* lo = nullptr;       // per row: first visible key of the block
   const int32_t* hi = nullptr;       // per row: one past the last visible key
@@ -97,6 +128,9 @@ struct attn_block_args {
   float* o = nullptr;                // m rows of dv floats (unnormalised), stride ldo
   int64_t ldo = 0;
   float* scratch = nullptr;  // nk * (d + dv) floats of work space
+  // For a Q8_0 cache: the m query rows quantized (attn_quantize_queries of q); null: quantized
+  // here on every call (slower).
+  const void* q8 = nullptr;
   // The next block's K and V rows (same format and strides), prefetched while this one is
   // computed; null where there is none. A hint only: results do not depend on it.
   const void* k_next = nullptr;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/ops.h"
 #include "kernels/ops_backend.h"
@@ -251,6 +252,19 @@ struct vec4 {
     return mx;
   }
   static void prefetch(const char* p) { __builtin_prefetch(p, 0, 3); }
+  // Q8_0 key tiles: 4 keys a vector; the unsigned key bytes less 128 (xor 0x80) by `sdot`, so a
+  // group starts from zero.
+  using ti = int32x4_t;
+  using kq = int8x16_t;
+  static constexpr int tile_regs = 16;
+  static kq keys4(const uint8_t* p) {
+    return vreinterpretq_s8_u8(veorq_u8(vld1q_u8(p), vdupq_n_u8(0x80)));
+  }
+  static ti dot4(ti acc, kq k, int32_t q4) {
+    return vdotq_s32(acc, k, vreinterpretq_s8_s32(vdupq_n_s32(q4)));
+  }
+  static ti istart(int32_t) { return vdupq_n_s32(0); }
+  static t icvt(ti x) { return vcvtq_f32_s32(x); }
 };
 
 #include "kernels/attn_rows-inl.h"

@@ -125,6 +125,7 @@ constexpr int64_t attn_rows_ahead = 8;
 struct attn_scratch {
   aligned_vector<float> q, o, row_max, row_sum, kv;
   std::vector<int32_t> lo, hi;
+  std::vector<uint8_t> q8;  // the queries quantized, for a Q8_0 cache
 };
 
 // The K/V spans a (run, KV head) task walks: up to span_blocks blocks whose rows follow one
@@ -187,7 +188,8 @@ kv_span first_span(const forward_state& st, int64_t il, const attn_run& run, int
 // Requests every line of a span's K and V rows.
 void prefetch_span(const kv_span& s, const kv_cache& cache) {
   if (s.k == nullptr) return;
-  prefetch_range(s.k, static_cast<size_t>(s.nk * cache.k_row_bytes()));
+  const int64_t tiles = (s.nk + kernels::kv_key_tile - 1) / kernels::kv_key_tile;
+  prefetch_range(s.k, static_cast<size_t>(tiles * cache.k_tile_bytes()));
   prefetch_range(s.v, static_cast<size_t>(s.nk * cache.v_row_bytes()));
 }
 
@@ -225,6 +227,10 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
     for (int64_t e = 0; e < d; ++e) wq[i * d + e] = q[e] * scale;
   }
   const int64_t pos0 = st.b.positions[static_cast<size_t>(run.t0)];
+  if (cache.format() == kernels::kv_format::q8_0) {  // once for all the spans
+    ws.q8.resize(static_cast<size_t>(m * kernels::attn_q8_row_bytes(d)));
+    kernels::attn_quantize_queries(wq, m, d, d, ws.q8.data());
+  }
 
   kernels::attn_block_args a;
   a.q = wq, a.m = m, a.ldq = d, a.d = d, a.dv = dv;
@@ -233,6 +239,7 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
   a.lo = ws.lo.data(), a.hi = ws.hi.data();
   a.row_max = ws.row_max.data(), a.row_sum = ws.row_sum.data();
   a.o = wo, a.ldo = dv, a.scratch = wkv;
+  a.q8 = cache.format() == kernels::kv_format::q8_0 ? ws.q8.data() : nullptr;
   int64_t b0 = sp.first;
   for (int64_t b1 = sp.end(b0); b0 <= sp.b_last;) {
     const int64_t b2 = b1 <= sp.b_last ? sp.end(b1) : b1;  // the next span is [b1, b2)
@@ -317,7 +324,8 @@ void attention_block(forward_state& st, int64_t il) {
     const int seq = st.b.seq_ids[i];
     const int64_t pos = st.b.positions[i];
     const kernels::kv_format f = st.cache.format();
-    kernels::f32_to_kv_row(f, k, st.cache.k_at(il, seq, pos, kvh), hd);
+    const kv_cache::key_slot ks = st.cache.k_at(il, seq, pos, kvh);
+    kernels::f32_to_kv_key(f, k, hd, ks.tile, hd, ks.slot);
     kernels::f32_to_kv_row(f, buf.v.data() + t * vw + kvh * c.head_dim_v,
                            st.cache.v_at(il, seq, pos, kvh), c.head_dim_v);
   };
@@ -335,7 +343,14 @@ void attention_block(forward_state& st, int64_t il) {
       const auto i = static_cast<size_t>(t);
       const int seq = st.b.seq_ids[i];
       const int64_t pos = st.b.positions[i];
-      prefetch_range(st.cache.k_at(il, seq, pos, kvh), static_cast<size_t>(st.cache.k_row_bytes()));
+      // A key's slot: an F16 row, or in a Q8_0 tile 2 + 32 bytes of each group's 544 (the tile's
+      // lines requested with its first key or the run's).
+      const kv_cache::key_slot ks = st.cache.k_at(il, seq, pos, kvh);
+      if (st.cache.format() == kernels::kv_format::f16)
+        prefetch_range(ks.tile + ks.slot * st.cache.k_row_bytes(),
+                       static_cast<size_t>(st.cache.k_row_bytes()));
+      else if (ks.slot == 0 || t == run.t0)
+        prefetch_range(ks.tile, static_cast<size_t>(st.cache.k_tile_bytes()));
       prefetch_range(st.cache.v_at(il, seq, pos, kvh), static_cast<size_t>(st.cache.v_row_bytes()));
     }
   };

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <stdexcept>
 
 #include "util/pages.h"
 
@@ -27,6 +28,12 @@ kv_cache::kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t 
       k_(k_bytes(n_blocks * tokens_per_block)),
       v_(v_bytes(n_blocks * tokens_per_block)),
       seqs_(static_cast<size_t>(std::max(1, max_sequences))) {
+  if (format == kernels::kv_format::q8_0 && (tokens_per_block % kernels::kv_key_tile != 0 ||
+                                             !kernels::kv_fits(format, k_width / n_head_kv_) ||
+                                             !kernels::kv_fits(format, v_width / n_head_kv_)))
+    throw std::invalid_argument(
+        "kv_cache: a Q8_0 cache needs head widths that are multiples of 32 and blocks of whole "
+        "key tiles");
   const int64_t cap = max_chunk_blocks > 0 ? max_chunk_blocks : default_max_chunk_blocks;
   while (max_chunk_blocks_ < cap && max_chunk_blocks_ < n_blocks) max_chunk_blocks_ *= 2;
   free_.reserve(static_cast<size_t>(n_blocks));

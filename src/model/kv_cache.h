@@ -28,7 +28,8 @@ class kv_cache {
  public:
   // n_blocks blocks of tokens_per_block positions; each position holds `k_width` + `v_width`
   // values per layer in `format`, n_head_kv heads of each (the widths are multiples of n_head_kv;
-  // for Q8_0 each head's width a multiple of 32: kernels::kv_fits).
+  // for Q8_0 each head's width a multiple of 32: kernels::kv_fits, and tokens_per_block a multiple
+  // of kernels::kv_key_tile; std::invalid_argument otherwise).
   // Memory is reserved (not touched) up front; reserve() faults blocks in ahead of their first
   // write, a step of blocks at a time (prefault_blocks).
   // chunk_blocks: the first chunk's blocks (0: the default, 16; at most n_blocks);
@@ -93,8 +94,9 @@ class kv_cache {
   status reserve(int seq, int64_t n);
   const std::vector<int32_t>& block_table(int seq) const { return seqs_[seq].blocks; }
 
-  // KV head `h` of block `b` of `layer`: tokens_per_block rows of k_head_dim (v_head_dim) values
-  // in format(), k_row_bytes (v_row_bytes) each, one after the other.
+  // KV head `h` of block `b` of `layer`: tokens_per_block keys of k_head_dim values in format(),
+  // in tiles of kernels::kv_key_tile keys (kernels::kv_tile_bytes; for F16 simply rows), and as
+  // many rows of v_head_dim values, v_row_bytes each, one after the other.
   uint8_t* k_head(int64_t layer, int32_t b, int64_t h) {
     return k_data() + head_rows(layer, b, h) * k_row_bytes();
   }
@@ -106,12 +108,21 @@ class kv_cache {
   bool follows_in_memory(int32_t prev, int32_t next) const {
     return next == prev + 1 && chunk_of(next).first != next;
   }
-  // The k_head_dim (v_head_dim) values of head `h` for `pos` of `seq` at `layer` (the block must
-  // be reserved).
-  uint8_t* k_at(int64_t layer, int seq, int64_t pos, int64_t h) {
-    return k_head(layer, seqs_[seq].blocks[pos / tokens_per_block_], h) +
-           (pos % tokens_per_block_) * k_row_bytes();
+  // Where the key of head `h` for `pos` of `seq` at `layer` is stored (the block must be
+  // reserved): its tile of kernels::kv_key_tile keys (kernels::f32_to_kv_key) and its slot there.
+  struct key_slot {
+    uint8_t* tile;
+    int64_t slot;
+  };
+  key_slot k_at(int64_t layer, int seq, int64_t pos, int64_t h) {
+    const int64_t in_block = pos % tokens_per_block_;
+    return {k_head(layer, seqs_[seq].blocks[pos / tokens_per_block_], h) +
+                in_block / kernels::kv_key_tile * k_tile_bytes(),
+            in_block % kernels::kv_key_tile};
   }
+  // Bytes of a tile of one head's keys.
+  int64_t k_tile_bytes() const { return kernels::kv_tile_bytes(format_, k_head_dim()); }
+  // The v_head_dim values of head `h` for `pos` of `seq` at `layer` (the block must be reserved).
   uint8_t* v_at(int64_t layer, int seq, int64_t pos, int64_t h) {
     return v_head(layer, seqs_[seq].blocks[pos / tokens_per_block_], h) +
            (pos % tokens_per_block_) * v_row_bytes();

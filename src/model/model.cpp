@@ -145,12 +145,7 @@ status model::forward(const batch& b, kv_cache& cache, float* logits) {
       cache.k_width() != c.kv_width() || cache.v_width() != c.v_width()) {
     return make_error("KV cache was made for a different model");
   }
-  if (!kernels::kv_fits(cache.format(), c.head_dim) ||
-      !kernels::kv_fits(cache.format(), c.head_dim_v))
-    return make_error(
-        "a {} KV cache needs head dimensions that are multiples of 32 (this model: {} "
-        "/ {})",
-        kernels::kv_format_name(cache.format()), c.head_dim, c.head_dim_v);
+  // (A cache's format fits its head widths: kv_cache's constructor refuses one that does not.)
   // Validate tokens and positions, then reserve cache blocks for each sequence.
   std::unordered_map<int32_t, int64_t> next_pos;  // seq -> next expected position
   for (int64_t t = 0; t < n; ++t) {

@@ -139,21 +139,33 @@ result<std::vector<float>> reference_forward::forward(const std::vector<int32_t>
 
     const double scale = c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt(double(hd));
     std::vector<double> att(static_cast<size_t>(n * c.n_head * hdv), 0.0);
-    std::vector<double> p;
+    std::vector<double> p, qs(static_cast<size_t>(hd));
+    std::vector<float> qrow(static_cast<size_t>(hd));
+    std::vector<uint8_t> qblocks(static_cast<size_t>(hd / 32 * 34));
     for (int64_t t = 0; t < n; ++t) {
       const int64_t pos = length_ + t;
       const int64_t first = sliding ? std::max<int64_t>(0, pos - c.sliding_window + 1) : 0;
       for (int64_t hh = 0; hh < c.n_head; ++hh) {
         const int64_t kvh = hh / group;
         const double* qh = q.data() + t * c.q_width() + hh * hd;
+        // Against a Q8_0 cache the scores take the scaled query rounded to Q8_0 as well (as
+        // ggml's flash attention converts Q to the K cache's type).
+        double qscale = scale;
+        if (kv_q8_0_) {
+          for (int64_t i = 0; i < hd; ++i) qrow[i] = static_cast<float>(qh[i] * scale);
+          quantize_row_q8_0(qrow.data(), qblocks.data(), hd);
+          dequantize_row_q8_0(qblocks.data(), qrow.data(), hd);
+          for (int64_t i = 0; i < hd; ++i) qs[i] = qrow[i];
+          qh = qs.data(), qscale = 1.0;
+        }
         p.assign(static_cast<size_t>(pos + 1 - first), 0.0);
         double mx = -1e300;
         for (int64_t j = first; j <= pos; ++j) {
           const double* kj = kc.data() + j * c.kv_width() + kvh * hd;
           double s = 0;
           for (int64_t i = 0; i < hd; ++i) s += qh[i] * kj[i];
-          p[static_cast<size_t>(j - first)] = s * scale;
-          mx = std::max(mx, s * scale);
+          p[static_cast<size_t>(j - first)] = s * qscale;
+          mx = std::max(mx, s * qscale);
         }
         double sum = 0;
         for (auto& pj : p) sum += (pj = std::exp(pj - mx));

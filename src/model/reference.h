@@ -27,7 +27,8 @@ class reference_forward {
   int64_t length() const { return length_; }
   void reset();
   // Cache keys and values as a Q8_0 KV cache holds them (each head's row quantized to ggml's Q8_0
-  // blocks and back) instead of exact: the definition of what a model with a Q8_0 cache computes.
+  // blocks and back) instead of exact, and score with the scaled queries so rounded too: the
+  // definition of what a model with a Q8_0 cache computes.
   // Head dims must be multiples of 32. Set before the first forward.
   void quantize_kv_q8_0(bool on) { kv_q8_0_ = on; }
 

@@ -310,7 +310,8 @@ void check_ops(const ops_backend& b) {
 }
 
 // All m query rows (queries q, row i seeing keys [first[i], last[i]]) through attn_block over
-// blocks of 16 keys of K/V rows in format f (packed rows of d / dv values); the normalised outputs.
+// blocks of 16 keys of K tiles and V rows in format f (d / dv values a key); the normalised
+// outputs.
 std::vector<float> attend(const ops_backend& b, kv_format f, int64_t m, int64_t d, int64_t dv,
                           int64_t n_keys, const std::vector<float>& q,
                           const std::vector<uint8_t>& k, const std::vector<uint8_t>& v,
@@ -359,6 +360,18 @@ std::vector<uint8_t> kv_rows_of(kv_format f, const std::vector<float>& x, int64_
   return out;
 }
 
+// n keys of `width` floats stored as key tiles of format f (kv_key_tile keys a tile, whole tiles:
+// f32_to_kv_key, whose layout the unit tests check).
+std::vector<uint8_t> kv_keys_of(kv_format f, const std::vector<float>& x, int64_t n,
+                                int64_t width) {
+  const int64_t tiles = (n + kv_key_tile - 1) / kv_key_tile, tb = kv_tile_bytes(f, width);
+  std::vector<uint8_t> out(static_cast<size_t>(tiles * tb), 0);
+  for (int64_t j = 0; j < n; ++j)
+    f32_to_kv_key(f, x.data() + j * width, width, out.data() + j / kv_key_tile * tb, width,
+                  j % kv_key_tile);
+  return out;
+}
+
 void check_attention(const ops_backend& b) {
   std::mt19937 rng(13);
   const ops_backend& s = scalar_ops();
@@ -372,7 +385,7 @@ void check_attention(const ops_backend& b) {
                            shape{5, 32, 96, 29}, shape{12, 64, 32, 23}}) {
       if (!kv_fits(f, c.d) || !kv_fits(f, c.dv)) continue;
       const auto q = test::random_floats(rng, c.m * c.d);
-      const auto k = kv_rows_of(f, test::random_floats(rng, c.n_keys * c.d, 2.f), c.n_keys, c.d);
+      const auto k = kv_keys_of(f, test::random_floats(rng, c.n_keys * c.d, 2.f), c.n_keys, c.d);
       const auto v = kv_rows_of(f, test::random_floats(rng, c.n_keys * c.dv), c.n_keys, c.dv);
       std::vector<int32_t> first(c.m), last(c.m);
       for (int64_t i = 0; i < c.m; ++i) {  // causal, every fourth row a sliding window

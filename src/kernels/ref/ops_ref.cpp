@@ -108,7 +108,7 @@ void f16_to_f32_row(const uint16_t* x, float* y, int64_t n) {
 }
 
 namespace {
-// Value e of row j of a K or V array of the format (rows ld values apart).
+// Value e of row j of a V array of the format (rows ld values apart).
 float kv_value(kv_format f, const void* rows, int64_t ld, int64_t j, int64_t e) {
   const auto* row = static_cast<const uint8_t*>(rows) + j * kv_row_bytes(f, ld);
   if (f == kv_format::f16) {
@@ -119,20 +119,60 @@ float kv_value(kv_format f, const void* rows, int64_t ld, int64_t j, int64_t e) 
   const auto* b = reinterpret_cast<const block_q8_0*>(row) + e / 32;
   return static_cast<float>(b->qs[e % 32]) * f16_to_f32(b->d);
 }
+
+// Score of query row i against key j: for F16 keys the float dot product in order; for Q8_0
+// keys (tiles, ops.h) per group of 32 the exact integer dot product with the quantized query,
+// scaled and added in group order.
+float score(const attn_block_args& a, const uint8_t* q8, int64_t i, int64_t j) {
+  const auto* tile =
+      static_cast<const uint8_t*>(a.k) + j / kv_key_tile * kv_tile_bytes(a.kv, a.ldk);
+  const int64_t slot = j % kv_key_tile;
+  if (a.kv == kv_format::f16) {
+    const float* q = a.q + i * a.ldq;
+    const auto* row = tile + slot * kv_row_bytes(a.kv, a.ldk);
+    float acc = 0.f;
+    for (int64_t e = 0; e < a.d; ++e) {
+      uint16_t h;
+      std::memcpy(&h, row + e * 2, 2);
+      acc += q[e] * f16_to_f32(h);
+    }
+    return acc;
+  }
+  const int64_t groups = a.d / 32;
+  const uint8_t* qr = q8 + i * attn_q8_row_bytes(a.d);
+  float acc = 0.f;
+  for (int64_t g = 0; g < groups; ++g) {
+    const uint8_t* grp = tile + g * kv_key_tile * 34;
+    int32_t isum = 0;
+    for (int64_t e = 0; e < 32; ++e)
+      isum += int32_t(static_cast<int8_t>(qr[g * 32 + e])) *
+              (int32_t(grp[32 + e / 4 * 64 + slot * 4 + e % 4]) - 128);
+    uint16_t h;
+    std::memcpy(&h, grp + slot * 2, 2);
+    float dq;
+    std::memcpy(&dq, qr + a.d + g * 4, 4);
+    acc = std::fma(f16_to_f32(h) * dq, static_cast<float>(isum), acc);
+  }
+  return acc;
+}
 }  // namespace
 
 void attn_block(const attn_block_args& a) {
+  std::vector<uint8_t> own;
+  const auto* q8 = static_cast<const uint8_t*>(a.q8);
+  if (a.kv == kv_format::q8_0 && q8 == nullptr) {
+    own.resize(static_cast<size_t>(a.m * attn_q8_row_bytes(a.d)));
+    attn_quantize_queries(a.q, a.m, a.ldq, a.d, own.data());
+    q8 = own.data();
+  }
   for (int64_t i = 0; i < a.m; ++i) {
     const int64_t lo = a.lo[i], hi = a.hi[i];
     if (hi <= lo) continue;
-    const float* q = a.q + i * a.ldq;
     float* s = a.scratch;  // scores of this row
     float mx = a.row_max[i];
     for (int64_t j = lo; j < hi; ++j) {
-      float acc = 0.f;
-      for (int64_t e = 0; e < a.d; ++e) acc += q[e] * kv_value(a.kv, a.k, a.ldk, j, e);
-      s[j] = acc;
-      mx = std::max(mx, acc);
+      s[j] = score(a, q8, i, j);
+      mx = std::max(mx, s[j]);
     }
     const float corr = std::exp(a.row_max[i] - mx);  // 0 for the first block (max was -inf)
     float* o = a.o + i * a.ldo;

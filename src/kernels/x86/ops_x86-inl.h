@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/ops_backend.h"
 
@@ -281,6 +282,30 @@ struct vec8 {
     return mx;
   }
   static void prefetch(const char* p) { _mm_prefetch(p, _MM_HINT_T0); }
+  // Q8_0 key tiles: 8 keys a vector. Without VNNI the unsigned key bytes 0 / 2 and 1 / 3 of each
+  // lane are split into 16-bit halves and `vpmaddwd` multiplies them with the query's bytes as
+  // 16-bit pairs (255 x 127 x 2 fits; `vpmaddubsw` would saturate).
+  using ti = __m256i;
+  struct kq {
+    __m256i even, odd;
+  };
+  static constexpr int tile_regs = 4;
+  static kq keys4(const uint8_t* p) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return {_mm256_and_si256(x, _mm256_set1_epi16(0xff)), _mm256_srli_epi16(x, 8)};
+  }
+  static ti dot4(ti acc, const kq& k, int32_t q4) {
+    const auto pair = [](int32_t lo, int32_t hi) {
+      return static_cast<int32_t>(static_cast<uint16_t>(static_cast<int8_t>(lo)) |
+                                  static_cast<uint32_t>(static_cast<int8_t>(hi)) << 16);
+    };
+    const __m256i q02 = _mm256_set1_epi32(pair(q4, q4 >> 16));
+    const __m256i q13 = _mm256_set1_epi32(pair(q4 >> 8, q4 >> 24));
+    return _mm256_add_epi32(
+        acc, _mm256_add_epi32(_mm256_madd_epi16(k.even, q02), _mm256_madd_epi16(k.odd, q13)));
+  }
+  static ti istart(int32_t bias) { return _mm256_set1_epi32(-bias); }
+  static t icvt(ti x) { return _mm256_cvtepi32_ps(x); }
 };
 #if defined(__AVX512F__)
 // GCC 12's 512-bit reduce and half-conversion intrinsics read an intentionally undefined register
@@ -341,6 +366,16 @@ struct vec16 : vec8 {  // exp1, max_of and prefetch as vec8's
   static t fma(t a, t b, t c) { return _mm512_fmadd_ps(a, b, c); }
   static t mul(t a, t b) { return _mm512_mul_ps(a, b); }
   static float sum(t v) { return _mm512_reduce_add_ps(v); }
+  // Q8_0 key tiles: 16 keys a vector, `vpdpbusd` (unsigned key bytes x the query's signed ones).
+  using ti = __m512i;
+  using kq = __m512i;
+  static constexpr int tile_regs = 8;
+  static kq keys4(const uint8_t* p) { return _mm512_loadu_si512(p); }
+  static ti dot4(ti acc, kq k, int32_t q4) {
+    return _mm512_dpbusd_epi32(acc, k, _mm512_set1_epi32(q4));
+  }
+  static ti istart(int32_t bias) { return _mm512_set1_epi32(-bias); }
+  static t icvt(ti x) { return _mm512_cvtepi32_ps(x); }
   // sum() of 4 vectors at once, out[u] = sum(v[u]) to the bit: the same pairs added in the same
   // tree (256-bit halves, 128-bit halves, then within the 128 bits), with 4 vectors per step.
   static void sum4(const t v[4], float* out) {

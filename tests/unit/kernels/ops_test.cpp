@@ -255,6 +255,46 @@ std::vector<uint8_t> random_kv(std::mt19937& rng, kv_format f, int64_t n_rows, i
   return out;
 }
 
+// Rows of keys (random_kv's, ld values each) laid out as key tiles (ops.h), written here from the
+// rows' bytes independently of the kernels: F16 the rows themselves, Q8_0 per group of 32 the 16
+// keys' scales, then for run r (values 4r .. 4r + 3) key j's four bytes at 4j, each q + 128.
+// Whole tiles: missing keys of the last are zero bytes.
+std::vector<uint8_t> key_tiles(kv_format f, const std::vector<uint8_t>& rows, int64_t n_keys,
+                               int64_t ld) {
+  const int64_t tiles = (n_keys + kv_key_tile - 1) / kv_key_tile, tb = kv_tile_bytes(f, ld);
+  std::vector<uint8_t> out(static_cast<size_t>(tiles * tb), 0);
+  const int64_t row = kv_row_bytes(f, ld);
+  if (f == kv_format::f16) {
+    std::copy(rows.begin(), rows.begin() + n_keys * row, out.begin());
+    return out;
+  }
+  for (int64_t j = 0; j < n_keys; ++j) {
+    uint8_t* tile = out.data() + j / kv_key_tile * tb;
+    const int64_t slot = j % kv_key_tile;
+    for (int64_t g = 0; g < ld / 32; ++g) {
+      const uint8_t* b = rows.data() + j * row + g * 34;
+      uint8_t* grp = tile + g * 544;
+      grp[slot * 2] = b[0], grp[slot * 2 + 1] = b[1];
+      for (int64_t e = 0; e < 32; ++e)
+        grp[32 + e / 4 * 64 + slot * 4 + e % 4] =
+            static_cast<uint8_t>(static_cast<int8_t>(b[2 + e]) + 128);
+    }
+  }
+  return out;
+}
+
+// The values a Q8_0 cache's scores multiply the keys by: the query rows rounded to Q8_0 (ggml's
+// bytes, checked against ref::convert_q8_0 below) and read back.
+std::vector<float> q8_rounded(const std::vector<float>& q, int64_t m, int64_t d) {
+  std::vector<float> out(q.size());
+  std::vector<uint8_t> row(static_cast<size_t>(kv_row_bytes(kv_format::q8_0, d)));
+  for (int64_t i = 0; i < m; ++i) {
+    f32_to_kv_row(kv_format::q8_0, q.data() + i * d, row.data(), d);
+    kv_row_to_f32(kv_format::q8_0, row.data(), out.data() + i * d, d);
+  }
+  return out;
+}
+
 // Value e of row j (rows ld values apart), decoded independently of the kernels: F16 by
 // tensor/half.h, Q8_0 by the scale and int8 of its block (ggml's q * d).
 double kv_at(kv_format f, const std::vector<uint8_t>& rows, int64_t ld, int64_t j, int64_t e) {
@@ -270,14 +310,16 @@ double kv_at(kv_format f, const std::vector<uint8_t>& rows, int64_t ld, int64_t 
   return double(static_cast<int8_t>(b[2 + e % 32])) * f16_to_f32(h);
 }
 
-// All rows through fn over blocks of `block` keys, each call told the next block's rows (the
-// prefetch hints) as the model does; the normalised outputs.
+// All rows through fn over blocks of `block` keys (a multiple of the key tile), each call told the
+// next block's rows (the prefetch hints) as the model does; the keys given as rows and passed as
+// tiles; the normalised outputs.
 std::vector<float> attend_blocks(void (*fn)(const attn_block_args&), const attn_case& c,
                                  kv_format f, const std::vector<float>& q,
-                                 const std::vector<uint8_t>& k, const std::vector<uint8_t>& v,
+                                 const std::vector<uint8_t>& k_rows, const std::vector<uint8_t>& v,
                                  int64_t ldk, int64_t ldv, int64_t block,
                                  const std::vector<int32_t>& first,
                                  const std::vector<int32_t>& last) {
+  const std::vector<uint8_t> k = key_tiles(f, k_rows, c.n_keys, ldk);
   std::vector<float> o(c.m * c.dv, 0.f), mx(c.m, -INFINITY), sum(c.m, 0.f);
   std::vector<float> scratch(block * (c.d + c.dv));
   std::vector<int32_t> lo(c.m), hi(c.m);
@@ -327,6 +369,8 @@ TEST(ops, attention_blocks_match_two_pass_softmax_on_every_backend) {
         auto qf = test::random_floats(rng, c.m * c.d);
         const auto k = random_kv(rng, f, c.n_keys, ldk, 2.f);
         const auto v = random_kv(rng, f, c.n_keys, ldv, 1.f);
+        // A Q8_0 cache's scores use the queries rounded to Q8_0 (ggml's flash attention does).
+        const auto qs = f == kv_format::q8_0 ? q8_rounded(qf, c.m, c.d) : qf;
         // Row i sees keys [first, last]: causal-like ranges, one sliding window, one single key.
         std::vector<int32_t> first(c.m), last(c.m);
         for (int64_t i = 0; i < c.m; ++i) {
@@ -342,7 +386,7 @@ TEST(ops, attention_blocks_match_two_pass_softmax_on_every_backend) {
           for (int64_t j = first[i]; j <= last[i]; ++j) {
             double acc = 0;
             for (int64_t e = 0; e < c.d; ++e)
-              acc += double(qf[i * c.d + e]) * kv_at(f, k, ldk, j, e);
+              acc += double(qs[i * c.d + e]) * kv_at(f, k, ldk, j, e);
             s.push_back(acc);
             mx = std::max(mx, acc);
           }
@@ -459,6 +503,73 @@ TEST(ops, kv_rows_store_and_load_both_formats) {
   EXPECT_FALSE(parse_kv_format("q4_0", &unchanged));
   EXPECT_FALSE(parse_kv_format("", &unchanged));
   EXPECT_EQ(unchanged, kv_format::f16);
+}
+
+// f32_to_kv_key puts a key where the tile layout (key_tiles, written independently above) says,
+// with f32_to_kv_row's rounding, leaving the other slots alone, in tiles wider than the key; and
+// kv_key_to_f32 reads it back. attn_quantize_queries stores ggml's Q8_0 bytes of each query row,
+// each group's scale as a float and 128 x its sum.
+TEST(ops, kv_keys_in_tiles_and_quantized_queries) {
+  std::mt19937 rng(23);
+  for (const kv_format f : {kv_format::f16, kv_format::q8_0}) {
+    for (const auto& [n, ld] : {std::pair<int64_t, int64_t>{32, 32}, {64, 96}, {128, 128}}) {
+      SCOPED_TRACE(testing::Message() << kv_format_name(f) << " n " << n << " ld " << ld);
+      const int64_t keys = 21;  // two tiles, the second part-filled
+      auto x = test::random_floats(rng, static_cast<size_t>(keys * ld), 2.f);
+      for (int64_t j = 0; j < keys; ++j)
+        std::fill(x.begin() + j * ld + n, x.begin() + (j + 1) * ld, 0.f);  // the padding
+      std::vector<uint8_t> rows(static_cast<size_t>(keys * kv_row_bytes(f, ld)));
+      for (int64_t j = 0; j < keys; ++j)
+        f32_to_kv_row(f, x.data() + j * ld, rows.data() + j * kv_row_bytes(f, ld), ld);
+      const auto want = key_tiles(f, rows, keys, ld);
+      std::vector<uint8_t> got(want.size(), 0);
+      // Written in a shuffled order: each key touches only its own slot.
+      std::vector<int64_t> order(static_cast<size_t>(keys));
+      for (int64_t j = 0; j < keys; ++j) order[static_cast<size_t>(j)] = j;
+      std::shuffle(order.begin(), order.end(), rng);
+      for (const int64_t j : order) {
+        f32_to_kv_key(f, x.data() + j * ld, ld, got.data() + j / kv_key_tile * kv_tile_bytes(f, ld),
+                      ld, j % kv_key_tile);
+      }
+      ASSERT_EQ(got, want);
+      std::vector<float> back(static_cast<size_t>(n)), row(static_cast<size_t>(ld));
+      for (int64_t j = 0; j < keys; ++j) {
+        kv_key_to_f32(f, got.data() + j / kv_key_tile * kv_tile_bytes(f, ld), ld, j % kv_key_tile,
+                      back.data(), n);
+        kv_row_to_f32(f, rows.data() + j * kv_row_bytes(f, ld), row.data(), ld);
+        for (int64_t e = 0; e < n; ++e) ASSERT_EQ(back[e], row[e]) << j << " " << e;
+      }
+    }
+  }
+  for (const int64_t d : {32, 64, 128, 256}) {
+    const int64_t m = 3, ldq = d + 5;
+    const auto q = test::random_floats(rng, static_cast<size_t>(m * ldq), 1.5f);
+    std::vector<uint8_t> out(static_cast<size_t>(m * attn_q8_row_bytes(d)));
+    attn_quantize_queries(q.data(), m, ldq, d, out.data());
+    std::vector<uint8_t> blocks(static_cast<size_t>(kv_row_bytes(kv_format::q8_0, d)));
+    for (int64_t i = 0; i < m; ++i) {
+      ref::convert_q8_0(q.data() + i * ldq, blocks.data(), d);
+      const uint8_t* r = out.data() + i * attn_q8_row_bytes(d);
+      for (int64_t g = 0; g < d / 32; ++g) {
+        const uint8_t* b = blocks.data() + g * 34;
+        int32_t sum = 0;
+        for (int64_t e = 0; e < 32; ++e) {
+          ASSERT_EQ(r[g * 32 + e], b[2 + e]) << d << " " << i << " " << g;
+          sum += static_cast<int8_t>(b[2 + e]);
+        }
+        uint16_t h;
+        std::memcpy(&h, b, 2);
+        float scale;
+        int32_t bias;
+        std::memcpy(&scale, r + d + g * 4, 4);
+        std::memcpy(&bias, r + d + (d / 32 + g) * 4, 4);
+        EXPECT_EQ(scale, f16_to_f32(h));
+        EXPECT_EQ(bias, 128 * sum);
+      }
+    }
+  }
+  EXPECT_EQ(kv_tile_bytes(kv_format::q8_0, 128), 16 * 136);
+  EXPECT_EQ(attn_q8_row_bytes(128), 160);
 }
 
 }  // namespace

@@ -127,7 +127,8 @@ TEST_P(TinyModel, PrefillThenDecodeEqualsTokenByToken) {
 }
 
 // A Q8_0 KV cache (--kv-type q8_0): 150 tokens in a prefill of 100 and 50 decode steps match the
-// float reference that rounds its cached K/V rows the same way (ggml's Q8_0, tensor/quant.h),
+// float reference that rounds its cached K/V rows and its scaled queries the same way (ggml's
+// Q8_0, tensor/quant.h),
 // as closely as the F16 cache matches the exact one; against the exact reference the logits move
 // by what 8-bit K/V costs, printed and bounded.
 TEST_P(TinyModel, Q8KvCacheMatchesReference) {
@@ -164,7 +165,10 @@ TEST_P(TinyModel, Q8KvCacheMatchesReference) {
       "kl_mean %.3g top1 %.2f (f16 cache: max_rel %.3g kl_mean %.3g)\n",
       GetParam(), s.max_rel, cost.max_rel, cost.kl_mean, cost.top1, f16_cost.max_rel,
       f16_cost.kl_mean);
-  EXPECT_LE(s.max_rel, 1e-3);
+  // The queries are rounded to Q8_0 in both, from floats that differ by float noise: a value
+  // within that noise of a rounding boundary takes the other int8 step in one of them (measured
+  // 2e-4 .. 9e-4 on Zen 5; the F16 cache against the exact reference 6e-4 .. 8e-4).
+  EXPECT_LE(s.max_rel, 2e-3);
   EXPECT_EQ(s.clear_argmax_mismatch, 0);
   // 8-bit K/V with a scale per 32 values: a relative error of ~1 % per value, far below what the
   // weights' quantization costs (q4_0 production vs reference: kl_mean up to 5e-3).

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -24,10 +25,10 @@ std::vector<int64_t> chunk_starts(int64_t first, int64_t longest, int64_t n_bloc
 // Every (layer, block, head) run of K and of V lies inside the array, no two overlap, together
 // they cover it, and a block's runs follow the previous block's exactly where the cache says so:
 // within a chunk, including the short last one, for chunks of one length and for chunks that grow
-// (c, c, 2c, 4c, ... up to the longest). In both row formats (bytes per row: F16 two a value,
-// Q8_0 34 per 32).
+// (c, c, 2c, 4c, ... up to the longest). In both formats (bytes per row: F16 two a value, Q8_0
+// 34 per 32; a block's keys are tiles of as many bytes).
 TEST(kv_cache, chunks_tile_the_storage_and_say_where_blocks_follow) {
-  const int64_t layers = 3, heads = 2, kd = 32, vd = 64, tpb = 2, n_blocks = 21;
+  const int64_t layers = 3, heads = 2, kd = 32, vd = 64, tpb = 16, n_blocks = 21;
   struct shape {
     int64_t first, longest;  // constructor arguments
     int64_t want_first, want_longest;
@@ -39,11 +40,12 @@ TEST(kv_cache, chunks_tile_the_storage_and_say_where_blocks_follow) {
     for (const shape& sh : shapes) {
       SCOPED_TRACE(testing::Message() << kernels::kv_format_name(fmt) << " chunks " << sh.first
                                       << " .. " << sh.longest);
-      kv_cache c(layers, heads, heads * kd, heads * vd, tpb, n_blocks, 2, 42, sh.first, sh.longest,
-                 fmt);
+      kv_cache c(layers, heads, heads * kd, heads * vd, tpb, n_blocks, 2, n_blocks * tpb, sh.first,
+                 sh.longest, fmt);
       EXPECT_EQ(c.format(), fmt);
       EXPECT_EQ(c.k_row_bytes(), fmt == kernels::kv_format::f16 ? 64 : 34);
       EXPECT_EQ(c.v_row_bytes(), fmt == kernels::kv_format::f16 ? 128 : 68);
+      EXPECT_EQ(c.k_tile_bytes(), kernels::kv_key_tile * c.k_row_bytes());
       EXPECT_EQ(c.bytes(),
                 size_t(layers * n_blocks * tpb * heads * (c.k_row_bytes() + c.v_row_bytes())));
       EXPECT_EQ(c.chunk_blocks(), sh.want_first);
@@ -115,36 +117,58 @@ TEST(kv_cache, faults_in_the_chunks_of_blocks_handed_out_a_little_ahead) {
 }
 
 // Blocks handed out across chunk boundaries are written and read back where k_at / v_at say, each
-// block's rows its own (a chunk faulted in ahead is written like any other), every byte of a row.
+// block's keys and rows its own (a chunk faulted in ahead is written like any other): every value
+// of a key (through its tile slot: integers up to 127 with a 127 in each group of 32 are exact in
+// both formats) and every byte of a value row.
 TEST(kv_cache, rows_written_across_chunks_read_back) {
-  const int64_t layers = 2, heads = 2, d = 32, tpb = 2;
+  const int64_t layers = 2, heads = 2, d = 32, tpb = 16;
   for (const auto fmt : {kernels::kv_format::f16, kernels::kv_format::q8_0}) {
     SCOPED_TRACE(kernels::kv_format_name(fmt));
-    kv_cache c(layers, heads, heads * d, heads * d, tpb, 9, 2, 18, 2, 2, fmt);
-    ASSERT_TRUE(c.reserve(0, 11).ok());  // blocks 0-5: three chunks
-    ASSERT_TRUE(c.reserve(1, 5).ok());   // blocks 6-8: the next two chunks
-    const int64_t row = c.k_row_bytes();
+    kv_cache c(layers, heads, heads * d, heads * d, tpb, 9, 2, 9 * tpb, 2, 2, fmt);
+    ASSERT_TRUE(c.reserve(0, 88).ok());  // blocks 0-5: three chunks
+    ASSERT_TRUE(c.reserve(1, 40).ok());  // blocks 6-8: the next two chunks
+    const int64_t row = c.v_row_bytes();
     const auto tag = [](int64_t l, int s, int64_t pos, int64_t h, int64_t e, int kv) {
-      return static_cast<uint8_t>((((((l * 2 + s) * 16 + pos) * 2 + h) * 67 + e) * 2 + kv) % 251);
+      return static_cast<uint8_t>((((((l * 2 + s) * 96 + pos) * 2 + h) * 67 + e) * 2 + kv) % 251);
     };
-    const int64_t len[2] = {11, 5};
+    const auto key = [&](int64_t l, int s, int64_t pos, int64_t h) {
+      std::vector<float> x(static_cast<size_t>(d));
+      for (int64_t e = 0; e < d; ++e)
+        x[static_cast<size_t>(e)] =
+            e % 32 == 0 ? 127.f : float(tag(l, s, pos, h, e, 0) % 251) - 125;
+      return x;
+    };
+    const int64_t len[2] = {88, 40};
     for (int s = 0; s < 2; ++s)
       for (int64_t l = 0; l < layers; ++l)
         for (int64_t pos = 0; pos < len[s]; ++pos)
-          for (int64_t h = 0; h < heads; ++h)
-            for (int64_t e = 0; e < row; ++e) {
-              c.k_at(l, s, pos, h)[e] = tag(l, s, pos, h, e, 0);
-              c.v_at(l, s, pos, h)[e] = tag(l, s, pos, h, e, 1);
-            }
+          for (int64_t h = 0; h < heads; ++h) {
+            const kv_cache::key_slot ks = c.k_at(l, s, pos, h);
+            kernels::f32_to_kv_key(fmt, key(l, s, pos, h).data(), d, ks.tile, d, ks.slot);
+            for (int64_t e = 0; e < row; ++e) c.v_at(l, s, pos, h)[e] = tag(l, s, pos, h, e, 1);
+          }
+    std::vector<float> got(static_cast<size_t>(d));
     for (int s = 0; s < 2; ++s)
       for (int64_t l = 0; l < layers; ++l)
         for (int64_t pos = 0; pos < len[s]; ++pos)
-          for (int64_t h = 0; h < heads; ++h)
-            for (int64_t e = 0; e < row; ++e) {
-              ASSERT_EQ(c.k_at(l, s, pos, h)[e], tag(l, s, pos, h, e, 0));
+          for (int64_t h = 0; h < heads; ++h) {
+            const kv_cache::key_slot ks = c.k_at(l, s, pos, h);
+            ASSERT_EQ(ks.slot, pos % kernels::kv_key_tile);
+            kernels::kv_key_to_f32(fmt, ks.tile, d, ks.slot, got.data(), d);
+            ASSERT_EQ(got, key(l, s, pos, h)) << l << " " << s << " " << pos << " " << h;
+            for (int64_t e = 0; e < row; ++e)
               ASSERT_EQ(c.v_at(l, s, pos, h)[e], tag(l, s, pos, h, e, 1));
-            }
+          }
   }
+}
+
+// A Q8_0 cache needs whole key tiles in a block and head widths of whole Q8_0 blocks.
+TEST(kv_cache, q8_0_refuses_shapes_it_cannot_tile) {
+  const auto q8 = kernels::kv_format::q8_0;
+  EXPECT_THROW(kv_cache(1, 1, 32, 32, 8, 4, 1, 32, 0, 0, q8), std::invalid_argument);
+  EXPECT_THROW(kv_cache(1, 2, 96, 96, 16, 4, 1, 64, 0, 0, q8), std::invalid_argument);  // 48 wide
+  EXPECT_NO_THROW(kv_cache(1, 2, 128, 64, 32, 4, 1, 128, 0, 0, q8));
+  EXPECT_NO_THROW(kv_cache(1, 2, 96, 96, 8, 4, 1, 32, 0, 0, kernels::kv_format::f16));
 }
 
 }  // namespace
