@@ -1,24 +1,30 @@
 // Flash-attention blocks over F16 or Q8_0 K/V for any SIMD width (kernels::attn_block, ops.h): the
-// query rows in groups of up to 4, each group against the block's keys, each K/V row read once per
-// group. With up to 8 rows (decode: one token's GQA group) the K and V rows are widened to f32 in
-// registers as they are read; with more (prefill) the block is widened once into the scratch and
-// every group reads the f32 copy (the widening is exact, so the sums are the same). A row's sums
-// run in the same order whatever rows share its group (keys outside a row's range add exact
-// zeros), so prefill and token-by-token decode agree to the bit.
+// query rows in groups of up to 4, each group against the block's keys, each key tile and value
+// row read once per group. Keys come in tiles of 16 (ops.h), so a vector holds one value of w
+// keys and a score needs no horizontal sum: F16 keys by FMA chains over the values (value e to
+// chain e % V::fparts, the chains added at the end), Q8_0 keys by exact integer dot products
+// against the query rounded to Q8_0, scaled and added group by group. With up to 8 rows (decode:
+// one token's GQA group) the F16 keys and the values are widened to f32 in registers as they are
+// read; with more (prefill) the block is widened once into the scratch and every group reads the
+// f32 copy (the widening is exact, so the sums are the same; Q8_0 keys are never widened). A
+// row's sums run in the same order whatever rows share its group (keys outside a row's range add
+// exact zeros), so prefill and token-by-token decode agree to the bit.
 //
 // Included by a backend's ops file inside its anonymous namespace after it defines its vector
 // type(s) V with: t, w (floats per register), zero(), set1(x), load(const float*),
 // loadh(const uint16_t*) (w F16 values widened), loadq8(const uint8_t* block, int64_t i) (values
 // i .. i + w of a Q8_0 block, q * d; i + w <= 32), store(float*, t), fma(a, b, c) (a * b + c),
-// mul(a, b), sum(t) (horizontal), exp1(x), exp_sum(p, n, mx) (p[i] = e^(p[i] - mx) for i < n,
-// returns their sum), max_of(p, n, mx) (max of mx and p[0..n)), prefetch(const char*); for the
-// Q8_0 key tiles (ops.h) an int32 vector ti and key-bytes type kq with keys4(const uint8_t* p)
-// (4 x w bytes: 4 values of each of w keys), dot4(ti acc, kq k, int32_t q4) (acc + per lane
-// sum_t key byte t * int8 byte t of q4, the key bytes unsigned), istart(int32_t bias) (a group's
-// start: after the group's dot4 it holds sum (key byte - 128) * q, bias = 128 x the group's query
-// sum), icvt(ti) (to floats) and tile_regs (int32 accumulators a tile pass may keep). Needs
-// <algorithm>, <cstring>, <type_traits> and kernels/ops.h. Shapes: d and dv multiples of V::w,
-// nk <= 64; for Q8_0 also of 32.
+// mul(a, b), add(a, b), exp1(x), exp_sum(p, n, mx) (p[i] = e^(p[i] - mx)
+// for i < n, returns their sum), max_of(p, n, mx) (max of mx and p[0..n)), prefetch(const char*),
+// fparts (FMA chains per score over the values: a constant of the backend, so that every call
+// sums alike) and ftile_regs (float accumulators a tile pass may keep); for the Q8_0 key tiles
+// an int32 vector ti and key-bytes type kq with keys4(const uint8_t* p) (4 x w bytes: 4 values
+// of each of w keys), dot4(ti acc, kq k, int32_t q4) (acc + per lane sum_t key byte t * int8
+// byte t of q4, the key bytes unsigned), istart(int32_t bias) (a group's start: after the
+// group's dot4 it holds sum (key byte - 128) * q, bias = 128 x the group's query sum), icvt(ti)
+// (to floats) and tile_regs (int32 accumulators a tile pass may keep). Needs <algorithm>,
+// <cstring>, <type_traits>, <vector> and kernels/ops.h. Shapes: d and dv multiples of V::w and of
+// fparts, 16 a multiple of V::w, nk <= 64; for Q8_0 d and dv multiples of 32.
 #pragma once
 
 // The next block's K and V lines, requested while this block is computed: a block is too short
@@ -36,7 +42,14 @@ struct next_lines {
     for (int l = 0; l < lines && p < end; ++l, p += 64) V::prefetch(p);
   }
   void rest() { step(1 << 30); }
-  void start(uma::kernels::kv_format f, const void* rows, int64_t n, int64_t width) {
+  // n keys in tiles of ld values.
+  void start_keys(uma::kernels::kv_format f, const void* tiles, int64_t n, int64_t ld) {
+    p = static_cast<const char*>(tiles);
+    const int64_t t = (n + uma::kernels::kv_key_tile - 1) / uma::kernels::kv_key_tile;
+    end = p + t * uma::kernels::kv_tile_bytes(f, ld);
+  }
+  // n rows of width values.
+  void start_rows(uma::kernels::kv_format f, const void* rows, int64_t n, int64_t width) {
     p = static_cast<const char*>(rows);
     end = p + n * uma::kernels::kv_row_bytes(f, width);
   }
@@ -46,31 +59,40 @@ inline bool spread_prefetch(const uma::kernels::attn_block_args& a) {
   return a.k_next != nullptr && a.v_next != nullptr && a.ldk == a.d && a.ldv == a.dv;
 }
 
-// Strided rows: every line of the next block at once.
+// Strided rows: every line of the next block at once (its key tiles whole).
 template <class V>
 void prefetch_next_block(const uma::kernels::attn_block_args& a) {
   if (a.k_next == nullptr || a.v_next == nullptr || spread_prefetch(a)) return;
-  const auto lines = [&](const void* p, int64_t n, int64_t width, int64_t ld) {
-    const char* c = static_cast<const char*>(p);
-    const int64_t bytes = uma::kernels::kv_row_bytes(a.kv, width);
-    const int64_t stride = uma::kernels::kv_row_bytes(a.kv, ld);
-    for (int64_t j = 0; j < n; ++j)
-      for (int64_t off = 0; off < bytes; off += 64) V::prefetch(c + j * stride + off);
-  };
-  lines(a.k_next, a.nk_next, a.d, a.ldk);
-  lines(a.v_next, a.nk_next, a.dv, a.ldv);
+  next_lines<V> k;
+  k.start_keys(a.kv, a.k_next, a.nk_next, a.ldk);
+  k.rest();
+  const char* c = static_cast<const char*>(a.v_next);
+  const int64_t bytes = uma::kernels::kv_row_bytes(a.kv, a.dv);
+  const int64_t stride = uma::kernels::kv_row_bytes(a.kv, a.ldv);
+  for (int64_t j = 0; j < a.nk_next; ++j)
+    for (int64_t off = 0; off < bytes; off += 64) V::prefetch(c + j * stride + off);
 }
 
-// Where a group reads its K and V rows: the block itself (F16 or Q8_0 rows) or its f32 copy (wide).
-// Q8_0 keys are tiles that tile_scores reads; `k` is then unused.
+// Where a group reads its keys and value rows: the block itself (F16 or Q8_0) or its f32 copy
+// (wide; a Q8_0 block's keys are never widened).
 enum class kv_src { half, q8, wide };
+template <kv_src S>
+using kv_elem = std::conditional_t<S == kv_src::wide, float,
+                                   std::conditional_t<S == kv_src::half, uint16_t, uint8_t>>;
+
+// The block's key tiles: tile t at p + t * stride (elements of kv_elem: bytes for Q8_0).
+template <kv_src S>
+struct key_tiles {
+  const kv_elem<S>* p;
+  int64_t stride;
+};
+
+// The block's value rows.
 template <class V, kv_src S>
 struct kv_rows {
-  using elem = std::conditional_t<S == kv_src::wide, float,
-                                  std::conditional_t<S == kv_src::half, uint16_t, uint8_t>>;
-  const elem* k;
+  using elem = kv_elem<S>;
   const elem* v;
-  int64_t ldk, ldv;  // in elements of elem (bytes for Q8_0 rows)
+  int64_t ldv;  // in elements of elem (bytes for Q8_0 rows)
   // Values per chunk: the loops step over a row chunk by chunk, each chunk `vecs` vectors with
   // compile-time offsets, so that the vectors of one Q8_0 block share its scale's load and
   // conversion (a block is 32 values).
@@ -87,62 +109,59 @@ struct kv_rows {
     else
       return V::loadq8(p + (e0 / 32 + l * V::w / 32) * 34, l * V::w % 32);
   }
-  typename V::t key(int64_t j, int64_t e0, int l) const { return load(k + j * ldk, e0, l); }
   typename V::t value(int64_t j, int64_t e0, int l) const { return load(v + j * ldv, e0, l); }
 };
 
-// Scores of rows [0, M) (queries q, stride ldq) against keys [j0, j1): s[r * 64 + j].
-// Four keys at a time, so 4 x M independent FMA chains hide the FMA latency.
-// The next block's K lines go out as many per 4 keys as 4 rows of d F16 values take (16 at 128).
-template <class V, int M, kv_src S>
-void decode_scores(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, const float* q,
-                   int64_t j0, int64_t j1, float* s, next_lines<V>& pf) {
-  int64_t j = j0;
-  const int k_lines = static_cast<int>(std::max<int64_t>(1, a.d / 8));
-  for (; j + 4 <= j1; j += 4) {
-    pf.step(k_lines);
-    typename V::t acc[M][4];
-    for (int r = 0; r < M; ++r)
-      for (int u = 0; u < 4; ++u) acc[r][u] = V::zero();
-    for (int64_t e0 = 0; e0 < a.d; e0 += kv_src.chunk) {
-      for (int c = 0; c < kv_src.vecs; ++c) {
-        typename V::t kv[4];
-        for (int u = 0; u < 4; ++u) kv[u] = kv_src.key(j + u, e0, c);
-        for (int r = 0; r < M; ++r) {
-          const typename V::t qv = V::load(q + r * a.ldq + e0 + c * V::w);
-          for (int u = 0; u < 4; ++u) acc[r][u] = V::fma(qv, kv[u], acc[r][u]);
+// NT tiles of F16 or f32 keys (E; value e of tile key k at e * 16 + k) against query rows
+// [0, M) (q, stride ldq): s[r * 64 + u * 16 + key] for tile u. Each (row, w keys) sums over the
+// values in V::fparts FMA chains (value e to chain e % fparts) added in order at the end: the
+// same sum whatever tiles and rows share the pass. The next block's K lines go out every 8
+// values.
+template <class V, int M, int NT, class E>
+void tile_fpass(const uma::kernels::attn_block_args& a, const float* q, const E* tiles,
+                int64_t stride, float* s, next_lines<V>& pf, int lines) {
+  constexpr int C = static_cast<int>(uma::kernels::kv_key_tile / V::w);  // vectors a tile
+  constexpr int P = V::fparts;
+  typename V::t acc[M][NT][C][P];
+  for (int r = 0; r < M; ++r)
+    for (int u = 0; u < NT; ++u)
+      for (int c = 0; c < C; ++c)
+        for (int p = 0; p < P; ++p) acc[r][u][c][p] = V::zero();
+  for (int64_t e0 = 0; e0 < a.d; e0 += P) {
+    if (e0 % 8 == 0) pf.step(lines);
+    for (int p = 0; p < P; ++p) {
+      const int64_t e = e0 + p;
+      for (int u = 0; u < NT; ++u) {
+        for (int c = 0; c < C; ++c) {
+          const E* src = tiles + u * stride + e * uma::kernels::kv_key_tile + c * V::w;
+          typename V::t k;
+          if constexpr (std::is_same_v<E, float>)
+            k = V::load(src);
+          else
+            k = V::loadh(src);
+          for (int r = 0; r < M; ++r)
+            acc[r][u][c][p] = V::fma(V::set1(q[r * a.ldq + e]), k, acc[r][u][c][p]);
         }
       }
     }
-    for (int r = 0; r < M; ++r) {
-      if constexpr (requires { V::sum4(acc[r], s); })  // the same sums, fewer shuffles
-        V::sum4(acc[r], s + r * 64 + j);
-      else
-        for (int u = 0; u < 4; ++u) s[r * 64 + j + u] = V::sum(acc[r][u]);
-    }
   }
-  for (; j < j1; ++j) {
-    typename V::t acc[M];
-    for (int r = 0; r < M; ++r) acc[r] = V::zero();
-    for (int64_t e0 = 0; e0 < a.d; e0 += kv_src.chunk) {
-      for (int c = 0; c < kv_src.vecs; ++c) {
-        const typename V::t kv = kv_src.key(j, e0, c);
-        for (int r = 0; r < M; ++r)
-          acc[r] = V::fma(V::load(q + r * a.ldq + e0 + c * V::w), kv, acc[r]);
+  for (int r = 0; r < M; ++r)
+    for (int u = 0; u < NT; ++u)
+      for (int c = 0; c < C; ++c) {
+        typename V::t sum = acc[r][u][c][0];
+        for (int p = 1; p < P; ++p) sum = V::add(sum, acc[r][u][c][p]);
+        V::store(s + r * 64 + u * 16 + c * V::w, sum);
       }
-    }
-    for (int r = 0; r < M; ++r) s[r * 64 + j] = V::sum(acc[r]);
-  }
 }
 
-// NT tiles of Q8_0 keys (at `tiles`, tb bytes apart) against query rows [0, M) quantized (q8, rb
-// bytes a row): s[r * 64 + u * 16 + key] for tile u. Per group of 32 values the exact integer dot
-// products (8 runs of 4 values, each key a lane), then s = fma(d_key * d_query, isum, s) in group
-// order, as the scalar reference adds them: every score's sum is the same whatever tiles and rows
-// share the pass.
+// NT tiles of Q8_0 keys (at `tiles`, stride bytes apart) against query rows [0, M) quantized (q8,
+// rb bytes a row): s[r * 64 + u * 16 + key] for tile u. Per group of 32 values the exact integer
+// dot products (8 runs of 4 values, each key a lane), then s = fma(d_key * d_query, isum, s) in
+// group order, as the scalar reference adds them: every score's sum is the same whatever tiles
+// and rows share the pass.
 template <class V, int M, int NT>
-void tile_pass(const uma::kernels::attn_block_args& a, const uint8_t* q8, int64_t rb,
-               const uint8_t* tiles, int64_t tb, float* s, next_lines<V>& pf, int lines) {
+void tile_ipass(const uma::kernels::attn_block_args& a, const uint8_t* q8, int64_t rb,
+                const uint8_t* tiles, int64_t stride, float* s, next_lines<V>& pf, int lines) {
   constexpr int C = static_cast<int>(uma::kernels::kv_key_tile / V::w);  // vectors a tile
   const int64_t groups = a.d / 32;
   for (int64_t g = 0; g < groups; ++g) {
@@ -163,7 +182,7 @@ void tile_pass(const uma::kernels::attn_block_args& a, const uint8_t* q8, int64_
     for (int run = 0; run < 8; ++run) {
       for (int u = 0; u < NT; ++u) {
         for (int c = 0; c < C; ++c) {
-          const typename V::kq k = V::keys4(grp + u * tb + 32 + run * 64 + c * 4 * V::w);
+          const typename V::kq k = V::keys4(grp + u * stride + 32 + run * 64 + c * 4 * V::w);
           for (int r = 0; r < M; ++r) is[r][u][c] = V::dot4(is[r][u][c], k, q4[r][run]);
         }
       }
@@ -171,7 +190,7 @@ void tile_pass(const uma::kernels::attn_block_args& a, const uint8_t* q8, int64_
     for (int u = 0; u < NT; ++u) {
       for (int c = 0; c < C; ++c) {
         const typename V::t dk =
-            V::loadh(reinterpret_cast<const uint16_t*>(grp + u * tb) + c * V::w);
+            V::loadh(reinterpret_cast<const uint16_t*>(grp + u * stride) + c * V::w);
         for (int r = 0; r < M; ++r) {
           float* out = s + r * 64 + u * 16 + c * V::w;
           const typename V::t prev = g == 0 ? V::zero() : V::load(out);
@@ -182,34 +201,43 @@ void tile_pass(const uma::kernels::attn_block_args& a, const uint8_t* q8, int64_
   }
 }
 
-// Scores of rows [0, M) (quantized queries q8, rb bytes a row) against the Q8_0 key tiles that
-// hold keys [j0, j1): s[r * 64 + j] for every key of those tiles. Up to 4 tiles a pass, as many as
-// keep M x tiles x (16 / w) int32 chains within V::tile_regs. The next block's K lines go out
-// spread over the groups.
-template <class V, int M>
-void tile_scores(const uma::kernels::attn_block_args& a, const uint8_t* q8, int64_t rb, int64_t j0,
+// Scores of rows [i0, i0 + M) against the key tiles that hold keys [j0, j1): s[r * 64 + j] for
+// every key of those tiles. Up to 4 tiles a pass, as many as keep the pass's accumulators within
+// the backend's budget. The next block's K lines go out spread over the pass.
+template <class V, int M, kv_src KS>
+void tile_scores(const uma::kernels::attn_block_args& a, key_tiles<KS> keys, int64_t i0, int64_t j0,
                  int64_t j1, float* s, next_lines<V>& pf) {
   constexpr int C = static_cast<int>(uma::kernels::kv_key_tile / V::w);
-  constexpr int T = std::clamp(V::tile_regs / (M * C), 1, 4);
-  const int64_t tb = uma::kernels::kv_tile_bytes(uma::kernels::kv_format::q8_0, a.ldk);
-  const auto* k = static_cast<const uint8_t*>(a.k);
+  constexpr int T = KS == kv_src::q8 ? std::clamp(V::tile_regs / (M * C), 1, 4)
+                                     : std::clamp(V::ftile_regs / (M * C * V::fparts), 1, 4);
   const int64_t t1 = (j1 + 15) / 16;
-  const int lines = static_cast<int>(std::max<int64_t>(1, tb * T / 64 / (a.d / 32)));
+  // Next-block K lines per step: a pass's worth of tiles over its steps (groups, or 8 values).
+  const int64_t pass_bytes = T * uma::kernels::kv_tile_bytes(a.kv, a.ldk);
+  const int64_t steps = KS == kv_src::q8 ? a.d / 32 : (a.d + 7) / 8;
+  const int lines = static_cast<int>(std::max<int64_t>(1, pass_bytes / 64 / steps));
+  const int64_t rb = uma::kernels::attn_q8_row_bytes(a.d);
   for (int64_t t = j0 / 16; t < t1; t += T) {
-    const uint8_t* tiles = k + t * tb;
+    const kv_elem<KS>* tiles = keys.p + t * keys.stride;
     float* st = s + t * 16;
+    const auto pass = [&]<int NT>() {
+      if constexpr (KS == kv_src::q8)
+        tile_ipass<V, M, NT>(a, static_cast<const uint8_t*>(a.q8) + i0 * rb, rb, tiles, keys.stride,
+                             st, pf, lines);
+      else
+        tile_fpass<V, M, NT>(a, a.q + i0 * a.ldq, tiles, keys.stride, st, pf, lines);
+    };
     switch (std::min<int64_t>(T, t1 - t)) {
       case 1:
-        tile_pass<V, M, 1>(a, q8, rb, tiles, tb, st, pf, lines);
+        pass.template operator()<1>();
         break;
       case 2:
-        if constexpr (T >= 2) tile_pass<V, M, 2>(a, q8, rb, tiles, tb, st, pf, lines);
+        if constexpr (T >= 2) pass.template operator()<2>();
         break;
       case 3:
-        if constexpr (T >= 3) tile_pass<V, M, 3>(a, q8, rb, tiles, tb, st, pf, lines);
+        if constexpr (T >= 3) pass.template operator()<3>();
         break;
       default:
-        if constexpr (T >= 4) tile_pass<V, M, 4>(a, q8, rb, tiles, tb, st, pf, lines);
+        if constexpr (T >= 4) pass.template operator()<4>();
         break;
     }
   }
@@ -242,29 +270,23 @@ void decode_pv(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, flo
 
 // Rows [i0, i0 + M) of the block: scores over the keys any of them sees, the online-softmax
 // update per row (keys outside a row's range get weight 0; a row that sees none is unchanged),
-// then one pass over the values. With `prefetch`, the next block's lines go out on the way. KT:
-// the keys are Q8_0 tiles (scored against the quantized queries), else rows of kv_src.
-template <class V, int M, kv_src S, bool KT>
-void decode_rows(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, int64_t i0,
-                 bool prefetch) {
+// then one pass over the values. With `prefetch`, the next block's lines go out on the way.
+template <class V, int M, kv_src S, kv_src KS>
+void decode_rows(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, key_tiles<KS> keys,
+                 int64_t i0, bool prefetch) {
   int64_t klo = a.nk, khi = 0;
   for (int r = 0; r < M; ++r)
     if (a.hi[i0 + r] > a.lo[i0 + r])
       klo = std::min<int64_t>(klo, a.lo[i0 + r]), khi = std::max<int64_t>(khi, a.hi[i0 + r]);
   next_lines<V> pf;
-  if (prefetch) pf.start(a.kv, a.k_next, a.nk_next, a.d);
+  if (prefetch) pf.start_keys(a.kv, a.k_next, a.nk_next, a.ldk);
   if (khi <= klo) {
-    if (prefetch) pf.rest(), pf.start(a.kv, a.v_next, a.nk_next, a.dv), pf.rest();
+    if (prefetch) pf.rest(), pf.start_rows(a.kv, a.v_next, a.nk_next, a.dv), pf.rest();
     return;
   }
   alignas(64) float s[M * 64];
   float corr[M];
-  if constexpr (KT) {
-    const int64_t rb = uma::kernels::attn_q8_row_bytes(a.d);
-    tile_scores<V, M>(a, static_cast<const uint8_t*>(a.q8) + i0 * rb, rb, klo, khi, s, pf);
-  } else {
-    decode_scores<V, M>(a, kv_src, a.q + i0 * a.ldq, klo, khi, s, pf);
-  }
+  tile_scores<V, M>(a, keys, i0, klo, khi, s, pf);
   pf.rest();
   for (int r = 0; r < M; ++r) {
     const int64_t i = i0 + r, lo = a.lo[i], hi = a.hi[i];
@@ -287,7 +309,7 @@ void decode_rows(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, i
   // M x wide accumulators <= 16 registers; a Q8_0 pass covers whole blocks (kv_rows::load wants
   // e0 a multiple of 32: with 4-float registers that takes 8 even for M > 2).
   constexpr int wide = std::max<int>(M <= 2 ? 8 : 4, kv_rows<V, S>::vecs);
-  if (prefetch) pf.start(a.kv, a.v_next, a.nk_next, a.dv);
+  if (prefetch) pf.start_rows(a.kv, a.v_next, a.nk_next, a.dv);
   int64_t e0 = 0;
   for (; e0 + wide * V::w <= a.dv; e0 += wide * V::w)
     decode_pv<V, M, wide>(a, kv_src, o, corr, s, klo, khi, e0, pf);
@@ -297,74 +319,95 @@ void decode_rows(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, i
   pf.rest();
 }
 
-// The query rows in groups of up to 4 against one K/V source (see the top of this file).
-template <class V, kv_src S, bool KT>
-void attn_groups(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, bool spread) {
+// The query rows in groups of up to 4 against one key and value source (see the top of this
+// file).
+template <class V, kv_src S, kv_src KS>
+void attn_groups(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, key_tiles<KS> keys,
+                 bool spread) {
   for (int64_t i0 = 0; i0 < a.m; i0 += 4) {
     const bool pf = spread && i0 == 0;
     switch (std::min<int64_t>(4, a.m - i0)) {
       case 1:
-        decode_rows<V, 1, S, KT>(a, kv_src, i0, pf);
+        decode_rows<V, 1>(a, kv_src, keys, i0, pf);
         break;
       case 2:
-        decode_rows<V, 2, S, KT>(a, kv_src, i0, pf);
+        decode_rows<V, 2>(a, kv_src, keys, i0, pf);
         break;
       case 3:
-        decode_rows<V, 3, S, KT>(a, kv_src, i0, pf);
+        decode_rows<V, 3>(a, kv_src, keys, i0, pf);
         break;
       default:
-        decode_rows<V, 4, S, KT>(a, kv_src, i0, pf);
+        decode_rows<V, 4>(a, kv_src, keys, i0, pf);
         break;
     }
   }
 }
 
-// The block's keys [0, khi) widened into the scratch from source `src` (K rows, then V rows,
-// unpadded; the V rows only where the keys are tiles, KT), the next block's lines requested on the
-// way when they go out spread.
-template <class V, kv_src S, bool KT>
-kv_rows<V, kv_src::wide> widen_block(const uma::kernels::attn_block_args& a, kv_rows<V, S> src,
-                                     int64_t khi, bool spread) {
+// Rounds n up to whole key tiles.
+constexpr int64_t whole_tiles(int64_t n) {
+  return (n + uma::kernels::kv_key_tile - 1) / uma::kernels::kv_key_tile *
+         uma::kernels::kv_key_tile;
+}
+
+// The block widened into the scratch: the F16 key tiles that hold keys [0, khi) as f32 tiles of
+// d values (Q8_0 keys stay as they are), then value rows [0, khi), unpadded. The next block's lines
+// are requested on the way when they go out spread.
+template <class V, kv_src S, kv_src KS>
+void attn_widened(const uma::kernels::attn_block_args& a, kv_rows<V, S> src, key_tiles<KS> keys,
+                  int64_t khi, bool spread) {
   float* kf = a.scratch;
-  float* vf = a.scratch + a.nk * a.d;
+  float* vf = a.scratch + whole_tiles(a.nk) * a.d;
   next_lines<V> pk, pv;
-  if (spread) pk.start(a.kv, a.k_next, a.nk_next, a.d), pv.start(a.kv, a.v_next, a.nk_next, a.dv);
+  if (spread) {
+    pk.start_keys(a.kv, a.k_next, a.nk_next, a.ldk);
+    pv.start_rows(a.kv, a.v_next, a.nk_next, a.dv);
+  }
   const int k_lines = static_cast<int>(std::max<int64_t>(1, a.d / 32));
   const int v_lines = static_cast<int>(std::max<int64_t>(1, a.dv / 32));
+  if constexpr (KS == kv_src::half) {
+    constexpr int64_t n = uma::kernels::kv_key_tile;
+    for (int64_t t = 0; t < whole_tiles(khi) / n; ++t) {
+      pk.step(k_lines * static_cast<int>(n));
+      const uint16_t* from = keys.p + t * keys.stride;
+      for (int64_t e = 0; e < a.d * n; e += V::w)
+        V::store(kf + t * n * a.d + e, V::loadh(from + e));
+    }
+  }
   for (int64_t j = 0; j < khi; ++j) {
-    pk.step(k_lines), pv.step(v_lines);
-    if constexpr (!KT)
-      for (int64_t e0 = 0; e0 < a.d; e0 += src.chunk)
-        for (int c = 0; c < src.vecs; ++c)
-          V::store(kf + j * a.d + e0 + c * V::w, src.key(j, e0, c));
+    pv.step(v_lines);
+    if constexpr (KS == kv_src::q8) pk.step(k_lines);
     for (int64_t e0 = 0; e0 < a.dv; e0 += src.chunk)
       for (int c = 0; c < src.vecs; ++c)
         V::store(vf + j * a.dv + e0 + c * V::w, src.value(j, e0, c));
   }
   pk.rest(), pv.rest();
-  return {kf, vf, a.d, a.dv};
+  const kv_rows<V, kv_src::wide> vals{vf, a.dv};
+  if constexpr (KS == kv_src::q8)
+    attn_groups<V>(a, vals, keys, false);
+  else
+    attn_groups<V>(a, vals, key_tiles<kv_src::wide>{kf, uma::kernels::kv_key_tile * a.d}, false);
 }
 
-// The query rows against the block's rows as source `src` reads them, or, for more than 8 rows,
-// against their f32 copy.
-template <class V, kv_src S, bool KT>
-void attn_source(const uma::kernels::attn_block_args& a, kv_rows<V, S> src, int64_t khi,
-                 bool spread) {
+// The query rows against the block as source `src` and `keys` read it, or, for more than 8 rows,
+// against its f32 copy.
+template <class V, kv_src S, kv_src KS>
+void attn_source(const uma::kernels::attn_block_args& a, kv_rows<V, S> src, key_tiles<KS> keys,
+                 int64_t khi, bool spread) {
   if (a.m > 8 && a.scratch != nullptr && khi > 0) {
-    attn_groups<V, kv_src::wide, KT>(a, widen_block<V, S, KT>(a, src, khi, spread), false);
+    attn_widened<V>(a, src, keys, khi, spread);
     return;
   }
-  attn_groups<V, S, KT>(a, src, spread);
+  attn_groups<V>(a, src, keys, spread);
 }
 
 // Flash-attention block (see ops.h): the query rows in groups of up to 4, each group against
-// the block's keys, K/V widened to f32 in registers or, for more than 8 rows, once into the
-// scratch (16 floats per instruction where d and dv allow, else 8). Measured (bench_attention,
-// one thread): prefill with 32 rows a call 113 -> 131-136 GFLOPS with the scratch copy; decode
-// with 7 rows 29 -> 17 GB/s with it, hence the 8. A row's sums run in the same order whatever rows
-// share its group (keys outside a row's range add exact zeros), so prefill and token-by-token
-// decode agree to the bit. Shapes the vector code does not cover (d or dv not a multiple of 8,
-// blocks of more than 64 keys) go to the scalar reference.
+// the block's keys and values, F16 widened to f32 in registers or, for more than 8 rows, once
+// into the scratch (16 floats per instruction where d and dv allow, else 8). Measured
+// (bench_attention, one thread): prefill with 32 rows a call 113 -> 131-136 GFLOPS with the
+// scratch copy; decode with 7 rows 29 -> 17 GB/s with it, hence the 8. A row's sums run in the
+// same order whatever rows share its group (keys outside a row's range add exact zeros), so
+// prefill and token-by-token decode agree to the bit. Shapes the vector code does not cover (d or
+// dv not a multiple of 8, blocks of more than 64 keys) go to the scalar reference.
 template <class V>
 void attn_rows(const uma::kernels::attn_block_args& a) {
   prefetch_next_block<V>(a);
@@ -381,13 +424,14 @@ void attn_rows(const uma::kernels::attn_block_args& a) {
       b.q8 = own.data();
     }
     const int64_t rv = uma::kernels::kv_row_bytes(a.kv, a.ldv);
-    attn_source<V, kv_src::q8, true>(
-        b, kv_rows<V, kv_src::q8>{nullptr, static_cast<const uint8_t*>(a.v), 0, rv}, khi, spread);
+    attn_source<V>(b, kv_rows<V, kv_src::q8>{static_cast<const uint8_t*>(a.v), rv},
+                   key_tiles<kv_src::q8>{static_cast<const uint8_t*>(a.k),
+                                         uma::kernels::kv_tile_bytes(a.kv, a.ldk)},
+                   khi, spread);
     return;
   }
-  attn_source<V, kv_src::half, false>(
-      a,
-      kv_rows<V, kv_src::half>{static_cast<const uint16_t*>(a.k), static_cast<const uint16_t*>(a.v),
-                               a.ldk, a.ldv},
+  attn_source<V>(
+      a, kv_rows<V, kv_src::half>{static_cast<const uint16_t*>(a.v), a.ldv},
+      key_tiles<kv_src::half>{static_cast<const uint16_t*>(a.k), uma::kernels::kv_key_tile * a.ldk},
       khi, spread);
 }

@@ -1,6 +1,7 @@
 // Dispatch of the ops in ops.h to the best backend for this CPU (see ops_backend.h).
 #include "kernels/ops.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -181,7 +182,13 @@ constexpr int64_t q8_tile_group = kv_key_tile * 34;
 void f32_to_kv_key(kv_format f, const float* x, int64_t n, void* tile, int64_t ld, int64_t slot) {
   auto* t = static_cast<uint8_t*>(tile);
   if (f == kv_format::f16) {
-    f32_to_kv_row(f, x, t + slot * kv_row_bytes(f, ld), n);
+    uint16_t h[64];
+    for (int64_t e0 = 0; e0 < n; e0 += 64) {
+      const int64_t len = std::min<int64_t>(64, n - e0);
+      f32_to_kv_row(f, x + e0, h, len);
+      for (int64_t e = 0; e < len; ++e)
+        std::memcpy(t + ((e0 + e) * kv_key_tile + slot) * 2, &h[e], 2);
+    }
     return;
   }
   for (int64_t g = 0; g < n / 32; ++g) {
@@ -197,7 +204,11 @@ void f32_to_kv_key(kv_format f, const float* x, int64_t n, void* tile, int64_t l
 void kv_key_to_f32(kv_format f, const void* tile, int64_t ld, int64_t slot, float* y, int64_t n) {
   const auto* t = static_cast<const uint8_t*>(tile);
   if (f == kv_format::f16) {
-    kv_row_to_f32(f, t + slot * kv_row_bytes(f, ld), y, n);
+    for (int64_t e = 0; e < n; ++e) {
+      uint16_t h;
+      std::memcpy(&h, t + (e * kv_key_tile + slot) * 2, 2);
+      y[e] = f16_to_f32(h);
+    }
     return;
   }
   for (int64_t g = 0; g < n / 32; ++g) {

@@ -76,7 +76,7 @@ void kv_row_to_f32(kv_format f, const void* src, float* y, int64_t n);
 
 // Keys are stored in tiles of kv_key_tile keys, kv_tile_bytes(f, ld) each (the same bytes as
 // that many rows of ld values):
-// - F16: the keys' rows one after the other, ld values apart (a tile is just 16 rows).
+// - F16: transposed, 16 keys a vector lane each: value e of key j at halves e * 16 + j.
 // - Q8_0: transposed for integer dot products, 16 keys a vector lane each. For each group g of 32
 //   values (ld / 32 groups, 544 bytes each, one after the other): the 16 keys' F16 scales d
 //   (32 bytes), then 8 runs of 64 bytes, run r holding values 4r .. 4r + 3 of the group for key
@@ -127,7 +127,7 @@ struct attn_block_args {
   float* row_sum = nullptr;          // m running sums of exp(score - max)
   float* o = nullptr;                // m rows of dv floats (unnormalised), stride ldo
   int64_t ldo = 0;
-  float* scratch = nullptr;  // nk * (d + dv) floats of work space
+  float* scratch = nullptr;  // nk rounded up to whole tiles x (d + dv) floats of work space
   // For a Q8_0 cache: the m query rows quantized (attn_quantize_queries of q); null: quantized
   // here on every call (slower).
   const void* q8 = nullptr;

@@ -343,13 +343,10 @@ void attention_block(forward_state& st, int64_t il) {
       const auto i = static_cast<size_t>(t);
       const int seq = st.b.seq_ids[i];
       const int64_t pos = st.b.positions[i];
-      // A key's slot: an F16 row, or in a Q8_0 tile 2 + 32 bytes of each group's 544 (the tile's
-      // lines requested with its first key or the run's).
+      // A key's slot is a column of its tile, a few bytes in every line of it: the tile's lines
+      // requested with its first key or the run's.
       const kv_cache::key_slot ks = st.cache.k_at(il, seq, pos, kvh);
-      if (st.cache.format() == kernels::kv_format::f16)
-        prefetch_range(ks.tile + ks.slot * st.cache.k_row_bytes(),
-                       static_cast<size_t>(st.cache.k_row_bytes()));
-      else if (ks.slot == 0 || t == run.t0)
+      if (ks.slot == 0 || t == run.t0)
         prefetch_range(ks.tile, static_cast<size_t>(st.cache.k_tile_bytes()));
       prefetch_range(st.cache.v_at(il, seq, pos, kvh), static_cast<size_t>(st.cache.v_row_bytes()));
     }

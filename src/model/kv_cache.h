@@ -2,8 +2,9 @@
 // positions come from one pool and each sequence owns a block table (DESIGN.md "KV cache").
 // Attention reads K/V only through the block table, so a shared multi-sequence pool with prefix
 // reuse slots in without touching it. The storage is head-major within chunks of consecutive
-// blocks: chunk by chunk, for each layer and KV head, the chunk's blocks of tokens_per_block rows
-// of head_dim values (a row is kernels::kv_row_bytes: 256 bytes at 128 in F16, 136 in Q8_0).
+// blocks: chunk by chunk, for each layer and KV head, the chunk's blocks of tokens_per_block
+// positions of head_dim values (a row is kernels::kv_row_bytes: 256 bytes at 128 in F16, 136 in
+// Q8_0; keys are stored transposed in tiles of 16 of as many bytes, kernels::kv_key_tile).
 // Attention (one task per KV head) so reads one contiguous run per chunk instead of a 256-byte
 // piece of every token's row (docs/performance.md, decode attention). The chunks grow with the
 // block ids: 16 blocks (256 positions), 16, 32, then 64 at a time (chunk_of), because a head's
@@ -95,8 +96,8 @@ class kv_cache {
   const std::vector<int32_t>& block_table(int seq) const { return seqs_[seq].blocks; }
 
   // KV head `h` of block `b` of `layer`: tokens_per_block keys of k_head_dim values in format(),
-  // in tiles of kernels::kv_key_tile keys (kernels::kv_tile_bytes; for F16 simply rows), and as
-  // many rows of v_head_dim values, v_row_bytes each, one after the other.
+  // in tiles of kernels::kv_key_tile keys (kernels::kv_tile_bytes), and as many rows of
+  // v_head_dim values, v_row_bytes each, one after the other.
   uint8_t* k_head(int64_t layer, int32_t b, int64_t h) {
     return k_data() + head_rows(layer, b, h) * k_row_bytes();
   }

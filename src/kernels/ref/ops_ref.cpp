@@ -129,11 +129,10 @@ float score(const attn_block_args& a, const uint8_t* q8, int64_t i, int64_t j) {
   const int64_t slot = j % kv_key_tile;
   if (a.kv == kv_format::f16) {
     const float* q = a.q + i * a.ldq;
-    const auto* row = tile + slot * kv_row_bytes(a.kv, a.ldk);
     float acc = 0.f;
     for (int64_t e = 0; e < a.d; ++e) {
       uint16_t h;
-      std::memcpy(&h, row + e * 2, 2);
+      std::memcpy(&h, tile + (e * kv_key_tile + slot) * 2, 2);
       acc += q[e] * f16_to_f32(h);
     }
     return acc;

@@ -239,7 +239,9 @@ struct vec8 {
   static void store(float* p, t v) { _mm256_storeu_ps(p, v); }
   static t fma(t a, t b, t c) { return _mm256_fmadd_ps(a, b, c); }
   static t mul(t a, t b) { return _mm256_mul_ps(a, b); }
-  static float sum(t v) { return hsum8(v); }
+  static t add(t a, t b) { return _mm256_add_ps(a, b); }
+  // F16 key tiles: one FMA chain per score and 8 keys (2 vectors a tile).
+  static constexpr int fparts = 1, ftile_regs = 8;
   // e^x of one float (no libm call in the middle of the vector code; exp8 clamps, so e^-inf reads
   // ~1e-38, which only ever multiplies zeros: a fresh row's o and row_sum).
   static float exp1(float x) { return _mm256_cvtss_f32(exp8(_mm256_set1_ps(x))); }
@@ -365,7 +367,10 @@ struct vec16 : vec8 {  // exp1, max_of and prefetch as vec8's
   static void store(float* p, t v) { _mm512_storeu_ps(p, v); }
   static t fma(t a, t b, t c) { return _mm512_fmadd_ps(a, b, c); }
   static t mul(t a, t b) { return _mm512_mul_ps(a, b); }
-  static float sum(t v) { return _mm512_reduce_add_ps(v); }
+  static t add(t a, t b) { return _mm512_add_ps(a, b); }
+  // F16 key tiles: two FMA chains per score (even and odd values), so that one query row against
+  // one tile still keeps 8 chains in flight.
+  static constexpr int fparts = 2, ftile_regs = 16;
   // Q8_0 key tiles: 16 keys a vector, `vpdpbusd` (unsigned key bytes x the query's signed ones).
   using ti = __m512i;
   using kq = __m512i;
@@ -376,19 +381,6 @@ struct vec16 : vec8 {  // exp1, max_of and prefetch as vec8's
   }
   static ti istart(int32_t bias) { return _mm512_set1_epi32(-bias); }
   static t icvt(ti x) { return _mm512_cvtepi32_ps(x); }
-  // sum() of 4 vectors at once, out[u] = sum(v[u]) to the bit: the same pairs added in the same
-  // tree (256-bit halves, 128-bit halves, then within the 128 bits), with 4 vectors per step.
-  static void sum4(const t v[4], float* out) {
-    const t ab = _mm512_add_ps(_mm512_shuffle_f32x4(v[0], v[1], _MM_SHUFFLE(1, 0, 1, 0)),
-                               _mm512_shuffle_f32x4(v[0], v[1], _MM_SHUFFLE(3, 2, 3, 2)));
-    const t cd = _mm512_add_ps(_mm512_shuffle_f32x4(v[2], v[3], _MM_SHUFFLE(1, 0, 1, 0)),
-                               _mm512_shuffle_f32x4(v[2], v[3], _MM_SHUFFLE(3, 2, 3, 2)));
-    t x = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, _MM_SHUFFLE(2, 0, 2, 0)),
-                        _mm512_shuffle_f32x4(ab, cd, _MM_SHUFFLE(3, 1, 3, 1)));
-    x = _mm512_add_ps(x, _mm512_permute_ps(x, _MM_SHUFFLE(1, 0, 3, 2)));
-    x = _mm512_add_ps(x, _mm512_permute_ps(x, _MM_SHUFFLE(2, 3, 0, 1)));
-    _mm_storeu_ps(out, _mm512_castps512_ps128(_mm512_maskz_compress_ps(0x1111, x)));
-  }
 };
 using vec_decode = vec16;
 #else

@@ -256,8 +256,9 @@ std::vector<uint8_t> random_kv(std::mt19937& rng, kv_format f, int64_t n_rows, i
 }
 
 // Rows of keys (random_kv's, ld values each) laid out as key tiles (ops.h), written here from the
-// rows' bytes independently of the kernels: F16 the rows themselves, Q8_0 per group of 32 the 16
-// keys' scales, then for run r (values 4r .. 4r + 3) key j's four bytes at 4j, each q + 128.
+// rows' bytes independently of the kernels: F16 value e of key j at halves e * 16 + j, Q8_0 per
+// group of 32 the 16 keys' scales, then for run r (values 4r .. 4r + 3) key j's four bytes at 4j,
+// each q + 128.
 // Whole tiles: missing keys of the last are zero bytes.
 std::vector<uint8_t> key_tiles(kv_format f, const std::vector<uint8_t>& rows, int64_t n_keys,
                                int64_t ld) {
@@ -265,7 +266,11 @@ std::vector<uint8_t> key_tiles(kv_format f, const std::vector<uint8_t>& rows, in
   std::vector<uint8_t> out(static_cast<size_t>(tiles * tb), 0);
   const int64_t row = kv_row_bytes(f, ld);
   if (f == kv_format::f16) {
-    std::copy(rows.begin(), rows.begin() + n_keys * row, out.begin());
+    for (int64_t j = 0; j < n_keys; ++j)
+      for (int64_t e = 0; e < ld; ++e)
+        for (int b = 0; b < 2; ++b)
+          out[j / kv_key_tile * tb + (e * kv_key_tile + j % kv_key_tile) * 2 + b] =
+              rows[j * row + e * 2 + b];
     return out;
   }
   for (int64_t j = 0; j < n_keys; ++j) {
