@@ -1,8 +1,8 @@
 // Flash-attention blocks over F16 or Q8_0 K/V for any SIMD width (kernels::attn_block, ops.h): the
 // query rows in groups of up to 4, each group against the block's keys, each key tile and value
 // row read once per group. Keys come in tiles of 16 (ops.h), so a vector holds one value of w
-// keys and a score needs no horizontal sum: F16 keys by FMA chains over the values (value e to
-// chain e % V::fparts, the chains added at the end), Q8_0 keys by exact integer dot products
+// keys and a score needs no horizontal sum: F16 keys by one FMA chain over the values in order,
+// Q8_0 keys by exact integer dot products
 // against the query rounded to Q8_0, scaled and added group by group. With up to 8 rows (decode:
 // one token's GQA group) the F16 keys and the values are widened to f32 in registers as they are
 // read; with more (prefill) the block is widened once into the scratch and every group reads the
@@ -14,17 +14,16 @@
 // type(s) V with: t, w (floats per register), zero(), set1(x), load(const float*),
 // loadh(const uint16_t*) (w F16 values widened), loadq8(const uint8_t* block, int64_t i) (values
 // i .. i + w of a Q8_0 block, q * d; i + w <= 32), store(float*, t), fma(a, b, c) (a * b + c),
-// mul(a, b), add(a, b), exp1(x), exp_sum(p, n, mx) (p[i] = e^(p[i] - mx)
-// for i < n, returns their sum), max_of(p, n, mx) (max of mx and p[0..n)), prefetch(const char*),
-// fparts (FMA chains per score over the values: a constant of the backend, so that every call
-// sums alike) and ftile_regs (float accumulators a tile pass may keep); for the Q8_0 key tiles
+// mul(a, b), exp1(x), exp_sum(p, n, mx) (p[i] = e^(p[i] - mx) for i < n, returns their sum),
+// max_of(p, n, mx) (max of mx and p[0..n)), prefetch(const char*), ftile_regs (float
+// accumulators a tile pass may keep); for the Q8_0 key tiles
 // an int32 vector ti and key-bytes type kq with keys4(const uint8_t* p) (4 x w bytes: 4 values
 // of each of w keys), dot4(ti acc, kq k, int32_t q4) (acc + per lane sum_t key byte t * int8
 // byte t of q4, the key bytes unsigned), istart(int32_t bias) (a group's start: after the
 // group's dot4 it holds sum (key byte - 128) * q, bias = 128 x the group's query sum), icvt(ti)
 // (to floats) and tile_regs (int32 accumulators a tile pass may keep). Needs <algorithm>,
-// <cstring>, <type_traits>, <vector> and kernels/ops.h. Shapes: d and dv multiples of V::w and of
-// fparts, 16 a multiple of V::w, nk <= 64; for Q8_0 d and dv multiples of 32.
+// <cstring>, <type_traits>, <vector> and kernels/ops.h. Shapes: d and dv multiples of V::w, 16 a
+// multiple of V::w, nk <= 64; for Q8_0 d and dv multiples of 32.
 #pragma once
 
 // The next block's K and V lines, requested while this block is computed: a block is too short
@@ -113,45 +112,35 @@ struct kv_rows {
 };
 
 // NT tiles of F16 or f32 keys (E; value e of tile key k at e * 16 + k) against query rows
-// [0, M) (q, stride ldq): s[r * 64 + u * 16 + key] for tile u. Each (row, w keys) sums over the
-// values in V::fparts FMA chains (value e to chain e % fparts) added in order at the end: the
-// same sum whatever tiles and rows share the pass. The next block's K lines go out every 8
-// values.
+// [0, M) (q, stride ldq): s[r * 64 + u * 16 + key] for tile u. Each (row, w keys) is one FMA
+// chain over the values in order: the same sum whatever tiles and rows share the pass (M x NT x
+// 16 / w chains hide the FMA latency). The next block's K lines go out every 8 values.
 template <class V, int M, int NT, class E>
 void tile_fpass(const uma::kernels::attn_block_args& a, const float* q, const E* tiles,
                 int64_t stride, float* s, next_lines<V>& pf, int lines) {
   constexpr int C = static_cast<int>(uma::kernels::kv_key_tile / V::w);  // vectors a tile
-  constexpr int P = V::fparts;
-  typename V::t acc[M][NT][C][P];
+  typename V::t acc[M][NT][C];
   for (int r = 0; r < M; ++r)
     for (int u = 0; u < NT; ++u)
-      for (int c = 0; c < C; ++c)
-        for (int p = 0; p < P; ++p) acc[r][u][c][p] = V::zero();
-  for (int64_t e0 = 0; e0 < a.d; e0 += P) {
-    if (e0 % 8 == 0) pf.step(lines);
-    for (int p = 0; p < P; ++p) {
-      const int64_t e = e0 + p;
-      for (int u = 0; u < NT; ++u) {
-        for (int c = 0; c < C; ++c) {
-          const E* src = tiles + u * stride + e * uma::kernels::kv_key_tile + c * V::w;
-          typename V::t k;
-          if constexpr (std::is_same_v<E, float>)
-            k = V::load(src);
-          else
-            k = V::loadh(src);
-          for (int r = 0; r < M; ++r)
-            acc[r][u][c][p] = V::fma(V::set1(q[r * a.ldq + e]), k, acc[r][u][c][p]);
-        }
+      for (int c = 0; c < C; ++c) acc[r][u][c] = V::zero();
+  for (int64_t e = 0; e < a.d; ++e) {
+    if (e % 8 == 0) pf.step(lines);
+    for (int u = 0; u < NT; ++u) {
+      for (int c = 0; c < C; ++c) {
+        const E* src = tiles + u * stride + e * uma::kernels::kv_key_tile + c * V::w;
+        typename V::t k;
+        if constexpr (std::is_same_v<E, float>)
+          k = V::load(src);
+        else
+          k = V::loadh(src);
+        for (int r = 0; r < M; ++r)
+          acc[r][u][c] = V::fma(V::set1(q[r * a.ldq + e]), k, acc[r][u][c]);
       }
     }
   }
   for (int r = 0; r < M; ++r)
     for (int u = 0; u < NT; ++u)
-      for (int c = 0; c < C; ++c) {
-        typename V::t sum = acc[r][u][c][0];
-        for (int p = 1; p < P; ++p) sum = V::add(sum, acc[r][u][c][p]);
-        V::store(s + r * 64 + u * 16 + c * V::w, sum);
-      }
+      for (int c = 0; c < C; ++c) V::store(s + r * 64 + u * 16 + c * V::w, acc[r][u][c]);
 }
 
 // NT tiles of Q8_0 keys (at `tiles`, stride bytes apart) against query rows [0, M) quantized (q8,
@@ -209,7 +198,7 @@ void tile_scores(const uma::kernels::attn_block_args& a, key_tiles<KS> keys, int
                  int64_t j1, float* s, next_lines<V>& pf) {
   constexpr int C = static_cast<int>(uma::kernels::kv_key_tile / V::w);
   constexpr int T = KS == kv_src::q8 ? std::clamp(V::tile_regs / (M * C), 1, 4)
-                                     : std::clamp(V::ftile_regs / (M * C * V::fparts), 1, 4);
+                                     : std::clamp(V::ftile_regs / (M * C), 1, 4);
   const int64_t t1 = (j1 + 15) / 16;
   // Next-block K lines per step: a pass's worth of tiles over its steps (groups, or 8 values).
   const int64_t pass_bytes = T * uma::kernels::kv_tile_bytes(a.kv, a.ldk);
