@@ -73,7 +73,7 @@ void bm_decode_attention(benchmark::State& st, backend_id id, kv_format f) {
         for (int64_t h = 0; h < n_head_kv; ++h) {
           for (auto& e : x) e = nd(rng);
           const model::kv_cache::key_slot ks = cache.k_at(il, 0, pos, h);
-          f32_to_kv_key(f, x.data(), d, ks.tile, d, ks.slot);
+          f32_to_kv_key(f, x.data(), d, ks.tile, ks.slot);
           for (auto& e : x) e = nd(rng);
           f32_to_kv_row(f, x.data(), cache.v_at(il, 0, pos, h), d);
         }
@@ -158,7 +158,7 @@ void bm_prefill_attention(benchmark::State& st, backend_id id, kv_format f) {
     std::vector<float> x(static_cast<size_t>(d));
     for (int64_t j = 0; j < ctx; ++j) {
       for (auto& e : x) e = nd(rng);
-      f32_to_kv_key(f, x.data(), d, k.data() + j / kv_key_tile * kv_tile_bytes(f, d), d,
+      f32_to_kv_key(f, x.data(), d, k.data() + j / kv_key_tile * kv_tile_bytes(f, d),
                     j % kv_key_tile);
       for (auto& e : x) e = nd(rng);
       f32_to_kv_row(f, x.data(), v.data() + j * row, d);

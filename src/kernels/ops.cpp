@@ -179,7 +179,7 @@ namespace {
 constexpr int64_t q8_tile_group = kv_key_tile * 34;
 }  // namespace
 
-void f32_to_kv_key(kv_format f, const float* x, int64_t n, void* tile, int64_t ld, int64_t slot) {
+void f32_to_kv_key(kv_format f, const float* x, int64_t n, void* tile, int64_t slot) {
   auto* t = static_cast<uint8_t*>(tile);
   if (f == kv_format::f16) {
     uint16_t h[64];
@@ -201,7 +201,7 @@ void f32_to_kv_key(kv_format f, const float* x, int64_t n, void* tile, int64_t l
   }
 }
 
-void kv_key_to_f32(kv_format f, const void* tile, int64_t ld, int64_t slot, float* y, int64_t n) {
+void kv_key_to_f32(kv_format f, const void* tile, int64_t slot, float* y, int64_t n) {
   const auto* t = static_cast<const uint8_t*>(tile);
   if (f == kv_format::f16) {
     for (int64_t e = 0; e < n; ++e) {

@@ -90,10 +90,11 @@ constexpr int64_t kv_key_tile = 16;
 constexpr int64_t kv_tile_bytes(kv_format f, int64_t ld) {
   return kv_key_tile * kv_row_bytes(f, ld);
 }
-// Stores n floats as key `slot` (< kv_key_tile) of a tile of keys ld values wide (n <= ld; for
-// Q8_0 the same rounding as f32_to_kv_row), and reads it back.
-void f32_to_kv_key(kv_format f, const float* x, int64_t n, void* tile, int64_t ld, int64_t slot);
-void kv_key_to_f32(kv_format f, const void* tile, int64_t ld, int64_t slot, float* y, int64_t n);
+// Stores n floats as key `slot` (< kv_key_tile) of a tile (any width >= n: a key's place in its
+// tile does not depend on the width; for Q8_0 the same rounding as f32_to_kv_row), and reads it
+// back.
+void f32_to_kv_key(kv_format f, const float* x, int64_t n, void* tile, int64_t slot);
+void kv_key_to_f32(kv_format f, const void* tile, int64_t slot, float* y, int64_t n);
 
 // Query rows quantized for a Q8_0 cache's keys: per row of d values (a multiple of 32), d int8
 // (ggml's Q8_0 rounding of the row, as f32_to_kv_row), then per group of 32 its scale as a float

@@ -325,7 +325,7 @@ void attention_block(forward_state& st, int64_t il) {
     const int64_t pos = st.b.positions[i];
     const kernels::kv_format f = st.cache.format();
     const kv_cache::key_slot ks = st.cache.k_at(il, seq, pos, kvh);
-    kernels::f32_to_kv_key(f, k, hd, ks.tile, hd, ks.slot);
+    kernels::f32_to_kv_key(f, k, hd, ks.tile, ks.slot);
     kernels::f32_to_kv_row(f, buf.v.data() + t * vw + kvh * c.head_dim_v,
                            st.cache.v_at(il, seq, pos, kvh), c.head_dim_v);
   };

@@ -367,7 +367,7 @@ std::vector<uint8_t> kv_keys_of(kv_format f, const std::vector<float>& x, int64_
   const int64_t tiles = (n + kv_key_tile - 1) / kv_key_tile, tb = kv_tile_bytes(f, width);
   std::vector<uint8_t> out(static_cast<size_t>(tiles * tb), 0);
   for (int64_t j = 0; j < n; ++j)
-    f32_to_kv_key(f, x.data() + j * width, width, out.data() + j / kv_key_tile * tb, width,
+    f32_to_kv_key(f, x.data() + j * width, width, out.data() + j / kv_key_tile * tb,
                   j % kv_key_tile);
   return out;
 }

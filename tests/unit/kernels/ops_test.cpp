@@ -511,8 +511,8 @@ TEST(ops, kv_rows_store_and_load_both_formats) {
 }
 
 // f32_to_kv_key puts a key where the tile layout (key_tiles, written independently above) says,
-// with f32_to_kv_row's rounding, leaving the other slots alone, in tiles wider than the key; and
-// kv_key_to_f32 reads it back. attn_quantize_queries stores ggml's Q8_0 bytes of each query row,
+// with f32_to_kv_row's rounding, leaving the other slots alone (keys of 64 values plus zero padding
+// in tiles 96 wide among them); and kv_key_to_f32 reads the first n values back. attn_quantize_queries stores ggml's Q8_0 bytes of each query row,
 // each group's scale as a float and 128 x its sum.
 TEST(ops, kv_keys_in_tiles_and_quantized_queries) {
   std::mt19937 rng(23);
@@ -534,12 +534,12 @@ TEST(ops, kv_keys_in_tiles_and_quantized_queries) {
       std::shuffle(order.begin(), order.end(), rng);
       for (const int64_t j : order) {
         f32_to_kv_key(f, x.data() + j * ld, ld, got.data() + j / kv_key_tile * kv_tile_bytes(f, ld),
-                      ld, j % kv_key_tile);
+                      j % kv_key_tile);
       }
       ASSERT_EQ(got, want);
       std::vector<float> back(static_cast<size_t>(n)), row(static_cast<size_t>(ld));
       for (int64_t j = 0; j < keys; ++j) {
-        kv_key_to_f32(f, got.data() + j / kv_key_tile * kv_tile_bytes(f, ld), ld, j % kv_key_tile,
+        kv_key_to_f32(f, got.data() + j / kv_key_tile * kv_tile_bytes(f, ld), j % kv_key_tile,
                       back.data(), n);
         kv_row_to_f32(f, rows.data() + j * kv_row_bytes(f, ld), row.data(), ld);
         for (int64_t e = 0; e < n; ++e) ASSERT_EQ(back[e], row[e]) << j << " " << e;

@@ -144,7 +144,7 @@ TEST(kv_cache, rows_written_across_chunks_read_back) {
         for (int64_t pos = 0; pos < len[s]; ++pos)
           for (int64_t h = 0; h < heads; ++h) {
             const kv_cache::key_slot ks = c.k_at(l, s, pos, h);
-            kernels::f32_to_kv_key(fmt, key(l, s, pos, h).data(), d, ks.tile, d, ks.slot);
+            kernels::f32_to_kv_key(fmt, key(l, s, pos, h).data(), d, ks.tile, ks.slot);
             for (int64_t e = 0; e < row; ++e) c.v_at(l, s, pos, h)[e] = tag(l, s, pos, h, e, 1);
           }
     std::vector<float> got(static_cast<size_t>(d));
@@ -154,7 +154,7 @@ TEST(kv_cache, rows_written_across_chunks_read_back) {
           for (int64_t h = 0; h < heads; ++h) {
             const kv_cache::key_slot ks = c.k_at(l, s, pos, h);
             ASSERT_EQ(ks.slot, pos % kernels::kv_key_tile);
-            kernels::kv_key_to_f32(fmt, ks.tile, d, ks.slot, got.data(), d);
+            kernels::kv_key_to_f32(fmt, ks.tile, ks.slot, got.data(), d);
             ASSERT_EQ(got, key(l, s, pos, h)) << l << " " << s << " " << pos << " " << h;
             for (int64_t e = 0; e < row; ++e)
               ASSERT_EQ(c.v_at(l, s, pos, h)[e], tag(l, s, pos, h, e, 1));
