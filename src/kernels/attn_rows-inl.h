@@ -15,8 +15,8 @@
 // loadh(const uint16_t*) (w F16 values widened), loadq8(const uint8_t* block, int64_t i) (values
 // i .. i + w of a Q8_0 block, q * d; i + w <= 32), store(float*, t), fma(a, b, c) (a * b + c),
 // mul(a, b), exp1(x), exp_sum(p, n, mx) (p[i] = e^(p[i] - mx) for i < n, returns their sum),
-// max_of(p, n, mx) (max of mx and p[0..n)), prefetch(const char*), ftile_regs (float
-// accumulators a tile pass may keep); for the Q8_0 key tiles
+// max_of(p, n, mx) (max of mx and p[0..n)), prefetch(const char*), ftile_regs and pv_regs (float
+// accumulators a score pass and a value pass may keep); for the Q8_0 key tiles
 // an int32 vector ti and key-bytes type kq with keys4(const uint8_t* p) (4 x w bytes: 4 values
 // of each of w keys), dot4(ti acc, kq k, int32_t q4) (acc + per lane sum_t key byte t * int8
 // byte t of q4, the key bytes unsigned), istart(int32_t bias) (a group's start: after the
@@ -295,9 +295,10 @@ void decode_rows(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, k
     a.row_max[i] = mx;
   }
   float* o = a.o + i0 * a.ldo;
-  // M x wide accumulators <= 16 registers; a Q8_0 pass covers whole blocks (kv_rows::load wants
+  // M x wide accumulators <= V::pv_regs; a Q8_0 pass covers whole blocks (kv_rows::load wants
   // e0 a multiple of 32: with 4-float registers that takes 8 even for M > 2).
-  constexpr int wide = std::max<int>(M <= 2 ? 8 : 4, kv_rows<V, S>::vecs);
+  constexpr int pv = V::pv_regs / M;
+  constexpr int wide = std::max<int>(pv >= 8 ? 8 : pv >= 4 ? 4 : 2, kv_rows<V, S>::vecs);
   if (prefetch) pf.start_rows(a.kv, a.v_next, a.nk_next, a.dv);
   int64_t e0 = 0;
   for (; e0 + wide * V::w <= a.dv; e0 += wide * V::w)

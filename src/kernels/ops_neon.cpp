@@ -221,7 +221,7 @@ struct vec4 {
   static t fma(t a, t b, t c) { return vfmaq_f32(c, a, b); }
   static t mul(t a, t b) { return vmulq_f32(a, b); }
   // F16 key tiles: up to 16 score vectors a pass (4 vectors a tile).
-  static constexpr int ftile_regs = 16;
+  static constexpr int ftile_regs = 16, pv_regs = 16;
   // e^x of one float with exp4 (clamped: e^-inf reads ~1e-38, which only multiplies zeros).
   static float exp1(float x) { return vgetq_lane_f32(exp4(vdupq_n_f32(x)), 0); }
   static float exp_sum(float* p, int64_t n, float mx) {

@@ -239,8 +239,9 @@ struct vec8 {
   static void store(float* p, t v) { _mm256_storeu_ps(p, v); }
   static t fma(t a, t b, t c) { return _mm256_fmadd_ps(a, b, c); }
   static t mul(t a, t b) { return _mm256_mul_ps(a, b); }
-  // F16 key tiles: up to 8 score vectors a pass (2 vectors a tile).
-  static constexpr int ftile_regs = 8;
+  // F16 key tiles: up to 8 score vectors a pass (2 vectors a tile); value passes of up to 8
+  // accumulators (16 spilled two of them in prefill: 4 rows x 4 vectors).
+  static constexpr int ftile_regs = 8, pv_regs = 8;
   // e^x of one float (no libm call in the middle of the vector code; exp8 clamps, so e^-inf reads
   // ~1e-38, which only ever multiplies zeros: a fresh row's o and row_sum).
   static float exp1(float x) { return _mm256_cvtss_f32(exp8(_mm256_set1_ps(x))); }
@@ -368,7 +369,7 @@ struct vec16 : vec8 {  // exp1, max_of and prefetch as vec8's
   static t mul(t a, t b) { return _mm512_mul_ps(a, b); }
   // F16 key tiles: up to 16 score vectors a pass (two chains per score, even and odd values, so
   // that a pass of one row kept 8 in flight, read 5 % slower in prefill and 0-4 % in decode).
-  static constexpr int ftile_regs = 16;
+  static constexpr int ftile_regs = 16, pv_regs = 16;
   // Q8_0 key tiles: 16 keys a vector, `vpdpbusd` (unsigned key bytes x the query's signed ones).
   using ti = __m512i;
   using kq = __m512i;
