@@ -2,13 +2,13 @@
 // query rows in groups of up to 4, each group against the block's keys, each key tile and value
 // row read once per group. Keys come in tiles of 16 (ops.h), so a vector holds one value of w
 // keys and a score needs no horizontal sum: F16 keys by one FMA chain over the values in order,
-// Q8_0 keys by exact integer dot products
-// against the query rounded to Q8_0, scaled and added group by group. With up to 8 rows (decode:
-// one token's GQA group) the F16 keys and the values are widened to f32 in registers as they are
-// read; with more (prefill) the block is widened once into the scratch and every group reads the
-// f32 copy (the widening is exact, so the sums are the same; Q8_0 keys are never widened). A
-// row's sums run in the same order whatever rows share its group (keys outside a row's range add
-// exact zeros), so prefill and token-by-token decode agree to the bit.
+// Q8_0 keys by exact integer dot products against the query rounded to Q8_0, scaled and added
+// group by group. With up to 8 rows (decode: one token's GQA group) the F16 keys and the values
+// are widened to f32 in registers as they are read; with more (prefill) the block is widened once
+// into the scratch and every group reads the f32 copy (the widening is exact, so the sums are the
+// same; Q8_0 keys are never widened). A row's sums run in the same order whatever rows share its
+// group (keys outside a row's range add exact zeros), so prefill and token-by-token decode agree
+// to the bit.
 //
 // Included by a backend's ops file inside its anonymous namespace after it defines its vector
 // type(s) V with: t, w (floats per register), zero(), set1(x), load(const float*),
@@ -16,14 +16,14 @@
 // i .. i + w of a Q8_0 block, q * d; i + w <= 32), store(float*, t), fma(a, b, c) (a * b + c),
 // mul(a, b), exp1(x), exp_sum(p, n, mx) (p[i] = e^(p[i] - mx) for i < n, returns their sum),
 // max_of(p, n, mx) (max of mx and p[0..n)), prefetch(const char*), ftile_regs and pv_regs (float
-// accumulators a score pass and a value pass may keep); for the Q8_0 key tiles
-// an int32 vector ti and key-bytes type kq with keys4(const uint8_t* p) (4 x w bytes: 4 values
-// of each of w keys), dot4(ti acc, kq k, int32_t q4) (acc + per lane sum_t key byte t * int8
-// byte t of q4, the key bytes unsigned), istart(int32_t bias) (a group's start: after the
-// group's dot4 it holds sum (key byte - 128) * q, bias = 128 x the group's query sum), icvt(ti)
-// (to floats) and tile_regs (int32 accumulators a tile pass may keep). Needs <algorithm>,
-// <cstring>, <type_traits>, <vector> and kernels/ops.h. Shapes: d and dv multiples of V::w, 16 a
-// multiple of V::w, nk <= 64; for Q8_0 d and dv multiples of 32.
+// accumulators a score pass and a value pass may keep); for the Q8_0 key tiles an int32 vector
+// ti and key-bytes type kq with keys4(const uint8_t* p) (4 x w bytes: 4 values of each of w
+// keys), dot4(ti acc, kq k, int32_t q4) (acc + per lane sum_t key byte t * int8 byte t of q4, the
+// key bytes unsigned), istart(int32_t bias) (a group's start: after the group's dot4 it holds
+// sum (key byte - 128) * q, bias = 128 x the group's query sum), icvt(ti) (to floats) and
+// tile_regs (int32 accumulators a tile pass may keep). Needs <algorithm>, <cstring>,
+// <type_traits>, <vector> and kernels/ops.h. Shapes: d and dv multiples of V::w, 16 a multiple of
+// V::w, nk <= 64; for Q8_0 d and dv multiples of 32.
 #pragma once
 
 // The next block's K and V lines, requested while this block is computed: a block is too short

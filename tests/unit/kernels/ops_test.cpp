@@ -512,8 +512,9 @@ TEST(ops, kv_rows_store_and_load_both_formats) {
 
 // f32_to_kv_key puts a key where the tile layout (key_tiles, written independently above) says,
 // with f32_to_kv_row's rounding, leaving the other slots alone (keys of 64 values plus zero padding
-// in tiles 96 wide among them); and kv_key_to_f32 reads the first n values back. attn_quantize_queries stores ggml's Q8_0 bytes of each query row,
-// each group's scale as a float and 128 x its sum.
+// in tiles 96 wide among them); and kv_key_to_f32 reads the first n values back.
+// attn_quantize_queries stores ggml's Q8_0 bytes of each query row, each group's scale as a float
+// and 128 x its sum.
 TEST(ops, kv_keys_in_tiles_and_quantized_queries) {
   std::mt19937 rng(23);
   for (const kv_format f : {kv_format::f16, kv_format::q8_0}) {
