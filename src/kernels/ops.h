@@ -110,10 +110,11 @@ void attn_quantize_queries(const float* q, int64_t m, int64_t ldq, int64_t d, vo
 // online-softmax state. Row i sees keys [lo[i], hi[i]) of the block (causal and sliding-window
 // masks; an empty range leaves the row as it is). Queries are pre-scaled by the softmax scale (and
 // so quantized, for a Q8_0 cache). The state starts as row_max = -inf, row_sum = 0, o = 0; after
-// the last block the output is o / row_sum. Each K/V row is read (and widened, exactly: a Q8_0
-// value q * d is a float) once for all m rows, which is what makes prefill attention and
-// grouped-query decode cheap; Q8_0 keys are not widened (integer dot products). The most keys per
-// attn_block call that the vector versions take.
+// the last block the output is o / row_sum. Each key tile and value row is read (and widened
+// exactly to floats, a Q8_0 value q * d; Q8_0 keys are not widened: integer dot products) once
+// for a group of rows, which is what makes prefill attention and grouped-query decode cheap.
+//
+// The most keys per attn_block call that the vector versions take.
 constexpr int64_t attn_vector_keys = 64;
 struct attn_block_args {
   const float* q = nullptr;  // m rows of d floats, stride ldq

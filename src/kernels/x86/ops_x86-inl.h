@@ -286,7 +286,8 @@ struct vec8 {
   static void prefetch(const char* p) { _mm_prefetch(p, _MM_HINT_T0); }
   // Q8_0 key tiles: 8 keys a vector. Without VNNI the unsigned key bytes 0 / 2 and 1 / 3 of each
   // lane are split into 16-bit halves and `vpmaddwd` multiplies them with the query's bytes as
-  // 16-bit pairs (255 x 127 x 2 fits; `vpmaddubsw` would saturate).
+  // 16-bit pairs, summing in 32 bits (`vpmaddubsw` would saturate its 16-bit pair sums of up to
+  // 2 x 255 x 127).
   using ti = __m256i;
   struct kq {
     __m256i even, odd;
