@@ -259,11 +259,11 @@ std::vector<uint8_t> random_kv(std::mt19937& rng, kv_format f, int64_t n_rows, i
 // rows' bytes independently of the kernels: F16 value e of key j at halves e * 16 + j, Q8_0 per
 // group of 32 the 16 keys' scales, then for run r (values 4r .. 4r + 3) key j's four bytes at 4j,
 // each q + 128.
-// Whole tiles: missing keys of the last are zero bytes.
+// Whole tiles: missing keys of the last are `pad` bytes.
 std::vector<uint8_t> key_tiles(kv_format f, const std::vector<uint8_t>& rows, int64_t n_keys,
-                               int64_t ld) {
+                               int64_t ld, uint8_t pad = 0) {
   const int64_t tiles = (n_keys + kv_key_tile - 1) / kv_key_tile, tb = kv_tile_bytes(f, ld);
-  std::vector<uint8_t> out(static_cast<size_t>(tiles * tb), 0);
+  std::vector<uint8_t> out(static_cast<size_t>(tiles * tb), pad);
   const int64_t row = kv_row_bytes(f, ld);
   if (f == kv_format::f16) {
     for (int64_t j = 0; j < n_keys; ++j)
@@ -317,14 +317,14 @@ double kv_at(kv_format f, const std::vector<uint8_t>& rows, int64_t ld, int64_t 
 
 // All rows through fn over blocks of `block` keys (a multiple of the key tile), each call told the
 // next block's rows (the prefetch hints) as the model does; the keys given as rows and passed as
-// tiles; the normalised outputs.
+// tiles (the last one's missing keys `pad` bytes); the normalised outputs.
 std::vector<float> attend_blocks(void (*fn)(const attn_block_args&), const attn_case& c,
                                  kv_format f, const std::vector<float>& q,
                                  const std::vector<uint8_t>& k_rows, const std::vector<uint8_t>& v,
                                  int64_t ldk, int64_t ldv, int64_t block,
                                  const std::vector<int32_t>& first,
-                                 const std::vector<int32_t>& last) {
-  const std::vector<uint8_t> k = key_tiles(f, k_rows, c.n_keys, ldk);
+                                 const std::vector<int32_t>& last, uint8_t pad = 0) {
+  const std::vector<uint8_t> k = key_tiles(f, k_rows, c.n_keys, ldk, pad);
   std::vector<float> o(c.m * c.dv, 0.f), mx(c.m, -INFINITY), sum(c.m, 0.f);
   std::vector<float> scratch(block * (c.d + c.dv));
   std::vector<int32_t> lo(c.m), hi(c.m);
@@ -457,6 +457,34 @@ TEST(ops, attention_row_result_does_not_depend_on_its_neighbours) {
             ASSERT_EQ(alone[e], all[i * c.dv + e])
                 << b->name << " " << kv_format_name(f) << " m " << c.m << " d " << c.d << " row "
                 << i << " e " << e;
+        }
+      }
+    }
+  }
+}
+
+// A block's last tile may hold stale slots past its last key (a part-filled cache block): they are
+// scored with the rest but never reach a result. All-ones bytes there (NaN scales and values in
+// both formats) give the same bits as zeros, on every backend.
+TEST(ops, attention_ignores_the_slots_past_the_last_key) {
+  std::mt19937 rng(19);
+  for (const kv_format f : {kv_format::f16, kv_format::q8_0}) {
+    for (const attn_case& c :
+         {attn_case{2, 128, 128, 45}, attn_case{12, 64, 64, 37}, attn_case{1, 32, 64, 7}}) {
+      auto qf = test::random_floats(rng, c.m * c.d);
+      const auto k = random_kv(rng, f, c.n_keys, c.d, 2.f);
+      const auto v = random_kv(rng, f, c.n_keys, c.dv, 1.f);
+      std::vector<int32_t> first(c.m, 0), last(c.m);
+      for (int64_t i = 0; i < c.m; ++i)
+        last[i] = static_cast<int32_t>(c.n_keys - 1 - i % std::min<int64_t>(c.n_keys, 3));
+      for (const ops_backend* b : ops_backends()) {
+        const auto zeros =
+            attend_blocks(b->attn_block, c, f, qf, k, v, c.d, c.dv, 64, first, last, 0x00);
+        const auto ones =
+            attend_blocks(b->attn_block, c, f, qf, k, v, c.d, c.dv, 64, first, last, 0xff);
+        for (size_t i = 0; i < zeros.size(); ++i) {
+          ASSERT_TRUE(std::isfinite(ones[i])) << b->name << " " << kv_format_name(f) << " " << i;
+          ASSERT_EQ(ones[i], zeros[i]) << b->name << " " << kv_format_name(f) << " " << i;
         }
       }
     }
