@@ -223,18 +223,23 @@ void kv_key_to_f32(kv_format f, const void* tile, int64_t slot, float* y, int64_
 
 void attn_quantize_queries(const float* q, int64_t m, int64_t ldq, int64_t d, void* out) {
   const int64_t groups = d / 32;
+  constexpr int64_t chunk = 8;  // groups converted a call (a 256-value head in one)
+  block_q8_0 b[chunk];
   for (int64_t i = 0; i < m; ++i) {
     auto* row = static_cast<uint8_t*>(out) + i * attn_q8_row_bytes(d);
-    for (int64_t g = 0; g < groups; ++g) {
-      block_q8_0 b;
-      f32_to_kv_row(kv_format::q8_0, q + i * ldq + g * 32, &b, 32);
-      std::memcpy(row + g * 32, b.qs, 32);
-      int32_t sum = 0;
-      for (const int8_t v : b.qs) sum += v;
-      const float scale = f16_to_f32(b.d);
-      const int32_t bias = 128 * sum;
-      std::memcpy(row + d + g * 4, &scale, 4);
-      std::memcpy(row + d + groups * 4 + g * 4, &bias, 4);
+    for (int64_t g0 = 0; g0 < groups; g0 += chunk) {
+      const int64_t n = std::min(chunk, groups - g0);
+      f32_to_kv_row(kv_format::q8_0, q + i * ldq + g0 * 32, b, n * 32);
+      for (int64_t g = g0; g < g0 + n; ++g) {
+        const block_q8_0& blk = b[g - g0];
+        std::memcpy(row + g * 32, blk.qs, 32);
+        int32_t sum = 0;
+        for (const int8_t v : blk.qs) sum += v;
+        const float scale = f16_to_f32(blk.d);
+        const int32_t bias = 128 * sum;
+        std::memcpy(row + d + g * 4, &scale, 4);
+        std::memcpy(row + d + groups * 4 + g * 4, &bias, 4);
+      }
     }
   }
 }
