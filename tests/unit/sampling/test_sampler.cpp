@@ -1,9 +1,12 @@
 // Sampler chain against hand-computed distributions, seed determinism, parameter validation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
+#include <utility>
+#include <vector>
 
 #include "sampling/sampler.h"
 
@@ -138,6 +141,45 @@ TEST(Sampler, GreedyIsArgmaxAfterPenalties) {
   ASSERT_TRUE(s3.ok());
   s3->accept(0);
   EXPECT_EQ(s3->sample(k_logits.data()), 1);
+}
+
+// Over a large vocabulary with many tied logits and banned tokens, the chain selects its top-k
+// (or the greedy argmax) without sorting everything: the same candidates in the same order as
+// the plain definition, a stable sort of all ids by descending logit with banned ones dropped
+// (keeping one) before top-k, and greedy the first of that order.
+TEST(Sampler, TopKAndGreedyMatchAFullStableSort) {
+  const int64_t n = 20000;
+  std::vector<float> logits(static_cast<size_t>(n));
+  uint32_t x = 12345;
+  for (auto& l : logits) {  // a few hundred distinct values: many ties
+    x = x * 1664525u + 1013904223u;
+    l = static_cast<float>((x >> 16) % 300) / 10.f;
+  }
+  const float inf = std::numeric_limits<float>::infinity();
+  for (const int64_t top_k : {int64_t{1}, int64_t{7}, int64_t{40}, int64_t{1000}, n + 5}) {
+    for (const int banned : {0, 3, 19995, int(n)}) {
+      SCOPED_TRACE(testing::Message() << "top_k " << top_k << " banned " << banned);
+      params p = plain();
+      p.top_k = static_cast<int32_t>(top_k);
+      for (int i = 0; i < banned; ++i) p.logit_bias.emplace_back((i * 7919) % n, -inf);
+      std::vector<std::pair<float, int32_t>> want;
+      for (int64_t i = 0; i < n; ++i) want.emplace_back(logits[size_t(i)], int32_t(i));
+      for (const auto& [tok, b] : p.logit_bias) want[size_t(tok)].first += b;
+      std::stable_sort(want.begin(), want.end(),
+                       [](const auto& a, const auto& b) { return a.first > b.first; });
+      while (want.size() > 1 && std::isinf(want.back().first)) want.pop_back();
+      if (static_cast<size_t>(top_k) < want.size()) want.resize(static_cast<size_t>(top_k));
+      auto s = sampler::create(p, n);
+      ASSERT_TRUE(s.ok()) << s.message();
+      const auto got = s->distribution(logits.data());
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i].id, want[i].second) << i;
+      p.temperature = 0.f;
+      auto g = sampler::create(p, n);
+      ASSERT_TRUE(g.ok());
+      EXPECT_EQ(g->sample(logits.data()), want[0].second);
+    }
+  }
 }
 
 TEST(Sampler, DrawsFollowTheDistribution) {
