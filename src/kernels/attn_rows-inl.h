@@ -167,7 +167,7 @@ void tile_ipass(const uma::kernels::attn_block_args& a, const uint8_t* q8, int64
       for (int u = 0; u < NT; ++u)
         for (int c = 0; c < C; ++c) is[r][u][c] = V::istart(bias);
     }
-    const uint8_t* grp = tiles + g * uma::kernels::kv_key_tile * 34;
+    const uint8_t* grp = tiles + g * uma::kernels::kv_q8_tile_group;
     for (int run = 0; run < 8; ++run) {
       for (int u = 0; u < NT; ++u) {
         for (int c = 0; c < C; ++c) {

@@ -174,11 +174,6 @@ void kv_row_to_f32(kv_format f, const void* src, float* y, int64_t n) {
     dequantize_row_q8_0(src, y, n);  // ggml's q * d
 }
 
-namespace {
-// Bytes of a Q8_0 key tile's group of 32 values: 16 F16 scales, then 16 x 32 bytes.
-constexpr int64_t q8_tile_group = kv_key_tile * 34;
-}  // namespace
-
 void f32_to_kv_key(kv_format f, const float* x, int64_t n, void* tile, int64_t slot) {
   auto* t = static_cast<uint8_t*>(tile);
   if (f == kv_format::f16) {
@@ -194,10 +189,10 @@ void f32_to_kv_key(kv_format f, const float* x, int64_t n, void* tile, int64_t s
   for (int64_t g = 0; g < n / 32; ++g) {
     block_q8_0 b;
     f32_to_kv_row(f, x + g * 32, &b, 32);
-    uint8_t* grp = t + g * q8_tile_group;
+    uint8_t* grp = t + g * kv_q8_tile_group;
     std::memcpy(grp + slot * 2, &b.d, 2);
     for (int64_t e = 0; e < 32; ++e)
-      grp[32 + e / 4 * 64 + slot * 4 + e % 4] = static_cast<uint8_t>(b.qs[e] + 128);
+      grp[kv_q8_tile_value(e, slot)] = static_cast<uint8_t>(b.qs[e] + 128);
   }
 }
 
@@ -212,12 +207,12 @@ void kv_key_to_f32(kv_format f, const void* tile, int64_t slot, float* y, int64_
     return;
   }
   for (int64_t g = 0; g < n / 32; ++g) {
-    const uint8_t* grp = t + g * q8_tile_group;
+    const uint8_t* grp = t + g * kv_q8_tile_group;
     uint16_t h;
     std::memcpy(&h, grp + slot * 2, 2);
     const float d = f16_to_f32(h);
     for (int64_t e = 0; e < 32; ++e)
-      y[g * 32 + e] = float(int(grp[32 + e / 4 * 64 + slot * 4 + e % 4]) - 128) * d;
+      y[g * 32 + e] = float(int(grp[kv_q8_tile_value(e, slot)]) - 128) * d;
   }
 }
 

@@ -90,6 +90,12 @@ constexpr int64_t kv_key_tile = 16;
 constexpr int64_t kv_tile_bytes(kv_format f, int64_t ld) {
   return kv_key_tile * kv_row_bytes(f, ld);
 }
+// In a Q8_0 key tile: the bytes of one group of 32 values, and where value e (< 32) of a group
+// lies for key `slot` (from the group's start; its scale at 2 x slot).
+constexpr int64_t kv_q8_tile_group = kv_key_tile * 34;
+constexpr int64_t kv_q8_tile_value(int64_t e, int64_t slot) {
+  return 32 + e / 4 * 64 + slot * 4 + e % 4;
+}
 // Stores n floats as key `slot` (< kv_key_tile) of a tile (any width >= n: a key's place in its
 // tile does not depend on the width; for Q8_0 the same rounding as f32_to_kv_row), and reads it
 // back.

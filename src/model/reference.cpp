@@ -118,46 +118,42 @@ result<std::vector<float>> reference_forward::forward(const std::vector<int32_t>
         ref_rope(k, off, c, w_.rope_freqs, pos, base);
       }
     }
-    if (kv_q8_0_) {  // each head's row as a Q8_0 cache stores it (ggml's quantize_row_q8_0)
-      const auto round_rows = [&](std::vector<double>& x, int64_t width, int64_t d) {
-        std::vector<float> row(static_cast<size_t>(d));
-        std::vector<uint8_t> q(static_cast<size_t>(d / 32 * 34));
-        for (int64_t i = 0; i < n * width; i += d) {
-          for (int64_t e = 0; e < d; ++e) row[e] = static_cast<float>(x[i + e]);
-          quantize_row_q8_0(row.data(), q.data(), d);
-          dequantize_row_q8_0(q.data(), row.data(), d);
-          for (int64_t e = 0; e < d; ++e) x[i + e] = row[e];
-        }
-      };
+    const double scale = c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt(double(hd));
+    // Each head's row as a Q8_0 cache stores it (ggml's quantize_row_q8_0 and back).
+    const auto round_rows = [&](std::vector<double>& x, int64_t width, int64_t d) {
+      std::vector<float> row(static_cast<size_t>(d));
+      std::vector<uint8_t> blocks(static_cast<size_t>(d / 32 * 34));
+      for (int64_t i = 0; i < n * width; i += d) {
+        for (int64_t e = 0; e < d; ++e) row[e] = static_cast<float>(x[i + e]);
+        quantize_row_q8_0(row.data(), blocks.data(), d);
+        dequantize_row_q8_0(blocks.data(), row.data(), d);
+        for (int64_t e = 0; e < d; ++e) x[i + e] = row[e];
+      }
+    };
+    // Against a Q8_0 cache the scores take the scaled queries rounded to Q8_0 as well (as ggml's
+    // flash attention converts Q to the K cache's type).
+    std::vector<double> q_rounded;
+    if (kv_q8_0_) {
       round_rows(k, c.kv_width(), hd);
       round_rows(v, c.v_width(), hdv);
+      q_rounded = q;
+      for (double& x : q_rounded) x *= scale;
+      round_rows(q_rounded, c.q_width(), hd);
     }
     auto& kc = k_[static_cast<size_t>(il)];
     auto& vc = v_[static_cast<size_t>(il)];
     kc.insert(kc.end(), k.begin(), k.end());
     vc.insert(vc.end(), v.begin(), v.end());
 
-    const double scale = c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt(double(hd));
     std::vector<double> att(static_cast<size_t>(n * c.n_head * hdv), 0.0);
-    std::vector<double> p, qs(static_cast<size_t>(hd));
-    std::vector<float> qrow(static_cast<size_t>(hd));
-    std::vector<uint8_t> qblocks(static_cast<size_t>(hd / 32 * 34));
+    std::vector<double> p;
+    const double qscale = kv_q8_0_ ? 1.0 : scale;  // the rounded queries are scaled already
     for (int64_t t = 0; t < n; ++t) {
       const int64_t pos = length_ + t;
       const int64_t first = sliding ? std::max<int64_t>(0, pos - c.sliding_window + 1) : 0;
       for (int64_t hh = 0; hh < c.n_head; ++hh) {
         const int64_t kvh = hh / group;
-        const double* qh = q.data() + t * c.q_width() + hh * hd;
-        // Against a Q8_0 cache the scores take the scaled query rounded to Q8_0 as well (as
-        // ggml's flash attention converts Q to the K cache's type).
-        double qscale = scale;
-        if (kv_q8_0_) {
-          for (int64_t i = 0; i < hd; ++i) qrow[i] = static_cast<float>(qh[i] * scale);
-          quantize_row_q8_0(qrow.data(), qblocks.data(), hd);
-          dequantize_row_q8_0(qblocks.data(), qrow.data(), hd);
-          for (int64_t i = 0; i < hd; ++i) qs[i] = qrow[i];
-          qh = qs.data(), qscale = 1.0;
-        }
+        const double* qh = (kv_q8_0_ ? q_rounded : q).data() + t * c.q_width() + hh * hd;
         p.assign(static_cast<size_t>(pos + 1 - first), 0.0);
         double mx = -1e300;
         for (int64_t j = first; j <= pos; ++j) {

@@ -141,11 +141,11 @@ float score(const attn_block_args& a, const uint8_t* q8, int64_t i, int64_t j) {
   const uint8_t* qr = q8 + i * attn_q8_row_bytes(a.d);
   float acc = 0.f;
   for (int64_t g = 0; g < groups; ++g) {
-    const uint8_t* grp = tile + g * kv_key_tile * 34;
+    const uint8_t* grp = tile + g * kv_q8_tile_group;
     int32_t isum = 0;
     for (int64_t e = 0; e < 32; ++e)
       isum += int32_t(static_cast<int8_t>(qr[g * 32 + e])) *
-              (int32_t(grp[32 + e / 4 * 64 + slot * 4 + e % 4]) - 128);
+              (int32_t(grp[kv_q8_tile_value(e, slot)]) - 128);
     uint16_t h;
     std::memcpy(&h, grp + slot * 2, 2);
     float dq;
