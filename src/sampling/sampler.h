@@ -57,6 +57,8 @@ class sampler {
 
  private:
   sampler(const params& p, int64_t n_vocab);
+  // The tokens whose logits the bias and penalties change, with the changed logits, by id.
+  std::vector<candidate> changed_logits(const float* logits) const;
   params p_;
   int64_t n_vocab_;
   std::vector<int32_t> history_;

@@ -182,6 +182,83 @@ TEST(Sampler, TopKAndGreedyMatchAFullStableSort) {
   }
 }
 
+// The same with what changes single logits: penalties over a history with repeats (positive and
+// negative logits), biases that lift tokens into the top-k or sink them (a token biased twice
+// gets both), and NaN logits (broken weights), which rank as banned tokens and must not upset
+// the selection. The plain definition again: every logit changed in the chain's order, NaN as
+// -inf, a stable sort, banned ones dropped keeping one, the first k.
+TEST(Sampler, TopKMatchesAFullStableSortWithPenaltiesBiasesAndNaN) {
+  const int64_t n = 5000;
+  std::vector<float> logits(static_cast<size_t>(n));
+  uint32_t x = 777;
+  auto next = [&] {
+    x = x * 1664525u + 1013904223u;
+    return x >> 16;
+  };
+  for (auto& l : logits) l = static_cast<float>(int(next() % 200) - 100) / 10.f;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  for (int i = 0; i < 40; ++i) logits[next() % n] = nan;
+  std::vector<int32_t> history;
+  for (int i = 0; i < 90; ++i) history.push_back(int32_t(next() % 60));  // repeats
+  history.push_back(int32_t(next() % n));
+  for (const bool all_nan : {false, true}) {
+    std::vector<float> ls = logits;
+    if (all_nan) std::fill(ls.begin(), ls.end(), nan);
+    for (const int64_t top_k : {int64_t{1}, int64_t{7}, int64_t{40}, int64_t{300}, n}) {
+      SCOPED_TRACE(testing::Message() << "top_k " << top_k << " all NaN " << all_nan);
+      params p = plain();
+      p.top_k = static_cast<int32_t>(top_k);
+      p.repeat_penalty = 1.3f;
+      p.presence_penalty = 0.5f;
+      p.frequency_penalty = 0.25f;
+      p.repeat_last_n = 64;
+      for (int i = 0; i < 30; ++i) p.logit_bias.emplace_back(int32_t(next() % n), 12.f);
+      for (int i = 0; i < 30; ++i) p.logit_bias.emplace_back(int32_t(next() % n), -inf);
+      p.logit_bias.emplace_back(4321, 11.f);
+      p.logit_bias.emplace_back(4321, 19.f);  // 30 in all: above every other
+
+      std::vector<float> want_l = ls;
+      for (const auto& [tok, b] : p.logit_bias) want_l[size_t(tok)] += b;
+      std::map<int32_t, int> counts;
+      for (size_t i = history.size() - 64; i < history.size(); ++i) counts[history[i]]++;
+      for (const auto& [tok, cnt] : counts) {
+        float& l = want_l[size_t(tok)];
+        l = l > 0 ? l / p.repeat_penalty : l * p.repeat_penalty;
+        l -= float(cnt) * p.frequency_penalty + p.presence_penalty;
+      }
+      std::vector<std::pair<float, int32_t>> want;
+      for (int64_t i = 0; i < n; ++i) {
+        const float l = want_l[size_t(i)];
+        want.emplace_back(std::isnan(l) ? -inf : l, int32_t(i));
+      }
+      std::stable_sort(want.begin(), want.end(),
+                       [](const auto& a, const auto& b) { return a.first > b.first; });
+      while (want.size() > 1 && std::isinf(want.back().first)) want.pop_back();
+      if (static_cast<size_t>(top_k) < want.size()) want.resize(static_cast<size_t>(top_k));
+
+      auto s = sampler::create(p, n);
+      ASSERT_TRUE(s.ok()) << s.message();
+      for (auto t : history) s->accept(t);
+      const auto got = s->distribution(ls.data());
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        ASSERT_EQ(got[i].id, want[i].second) << i;
+        ASSERT_EQ(got[i].logit, want[i].first) << i;
+      }
+      if (!all_nan) {
+        EXPECT_EQ(got[0].id, 4321);  // lifted by both of its biases
+        for (const auto& c : got) EXPECT_FALSE(std::isnan(c.p)) << c.id;
+      }
+      p.temperature = 0.f;
+      auto g = sampler::create(p, n);
+      ASSERT_TRUE(g.ok());
+      for (auto t : history) g->accept(t);
+      EXPECT_EQ(g->sample(ls.data()), want[0].second);
+    }
+  }
+}
+
 TEST(Sampler, DrawsFollowTheDistribution) {
   auto s = sampler::create(plain(), 4);
   ASSERT_TRUE(s.ok());
