@@ -62,10 +62,10 @@ inline float h2f(uint16_t h) {
 // +11-22 %, 2026-12-04), the legacy tiles and, since the K rows tiles got lighter, the Q6_K /
 // Q3_K / Q2_K ones (one thread from DRAM Q6_K 22 -> 25-27 GB/s, Q2_K / Q3_K +8-17 %; tg128
 // qwen3-0.6b Q6_K +4-11 %, Q3_K_M +3-7 %; 2026-12-05 16:35). The Q4_K / Q5_K rows tile measured
-// even with it (its DRAM rate, ~0.72 of one core's read rate, moved with no prefetch kind or
-// distance) and prefetches non-temporally, as all K tiles did before (then compute-bound, they
-// lost 5-15 % with the far one). Figures: docs/performance.md (2026-12-02 23:25, 2026-12-03
-// 05:20, 2026-12-04 14:30, 2026-12-05 16:35).
+// even with it and prefetches non-temporally, as all K tiles did before (then compute-bound, they
+// lost 5-15 % with the far one), but 8 KB ahead instead of 2 (one thread from DRAM +10-20 %,
+// 2026-12-06: its stream ran at about 2 KB per memory latency). Figures: docs/performance.md
+// (2026-12-02 23:25, 2026-12-03 05:20, 2026-12-04 14:30, 2026-12-05 16:35, 2026-12-06 12:00).
 inline constexpr size_t kFarAhead = 16384;
 template <bool Far = true>
 inline void prefetch_lines(const void* p, int lines, size_t near) {
