@@ -143,6 +143,22 @@ TEST(Sampler, GreedyIsArgmaxAfterPenalties) {
   EXPECT_EQ(s3->sample(k_logits.data()), 1);
 }
 
+// The chain's first top_k by its plain definition: (logit, id) pairs stable-sorted by descending
+// logit (NaN as -inf), the banned ones (-inf) dropped keeping one, then the first top_k.
+std::vector<std::pair<float, int32_t>> plain_first_k(const std::vector<float>& logits,
+                                                     int64_t top_k) {
+  std::vector<std::pair<float, int32_t>> order;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    const float l = logits[i];
+    order.emplace_back(std::isnan(l) ? -std::numeric_limits<float>::infinity() : l, int32_t(i));
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  while (order.size() > 1 && std::isinf(order.back().first)) order.pop_back();
+  if (static_cast<size_t>(top_k) < order.size()) order.resize(static_cast<size_t>(top_k));
+  return order;
+}
+
 // Over a large vocabulary with many tied logits and banned tokens, the chain selects its top-k
 // (or the greedy argmax) without sorting everything: the same candidates in the same order as
 // the plain definition, a stable sort of all ids by descending logit with banned ones dropped
@@ -162,13 +178,9 @@ TEST(Sampler, TopKAndGreedyMatchAFullStableSort) {
       params p = plain();
       p.top_k = static_cast<int32_t>(top_k);
       for (int i = 0; i < banned; ++i) p.logit_bias.emplace_back((i * 7919) % n, -inf);
-      std::vector<std::pair<float, int32_t>> want;
-      for (int64_t i = 0; i < n; ++i) want.emplace_back(logits[size_t(i)], int32_t(i));
-      for (const auto& [tok, b] : p.logit_bias) want[size_t(tok)].first += b;
-      std::stable_sort(want.begin(), want.end(),
-                       [](const auto& a, const auto& b) { return a.first > b.first; });
-      while (want.size() > 1 && std::isinf(want.back().first)) want.pop_back();
-      if (static_cast<size_t>(top_k) < want.size()) want.resize(static_cast<size_t>(top_k));
+      std::vector<float> biased = logits;
+      for (const auto& [tok, b] : p.logit_bias) biased[size_t(tok)] += b;
+      const auto want = plain_first_k(biased, top_k);
       auto s = sampler::create(p, n);
       ASSERT_TRUE(s.ok()) << s.message();
       const auto got = s->distribution(logits.data());
@@ -227,15 +239,7 @@ TEST(Sampler, TopKMatchesAFullStableSortWithPenaltiesBiasesAndNaN) {
         l = l > 0 ? l / p.repeat_penalty : l * p.repeat_penalty;
         l -= float(cnt) * p.frequency_penalty + p.presence_penalty;
       }
-      std::vector<std::pair<float, int32_t>> want;
-      for (int64_t i = 0; i < n; ++i) {
-        const float l = want_l[size_t(i)];
-        want.emplace_back(std::isnan(l) ? -inf : l, int32_t(i));
-      }
-      std::stable_sort(want.begin(), want.end(),
-                       [](const auto& a, const auto& b) { return a.first > b.first; });
-      while (want.size() > 1 && std::isinf(want.back().first)) want.pop_back();
-      if (static_cast<size_t>(top_k) < want.size()) want.resize(static_cast<size_t>(top_k));
+      const auto want = plain_first_k(want_l, top_k);
 
       auto s = sampler::create(p, n);
       ASSERT_TRUE(s.ok()) << s.message();
