@@ -195,7 +195,7 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
     // the stream ran at ~2 KB per memory latency (one thread from DRAM, 1024 columns: Q4_K
     // 20.5-23.7 -> 24-27.9 GB/s, two threads 39-48.5 -> 46-49.4; qwen3-0.6b Q4_K_M zero-copy tg128
     // 103-110 -> 108-126.5 tok/s, faster in 8 of 10 alternating rounds; 16 KB no better;
-    // docs/performance.md 2026-12-06 12:00).
+    // docs/performance.md 2026-12-06 10:21).
     prefetch_lines<false>(reinterpret_cast<const char*>(x),
                           static_cast<int>((G * sizeof(block) + 63) / 64), 8192);
     __m512i raw = _mm512_zextsi128_si512(load128(x));

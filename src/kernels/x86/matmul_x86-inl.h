@@ -65,7 +65,7 @@ inline float h2f(uint16_t h) {
 // even with it and prefetches non-temporally, as all K tiles did before (then compute-bound, they
 // lost 5-15 % with the far one), but 8 KB ahead instead of 2 (one thread from DRAM +10-20 %,
 // 2026-12-06: its stream ran at about 2 KB per memory latency). Figures: docs/performance.md
-// (2026-12-02 23:25, 2026-12-03 05:20, 2026-12-04 14:30, 2026-12-05 16:35, 2026-12-06 12:00).
+// (2026-12-02 23:25, 2026-12-03 05:20, 2026-12-04 14:30, 2026-12-05 16:35, 2026-12-06 10:21).
 inline constexpr size_t kFarAhead = 16384;
 template <bool Far = true>
 inline void prefetch_lines(const void* p, int lines, size_t near) {
