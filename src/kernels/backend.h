@@ -120,7 +120,9 @@ struct matmul_backend {
   // From how many activation rows a rows-layout matrix of the type goes through gemm_x16 (rows
   // interleaved on the fly) instead of the rows gemm tile over decode's pieces; 0: the default,
   // x16_min_n_default. Where the rows tiles are dear (the K formats on AVX-512) batched decode
-  // of a few sequences already gains from it (docs/performance.md 2026-12-04 11:30).
+  // of a few sequences already gains from it (docs/performance.md 2026-12-04 11:30). An x16-layout
+  // matrix (`--repack`) runs its x16 tiles over decode's pieces below x16_min_n_default rows
+  // whatever this says (matmul.cpp, pieces_kernel).
   std::array<int64_t, max_dtype_id> x16_min_n{};
   // The types whose single-sequence decode measured faster from an x16 copy than from the file's
   // rows (load_options::repack's `faster` mode copies only these; `all` copies every type with an

@@ -438,11 +438,17 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
 // The kernel matmul_on runs over decode's pieces for n activation rows (2a there), or null
 // where another path takes the product (the whole-product engine, the x16 prefill, row-block
 // tasks): matvec for decode and where there is no gemm kernel, the gemm tile below
-// x16_min_n rows (batched decode).
-gemm_fn pieces_kernel(const matmul_backend& be, const kernel_choice& k, dtype t, int64_t n) {
+// x16_min_n rows (batched decode) in the rows layout, below x16_min_n_default in the x16 one
+// (`--repack`: the x16 tiles over decode's long runs against 32-row tasks, prefill_seq from
+// DRAM, 2 threads, GOPS: n 4 Q4_K 415-532 -> 562-706, Q6_K 211-277 -> 386-440; n 8 Q4_0
+// 527-562 -> 550-647, Q4_K 469-530 -> 664-734; n 12 even to +20 %; n 16 and 24 mixed;
+// docs/performance.md 2026-12-06 13:02).
+gemm_fn pieces_kernel(const matmul_backend& be, const kernel_choice& k, const matrix_view& w,
+                      int64_t n) {
   if (whole_product(be, k, n) != nullptr) return nullptr;
   if (n == 1 || k.gemm == nullptr) return k.matvec;
-  return n < x16_min_n(be, t) ? k.gemm : nullptr;
+  const int64_t below = w.layout == weight_layout::x16 ? x16_min_n_default : x16_min_n(be, w.type);
+  return n < below ? k.gemm : nullptr;
 }
 
 // Whether the backend has its own x16 gemm for the type (not the scalar reference's).
@@ -463,7 +469,7 @@ bool x16_prefill(const matmul_backend& be, const kernel_choice& k, const matrix_
                  int64_t n) {
   if (w.layout == weight_layout::rows) return x16_on_the_fly(be, w, n);
   return w.layout == weight_layout::x16 && x16_native(be, w.type) &&
-         whole_product(be, k, n) == nullptr && pieces_kernel(be, k, w.type, n) == nullptr;
+         whole_product(be, k, n) == nullptr && pieces_kernel(be, k, w, n) == nullptr;
 }
 
 // Prefill of matrices (one width, one layout) where the backend has x16 kernels for their types:
@@ -615,7 +621,7 @@ void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, i
   const size_t arb = act_row_bytes(k.af, w.cols);
   const uint8_t* a = convert_rows(k, x, n, w.cols, pool);
 
-  if (const gemm_fn piece_fn = pieces_kernel(be, k, w.type, n)) {
+  if (const gemm_fn piece_fn = pieces_kernel(be, k, w, n)) {
     // 2a. Decode, and batched decode of a few rows: the output rows in decode's pieces
     // (multiples of 16 rows), each thread reading long runs of the matrix; the gemm tile where
     // n > 1, each weight chunk unpacked once for the n rows. (In 32-row tasks taken in turns the
@@ -687,7 +693,7 @@ void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, c
            w.cols == ws[0].cols;
   // Fused where matmul_on would run each matrix over decode's pieces (2a there).
   const kernel_choice k = fuse ? choose(be, ws[0]) : kernel_choice{};
-  const gemm_fn piece_fn = fuse ? pieces_kernel(be, k, ws[0].type, n) : nullptr;
+  const gemm_fn piece_fn = fuse ? pieces_kernel(be, k, ws[0], n) : nullptr;
   gemm_prep_fn shared_prep = nullptr;
   if (piece_fn == nullptr && shared_x16_prefill(be, ws, ys, n, &shared_prep)) {
     // Prefill: the activation converted (and laid out for the kernels) once for all matrices,

@@ -27,15 +27,43 @@ inline __m512i dpwssd_bcast(__m512i acc, __m512i w, const void* p) {
   return acc;
 }
 
-// Runs tile(C, gi, c) over every 16-row group gi of the tile call and its activation rows: C = W
-// at a time (each unpacked weight block reused from registers W times), then singly.
-template <int W, class Wide, class One>
-void x16_sweep(const gemm_args& g, const Wide& wide, const One& one) {
-  for (int64_t gi = 0; gi < g.rows / 16; ++gi) {
-    int64_t c = 0;
-    for (; c + W <= g.n; c += W) wide(gi, c);
-    for (; c < g.n; ++c) one(gi, c);
+// Calls tile.template operator()<C>(c) over activation rows [0, n) in passes of C rows: W at a
+// time (each unpacked weight block reused from registers W times), the rest in passes of 4 (where
+// W > 4), 3 or 2 rows, a single row only where one is left: W + 1 rows go as W / 2 + 1 and W / 2,
+// 5 under W as 3 and 2. A pass over one row pays the block's unpack for one product, and batched
+// decode lives in these tails (n 2..15): gemm64 Q4_0 x16, one thread, n 2 as one pass of 2
+// instead of two of 1 260 -> 410 GOPS, n 8 (6 + 2 instead of 6 + 1 + 1) 416 -> 481
+// (docs/performance.md, 2026-12-06 13:02).
+template <int W, class Tile>
+void x16_passes(int64_t n, const Tile& tile) {
+  static_assert(W >= 2 && W <= 6);
+  for (int64_t c = 0; c < n;) {
+    const int64_t r = n - c;
+    const int w = r >= W && r != W + 1 ? W
+                  : r == W + 1         ? W / 2 + 1
+                  : r == 5             ? 3
+                                       : static_cast<int>(r);
+    if (w == W) {
+      tile.template operator()<W>(c);
+    } else if (w == 4) {
+      if constexpr (W > 4) tile.template operator()<4>(c);
+    } else if (w == 3) {
+      if constexpr (W > 3) tile.template operator()<3>(c);
+    } else if (w == 2) {
+      if constexpr (W > 2) tile.template operator()<2>(c);
+    } else {
+      tile.template operator()<1>(c);
+    }
+    c += w;
   }
+}
+
+// Runs tile.template operator()<C>(gi, c) over every 16-row group gi of the tile call and its
+// activation rows, in the passes of x16_passes<W>.
+template <int W, class Tile>
+void x16_sweep(const gemm_args& g, const Tile& tile) {
+  for (int64_t gi = 0; gi < g.rows / 16; ++gi)
+    x16_passes<W>(g.n, [&]<int C>(int64_t c) { tile.template operator()<C>(gi, c); });
 }
 
 // The 32-element formats against their activation blocks (F::act: Q8_0, or Q8_1 for Q4_1 /
@@ -201,9 +229,8 @@ void x16_legacy_matvec(const gemm_args& g) {
     corr.resize(static_cast<size_t>(g.n * (g.cols / 32)));
     block_offsets(g, F::offset, corr.data());
   }
-  x16_sweep<4>(
-      g, [&](int64_t gi, int64_t c) { x16_legacy_tile<F, 4>(g, gi, c, corr.data()); },
-      [&](int64_t gi, int64_t c) { x16_legacy_tile<F, 1>(g, gi, c, corr.data()); });
+  x16_sweep<4>(g,
+               [&]<int C>(int64_t gi, int64_t c) { x16_legacy_tile<F, C>(g, gi, c, corr.data()); });
 }
 
 // Prefill: groups gi and gi + 1 (32 rows) against activation rows [c0, c0 + C). Each broadcast
@@ -281,17 +308,10 @@ void x16_legacy_gemm(const gemm_args& g) {
   }
   const int64_t groups = g.rows / 16;
   int64_t gi = 0;
-  for (; gi + 2 <= groups; gi += 2) {
-    int64_t c = 0;
-    for (; c + 6 <= g.n; c += 6) x16_legacy_tile2<F, 6>(g, gi, c, corr);
-    for (; c + 4 <= g.n; c += 4) x16_legacy_tile2<F, 4>(g, gi, c, corr);
-    for (; c < g.n; ++c) x16_legacy_tile2<F, 1>(g, gi, c, corr);
-  }
-  for (; gi < groups; ++gi) {
-    int64_t c = 0;
-    for (; c + 4 <= g.n; c += 4) x16_legacy_tile<F, 4>(g, gi, c, corr);
-    for (; c < g.n; ++c) x16_legacy_tile<F, 1>(g, gi, c, corr);
-  }
+  for (; gi + 2 <= groups; gi += 2)
+    x16_passes<6>(g.n, [&]<int C>(int64_t c) { x16_legacy_tile2<F, C>(g, gi, c, corr); });
+  for (; gi < groups; ++gi)
+    x16_passes<4>(g.n, [&]<int C>(int64_t c) { x16_legacy_tile<F, C>(g, gi, c, corr); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -461,8 +481,7 @@ void x16_q4_k_matvec(const gemm_args& g) {
   pairs.resize(static_cast<size_t>(g.n * (g.cols / 256) * 4));
   q4_k_sum_pairs(g.a, g.a_row_bytes, g.n, g.cols, pairs.data());
   x16_sweep<4>(
-      g, [&](int64_t gi, int64_t c) { x16_q4_k_tile<4, true, B>(g, gi, c, pairs.data()); },
-      [&](int64_t gi, int64_t c) { x16_q4_k_tile<1, true, B>(g, gi, c, pairs.data()); });
+      g, [&]<int C>(int64_t gi, int64_t c) { x16_q4_k_tile<C, true, B>(g, gi, c, pairs.data()); });
 }
 
 // Prefill: x16_q4_k_matvec with the sum pairs from gemm_prep_x16, once per call instead of once
@@ -474,27 +493,20 @@ void x16_q4_k_gemm(const gemm_args& g) {
   if (g.prep == nullptr) return x16_q4_k_matvec<B>(g);
   const auto* pairs = reinterpret_cast<const int32_t*>(g.prep);
   if (streamed_few(g))  // the first activation pass requests the rows ahead
-    return x16_sweep<4>(
-        g,
-        [&](int64_t gi, int64_t c) {
-          c == 0 ? x16_q4_k_tile<4, true, B>(g, gi, c, pairs)
-                 : x16_q4_k_tile<4, false, B>(g, gi, c, pairs);
-        },
-        [&](int64_t gi, int64_t c) {
-          c == 0 ? x16_q4_k_tile<1, true, B>(g, gi, c, pairs)
-                 : x16_q4_k_tile<1, false, B>(g, gi, c, pairs);
-        });
-  x16_sweep<4>(
-      g, [&](int64_t gi, int64_t c) { x16_q4_k_tile<4, false, B>(g, gi, c, pairs); },
-      [&](int64_t gi, int64_t c) { x16_q4_k_tile<1, false, B>(g, gi, c, pairs); });
+    return x16_sweep<4>(g, [&]<int C>(int64_t gi, int64_t c) {
+      c == 0 ? x16_q4_k_tile<C, true, B>(g, gi, c, pairs)
+             : x16_q4_k_tile<C, false, B>(g, gi, c, pairs);
+    });
+  x16_sweep<4>(g,
+               [&]<int C>(int64_t gi, int64_t c) { x16_q4_k_tile<C, false, B>(g, gi, c, pairs); });
 }
 
 // Over a task's expanded group-blocks (x16_expand_k4).
 inline void x16_k4_gemm_wide(const gemm_args& g) {
   const int32_t* pairs = q4_k_pairs_of(g);
-  x16_sweep<4>(
-      g, [&](int64_t gi, int64_t c) { x16_q4_k_tile<4, false, x16_k4_wide>(g, gi, c, pairs); },
-      [&](int64_t gi, int64_t c) { x16_q4_k_tile<1, false, x16_k4_wide>(g, gi, c, pairs); });
+  x16_sweep<4>(g, [&]<int C>(int64_t gi, int64_t c) {
+    x16_q4_k_tile<C, false, x16_k4_wide>(g, gi, c, pairs);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -624,26 +636,17 @@ void x16_q6_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
 #include "kernels/x86/matmul_x16_signed-inl.h"
 
 void x16_q6_k_matvec(const gemm_args& g) {
-  x16_sweep<2>(
-      g, [&](int64_t gi, int64_t c) { x16_q6_k_tile<2>(g, gi, c); },
-      [&](int64_t gi, int64_t c) { x16_q6_k_tile<1>(g, gi, c); });
+  x16_sweep<2>(g, [&]<int C>(int64_t gi, int64_t c) { x16_q6_k_tile<C>(g, gi, c); });
 }
 
 // Prefill: four activation rows per pass, no prefetch where a task's interleaved rows sit in L2,
 // on the first pass where a few rows are read from memory (streamed_few).
 void x16_q6_k_gemm(const gemm_args& g) {
   if (streamed_few(g))  // the first activation pass requests the rows ahead
-    return x16_sweep<4>(
-        g,
-        [&](int64_t gi, int64_t c) {
-          c == 0 ? x16_q6_k_tile<4, true>(g, gi, c) : x16_q6_k_tile<4, false>(g, gi, c);
-        },
-        [&](int64_t gi, int64_t c) {
-          c == 0 ? x16_q6_k_tile<1, true>(g, gi, c) : x16_q6_k_tile<1, false>(g, gi, c);
-        });
-  x16_sweep<4>(
-      g, [&](int64_t gi, int64_t c) { x16_q6_k_tile<4, false>(g, gi, c); },
-      [&](int64_t gi, int64_t c) { x16_q6_k_tile<1, false>(g, gi, c); });
+    return x16_sweep<4>(g, [&]<int C>(int64_t gi, int64_t c) {
+      c == 0 ? x16_q6_k_tile<C, true>(g, gi, c) : x16_q6_k_tile<C, false>(g, gi, c);
+    });
+  x16_sweep<4>(g, [&]<int C>(int64_t gi, int64_t c) { x16_q6_k_tile<C, false>(g, gi, c); });
 }
 
 // The x16 entries of the AVX-512 table: decode kernels, and for Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0
@@ -690,8 +693,14 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
           x16_q4_k_gemm<uma::kernels::x16_block_q5_k>);
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_k)] = x16_q4_k_pairs_prep;
   set_x16(dtype::q6_k, x16_q6_k_matvec, x16_q6_k_gemm);
-  // Batched decode through the x16 tiles from 4 rows for the K formats, 8 for the others.
-  for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0}) b.x16_min_n[static_cast<size_t>(t)] = 8;
+  // Batched decode of the file's rows through the x16 tiles (copied on the fly) from 4 rows for
+  // Q4_0 and the K formats, 8 for Q5_0 / Q8_0. Q4_0 from 4 since its tiles' short passes (see
+  // x16_passes): prefill_seq from DRAM, 2 threads, GOPS against the rows gemm tile, n 4 306-313
+  // -> 364-412, n 5 325-354 -> 371-382 (one round 245), n 7 326-395 -> 411-504; n 2 / 3 the rows
+  // tile stays ahead (194-265 / 282-306 against 162-181 / 257-281); Q8_0 n 4 / 5 255 / 263 ->
+  // 198-215 (docs/performance.md, 2026-12-06 13:02).
+  b.x16_min_n[static_cast<size_t>(dtype::q4_0)] = 4;
+  for (dtype t : {dtype::q5_0, dtype::q8_0}) b.x16_min_n[static_cast<size_t>(t)] = 8;
   for (dtype t : {dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k})
     b.x16_min_n[static_cast<size_t>(t)] = 4;
   // Decode from an x16 copy against the rows tiles, qwen3-0.6b shape, tg128 tok/s, three

@@ -101,22 +101,13 @@ void x16_q3_k_tile(const gemm_args& g, int64_t gi, int64_t c0) {
 
 template <bool Two = false>
 void x16_q3_k_matvec(const gemm_args& g) {
-  x16_sweep<2>(
-      g, [&](int64_t gi, int64_t c) { x16_q3_k_tile<2, true, Two>(g, gi, c); },
-      [&](int64_t gi, int64_t c) { x16_q3_k_tile<1, true, Two>(g, gi, c); });
+  x16_sweep<2>(g, [&]<int C>(int64_t gi, int64_t c) { x16_q3_k_tile<C, true, Two>(g, gi, c); });
 }
 template <bool Two = false>
 void x16_q3_k_gemm(const gemm_args& g) {
   if (streamed_few(g))  // the first activation pass requests the rows ahead
-    return x16_sweep<4>(
-        g,
-        [&](int64_t gi, int64_t c) {
-          c == 0 ? x16_q3_k_tile<4, true, Two>(g, gi, c) : x16_q3_k_tile<4, false, Two>(g, gi, c);
-        },
-        [&](int64_t gi, int64_t c) {
-          c == 0 ? x16_q3_k_tile<1, true, Two>(g, gi, c) : x16_q3_k_tile<1, false, Two>(g, gi, c);
-        });
-  x16_sweep<4>(
-      g, [&](int64_t gi, int64_t c) { x16_q3_k_tile<4, false, Two>(g, gi, c); },
-      [&](int64_t gi, int64_t c) { x16_q3_k_tile<1, false, Two>(g, gi, c); });
+    return x16_sweep<4>(g, [&]<int C>(int64_t gi, int64_t c) {
+      c == 0 ? x16_q3_k_tile<C, true, Two>(g, gi, c) : x16_q3_k_tile<C, false, Two>(g, gi, c);
+    });
+  x16_sweep<4>(g, [&]<int C>(int64_t gi, int64_t c) { x16_q3_k_tile<C, false, Two>(g, gi, c); });
 }

@@ -175,14 +175,8 @@ template <class B = x16_signed_wide>
 void x16_gemm_signed(const gemm_args& g) {
   const int64_t groups = g.rows / 16;
   int64_t gi = 0;
-  for (; gi + 2 <= groups; gi += 2) {
-    int64_t c = 0;
-    for (; c + 4 <= g.n; c += 4) x16_signed_tile<2, 4, B>(g, gi, c);
-    for (; c < g.n; ++c) x16_signed_tile<2, 1, B>(g, gi, c);
-  }
-  for (; gi < groups; ++gi) {
-    int64_t c = 0;
-    for (; c + 4 <= g.n; c += 4) x16_signed_tile<1, 4, B>(g, gi, c);
-    for (; c < g.n; ++c) x16_signed_tile<1, 1, B>(g, gi, c);
-  }
+  for (; gi + 2 <= groups; gi += 2)
+    x16_passes<4>(g.n, [&]<int C>(int64_t c) { x16_signed_tile<2, C, B>(g, gi, c); });
+  for (; gi < groups; ++gi)
+    x16_passes<4>(g.n, [&]<int C>(int64_t c) { x16_signed_tile<1, C, B>(g, gi, c); });
 }
