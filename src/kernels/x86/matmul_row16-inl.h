@@ -5,7 +5,7 @@
 // 16 consecutive blocks of a row (288 / 352 / 544 contiguous bytes) per step, one block per dword
 // lane where it matters: the per-block int32 dots are reduced to one vector of 16 lanes, so the
 // fp32 work (convert, scale, fma) is one instruction per 16 blocks and (row, activation) pair
-// instead of one per 2 blocks as in nib_tile512 / legacy_tile512.
+// instead of one per 2 blocks as in the first 512-bit legacy tiles (removed 2026-12-06).
 // Every format reads a chunk with consecutive 64-byte loads (masked to its valid bytes); each
 // group of 4 blocks is gathered from two neighbouring registers by vpermt2w, after a valignd
 // where the group does not start on a register's word 4g (eight or sixteen overlapping unaligned

@@ -4,10 +4,11 @@
 // One 512-bit load holds 4 nibble bytes of each of 16 rows, so a block of 16 rows x 32 weights
 // costs 4 loads, 12 unpack ops, 8 vpdpbusd against a broadcast 4-byte activation group, one
 // fp16->fp32 of the 16 row scales and one fma: about a third of the instructions per weight of
-// the rows-layout tile (nib_tile512), which leaves decode bound by memory instead of by these
-// instructions (docs/performance.md). Q4_0's offset of 8 enters as the dot's initial value,
-// -8 x the activation block's sum, computed once per tile call; every block product is the exact
-// int32 of the reference, scaled by d_w * d_a in fp32 and summed over blocks in order.
+// the first rows-layout tile (nib_tile512, since removed), which leaves decode bound by memory
+// instead of by these instructions (docs/performance.md). Q4_0's offset of 8 enters as the dot's
+// initial value, -8 x the activation block's sum, computed once per tile call; every block
+// product is the exact int32 of the reference, scaled by d_w * d_a in fp32 and summed over blocks
+// in order.
 #pragma once
 
 // acc + vpdpbusd(w, the 4 activation bytes at p in every dword lane). GCC turns the intrinsic

@@ -1,15 +1,17 @@
 // x86 matmul kernels, written once and compiled per target: matmul_avx2.cpp includes this with
-// UMA_VNNI 0 (int8 products by maddubs + madd), matmul_avx512.cpp with UMA_VNNI 1 (AVX-512 VNNI
-// vpdpbusd on 256-bit vectors, which Zen 4 and Intel run at full rate). Everything here lives in an
-// anonymous namespace so that no inline function compiled with these flags can be merged by the
-// linker into code that runs on a CPU without them.
+// UMA_VNNI 0 (int8 products by maddubs + madd), matmul_avx512.cpp (and the AMX objects) with
+// UMA_VNNI 1 (AVX-512 VNNI). Everything here lives in an anonymous namespace so that no inline
+// function compiled with these flags can be merged by the linker into code that runs on a CPU
+// without them.
 //
 // Shapes: a tile is R weight rows x C activation rows; each (row, activation) pair accumulates its
 // blocks in the same order whatever the tile, so results do not depend on the tiling or threads.
-// matvec uses R = 4, C = 1 (the activation block is loaded once for 4 rows); gemm uses R x C = 4 x
-// 4 (each unpacked weight block is reused from registers across 4 activation rows). With UMA_VNNI,
-// Q4_0 / Q5_0 / Q8_0 / Q4_K / Q6_K instead take the rows-layout kernels of matmul_row16-inl.h and
-// matmul_rowk-inl.h (1 x 1 for decode, 2 x 4 for prefill; see fill_table).
+// The 256-bit builds' legacy and K tiles below: matvec R = 4 (legacy) or 2 (K), C = 1; gemm R x C
+// = 2 x 4 (legacy) or 1 x 4 (K), each unpacked weight block reused from registers across the
+// activation rows. With UMA_VNNI every quantized type instead takes the rows-layout kernels of
+// matmul_row16-inl.h and matmul_rowk-inl.h and the x16 tiles of matmul_x16-inl.h (fill_table),
+// and the 256-bit tiles are not compiled there. (Until 2026-12-06 the AVX-512 build also compiled
+// 512-bit versions of the legacy tiles, matmul_x86_512-inl.h, which fill_table overwrote.)
 #pragma once
 
 #include <immintrin.h>
@@ -358,8 +360,10 @@ bool stream_rows(const gemm_args& g) {
 // AVX-512 tiles share with them.
 #include "kernels/x86/matmul_x16_256-inl.h"
 #if UMA_VNNI
-#include "kernels/x86/matmul_x86_512-inl.h"
-// After the AVX-512 tiles (it uses their diagnostics pragmas).
+// GCC 12's 256->512 cast and AVX-512 unpack intrinsics read an intentionally undefined register
+// (false positive), in the AVX-512 kernels below.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "kernels/x86/matmul_row16-inl.h"
 #include "kernels/x86/matmul_rowk-inl.h"
 #include "kernels/x86/matmul_x16-inl.h"
@@ -600,16 +604,7 @@ template <class F>
 struct legacy_t {
   template <int R, int C>
   struct t {
-    static void run(const gemm_args& g, int64_t r, int64_t c) {
-#if UMA_VNNI
-      if constexpr (std::is_same_v<F, q4_0_fmt> || std::is_same_v<F, q4_1_fmt>)
-        nib_tile512<F, R, C>(g, r, c);
-      else
-        legacy_tile512<F, R, C>(g, r, c);
-#else
-      legacy_tile<F, R, C>(g, r, c);
-#endif
-    }
+    static void run(const gemm_args& g, int64_t r, int64_t c) { legacy_tile<F, R, C>(g, r, c); }
   };
 };
 template <bool five>
@@ -631,12 +626,8 @@ struct q6k_t {
   static void run(const gemm_args& g, int64_t r, int64_t c) { q6k_tile<R, C>(g, r, c); }
 };
 
-// Register budget: AVX-512VL has 32 vector registers, AVX2 16.
-#if UMA_VNNI
-constexpr int gemm_r = 4, gemm_c = 4;
-#else
+// Register budget: AVX2's 16 vector registers.
 constexpr int gemm_r = 2, gemm_c = 4;
-#endif
 
 template <class F>
 void legacy_matvec(const gemm_args& g) {
@@ -662,12 +653,14 @@ template <bool Three>
 void q23k_gemm(const gemm_args& g) {
   drive<q23k_t<Three>::template t, 1, 4>(g);
 }
+#if !UMA_VNNI
 void q6k_matvec(const gemm_args& g) {
   drive<q6k_t, 2, 1>(g);
 }
 void q6k_gemm(const gemm_args& g) {
   drive<q6k_t, 1, 4>(g);
 }
+#endif
 #include "kernels/x86/convert_x86-inl.h"   // the activation converters
 #include "kernels/x86/matmul_float-inl.h"  // F32 / F16 / BF16 weights
 
@@ -678,6 +671,7 @@ void fill_table(uma::kernels::matmul_backend& b) {
     b.matvec[static_cast<size_t>(t)] = mv;
     b.gemm[static_cast<size_t>(t)] = gm;
   };
+#if !UMA_VNNI
   set(dtype::q4_0, legacy_matvec<q4_0_fmt>, legacy_gemm<q4_0_fmt>);
   set(dtype::q4_1, legacy_matvec<q4_1_fmt>, legacy_gemm<q4_1_fmt>);
   set(dtype::q5_0, legacy_matvec<q5_0_fmt>, legacy_gemm<q5_0_fmt>);
@@ -688,6 +682,7 @@ void fill_table(uma::kernels::matmul_backend& b) {
   set(dtype::q6_k, q6k_matvec, q6k_gemm);
   set(dtype::q2_k, q23k_matvec<false>, q23k_gemm<false>);
   set(dtype::q3_k, q23k_matvec<true>, q23k_gemm<true>);
+#endif
   fill_float_table(b);
   b.convert[static_cast<size_t>(act_format::q8_0)] = convert_q8_0;
   b.convert[static_cast<size_t>(act_format::q8_1)] = convert_q8_1;
