@@ -10,8 +10,9 @@
 // = 2 x 4 (legacy) or 1 x 4 (K), each unpacked weight block reused from registers across the
 // activation rows. With UMA_VNNI every quantized type instead takes the rows-layout kernels of
 // matmul_row16-inl.h and matmul_rowk-inl.h and the x16 tiles of matmul_x16-inl.h (fill_table),
-// and the 256-bit tiles are not compiled there. (Until 2026-12-06 the AVX-512 build also compiled
-// 512-bit versions of the legacy tiles, matmul_x86_512-inl.h, which fill_table overwrote.)
+// and these tiles are not instantiated there (the float ones are: matmul_float-inl.h). Until
+// 2026-12-06 the AVX-512 build also compiled 512-bit versions of the legacy tiles
+// (matmul_x86_512-inl.h), which fill_table overwrote.
 #pragma once
 
 #include <immintrin.h>
@@ -626,8 +627,13 @@ struct q6k_t {
   static void run(const gemm_args& g, int64_t r, int64_t c) { q6k_tile<R, C>(g, r, c); }
 };
 
-// Register budget: AVX2's 16 vector registers.
+// Register budget: AVX-512VL has 32 vector registers, AVX2 16 (the float tiles' gemm shape in
+// the AVX-512 builds, the legacy tiles' in the 256-bit ones).
+#if UMA_VNNI
+constexpr int gemm_r = 4, gemm_c = 4;
+#else
 constexpr int gemm_r = 2, gemm_c = 4;
+#endif
 
 template <class F>
 void legacy_matvec(const gemm_args& g) {
