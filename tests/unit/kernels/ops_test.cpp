@@ -362,7 +362,7 @@ TEST(ops, attention_blocks_match_two_pass_softmax_on_every_backend) {
       // Widths of 8 but not 16 floats (the 8-float register kind on AVX-512 too), at decode
       // group sizes and a prefill group.
       attn_case{2, 24, 40, 21}, attn_case{4, 40, 24, 45}, attn_case{6, 40, 40, 37},
-      attn_case{33, 24, 40, 50}};
+      attn_case{33, 24, 40, 50}, attn_case{34, 40, 24, 41}};
   // Q8_0 rows hold multiples of 32 values; also a prefill group (33 rows: the widened copy).
   const std::vector<attn_case> q8_cases = {
       attn_case{1, 32, 32, 5},     attn_case{6, 64, 64, 40},   attn_case{5, 32, 96, 70},
