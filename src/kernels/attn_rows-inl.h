@@ -397,28 +397,38 @@ void attn_source(const uma::kernels::attn_block_args& a, kv_rows<V, S> src, key_
 // scratch copy; decode with 7 rows 29 -> 17 GB/s with it, hence the 8. A row's sums run in the
 // same order whatever rows share its group (keys outside a row's range add exact zeros), so
 // prefill and token-by-token decode agree to the bit. Shapes the vector code does not cover (d or
-// dv not a multiple of 8, blocks of more than 64 keys) go to the scalar reference.
-template <class V>
+// dv not a multiple of 8, blocks of more than 64 keys) go to the scalar reference. Q8: whether
+// this V has the Q8_0 cache's code (false for a narrower register kind that Q8_0's widths, all
+// multiples of 32, never take; such a call goes to the scalar reference).
+template <class V, bool Q8 = true>
 void attn_rows(const uma::kernels::attn_block_args& a) {
+  if constexpr (!Q8) {
+    if (a.kv == uma::kernels::kv_format::q8_0) {
+      uma::kernels::ref::attn_block(a);
+      return;
+    }
+  }
   prefetch_next_block<V>(a);
   const bool spread = spread_prefetch(a);
   int64_t khi = 0;  // keys past every row's range are never read
   for (int64_t i = 0; i < a.m; ++i) khi = std::max<int64_t>(khi, a.hi[i]);
-  if (a.kv == uma::kernels::kv_format::q8_0) {
-    // The queries quantized once for all the block's keys (the caller's, or here).
-    uma::kernels::attn_block_args b = a;
-    if (b.q8 == nullptr) {
-      thread_local std::vector<uint8_t> own;
-      own.resize(static_cast<size_t>(a.m * uma::kernels::attn_q8_row_bytes(a.d)));
-      uma::kernels::attn_quantize_queries(a.q, a.m, a.ldq, a.d, own.data());
-      b.q8 = own.data();
+  if constexpr (Q8) {
+    if (a.kv == uma::kernels::kv_format::q8_0) {
+      // The queries quantized once for all the block's keys (the caller's, or here).
+      uma::kernels::attn_block_args b = a;
+      if (b.q8 == nullptr) {
+        thread_local std::vector<uint8_t> own;
+        own.resize(static_cast<size_t>(a.m * uma::kernels::attn_q8_row_bytes(a.d)));
+        uma::kernels::attn_quantize_queries(a.q, a.m, a.ldq, a.d, own.data());
+        b.q8 = own.data();
+      }
+      const int64_t rv = uma::kernels::kv_row_bytes(a.kv, a.ldv);
+      attn_source<V>(b, kv_rows<V, kv_src::q8>{static_cast<const uint8_t*>(a.v), rv},
+                     key_tiles<kv_src::q8>{static_cast<const uint8_t*>(a.k),
+                                           uma::kernels::kv_tile_bytes(a.kv, a.ldk)},
+                     khi, spread);
+      return;
     }
-    const int64_t rv = uma::kernels::kv_row_bytes(a.kv, a.ldv);
-    attn_source<V>(b, kv_rows<V, kv_src::q8>{static_cast<const uint8_t*>(a.v), rv},
-                   key_tiles<kv_src::q8>{static_cast<const uint8_t*>(a.k),
-                                         uma::kernels::kv_tile_bytes(a.kv, a.ldk)},
-                   khi, spread);
-    return;
   }
   attn_source<V>(
       a, kv_rows<V, kv_src::half>{static_cast<const uint16_t*>(a.v), a.ldv},

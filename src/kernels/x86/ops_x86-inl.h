@@ -399,8 +399,8 @@ void x_attn_block(const uma::kernels::attn_block_args& a) {
   }
   if (a.d % vec_decode::w == 0 && a.dv % vec_decode::w == 0)
     attn_rows<vec_decode>(a);
-  else
-    attn_rows<vec8>(a);
+  else  // on AVX-512 never a Q8_0 cache here (its widths are multiples of 32)
+    attn_rows<vec8, std::is_same_v<vec_decode, vec8>>(a);
 }
 
 uma::kernels::ops_backend x_ops(const char* name) {
