@@ -32,10 +32,12 @@ matrix_view view_of(dtype t, const uint8_t* data, int64_t rows, int64_t cols) {
 
 // The scalar reference product of w and n activation rows, and the tolerance every backend is
 // held to: 2e-5 of the largest output (+ 1e-6), plus, per output, what two fp32 summation orders
-// can differ by: the blocks' float terms are added one by one, each addition off by at most 2^-24
-// of the running sum, so (cols / 32) x 2^-23 of sum |w x| (the dequantized weights times the
-// activations) covers both sides. A single wrong term moves an output by about sum |w x| / cols,
-// far more. (With only max |y| as the scale, one small output of a long row failed on a
+// of a quantized product can differ by: its block terms (exact integer dots, one per 32 or 256
+// values, scaled in fp32) are added one by one, each addition off by at most 2^-24 of the running
+// sum, so (cols / 32) x 2^-23 of sum |w x| (the dequantized weights times the activations) covers
+// both sides. (The float formats add every element in fp32: not covered by that bound, they stay
+// within the first term.) A single wrong term moves an output by about sum |w x| / cols, far
+// more. (With only max |y| as the scale, one small output of a long row failed on a
 // summation-order difference: AVX2 Q4_K, 1280 columns, 0.010033 against 0.010038 where sum |w x|
 // is 1865, a difference of 3e-9 of it; the bound there is 0.0089, a single term ~1.5.)
 struct reference_product {
