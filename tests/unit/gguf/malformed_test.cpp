@@ -201,6 +201,16 @@ TEST(gguf_malformed, empty_names_and_unknown_value_types) {
   expect_error(elem, {"'odd'", "unknown array element type 99"});
 }
 
+// Keys are shorter than 2^16 bytes (the spec); one byte more is rejected, the longest one loads.
+TEST(gguf_malformed, metadata_key_too_long) {
+  gguf_bytes longest;
+  longest.header(0, 1).str(std::string(65535, 'k')).type(value_type::u8).u8(1);
+  EXPECT_EQ(parse_result(longest.span()), "OK");
+  gguf_bytes over;
+  over.header(0, 1).str(std::string(65536, 'k')).type(value_type::u8).u8(1);
+  expect_error(over, {"metadata key #0 is 65536 bytes long (limit 65535)"});
+}
+
 TEST(gguf_malformed, n_dims_out_of_range) {
   gguf_bytes zero;
   zero.header(1, 0).str("w").u32(0).u32(f32_id).u64(0).pad_to(32).zeros(32);
