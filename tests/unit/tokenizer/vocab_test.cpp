@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,114 @@ TEST(TokenizerVocab, GgufWithBadSpecialIdIsRejected) {
   auto v = tok::load_vocab(*f);
   ASSERT_FALSE(v.ok());
   EXPECT_NE(v.message().find("outside the vocabulary"), std::string::npos) << v.message();
+}
+
+// Each malformed vocabulary field of a GGUF is a clear error naming the field (no crash, no
+// silent default); -1 (i32, or u32 0xFFFFFFFF) as a special token id means "none", as llama.cpp
+// writes it. (These branches had no test: found with gcov.)
+TEST(TokenizerVocab, GgufVocabularyFieldsAreValidated) {
+  const auto load = [](const std::function<void(gguf::writer&)>& fill) -> result<tok::vocab> {
+    gguf::writer w;
+    fill(w);
+    auto bytes = w.write_to_memory();
+    if (!bytes.ok()) return make_error("{}", bytes.message());
+    auto f = gguf::file::parse(*bytes);
+    if (!f.ok()) return make_error("{}", f.message());
+    return tok::load_vocab(*f);
+  };
+  const auto base = [](gguf::writer& w) {
+    w.set_string("tokenizer.ggml.model", "gpt2");
+    w.set_array_string("tokenizer.ggml.tokens", {"a", "b", "ab"});
+  };
+  const auto fails_with = [&](const std::function<void(gguf::writer&)>& fill,
+                              std::string_view want) {
+    auto v = load(fill);
+    ASSERT_FALSE(v.ok()) << want;
+    EXPECT_NE(v.message().find(want), std::string::npos) << v.message();
+  };
+  ASSERT_TRUE(load(base).ok());
+  fails_with([](gguf::writer& w) { w.set_string("tokenizer.ggml.model", "t5"); },
+             "unsupported tokenizer.ggml.model \"t5\"");
+  fails_with([](gguf::writer& w) { w.set_string("tokenizer.ggml.model", "gpt2"); },
+             "tokenizer.ggml.tokens is missing or not an array of strings");
+  fails_with(
+      [](gguf::writer& w) {
+        w.set_string("tokenizer.ggml.model", "gpt2");
+        const std::vector<int32_t> ids = {1, 2};
+        w.set_array_i32("tokenizer.ggml.tokens", ids);
+      },
+      "tokenizer.ggml.tokens is missing or not an array of strings");
+  fails_with(
+      [&](gguf::writer& w) {
+        base(w);
+        w.set_array_string("tokenizer.ggml.scores", {"1", "2", "3"});
+      },
+      "tokenizer.ggml.scores is not a numeric array");
+  fails_with(
+      [&](gguf::writer& w) {
+        base(w);
+        const std::vector<float> sc = {0.5f};
+        w.set_array_f32("tokenizer.ggml.scores", sc);
+      },
+      "tokenizer.ggml.scores has 1 entries but tokens has 3");
+  fails_with(
+      [&](gguf::writer& w) {
+        base(w);
+        const std::vector<float> ty = {1, 1, 1};
+        w.set_array_f32("tokenizer.ggml.token_type", ty);
+      },
+      "tokenizer.ggml.token_type is not an integer array");
+  fails_with(
+      [&](gguf::writer& w) {
+        base(w);
+        const std::vector<int32_t> ty = {1, 9, 1};
+        w.set_array_i32("tokenizer.ggml.token_type", ty);
+      },
+      "token 1 has invalid token type 9");
+  fails_with(
+      [&](gguf::writer& w) {
+        base(w);
+        const std::vector<int32_t> me = {0, 1};
+        w.set_array_i32("tokenizer.ggml.merges", me);
+      },
+      "tokenizer.ggml.merges is not an array of strings");
+  fails_with(
+      [&](gguf::writer& w) {
+        base(w);
+        w.set_array_string("tokenizer.ggml.merges", {"zz a"});
+      },
+      "merge 0 names unknown token \"zz\"");
+  fails_with(
+      [&](gguf::writer& w) {
+        base(w);
+        w.set_array_string("tokenizer.ggml.merges", {"a b", "b a"});
+      },
+      "merge 1 produces \"ba\", which is not a token");
+  fails_with(
+      [&](gguf::writer& w) {
+        base(w);
+        w.set_i32("tokenizer.ggml.bos_token_id", -5);
+      },
+      "tokenizer.ggml.bos_token_id = -5 is not a valid token id");
+  fails_with(
+      [&](gguf::writer& w) {
+        base(w);
+        w.set_string("tokenizer.ggml.eos_token_id", "2");
+      },
+      "tokenizer.ggml.eos_token_id is not an integer");
+  for (const bool as_u32 : {false, true}) {
+    auto v = load([&](gguf::writer& w) {
+      base(w);
+      if (as_u32)
+        w.set_u32("tokenizer.ggml.eos_token_id", 0xFFFFFFFFu);
+      else
+        w.set_i32("tokenizer.ggml.eos_token_id", -1);
+      w.set_u32("tokenizer.ggml.bos_token_id", 2);
+    });
+    ASSERT_TRUE(v.ok()) << v.message();
+    EXPECT_EQ(v->eos, tok::no_token);
+    EXPECT_EQ(v->bos, 2);
+  }
 }
 
 TEST(TokenizerHfImport, BadFilesGiveErrors) {
