@@ -130,64 +130,46 @@ TEST(TokenizerVocab, GgufVocabularyFieldsAreValidated) {
         w.set_array_i32("tokenizer.ggml.tokens", ids);
       },
       "tokenizer.ggml.tokens is missing or not an array of strings");
-  fails_with(
-      [&](gguf::writer& w) {
-        base(w);
-        w.set_array_string("tokenizer.ggml.scores", {"1", "2", "3"});
-      },
-      "tokenizer.ggml.scores is not a numeric array");
-  fails_with(
-      [&](gguf::writer& w) {
-        base(w);
-        const std::vector<float> sc = {0.5f};
-        w.set_array_f32("tokenizer.ggml.scores", sc);
-      },
-      "tokenizer.ggml.scores has 1 entries but tokens has 3");
-  fails_with(
-      [&](gguf::writer& w) {
-        base(w);
-        const std::vector<float> ty = {1, 1, 1};
-        w.set_array_f32("tokenizer.ggml.token_type", ty);
-      },
-      "tokenizer.ggml.token_type is not an integer array");
-  fails_with(
-      [&](gguf::writer& w) {
-        base(w);
-        const std::vector<int32_t> ty = {1, 9, 1};
-        w.set_array_i32("tokenizer.ggml.token_type", ty);
-      },
-      "token 1 has invalid token type 9");
-  fails_with(
-      [&](gguf::writer& w) {
-        base(w);
-        const std::vector<int32_t> me = {0, 1};
-        w.set_array_i32("tokenizer.ggml.merges", me);
-      },
-      "tokenizer.ggml.merges is not an array of strings");
-  fails_with(
-      [&](gguf::writer& w) {
-        base(w);
-        w.set_array_string("tokenizer.ggml.merges", {"zz a"});
-      },
-      "merge 0 names unknown token \"zz\"");
-  fails_with(
-      [&](gguf::writer& w) {
-        base(w);
-        w.set_array_string("tokenizer.ggml.merges", {"a b", "b a"});
-      },
-      "merge 1 produces \"ba\", which is not a token");
-  fails_with(
-      [&](gguf::writer& w) {
-        base(w);
-        w.set_i32("tokenizer.ggml.bos_token_id", -5);
-      },
-      "tokenizer.ggml.bos_token_id = -5 is not a valid token id");
-  fails_with(
-      [&](gguf::writer& w) {
-        base(w);
-        w.set_string("tokenizer.ggml.eos_token_id", "2");
-      },
-      "tokenizer.ggml.eos_token_id is not an integer");
+  // On top of a valid vocabulary (base): one bad field each.
+  using field = std::function<void(gguf::writer&)>;
+  const std::vector<std::pair<field, std::string_view>> bad = {
+      {[](gguf::writer& w) {
+         w.set_array_string("tokenizer.ggml.scores", {"1", "2", "3"});
+       },
+       "tokenizer.ggml.scores is not a numeric array"},
+      {[](gguf::writer& w) { w.set_array_f32("tokenizer.ggml.scores", std::vector<float>{0.5f}); },
+       "tokenizer.ggml.scores has 1 entries but tokens has 3"},
+      {[](gguf::writer& w) {
+         w.set_array_f32("tokenizer.ggml.token_type", std::vector<float>{1, 1, 1});
+       },
+       "tokenizer.ggml.token_type is not an integer array"},
+      {[](gguf::writer& w) {
+         w.set_array_i32("tokenizer.ggml.token_type", std::vector<int32_t>{1, 9, 1});
+       },
+       "token 1 has invalid token type 9"},
+      {[](gguf::writer& w) {
+         w.set_array_i32("tokenizer.ggml.merges", std::vector<int32_t>{0, 1});
+       },
+       "tokenizer.ggml.merges is not an array of strings"},
+      {[](gguf::writer& w) { w.set_array_string("tokenizer.ggml.merges", {"zz a"}); },
+       "merge 0 names unknown token \"zz\""},
+      {[](gguf::writer& w) {
+         w.set_array_string("tokenizer.ggml.merges", {"a b", "b a"});
+       },
+       "merge 1 produces \"ba\", which is not a token"},
+      {[](gguf::writer& w) { w.set_i32("tokenizer.ggml.bos_token_id", -5); },
+       "tokenizer.ggml.bos_token_id = -5 is not a valid token id"},
+      {[](gguf::writer& w) { w.set_string("tokenizer.ggml.eos_token_id", "2"); },
+       "tokenizer.ggml.eos_token_id is not an integer"},
+  };
+  for (const auto& [set, want] : bad) {
+    fails_with(
+        [&](gguf::writer& w) {
+          base(w);
+          set(w);
+        },
+        want);
+  }
   for (const bool as_u32 : {false, true}) {
     auto v = load([&](gguf::writer& w) {
       base(w);
