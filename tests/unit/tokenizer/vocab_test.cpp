@@ -66,31 +66,33 @@ TEST(TokenizerVocab, MismatchedArrayLengthsAreErrors) {
   EXPECT_NE(v.validate().message().find("scores"), std::string::npos);
 }
 
-TEST(TokenizerVocab, GgufWithMismatchedTokenTypesIsRejected) {
+// The vocabulary of a GGUF whose metadata `fill` writes (through uma's writer and parser).
+result<tok::vocab> vocab_of_gguf(const std::function<void(gguf::writer&)>& fill) {
   gguf::writer w;
-  w.set_string("tokenizer.ggml.model", "gpt2");
-  w.set_array_string("tokenizer.ggml.tokens", {"a", "b"});
-  std::vector<int32_t> types = {1};
-  w.set_array_i32("tokenizer.ggml.token_type", types);
+  fill(w);
   auto bytes = w.write_to_memory();
-  ASSERT_TRUE(bytes.ok()) << bytes.message();
+  if (!bytes.ok()) return make_error("writing: {}", bytes.message());
   auto f = gguf::file::parse(*bytes);
-  ASSERT_TRUE(f.ok()) << f.message();
-  auto v = tok::load_vocab(*f);
+  if (!f.ok()) return make_error("parsing: {}", f.message());
+  return tok::load_vocab(*f);
+}
+
+TEST(TokenizerVocab, GgufWithMismatchedTokenTypesIsRejected) {
+  auto v = vocab_of_gguf([](gguf::writer& w) {
+    w.set_string("tokenizer.ggml.model", "gpt2");
+    w.set_array_string("tokenizer.ggml.tokens", {"a", "b"});
+    w.set_array_i32("tokenizer.ggml.token_type", std::vector<int32_t>{1});
+  });
   ASSERT_FALSE(v.ok());
   EXPECT_NE(v.message().find("token_type"), std::string::npos) << v.message();
 }
 
 TEST(TokenizerVocab, GgufWithBadSpecialIdIsRejected) {
-  gguf::writer w;
-  w.set_string("tokenizer.ggml.model", "gpt2");
-  w.set_array_string("tokenizer.ggml.tokens", {"a", "b"});
-  w.set_u32("tokenizer.ggml.eos_token_id", 7);
-  auto bytes = w.write_to_memory();
-  ASSERT_TRUE(bytes.ok());
-  auto f = gguf::file::parse(*bytes);
-  ASSERT_TRUE(f.ok());
-  auto v = tok::load_vocab(*f);
+  auto v = vocab_of_gguf([](gguf::writer& w) {
+    w.set_string("tokenizer.ggml.model", "gpt2");
+    w.set_array_string("tokenizer.ggml.tokens", {"a", "b"});
+    w.set_u32("tokenizer.ggml.eos_token_id", 7);
+  });
   ASSERT_FALSE(v.ok());
   EXPECT_NE(v.message().find("outside the vocabulary"), std::string::npos) << v.message();
 }
@@ -99,26 +101,17 @@ TEST(TokenizerVocab, GgufWithBadSpecialIdIsRejected) {
 // silent default); -1 (i32, or u32 0xFFFFFFFF) as a special token id means "none", as llama.cpp
 // writes it. (These branches had no test: found with gcov.)
 TEST(TokenizerVocab, GgufVocabularyFieldsAreValidated) {
-  const auto load = [](const std::function<void(gguf::writer&)>& fill) -> result<tok::vocab> {
-    gguf::writer w;
-    fill(w);
-    auto bytes = w.write_to_memory();
-    if (!bytes.ok()) return make_error("{}", bytes.message());
-    auto f = gguf::file::parse(*bytes);
-    if (!f.ok()) return make_error("{}", f.message());
-    return tok::load_vocab(*f);
-  };
   const auto base = [](gguf::writer& w) {
     w.set_string("tokenizer.ggml.model", "gpt2");
     w.set_array_string("tokenizer.ggml.tokens", {"a", "b", "ab"});
   };
   const auto fails_with = [&](const std::function<void(gguf::writer&)>& fill,
                               std::string_view want) {
-    auto v = load(fill);
+    auto v = vocab_of_gguf(fill);
     ASSERT_FALSE(v.ok()) << want;
     EXPECT_NE(v.message().find(want), std::string::npos) << v.message();
   };
-  ASSERT_TRUE(load(base).ok());
+  ASSERT_TRUE(vocab_of_gguf(base).ok());
   fails_with([](gguf::writer& w) { w.set_string("tokenizer.ggml.model", "t5"); },
              "unsupported tokenizer.ggml.model \"t5\"");
   fails_with([](gguf::writer& w) { w.set_string("tokenizer.ggml.model", "gpt2"); },
@@ -171,7 +164,7 @@ TEST(TokenizerVocab, GgufVocabularyFieldsAreValidated) {
         want);
   }
   for (const bool as_u32 : {false, true}) {
-    auto v = load([&](gguf::writer& w) {
+    auto v = vocab_of_gguf([&](gguf::writer& w) {
       base(w);
       if (as_u32)
         w.set_u32("tokenizer.ggml.eos_token_id", 0xFFFFFFFFu);
