@@ -104,6 +104,23 @@ inline void request_share(const uint8_t* next, size_t lines, int64_t nb, int64_t
     _mm_prefetch(reinterpret_cast<const char*>(next) + 64 * sent, _MM_HINT_T0);
 }
 
+// The 16 halves at h, h + row_bytes, .. h + 15 row_bytes, stored side by side at o. Scalar
+// loads packed four to a qword: a vector gather of them took half of the Q4_0 copy's time
+// (bench_matmul interleave q4_0 33 -> 44 GB/s in L2 this way).
+inline void copy_halves16(const uint8_t* h, size_t row_bytes, uint8_t* o) {
+  uint64_t q[4];
+  for (int k = 0; k < 4; ++k) {
+    uint64_t v = 0;
+    for (int m = 0; m < 4; ++m) {
+      uint16_t x;
+      std::memcpy(&x, h + static_cast<size_t>(4 * k + m) * row_bytes, 2);
+      v |= static_cast<uint64_t>(x) << (16 * m);
+    }
+    q[k] = v;
+  }
+  std::memcpy(o, q, sizeof(q));
+}
+
 // The x16 copy of 16 rows (row_bytes apart) is a 16 x 4 dword transpose per 4 dwords of a block:
 // z[r] holds rows r, r + 4, r + 8, r + 12 in its 128-bit lanes, and two rounds of unpacks leave
 // dword k + j of row 4L + i at dword 4L + i of col[j], the x16 order. With n < 4 the loads are
@@ -156,8 +173,8 @@ template <int D, int HD, int K = 0>
 // One x16 group (16 rows from `rows`, row_bytes apart, nb blocks each) to `out`, for a format of
 // H halves and W words (halves last where HL), by copy_dwords: the words, and where H == 2 the
 // halves as one more dword (Q4_1, Q5_1, Q4_K, Q5_K first, Q2_K last); a single half (Q4_0, Q5_0,
-// Q8_0, Q3_K, Q6_K) comes from a gather of the 16 rows. (Gathers for the halves and the words
-// past the last four: Q4_K 25-33 GB/s in L2 against 59-65 this way, Q5_1 20 against 46-49.)
+// Q8_0, Q3_K, Q6_K) from copy_halves16. (Gathers for the halves and the words past the last
+// four: Q4_K 25-33 GB/s in L2 against 59-65 this way, Q5_1 20 against 46-49.)
 //
 // Prefill interleaves every weight row on the fly, straight from DRAM, and the 16 rows read in
 // step starve the hardware prefetchers (7 GB/s for a Q4_0 group from DRAM, 25 in cache). So a
@@ -178,9 +195,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void group_x16(const uint8_
     return t;
   }();
   const __m512i split_idx = _mm512_load_si512(split.data());
-  const __m512i idx =
-      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                         _mm512_set1_epi32(static_cast<int>(row_bytes)));
   size_t sent = 0;
   for (int64_t b = 0; b < nb; ++b) {
     request_share(next, lines, nb, b, sent);
@@ -189,11 +203,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void group_x16(const uint8_
     if constexpr (H == 2) {
       copy_dwords<W + 1, HL ? W : 0>(in, row_bytes, o, split_idx);
     } else {
-      // The half is the top of the dword that ends at it (after the words) or the bottom of
-      // the one that starts at it.
-      __m512i g = _mm512_i32gather_epi32(idx, in + half_at - (HL ? 2 : 0), 1);
-      if (HL) g = _mm512_srli_epi32(g, 16);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 16 * half_at), _mm512_cvtepi32_epi16(g));
+      copy_halves16(in + half_at, row_bytes, o + 16 * half_at);
       copy_dwords<W, -1>(in + word_at, row_bytes, o + 16 * word_at, split_idx);
     }
   }
@@ -267,8 +277,6 @@ __attribute__((target("avx2"))) void group_x16_256(const uint8_t* rows, size_t r
   constexpr int block_bytes = 2 * H + 4 * W, half_at = HL ? 4 * W : 0, word_at = HL ? 0 : 2 * H;
   const size_t lines = 16 * row_bytes / 64;
   if (own) request_group(rows, lines);
-  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                         _mm256_set1_epi32(static_cast<int>(row_bytes)));
   size_t sent = 0;
   for (int64_t b = 0; b < nb; ++b) {
     request_share(next, lines, nb, b, sent);
@@ -277,12 +285,7 @@ __attribute__((target("avx2"))) void group_x16_256(const uint8_t* rows, size_t r
     if constexpr (H == 2) {
       copy_dwords256<W + 1, HL ? W : 0>(in, row_bytes, o);
     } else {
-      const uint8_t* h = in + half_at - (HL ? 2 : 0);  // the dword with the half
-      const __m256i lo = _mm256_i32gather_epi32(reinterpret_cast<const int*>(h), idx, 1);
-      const __m256i hi =
-          _mm256_i32gather_epi32(reinterpret_cast<const int*>(h + 8 * row_bytes), idx, 1);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 16 * half_at),
-                          HL ? words16<16>(lo, hi) : words16<0>(lo, hi));
+      copy_halves16(in + half_at, row_bytes, o + 16 * half_at);
       copy_dwords256<W, -1>(in + word_at, row_bytes, o + 16 * word_at);
     }
   }
