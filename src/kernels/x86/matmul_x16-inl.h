@@ -31,19 +31,21 @@ inline __m512i dpwssd_bcast(__m512i acc, __m512i w, const void* p) {
 // Calls tile.template operator()<C>(c) over activation rows [0, n) in passes of C rows: W at a
 // time (each unpacked weight block reused from registers W times), the rest in passes of 4 (where
 // W > 4), 3 or 2 rows, a single row only where one is left: W + 1 rows go as W / 2 + 1 and W / 2,
-// 5 under W as 3 and 2. A pass over one row pays the block's unpack for one product, and batched
-// decode lives in these tails (n 2..15): gemm64 Q4_0 x16, one thread, n 2 as one pass of 2
-// instead of two of 1 260 -> 410 GOPS, n 8 (6 + 2 instead of 6 + 1 + 1) 416 -> 481
-// (docs/performance.md, 2026-12-06 13:02).
+// 5 under W as 3 and 2, W + 2 (W 6) as 4 and 4. A pass over one row pays the block's unpack for
+// one product, and batched decode lives in these tails (n 2..15): gemm64 Q4_0 x16, one thread, n
+// 2 as one pass of 2 instead of two of 1 260 -> 410 GOPS, n 8 (6 + 2 instead of 6 + 1 + 1) 416 ->
+// 481 (docs/performance.md, 2026-12-06 13:02), and as 4 + 4 instead of 6 + 2 554-575 -> 590-599
+// (a pass of 2 runs 4 vpdpbusd chains, latency-bound; 2026-12-06 18:13).
 template <int W, class Tile>
 void x16_passes(int64_t n, const Tile& tile) {
   static_assert(W >= 2 && W <= 6);
   for (int64_t c = 0; c < n;) {
     const int64_t r = n - c;
-    const int w = r >= W && r != W + 1 ? W
-                  : r == W + 1         ? W / 2 + 1
-                  : r == 5             ? 3
-                                       : static_cast<int>(r);
+    const int w = r == W + 2 && W == 6   ? 4
+                  : r >= W && r != W + 1 ? W
+                  : r == W + 1           ? W / 2 + 1
+                  : r == 5               ? 3
+                                         : static_cast<int>(r);
     if (w == W) {
       tile.template operator()<W>(c);
     } else if (w == 4) {
