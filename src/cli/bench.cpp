@@ -582,11 +582,9 @@ int run_bench(const bench_cli& c) {
           faster_mib);
     else if (uma::kernels::interleave_supported(w.output.view()))
       std::printf(
-          "(--repack=all copies these weights to the interleaved layout: single-sequence "
-          "decode 7-20 %% slower on the dev VM%s, see docs/performance.md)\n",
-          c.batch > 1
-              ? "; qwen3-0.6b Q4_0 batched decode of 4 sequences ~1.3x, of 8 ~1.1x, of 2 even"
-              : "");
+          "(--repack=all copies these weights to the interleaved layout: qwen3-0.6b Q4_0 "
+          "decode of one sequence 7-20 %% slower on the dev VM%s, see docs/performance.md)\n",
+          c.batch > 1 ? "; of 4 sequences ~1.3x, of 8 ~1.1x, of 2 even" : "");
   }
   std::printf(
       "memory: peak RSS %.1f MiB; mapped weights resident %.1f MiB; interleaved weight copies "
