@@ -696,16 +696,21 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
           x16_q4_k_gemm<uma::kernels::x16_block_q5_k>);
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_k)] = x16_q4_k_pairs_prep;
   set_x16(dtype::q6_k, x16_q6_k_matvec, x16_q6_k_gemm);
-  // Batched decode of the file's rows through the x16 tiles (copied on the fly) from 4 rows for
-  // Q4_0 and the K formats, 8 for Q5_0 / Q8_0. Q4_0 from 4 since its tiles' short passes (see
+  // Batched decode of the file's rows through the x16 tiles (copied on the fly) from 3 rows for
+  // Q2_K .. Q5_K, 4 for Q4_0 and Q6_K, 8 for Q5_0 / Q8_0. The K formats from 3 (since 2026-12-06
+  // 18:13; gemm64 one thread, three rounds, n 3 GOPS rows -> x16: Q4_K 178-181 -> 287-292, Q5_K
+  // 136 -> 238-248, Q3_K 135-136 -> 199-212, Q2_K 168-172 -> 243-251, Q6_K 153-154 -> 150-157;
+  // n 2 mixed and Q6_K -25 %; end to end qwen3-0.6b Q4_K_M batch 3 180-185 -> 197-205 tok/s,
+  // batch 2 with Q4_K from 2 even or lower). Q4_0 from 4 since its tiles' short passes (see
   // x16_passes): prefill_seq from DRAM, 2 threads, GOPS against the rows gemm tile, n 4 306-313
   // -> 364-412, n 5 325-354 -> 371-382 (one round 245), n 7 326-395 -> 411-504; n 2 / 3 the rows
   // tile stays ahead (194-265 / 282-306 against 162-181 / 257-281); Q8_0 n 4 / 5 255 / 263 ->
   // 198-215 (docs/performance.md, 2026-12-06 13:02).
   b.x16_min_n[static_cast<size_t>(dtype::q4_0)] = 4;
   for (dtype t : {dtype::q5_0, dtype::q8_0}) b.x16_min_n[static_cast<size_t>(t)] = 8;
-  for (dtype t : {dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k, dtype::q6_k})
-    b.x16_min_n[static_cast<size_t>(t)] = 4;
+  for (dtype t : {dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k})
+    b.x16_min_n[static_cast<size_t>(t)] = 3;
+  b.x16_min_n[static_cast<size_t>(dtype::q6_k)] = 4;
   // Decode from an x16 copy against the rows tiles, qwen3-0.6b shape, tg128 tok/s, three
   // alternating rounds on the Zen 5 VM (docs/performance.md, 2026-12-05 19:55): Q4_K_M +25 %,
   // Q5_K_M +15 %, Q6_K +4 % (the rows Q4_K tile runs 41 GB/s a thread in L2 against the x16
