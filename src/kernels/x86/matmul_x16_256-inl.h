@@ -745,9 +745,15 @@ inline void fill_x16_256_table(uma::kernels::matmul_backend& b) {
   b.x16_expand[static_cast<size_t>(dtype::q2_k)] = x16_expand_q2_k_signed_256;
   b.gemm_x16_expanded[static_cast<size_t>(dtype::q2_k)] = x16_gemm_signed_256<x16_signed_min_wide>;
 #if UMA_AVXVNNI
-  // Batched decode through the x16 tiles from 8 rows (AVX2: the default, 16).
-  for (dtype t : {dtype::q4_0, dtype::q5_0, dtype::q8_0, dtype::q2_k, dtype::q3_k, dtype::q4_k,
-                  dtype::q5_k, dtype::q6_k})
-    b.x16_min_n[static_cast<size_t>(t)] = 8;
+  // Batched decode through the x16 tiles from 3 rows for Q4_0, Q8_0, Q4_K, Q5_K, 6 for Q5_0, 8
+  // for Q2_K, Q3_K, Q6_K (AVX2: the default, 16). Since 2026-12-06 18:13, before 8 for all:
+  // gemm64 avx2-vnni on the Zen 5, one thread, two rounds, GOPS rows -> x16 at n 3: Q4_0 102 ->
+  // 133-141, Q8_0 64 -> 103-106, Q4_K 74-77 -> 124-125, Q5_K 60-62 -> 78-87, Q5_0 51-53 -> 70-82
+  // (n 4 118 -> 108), Q6_K / Q3_K / Q2_K 44-71 -> 36-49; n 6 Q5_0 82-83 -> 107-135, Q6_K / Q3_K
+  // / Q2_K mixed.
+  for (dtype t : {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q5_k})
+    b.x16_min_n[static_cast<size_t>(t)] = 3;
+  b.x16_min_n[static_cast<size_t>(dtype::q5_0)] = 6;
+  for (dtype t : {dtype::q2_k, dtype::q3_k, dtype::q6_k}) b.x16_min_n[static_cast<size_t>(t)] = 8;
 #endif
 }
