@@ -584,7 +584,7 @@ int run_bench(const bench_cli& c) {
       std::printf(
           "(--repack=all copies these weights to the interleaved layout: qwen3-0.6b Q4_0 "
           "decode of one sequence 7-20 %% slower on the dev VM%s, see docs/performance.md)\n",
-          c.batch > 1 ? "; of 4 sequences ~1.3x, of 8 ~1.1x, of 2 even" : "");
+          c.batch > 1 ? "; of 2-16 sequences 1.15-1.5x faster" : "");
   }
   std::printf(
       "memory: peak RSS %.1f MiB; mapped weights resident %.1f MiB; interleaved weight copies "
