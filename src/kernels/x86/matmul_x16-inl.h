@@ -264,13 +264,13 @@ void x16_legacy_tile2(const gemm_args& g, int64_t gi, int64_t c0, const int32_t*
   const bool fetch = streamed_few(g) && c0 == 0;
   for (int64_t b = 0; b < nb; ++b) {
     if (fetch) {
-      const char* p0 = x16_prefetch_at(g, x0 + b, 0);
-      const char* p1 = x16_prefetch_at(g, x1 + b, 0);
-      if (g.prefetch_to == nullptr) {
-        const int64_t t = b + std::min(ahead, nb);
-        const block* f = t < nb ? x0 + t : x1 + t;  // x1 + t: the next pair's first group
-        p0 = reinterpret_cast<const char*>(f);
-        p1 = reinterpret_cast<const char*>(f + nb);
+      const char *p0, *p1;
+      if (g.prefetch_to != nullptr) {
+        p0 = x16_prefetch_at(g, x0 + b, 0), p1 = x16_prefetch_at(g, x1 + b, 0);
+      } else {
+        const int64_t t = b + std::min(ahead, nb);  // the step whose blocks are requested
+        const block* f = t < nb ? x0 + t : x1 + t;  // x1 + t: the next pair's x0 + (t - nb)
+        p0 = reinterpret_cast<const char*>(f), p1 = reinterpret_cast<const char*>(f + nb);
       }
       for (int l = 0; l < lines; ++l)
         _mm_prefetch(p0 + 64 * l, _MM_HINT_T0), _mm_prefetch(p1 + 64 * l, _MM_HINT_T0);
