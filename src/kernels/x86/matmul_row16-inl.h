@@ -263,7 +263,6 @@ template <int BB, int L1, bool Five, int QH, bool Min, bool Full>
 struct row16_q4_0_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q4_0);
   static constexpr bool stream_short_rows = true;  // row16_stream
-  static constexpr bool far_prefetch = true;       // prefetch_lines
   // A chunk from five consecutive loads v0..v4 (masked to its valid bytes): group g's words
   // 36g.. lie in (v_g, v_{g+1}) from word 4g on, so block k's nibble words (9k + 1 .. 9k + 8 of
   // the group) are at 4g + 9k + 1.. there; the scales (word 9k, to lane 4k + g) of groups 0 / 1
@@ -319,7 +318,6 @@ struct row16_q4_0_fmt {
 struct row16_q4_1_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q4_1);
   static constexpr bool stream_short_rows = true;  // row16_stream
-  static constexpr bool far_prefetch = true;       // prefetch_lines
   static constexpr bool has_min = true;
   // Nibble words of block k of a group: 10k + 2 .. 10k + 9; block 3's from the second register
   // (loaded 16 bytes further: words 24..31 there).
@@ -344,7 +342,6 @@ struct row16_q4_1_fmt {
 struct row16_q5_0_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q5_0);
   static constexpr bool stream_short_rows = true;  // row16_stream
-  static constexpr bool far_prefetch = true;       // prefetch_lines
   // Nibble words of block k: 11k + 3 .. 11k + 10 (second register: words 12..43).
   alignas(64) static constexpr int16_t qidx[32] = {3,  4,  5,  6,  7,  8,  9,  10, 14, 15, 16,
                                                    17, 18, 19, 20, 21, 25, 26, 27, 28, 29, 30,
@@ -367,7 +364,6 @@ struct row16_q5_0_fmt {
 struct row16_q5_1_fmt {
   static constexpr int64_t chunk_bytes = 16 * sizeof(block_q5_1);
   static constexpr bool stream_short_rows = true;  // row16_stream
-  static constexpr bool far_prefetch = true;       // prefetch_lines
   static constexpr bool has_min = true;
   // Nibble words of block k: 12k + 4 .. 12k + 11; blocks 2 and 3 from the second register
   // (loaded 32 bytes further: word w of the group is its word w - 16).
@@ -395,7 +391,6 @@ struct row16_q8_0_fmt {
   // (896 columns, one thread 20-23 against 32-37 GB/s; qwen2.5-0.5b tg128 84-92 against 95-112
   // tok/s, docs/performance.md 2026-12-04 14:50).
   static constexpr bool stream_short_rows = false;
-  static constexpr bool far_prefetch = true;  // prefetch_lines
   // A group of 4 blocks is 136 bytes. Values 0..15 of block k (bytes 34k + 2 ..) to lane k from
   // registers at bytes 0 and 64; values 16..31 (bytes 34k + 18 ..) from registers at 8 and 72.
   alignas(64) static constexpr int16_t lo_idx[32] = {1,  2,  3,  4,  5,  6,  7,  8,  18, 19, 20,
@@ -443,12 +438,16 @@ struct row16_q8_0_fmt {
 };
 
 // R weight rows x C prepared activation rows (at act, act_stride bytes apart): each row's chunk
-// is unpacked once and used for the C activations. The rows are read as R streams, prefetched 8
-// KB ahead into L1 and, where F::far_prefetch, further into L2 (prefetch_lines). 8 KB rather than
-// 2 (2026-12-06, tg128 alternating, 3-4 rounds each, faster in every one: qwen3-0.6b Q8_0
+// is unpacked once and used for the C activations. The rows are read as R streams, each step's
+// lines requested 8 KB ahead (non-temporally: prefetch_lines<false>), as is the stream tile's.
+// 8 KB rather than 2 (2026-12-06, tg128 alternating, faster in every round: qwen3-0.6b Q8_0
 // 78-82.5 -> 82.5-83.4 tok/s, Q4_0 127-139 -> 141-145, llama-3.2-1b Q4_0 72-75 -> 72.7-76.7; one
-// thread from DRAM, 1024 columns, Q8_0 29-30 -> 31.5-33.7 GB/s, Q4_0 even). The stream tile below
-// keeps 2 KB (8 KB there: qwen2.5-0.5b Q4_0 inconclusive).
+// thread from DRAM, 1024 columns, Q8_0 29-30 -> 31.5-33.7 GB/s). No further request into L2:
+// with the lead at 8 KB it only cost (decode's tokens alternated in one process, medians of 190
+// tokens a run: qwen3-0.6b Q4_0 -0 to -6 %, Q8_0 -4 to -7 %, llama-3.2-1b Q4_0 -2 to -4 %; it
+// had paid, +11-25 %, while the lead was 2 KB). 12 or 16 KB: Q8_0 2-3 % slower, Q4_0 even.
+// Without any request the kernel ran at less than half the rate: the hardware prefetchers do
+// little for these streams on the dev VM (docs/performance.md 2026-12-06 22:38).
 template <class F, int R, int C>
 void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride, float* y0) {
   const int64_t nb = g.cols / 32, full = nb / 16, rem = nb % 16;
@@ -462,7 +461,7 @@ void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
       const uint8_t* p = g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes + i * F::chunk_bytes;
       // The tail's bytes too: with short rows (qwen2.5-0.5b: 28 blocks) it is a large part of
       // every row, and the rows ahead are the bytes prefetched.
-      prefetch_lines<F::far_prefetch>(
+      prefetch_lines<false>(
           p, Full ? lines : static_cast<int>((rem * (F::chunk_bytes / 16) + 63) / 64), ahead);
       __m512i q[8], sw, sm;
       F::template unpack<Full>(p, rem, q, sw, sm);
@@ -517,7 +516,9 @@ void row16_stream_tile(const gemm_args& g, const uint8_t* w, int64_t rows, const
                        size_t stride, float* y) {
   const int64_t nb = g.cols / 32;
   constexpr int lines = (F::chunk_bytes + 63) / 64;
-  constexpr size_t ahead = 2048;
+  // 8 KB ahead, as the rows tile (2 KB and a far request before: qwen2.5-0.5b Q4_0 decode 6-12 %
+  // faster; 12 or 16 KB 1-3 % slower than 8).
+  constexpr size_t ahead = 8192;
   // below[t]: the lanes of a chunk's blocks 0..t-1 (block j is lane 4 (j % 4) + j / 4).
   static constexpr auto below = [] {
     std::array<__mmask16, 17> t{};
@@ -533,7 +534,7 @@ void row16_stream_tile(const gemm_args& g, const uint8_t* w, int64_t rows, const
   for (int c = 0; c < C; ++c) acc[c] = _mm512_setzero_ps();
   int nd = 0;
   const auto step = [&]<bool Full>() {
-    prefetch_lines<F::far_prefetch>(
+    prefetch_lines<false>(
         p, Full ? lines : static_cast<int>((blocks * (F::chunk_bytes / 16) + 63) / 64), ahead);
     __m512i q[8], sw, sm;
     F::template unpack<Full>(p, blocks, q, sw, sm);
