@@ -320,7 +320,7 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
     const auto* x =
         reinterpret_cast<const block_q6_k*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
     const auto* xb = reinterpret_cast<const char*>(x);
-    prefetch_lines<true>(xb, 4, 2048);  // near and far: see prefetch_lines
+    prefetch_lines<false>(xb, 4, 8192);  // as Q4_K's tile: see prefetch_lines
     const __m512i scales = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(load128(x->scales), transpose));
     __m512i w[4];
     for (int h = 0; h < 2; ++h) {
@@ -391,7 +391,7 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
     const auto* x =
         reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
     const auto* xb = reinterpret_cast<const char*>(x);
-    prefetch_lines<true>(xb, lines, 2048);  // near and far: see prefetch_lines
+    prefetch_lines<false>(xb, lines, 8192);  // as Q4_K's tile: see prefetch_lines
     __m512i w[4];
     for (int h = 0; h < 2; ++h) {
       const __m512i q = _mm512_broadcast_i64x4(load256(x->qs + 32 * h));

@@ -60,16 +60,17 @@ inline float h2f(uint16_t h) {
 // Weight prefetch (one core: a bare load loop over the same rows 32-37 GB/s, the Q8_0 tile 20-22
 // before its loads were made consecutive; bench_overlap shows the core itself overlaps a stream
 // with compute, so the tiles' own loads were the limit). Each step fetches its lines `near` bytes
-// ahead into L1 and, where Far, kFarAhead beyond that into L2 (clear of L1's few miss buffers). The
-// far one paid for the row16 tiles while they requested 2 KB ahead (Q4_0 / Q8_0: 2 threads
-// +20-25 %; Q4_1 / Q5_0 / Q5_1 decode +11-22 %, 2026-12-04; at 8 KB it cost them 2-7 %, and they
-// dropped it, 2026-12-06 22:38), the legacy tiles and, since the K rows tiles got lighter, the Q6_K
-// / Q3_K / Q2_K ones (one thread from DRAM Q6_K 22 -> 25-27 GB/s, Q2_K / Q3_K +8-17 %; tg128
-// qwen3-0.6b Q6_K +4-11 %, Q3_K_M +3-7 %; 2026-12-05 16:35). The Q4_K / Q5_K rows tile measured
-// even with it and prefetches non-temporally, as all K tiles did before (then compute-bound, they
-// lost 5-15 % with the far one), but 8 KB ahead instead of 2 (one thread from DRAM +10-20 %,
-// 2026-12-06: its stream ran at about 2 KB per memory latency). Figures: docs/performance.md
-// (2026-12-02 23:25, 2026-12-03 05:20, 2026-12-04 14:30, 2026-12-05 16:35, 2026-12-06 10:21).
+// ahead into L1 and, where Far, kFarAhead beyond that into L2 (clear of L1's few miss buffers).
+// The far one paid while the rows tiles requested 2 KB ahead: the row16 tiles (Q4_0 / Q8_0: 2
+// threads +20-25 %; Q4_1 / Q5_0 / Q5_1 decode +11-22 %, 2026-12-04) and, once the K rows tiles got
+// lighter, the Q6_K / Q3_K / Q2_K ones (one thread from DRAM Q6_K 22 -> 25-27 GB/s, Q2_K / Q3_K
+// +8-17 %; 2026-12-05 16:35). The Q4_K / Q5_K rows tile measured even with it, prefetching
+// non-temporally 8 KB ahead (one thread from DRAM +10-20 % over 2 KB, 2026-12-06: its stream ran
+// at about 2 KB per memory latency), and every rows tile now does the same: at 8 KB the far one
+// cost the row16 tiles 2-7 %, and Q6_K at 8 KB alone ran 8-11 % faster than at 2 KB near and far
+// (qwen3-0.6b decode, tokens alternated in one process; Q3_K_M, Q2_K -1 to +4 %; 2026-12-06 22:38).
+// The legacy tiles keep the far one. Figures: docs/performance.md (2026-12-02 23:25,
+// 2026-12-03 05:20, 2026-12-04 14:30, 2026-12-05 16:35, 2026-12-06 10:21, 2026-12-06 22:38).
 inline constexpr size_t kFarAhead = 16384;
 template <bool Far = true>
 inline void prefetch_lines(const void* p, int lines, size_t near) {
