@@ -35,7 +35,7 @@ struct load_options {
   int max_sequences = 1;    // sequences the default cache can hold at once
   // Copy matrices into the x16 interleaved layout where the CPU has kernels for it (AVX-512
   // VNNI; interleave_weights): `faster` the types whose decode measured faster that way
-  // (kernels::repack_faster: on AMD the K mixes' Q4_K / Q5_K / Q6_K, elsewhere all), `all` every
+  // (kernels::repack_faster: on AMD Q4_K, elsewhere all), `all` every
   // type with an x16 kernel (batched decode gains from it). The copied weights are no longer
   // zero-copy views of the file (their pages in the mapping are dropped; the copies are anonymous
   // memory).

@@ -722,15 +722,17 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   for (dtype t : {dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k})
     b.x16_min_n[static_cast<size_t>(t)] = 3;
   b.x16_min_n[static_cast<size_t>(dtype::q6_k)] = 4;
-  // Decode from an x16 copy against the rows tiles, qwen3-0.6b shape, tg128 tok/s, three
-  // alternating rounds on the Zen 5 VM (docs/performance.md, 2026-12-05 19:55): Q4_K_M +25 %,
-  // Q5_K_M +15 %, Q6_K +4 % (the rows Q4_K tile runs 41 GB/s a thread in L2 against the x16
-  // one's 61, so from DRAM it is the slower side of the overlap); Q4_0 even, Q3_K even or
-  // slower, Q5_0 -4 %, Q2_K -7 %, Q8_0 -14 %: on AMD those stay zero-copy. Elsewhere every type
-  // with an x16 kernel, as measured on Emerald Rapids (2026-12-01 .. 04: 64-90 % of the roofline
-  // -> 83-105 %; not measured there since the rows tiles' rewrites).
+  // Decode from an x16 copy against the rows tiles, qwen3-0.6b shape, tg128 tok/s, alternating
+  // rounds on the Zen 5 VM: on 2026-12-05 19:55 Q4_K_M +25 %, Q5_K_M +15 %, Q6_K +4 % (the rows
+  // Q4_K tile then ran 41 GB/s a thread in L2 against the x16 one's 61, the slower side of the
+  // overlap); Q4_0 even, Q3_K even or slower, Q5_0 -4 %, Q2_K -7 %, Q8_0 -14 %. Since the rows
+  // tiles request 8 KB ahead without a far request (2026-12-06 10:21 and 22:38) the copy lost
+  // for Q6_K (6 of 6 rounds: 105-108 against 120-123 zero-copy) and Q5_K (Q5_K_M with its Q5_K
+  // copied, 109-111 against 116-125), and Q4_K gained nothing to +10 % (Q4_K_M, 10 rounds;
+  // docs/performance.md 2026-12-06 22:38): on AMD only Q4_K is copied. Elsewhere every type with
+  // an x16 kernel, as measured on Emerald Rapids (2026-12-01 .. 04: 64-90 % of the roofline ->
+  // 83-105 %; not measured there since the rows tiles' rewrites).
   for (size_t t = 0; t < b.repack_faster.size(); ++t) b.repack_faster[t] = !uma::cpu().amd;
-  for (dtype t : {dtype::q4_k, dtype::q5_k, dtype::q6_k})
-    b.repack_faster[static_cast<size_t>(t)] = true;
+  b.repack_faster[static_cast<size_t>(dtype::q4_k)] = true;
   b.x16_prefetch_to = true;
 }
