@@ -192,9 +192,8 @@ std::vector<float> prefill_then_decode(model& m, const std::vector<int32_t>& tok
 
 // --repack's default (`faster`): only the matrices of the types the backend measured faster from
 // an x16 copy move (on AMD only Q4_K since 2026-12-06 22:38; elsewhere every type with an x16
-// kernel),
-// the others stay where they are in the mapping, and the logits are those of the zero-copy model
-// within the same bound as a full repack.
+// kernel), the others stay where they are in the mapping, and the logits are those of the
+// zero-copy model within the same bound as a full repack.
 TEST_P(TinyModel, RepackFasterCopiesOnlyTheTypesThatGain) {
   for (const char* type : {"q4_0", "q8_0", "q4_k_m"}) {
     SCOPED_TRACE(type);
