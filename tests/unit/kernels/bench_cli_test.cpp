@@ -52,6 +52,14 @@ TEST(bench_cli, json_has_the_documented_fields) {
   const auto& around = j["bandwidth_around_tg_gbs"];
   const auto& per_rep = j["tg_roofline_ratio_bracketed_samples"];
   ASSERT_EQ(around.size(), 3u);
+  // The rooflines' bandwidth is the best read in the run: the start-up probe's (the best of its
+  // passes, at least 8) or one of those around decode.
+  ASSERT_GE(j["bandwidth_samples"].size(), 8u);
+  double best = 0;
+  for (const auto& v : j["bandwidth_samples"]) best = std::max(best, v.get<double>());
+  EXPECT_DOUBLE_EQ(j["bandwidth_startup_gbs"].get<double>(), best);
+  for (const auto& v : around) best = std::max(best, v.get<double>());
+  EXPECT_DOUBLE_EQ(j["bandwidth_gbs"].get<double>(), best);
   ASSERT_EQ(per_rep.size(), 2u);
   for (size_t r = 0; r < 2; ++r) {
     const double bw = 0.5 * (around[r].get<double>() + around[r + 1].get<double>());
