@@ -200,8 +200,9 @@ int run_bench(const bench_cli& c) {
   if (!c.no_probe) {
     uma::thread_pool probe_pool(threads);
     // The best of at least 8 passes (~20 ms each at 50 GB/s): on the dev VM the first passes of
-    // a process read 30-45 GB/s where the rest and the probes around decode read 50-57, and with
-    // 5 passes a whole start-up probe could stay low (docs/performance.md 2026-12-06 22:38).
+    // a process could read 30-45 GB/s where the later ones read 50-57. Some start-up probes read
+    // ~25 in every pass; the rooflines therefore also take the probes around decode (below;
+    // docs/performance.md 2026-12-06 22:38).
     bw = uma::kernels::measure_read_bandwidth(&probe_pool, size_t(c.bw_mib) << 20,
                                               std::max(c.reps + 2, 8));
     if (bw.samples.empty())
