@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -68,7 +69,36 @@ struct stats {
   double max() const { return v.empty() ? 0 : *std::max_element(v.begin(), v.end()); }
   // (max - min) / median: the relative spread of the repetitions.
   double spread() const { return median() > 0 ? (max() - min()) / median() : 0; }
+  // The q-quantile (0..1) by nearest rank: the smallest sample with at least q of them at or
+  // below it.
+  double quantile(double q) const {
+    if (v.empty()) return 0;
+    auto s = v;
+    std::sort(s.begin(), s.end());
+    const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(s.size())));
+    return s[std::clamp<size_t>(rank, 1, s.size()) - 1];
+  }
 };
+
+// A stalled token: one that took more than this many times the median token.
+constexpr double stall_factor = 1.5;
+
+// The share of the decode time (the sum of `token_ms`) that tokens over stall_factor x the
+// median spent beyond the median: what stalls (the host taking a core, a page fault) cost the
+// mean tok/s, apart from the engine's own speed.
+double stall_share(const stats& token_ms, int* n_stalled) {
+  const double med = token_ms.median();
+  double total = 0, lost = 0;
+  *n_stalled = 0;
+  for (double t : token_ms.v) {
+    total += t;
+    if (t > stall_factor * med) {
+      lost += t - med;
+      ++*n_stalled;
+    }
+  }
+  return total > 0 ? lost / total : 0;
+}
 
 double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
@@ -322,6 +352,7 @@ int run_bench(const bench_cli& c) {
         uma::kernels::measure_read_bandwidth(&probe_pool, size_t(c.bw_mib) << 20, 1).best);
     reset_peak_rss();
   };
+  stats token_ms;  // every decoded token's forward, all repetitions
   for (int r = 0; r < c.reps; ++r) {
     cache->clear();
     if (c.depth > 0) {  // the context decode starts from, untimed
@@ -335,8 +366,10 @@ int run_bench(const bench_cli& c) {
     for (int i = 0; i < c.tg; ++i) {
       b.clear();
       b.add(tok(rng), c.depth + i, 0, true);
+      const auto t_tok = clock_type::now();
       if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
         return uma::cli::fail(cmd, st.message());
+      token_ms.v.push_back(1e3 * seconds_since(t_tok));
     }
     tg.v.push_back(c.tg / seconds_since(t0));
   }
@@ -415,6 +448,12 @@ int run_bench(const bench_cli& c) {
   const double roofline_tps = bw_best > 0 ? bw_best * 1e9 / bytes_per_token : 0;
   const double pp_peak_tps = peak.best > 0 ? peak.best * 1e9 / (2.0 * double(params)) : 0;
   const double tg_ratio = roofline_tps > 0 ? tg.median() / roofline_tps : 0;
+  // The median token: the engine's speed apart from the stalls that the mean tok/s includes.
+  const double token_median_ms = token_ms.median();
+  const double token_median_tps = token_median_ms > 0 ? 1e3 / token_median_ms : 0;
+  const double token_median_ratio = roofline_tps > 0 ? token_median_tps / roofline_tps : 0;
+  int n_stalled = 0;
+  const double stalled_share = stall_share(token_ms, &n_stalled);
   const double pp_ratio = pp_peak_tps > 0 ? pp.median() / pp_peak_tps : 0;
   // The same ratios against the FLOPs done (pp_flops_per_token).
   const double done_scale = params > 0 ? pp_flops_per_token / (2.0 * double(params)) : 0;
@@ -489,6 +528,14 @@ int run_bench(const bench_cli& c) {
     j["bandwidth_around_tg_gbs"] = bw_around;
     j["tg_roofline_ratio_bracketed"] = tg_bracketed.v.empty() ? 0.0 : tg_bracketed.median();
     j["tg_roofline_ratio_bracketed_samples"] = tg_bracketed.v;
+    j["tg_token_ms_median"] = token_median_ms;
+    j["tg_token_ms_p90"] = token_ms.quantile(0.9);
+    j["tg_token_ms_max"] = token_ms.max();
+    j["tg_token_ms_samples"] = token_ms.v;
+    j["tg_tps_token_median"] = token_median_tps;
+    j["tg_roofline_ratio_token_median"] = token_median_ratio;
+    j["tg_stalled_tokens"] = n_stalled;
+    j["tg_stalled_time_share"] = stalled_share;
     j["batch"] = c.batch;
     if (c.timeline) {
       nlohmann::json us, share;
@@ -565,6 +612,12 @@ int run_bench(const bench_cli& c) {
         "%-8s %12s %12s %14s %7.1f%%   (bandwidth read around each repetition: %.1f-%.1f GB/s)\n",
         "", "", "", "", 100 * tg_bracketed.median(), *lo, *hi);
   }
+  if (token_median_ms > 0)
+    std::printf(
+        "%-8s %12.1f %12s %14s %7.1f%%   (the median token, %.2f ms; p90 %.2f ms; %d of %zu "
+        "tokens over %.1fx the median took %.1f %% of the decode time beyond it)\n",
+        "", token_median_tps, "", "", 100 * token_median_ratio, token_median_ms,
+        token_ms.quantile(0.9), n_stalled, token_ms.v.size(), stall_factor, 100 * stalled_share);
   if (c.batch > 1)
     std::printf(
         "%-8s %12.1f %11.1f%% %14.1f %7.1f%%   (min(bandwidth / bytes per step, int8 peak); "

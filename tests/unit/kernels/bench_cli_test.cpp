@@ -68,6 +68,35 @@ TEST(bench_cli, json_has_the_documented_fields) {
                 1e-9 * per_rep[r].get<double>());
   }
   EXPECT_GT(j["tg_roofline_ratio_bracketed"].get<double>(), 0);
+  // Every decoded token's time (2 reps x 4 tokens): the median, p90 and max of them, the median's
+  // tok/s and ratio, the stalls (over 1.5x the median) and their time beyond the median; each
+  // repetition's tokens fit in the repetition's own time (its tok/s).
+  std::vector<double> ms;
+  for (const auto& v : j["tg_token_ms_samples"]) ms.push_back(v.get<double>());
+  ASSERT_EQ(ms.size(), 8u);
+  for (size_t r = 0; r < 2; ++r) {
+    double sum = 0;
+    for (size_t i = 0; i < 4; ++i) sum += ms[4 * r + i];
+    EXPECT_GT(sum, 0);
+    EXPECT_LE(sum, 4e3 / j["tg_samples"][r].get<double>() * (1 + 1e-9));
+  }
+  std::vector<double> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  const double med = 0.5 * (sorted[3] + sorted[4]);
+  EXPECT_DOUBLE_EQ(j["tg_token_ms_median"].get<double>(), med);
+  EXPECT_DOUBLE_EQ(j["tg_token_ms_p90"].get<double>(), sorted[7]);  // rank ceil(0.9 x 8) = 8
+  EXPECT_DOUBLE_EQ(j["tg_token_ms_max"].get<double>(), sorted[7]);
+  EXPECT_NEAR(j["tg_tps_token_median"].get<double>(), 1e3 / med, 1e-9 * 1e3 / med);
+  EXPECT_NEAR(j["tg_roofline_ratio_token_median"].get<double>(),
+              1e3 / med / j["roofline_tps"].get<double>(), 1e-9);
+  int stalled = 0;
+  double total = 0, lost = 0;
+  for (double t : ms) {
+    total += t;
+    if (t > 1.5 * med) ++stalled, lost += t - med;
+  }
+  EXPECT_EQ(j["tg_stalled_tokens"].get<int>(), stalled);
+  EXPECT_NEAR(j["tg_stalled_time_share"].get<double>(), lost / total, 1e-12);
   // Likewise the int8 peak around each prefill repetition: pp tok/s over (the mean of the two
   // readings / 2 x params), params from the start-up ratio (pp_peak_tps = int8 peak / 2 params).
   const auto& peaks = j["int8_peak_around_pp_gops"];
