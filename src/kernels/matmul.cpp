@@ -182,7 +182,9 @@ void run_blocks(thread_pool* pool, int64_t n, const P& prefetch, const B& block)
   thread_local stealing_runs runs_tl;  // the caller's; the workers reach it through `runs`
   stealing_runs& runs = runs_tl;
   runs.reset(starts);
-  pool->run_on_all([&](int t, int) {
+  // run_shared: the caller alone would take every run (stealing_runs), so a late worker can be
+  // left out.
+  pool->run_shared([&](int t, int) {
     if (t >= nt) return;
     int64_t lo = 0, hi = 0, next_lo = 0, next_hi = 0;
     bool more = runs.claim(static_cast<size_t>(t), &lo, &hi);
@@ -427,7 +429,8 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
   thread_local stealing_runs runs_tl;  // the caller's, as `first`
   stealing_runs& runs = runs_tl;
   runs.reset(starts);
-  pool->run_on_all([&](int t, int) {
+  // run_shared, as run_blocks': whoever runs the job takes every piece left.
+  pool->run_shared([&](int t, int) {
     if (t >= nt) return;
     int64_t lo = 0, hi = 0;
     while (runs.claim(static_cast<size_t>(t), &lo, &hi)) run_span(lo, hi);

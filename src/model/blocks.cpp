@@ -397,7 +397,7 @@ void attention_block(forward_state& st, int64_t il) {
   {
     const op_scope time(st.timeline, op_timeline::attention);
     if (st.pool && n_tasks > 1) {
-      st.pool->run_on_all(work);
+      st.pool->run_shared(work);  // tasks from a counter: whoever runs the job takes them all
     } else {
       work(0, 1);
     }

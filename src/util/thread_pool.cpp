@@ -65,13 +65,13 @@ void thread_pool::warm_after_job(const void* p, size_t bytes) {
   warm_list[warm_count++] = {static_cast<const char*>(p), bytes};
 }
 
-void thread_pool::warm(uint32_t seen) {
+void thread_pool::warm(const std::atomic<uint32_t>& generation, uint32_t seen) {
   constexpr size_t step = 4096;  // how often it looks for the next job
   size_t done = 0;
   for (int i = 0; i < warm_count; ++i) {
     const warm_range r = warm_list[i];
     for (size_t at = 0; at < r.bytes; at += step) {
-      if (go_.generation.load(std::memory_order_relaxed) != seen) {
+      if (generation.load(std::memory_order_relaxed) != seen) {
         i = warm_count;
         break;
       }
@@ -107,7 +107,10 @@ thread_pool::thread_pool(int n_threads) {
   if (n_threads_ > max_threads)
     throw std::runtime_error("thread pool of " + std::to_string(n_threads_) + " threads: at most " +
                              std::to_string(max_threads));
+  go_ = std::make_unique<go_line[]>(static_cast<size_t>(n_threads_));
   done_ = std::make_unique<done_line[]>(static_cast<size_t>(n_threads_));
+  late_.resize(static_cast<size_t>(n_threads_));
+  in_job_.resize(static_cast<size_t>(n_threads_));
   try {
     for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
   } catch (const std::system_error& e) {
@@ -123,50 +126,93 @@ thread_pool::~thread_pool() {
 }
 
 void thread_pool::stop_workers() {
-  go_.stop = true;
-  go_.generation.fetch_add(1, std::memory_order_release);
-  go_.generation.notify_all();
+  for (size_t i = 1; i <= workers_.size(); ++i) {
+    go_[i].stop = true;
+    go_[i].generation.fetch_add(1, std::memory_order_seq_cst);
+    go_[i].generation.notify_all();
+  }
   for (auto& t : workers_) t.join();
   workers_.clear();
 }
 
 void thread_pool::worker(int idx) {
   is_worker = true;
-  std::atomic<uint32_t>& done = done_[static_cast<size_t>(idx)].generation;
+  go_line& go = go_[static_cast<size_t>(idx)];
+  done_line& mine = done_[static_cast<size_t>(idx)];
   uint32_t seen = 0;
   for (;;) {
-    uint32_t g = go_.generation.load(std::memory_order_acquire);
+    uint32_t g = go.generation.load(std::memory_order_acquire);
     if (g == seen) {
-      spin_until([&] { return go_.generation.load(std::memory_order_acquire) != seen; });
-      while ((g = go_.generation.load(std::memory_order_acquire)) == seen)
-        go_.generation.wait(seen, std::memory_order_acquire);
+      if (!spin_until([&] { return go.generation.load(std::memory_order_acquire) != seen; })) {
+        // Asleep until the next job: the caller reads it (run()) so as not to count the time a
+        // sleeping worker takes to wake as lateness.
+        mine.asleep.store(true, std::memory_order_seq_cst);
+        while ((g = go.generation.load(std::memory_order_seq_cst)) == seen)
+          go.generation.wait(seen, std::memory_order_acquire);
+        mine.asleep.store(false, std::memory_order_relaxed);
+      }
+      g = go.generation.load(std::memory_order_acquire);
     }
     seen = g;
-    if (go_.stop) return;
-    go_.job(idx, n_threads_);
-    done.store(seen, std::memory_order_release);
-    done.notify_one();  // no system call unless the caller sleeps on it
-    if (warm_count != 0) warm(seen);
+    if (go.stop) return;
+    go.job(idx, n_threads_);
+    mine.generation.store(seen, std::memory_order_release);
+    mine.generation.notify_one();  // no system call unless the caller sleeps on it
+    if (warm_count != 0) warm(go.generation, seen);
   }
 }
 
 void thread_pool::run_on_all(fn_ref<void(int, int)> fn) {
+  run(fn, false);
+}
+
+void thread_pool::run_shared(fn_ref<void(int, int)> fn) {
+  run(fn, true);
+}
+
+void thread_pool::run(fn_ref<void(int, int)> fn, bool shared) {
   if (n_threads_ == 1) {
     fn(0, 1);
     return;
   }
-  go_.job = fn;
-  const uint32_t g = go_.generation.load(std::memory_order_relaxed) + 1;
-  go_.generation.store(g, std::memory_order_release);  // only this thread writes it
-  go_.generation.notify_all();  // a no-op syscall-free check when every worker is spinning
+  using clock = std::chrono::steady_clock;
+  const clock::time_point now = shared ? clock::now() : clock::time_point{};
+  for (int i = 1; i < n_threads_; ++i) {
+    const auto u = static_cast<size_t>(i);
+    in_job_[u] = !shared || now >= late_[u].out_until;
+    if (!in_job_[u]) continue;
+    go_line& go = go_[u];
+    go.job = fn;
+    // Only this thread writes the counter.
+    go.generation.store(go.generation.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_release);
+    go.generation.notify_all();  // a no-op syscall-free check when the worker is spinning
+  }
   fn(0, n_threads_);
   for (int i = 1; i < n_threads_; ++i) {
-    std::atomic<uint32_t>& done = done_[static_cast<size_t>(i)].generation;
+    const auto u = static_cast<size_t>(i);
+    if (!in_job_[u]) continue;
+    const uint32_t g = go_[u].generation.load(std::memory_order_relaxed);
+    std::atomic<uint32_t>& done = done_[u].generation;
+    if (done.load(std::memory_order_acquire) == g) continue;
+    // Whether the worker was asleep when the job came: read before waiting, while it is still
+    // set (a woken worker clears it), so that its wake-up is not taken for lateness.
+    const bool was_asleep = shared && done_[u].asleep.load(std::memory_order_seq_cst);
+    const clock::time_point t0 = shared ? clock::now() : clock::time_point{};
     if (!spin_until([&] { return done.load(std::memory_order_acquire) == g; })) {
       uint32_t d;
       while ((d = done.load(std::memory_order_acquire)) != g)
         done.wait(d, std::memory_order_acquire);
     }
+    if (!shared || was_asleep) continue;
+    const clock::time_point t1 = clock::now();
+    if (t1 - t0 <= late_policy_.wait) continue;
+    // Late: left out for a while; twice as long again if late soon after coming back.
+    lateness& l = late_[u];
+    const bool again = l.out.count() > 0 && t1 - l.back_at < 2 * l.out;
+    l.out = again ? std::min(2 * l.out, late_policy_.out_max) : late_policy_.out;
+    l.out_until = l.back_at = t1 + l.out;
+    ++left_out_;
   }
 }
 

@@ -279,6 +279,79 @@ TEST(ThreadPool, RunOnAllVisitsEveryThread) {
   for (auto& s : seen) EXPECT_EQ(s.load(), 100);
 }
 
+// A job of `n` tasks taken from a counter, as decode's are (any thread can do any of them): each
+// task counted where it ran; `on_enter(t)` when thread t enters the job.
+template <class Enter>
+void counted_tasks(thread_pool& pool, std::vector<std::atomic<int>>& done, const Enter& on_enter) {
+  std::atomic<size_t> next{0};
+  pool.run_shared([&](int t, int) {
+    on_enter(t);
+    for (size_t i = next++; i < done.size(); i = next++) done[i]++;
+  });
+}
+
+// run_shared leaves out a worker the caller waited on for longer than the policy's wait, for the
+// policy's time; the other threads still do every task, once; run_on_all still takes it.
+TEST(ThreadPool, RunSharedLeavesOutALateWorkerAndStillDoesEveryTask) {
+  thread_pool pool(3);
+  pool.set_late_policy({.wait = std::chrono::microseconds(1000),
+                        .out = std::chrono::hours(1),
+                        .out_max = std::chrono::hours(1)});
+  std::vector<std::atomic<int>> done(500);
+  // Worker 1 enters the job and sleeps 200 ms: the caller waits that long for it.
+  counted_tasks(pool, done, [](int t) {
+    if (t == 1) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  });
+  for (auto& d : done) EXPECT_EQ(d.exchange(0), 1);
+  EXPECT_EQ(pool.workers_left_out(), 1u);
+  // Left out for the hour: the next shared jobs run without it, every task still once.
+  for (int rep = 0; rep < 20; ++rep) {
+    std::vector<std::atomic<int>> entered(3);
+    counted_tasks(pool, done, [&](int t) { entered[static_cast<size_t>(t)]++; });
+    EXPECT_EQ(entered[0].load(), 1);
+    EXPECT_EQ(entered[1].load(), 0);
+    EXPECT_LE(entered[2].load(), 1);
+    for (auto& d : done) EXPECT_EQ(d.exchange(0), 1);
+  }
+  std::vector<std::atomic<int>> seen(3);
+  pool.run_on_all([&](int t, int) { seen[static_cast<size_t>(t)]++; });
+  for (auto& s : seen) EXPECT_EQ(s.load(), 1);
+  EXPECT_EQ(pool.workers_left_out(), 1u);
+}
+
+// With no time out (the policy's out 0) a late worker is back for the next job.
+TEST(ThreadPool, RunSharedTakesALateWorkerBackAfterItsTimeOut) {
+  thread_pool pool(2);
+  pool.set_late_policy({.wait = std::chrono::microseconds(1000),
+                        .out = std::chrono::microseconds(0),
+                        .out_max = std::chrono::microseconds(0)});
+  std::vector<std::atomic<int>> done(64);
+  counted_tasks(pool, done, [](int t) {
+    if (t == 1) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  });
+  EXPECT_EQ(pool.workers_left_out(), 1u);
+  std::atomic<int> worker_in{0};
+  counted_tasks(pool, done, [&](int t) { worker_in += t == 1; });
+  EXPECT_EQ(worker_in.load(), 1);
+  for (auto& d : done) EXPECT_EQ(d.load(), 2);
+}
+
+// A worker asleep when the job comes (the pool idle for longer than its spin) takes a while to
+// wake: not lateness, even against a policy wait far shorter than a wake-up.
+TEST(ThreadPool, RunSharedDoesNotCountAWakeUpAsLate) {
+  thread_pool pool(2);
+  pool.set_late_policy({.wait = std::chrono::microseconds(20),
+                        .out = std::chrono::hours(1),
+                        .out_max = std::chrono::hours(1)});
+  std::vector<std::atomic<int>> done(8);
+  for (int rep = 0; rep < 5; ++rep) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the worker goes to sleep
+    counted_tasks(pool, done, [](int) {});
+  }
+  for (auto& d : done) EXPECT_EQ(d.load(), 5);
+  EXPECT_EQ(pool.workers_left_out(), 0u);
+}
+
 // fn_ref calls the callable it was made from, with its captures, and passes results back.
 TEST(FnRef, CallsTheReferencedCallable) {
   int calls = 0;
