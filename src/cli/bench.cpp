@@ -454,6 +454,9 @@ int run_bench(const bench_cli& c) {
   const double token_median_ratio = roofline_tps > 0 ? token_median_tps / roofline_tps : 0;
   int n_stalled = 0;
   const double stalled_share = stall_share(token_ms, &n_stalled);
+  // Times the pool left a late worker out of a job (thread_pool::run_shared): another process
+  // or the host had its core.
+  const uint64_t left_out = m.pool() != nullptr ? m.pool()->workers_left_out() : 0;
   const double pp_ratio = pp_peak_tps > 0 ? pp.median() / pp_peak_tps : 0;
   // The same ratios against the FLOPs done (pp_flops_per_token).
   const double done_scale = params > 0 ? pp_flops_per_token / (2.0 * double(params)) : 0;
@@ -536,6 +539,7 @@ int run_bench(const bench_cli& c) {
     j["tg_roofline_ratio_token_median"] = token_median_ratio;
     j["tg_stalled_tokens"] = n_stalled;
     j["tg_stalled_time_share"] = stalled_share;
+    j["pool_workers_left_out"] = left_out;
     j["batch"] = c.batch;
     if (c.timeline) {
       nlohmann::json us, share;
@@ -618,6 +622,11 @@ int run_bench(const bench_cli& c) {
         "tokens over %.1fx the median took %.1f %% of the decode time beyond it)\n",
         "", token_median_tps, "", "", 100 * token_median_ratio, token_median_ms,
         token_ms.quantile(0.9), n_stalled, token_ms.v.size(), stall_factor, 100 * stalled_share);
+  if (left_out > 0)
+    std::printf(
+        "%-8s the pool left a late worker out of its jobs %llu times (another process or the "
+        "host had its core; see thread_pool::run_shared)\n",
+        "", static_cast<unsigned long long>(left_out));
   if (c.batch > 1)
     std::printf(
         "%-8s %12.1f %11.1f%% %14.1f %7.1f%%   (min(bandwidth / bytes per step, int8 peak); "

@@ -97,6 +97,9 @@ TEST(bench_cli, json_has_the_documented_fields) {
   }
   EXPECT_EQ(j["tg_stalled_tokens"].get<int>(), stalled);
   EXPECT_NEAR(j["tg_stalled_time_share"].get<double>(), lost / total, 1e-12);
+  // How often the pool left a late worker out of a job: a count, 0 unless a core was busy.
+  ASSERT_TRUE(j.contains("pool_workers_left_out"));
+  EXPECT_TRUE(j["pool_workers_left_out"].is_number_unsigned());
   // Likewise the int8 peak around each prefill repetition: pp tok/s over (the mean of the two
   // readings / 2 x params), params from the start-up ratio (pp_peak_tps = int8 peak / 2 params).
   const auto& peaks = j["int8_peak_around_pp_gops"];
