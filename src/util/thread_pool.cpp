@@ -144,18 +144,20 @@ void thread_pool::worker(int idx) {
     uint32_t g = go.generation.load(std::memory_order_acquire);
     if (g == seen) {
       if (!spin_until([&] { return go.generation.load(std::memory_order_acquire) != seen; })) {
-        // Asleep until the next job: the caller reads it (run()) so as not to count the time a
-        // sleeping worker takes to wake as lateness.
-        mine.asleep.store(true, std::memory_order_seq_cst);
-        while ((g = go.generation.load(std::memory_order_seq_cst)) == seen)
+        while ((g = go.generation.load(std::memory_order_acquire)) == seen)
           go.generation.wait(seen, std::memory_order_acquire);
-        mine.asleep.store(false, std::memory_order_relaxed);
+        // Woken: when, for the caller (run()), which does not count the time a sleeping worker
+        // takes to wake as lateness (published by the done store below).
+        mine.woke.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                        std::memory_order_relaxed);
       }
       g = go.generation.load(std::memory_order_acquire);
     }
     seen = g;
     if (go.stop) return;
     go.job(idx, n_threads_);
+    mine.finished.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                        std::memory_order_relaxed);
     mine.generation.store(seen, std::memory_order_release);
     mine.generation.notify_one();  // no system call unless the caller sleeps on it
     if (warm_count != 0) warm(go.generation, seen);
@@ -189,24 +191,33 @@ void thread_pool::run(fn_ref<void(int, int)> fn, bool shared) {
     go.generation.notify_all();  // a no-op syscall-free check when the worker is spinning
   }
   fn(0, n_threads_);
+  // A wait counts as late past the policy's wait and half the caller's own part: a long job
+  // (prefill's row blocks on a slow machine) may end a block apart on healthy threads.
+  const clock::duration late_after =
+      shared ? std::max<clock::duration>(late_policy_.wait, (clock::now() - now) / 2)
+             : clock::duration{};
   for (int i = 1; i < n_threads_; ++i) {
     const auto u = static_cast<size_t>(i);
     if (!in_job_[u]) continue;
     const uint32_t g = go_[u].generation.load(std::memory_order_relaxed);
     std::atomic<uint32_t>& done = done_[u].generation;
     if (done.load(std::memory_order_acquire) == g) continue;
-    // Whether the worker was asleep when the job came: read before waiting, while it is still
-    // set (a woken worker clears it), so that its wake-up is not taken for lateness.
-    const bool was_asleep = shared && done_[u].asleep.load(std::memory_order_seq_cst);
     const clock::time_point t0 = shared ? clock::now() : clock::time_point{};
     if (!spin_until([&] { return done.load(std::memory_order_acquire) == g; })) {
       uint32_t d;
       while ((d = done.load(std::memory_order_acquire)) != g)
         done.wait(d, std::memory_order_acquire);
     }
-    if (!shared || was_asleep) continue;
+    if (!shared) continue;
+    // How long the worker went on after the caller began to wait, or after it woke if it was
+    // asleep when the job came (waking is not lateness, being slow once awake is), by the
+    // worker's own clock readings: the caller's own delay in seeing the done (a yield the host
+    // answered late) is not the worker's.
+    const clock::time_point finished{
+        clock::duration(done_[u].finished.load(std::memory_order_relaxed))};
+    const clock::time_point woke{clock::duration(done_[u].woke.load(std::memory_order_relaxed))};
+    if (finished - std::max(t0, woke) <= late_after) continue;
     const clock::time_point t1 = clock::now();
-    if (t1 - t0 <= late_policy_.wait) continue;
     // Late: left out for a while; twice as long again if late soon after coming back.
     lateness& l = late_[u];
     const bool again = l.out.count() > 0 && t1 - l.back_at < 2 * l.out;

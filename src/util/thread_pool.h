@@ -67,13 +67,14 @@ class thread_pool {
   // Runs fn(thread_index, n_threads) on the caller and on every worker that has not lately kept
   // the caller waiting, for a job whose work any thread can do: each thread takes its parts from
   // shared counters or stealing runs until none is left, so the threads that run it (the caller
-  // at least) finish it whoever is left out. A worker the caller waited on for longer than
-  // late_policy::wait after its own part (its core taken by another process, or by the host) is
-  // left out of these jobs for late_policy::out, twice as long each time it is late again within
-  // that long of coming back (up to late_policy::out_max); a worker that was asleep when the job
-  // came (idle for a while) is not counted late for waking. Decode's matmuls and attention run
-  // so: with one core of the 2-core dev VM busy with another process, waiting on the worker each
-  // job made decode 3x slower than on idle cores and 1.7x slower than one thread alone.
+  // at least) finish it whoever is left out. A worker the caller waited on, after its own part,
+  // for longer than late_policy::wait and than half that part (its core taken by another process
+  // or by the host) is left out of these jobs for late_policy::out, twice as long each time it is
+  // late again within that long of coming back (up to late_policy::out_max); for a worker that was
+  // asleep when the job came (idle for a while) the wait counts from when it woke. Decode's
+  // matmuls and attention run so: with one core of the 2-core dev VM busy with another process,
+  // waiting on the worker each job made decode 3x slower than on idle cores and 1.7x slower than
+  // one thread alone.
   void run_shared(fn_ref<void(int, int)> fn);
   struct late_policy {
     std::chrono::microseconds wait{1000}, out{10000}, out_max{1000000};
@@ -108,12 +109,13 @@ class thread_pool {
     bool stop = false;
     fn_ref<void(int, int)> job;
   };
-  // Worker i's last finished generation, and whether it is asleep on its go line, in a line
-  // only it writes.
+  // Worker i's last finished generation, when it finished it and when it last woke from
+  // sleeping on its go line (steady_clock ticks), in a line only it writes.
   struct alignas(64) done_line {
     std::atomic<uint32_t> generation{0};
-    std::atomic<bool> asleep{false};
+    std::atomic<int64_t> finished{0}, woke{0};
   };
+
   // The caller's record of worker i's lateness (run_shared).
   struct lateness {
     std::chrono::steady_clock::time_point out_until{}, back_at{};

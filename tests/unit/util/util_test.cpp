@@ -291,7 +291,8 @@ void counted_tasks(thread_pool& pool, std::vector<std::atomic<int>>& done, const
 }
 
 // run_shared leaves out a worker the caller waited on for longer than the policy's wait, for the
-// policy's time; the other threads still do every task, once; run_on_all still takes it.
+// policy's time; the other threads still do every task, once; run_on_all still takes it. (Under
+// load another worker may be left out too: the test asserts only what load cannot change.)
 TEST(ThreadPool, RunSharedLeavesOutALateWorkerAndStillDoesEveryTask) {
   thread_pool pool(3);
   pool.set_late_policy({.wait = std::chrono::microseconds(1000),
@@ -303,7 +304,8 @@ TEST(ThreadPool, RunSharedLeavesOutALateWorkerAndStillDoesEveryTask) {
     if (t == 1) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   });
   for (auto& d : done) EXPECT_EQ(d.exchange(0), 1);
-  EXPECT_EQ(pool.workers_left_out(), 1u);
+  const uint64_t left_out = pool.workers_left_out();
+  EXPECT_GE(left_out, 1u);
   // Left out for the hour: the next shared jobs run without it, every task still once.
   for (int rep = 0; rep < 20; ++rep) {
     std::vector<std::atomic<int>> entered(3);
@@ -314,9 +316,10 @@ TEST(ThreadPool, RunSharedLeavesOutALateWorkerAndStillDoesEveryTask) {
     for (auto& d : done) EXPECT_EQ(d.exchange(0), 1);
   }
   std::vector<std::atomic<int>> seen(3);
+  const uint64_t before = pool.workers_left_out();
   pool.run_on_all([&](int t, int) { seen[static_cast<size_t>(t)]++; });
   for (auto& s : seen) EXPECT_EQ(s.load(), 1);
-  EXPECT_EQ(pool.workers_left_out(), 1u);
+  EXPECT_EQ(pool.workers_left_out(), before);  // run_on_all leaves no one out
 }
 
 // With no time out (the policy's out 0) a late worker is back for the next job.
@@ -336,8 +339,27 @@ TEST(ThreadPool, RunSharedTakesALateWorkerBackAfterItsTimeOut) {
   for (auto& d : done) EXPECT_EQ(d.load(), 2);
 }
 
-// A worker asleep when the job comes (the pool idle for longer than its spin) takes a while to
-// wake: not lateness, even against a policy wait far shorter than a wake-up.
+// In a long job a worker that ends a little after the caller is not late: the wait must also pass
+// half the caller's own part (the caller's part 300 ms, the worker's 320). 450 ms behind the
+// caller's 50 ms it is late.
+TEST(ThreadPool, RunSharedMeasuresLatenessAgainstTheCallersPart) {
+  thread_pool pool(2);
+  pool.set_late_policy({.wait = std::chrono::microseconds(1000),
+                        .out = std::chrono::microseconds(0),
+                        .out_max = std::chrono::microseconds(0)});
+  pool.run_shared([](int t, int) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(t == 0 ? 300 : 320));
+  });
+  EXPECT_EQ(pool.workers_left_out(), 0u);
+  pool.run_shared([](int t, int) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(t == 0 ? 50 : 500));
+  });
+  EXPECT_EQ(pool.workers_left_out(), 1u);
+}
+
+// A worker asleep when the job comes (the pool idle for far longer than its spin) takes a while
+// to wake: not lateness, even against a policy wait shorter than a wake-up (tens of microseconds
+// to milliseconds on the dev VM); the wait counts from when it woke.
 TEST(ThreadPool, RunSharedDoesNotCountAWakeUpAsLate) {
   thread_pool pool(2);
   pool.set_late_policy({.wait = std::chrono::microseconds(20),
@@ -345,7 +367,7 @@ TEST(ThreadPool, RunSharedDoesNotCountAWakeUpAsLate) {
                         .out_max = std::chrono::hours(1)});
   std::vector<std::atomic<int>> done(8);
   for (int rep = 0; rep < 5; ++rep) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the worker goes to sleep
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the worker goes to sleep
     counted_tasks(pool, done, [](int) {});
   }
   for (auto& d : done) EXPECT_EQ(d.load(), 5);
