@@ -454,8 +454,9 @@ void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
   constexpr int lines = (F::chunk_bytes + 63) / 64;  // covers each step's bytes
   constexpr size_t ahead = 8192;
   __m512 facc[R][C];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
+  if constexpr (C > 1)  // decode's rows each start their own (below)
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
   const auto step = [&]<bool Full>(int r, int64_t i) {
     {
       const uint8_t* p = g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes + i * F::chunk_bytes;
@@ -483,14 +484,21 @@ void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
   // pointers and the constants stay in registers (GCC otherwise kept facc in memory and reloaded
   // the row stride every chunk): llama-3.2-1b Q4_0 tg64 54 -> 64. Rows of whole chunks get a path
   // without the partial step (one thread in L2, 1024 columns: Q4_0 42-43 -> 49-50 GB/s).
+  // Each row's accumulator is zeroed where its row starts: zeroed all at once up front, GCC
+  // cleared the array in memory with a `rep stos` every tile (3.4 % of a Q4_0 profile in L2;
+  // without it, one thread in L2, 1024 columns: Q4_0 46.8 -> 53.2 GB/s, Q8_0 67.8 -> 74.1,
+  // docs/performance.md 2026-12-07).
   if constexpr (C == 1) {
     if (rem == 0) {
 #pragma GCC unroll 16
-      for (int r = 0; r < R; ++r)
+      for (int r = 0; r < R; ++r) {
+        facc[r][0] = _mm512_setzero_ps();
         for (int64_t i = 0; i < full; ++i) step.template operator()<true>(r, i);
+      }
     } else {
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
+        facc[r][0] = _mm512_setzero_ps();
         for (int64_t i = 0; i < full; ++i) step.template operator()<true>(r, i);
         step.template operator()<false>(r, full);
       }

@@ -9,18 +9,24 @@
 // are read as one sequential stream. Decode's row index is a constant in each row's loop: with a
 // runtime index GCC kept the R accumulators in memory, and every step waited on the store and
 // reload of the one before (docs/performance.md, 2026-12-05 10:50).
+// facc's rows are zeroed here, each where its row starts in decode (zeroed all at once up front,
+// GCC cleared the whole array in memory with a `rep stos` every tile: 3.4 % of a Q4_0 row16
+// profile in L2, docs/performance.md 2026-12-07).
 template <int R, int C, class Step>
-inline void tile_steps(int64_t nb, const Step& step) {
+inline void tile_steps(int64_t nb, __m512 (&facc)[R][C], const Step& step) {
   if constexpr (C == 1) {
     [&]<int... Rs>(std::integer_sequence<int, Rs...>) {
       (
           [&] {
+            facc[Rs][0] = _mm512_setzero_ps();
             for (int64_t b = 0; b < nb; ++b) step(Rs, b);
           }(),
           ...);
     }
     (std::make_integer_sequence<int, R>{});
   } else {
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b)
       for (int r = 0; r < R; ++r) step(r, b);
   }
@@ -183,8 +189,9 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
   const __m512i firsts = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   const __m512i dmins = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
   __m512 facc[R][C];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
+  if constexpr (C > 1)  // decode's rows each start their own (below)
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
   rowk4_act_view av[C];
   for (int c = 0; c < C; ++c) av[c] = rowk4_view(act + c * act_stride, nb);
 
@@ -261,6 +268,7 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
   };
   if constexpr (C == 1) {  // row by row: the rows read as one sequential stream
     for (int r = 0; r < R; ++r) {
+      facc[r][0] = _mm512_setzero_ps();  // here rather than up front: see tile_steps
       for (int64_t b = 0; b < full; b += 4) step.template operator()<4>(r, b);
       tail(r);
     }
@@ -313,9 +321,7 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
   const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
   const __m512i shr = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
   const __m128i transpose = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  __m512 facc[R][C];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
+  __m512 facc[R][C];  // zeroed by tile_steps
   const auto step = [&](int r, int64_t b) {
     const auto* x =
         reinterpret_cast<const block_q6_k*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
@@ -342,7 +348,7 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
                                    _mm512_set1_ps(d * a->d), facc[r][c]);
     }
   };
-  tile_steps<R, C>(nb, step);
+  tile_steps<R, C>(nb, facc, step);
   store_tile<R, C>(facc, y0, g.ldy, r0);
 }
 
@@ -384,9 +390,7 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
     hshift[k] = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(std::abs(j0 - 2))),
                                    _mm256_set1_epi16(static_cast<int16_t>(std::abs(j0 - 1))), 1);
   }
-  __m512 facc[R][C];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) facc[r][c] = _mm512_setzero_ps();
+  __m512 facc[R][C];  // zeroed by tile_steps
   const auto step = [&](int r, int64_t b) {
     const auto* x =
         reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
@@ -445,7 +449,7 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
       }
     }
   };
-  tile_steps<R, C>(nb, step);
+  tile_steps<R, C>(nb, facc, step);
   store_tile<R, C>(facc, y0, g.ldy, r0);
 }
 
