@@ -279,6 +279,12 @@ TEST(ThreadPool, RunOnAllVisitsEveryThread) {
   for (auto& s : seen) EXPECT_EQ(s.load(), 100);
 }
 
+// A lateness policy: late past `wait`, left out for `out` (and never longer).
+thread_pool::late_policy late_policy(std::chrono::microseconds wait,
+                                     std::chrono::microseconds out) {
+  return {.wait = wait, .out = out, .out_max = out};
+}
+
 // A job of `n` tasks taken from a counter, as decode's are (any thread can do any of them): each
 // task counted where it ran; `on_enter(t)` when thread t enters the job.
 template <class Enter>
@@ -295,9 +301,7 @@ void counted_tasks(thread_pool& pool, std::vector<std::atomic<int>>& done, const
 // load another worker may be left out too: the test asserts only what load cannot change.)
 TEST(ThreadPool, RunSharedLeavesOutALateWorkerAndStillDoesEveryTask) {
   thread_pool pool(3);
-  pool.set_late_policy({.wait = std::chrono::microseconds(1000),
-                        .out = std::chrono::hours(1),
-                        .out_max = std::chrono::hours(1)});
+  pool.set_late_policy(late_policy(std::chrono::microseconds(1000), std::chrono::hours(1)));
   std::vector<std::atomic<int>> done(500);
   // Worker 1 enters the job and sleeps 200 ms: the caller waits that long for it.
   counted_tasks(pool, done, [](int t) {
@@ -325,9 +329,7 @@ TEST(ThreadPool, RunSharedLeavesOutALateWorkerAndStillDoesEveryTask) {
 // With no time out (the policy's out 0) a late worker is back for the next job.
 TEST(ThreadPool, RunSharedTakesALateWorkerBackAfterItsTimeOut) {
   thread_pool pool(2);
-  pool.set_late_policy({.wait = std::chrono::microseconds(1000),
-                        .out = std::chrono::microseconds(0),
-                        .out_max = std::chrono::microseconds(0)});
+  pool.set_late_policy(late_policy(std::chrono::microseconds(1000), std::chrono::microseconds(0)));
   std::vector<std::atomic<int>> done(64);
   counted_tasks(pool, done, [](int t) {
     if (t == 1) std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -344,9 +346,7 @@ TEST(ThreadPool, RunSharedTakesALateWorkerBackAfterItsTimeOut) {
 // caller's 50 ms it is late.
 TEST(ThreadPool, RunSharedMeasuresLatenessAgainstTheCallersPart) {
   thread_pool pool(2);
-  pool.set_late_policy({.wait = std::chrono::microseconds(1000),
-                        .out = std::chrono::microseconds(0),
-                        .out_max = std::chrono::microseconds(0)});
+  pool.set_late_policy(late_policy(std::chrono::microseconds(1000), std::chrono::microseconds(0)));
   pool.run_shared([](int t, int) {
     std::this_thread::sleep_for(std::chrono::milliseconds(t == 0 ? 300 : 320));
   });
@@ -362,9 +362,7 @@ TEST(ThreadPool, RunSharedMeasuresLatenessAgainstTheCallersPart) {
 // to milliseconds on the dev VM); the wait counts from when it woke.
 TEST(ThreadPool, RunSharedDoesNotCountAWakeUpAsLate) {
   thread_pool pool(2);
-  pool.set_late_policy({.wait = std::chrono::microseconds(20),
-                        .out = std::chrono::hours(1),
-                        .out_max = std::chrono::hours(1)});
+  pool.set_late_policy(late_policy(std::chrono::microseconds(20), std::chrono::hours(1)));
   std::vector<std::atomic<int>> done(8);
   for (int rep = 0; rep < 5; ++rep) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the worker goes to sleep
