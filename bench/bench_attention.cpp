@@ -133,6 +133,63 @@ void bm_decode_attention(benchmark::State& st, backend_id id, kv_format f) {
                                                benchmark::Counter::kIsRate);
 }
 
+// Decode attention's arithmetic rate: one thread, one KV head's 2 query rows against `ctx` keys
+// (Arg; 1024 F16 keys are 512 KB, within the L2) held in one contiguous run of tiles and rows,
+// walked span by span (64 keys a call, the next span passed for prefetching) over and over, so
+// the data comes from the cache and the figure is what the kernel computes at most: GB/s of
+// K/V, to set beside decode_attention's DRAM rate per thread.
+void bm_decode_attention_hot(benchmark::State& st, backend_id id, kv_format f) {
+  const ops_backend* be = find_ops(id);
+  if (be == nullptr) {
+    st.SkipWithError("backend not available on this CPU");
+    return;
+  }
+  const int64_t ctx = st.range(0), keys = attn_vector_keys;
+  const int64_t row = kv_row_bytes(f, d), tile = kv_tile_bytes(f, d);
+  const int64_t tiles = (ctx + kv_key_tile - 1) / kv_key_tile;
+  std::vector<uint8_t> k(static_cast<size_t>(tiles * tile)), v(static_cast<size_t>(ctx * row));
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> x(static_cast<size_t>(d));
+  for (int64_t j = 0; j < ctx; ++j) {
+    for (auto& e : x) e = nd(rng);
+    f32_to_kv_key(f, x.data(), d, k.data() + j / kv_key_tile * tile, j % kv_key_tile);
+    for (auto& e : x) e = nd(rng);
+    f32_to_kv_row(f, x.data(), v.data() + j * row, d);
+  }
+  std::vector<float> q(static_cast<size_t>(group * d)), o(static_cast<size_t>(group * d));
+  for (auto& e : q) e = 0.09f * nd(rng);
+  std::vector<uint8_t> q8(static_cast<size_t>(group * attn_q8_row_bytes(d)));
+  attn_quantize_queries(q.data(), group, d, d, q8.data());
+  std::vector<float> mx(group), sum(group), scratch(static_cast<size_t>(keys * 2 * d));
+  std::vector<int32_t> lo(group, 0), hi(group);
+  const int64_t span_k = keys / kv_key_tile * tile, span_v = keys * row;  // a full span's bytes
+  for (auto _ : st) {
+    std::fill(o.begin(), o.end(), 0.f);
+    std::fill(mx.begin(), mx.end(), -INFINITY);
+    std::fill(sum.begin(), sum.end(), 0.f);
+    for (int64_t j0 = 0, s = 0; j0 < ctx; j0 += keys, ++s) {
+      attn_block_args a;
+      a.q = q.data(), a.m = group, a.ldq = d, a.d = d, a.dv = d, a.kv = f, a.ldk = d, a.ldv = d;
+      a.lo = lo.data(), a.hi = hi.data(), a.row_max = mx.data(), a.row_sum = sum.data();
+      a.o = o.data(), a.ldo = d, a.scratch = scratch.data();
+      if (f == kv_format::q8_0) a.q8 = q8.data();
+      a.k = k.data() + s * span_k, a.v = v.data() + s * span_v;
+      a.nk = std::min(keys, ctx - j0);
+      const bool more = j0 + keys < ctx;
+      a.k_next = more ? k.data() + (s + 1) * span_k : nullptr;
+      a.v_next = more ? v.data() + (s + 1) * span_v : nullptr;
+      a.nk_next = more ? std::min(keys, ctx - j0 - keys) : 0;
+      for (int64_t i = 0; i < group; ++i) hi[static_cast<size_t>(i)] = static_cast<int32_t>(a.nk);
+      be->attn_block(a);
+    }
+    benchmark::DoNotOptimize(o.data());
+  }
+  const double bytes = static_cast<double>(ctx) * row * 2;
+  st.counters["GBps"] =
+      benchmark::Counter(bytes * 1e-9 * st.iterations(), benchmark::Counter::kIsRate);
+}
+
 // Prefill attention of one KV head over a prompt of `ctx` tokens, on one thread, as
 // model::attention_block runs it: tasks of UMA_BENCH_RUN (default 64, the model's length for long
 // prompts) consecutive tokens x the 2 query heads of the KV head, each walking the causal keys in
@@ -227,6 +284,11 @@ int register_all() {
           ->Arg(2048)
           ->Arg(8192)
           ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+      benchmark::RegisterBenchmark(("decode_attention_hot/" + suffix).c_str(),
+                                   bm_decode_attention_hot, id, f)
+          ->Arg(64)
+          ->Arg(1024)
           ->UseRealTime();
       benchmark::RegisterBenchmark(("prefill_attention/" + suffix).c_str(), bm_prefill_attention,
                                    id, f)

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "engine/generate.h"
 #include "gguf/gguf.h"
 #include "kernels/backend.h"
 #include "kernels/matmul.h"
@@ -46,6 +47,7 @@ struct bench_cli {
   int tg = 128;
   int depth = 0;
   int batch = 1;
+  int ubatch = static_cast<int>(uma::engine::prefill_chunk);
   int reps = 3;
   int threads = 0;
   int bw_mib = 1024;
@@ -196,6 +198,8 @@ int run_bench(const bench_cli& c) {
         fmt::format("--bw-mib must be between 1 and {} (half this machine's memory)", max_bw_mib));
   if (c.batch < 1 || c.batch > max_batch)
     return uma::cli::fail(cmd, fmt::format("--batch must be between 1 and {}", max_batch));
+  if (c.ubatch < 0)
+    return uma::cli::fail(cmd, "--ubatch must be >= 0 (0: the whole prompt at once)");
   const int threads = c.threads > 0 ? c.threads : uma::thread_pool::physical_cores();
   auto say = [&](const std::string& s) {
     if (!c.json) std::printf("%s\n", s.c_str());
@@ -285,6 +289,18 @@ int run_bench(const bench_cli& c) {
   std::uniform_int_distribution<int32_t> tok(
       3, static_cast<int32_t>(std::max<int64_t>(4, n_vocab - 1)));
   uma::model::batch b;
+  // `n` random tokens of sequence `seq` at positions [0, n) into the cache, in forwards of at
+  // most --ubatch tokens (as the engine's sessions prefill a prompt), the last one's logits kept.
+  const auto prefill = [&](int seq, int n) -> uma::status {
+    const int step = c.ubatch > 0 ? c.ubatch : n;
+    for (int i0 = 0; i0 < n; i0 += step) {
+      b.clear();
+      const int i1 = std::min(n, i0 + step);
+      for (int i = i0; i < i1; ++i) b.add(tok(rng), i, seq, i + 1 == n);
+      UMA_TRY(m.forward(b, *cache, logits.data()));
+    }
+    return {};
+  };
   b.add(tok(rng), 0, 0, true);
   if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
     return uma::cli::fail(cmd, st.message());
@@ -328,12 +344,9 @@ int run_bench(const bench_cli& c) {
   };
   for (int r = -1; r < c.reps; ++r) {
     cache->clear();
-    b.clear();
-    for (int i = 0; i < c.pp; ++i) b.add(tok(rng), i, 0, i + 1 == c.pp);
     if (r >= 0 && !c.no_probe) bracket_peak();
     const auto t0 = clock_type::now();
-    if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
-      return uma::cli::fail(cmd, st.message());
+    if (auto st = prefill(0, c.pp); !st.ok()) return uma::cli::fail(cmd, st.message());
     if (r >= 0) pp.v.push_back(c.pp / seconds_since(t0));
   }
   if (!c.no_probe && c.reps > 0) bracket_peak();
@@ -356,10 +369,7 @@ int run_bench(const bench_cli& c) {
   for (int r = 0; r < c.reps; ++r) {
     cache->clear();
     if (c.depth > 0) {  // the context decode starts from, untimed
-      b.clear();
-      for (int i = 0; i < c.depth; ++i) b.add(tok(rng), i, 0, i + 1 == c.depth);
-      if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
-        return uma::cli::fail(cmd, st.message());
+      if (auto st = prefill(0, c.depth); !st.ok()) return uma::cli::fail(cmd, st.message());
     }
     if (!c.no_probe) bracket_probe();
     const auto t0 = clock_type::now();
@@ -381,10 +391,7 @@ int run_bench(const bench_cli& c) {
   if (c.timeline) {
     cache->clear();
     if (c.depth > 0) {
-      b.clear();
-      for (int i = 0; i < c.depth; ++i) b.add(tok(rng), i, 0, i + 1 == c.depth);
-      if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
-        return uma::cli::fail(cmd, st.message());
+      if (auto st = prefill(0, c.depth); !st.ok()) return uma::cli::fail(cmd, st.message());
     }
     m.set_timeline(&timeline);
     const auto t0 = clock_type::now();
@@ -408,10 +415,7 @@ int run_bench(const bench_cli& c) {
       cache->clear();
       if (c.depth > 0) {
         for (int s = 0; s < c.batch; ++s) {
-          b.clear();
-          for (int i = 0; i < c.depth; ++i) b.add(tok(rng), i, s, i + 1 == c.depth);
-          if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
-            return uma::cli::fail(cmd, st.message());
+          if (auto st = prefill(s, c.depth); !st.ok()) return uma::cli::fail(cmd, st.message());
         }
       }
       batch_logits.resize(static_cast<size_t>(c.batch * n_vocab));
@@ -501,6 +505,7 @@ int run_bench(const bench_cli& c) {
     j["pp"] = c.pp;
     j["tg"] = c.tg;
     j["depth"] = c.depth;
+    j["ubatch"] = c.ubatch;
     j["kv_type"] = uma::kernels::kv_format_name(cache->format());
     j["kv_bytes_per_token"] = kv_bytes;
     j["bytes_per_token"] = bytes_per_token;
@@ -643,8 +648,11 @@ int run_bench(const bench_cli& c) {
       std::printf("  %-11s %9.1f us %6.1f%%\n", uma::model::op_timeline::names[o],
                   timeline.ns[o] / 1e3 / c.tg, sum > 0 ? 100 * timeline.ns[o] / sum : 0.0);
   }
-  std::printf("\nbackend %s, %d threads, %d reps (median; spread = (max-min)/median)\n",
-              uma::kernels::matmul_backend_name(), threads, c.reps);
+  std::printf("\nbackend %s, %d threads, %d reps (median; spread = (max-min)/median)%s\n",
+              uma::kernels::matmul_backend_name(), threads, c.reps,
+              c.ubatch > 0 && std::max(c.pp, c.depth) > c.ubatch
+                  ? fmt::format("; prefill in forwards of {} tokens", c.ubatch).c_str()
+                  : "");
   if (c.repack.empty()) {
     // What --repack would copy (the types whose decode this backend measured faster so).
     const auto& w = m.bound();
@@ -695,6 +703,9 @@ UMA_COMMAND(bench,
               app.add_option("--batch", c->batch,
                              "also decode this many sequences at once, one token each per step "
                              "(aggregate tok/s and the ratio to batch 1; default 1: off)");
+              app.add_option("--ubatch", c->ubatch,
+                             "tokens per forward when prefilling (--pp and --depth), as the "
+                             "engine's sessions do (default 512; 0: the whole prompt at once)");
               app.add_option("--reps", c->reps, "repetitions (median and spread reported)");
               app.add_option("--threads", c->threads, "threads (0: one per physical core)");
               app.add_option("--bw-mib", c->bw_mib, "bandwidth probe buffer in MiB (default 1024)");

@@ -48,6 +48,12 @@ class stop_matcher {
   std::string held_;
 };
 
+// Tokens a prefill forward takes at most: a longer prompt runs in forwards of this many (the
+// activations of a forward grow with its tokens, ~61 KB a token for qwen3-0.6b, so a 32k-token
+// prompt in one forward would hold ~2 GB of them; per 512 tokens the matmuls already run at their
+// batched rate).
+inline constexpr int64_t prefill_chunk = 512;
+
 class session {
  public:
   session(model::model& m, const tok::tokenizer& t, int64_t max_context);
@@ -56,7 +62,7 @@ class session {
   // computes the rest in chunks of `chunk` tokens. `last_logits` gets the logits after the last
   // token (n_vocab floats). Fails when the tokens exceed the context.
   status sync(const std::vector<int32_t>& tokens, std::vector<float>& last_logits,
-              generate_stats& stats, int64_t chunk = 512);
+              generate_stats& stats, int64_t chunk = prefill_chunk);
 
   // Samples up to max_tokens after the current tokens. `on_text` receives whole UTF-8 text as it
   // is produced; returning false cancels.

@@ -156,6 +156,31 @@ TEST(bench_cli, depth_counts_the_kv_cache_read_per_token) {
   }
 }
 
+// --pp and --depth prefill in forwards of --ubatch tokens (default 512, as the engine's
+// sessions): the activations of a forward grow with its tokens, so a 2048-token prompt in one
+// forward holds far more memory beyond the weights and the KV cache than in forwards of 64
+// (tiny-qwen3: ~33 MB against ~6 on the dev VM).
+TEST(bench_cli, ubatch_prefills_in_forwards_of_that_many_tokens) {
+  const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
+  double beyond[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    const std::string ub = i == 0 ? "0" : "64";
+    auto r =
+        test::run_uma({"bench", "-m", model, "--pp", "2048", "--tg", "2", "--depth", "100",
+                       "--reps", "1", "--threads", "2", "--no-probe", "--json", "--ubatch", ub});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["ubatch"], std::stoi(ub));
+    EXPECT_GT(j["pp_tps"].get<double>(), 0);
+    beyond[i] = j["rss_beyond_weights_mb"].get<double>() - j["kv_cache_faulted_mb"].get<double>();
+  }
+  EXPECT_LT(beyond[1] + 12.0, beyond[0])
+      << "whole prompt " << beyond[0] << " MB, in 64s " << beyond[1] << " MB";
+  auto bad = test::run_uma({"bench", "-m", model, "--ubatch", "-1", "--no-probe"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("--ubatch"), std::string::npos) << bad.err;
+}
+
 // The share of the mapping on 2 MiB pages is reported (whole pages, at most the file), with and
 // without --reread (which must not change what is benchmarked: same weights, same bytes per token).
 TEST(bench_cli, reports_the_weights_on_huge_pages) {
