@@ -124,6 +124,7 @@ constexpr int64_t attn_rows_ahead = 8;
 // kernel's 512-bit loads (util/aligned.h).
 struct attn_scratch {
   aligned_vector<float> q, o, row_max, row_sum, kv;
+  aligned_vector<float> acc_o, acc_max, acc_sum;  // the parts folded so far (attend_run)
   std::vector<int32_t> lo, hi;
   std::vector<uint8_t> q8;  // the queries quantized, for a Q8_0 cache
 };
@@ -178,11 +179,72 @@ struct kv_span {
   const uint8_t* v = nullptr;
   int64_t nk = 0;
 };
-kv_span first_span(const forward_state& st, int64_t il, const attn_run& run, int64_t kvh) {
+// From block blo on (a part's task: see attend_run).
+kv_span first_span(const forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
+                   int64_t blo = 0) {
   const kv_spans sp(st, il, run);
-  const int32_t blk = sp.table[static_cast<size_t>(sp.first)];
-  return {st.cache.k_head(il, blk, kvh), st.cache.v_head(il, blk, kvh),
-          sp.keys(sp.first, sp.end(sp.first))};
+  const int64_t b = std::max(sp.first, blo);
+  if (b > sp.b_last) return {};
+  const int32_t blk = sp.table[static_cast<size_t>(b)];
+  return {st.cache.k_head(il, blk, kvh), st.cache.v_head(il, blk, kvh), sp.keys(b, sp.end(b))};
+}
+
+// Blocks an attention part spans: forward_state::attn_part_keys in whole spans, so that a span
+// never crosses a part's end (spans end at multiples of span_blocks).
+int64_t part_blocks(const forward_state& st, const kv_spans& sp) {
+  const int64_t b = (std::max<int64_t>(1, st.attn_part_keys) + sp.tpb - 1) / sp.tpb;
+  return (b + sp.span_blocks - 1) / sp.span_blocks * sp.span_blocks;
+}
+
+// A run's m query rows over some of its keys: their running maxima, sums of e^(score - max) and
+// unnormalised outputs (m rows of dv).
+struct attn_state {
+  float* mx;
+  float* sum;
+  float* o;
+};
+
+void clear_state(const attn_state& a, int64_t m, int64_t dv) {
+  std::fill(a.mx, a.mx + m, -INFINITY);
+  std::fill(a.sum, a.sum + m, 0.f);
+  std::fill(a.o, a.o + m * dv, 0.f);
+}
+
+// Folds b, the rows' state over a later part of the keys, into a: their softmax over both. A row
+// that saw no key in b keeps a's state, one that saw none in a takes b's as it is (so the first
+// fold into a cleared state copies). Not inlined: one code for every fold, so that a split
+// task's parts folded by attention_block and one task walking all its parts give the same floats.
+[[gnu::noinline]] void fold_state(const attn_state& a, const attn_state& b, int64_t m, int64_t dv) {
+  for (int64_t i = 0; i < m; ++i) {
+    if (b.mx[i] == -INFINITY) continue;
+    float* oa = a.o + i * dv;
+    const float* ob = b.o + i * dv;
+    if (a.mx[i] == -INFINITY) {
+      a.mx[i] = b.mx[i], a.sum[i] = b.sum[i];
+      std::copy(ob, ob + dv, oa);
+      continue;
+    }
+    const float mx = std::max(a.mx[i], b.mx[i]);
+    const float ca = std::exp(a.mx[i] - mx), cb = std::exp(b.mx[i] - mx);
+    a.mx[i] = mx;
+    a.sum[i] = a.sum[i] * ca + b.sum[i] * cb;
+    for (int64_t e = 0; e < dv; ++e) oa[e] = oa[e] * ca + ob[e] * cb;
+  }
+}
+
+// The run's rows for KV head kvh normalised into buf.attn (every row saw its own key: sum >= 1).
+void write_rows(forward_state& st, const attn_run& run, int64_t kvh, const attn_state& a) {
+  const model_config& c = st.c;
+  const int64_t group = c.n_head / c.n_head_kv, m = (run.t1 - run.t0) * group;
+  const int64_t dv = c.head_dim_v, ow = c.n_head * dv;
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t t = run.t0 + i / group, h = kvh * group + i % group;
+    float* out = st.buf.attn.data() + t * ow + h * dv;
+    if (i % group == 0 && t + attn_rows_ahead < run.t1)
+      prefetch_range(out + attn_rows_ahead * ow, static_cast<size_t>(4 * group * dv), true);
+    const float inv = 1.f / a.sum[i];
+    for (int64_t e = 0; e < dv; ++e) out[e] = a.o[i * dv + e] * inv;
+  }
 }
 
 // Requests every line of a span's K and V rows.
@@ -193,9 +255,15 @@ void prefetch_span(const kv_span& s, const kv_cache& cache) {
   prefetch_range(s.v, static_cast<size_t>(s.nk * cache.v_row_bytes()));
 }
 
-// `after`: the first span of the task this thread runs next (prefetched during the last span).
+// Run `run`'s query rows for KV head kvh against its keys in blocks [blo, bhi) (clipped to those
+// the run sees), part by part (part_blocks): each part's online softmax from a cleared state, the
+// parts folded in order (fold_state), so a row's floats depend only on its keys, never on how the
+// parts were shared out. `part` null: the rows normalised into buf.attn; else their state over
+// these blocks there (a split task's single part, folded by attention_block). `after`: the first
+// span of the task this thread runs next (prefetched during the last span).
 void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh, attn_scratch& ws,
-                const kv_span& after) {
+                const kv_span& after, int64_t blo = 0, int64_t bhi = INT64_MAX,
+                const attn_state* part = nullptr) {
   const model_config& c = st.c;
   kv_cache& cache = st.cache;
   const int64_t group = c.n_head / c.n_head_kv;  // query heads per KV head
@@ -205,15 +273,25 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
   const kv_spans sp(st, il, run);
   const int64_t tpb = sp.tpb;
   ws.q.resize(static_cast<size_t>(m * d));
-  ws.o.assign(static_cast<size_t>(m * dv), 0.f);
+  ws.o.resize(static_cast<size_t>(m * dv));
   float* const wq = ws.q.data();
-  float* const wo = ws.o.data();
-  ws.row_max.assign(static_cast<size_t>(m), -INFINITY);
-  ws.row_sum.assign(static_cast<size_t>(m), 0.f);
+  ws.row_max.resize(static_cast<size_t>(m));
+  ws.row_sum.resize(static_cast<size_t>(m));
   ws.lo.resize(static_cast<size_t>(m));
   ws.hi.resize(static_cast<size_t>(m));
   ws.kv.resize(static_cast<size_t>(sp.span_blocks * tpb * (d + dv)));
   float* const wkv = ws.kv.data();
+  const attn_state cur{ws.row_max.data(), ws.row_sum.data(), ws.o.data()};
+  attn_state acc;
+  if (part != nullptr) {
+    acc = *part;
+  } else {
+    ws.acc_o.resize(static_cast<size_t>(m * dv));
+    ws.acc_max.resize(static_cast<size_t>(m));
+    ws.acc_sum.resize(static_cast<size_t>(m));
+    acc = {ws.acc_max.data(), ws.acc_sum.data(), ws.acc_o.data()};
+  }
+  clear_state(acc, m, dv);
   // Row i = (token t0 + i / group, head kvh * group + i % group); queries pre-scaled. A token's
   // group is d x group contiguous floats, the tokens q_width apart: in prefill they come from
   // beyond the L2 (the QKV matmul's output for the whole batch), so the rows a few tokens ahead
@@ -237,44 +315,107 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
   a.kv = cache.format();
   a.ldk = d, a.ldv = dv;  // a head's rows are contiguous in its block
   a.lo = ws.lo.data(), a.hi = ws.hi.data();
-  a.row_max = ws.row_max.data(), a.row_sum = ws.row_sum.data();
-  a.o = wo, a.ldo = dv, a.scratch = wkv;
+  a.ldo = dv, a.scratch = wkv;
   a.q8 = cache.format() == kernels::kv_format::q8_0 ? ws.q8.data() : nullptr;
-  int64_t b0 = sp.first;
-  for (int64_t b1 = sp.end(b0); b0 <= sp.b_last;) {
-    const int64_t b2 = b1 <= sp.b_last ? sp.end(b1) : b1;  // the next span is [b1, b2)
-    const int64_t j0 = b0 * tpb;
-    const int32_t blk = sp.table[static_cast<size_t>(b0)];
-    a.k = cache.k_head(il, blk, kvh);
-    a.v = cache.v_head(il, blk, kvh);
-    a.nk = sp.keys(b0, b1);
-    if (b1 <= sp.b_last) {
-      const int32_t next = sp.table[static_cast<size_t>(b1)];
-      a.k_next = cache.k_head(il, next, kvh);
-      a.v_next = cache.v_head(il, next, kvh);
-      a.nk_next = sp.keys(b1, b2);
-    } else {
-      a.k_next = after.k, a.v_next = after.v, a.nk_next = after.nk;
+  const int64_t pb = part_blocks(st, sp);
+  const int64_t b_end = std::min(sp.b_last + 1, bhi);
+  bool first = true;
+  for (int64_t b0 = std::max(sp.first, blo); b0 < b_end;) {
+    const int64_t p_end = std::min(b_end, (b0 / pb + 1) * pb);  // this part's blocks: [b0, p_end)
+    // The first part straight into acc (folding it into the cleared acc would copy it as it is),
+    // the others into cur and folded.
+    const attn_state& into = first ? acc : cur;
+    if (!first) clear_state(cur, m, dv);
+    a.row_max = into.mx, a.row_sum = into.sum, a.o = into.o;
+    for (int64_t b1 = sp.end(b0); b0 < p_end;) {
+      const int64_t b2 = b1 < b_end ? sp.end(b1) : b1;  // the next span is [b1, b2)
+      const int64_t j0 = b0 * tpb;
+      const int32_t blk = sp.table[static_cast<size_t>(b0)];
+      a.k = cache.k_head(il, blk, kvh);
+      a.v = cache.v_head(il, blk, kvh);
+      a.nk = sp.keys(b0, b1);
+      if (b1 < b_end) {
+        const int32_t next = sp.table[static_cast<size_t>(b1)];
+        a.k_next = cache.k_head(il, next, kvh);
+        a.v_next = cache.v_head(il, next, kvh);
+        a.nk_next = sp.keys(b1, b2);
+      } else {
+        a.k_next = after.k, a.v_next = after.v, a.nk_next = after.nk;
+      }
+      for (int64_t i = 0; i < m; ++i) {
+        const int64_t pos = pos0 + i / group;
+        const int64_t lo = std::max<int64_t>(sp.first_key(pos) - j0, 0);
+        const int64_t hi = std::min<int64_t>(pos + 1 - j0, a.nk);
+        ws.lo[static_cast<size_t>(i)] = static_cast<int32_t>(lo);
+        ws.hi[static_cast<size_t>(i)] = static_cast<int32_t>(std::max(lo, hi));
+      }
+      kernels::attn_block(a);
+      b0 = b1, b1 = b2;
     }
-    for (int64_t i = 0; i < m; ++i) {
-      const int64_t pos = pos0 + i / group;
-      const int64_t lo = std::max<int64_t>(sp.first_key(pos) - j0, 0);
-      const int64_t hi = std::min<int64_t>(pos + 1 - j0, a.nk);
-      ws.lo[static_cast<size_t>(i)] = static_cast<int32_t>(lo);
-      ws.hi[static_cast<size_t>(i)] = static_cast<int32_t>(std::max(lo, hi));
+    if (!first) fold_state(acc, cur, m, dv);
+    first = false;
+  }
+  if (part == nullptr) write_rows(st, run, kvh, acc);
+}
+
+// One part of a split (run, KV head) task (attention_block): the run's blocks [blo, blo +
+// part_blocks), its rows' state in slot floats at `at` of the caller's part buffer. The
+// (run, head)'s first part (`first`, its index) also counts them (`count`) and how many are done.
+struct part_task {
+  int64_t run, kvh, blo, at, first;
+  int32_t count;
+  mutable int32_t done;  // counted through std::atomic_ref by the threads that finish parts
+};
+
+std::atomic<uint64_t> part_tasks_run{0};
+
+int64_t part_blocks_of(const forward_state& st, int64_t il, const attn_run& run) {
+  return part_blocks(st, kv_spans(st, il, run));
+}
+
+// The tasks of every (run, KV head)'s parts, latest runs first, each head's parts in order;
+// returns the floats their slots take.
+int64_t plan_parts(const forward_state& st, int64_t il, const std::vector<attn_run>& runs,
+                   std::vector<part_task>& parts) {
+  const model_config& c = st.c;
+  const int64_t group = c.n_head / c.n_head_kv, dv = c.head_dim_v;
+  int64_t at = 0;
+  for (auto r = static_cast<int64_t>(runs.size()) - 1; r >= 0; --r) {
+    const attn_run& run = runs[static_cast<size_t>(r)];
+    const kv_spans sp(st, il, run);
+    const int64_t pb = part_blocks(st, sp), m = (run.t1 - run.t0) * group;
+    const int64_t p0 = sp.first / pb, p1 = sp.b_last / pb;
+    for (int64_t kvh = 0; kvh < c.n_head_kv; ++kvh) {
+      const auto first = static_cast<int64_t>(parts.size());
+      for (int64_t p = p0; p <= p1; ++p) {
+        parts.push_back({r, kvh, p * pb, at, first, static_cast<int32_t>(p1 - p0 + 1), 0});
+        at += m * (dv + 2);
+      }
     }
-    kernels::attn_block(a);
-    b0 = b1, b1 = b2;
   }
-  const int64_t ow = c.n_head * dv;
-  for (int64_t i = 0; i < m; ++i) {
-    const int64_t t = run.t0 + i / group, h = kvh * group + i % group;
-    float* out = st.buf.attn.data() + t * ow + h * dv;
-    if (i % group == 0 && t + attn_rows_ahead < run.t1)
-      prefetch_range(out + attn_rows_ahead * ow, static_cast<size_t>(4 * group * dv), true);
-    const float inv = 1.f / ws.row_sum[static_cast<size_t>(i)];  // >= 1: the own key is visible
-    for (int64_t e = 0; e < dv; ++e) out[e] = wo[i * dv + e] * inv;
-  }
+  return at;
+}
+
+// Part p's slot in `slots`: its rows' maxima, sums, then outputs.
+attn_state part_slot(const forward_state& st, float* slots, const attn_run& run,
+                     const part_task& p) {
+  const int64_t m = (run.t1 - run.t0) * (st.c.n_head / st.c.n_head_kv);
+  float* base = slots + p.at;
+  return {base, base + m, base + 2 * m};
+}
+
+// Folds a (run, head)'s parts in order and writes its rows.
+void finish_parts(forward_state& st, float* slots, const attn_run& run, const part_task& head,
+                  const std::vector<part_task>& parts, attn_scratch& ws) {
+  const int64_t m = (run.t1 - run.t0) * (st.c.n_head / st.c.n_head_kv), dv = st.c.head_dim_v;
+  ws.acc_o.resize(static_cast<size_t>(m * dv));
+  ws.acc_max.resize(static_cast<size_t>(m));
+  ws.acc_sum.resize(static_cast<size_t>(m));
+  const attn_state acc{ws.acc_max.data(), ws.acc_sum.data(), ws.acc_o.data()};
+  clear_state(acc, m, dv);
+  for (int32_t k = 0; k < head.count; ++k)
+    fold_state(acc, part_slot(st, slots, run, parts[static_cast<size_t>(head.first + k)]), m, dv);
+  write_rows(st, run, head.kvh, acc);
 }
 
 }  // namespace
@@ -362,13 +503,33 @@ void attention_block(forward_state& st, int64_t il) {
   // reads no rows but its own head's of its own run and the cache's older ones, so each task
   // prepares its own (token, head) rows first: the glue runs on every thread instead of the
   // caller alone. Otherwise (runs of one long prompt read each other's keys) all rows first.
-  const bool per_task_prep = runs_of_distinct_sequences(st.b, runs);
+  const bool distinct = runs_of_distinct_sequences(st.b, runs);
+  const int64_t n_tasks = n_runs * c.n_head_kv;
+  // Decode's tasks are its sequences x KV heads: one sequence of qwen2.5-0.5b has 2, whatever the
+  // cores, and at a long context each is a long walk over the cache. Where the tasks are fewer
+  // than 4 a thread and a run's keys span several parts (attend_run), each part is a task of its
+  // own (its rows' state into a slot) and whoever finishes a (run, head)'s last part folds them
+  // in order: the same floats as one task walking all the parts.
+  const int threads = st.pool != nullptr ? st.pool->size() : 1;
+  thread_local std::vector<part_task> parts_tl;  // the caller's, read by the workers
+  thread_local aligned_vector<float> slots_tl;   // the parts' states
+  std::vector<part_task>& parts = parts_tl;
+  parts.clear();
+  if (distinct && threads > 1 && n_tasks < 4 * threads) {
+    bool several = false;
+    for (const attn_run& r : runs) {
+      const kv_spans sp(st, il, r);
+      several = several || (r.t1 - r.t0 <= 4 &&
+                            sp.first / part_blocks(st, sp) < sp.b_last / part_blocks(st, sp));
+    }
+    if (several) slots_tl.resize(static_cast<size_t>(plan_parts(st, il, runs, parts)));
+  }
+  const bool per_task_prep = distinct && parts.empty();
   if (!per_task_prep) {
     for_tokens(st, [&](int64_t t) {
       for (int64_t kvh = 0; kvh < c.n_head_kv; ++kvh) prep_head(t, kvh);
     });
   }
-  const int64_t n_tasks = n_runs * c.n_head_kv;
   // A thread claims its next task before it runs one, so that the kernel prefetches that task's
   // first K/V span during this one's last (in decode every task is a few spans at most, and its
   // rows, written tokens ago, come from DRAM); its very first span it requests up front.
@@ -394,9 +555,37 @@ void attention_block(forward_state& st, int64_t il) {
       i = j;
     }
   };
+  const auto n_parts = static_cast<int64_t>(parts.size());
+  float* const slots = slots_tl.data();
+  auto work_parts = [&](int, int) {
+    static thread_local attn_scratch ws;
+    const auto first_of = [&](int64_t i) {
+      const part_task& p = parts[static_cast<size_t>(i)];
+      return first_span(st, il, runs[static_cast<size_t>(p.run)], p.kvh, p.blo);
+    };
+    int64_t i = next.fetch_add(1, std::memory_order_relaxed);
+    prefetch_span(i < n_parts ? first_of(i) : kv_span{}, st.cache);
+    while (i < n_parts) {
+      const int64_t j = next.fetch_add(1, std::memory_order_relaxed);
+      const kv_span after = j < n_parts ? first_of(j) : kv_span{};
+      const part_task& p = parts[static_cast<size_t>(i)];
+      const attn_run& run = runs[static_cast<size_t>(p.run)];
+      const attn_state slot = part_slot(st, slots, run, p);
+      attend_run(st, il, run, p.kvh, ws, after, p.blo, p.blo + part_blocks_of(st, il, run), &slot);
+      // The (run, head)'s last part to finish folds them all (acquire: the others' slots).
+      const part_task& head = parts[static_cast<size_t>(p.first)];
+      if (std::atomic_ref<int32_t>(head.done).fetch_add(1, std::memory_order_acq_rel) + 1 ==
+          head.count)
+        finish_parts(st, slots, run, head, parts, ws);
+      i = j;
+    }
+  };
   {
     const op_scope time(st.timeline, op_timeline::attention);
-    if (st.pool && n_tasks > 1) {
+    if (n_parts > 0) {
+      st.pool->run_shared(work_parts);
+      part_tasks_run.fetch_add(static_cast<uint64_t>(n_parts), std::memory_order_relaxed);
+    } else if (st.pool && n_tasks > 1) {
       st.pool->run_shared(work);  // tasks from a counter: whoever runs the job takes them all
     } else {
       work(0, 1);
@@ -409,6 +598,10 @@ void attention_block(forward_state& st, int64_t il) {
     matmul(st, l.wo, buf.attn.data(), buf.o.data(), gate_up);
   }
   add_bias(st, buf.o.data(), l.bo, c.n_embd);
+}
+
+uint64_t attention_part_tasks() {
+  return part_tasks_run.load(std::memory_order_relaxed);
 }
 
 void mlp_block(forward_state& st, int64_t il) {

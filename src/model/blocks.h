@@ -52,6 +52,7 @@ struct forward_state {
   const float* rope_factors = nullptr;
   int rope_n_rot = 0;
   op_timeline* timeline = nullptr;  // model::set_timeline's, or null
+  int64_t attn_part_keys = 512;     // load_options::attn_part_keys (0 there: this default)
 };
 
 // Adds the wall time of its scope to timeline->ns[o] when a timeline is attached (no clock read
@@ -85,6 +86,9 @@ void matmul(forward_state& st, const matrix_ref& m, const float* x, float* y,
 // K/V appended to the cache through the block table, causal softmax attention (over a sliding
 // window for local layers), output projection.
 void attention_block(forward_state& st, int64_t il);
+// Part tasks attention_block has run so far in this process (its split of long decode tasks over
+// the threads; for tests and benchmarks).
+uint64_t attention_part_tasks();
 // buf.o = down(act(gate(buf.xn)) * up(buf.xn)) for layer il (SiLU, or GELU-tanh for gemma).
 void mlp_block(forward_state& st, int64_t il);
 // buf.x += buf.o

@@ -46,6 +46,11 @@ struct load_options {
   // How the default cache (make_cache) stores K and V: F16, or Q8_0 (half the bytes read per key
   // and held per position, llama.cpp's `-ctk q8_0 -ctv q8_0`; head dims must be multiples of 32).
   kernels::kv_format kv_format = kernels::kv_format::f16;
+  // Attention parts (see model::attention_block): keys a part spans, rounded up to whole spans of
+  // the kernel (64 keys); 0: the default, 512. A row's softmax runs over each part apart and the
+  // parts are folded in order, whichever thread computes them: results do not depend on the
+  // thread count. Tests set it small to cross part boundaries in short contexts.
+  int64_t attn_part_keys = 0;
 };
 
 // Tokens of one forward step. Entry i is token `tokens[i]` at position `positions[i]` of sequence
