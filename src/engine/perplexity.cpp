@@ -8,8 +8,9 @@
 namespace uma::engine {
 
 result<perplexity_result> perplexity(model::model& m, const std::vector<int32_t>& tokens,
-                                     int64_t ctx, int32_t bos) {
+                                     int64_t ctx, int32_t bos, int64_t chunk) {
   if (ctx < 4) return make_error("context {} is too small (at least 4 tokens)", ctx);
+  if (chunk < 1) return make_error("chunk {} is too small (at least 1 token)", chunk);
   const auto n = static_cast<int64_t>(tokens.size());
   if (n < ctx) {
     return make_error("the text has {} tokens, fewer than one window of {} (lower --ctx)", n, ctx);
@@ -20,27 +21,31 @@ result<perplexity_result> perplexity(model::model& m, const std::vector<int32_t>
   perplexity_result r;
   double nll = 0;
   std::vector<float> logits;
+  model::batch b;
+  const int64_t first_scored = ctx / 2;
   for (int64_t w = 0; (w + 1) * ctx <= n; ++w) {
     cache->clear();
-    model::batch b;
-    const int64_t first_scored = ctx / 2;
-    for (int64_t i = 0; i < ctx; ++i) {
-      int32_t t = tokens[static_cast<size_t>(w * ctx + i)];
-      if (i == 0 && bos >= 0) t = bos;
-      // Logits at i predict token i + 1: wanted for i in [ctx/2, ctx - 1) (llama.cpp's choice).
-      b.add(t, static_cast<int32_t>(i), 0, i >= first_scored && i + 1 < ctx);
-    }
-    logits.resize(b.n_logits() * static_cast<size_t>(nv));
-    UMA_TRY(m.forward(b, *cache, logits.data()));
-    int64_t row = 0;
-    for (int64_t i = first_scored; i + 1 < ctx; ++i, ++row) {
-      const float* l = logits.data() + row * nv;
-      const float mx = *std::max_element(l, l + nv);
-      double sum = 0;
-      for (int64_t k = 0; k < nv; ++k) sum += std::exp(double(l[k]) - mx);
-      const int32_t next = tokens[static_cast<size_t>(w * ctx + i + 1)];
-      nll += std::log(sum) + mx - l[next];
-      ++r.scored_tokens;
+    for (int64_t c0 = 0; c0 < ctx; c0 += chunk) {
+      const int64_t c1 = std::min(ctx, c0 + chunk);
+      b.clear();
+      for (int64_t i = c0; i < c1; ++i) {
+        int32_t t = tokens[static_cast<size_t>(w * ctx + i)];
+        if (i == 0 && bos >= 0) t = bos;
+        // Logits at i predict token i + 1: wanted for i in [ctx/2, ctx - 1) (llama.cpp's choice).
+        b.add(t, static_cast<int32_t>(i), 0, i >= first_scored && i + 1 < ctx);
+      }
+      logits.resize(b.n_logits() * static_cast<size_t>(nv));
+      UMA_TRY(m.forward(b, *cache, logits.data()));
+      int64_t row = 0;
+      for (int64_t i = std::max(c0, first_scored); i < c1 && i + 1 < ctx; ++i, ++row) {
+        const float* l = logits.data() + row * nv;
+        const float mx = *std::max_element(l, l + nv);
+        double sum = 0;
+        for (int64_t k = 0; k < nv; ++k) sum += std::exp(double(l[k]) - mx);
+        const int32_t next = tokens[static_cast<size_t>(w * ctx + i + 1)];
+        nll += std::log(sum) + mx - l[next];
+        ++r.scored_tokens;
+      }
     }
     ++r.windows;
   }

@@ -1,12 +1,15 @@
 // Perplexity of a model on a token stream, as llama.cpp's `llama-perplexity` measures it:
 // non-overlapping windows of `ctx` tokens (the first replaced by BOS when the model has one), each
-// computed in one batch; only the second half of each window is scored, so every scored token has
-// at least ctx/2 tokens of context.
+// computed in forwards of up to `chunk` tokens (so that a long window holds one chunk's
+// activations and logits, not the window's: at --ctx 4096 a 151936-token vocabulary's scored
+// half alone was 1.2 GB of logits); only the second half of each window is scored, so every
+// scored token has at least ctx/2 tokens of context.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "engine/generate.h"
 #include "model/model.h"
 #include "util/status.h"
 
@@ -20,8 +23,8 @@ struct perplexity_result {
   double seconds = 0;
 };
 
-// Errors: ctx < 4, fewer than ctx tokens.
+// Errors: ctx < 4, chunk < 1, fewer than ctx tokens.
 result<perplexity_result> perplexity(model::model& m, const std::vector<int32_t>& tokens,
-                                     int64_t ctx, int32_t bos);
+                                     int64_t ctx, int32_t bos, int64_t chunk = prefill_chunk);
 
 }  // namespace uma::engine

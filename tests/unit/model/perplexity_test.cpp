@@ -47,6 +47,18 @@ TEST(Perplexity, MatchesTheReferenceByHand) {
   EXPECT_NEAR(r->perplexity, std::exp(want), 2e-3 * std::exp(want));
   std::printf("perplexity %.6g (reference by hand %.6g)\n", r->perplexity, std::exp(want));
 
+  // In forwards of 7 tokens (windows of 32: chunks that straddle the scored half's start and end
+  // the window short): the same tokens scored, the same result up to the matmul paths' float
+  // order (7 rows take the rows tiles, 32 the prefill tiles).
+  auto chunked = engine::perplexity(**m, g.tokens, ctx, bos, 7);
+  ASSERT_TRUE(chunked.ok()) << chunked.message();
+  EXPECT_EQ(chunked->windows, windows);
+  EXPECT_EQ(chunked->scored_tokens, scored);
+  EXPECT_NEAR(chunked->mean_nll, r->mean_nll, 1e-4 * want);
+  auto no_chunk = engine::perplexity(**m, g.tokens, ctx, bos, 0);
+  ASSERT_FALSE(no_chunk.ok());
+  EXPECT_NE(no_chunk.message().find("chunk"), std::string::npos) << no_chunk.message();
+
   // Without a BOS the window's own first token stays: a different (valid) result.
   auto nb = engine::perplexity(**m, g.tokens, ctx, -1);
   ASSERT_TRUE(nb.ok()) << nb.message();
