@@ -367,44 +367,55 @@ TEST_P(TinyModel, SequencesInOneBatchAreIndependent) {
 // Attention walks a sequence's KV blocks in spans of up to 64 keys where the block ids follow one
 // another, and breaks a span where they do not. Two sequences filled in turns give each a
 // fragmented block table; one of them, 150 tokens long (spans of 4, 3, 2 and 1 blocks), still
-// matches the float reference, in prefill chunks and in the decode steps at the end.
+// matches the float reference, in prefill chunks and in the decode steps at the end. Also with
+// attention parts of 64 keys on 4 threads: the decode steps split into part tasks over spans that
+// break inside parts.
 TEST_P(TinyModel, LongContextOverAFragmentedCacheMatchesReference) {
-  auto m = load_model(golden_model(GetParam(), "f32"), {.n_threads = 2});
-  ASSERT_TRUE(m.ok()) << m.message();
-  const int64_t nv = (*m)->config().n_vocab;
-  const auto a = random_tokens(150, nv, 31), other = random_tokens(120, nv, 32);
-  auto cache = (*m)->make_cache(160, 2);
-  EXPECT_EQ((*m)->cache_bytes(160, 2),
-            static_cast<double>(cache->bytes()));  // checked before making
-  const auto chunk = [](const std::vector<int32_t>& t, int b, int e) {
-    return std::vector<int32_t>(t.begin() + b, t.begin() + e);
-  };
-  const auto fill_other = [&](int b, int e) {
-    batch bo;
-    for (int i = b; i < e; ++i) bo.add(other[static_cast<size_t>(i)], i, 1, false);
-    ASSERT_TRUE((*m)->forward(bo, *cache, nullptr).ok());
-  };
-  std::vector<float> got;
-  const auto fill_a = [&](int b, int e) {
-    auto r = prefill_all(**m, *cache, chunk(a, b, e), b);
-    got.insert(got.end(), r.begin(), r.end());
-  };
-  fill_a(0, 70);  // blocks 0-4
-  fill_other(0, 40);
-  fill_a(70, 117);  // 5 more, after the other sequence's 3
-  fill_other(40, 120);
-  fill_a(117, 140);
-  for (int i = 140; i < 150; ++i) fill_a(i, i + 1);  // decode
-  const auto& table = cache->block_table(0);
-  int breaks = 0;
-  for (size_t i = 1; i < table.size(); ++i) breaks += table[i] != table[i - 1] + 1;
-  EXPECT_GE(breaks, 2);
-  auto want = reference_forward(**m).forward(a);
-  ASSERT_TRUE(want.ok()) << want.message();
-  const auto s = compare_logits(want->data(), got.data(), 150, nv);
-  std::printf("long context, fragmented cache vs reference: max_rel %.3g\n", s.max_rel);
-  EXPECT_LE(s.max_rel, 1e-3);
-  EXPECT_EQ(s.clear_argmax_mismatch, 0);
+  for (const bool parts : {false, true}) {
+    SCOPED_TRACE(parts ? "parts of 64 keys, 4 threads" : "one part, 2 threads");
+    const uint64_t part_tasks_before = attention_part_tasks();
+    auto m = load_model(golden_model(GetParam(), "f32"),
+                        {.n_threads = parts ? 4 : 2, .attn_part_keys = parts ? 64 : 0});
+    ASSERT_TRUE(m.ok()) << m.message();
+    const int64_t nv = (*m)->config().n_vocab;
+    const auto a = random_tokens(150, nv, 31), other = random_tokens(120, nv, 32);
+    auto cache = (*m)->make_cache(160, 2);
+    EXPECT_EQ((*m)->cache_bytes(160, 2),
+              static_cast<double>(cache->bytes()));  // checked before making
+    const auto chunk = [](const std::vector<int32_t>& t, int b, int e) {
+      return std::vector<int32_t>(t.begin() + b, t.begin() + e);
+    };
+    const auto fill_other = [&](int b, int e) {
+      batch bo;
+      for (int i = b; i < e; ++i) bo.add(other[static_cast<size_t>(i)], i, 1, false);
+      ASSERT_TRUE((*m)->forward(bo, *cache, nullptr).ok());
+    };
+    std::vector<float> got;
+    const auto fill_a = [&](int b, int e) {
+      auto r = prefill_all(**m, *cache, chunk(a, b, e), b);
+      got.insert(got.end(), r.begin(), r.end());
+    };
+    fill_a(0, 70);  // blocks 0-4
+    fill_other(0, 40);
+    fill_a(70, 117);  // 5 more, after the other sequence's 3
+    fill_other(40, 120);
+    fill_a(117, 140);
+    for (int i = 140; i < 150; ++i) fill_a(i, i + 1);  // decode
+    const auto& table = cache->block_table(0);
+    int breaks = 0;
+    for (size_t i = 1; i < table.size(); ++i) breaks += table[i] != table[i - 1] + 1;
+    EXPECT_GE(breaks, 2);
+    auto want = reference_forward(**m).forward(a);
+    ASSERT_TRUE(want.ok()) << want.message();
+    const auto s = compare_logits(want->data(), got.data(), 150, nv);
+    std::printf("long context, fragmented cache vs reference%s: max_rel %.3g\n",
+                parts ? " (parts)" : "", s.max_rel);
+    EXPECT_LE(s.max_rel, 1e-3);
+    EXPECT_EQ(s.clear_argmax_mismatch, 0);
+    if (parts) {
+      EXPECT_GT(attention_part_tasks(), part_tasks_before);
+    }
+  }
 }
 
 // A cache of chunks of 3, 3 and 4 blocks (blocks 0, 3 and 6 start one): block ids that follow one
