@@ -192,7 +192,8 @@ kv_span first_span(const forward_state& st, int64_t il, const attn_run& run, int
 // Blocks an attention part spans: forward_state::attn_part_keys in whole spans, so that a span
 // never crosses a part's end (spans end at multiples of span_blocks).
 int64_t part_blocks(const forward_state& st, const kv_spans& sp) {
-  const int64_t b = (std::max<int64_t>(1, st.attn_part_keys) + sp.tpb - 1) / sp.tpb;
+  const int64_t keys = std::clamp<int64_t>(st.attn_part_keys, 1, int64_t{1} << 40);
+  const int64_t b = (keys + sp.tpb - 1) / sp.tpb;
   return (b + sp.span_blocks - 1) / sp.span_blocks * sp.span_blocks;
 }
 
