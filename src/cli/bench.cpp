@@ -366,6 +366,7 @@ int run_bench(const bench_cli& c) {
     reset_peak_rss();
   };
   stats token_ms;  // every decoded token's forward, all repetitions
+  const uint64_t parts_before = uma::model::attention_part_tasks();
   for (int r = 0; r < c.reps; ++r) {
     cache->clear();
     if (c.depth > 0) {  // the context decode starts from, untimed
@@ -384,6 +385,10 @@ int run_bench(const bench_cli& c) {
     tg.v.push_back(c.tg / seconds_since(t0));
   }
   if (!c.no_probe) bracket_probe();
+  // Attention part tasks a decoded token ran (model::attention_part_tasks: decode's few long
+  // attention tasks split over the threads; 0 where the tasks were enough or the context short).
+  const double parts_per_token =
+      double(uma::model::attention_part_tasks() - parts_before) / (double(c.reps) * c.tg);
   // 5b. --timeline: one more decode pass of tg tokens (untimed by the figures above) with the
   // model's op timeline attached: where the calling thread's time goes, per token.
   uma::model::op_timeline timeline;
@@ -545,6 +550,7 @@ int run_bench(const bench_cli& c) {
     j["tg_stalled_tokens"] = n_stalled;
     j["tg_stalled_time_share"] = stalled_share;
     j["pool_workers_left_out"] = left_out;
+    j["tg_attention_part_tasks_per_token"] = parts_per_token;
     j["batch"] = c.batch;
     if (c.timeline) {
       nlohmann::json us, share;
@@ -632,6 +638,10 @@ int run_bench(const bench_cli& c) {
         "%-8s the pool left a late worker out of its jobs %llu times (another process or the "
         "host had its core; see thread_pool::run_shared)\n",
         "", static_cast<unsigned long long>(left_out));
+  if (parts_per_token > 0)
+    std::printf(
+        "%-8s attention ran %.1f part tasks a token (its few long tasks split over the threads)\n",
+        "", parts_per_token);
   if (c.batch > 1)
     std::printf(
         "%-8s %12.1f %11.1f%% %14.1f %7.1f%%   (min(bandwidth / bytes per step, int8 peak); "

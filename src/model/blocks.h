@@ -86,9 +86,6 @@ void matmul(forward_state& st, const matrix_ref& m, const float* x, float* y,
 // K/V appended to the cache through the block table, causal softmax attention (over a sliding
 // window for local layers), output projection.
 void attention_block(forward_state& st, int64_t il);
-// Part tasks attention_block has run so far in this process (its split of long decode tasks over
-// the threads; for tests and benchmarks).
-uint64_t attention_part_tasks();
 // buf.o = down(act(gate(buf.xn)) * up(buf.xn)) for layer il (SiLU, or GELU-tanh for gemma).
 void mlp_block(forward_state& st, int64_t il);
 // buf.x += buf.o

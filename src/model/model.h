@@ -162,4 +162,9 @@ class model {
 // hyperparameter.
 result<std::unique_ptr<model>> load_model(const std::string& path, const load_options& opts = {});
 
+// Attention part tasks run so far in this process, by every model (attention's split of decode's
+// few long (sequence, KV head) tasks over the threads, load_options::attn_part_keys; for tests
+// and benchmarks).
+uint64_t attention_part_tasks();
+
 }  // namespace uma::model

@@ -181,6 +181,22 @@ TEST(bench_cli, ubatch_prefills_in_forwards_of_that_many_tokens) {
   EXPECT_NE(bad.err.find("--ubatch"), std::string::npos) << bad.err;
 }
 
+// Decode's attention tasks split into parts (model::attention_part_tasks): tiny-qwen2 has 2 KV
+// heads, fewer than 4 a thread on 2 threads, so after 600 cached tokens each head's keys span two
+// parts of 512 and a token runs 2 layers x 2 heads x 2 parts = 8 part tasks; from an empty cache
+// one part each, no split.
+TEST(bench_cli, reports_the_attention_part_tasks_a_token_ran) {
+  const std::string model = test::shared_data("golden/tiny-qwen2.q4_0.gguf");
+  for (const int depth : {0, 600}) {
+    auto r = test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "4", "--depth",
+                            std::to_string(depth), "--reps", "1", "--threads", "2", "--no-probe",
+                            "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["tg_attention_part_tasks_per_token"].get<double>(), depth > 0 ? 8.0 : 0.0) << depth;
+  }
+}
+
 // The share of the mapping on 2 MiB pages is reported (whole pages, at most the file), with and
 // without --reread (which must not change what is benchmarked: same weights, same bytes per token).
 TEST(bench_cli, reports_the_weights_on_huge_pages) {

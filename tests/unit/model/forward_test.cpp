@@ -7,7 +7,6 @@
 
 #include <random>
 
-#include "model/blocks.h"
 #include "model/reference.h"
 #include "model_test_util.h"
 
