@@ -48,6 +48,7 @@ struct bench_cli {
   int depth = 0;
   int batch = 1;
   int ubatch = static_cast<int>(uma::engine::prefill_chunk);
+  int64_t attn_part_keys = 512;  // load_options::attn_part_keys
   int reps = 3;
   int threads = 0;
   int bw_mib = 1024;
@@ -200,6 +201,8 @@ int run_bench(const bench_cli& c) {
     return uma::cli::fail(cmd, fmt::format("--batch must be between 1 and {}", max_batch));
   if (c.ubatch < 0)
     return uma::cli::fail(cmd, "--ubatch must be >= 0 (0: the whole prompt at once)");
+  if (c.attn_part_keys < 1 || c.attn_part_keys > 1'000'000'000)
+    return uma::cli::fail(cmd, "--attn-part-keys must be between 1 and 1000000000");
   const int threads = c.threads > 0 ? c.threads : uma::thread_pool::physical_cores();
   auto say = [&](const std::string& s) {
     if (!c.json) std::printf("%s\n", s.c_str());
@@ -270,7 +273,8 @@ int run_bench(const bench_cli& c) {
                                     .max_sequences = c.batch,
                                     .repack = uma::cli::repack_mode_of(c.repack),
                                     .reread_huge = c.reread,
-                                    .kv_format = uma::cli::kv_format_of(c.kv_type)});
+                                    .kv_format = uma::cli::kv_format_of(c.kv_type),
+                                    .attn_part_keys = c.attn_part_keys});
   // (load_model refuses a KV cache, reserved up front for --batch sequences, larger than the
   // machine's memory.)
   if (!loaded.ok()) return uma::cli::fail(cmd, loaded.message());
@@ -511,6 +515,7 @@ int run_bench(const bench_cli& c) {
     j["tg"] = c.tg;
     j["depth"] = c.depth;
     j["ubatch"] = c.ubatch;
+    j["attn_part_keys"] = c.attn_part_keys;
     j["kv_type"] = uma::kernels::kv_format_name(cache->format());
     j["kv_bytes_per_token"] = kv_bytes;
     j["bytes_per_token"] = bytes_per_token;
@@ -716,6 +721,10 @@ UMA_COMMAND(bench,
               app.add_option("--ubatch", c->ubatch,
                              "tokens per forward when prefilling (--pp and --depth), as the "
                              "engine's sessions do (default 512; 0: the whole prompt at once)");
+              app.add_option("--attn-part-keys", c->attn_part_keys,
+                             "keys per attention part: decode's few long attention tasks split "
+                             "into parts of this many over the threads (default 512; a tuning "
+                             "knob, see docs/model.md)");
               app.add_option("--reps", c->reps, "repetitions (median and spread reported)");
               app.add_option("--threads", c->threads, "threads (0: one per physical core)");
               app.add_option("--bw-mib", c->bw_mib, "bandwidth probe buffer in MiB (default 1024)");

@@ -184,7 +184,7 @@ TEST(bench_cli, ubatch_prefills_in_forwards_of_that_many_tokens) {
 // Decode's attention tasks split into parts (model::attention_part_tasks): tiny-qwen2 has 2 KV
 // heads, fewer than 4 a thread on 2 threads, so after 600 cached tokens each head's keys span two
 // parts of 512 and a token runs 2 layers x 2 heads x 2 parts = 8 part tasks; from an empty cache
-// one part each, no split.
+// one part each, no split. The part length is --attn-part-keys.
 TEST(bench_cli, reports_the_attention_part_tasks_a_token_ran) {
   const std::string model = test::shared_data("golden/tiny-qwen2.q4_0.gguf");
   for (const int depth : {0, 600}) {
@@ -194,7 +194,17 @@ TEST(bench_cli, reports_the_attention_part_tasks_a_token_ran) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j["tg_attention_part_tasks_per_token"].get<double>(), depth > 0 ? 8.0 : 0.0) << depth;
+    EXPECT_EQ(j["attn_part_keys"], 512);
   }
+  // --attn-part-keys 256: three parts (keys 0-255, 256-511, 512-603), 12 part tasks a token.
+  auto r =
+      test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "4", "--depth", "600", "--reps",
+                     "1", "--threads", "2", "--no-probe", "--json", "--attn-part-keys", "256"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["tg_attention_part_tasks_per_token"].get<double>(), 12.0);
+  r = test::run_uma({"bench", "-m", model, "--attn-part-keys", "0", "--no-probe"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--attn-part-keys"), std::string::npos) << r.err;
 }
 
 // The share of the mapping on 2 MiB pages is reported (whole pages, at most the file), with and
