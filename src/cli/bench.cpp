@@ -48,7 +48,7 @@ struct bench_cli {
   int depth = 0;
   int batch = 1;
   int ubatch = static_cast<int>(uma::engine::prefill_chunk);
-  int64_t attn_part_keys = 512;  // load_options::attn_part_keys
+  int64_t attn_part_keys = uma::model::default_attn_part_keys;
   int reps = 3;
   int threads = 0;
   int bw_mib = 1024;

@@ -51,8 +51,8 @@ struct forward_state {
   float rope_base = 0.f, rope_scale = 0.f;
   const float* rope_factors = nullptr;
   int rope_n_rot = 0;
-  op_timeline* timeline = nullptr;  // model::set_timeline's, or null
-  int64_t attn_part_keys = 512;     // load_options::attn_part_keys (0 there: this default)
+  op_timeline* timeline = nullptr;                  // model::set_timeline's, or null
+  int64_t attn_part_keys = default_attn_part_keys;  // load_options::attn_part_keys
 };
 
 // Adds the wall time of its scope to timeline->ns[o] when a timeline is attached (no clock read

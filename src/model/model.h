@@ -29,6 +29,9 @@ namespace uma::model {
 
 enum class repack_mode { none, faster, all };
 
+// Keys an attention part spans by default (load_options::attn_part_keys).
+inline constexpr int64_t default_attn_part_keys = 512;
+
 struct load_options {
   int n_threads = 0;        // threads of the compute pool, 0 = one per physical core
   int64_t max_context = 0;  // tokens per sequence the default cache holds; 0 = min(train ctx, 4096)
@@ -47,8 +50,8 @@ struct load_options {
   // and held per position, llama.cpp's `-ctk q8_0 -ctv q8_0`; head dims must be multiples of 32).
   kernels::kv_format kv_format = kernels::kv_format::f16;
   // Attention parts (see model::attention_block): keys a part spans, rounded up to whole spans of
-  // the kernel (64 keys); 0: the default, 512. A row's softmax runs over each part apart and the
-  // parts are folded in order, whichever thread computes them: results do not depend on the
+  // the kernel (64 keys); 0: default_attn_part_keys. A row's softmax runs over each part apart and
+  // the parts are folded in order, whichever thread computes them: results do not depend on the
   // thread count. Tests set it small to cross part boundaries in short contexts.
   int64_t attn_part_keys = 0;
 };
