@@ -205,6 +205,14 @@ struct attn_state {
   float* o;
 };
 
+// The thread's state for m rows folded over parts (attend_run, finish_parts), grown on demand.
+attn_state acc_state(attn_scratch& ws, int64_t m, int64_t dv) {
+  ws.acc_o.resize(static_cast<size_t>(m * dv));
+  ws.acc_max.resize(static_cast<size_t>(m));
+  ws.acc_sum.resize(static_cast<size_t>(m));
+  return {ws.acc_max.data(), ws.acc_sum.data(), ws.acc_o.data()};
+}
+
 void clear_state(const attn_state& a, int64_t m, int64_t dv) {
   std::fill(a.mx, a.mx + m, -INFINITY);
   std::fill(a.sum, a.sum + m, 0.f);
@@ -287,10 +295,7 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
   if (part != nullptr) {
     acc = *part;
   } else {
-    ws.acc_o.resize(static_cast<size_t>(m * dv));
-    ws.acc_max.resize(static_cast<size_t>(m));
-    ws.acc_sum.resize(static_cast<size_t>(m));
-    acc = {ws.acc_max.data(), ws.acc_sum.data(), ws.acc_o.data()};
+    acc = acc_state(ws, m, dv);
   }
   clear_state(acc, m, dv);
   // Row i = (token t0 + i / group, head kvh * group + i % group); queries pre-scaled. A token's
@@ -409,10 +414,7 @@ attn_state part_slot(const forward_state& st, float* slots, const attn_run& run,
 void finish_parts(forward_state& st, float* slots, const attn_run& run, const part_task& head,
                   const std::vector<part_task>& parts, attn_scratch& ws) {
   const int64_t m = (run.t1 - run.t0) * (st.c.n_head / st.c.n_head_kv), dv = st.c.head_dim_v;
-  ws.acc_o.resize(static_cast<size_t>(m * dv));
-  ws.acc_max.resize(static_cast<size_t>(m));
-  ws.acc_sum.resize(static_cast<size_t>(m));
-  const attn_state acc{ws.acc_max.data(), ws.acc_sum.data(), ws.acc_o.data()};
+  const attn_state acc = acc_state(ws, m, dv);
   clear_state(acc, m, dv);
   for (int32_t k = 0; k < head.count; ++k)
     fold_state(acc, part_slot(st, slots, run, parts[static_cast<size_t>(head.first + k)]), m, dv);
