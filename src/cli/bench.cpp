@@ -232,6 +232,8 @@ int run_bench(const bench_cli& c) {
   }
 
   // 2. Machine probes (their pool and buffer are gone before the model loads).
+  say(fmt::format("cpu: {}; {}; {} threads", uma::cpu().identity(), uma::cpu().describe(),
+                  threads));
   uma::kernels::probe_result bw, peak, amx, amx_bf16;
   double barrier_us = 0;
   if (!c.no_probe) {
@@ -254,10 +256,9 @@ int run_bench(const bench_cli& c) {
     amx_bf16 = uma::kernels::measure_amx_bf16_peak(&probe_pool, 0.15, peak_reps);
     barrier_us = uma::kernels::measure_barrier_us(&probe_pool, 2000);
     say(
-        fmt::format("machine: {} threads, {}; read bandwidth {:.1f} GB/s (best of {}, median "
+        fmt::format("machine: read bandwidth {:.1f} GB/s (best of {}, median "
                     "{:.1f}); int8 peak {:.0f} GOPS ({}){}; barrier {:.2f} us",
-                    threads, uma::cpu().describe(), bw.best, bw.samples.size(), bw.median,
-                    peak.best, peak.method,
+                    bw.best, bw.samples.size(), bw.median, peak.best, peak.method,
                     amx.best > 0 ? fmt::format("; tile peak {:.0f} GOPS ({}), bf16 {:.0f} GFLOPS",
                                                amx.best, amx.method, amx_bf16.best)
                                  : std::string(),
@@ -509,6 +510,9 @@ int run_bench(const bench_cli& c) {
     j["matmul_params"] = params;
     j["backend"] = uma::kernels::matmul_backend_name();
     j["cpu"] = uma::cpu().describe();
+    j["cpu_name"] = uma::cpu().name;
+    j["cpu_uarch"] = uma::cpu().uarch;
+    j["cpu_id"] = uma::cpu().id;
     j["threads"] = threads;
     j["reps"] = c.reps;
     j["pp"] = c.pp;

@@ -61,6 +61,14 @@ result<calibration> calibrate_from_bench(std::string_view json_text, const hardw
     if (!it->is_string()) return make_error("bench JSON: 'model' must be a string");
     c.model = it->get<std::string>();
   }
+  for (const char* key : {"cpu_name", "cpu_uarch"}) {
+    auto it = j.find(key);
+    if (it == j.end()) continue;
+    if (!it->is_string()) return make_error("bench JSON: '{}' must be a string", key);
+    const auto text = it->get<std::string>();
+    if (text.empty()) continue;
+    c.cpu = c.cpu.empty() ? text : fmt::format("{} ({})", c.cpu, text);
+  }
   if (!roofline && wbytes && *wbytes > 0) roofline = c.bandwidth_gbs * 1e9 / *wbytes;
   if (!roofline && ratio > 0) roofline = c.tg_tps / ratio;
   if (!roofline) {
@@ -116,6 +124,7 @@ result<calibration> calibrate_from_bench(std::string_view json_text, const hardw
   }
   c.eff.source = c.model.empty() ? "calibrated from uma bench"
                                  : fmt::format("calibrated from uma bench on {}", c.model);
+  if (!c.cpu.empty()) c.eff.source += fmt::format(", {}", c.cpu);
   return c;
 }
 

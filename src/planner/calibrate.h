@@ -16,6 +16,7 @@ namespace uma::planner {
 struct calibration {
   efficiency eff;
   std::string model;         // the benched model, as the bench reported it
+  std::string cpu;           // the benched CPU (cpu_name, and cpu_uarch in parentheses); or ""
   double bandwidth_gbs = 0;  // measured read bandwidth on the benched machine
   double tg_tps = 0, roofline_tps = 0;
   std::optional<double> pp_tps;
@@ -27,7 +28,8 @@ struct calibration {
 // decode efficiency = tg_tps / roofline_tps. When `bench_hw` (the catalog row of the benched
 // machine) is given, the loss from its theoretical to its measured bandwidth is folded in.
 // Prefill efficiency = pp_tps x 2 x matmul_params / int8 peak (int8_tops), or pp_peak_ratio; kept
-// at the default when the JSON has neither.
+// at the default when the JSON has neither. The CPU the bench names (cpu_name, cpu_uarch: strings
+// when present) goes into the source line, so a plan says which machine calibrated it.
 result<calibration> calibrate_from_bench(std::string_view json_text, const hardware_spec* bench_hw,
                                          const efficiency& defaults);
 

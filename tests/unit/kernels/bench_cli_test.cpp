@@ -136,6 +136,29 @@ TEST(bench_cli, json_has_the_documented_fields) {
 // --depth N decodes after N cached tokens and counts the KV cache reads in the bytes per token:
 // the token at position p reads p + 1 positions, so tg 4 after 10 reads 12.5 positions on average
 // (4 after none: 2.5). One position's bytes come from `uma inspect`'s KV cache size.
+// The figures name the CPU they came from (text and JSON), as cpu_features reads it: the dev
+// VMs have moved between hosts whose vector units differ 2x in rate.
+TEST(bench_cli, names_the_cpu) {
+  const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
+  auto r = test::run_uma({"bench", "-m", model, "--pp", "4", "--tg", "2", "--reps", "1",
+                          "--threads", "1", "--no-probe", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["cpu_name"], cpu().name);
+  EXPECT_EQ(j["cpu_uarch"], cpu().uarch);
+  EXPECT_EQ(j["cpu_id"], cpu().id);
+  EXPECT_EQ(j["cpu"], cpu().describe());
+#if defined(__x86_64__)
+  EXPECT_EQ(j["cpu_id"].get<std::string>().rfind("x86 family ", 0), 0u) << j["cpu_id"];
+#endif
+  auto text = test::run_uma({"bench", "-m", model, "--pp", "4", "--tg", "2", "--reps", "1",
+                             "--threads", "1", "--no-probe"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("cpu: " + cpu().identity() + "; " + cpu().describe() + "; 1 threads"),
+            std::string::npos)
+      << text.out;
+}
+
 TEST(bench_cli, depth_counts_the_kv_cache_read_per_token) {
   const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
   auto info = test::run_uma({"inspect", "--json", model});

@@ -33,6 +33,27 @@ TEST(Calibrate, DecodeEfficiencyIsMeasuredOverRoofline) {
   EXPECT_DOUBLE_EQ(h->eff.decode, 0.6 * 40 / 50);
 }
 
+// The bench names its CPU; the plan's source line carries it. A non-string name is refused.
+TEST(Calibrate, SourceNamesTheBenchedCpu) {
+  efficiency d;
+  auto c = calibrate_from_bench(R"({"model":"m.gguf","bandwidth_gbs":40,"tg_tps":30,
+      "roofline_tps":50,"cpu_name":"AMD EPYC","cpu_uarch":"zen4"})",
+                                nullptr, d);
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_EQ(c->cpu, "AMD EPYC (zen4)");
+  EXPECT_EQ(c->eff.source, "calibrated from uma bench on m.gguf, AMD EPYC (zen4)");
+  auto u = calibrate_from_bench(
+      R"({"bandwidth_gbs":40,"tg_tps":30,"roofline_tps":50,"cpu_name":"X","cpu_uarch":""})",
+      nullptr, d);
+  ASSERT_TRUE(u.ok()) << u.message();
+  EXPECT_EQ(u->cpu, "X");  // an unknown microarchitecture adds nothing
+  EXPECT_EQ(u->eff.source, "calibrated from uma bench, X");
+  auto bad = calibrate_from_bench(
+      R"({"bandwidth_gbs":40,"tg_tps":30,"roofline_tps":50,"cpu_name":7})", nullptr, d);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("'cpu_name' must be a string"), std::string::npos) << bad.message();
+}
+
 TEST(Calibrate, PrefillFromInt8PeakAndParams) {
   efficiency d;
   auto c = calibrate_from_bench(R"({"bandwidth_gbs":40,"tg_tps":30,"roofline_tps":50,

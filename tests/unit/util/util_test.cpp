@@ -473,5 +473,82 @@ TEST(cpu_features, amd_follows_the_vendor_id) {
   EXPECT_EQ(cpu().amd, vendor == "AuthenticAMD") << vendor;  // no vendor_id (Arm): false
 }
 
+// cpuid leaf 1 signatures of real parts (the vendors' published family / model / stepping).
+TEST(cpu_features, decodes_x86_signatures) {
+  const auto expect = [](uint32_t eax, int family, int model, int stepping) {
+    const x86_signature s = decode_x86_signature(eax);
+    EXPECT_EQ(s.family, family) << std::hex << eax;
+    EXPECT_EQ(s.model, model) << std::hex << eax;
+    EXPECT_EQ(s.stepping, stepping) << std::hex << eax;
+  };
+  expect(0x00A10F11u, 25, 0x11, 1);  // EPYC 9004 (Genoa): base family 15 + extended 10
+  expect(0x00B00F21u, 26, 0x02, 1);  // EPYC 9005 (Turin)
+  expect(0x000C06F2u, 6, 0xCF, 2);   // Xeon 5th gen (Emerald Rapids): extended model for family 6
+  expect(0x000806F8u, 6, 0x8F, 8);   // Xeon 4th gen (Sapphire Rapids)
+  expect(0x00010543u, 5, 0x4, 3);    // family 5: the extended model field is not added
+}
+
+TEST(cpu_features, names_x86_microarchitectures) {
+  EXPECT_EQ(x86_uarch(true, false, 25, 0x11), "zen4");
+  EXPECT_EQ(x86_uarch(true, false, 25, 0x61), "zen4");  // Ryzen 7000
+  EXPECT_EQ(x86_uarch(true, false, 25, 0x01), "zen3");
+  EXPECT_EQ(x86_uarch(true, false, 26, 0x02), "zen5");
+  EXPECT_EQ(x86_uarch(true, false, 26, 0x44), "zen5");  // Ryzen 9000
+  EXPECT_EQ(x86_uarch(true, false, 23, 0x31), "zen2");
+  EXPECT_EQ(x86_uarch(false, true, 6, 0xCF), "emerald-rapids");
+  EXPECT_EQ(x86_uarch(false, true, 6, 0x8F), "sapphire-rapids");
+  EXPECT_EQ(x86_uarch(false, true, 6, 0x97), "alder-lake");
+  // Unknown stays empty rather than guessed.
+  EXPECT_EQ(x86_uarch(true, false, 26, 0x50), "");
+  EXPECT_EQ(x86_uarch(false, true, 6, 0x01), "");
+  EXPECT_EQ(x86_uarch(false, true, 15, 0x06), "");
+  EXPECT_EQ(x86_uarch(false, false, 6, 0x8F), "");  // neither vendor
+  EXPECT_EQ(x86_uarch(true, true, 6, 0x8F), "");    // AMD's tables for an AMD flag
+}
+
+TEST(cpu_features, names_arm_cores_from_cpuinfo) {
+  const std::string grace =
+      "processor\t: 0\nBogoMIPS\t: 2000.00\nCPU implementer\t: 0x41\nCPU architecture: 8\n"
+      "CPU variant\t: 0x0\nCPU part\t: 0xd4f\nCPU revision\t: 0\n\nprocessor\t: 1\n"
+      "CPU implementer\t: 0x41\nCPU part\t: 0xd40\n";
+  std::string id;
+  EXPECT_EQ(arm_uarch(grace, &id), "neoverse-v2");  // the first core's fields
+  EXPECT_EQ(id, "arm implementer 0x41 part 0xd4f");
+  EXPECT_EQ(arm_uarch("CPU implementer : 0x61\nCPU part : 0x39\n"), "apple");
+  id.clear();
+  EXPECT_EQ(arm_uarch("CPU implementer : 0x41\nCPU part : 0xfff\n", &id), "");
+  EXPECT_EQ(id, "arm implementer 0x41 part 0xfff");  // unknown part: still identified
+  EXPECT_EQ(arm_uarch("CPU implementer : zz\nCPU part : 0xd4f\n"), "");  // malformed: no throw
+  EXPECT_EQ(arm_uarch("CPU part : 0xd4f\n"), "");
+  EXPECT_EQ(arm_uarch(""), "");
+}
+
+// On x86 Linux the signature and the brand agree with the kernel's own reading of cpuid.
+TEST(cpu_features, identity_agrees_with_proc_cpuinfo) {
+#if defined(__x86_64__) && defined(__linux__)
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, family, model, stepping, name;
+  const auto value = [&] { return line.substr(line.find(':') + 2); };
+  while (std::getline(in, line) && !line.empty()) {
+    if (line.rfind("cpu family", 0) == 0) family = value();
+    if (line.rfind("model name", 0) == 0)
+      name = value();
+    else if (line.rfind("model", 0) == 0)
+      model = value();
+    if (line.rfind("stepping", 0) == 0) stepping = value();
+  }
+  EXPECT_EQ(cpu().id, "x86 family " + family + " model " + model + " stepping " + stepping);
+  while (!name.empty() && name.back() == ' ') name.pop_back();
+  EXPECT_EQ(cpu().name, name);
+  EXPECT_NE(
+      cpu().identity().find("(" + (cpu().uarch.empty() ? "" : cpu().uarch + "; ") + cpu().id + ")"),
+      std::string::npos)
+      << cpu().identity();
+#else
+  // Elsewhere the identity is at least the name (or "unknown CPU") it reports.
+  EXPECT_EQ(cpu().identity().rfind(cpu().name.empty() ? "unknown CPU" : cpu().name, 0), 0u);
+#endif
+}
+
 }  // namespace
 }  // namespace uma
