@@ -29,10 +29,12 @@ bool bad_threads(const std::string& cmd, int threads, int* code) {
 }
 
 void add_weight_flags(CLI::App& app, std::string* repack, bool* reread) {
-  app.add_flag("--repack{faster}", *repack,
-               "copy weights into the interleaved x16 layout (AVX-512; not zero-copy): --repack "
-               "those whose decode measured faster so (on AMD Q4_K only), --repack=all every "
-               "type with an x16 kernel (batched decode); see docs/performance.md")
+  app.add_flag(
+         "--repack{faster}", *repack,
+         "copy weights into the interleaved x16 layout (AVX-512; not zero-copy): --repack "
+         "those whose decode measured faster so (Zen 5: Q4_K, Zen 4: Q3_K / Q2_K, Intel: all), "
+         "--repack=all every "
+         "type with an x16 kernel (batched decode); see docs/performance.md")
       ->check(CLI::IsMember({"faster", "all"}));
   app.add_flag("--reread", *reread,
                "re-read the model into the page cache in 2 MiB pages first (once after a copy or "

@@ -38,7 +38,7 @@ struct load_options {
   int max_sequences = 1;    // sequences the default cache can hold at once
   // Copy matrices into the x16 interleaved layout where the CPU has kernels for it (AVX-512
   // VNNI; interleave_weights): `faster` the types whose decode measured faster that way
-  // (kernels::repack_faster: on AMD Q4_K, elsewhere all), `all` every
+  // (kernels::repack_faster: on Zen 5 Q4_K, Zen 4 Q3_K / Q2_K, Intel all), `all` every
   // type with an x16 kernel (batched decode gains from it). The copied weights are no longer
   // zero-copy views of the file (their pages in the mapping are dropped; the copies are anonymous
   // memory).

@@ -734,10 +734,21 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   // tiles request 8 KB ahead without a far request (2026-12-06 10:21 and 22:38) the copy lost
   // for Q6_K (6 of 6 rounds: 105-108 against 120-123 zero-copy) and Q5_K (Q5_K_M with its Q5_K
   // copied, 109-111 against 116-125), and Q4_K gained nothing to +10 % (Q4_K_M, 10 rounds;
-  // docs/performance.md 2026-12-06 22:38): on AMD only Q4_K is copied. Elsewhere every type with
-  // an x16 kernel, as measured on Emerald Rapids (2026-12-01 .. 04: 64-90 % of the roofline ->
-  // 83-105 %; not measured there since the rows tiles' rewrites).
-  for (size_t t = 0; t < b.repack_faster.size(); ++t) b.repack_faster[t] = !uma::cpu().amd;
-  b.repack_faster[static_cast<size_t>(dtype::q4_k)] = true;
+  // docs/performance.md 2026-12-06 22:38): on Zen 5 only Q4_K is copied (and on AMD parts not
+  // measured). Zen 4 runs 512-bit operations on 256-bit units, and the rows tiles' shuffles cost
+  // it more: there the copy gains for Q3_K (+16-21 %, 3 of 3 rounds) and Q2_K (+10-21 %), and
+  // loses for Q4_K (-10 %), Q5_K and Q6_K (-13 %), Q5_0 (-7 %) and Q4_1 (-11 %); Q4_0 and Q8_0
+  // come out even (-16 to +13 %, -8 to +17 % over 7 rounds), so they stay zero-copy (docs/
+  // performance.md 2026-12-07 05:54). Elsewhere every type with an x16 kernel, as measured on
+  // Emerald Rapids (2026-12-01 .. 04: 64-90 % of the roofline -> 83-105 %; not measured there
+  // since the rows tiles' rewrites).
+  const uma::cpu_features& cpu = uma::cpu();
+  for (size_t t = 0; t < b.repack_faster.size(); ++t) b.repack_faster[t] = !cpu.amd;
+  if (cpu.amd && cpu.uarch == "zen4") {
+    b.repack_faster[static_cast<size_t>(dtype::q2_k)] = true;
+    b.repack_faster[static_cast<size_t>(dtype::q3_k)] = true;
+  } else if (cpu.amd) {
+    b.repack_faster[static_cast<size_t>(dtype::q4_k)] = true;
+  }
   b.x16_prefetch_to = true;
 }

@@ -287,13 +287,21 @@ TEST(bench_cli, repack_reports_the_interleaved_copies_as_weights) {
 }
 
 // Plain --repack copies only the types whose decode the backend measured faster from a copy: on
-// AMD with AVX-512 only Q4_K (since 2026-12-06 22:38): none of a Q4_0 model's matrices (Q4_0,
-// its output Q6_K), a K mix's Q4_K but not its Q6_K ones; elsewhere (Intel) every type, as
-// --repack=all.
+// Zen 5 (and AMD parts not measured) with AVX-512 only Q4_K (since 2026-12-06 22:38): none of a
+// Q4_0 model's matrices (Q4_0, its output Q6_K), a K mix's Q4_K but not its Q6_K ones; Zen 4 only
+// Q3_K and Q2_K (since 2026-12-07): a Q3_K_M mix's Q3_K but not its Q4_K / Q5_K / Q6_K ones,
+// nothing of the Q4_0 and Q4_K_M models; elsewhere (Intel) every type, as --repack=all.
 TEST(bench_cli, repack_alone_copies_only_the_types_that_gain) {
-  for (const char* type : {"q4_0", "q4_k_m"}) {
+  const bool zen4 = uma::cpu().amd && uma::cpu().uarch == "zen4";
+  const std::string q3 = test::temp_dir() + "/repack_faster.q3_k_m.gguf";
+  ASSERT_EQ(
+      test::run_uma({"synth", "tiny-qwen3", "-o", q3, "-t", "q3_k_m", "--seed", "5"}).exit_code, 0);
+  for (const char* type : {"q4_0", "q4_k_m", "q3_k_m"}) {
     SCOPED_TRACE(type);
-    const std::string model = test::shared_data(std::string("golden/tiny-qwen3.") + type + ".gguf");
+    const std::string model =
+        std::string(type) == "q3_k_m"
+            ? q3
+            : test::shared_data(std::string("golden/tiny-qwen3.") + type + ".gguf");
     double mb[2] = {0, 0};
     std::string backend;
     for (int all = 0; all < 2; ++all) {
@@ -309,9 +317,17 @@ TEST(bench_cli, repack_alone_copies_only_the_types_that_gain) {
     if (backend != "avx512-vnni" && backend != "amx") {
       EXPECT_EQ(mb[0], 0.0);
       EXPECT_EQ(mb[1], 0.0);
+    } else if (zen4) {
+      EXPECT_GT(mb[1], 0.0);
+      if (std::string(type) == "q3_k_m") {
+        EXPECT_GT(mb[0], 0.0);    // the Q3_K matrices
+        EXPECT_LT(mb[0], mb[1]);  // not the others
+      } else {
+        EXPECT_EQ(mb[0], 0.0);
+      }
     } else if (uma::cpu().amd) {
       EXPECT_GT(mb[1], 0.0);
-      if (std::string(type) == "q4_0") {
+      if (std::string(type) != "q4_k_m") {
         EXPECT_EQ(mb[0], 0.0);
       } else {
         EXPECT_GT(mb[0], 0.0);    // the Q4_K matrices
