@@ -679,13 +679,14 @@ int run_bench(const bench_cli& c) {
     if (faster_mib > 0)
       std::printf(
           "(--repack copies the %.0f MiB of these weights whose decode ran faster from an "
-          "interleaved copy on this CPU: on the dev VMs Q4_K 1-1.1x on AMD, every type "
-          "1.1-1.3x on Intel; see docs/performance.md)\n",
+          "interleaved copy on this CPU: on the dev VMs Q4_K 1-1.1x on Zen 5, Q3_K / Q2_K "
+          "1.1-1.2x on Zen 4, every type 1.1-1.3x on Intel; see docs/performance.md)\n",
           faster_mib);
     else if (uma::kernels::interleave_supported(w.output.view()))
       std::printf(
           "(--repack=all copies these weights to the interleaved layout: qwen3-0.6b Q4_0 "
-          "decode of one sequence 7-20 %% slower on the dev VM%s, see docs/performance.md)\n",
+          "decode of one sequence 7-20 %% slower on the Zen 5 dev VM, even on Zen 4%s; see "
+          "docs/performance.md)\n",
           c.batch > 1 ? "; of 2-16 sequences 1.15-1.5x faster" : "");
   }
   std::printf(
