@@ -727,6 +727,19 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   for (dtype t : {dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k})
     b.x16_min_n[static_cast<size_t>(t)] = 3;
   b.x16_min_n[static_cast<size_t>(dtype::q6_k)] = 4;
+  // Those are the Zen 5 VM's. Zen 4 (512-bit operations on 256-bit units) pays more for the copy
+  // on the fly: its rows tiles lead further (`uma bench --batch B`, qwen3-0.6b, batch tok/s rows
+  // against x16, 2-3 rounds, 2026-12-07 05:54): Q4_0 B 4 232-240 / 164-171, B 5 221-226 /
+  // 175-181, B 6 208-210 / 264-270; Q4_K B 4 186-212 / 169-186, B 5 even, B 6 188-191 / 204-224;
+  // Q5_K B 4 163 / 136-138, B 6 162-171 / 172-180; Q6_K B 4 179-184 / 112-113, B 6 175-177 /
+  // 143-148, B 8 even, B 12 167-174 / 198-211. Q2_K / Q3_K keep 3 (B 4: x16 1.2-1.5x), Q5_0 /
+  // Q8_0 8 (Q8_0 B 8 even, B 12 x16 1.1-1.3x).
+  if (uma::cpu().amd && uma::cpu().uarch == "zen4") {
+    b.x16_min_n[static_cast<size_t>(dtype::q4_0)] = 6;
+    b.x16_min_n[static_cast<size_t>(dtype::q4_k)] = 5;
+    b.x16_min_n[static_cast<size_t>(dtype::q5_k)] = 6;
+    b.x16_min_n[static_cast<size_t>(dtype::q6_k)] = 8;
+  }
   // Decode from an x16 copy against the rows tiles, qwen3-0.6b shape, tg128 tok/s, alternating
   // rounds on the Zen 5 VM: on 2026-12-05 19:55 Q4_K_M +25 %, Q5_K_M +15 %, Q6_K +4 % (the rows
   // Q4_K tile then ran 41 GB/s a thread in L2 against the x16 one's 61, the slower side of the
