@@ -288,7 +288,7 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
 // sums (prepared in that order) and one vpmulld applies the int8 group scales (transposed to
 // that order by one xmm vpshufb, widened by vpmovsxbd). Before: a vpdpwssd against a permuted
 // scale vector per vector (~20 multiplies and shuffles a block against ~8 now).
-struct rowq6k_act_block {  // also Q3_K's (Factor 4)
+struct rowq6k_act_block {
   int8_t qs[256];
   int32_t offset[16];  // Factor x the sum of group 4k + j at 4j + k
   float d;
@@ -296,7 +296,7 @@ struct rowq6k_act_block {  // also Q3_K's (Factor 4)
 };
 static_assert(sizeof(rowq6k_act_block) % 64 == 0);
 
-// Factor: the format's offset (Q6_K 32, Q3_K 4).
+// Factor: the format's offset (Q6_K 32).
 template <int Factor>
 size_t rowq_offsets_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
   const int64_t nb = cols / 256;
@@ -352,20 +352,83 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
   store_tile<R, C>(facc, y0, g.ldy, r0);
 }
 
+// The activation for Q3_K's tile: each vpdpbusd starts from -4 x the sum of the four values each
+// of its dwords takes, so its dwords hold the exact sums of (q - 4) x a, four products each
+// (|x| <= 4 x 4 x 128 < 2^15), which vpackssdw packs into words losslessly for the scales'
+// vpmaddwd (scaled_group_dots). Q6_K keeps rowq6k_act_block: the same scheme for it (|x| <= 4 x
+// 32 x 128) measured even in L2 but 15-30 % slower from memory (one thread, 1024 columns, 21.3-22.4
+// -> 14.7-18.7 GB/s; qwen3-0.6b Q6_K tg128 69-86 -> 61-63 tok/s: the four more loads a block and
+// activation row), though 8-20 % faster for 2-4 activation rows (docs/performance.md 2026-12-07).
+struct rowq3k_act_block {
+  int8_t qs[256];
+  int32_t offset[64];  // -4 x the sum of qs[4m .. 4m + 3] at m: vpdpbusd's starting dwords
+  float d;
+  uint8_t pad[60];
+};
+static_assert(sizeof(rowq3k_act_block) % 64 == 0);
+
+inline size_t rowq3k_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
+  const int64_t nb = cols / 256;
+  const size_t bytes = static_cast<size_t>(nb) * sizeof(rowq3k_act_block);
+  if (out == nullptr) return bytes;
+  const auto* y = reinterpret_cast<const block_q8_k*>(a);
+  auto* o = reinterpret_cast<rowq3k_act_block*>(out);
+  for (int64_t b = 0; b < nb; ++b) {
+    std::memcpy(o[b].qs, y[b].qs, 256);
+    for (int m = 0; m < 64; ++m)
+      o[b].offset[m] =
+          -4 * (y[b].qs[4 * m] + y[b].qs[4 * m + 1] + y[b].qs[4 * m + 2] + y[b].qs[4 * m + 3]);
+    o[b].d = y[b].d;
+    std::memset(o[b].pad, 0, sizeof(o[b].pad));
+  }
+  return bytes;
+}
+
+// The 16 int8 group scales of a super-block (group g in byte g) as the words vpmaddwd needs after
+// vpackssdw(v[k], v[k + 1]), k = 0 (s01) and 2 (s23): in lane j, words 0-3 group 4k + j's scale,
+// words 4-7 group 4k + 4 + j's, sign-extended (one vpmovsxbw, two vpermw).
+struct scale_word_pair {
+  __m512i s01, s23;
+};
+[[gnu::always_inline]] inline scale_word_pair scale_words(__m128i s8) {
+  alignas(64) static constexpr auto idx = [] {
+    std::array<std::array<int16_t, 32>, 2> t{};
+    for (int h = 0; h < 2; ++h)
+      for (int n = 0; n < 32; ++n) t[h][n] = static_cast<int16_t>(8 * h + n / 8 + 4 * (n % 8 / 4));
+    return t;
+  }();
+  const __m512i w = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(s8));
+  return {_mm512_permutexvar_epi16(_mm512_load_si512(idx[0].data()), w),
+          _mm512_permutexvar_epi16(_mm512_load_si512(idx[1].data()), w)};
+}
+
+// One activation block's dot with four vectors of unsigned weights w[0..3] (byte p of w[k]
+// against qs[64k + p], lane j of w[k] group 4k + j) less the offset, scaled by the group scales:
+// 16 dwords whose sum is the block's scaled integer dot product.
+[[gnu::always_inline]] inline __m512i scaled_group_dots(const __m512i w[4],
+                                                        const rowq3k_act_block& a,
+                                                        const scale_word_pair& sw) {
+  __m512i v[4];
+  for (int k = 0; k < 4; ++k)
+    v[k] = _mm512_dpbusd_epi32(_mm512_load_si512(a.offset + 16 * k), w[k],
+                               _mm512_load_si512(a.qs + 64 * k));
+  return _mm512_add_epi32(_mm512_madd_epi16(_mm512_packs_epi32(v[0], v[1]), sw.s01),
+                          _mm512_madd_epi16(_mm512_packs_epi32(v[2], v[3]), sw.s23));
+}
+
 // Q2_K and Q3_K in the rows layout, one super-block (84 / 110 bytes) per step, built like Q6_K's
 // tile. Per 128-element half c, the 32 quant bytes qs[32c..] broadcast to both 256-bit halves
 // give, by variable word shifts of 0 | 2 and 4 | 6 bits and a mask of 3, two vectors of 64 values
 // in element order (element 32j + l of the half is bits 2j..2j+1 of qs[32c + l]), so the Q8_K
-// activation is used as it is (Q2_K), or as Q6_K's tile prepares it (Q3_K: rowq6k_act_block, the
-// -4 offset as 4 x the group sums in lane_sums' order, one vpsubd). Q3_K adds 4 where the
-// element's hmask bit (4c + j of hmask[l]) is set; its 16 six-bit scales decode in one xmm
-// (q3k_scales_i8). Q2_K's scales and mins are the nibbles of
-// its 16 scale bytes; the min term is dmin x sum(min x 16-element sum). Each 128-bit lane of a
-// vpdpbusd is one 16-element group. Q3_K: lane_sums puts group 4k + j's sum in dword 4j + k (as
-// Q6_K's tile) and one vpmulld applies the scales, transposed to that order by one xmm vpshufb
-// (since 2026-12-05; before, four vpermd'd scale vectors and a vpdpwssd per vector). Q2_K, with no
-// offset to take off: two vpackssdw and two vpmaddwd against the scales as words, as Q4_K's tile
-// (since 2026-12-05 16:35: L2 +5-10 %, docs/performance.md).
+// activation is used as it is (Q2_K), or as rowq3k_prep lays it out (Q3_K: the -4 offset in
+// vpdpbusd's starting dwords). Q3_K adds 4 where the element's hmask bit (4c + j of hmask[l]) is
+// set; its 16 six-bit scales decode in one xmm (q3k_scales_i8). Q2_K's scales and mins are the
+// nibbles of its 16 scale bytes; the min term is dmin x sum(min x 16-element sum). Each 128-bit
+// lane of a vpdpbusd is one 16-element group. Both scale by two vpackssdw and two vpmaddwd against
+// the scales as words, as Q4_K's tile: Q2_K since 2026-12-05 16:35 (L2 +5-10 %), Q3_K since
+// 2026-12-07 (scaled_group_dots; before, Q6_K's transposing sum, a vpsubd and a vpmulld: one
+// thread, 1024 columns, Zen 4, L2 14.2-14.3 -> 15.3-15.5 GB/s, from memory 13.5-13.8 ->
+// 14.2-14.9, two activation rows 89-90 -> 100-102 GOPS; docs/performance.md).
 template <int R, int C, bool Three>
 void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_stride,
                   float* y0) {
@@ -375,7 +438,6 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
   const __m512i three = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
   const __m512i shift_a = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
   const __m512i shift_b = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
-  const __m128i transpose = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   // Q2_K: vpackssdw(v[k], v[k + 1]) holds in words 0-3 of lane j group 4k + j's dword sums, in
   // words 4-7 group 4k + 4 + j's (the sums fit: 4 x 3 x 128); these vpshufb indices pick those
   // groups' scale bytes as words from the 16 scales broadcast to every lane.
@@ -403,8 +465,8 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
       w[2 * h + 1] = _mm512_and_si512(_mm512_srlv_epi16(q, shift_b), three);
     }
     __m256i mn16;
-    __m512i scales;    // Q3_K: group 4k + j's scale in dword 4j + k
-    __m512i s01, s23;  // Q2_K: the scales as words for vpackssdw(v[0], v[1]) / (v[2], v[3])
+    scale_word_pair sw;  // Q3_K: the scales as words for vpackssdw(v[0], v[1]) / (v[2], v[3])
+    __m512i s01, s23;    // Q2_K: the same from its 4-bit scales
     if constexpr (Three) {
       const __m512i hm = _mm512_broadcast_i64x4(load256(x->hmask));
       for (int k = 0; k < 4; ++k) {  // + 4 where the bit is set (w < 4: an or)
@@ -412,7 +474,7 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
             k == 0 ? _mm512_sllv_epi16(hm, hshift[k]) : _mm512_srlv_epi16(hm, hshift[k]);
         w[k] = _mm512_ternarylogic_epi32(w[k], h, four, 0xF8);  // w | (h & 4)
       }
-      scales = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(q3k_scales_i8(x->scales), transpose));
+      sw = scale_words(q3k_scales_i8(x->scales));
     } else {
       const __m128i raw = load128(x->scales), low4 = _mm_set1_epi8(0x0f);
       const __m128i s8 = _mm_and_si128(raw, low4);
@@ -424,13 +486,8 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
     const float d = h2f(x->d);
     for (int c = 0; c < C; ++c) {
       if constexpr (Three) {
-        const auto* a = reinterpret_cast<const rowq6k_act_block*>(act + c * act_stride) + b;
-        __m512i v[4];
-        for (int k = 0; k < 4; ++k)
-          v[k] =
-              _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_load_si512(a->qs + 64 * k));
-        const __m512i z = _mm512_sub_epi32(lane_sums(v), _mm512_load_si512(a->offset));
-        facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(z, scales)),
+        const auto* a = reinterpret_cast<const rowq3k_act_block*>(act + c * act_stride) + b;
+        facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(scaled_group_dots(w, *a, sw)),
                                      _mm512_set1_ps(d * a->d), facc[r][c]);
       } else {
         const auto* y = reinterpret_cast<const block_q8_k*>(act + c * act_stride) + b;
