@@ -131,17 +131,6 @@ inline __m512i k4_scales_lanes(__m512i v) {
   }
 }
 
-// The four vpdpbusd results v[0..3] of a super-block (16 dwords each, four products a dword)
-// summed so that dword 4j + k holds the sum of lane j of v[k]: two levels of unpacks and adds, no
-// multiplies (on this Zen 5 the multiplies and shuffles issue two a cycle, unpacks and adds four).
-[[gnu::always_inline]] inline __m512i lane_sums(const __m512i v[4]) {
-  const __m512i x01 =
-      _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
-  const __m512i x23 =
-      _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
-  return _mm512_add_epi32(_mm512_unpacklo_epi64(x01, x23), _mm512_unpackhi_epi64(x01, x23));
-}
-
 // vpshufb indices that turn a 128-bit lane of scale bytes into the words vpmaddwd needs after
 // vpackssdw(v[k], v[k + 1]): word w of lane j gets byte byte_of(j, w), zero-extended (words 0-3
 // of a lane hold v[k]'s dwords, 4-7 v[k + 1]'s). Built from constants, so it folds to one load.
@@ -280,25 +269,46 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
   store_tile<R, C>(facc, y0, g.ldy, r0);
 }
 
+// The 16 int8 group scales of a super-block (group g in byte g) as the words vpmaddwd needs after
+// vpackssdw(v[k], v[k + 1]), k = 0 (s01) and 2 (s23): in lane j, words 0-3 group 4k + j's scale,
+// words 4-7 group 4k + 4 + j's, sign-extended (one vpmovsxbw, two vpermw).
+struct scale_word_pair {
+  __m512i s01, s23;
+};
+[[gnu::always_inline]] inline scale_word_pair scale_words(__m128i s8) {
+  alignas(64) static constexpr auto idx = [] {
+    std::array<std::array<int16_t, 32>, 2> t{};
+    for (int h = 0; h < 2; ++h)
+      for (int n = 0; n < 32; ++n) t[h][n] = static_cast<int16_t>(8 * h + n / 8 + 4 * (n % 8 / 4));
+    return t;
+  }();
+  const __m512i w = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(s8));
+  return {_mm512_permutexvar_epi16(_mm512_load_si512(idx[0].data()), w),
+          _mm512_permutexvar_epi16(_mm512_load_si512(idx[1].data()), w)};
+}
+
 // Q6_K in the rows layout, one super-block (210 bytes) per step. Per 128-element half, one
 // zmm of ql and the 32 qh bytes broadcast to both 256-bit halves give two vectors of 64 values
 // 0..63 in element order (variable word shifts place each half's 2-bit pair at bits 4..5), so
-// lane j of vector k is the 16-element group 4k + j. One vpdpbusd a vector and lane_sums leave
-// group 4k + j's sum in dword 4j + k; the -32 offset comes off as 32 x the activation's group
-// sums (prepared in that order) and one vpmulld applies the int8 group scales (transposed to
-// that order by one xmm vpshufb, widened by vpmovsxbd). Before: a vpdpwssd against a permuted
-// scale vector per vector (~20 multiplies and shuffles a block against ~8 now).
+// lane j of vector k is the 16-element group 4k + j. One vpdpbusd a vector gives dwords of four
+// products of the unsigned values (|x| <= 4 x 63 x 128 < 2^15), which vpackssdw packs into words
+// losslessly; one vpmaddwd against the int8 group scales as words (scale_words) scales and pairs
+// them, as Q4_K's and Q2_K's tiles. The -32 offset comes off as 32 x sum(scale x group sum): one
+// ymm vpmaddwd of the 16 scales against the activation's 16 group sums (Q8_K's bsums, kept as
+// they are), a shift and a subtract (q6k_scaled_dots). Since 2026-12-07; before, a transposing sum
+// by unpacks and adds, the offset as a prepared vector in that order (vpsubd) and a vpmulld:
+// one thread, 1024 columns, Zen 4, L2 31.2-32.7 -> 33.8-35.0 GB/s, from memory even, two / four
+// activation rows 102-104 / 115-119 -> 116 / 134-136 GOPS (docs/performance.md). The offset
+// folded into vpdpbusd's starting dwords (Q3_K's scheme) ran slower from memory here.
 struct rowq6k_act_block {
   int8_t qs[256];
-  int32_t offset[16];  // Factor x the sum of group 4k + j at 4j + k
+  int16_t bsums[16];  // the sums of the 16-element groups, in order
   float d;
-  uint8_t pad[60];
+  uint8_t pad[28];
 };
 static_assert(sizeof(rowq6k_act_block) % 64 == 0);
 
-// Factor: the format's offset (Q6_K 32).
-template <int Factor>
-size_t rowq_offsets_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
+inline size_t rowq6k_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
   const int64_t nb = cols / 256;
   const size_t bytes = static_cast<size_t>(nb) * sizeof(rowq6k_act_block);
   if (out == nullptr) return bytes;
@@ -306,12 +316,25 @@ size_t rowq_offsets_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
   auto* o = reinterpret_cast<rowq6k_act_block*>(out);
   for (int64_t b = 0; b < nb; ++b) {
     std::memcpy(o[b].qs, y[b].qs, 256);
-    for (int j = 0; j < 4; ++j)
-      for (int k = 0; k < 4; ++k) o[b].offset[4 * j + k] = Factor * y[b].bsums[4 * k + j];
+    std::memcpy(o[b].bsums, y[b].bsums, sizeof(o[b].bsums));
     o[b].d = y[b].d;
     std::memset(o[b].pad, 0, sizeof(o[b].pad));
   }
   return bytes;
+}
+
+// One activation block's dot with Q6_K's four vectors w[0..3] less 32 x the group sums, scaled by
+// the group scales (sw as pairs of words, sc16 the 16 scales as words in order): 16 dwords whose
+// sum is the block's scaled integer dot product.
+[[gnu::always_inline]] inline __m512i q6k_scaled_dots(const __m512i w[4], const rowq6k_act_block& a,
+                                                      const scale_word_pair& sw, __m256i sc16) {
+  __m512i v[4];
+  for (int k = 0; k < 4; ++k)
+    v[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_load_si512(a.qs + 64 * k));
+  const __m512i z = _mm512_add_epi32(_mm512_madd_epi16(_mm512_packs_epi32(v[0], v[1]), sw.s01),
+                                     _mm512_madd_epi16(_mm512_packs_epi32(v[2], v[3]), sw.s23));
+  const __m256i m = _mm256_madd_epi16(sc16, load256(a.bsums));
+  return _mm512_sub_epi32(z, _mm512_zextsi256_si512(_mm256_slli_epi32(m, 5)));
 }
 
 template <int R, int C>
@@ -320,14 +343,15 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
   const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
   const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
   const __m512i shr = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
-  const __m128i transpose = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   __m512 facc[R][C];  // zeroed by tile_steps
   const auto step = [&](int r, int64_t b) {
     const auto* x =
         reinterpret_cast<const block_q6_k*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
     const auto* xb = reinterpret_cast<const char*>(x);
     prefetch_lines<false>(xb, 4, 8192);  // as Q4_K's tile: see prefetch_lines
-    const __m512i scales = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(load128(x->scales), transpose));
+    const __m128i s8 = load128(x->scales);
+    const scale_word_pair sw = scale_words(s8);
+    const __m256i sc16 = _mm256_cvtepi8_epi16(s8);
     __m512i w[4];
     for (int h = 0; h < 2; ++h) {
       const __m512i l = _mm512_loadu_si512(x->ql + 64 * h);
@@ -340,11 +364,7 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
     const float d = h2f(x->d);
     for (int c = 0; c < C; ++c) {
       const auto* a = reinterpret_cast<const rowq6k_act_block*>(act + c * act_stride) + b;
-      __m512i v[4];
-      for (int k = 0; k < 4; ++k)
-        v[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_load_si512(a->qs + 64 * k));
-      const __m512i z = _mm512_sub_epi32(lane_sums(v), _mm512_load_si512(a->offset));
-      facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(z, scales)),
+      facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q6k_scaled_dots(w, *a, sw, sc16)),
                                    _mm512_set1_ps(d * a->d), facc[r][c]);
     }
   };
@@ -355,10 +375,11 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
 // The activation for Q3_K's tile: each vpdpbusd starts from -4 x the sum of the four values each
 // of its dwords takes, so its dwords hold the exact sums of (q - 4) x a, four products each
 // (|x| <= 4 x 4 x 128 < 2^15), which vpackssdw packs into words losslessly for the scales'
-// vpmaddwd (scaled_group_dots). Q6_K keeps rowq6k_act_block: the same scheme for it (|x| <= 4 x
-// 32 x 128) measured even in L2 but 15-30 % slower from memory (one thread, 1024 columns, 21.3-22.4
-// -> 14.7-18.7 GB/s; qwen3-0.6b Q6_K tg128 69-86 -> 61-63 tok/s: the four more loads a block and
-// activation row), though 8-20 % faster for 2-4 activation rows (docs/performance.md 2026-12-07).
+// vpmaddwd (scaled_group_dots). Q6_K's scheme (the offset from the group sums after the
+// vpmaddwd) ran 4 % slower here (L2 14.8-14.9 against 15.5 GB/s, two activation rows 97 against
+// 100-102 GOPS); this one for Q6_K (|x| <= 4 x 32 x 128) ran 15-30 % slower from memory (one
+// thread, 1024 columns, 21.3-22.4 -> 14.7-18.7 GB/s; qwen3-0.6b Q6_K tg128 69-86 -> 61-63 tok/s:
+// four more loads a block and activation row; docs/performance.md 2026-12-07).
 struct rowq3k_act_block {
   int8_t qs[256];
   int32_t offset[64];  // -4 x the sum of qs[4m .. 4m + 3] at m: vpdpbusd's starting dwords
@@ -382,24 +403,6 @@ inline size_t rowq3k_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
     std::memset(o[b].pad, 0, sizeof(o[b].pad));
   }
   return bytes;
-}
-
-// The 16 int8 group scales of a super-block (group g in byte g) as the words vpmaddwd needs after
-// vpackssdw(v[k], v[k + 1]), k = 0 (s01) and 2 (s23): in lane j, words 0-3 group 4k + j's scale,
-// words 4-7 group 4k + 4 + j's, sign-extended (one vpmovsxbw, two vpermw).
-struct scale_word_pair {
-  __m512i s01, s23;
-};
-[[gnu::always_inline]] inline scale_word_pair scale_words(__m128i s8) {
-  alignas(64) static constexpr auto idx = [] {
-    std::array<std::array<int16_t, 32>, 2> t{};
-    for (int h = 0; h < 2; ++h)
-      for (int n = 0; n < 32; ++n) t[h][n] = static_cast<int16_t>(8 * h + n / 8 + 4 * (n % 8 / 4));
-    return t;
-  }();
-  const __m512i w = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(s8));
-  return {_mm512_permutexvar_epi16(_mm512_load_si512(idx[0].data()), w),
-          _mm512_permutexvar_epi16(_mm512_load_si512(idx[1].data()), w)};
 }
 
 // One activation block's dot with four vectors of unsigned weights w[0..3] (byte p of w[k]

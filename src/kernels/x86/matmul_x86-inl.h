@@ -719,7 +719,7 @@ void fill_table(uma::kernels::matmul_backend& b) {
   set_rows(dtype::q8_0, row16_matvec<row16_q8_0_fmt>, row16_gemm<row16_q8_0_fmt>, row16_q8_0_prep);
   set_rows(dtype::q4_k, rowk4_matvec, rowk4_gemm, rowk4_prep);
   set_rows(dtype::q5_k, rowk5_matvec, rowk5_gemm, rowk4_prep);
-  set_rows(dtype::q6_k, rowq6k_matvec, rowq6k_gemm, rowq_offsets_prep<32>);
+  set_rows(dtype::q6_k, rowq6k_matvec, rowq6k_gemm, rowq6k_prep);
   set_rows(dtype::q3_k, rowq3k_matvec, rowq3k_gemm, rowq3k_prep);
   set_rows(dtype::q2_k, rowq2k_matvec, rowq2k_gemm, nullptr);
   fill_x16_table(b);
