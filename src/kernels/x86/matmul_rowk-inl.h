@@ -287,6 +287,24 @@ struct scale_word_pair {
           _mm512_permutexvar_epi16(_mm512_load_si512(idx[1].data()), w)};
 }
 
+// Prepares Q8_K activation rows as Block (qs, the format's own fields, d, zeroed pad): fill(out,
+// in) writes the format's fields of one block.
+template <class Block, class Fill>
+size_t q8k_blocks_prep(const uint8_t* a, int64_t cols, uint8_t* out, Fill fill) {
+  const int64_t nb = cols / 256;
+  const size_t bytes = static_cast<size_t>(nb) * sizeof(Block);
+  if (out == nullptr) return bytes;
+  const auto* y = reinterpret_cast<const block_q8_k*>(a);
+  auto* o = reinterpret_cast<Block*>(out);
+  for (int64_t b = 0; b < nb; ++b) {
+    std::memcpy(o[b].qs, y[b].qs, 256);
+    fill(o[b], y[b]);
+    o[b].d = y[b].d;
+    std::memset(o[b].pad, 0, sizeof(o[b].pad));
+  }
+  return bytes;
+}
+
 // Q6_K in the rows layout, one super-block (210 bytes) per step. Per 128-element half, one
 // zmm of ql and the 32 qh bytes broadcast to both 256-bit halves give two vectors of 64 values
 // 0..63 in element order (variable word shifts place each half's 2-bit pair at bits 4..5), so
@@ -298,7 +316,7 @@ struct scale_word_pair {
 // they are), a shift and a subtract (q6k_scaled_dots). Since 2026-12-07; before, a transposing sum
 // by unpacks and adds, the offset as a prepared vector in that order (vpsubd) and a vpmulld:
 // one thread, 1024 columns, Zen 4, L2 31.2-32.7 -> 33.8-35.0 GB/s, from memory even, two / four
-// activation rows 102-104 / 115-119 -> 116 / 134-136 GOPS (docs/performance.md). The offset
+// activation rows 102-104 / 115-119 -> 112-117 / 134-136 GOPS (docs/performance.md). The offset
 // folded into vpdpbusd's starting dwords (Q3_K's scheme) ran slower from memory here.
 struct rowq6k_act_block {
   int8_t qs[256];
@@ -309,18 +327,10 @@ struct rowq6k_act_block {
 static_assert(sizeof(rowq6k_act_block) % 64 == 0);
 
 inline size_t rowq6k_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
-  const int64_t nb = cols / 256;
-  const size_t bytes = static_cast<size_t>(nb) * sizeof(rowq6k_act_block);
-  if (out == nullptr) return bytes;
-  const auto* y = reinterpret_cast<const block_q8_k*>(a);
-  auto* o = reinterpret_cast<rowq6k_act_block*>(out);
-  for (int64_t b = 0; b < nb; ++b) {
-    std::memcpy(o[b].qs, y[b].qs, 256);
-    std::memcpy(o[b].bsums, y[b].bsums, sizeof(o[b].bsums));
-    o[b].d = y[b].d;
-    std::memset(o[b].pad, 0, sizeof(o[b].pad));
-  }
-  return bytes;
+  return q8k_blocks_prep<rowq6k_act_block>(a, cols, out,
+                                           [](rowq6k_act_block& o, const block_q8_k& y) {
+                                             std::memcpy(o.bsums, y.bsums, sizeof(o.bsums));
+                                           });
 }
 
 // One activation block's dot with Q6_K's four vectors w[0..3] less 32 x the group sums, scaled by
@@ -389,20 +399,11 @@ struct rowq3k_act_block {
 static_assert(sizeof(rowq3k_act_block) % 64 == 0);
 
 inline size_t rowq3k_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
-  const int64_t nb = cols / 256;
-  const size_t bytes = static_cast<size_t>(nb) * sizeof(rowq3k_act_block);
-  if (out == nullptr) return bytes;
-  const auto* y = reinterpret_cast<const block_q8_k*>(a);
-  auto* o = reinterpret_cast<rowq3k_act_block*>(out);
-  for (int64_t b = 0; b < nb; ++b) {
-    std::memcpy(o[b].qs, y[b].qs, 256);
-    for (int m = 0; m < 64; ++m)
-      o[b].offset[m] =
-          -4 * (y[b].qs[4 * m] + y[b].qs[4 * m + 1] + y[b].qs[4 * m + 2] + y[b].qs[4 * m + 3]);
-    o[b].d = y[b].d;
-    std::memset(o[b].pad, 0, sizeof(o[b].pad));
-  }
-  return bytes;
+  return q8k_blocks_prep<rowq3k_act_block>(
+      a, cols, out, [](rowq3k_act_block& o, const block_q8_k& y) {
+        for (int m = 0; m < 64; ++m)
+          o.offset[m] = -4 * (y.qs[4 * m] + y.qs[4 * m + 1] + y.qs[4 * m + 2] + y.qs[4 * m + 3]);
+      });
 }
 
 // One activation block's dot with four vectors of unsigned weights w[0..3] (byte p of w[k]
