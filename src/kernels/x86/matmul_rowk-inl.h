@@ -274,6 +274,7 @@ void rowk4_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
 // words 4-7 group 4k + 4 + j's, sign-extended (one vpmovsxbw, two vpermw).
 struct scale_word_pair {
   __m512i s01, s23;
+  __m256i words;  // the 16 scales as words, in group order
 };
 [[gnu::always_inline]] inline scale_word_pair scale_words(__m128i s8) {
   alignas(64) static constexpr auto idx = [] {
@@ -282,9 +283,10 @@ struct scale_word_pair {
       for (int n = 0; n < 32; ++n) t[h][n] = static_cast<int16_t>(8 * h + n / 8 + 4 * (n % 8 / 4));
     return t;
   }();
-  const __m512i w = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(s8));
+  const __m256i words = _mm256_cvtepi8_epi16(s8);
+  const __m512i w = _mm512_castsi256_si512(words);
   return {_mm512_permutexvar_epi16(_mm512_load_si512(idx[0].data()), w),
-          _mm512_permutexvar_epi16(_mm512_load_si512(idx[1].data()), w)};
+          _mm512_permutexvar_epi16(_mm512_load_si512(idx[1].data()), w), words};
 }
 
 // Prepares Q8_K activation rows as Block (qs, the format's own fields, d, zeroed pad): fill(out,
@@ -334,16 +336,16 @@ inline size_t rowq6k_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
 }
 
 // One activation block's dot with Q6_K's four vectors w[0..3] less 32 x the group sums, scaled by
-// the group scales (sw as pairs of words, sc16 the 16 scales as words in order): 16 dwords whose
+// the group scales (sw: as pairs of words, and in group order): 16 dwords whose
 // sum is the block's scaled integer dot product.
 [[gnu::always_inline]] inline __m512i q6k_scaled_dots(const __m512i w[4], const rowq6k_act_block& a,
-                                                      const scale_word_pair& sw, __m256i sc16) {
+                                                      const scale_word_pair& sw) {
   __m512i v[4];
   for (int k = 0; k < 4; ++k)
     v[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_load_si512(a.qs + 64 * k));
   const __m512i z = _mm512_add_epi32(_mm512_madd_epi16(_mm512_packs_epi32(v[0], v[1]), sw.s01),
                                      _mm512_madd_epi16(_mm512_packs_epi32(v[2], v[3]), sw.s23));
-  const __m256i m = _mm256_madd_epi16(sc16, load256(a.bsums));
+  const __m256i m = _mm256_madd_epi16(sw.words, load256(a.bsums));
   return _mm512_sub_epi32(z, _mm512_zextsi256_si512(_mm256_slli_epi32(m, 5)));
 }
 
@@ -359,9 +361,7 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
         reinterpret_cast<const block_q6_k*>(g.w + static_cast<size_t>(r0 + r) * g.w_row_bytes) + b;
     const auto* xb = reinterpret_cast<const char*>(x);
     prefetch_lines<false>(xb, 4, 8192);  // as Q4_K's tile: see prefetch_lines
-    const __m128i s8 = load128(x->scales);
-    const scale_word_pair sw = scale_words(s8);
-    const __m256i sc16 = _mm256_cvtepi8_epi16(s8);
+    const scale_word_pair sw = scale_words(load128(x->scales));
     __m512i w[4];
     for (int h = 0; h < 2; ++h) {
       const __m512i l = _mm512_loadu_si512(x->ql + 64 * h);
@@ -374,7 +374,7 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
     const float d = h2f(x->d);
     for (int c = 0; c < C; ++c) {
       const auto* a = reinterpret_cast<const rowq6k_act_block*>(act + c * act_stride) + b;
-      facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q6k_scaled_dots(w, *a, sw, sc16)),
+      facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q6k_scaled_dots(w, *a, sw)),
                                    _mm512_set1_ps(d * a->d), facc[r][c]);
     }
   };
@@ -385,7 +385,7 @@ void rowq6k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_
 // The activation for Q3_K's tile: each vpdpbusd starts from -4 x the sum of the four values each
 // of its dwords takes, so its dwords hold the exact sums of (q - 4) x a, four products each
 // (|x| <= 4 x 4 x 128 < 2^15), which vpackssdw packs into words losslessly for the scales'
-// vpmaddwd (scaled_group_dots). Q6_K's scheme (the offset from the group sums after the
+// vpmaddwd (q3k_scaled_dots). Q6_K's scheme (the offset from the group sums after the
 // vpmaddwd) ran 4 % slower here (L2 14.8-14.9 against 15.5 GB/s, two activation rows 97 against
 // 100-102 GOPS); this one for Q6_K (|x| <= 4 x 32 x 128) ran 15-30 % slower from memory (one
 // thread, 1024 columns, 21.3-22.4 -> 14.7-18.7 GB/s; qwen3-0.6b Q6_K tg128 69-86 -> 61-63 tok/s:
@@ -409,9 +409,8 @@ inline size_t rowq3k_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
 // One activation block's dot with four vectors of unsigned weights w[0..3] (byte p of w[k]
 // against qs[64k + p], lane j of w[k] group 4k + j) less the offset, scaled by the group scales:
 // 16 dwords whose sum is the block's scaled integer dot product.
-[[gnu::always_inline]] inline __m512i scaled_group_dots(const __m512i w[4],
-                                                        const rowq3k_act_block& a,
-                                                        const scale_word_pair& sw) {
+[[gnu::always_inline]] inline __m512i q3k_scaled_dots(const __m512i w[4], const rowq3k_act_block& a,
+                                                      const scale_word_pair& sw) {
   __m512i v[4];
   for (int k = 0; k < 4; ++k)
     v[k] = _mm512_dpbusd_epi32(_mm512_load_si512(a.offset + 16 * k), w[k],
@@ -430,7 +429,7 @@ inline size_t rowq3k_prep(const uint8_t* a, int64_t cols, uint8_t* out) {
 // nibbles of its 16 scale bytes; the min term is dmin x sum(min x 16-element sum). Each 128-bit
 // lane of a vpdpbusd is one 16-element group. Both scale by two vpackssdw and two vpmaddwd against
 // the scales as words, as Q4_K's tile: Q2_K since 2026-12-05 16:35 (L2 +5-10 %), Q3_K since
-// 2026-12-07 (scaled_group_dots; before, Q6_K's transposing sum, a vpsubd and a vpmulld: one
+// 2026-12-07 (q3k_scaled_dots; before, Q6_K's transposing sum, a vpsubd and a vpmulld: one
 // thread, 1024 columns, Zen 4, L2 14.2-14.3 -> 15.3-15.5 GB/s, from memory 13.5-13.8 ->
 // 14.2-14.9, two activation rows 89-90 -> 100-102 GOPS; docs/performance.md).
 template <int R, int C, bool Three>
@@ -491,7 +490,7 @@ void rowq23k_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act
     for (int c = 0; c < C; ++c) {
       if constexpr (Three) {
         const auto* a = reinterpret_cast<const rowq3k_act_block*>(act + c * act_stride) + b;
-        facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(scaled_group_dots(w, *a, sw)),
+        facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q3k_scaled_dots(w, *a, sw)),
                                      _mm512_set1_ps(d * a->d), facc[r][c]);
       } else {
         const auto* y = reinterpret_cast<const block_q8_k*>(act + c * act_stride) + b;
