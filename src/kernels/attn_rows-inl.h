@@ -32,7 +32,8 @@
 // its value pass), so that the core computes while they are in flight: issued all at once they
 // filled the miss buffers and stalled the core until the whole next block had arrived (decode
 // attention from DRAM ran at about 60 % of the rate with spread requests, docs/performance.md).
-// A hint only: results do not depend on it.
+// The x86 backends request them into L2 only (V::prefetch: into L1 they held its miss buffers and
+// stalled the loads, 2026-12-07). A hint only: results do not depend on it.
 template <class V>
 struct next_lines {
   const char* p = nullptr;

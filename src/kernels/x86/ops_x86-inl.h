@@ -283,7 +283,12 @@ struct vec8 {
     for (; i < n; ++i) mx = std::max(mx, p[i]);
     return mx;
   }
-  static void prefetch(const char* p) { _mm_prefetch(p, _MM_HINT_T0); }
+  // Attention's requests for the next K/V block (next_lines in attn_rows-inl.h): into L2 only.
+  // Into L1 (prefetcht0) each request held one of L1's few miss buffers until its line came
+  // from DRAM, and the loads queued behind them: on the Zen 4 dev VM decode attention from DRAM
+  // ran 20-45 % slower so (bench_attention, 1 and 2 threads), qwen3-0.6b decode after 8192
+  // tokens 1.23x slower a token (docs/performance.md, 2026-12-07 08:05).
+  static void prefetch(const char* p) { _mm_prefetch(p, _MM_HINT_T1); }
   // Q8_0 key tiles: 8 keys a vector. Without VNNI the unsigned key bytes 0 / 2 and 1 / 3 of each
   // lane are split into 16-bit halves and `vpmaddwd` multiplies them with the query's bytes as
   // 16-bit pairs, summing in 32 bits (`vpmaddubsw` would saturate its 16-bit pair sums of up to
