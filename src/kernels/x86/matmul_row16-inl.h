@@ -439,7 +439,8 @@ struct row16_q8_0_fmt {
 
 // R weight rows x C prepared activation rows (at act, act_stride bytes apart): each row's chunk
 // is unpacked once and used for the C activations. The rows are read as R streams, each step's
-// lines requested 8 KB ahead (non-temporally: prefetch_lines<false>), as is the stream tile's.
+// lines requested 8 KB ahead into L2 and 1 KB ahead into L1 (prefetch_lines<false>), as are the
+// stream tile's.
 // 8 KB rather than 2 (2026-12-06, tg128 alternating, faster in every round: qwen3-0.6b Q8_0
 // 78-82.5 -> 82.5-83.4 tok/s, Q4_0 127-139 -> 141-145, llama-3.2-1b Q4_0 72-75 -> 72.7-76.7; one
 // thread from DRAM, 1024 columns, Q8_0 29-30 -> 31.5-33.7 GB/s). No further request into L2:

@@ -71,13 +71,26 @@ inline float h2f(uint16_t h) {
 // (qwen3-0.6b decode, tokens alternated in one process; Q3_K_M, Q2_K -1 to +4 %; 2026-12-06 22:38).
 // The legacy tiles keep the far one. Figures: docs/performance.md (2026-12-02 23:25,
 // 2026-12-03 05:20, 2026-12-04 14:30, 2026-12-05 16:35, 2026-12-06 10:21, 2026-12-06 22:38).
+// Since 2026-12-07 the rows tiles' request 8 KB ahead goes into L2 only (prefetcht1) and a
+// second, non-temporal one 1 KB ahead takes the line on from L2 to L1: a request into L1 holds one
+// of L1's few miss buffers until its line arrives, and 8 KB ahead from DRAM they were all taken
+// (as in decode attention, ops_x86-inl.h). qwen3-0.6b / qwen2.5-0.5b / llama-3.2-1b decode on the
+// Zen 4 VM, tokens alternated in one process: 0.74-1.01x the time a token (Q8_0 up to 1.35x
+// faster, Q4_0 1.01-1.19x, Q4_K_M / Q6_K 1.05-1.19x; never more than 1.4 % slower), and 1-3 %
+// faster than the L2 request alone (docs/performance.md, 2026-12-07 08:05).
 inline constexpr size_t kFarAhead = 16384;
+inline constexpr size_t kL1Ahead = 1024;
 template <bool Far = true>
 inline void prefetch_lines(const void* p, int lines, size_t near) {
   const char* c = static_cast<const char*>(p);
   for (int l = 0; l < lines; ++l) {
-    _mm_prefetch(c + near + 64 * l, Far ? _MM_HINT_T0 : _MM_HINT_NTA);
-    if constexpr (Far) _mm_prefetch(c + near + kFarAhead + 64 * l, _MM_HINT_T1);
+    if constexpr (Far) {
+      _mm_prefetch(c + near + 64 * l, _MM_HINT_T0);
+      _mm_prefetch(c + near + kFarAhead + 64 * l, _MM_HINT_T1);
+    } else {
+      _mm_prefetch(c + near + 64 * l, _MM_HINT_T1);
+      _mm_prefetch(c + kL1Ahead + 64 * l, _MM_HINT_NTA);
+    }
   }
 }
 
