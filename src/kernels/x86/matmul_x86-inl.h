@@ -75,9 +75,9 @@ inline float h2f(uint16_t h) {
 // second, non-temporal one 1 KB ahead takes the line on from L2 to L1: a request into L1 holds one
 // of L1's few miss buffers until its line arrives, and 8 KB ahead from DRAM they were all taken
 // (as in decode attention, ops_x86-inl.h). qwen3-0.6b / qwen2.5-0.5b / llama-3.2-1b decode on the
-// Zen 4 VM, tokens alternated in one process: 0.74-1.01x the time a token (Q8_0 up to 1.35x
-// faster, Q4_0 1.01-1.19x, Q4_K_M / Q6_K 1.05-1.19x; never more than 1.4 % slower), and 1-3 %
-// faster than the L2 request alone (docs/performance.md, 2026-12-07 08:05).
+// Zen 4 VM, tokens alternated in one process: 0.74-1.014x the time a token (Q8_0 up to 1.35x
+// faster, Q4_0 and the K mixes up to 1.19x; no pair more than 1.4 % slower), and 0-3 % faster
+// than the L2 request alone (docs/performance.md, 2026-12-07 08:05).
 inline constexpr size_t kFarAhead = 16384;
 inline constexpr size_t kL1Ahead = 1024;
 template <bool Far = true>
