@@ -218,7 +218,7 @@ void row8_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_st
       // 8 KB ahead, not 2 (2026-12-06, this Zen 5 through the 256-bit backends: qwen3-0.6b Q4_0
       // tg64 avx2-vnni 96.5-123.5 -> 132.3-143.2 tok/s, avx2 111.6-117.1 -> 128.4-132.7, 3 of 3
       // alternating rounds each; Q8_0 even; docs/performance.md 2026-12-06 10:21).
-      prefetch_lines<false>(p, lines, 8192);
+      prefetch_lines_nta(p, lines, 8192);
       __m256i lo[4], hi[4];
       F::unpack(p, lo, hi);
       const __m256 dw = F::scales(p);
@@ -271,7 +271,7 @@ void row8_stream_tile(const gemm_args& g, const uint8_t* w, int64_t rows, const 
   __m256 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
   for (; blocks >= 8; blocks -= 8) {
-    prefetch_lines<false>(p, lines, 2048);
+    prefetch_lines_nta(p, lines, 2048);
     __m256i lo[4], hi[4];
     F::unpack(p, lo, hi);
     const __m256 dw = F::scales(p);

@@ -78,6 +78,10 @@ inline float h2f(uint16_t h) {
 // Zen 4 VM, tokens alternated in one process: 0.74-1.014x the time a token (Q8_0 up to 1.35x
 // faster, Q4_0 and the K mixes up to 1.19x; no pair more than 1.4 % slower), and 0-3 % faster
 // than the L2 request alone (docs/performance.md, 2026-12-07 08:05).
+// The 256-bit row8 tiles (AVX2, AVX-VNNI) keep one non-temporal request into L1
+// (prefetch_lines_nta): through the avx2 backend on the same Zen 4 the pair made qwen3-0.6b Q4_0
+// decode 7-8 % slower, Q8_0 0-1.5 %, Q4_K_M even (tokens alternated): those tiles compute too
+// slowly for L1's miss buffers to run out, and the second request is one more load-port operation.
 inline constexpr size_t kFarAhead = 16384;
 inline constexpr size_t kL1Ahead = 1024;
 template <bool Far = true>
@@ -92,6 +96,12 @@ inline void prefetch_lines(const void* p, int lines, size_t near) {
       _mm_prefetch(c + kL1Ahead + 64 * l, _MM_HINT_NTA);
     }
   }
+}
+
+// Each of `lines` lines from p + ahead on, non-temporally into L1 (the row8 tiles).
+inline void prefetch_lines_nta(const void* p, int lines, size_t ahead) {
+  const char* c = static_cast<const char*>(p) + ahead;
+  for (int l = 0; l < lines; ++l) _mm_prefetch(c + 64 * l, _MM_HINT_NTA);
 }
 
 // Legacy tiles walk R rows at a time: the same block `ahead` bytes on is the next tile's.
