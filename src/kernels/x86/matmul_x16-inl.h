@@ -176,7 +176,11 @@ inline bool streamed_few(const gemm_args& g) {
 }
 
 // What a tile requests while it reads p: `ahead` bytes on, or where gemm_args::prefetch_to is
-// set, p's offset there.
+// set, p's offset there. The x16 tiles request into L2 (prefetcht1): into L1 the requests held
+// L1's few miss buffers until their lines came from memory (as the rows tiles' and attention's,
+// matmul_x86-inl.h). Batched decode on the Zen 4 VM, qwen3-0.6b, runs alternated: Q4_0 8
+// sequences 1.18-1.27x, 16 1.09-1.11x (one pair mixed), Q4_K_M 8 / 16 1.11-1.18x, Q8_0 8
+// 1.24-1.29x, Q6_K 8 even; single-sequence `--repack=all` even (docs/performance.md 2026-12-07).
 inline const char* x16_prefetch_at(const gemm_args& g, const void* p, size_t ahead) {
   const auto* c = static_cast<const char*>(p);
   if (g.prefetch_to != nullptr)
@@ -202,7 +206,7 @@ void x16_legacy_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* 
   constexpr int lines = sizeof(block) / 64 + 1;
   for (int64_t b = 0; b < nb; ++b) {
     const char* pf = x16_prefetch_at(g, x + b, ahead * sizeof(block));
-    for (int l = 0; l < lines; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
+    for (int l = 0; l < lines; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T1);
     __m512i q[8];
     F::unpack(x[b], q);
     const __m512 dx = _mm512_cvtph_ps(load256(x[b].d));
@@ -278,7 +282,7 @@ void x16_legacy_tile2(const gemm_args& g, int64_t gi, int64_t c0, const int32_t*
         p0 = reinterpret_cast<const char*>(f), p1 = reinterpret_cast<const char*>(f + nb);
       }
       for (int l = 0; l < lines; ++l)
-        _mm_prefetch(p0 + 64 * l, _MM_HINT_T0), _mm_prefetch(p1 + 64 * l, _MM_HINT_T0);
+        _mm_prefetch(p0 + 64 * l, _MM_HINT_T1), _mm_prefetch(p1 + 64 * l, _MM_HINT_T1);
     }
     __m512i s[2][C];
     for (int c = 0; c < C; ++c)
@@ -439,7 +443,7 @@ void x16_q4_k_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* pa
     // MiB): 1 block ahead 23.9-24.5 GB/s, 2-8 blocks 19.5-22.6.
     const char* pf = x16_prefetch_at(g, x + b, 4 * sizeof(x[b]));
     if constexpr (Prefetch)
-      for (int l = 0; l < 4; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
+      for (int l = 0; l < 4; ++l) _mm_prefetch(pf + 64 * l, _MM_HINT_T1);
     pf += 256;
     // k4_scales on 16 rows: u0 = scales 0-3, u1 = mins 0-3 (low 6 bits), u2 = the high parts.
     const __m512i u0 = _mm512_loadu_si512(x[b].scales[0]), u1 = _mm512_loadu_si512(x[b].scales[1]);
@@ -457,9 +461,9 @@ void x16_q4_k_tile(const gemm_args& g, int64_t gi, int64_t c0, const int32_t* pa
       __m512i da[C], db[C];
       for (int c = 0; c < C; ++c) da[c] = db[c] = _mm512_setzero_si512();
       if constexpr (Prefetch && five)  // the 8 more lines of a Q5_K group-block, 2 a step
-        for (int l = 0; l < 2; ++l) _mm_prefetch(pf + 64 * (32 + 2 * p + l), _MM_HINT_T0);
+        for (int l = 0; l < 2; ++l) _mm_prefetch(pf + 64 * (32 + 2 * p + l), _MM_HINT_T1);
       for (int j = 0; j < 8; ++j) {
-        if constexpr (Prefetch) _mm_prefetch(pf + 64 * (8 * p + j), _MM_HINT_T0);
+        if constexpr (Prefetch) _mm_prefetch(pf + 64 * (8 * p + j), _MM_HINT_T1);
         __m512i lo, hi;
         if constexpr (wide) {
           lo = _mm512_loadu_si512(x[b].q[2 * (8 * p + j)]);
@@ -598,7 +602,7 @@ template <int C, auto Operand, int Lines, int MaxLines, bool Prefetch, class B, 
         if constexpr (Prefetch) {
           const int step = (2 * h + half) * 4 + (k - 4 * half);  // 0..15
           for (int l = Lines * step; l < Lines * (step + 1) && l < MaxLines; ++l)
-            _mm_prefetch(pf + 64 * l, _MM_HINT_T0);
+            _mm_prefetch(pf + 64 * l, _MM_HINT_T1);
         }
         k16_quarters<C, Operand>(xb, h, k, y, b, d);
       }
