@@ -176,7 +176,8 @@ inline bool streamed_few(const gemm_args& g) {
 }
 
 // What a tile requests while it reads p: `ahead` bytes on, or where gemm_args::prefetch_to is
-// set, p's offset there. The x16 tiles request into L2 (prefetcht1): into L1 the requests held
+// set, p's offset there. The x16 tiles request into L2 (prefetcht1; k16_scaled_sums' tiles, Q3_K /
+// Q2_K / Q6_K, excepted): into L1 the requests held
 // L1's few miss buffers until their lines came from memory (as the rows tiles' and attention's,
 // matmul_x86-inl.h). Batched decode on the Zen 4 VM, qwen3-0.6b, runs alternated: Q4_0 8
 // sequences 1.18-1.27x, 16 1.09-1.11x (one pair mixed), Q4_K_M 8 / 16 1.11-1.18x, Q8_0 8
@@ -587,7 +588,10 @@ template <int C, auto Operand, class B>
 
 // sumi[c] = sum over the 16 sub-blocks s of scale(s) x (sub-block s of the 16 rows . y_c's), in
 // the order h, half, q (s = 8h + 2q + half): each 16-element dot exact in int32 (4 vpdpbusd),
-// times its scale by vpmulld. With Prefetch, Lines lines of pf a column step (below MaxLines).
+// times its scale by vpmulld. With Prefetch, Lines lines of pf a column step (below MaxLines),
+// into L1 (prefetcht0), unlike the other x16 tiles' requests: the Q3_K / Q2_K / Q6_K tiles ask
+// one block ahead, and into L2 qwen3-0.6b Q3_K's repacked decode fell from 117-124 to 47-48
+// tok/s on the Zen 4 VM (86a379e; docs/performance.md 2026-12-07 08:05).
 template <int C, auto Operand, int Lines, int MaxLines, bool Prefetch, class B, class Scale>
 [[gnu::always_inline]] inline void k16_scaled_sums(const B& xb, const block_q8_k* const (&y)[C],
                                                    int64_t b, const char* pf, const Scale& scale,
@@ -602,7 +606,7 @@ template <int C, auto Operand, int Lines, int MaxLines, bool Prefetch, class B, 
         if constexpr (Prefetch) {
           const int step = (2 * h + half) * 4 + (k - 4 * half);  // 0..15
           for (int l = Lines * step; l < Lines * (step + 1) && l < MaxLines; ++l)
-            _mm_prefetch(pf + 64 * l, _MM_HINT_T1);
+            _mm_prefetch(pf + 64 * l, _MM_HINT_T0);  // into L1: see above
         }
         k16_quarters<C, Operand>(xb, h, k, y, b, d);
       }
