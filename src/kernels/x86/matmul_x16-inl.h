@@ -176,12 +176,12 @@ inline bool streamed_few(const gemm_args& g) {
 }
 
 // What a tile requests while it reads p: `ahead` bytes on, or where gemm_args::prefetch_to is
-// set, p's offset there. The x16 tiles request into L2 (prefetcht1; k16_scaled_sums' tiles, Q3_K /
-// Q2_K / Q6_K, excepted): into L1 the requests held
-// L1's few miss buffers until their lines came from memory (as the rows tiles' and attention's,
-// matmul_x86-inl.h). Batched decode on the Zen 4 VM, qwen3-0.6b, runs alternated: Q4_0 8
-// sequences 1.18-1.27x, 16 1.09-1.11x (one pair mixed), Q4_K_M 8 / 16 1.11-1.18x, Q8_0 8
-// 1.24-1.29x, Q6_K 8 even; single-sequence `--repack=all` even (docs/performance.md 2026-12-07).
+// set, p's offset there. The x16 tiles request into L2 (prefetcht1), but for k16_scaled_sums'
+// (Q3_K / Q2_K / Q6_K, see there): into L1 the requests held L1's few miss buffers until their
+// lines came from memory (as the rows tiles' and attention's did, matmul_x86-inl.h). Batched
+// decode on the Zen 4 VM, qwen3-0.6b, runs alternated: Q4_0 8 sequences 1.18-1.27x, 16
+// 1.09-1.11x (one pair mixed), Q4_K_M 8 / 16 1.11-1.18x, Q8_0 8 1.24-1.29x; single-sequence
+// `--repack=all` Q4_K 1.16-1.17x, Q4_0 and Q8_0 mixed (docs/performance.md 2026-12-07 08:05).
 inline const char* x16_prefetch_at(const gemm_args& g, const void* p, size_t ahead) {
   const auto* c = static_cast<const char*>(p);
   if (g.prefetch_to != nullptr)
