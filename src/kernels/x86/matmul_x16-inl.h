@@ -741,12 +741,16 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   // 175-181, B 6 208-210 / 264-270; Q4_K B 4 186-212 / 169-186, B 5 even, B 6 188-191 / 204-224;
   // Q5_K B 4 163 / 136-138, B 6 162-171 / 172-180; Q6_K B 4 179-184 / 112-113, B 6 175-177 /
   // 143-148, B 8 even, B 12 167-174 / 198-211. Q2_K / Q3_K keep 3 (B 4: x16 1.2-1.5x), Q5_0 /
-  // Q8_0 8 (Q8_0 B 8 even, B 12 x16 1.1-1.3x).
+  // Q8_0 8 (Q8_0 B 8 even, B 12 x16 1.1-1.3x). Once the x16 tiles requested into L2 (86a379e)
+  // the copy led from fewer rows (every type's matrices through one threshold, two rounds,
+  // 2026-12-07 10:10): Q4_0 B 2 179-188 / 117-121, B 3 168-169 / 197-200, B 4 210-225 /
+  // 226-249, B 5 198-218 / 252-259; Q4_K B 2 166-172 / 142-156, B 3 150-152 / 214-224, B 4
+  // 195-203 / 253-254; Q5_K B 3 128-139 / 189-194, B 4 184-185 / 211-220; Q8_0 B 4 183-194 /
+  // 137-143, B 6 181-199 / 209-240; Q6_K B 6 184-185 / 136-137 (keeps 8).
   if (uma::cpu().amd && uma::cpu().uarch == "zen4") {
-    b.x16_min_n[static_cast<size_t>(dtype::q4_0)] = 6;
-    b.x16_min_n[static_cast<size_t>(dtype::q4_k)] = 5;
-    b.x16_min_n[static_cast<size_t>(dtype::q5_k)] = 6;
+    b.x16_min_n[static_cast<size_t>(dtype::q4_0)] = 3;
     b.x16_min_n[static_cast<size_t>(dtype::q6_k)] = 8;
+    b.x16_min_n[static_cast<size_t>(dtype::q8_0)] = 6;
   }
   // Decode from an x16 copy against the rows tiles, qwen3-0.6b shape, tg128 tok/s, alternating
   // rounds on the Zen 5 VM: on 2026-12-05 19:55 Q4_K_M +25 %, Q5_K_M +15 %, Q6_K +4 % (the rows
