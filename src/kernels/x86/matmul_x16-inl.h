@@ -735,15 +735,16 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   for (dtype t : {dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k})
     b.x16_min_n[static_cast<size_t>(t)] = 3;
   b.x16_min_n[static_cast<size_t>(dtype::q6_k)] = 4;
-  // Those are the Zen 5 VM's. Zen 4 (512-bit operations on 256-bit units) pays more for the copy
-  // on the fly: its rows tiles lead further (`uma bench --batch B`, qwen3-0.6b, batch tok/s rows
-  // against x16, 2-3 rounds, 2026-12-07 05:54): Q4_0 B 4 232-240 / 164-171, B 5 221-226 /
-  // 175-181, B 6 208-210 / 264-270; Q4_K B 4 186-212 / 169-186, B 5 even, B 6 188-191 / 204-224;
-  // Q5_K B 4 163 / 136-138, B 6 162-171 / 172-180; Q6_K B 4 179-184 / 112-113, B 6 175-177 /
-  // 143-148, B 8 even, B 12 167-174 / 198-211. Q2_K / Q3_K keep 3 (B 4: x16 1.2-1.5x), Q5_0 /
-  // Q8_0 8 (Q8_0 B 8 even, B 12 x16 1.1-1.3x). Once the x16 tiles requested into L2 (86a379e)
-  // the copy led from fewer rows (every type's matrices through one threshold, two rounds,
-  // 2026-12-07 10:10): Q4_0 B 2 179-188 / 117-121, B 3 168-169 / 197-200, B 4 210-225 /
+  // Those are the Zen 5 VM's (measured while the x16 tiles requested into L1). Zen 4 (512-bit
+  // operations on 256-bit units): Q4_0 from 3, Q6_K from 8, Q8_0 from 6 rows, the rest as above.
+  // While the x16 requests went into L1 its rows tiles led further (`uma bench --batch B`,
+  // qwen3-0.6b, batch tok/s rows against x16, 2-3 rounds, 2026-12-07 05:54): Q4_0 B 4 232-240 /
+  // 164-171, B 5 221-226 / 175-181, B 6 208-210 / 264-270; Q4_K B 4 186-212 / 169-186, B 5 even, B
+  // 6 188-191 / 204-224; Q5_K B 4 163 / 136-138, B 6 162-171 / 172-180; Q6_K B 4 179-184 / 112-113,
+  // B 6 175-177 / 143-148, B 8 even, B 12 167-174 / 198-211. Q2_K / Q3_K keep 3 (B 4:
+  // x16 1.2-1.5x), Q5_0 / Q8_0 8 (Q8_0 B 8 even, B 12 x16 1.1-1.3x). Once the x16 tiles requested
+  // into L2 (86a379e) the copy led from fewer rows (every type's matrices through one threshold,
+  // two rounds, 2026-12-07 10:10): Q4_0 B 2 179-188 / 117-121, B 3 168-169 / 197-200, B 4 210-225 /
   // 226-249, B 5 198-218 / 252-259; Q4_K B 2 166-172 / 142-156, B 3 150-152 / 214-224, B 4
   // 195-203 / 253-254; Q5_K B 3 128-139 / 189-194, B 4 184-185 / 211-220; Q8_0 B 4 183-194 /
   // 137-143, B 6 181-199 / 209-240; Q6_K B 6 184-185 / 136-137 (keeps 8).
