@@ -4,6 +4,9 @@
 //   isa/<op>+<op>: 8 chains of each of two instructions, interleaved; vpdpbusd{1to16} and
 //   vpbroadcastd read their own dword in L1 per chain;
 //   isa/q4k_rows/<stage>: the Q4_K rows tile's block work in stages (bm_q4k_rows).
+// On the Zen 4 dev VM (2026-12-07 10:40) the zmm vpdpbusd, vfmadd, vpermt2w and vgf2p8affineqb
+// share one pair of pipes (each 1 a cycle, any two together ~1.1), vpshufb / vpackssdw / vpermd
+// half of it; shifts, conversions, unpacks and adds issue beside vpdpbusd at full rate.
 // A pair that runs at about half a single op's time per instruction issues on different pipes; one
 // that runs at a single op's time competes for the same ones. Once a kernel's data sit in cache
 // this, not the instruction count, decides its speed (docs/performance.md, 2026-12-05 06:35: on
@@ -24,7 +27,8 @@
 
 #include "util/cpu_features.h"
 
-#define UMA_ISA_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")))
+#define UMA_ISA_TARGET \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,gfni,fma")))
 
 namespace {
 
@@ -49,6 +53,8 @@ enum class op {
   bcast,         // vpbroadcastd zmm from memory
   load,          // vmovdqu64 zmm from memory (a weight operand's load)
   pack,          // vpackssdw (dwords to words)
+  permt2w,       // vpermt2w (the row16 tiles' gather of each block's bytes into its lane)
+  gf2p8affine,   // vgf2p8affineqb (a per-byte bit matrix: a nibble split in one op)
 };
 
 const char* op_name(op o) {
@@ -93,6 +99,10 @@ const char* op_name(op o) {
       return "vmovdqu64";
     case op::pack:
       return "vpackssdw";
+    case op::permt2w:
+      return "vpermt2w";
+    case op::gf2p8affine:
+      return "vgf2p8affineqb";
   }
   return "?";
 }
@@ -116,6 +126,8 @@ UMA_ISA_TARGET inline __m512i apply(__m512i x, __m512i b, __m512i c, const int32
   if constexpr (O == op::unpack) return _mm512_unpacklo_epi32(x, b);
   if constexpr (O == op::add) return _mm512_add_epi32(x, b);
   if constexpr (O == op::pack) return _mm512_packs_epi32(x, b);
+  if constexpr (O == op::permt2w) return _mm512_permutex2var_epi16(x, b, c);
+  if constexpr (O == op::gf2p8affine) return _mm512_gf2p8affine_epi64_epi8(x, b, 0);
   if constexpr (O == op::shift) return _mm512_srli_epi16(x, 1);
   if constexpr (O == op::shiftv) return _mm512_srlv_epi16(x, c);
   if constexpr (O == op::andd) return _mm512_and_si512(x, b);
@@ -323,6 +335,16 @@ UMA_ISA_TARGET void bm_q4k_rows(benchmark::State& st) {
   add<op::dpbusd, op::pack>();
   add<op::pack, op::madd>();
   add<op::madd, op::dpbusd>();
+  add<op::permt2w, op::permt2w>();
+  add<op::dpbusd, op::permt2w>();
+  add<op::permt2w, op::unpack>();
+  add<op::permt2w, op::shift>();
+  add<op::permt2w, op::andd>();
+  if (__builtin_cpu_supports("gfni")) {  // not implied by AVX-512 VNNI (Cascade Lake lacks it)
+    add<op::gf2p8affine, op::gf2p8affine>();
+    add<op::dpbusd, op::gf2p8affine>();
+    add<op::permt2w, op::gf2p8affine>();
+  }
   benchmark::RegisterBenchmark("isa/q4k_rows/core", bm_q4k_rows<stage::core>);
   benchmark::RegisterBenchmark("isa/q4k_rows/adds", bm_q4k_rows<stage::adds>);
   benchmark::RegisterBenchmark("isa/q4k_rows/header", bm_q4k_rows<stage::header>);
