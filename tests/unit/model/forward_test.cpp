@@ -104,10 +104,7 @@ TEST_P(TinyModel, PrefillThenDecodeEqualsTokenByToken) {
                   GetParam(), n_head, s.max_abs, s.kl_mean, s.top1);
       // The prefill's matmuls and decode's take kernels of one summation order unless the prefill
       // crosses into another (the x16 prefill path, a tile engine).
-      const kernels::matrix_view wv = (*m)->bound().layers[0].w_gate.view();
-      const auto& be = kernels::best_backend();
-      if (decode_and_prefill_share_order() &&
-          kernels::matmul_order_class(be, wv, n_head) == kernels::matmul_order_class(be, wv, 1)) {
+      if (one_summation_order(**m, n_head)) {
         // One summation order (the SIMD gemm tiles accumulate each (row, activation) pair in the
         // same order as matvec): the same logits up to float noise.
         EXPECT_LE(s.max_abs, 1e-4);

@@ -124,6 +124,25 @@ struct logit_bound {
 inline bool decode_and_prefill_share_order() {
   return std::string(kernels::best_backend().name) != "amx";
 }
+
+// Whether a forward of n tokens sums every matrix row in decode's (one token's) float order:
+// decode_and_prefill_share_order(), and no matrix of m crosses into another order class for n
+// activation rows (kernels::matmul_order_class: from a backend's x16_min_n rows, a rows-layout
+// matrix goes through the interleaved copy, whose tiles scale the block sums in another order).
+inline bool one_summation_order(const model& m, int64_t n) {
+  if (!decode_and_prefill_share_order()) return false;
+  const auto& be = kernels::best_backend();
+  const weights& w = m.bound();
+  const auto same = [&](const matrix_ref& r) {
+    return r.data == nullptr || kernels::matmul_order_class(be, r.view(), n) ==
+                                    kernels::matmul_order_class(be, r.view(), 1);
+  };
+  if (!same(w.output)) return false;
+  for (const layer_weights& l : w.layers)
+    for (const matrix_ref* r : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+      if (!same(*r)) return false;
+  return true;
+}
 // Two such paths differ by up to ~0.14 in a logit, so where the expected top-2 margin is below
 // this they may legitimately pick different tokens.
 inline constexpr float path_tie = 0.25f;
