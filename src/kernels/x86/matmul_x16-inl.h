@@ -721,22 +721,26 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   b.gemm_prep_x16[static_cast<size_t>(dtype::q5_k)] = x16_q4_k_pairs_prep;
   set_x16(dtype::q6_k, x16_q6_k_matvec, x16_q6_k_gemm);
   // Batched decode of the file's rows through the x16 tiles (copied on the fly) from 3 rows for
-  // Q2_K .. Q5_K, 4 for Q4_0 and Q6_K, 8 for Q5_0 / Q8_0. The K formats from 3 (since 2026-12-06
-  // 18:13; gemm64 one thread, three rounds, n 3 GOPS rows -> x16: Q4_K 178-181 -> 287-292, Q5_K
-  // 136 -> 238-248, Q3_K 135-136 -> 199-212, Q2_K 168-172 -> 243-251, Q6_K 153-154 -> 150-157;
-  // n 2 mixed and Q6_K -25 %; end to end qwen3-0.6b Q4_K_M batch 3 180-185 -> 197-205 tok/s,
-  // batch 2 with Q4_K from 2 even or lower). Q4_0 from 4 since its tiles' short passes (see
+  // Q2_K .. Q5_K, 4 for Q4_0 / Q4_1 and Q6_K, 8 for Q5_0 / Q5_1 / Q8_0. The K formats from 3 (since
+  // 2026-12-06 18:13; gemm64 one thread, three rounds, n 3 GOPS rows -> x16: Q4_K 178-181 ->
+  // 287-292, Q5_K 136 -> 238-248, Q3_K 135-136 -> 199-212, Q2_K 168-172 -> 243-251, Q6_K 153-154 ->
+  // 150-157; n 2 mixed and Q6_K -25 %; end to end qwen3-0.6b Q4_K_M batch 3 180-185 -> 197-205
+  // tok/s, batch 2 with Q4_K from 2 even or lower). Q4_0 from 4 since its tiles' short passes (see
   // x16_passes): prefill_seq from DRAM, 2 threads, GOPS against the rows gemm tile, n 4 306-313
   // -> 364-412, n 5 325-354 -> 371-382 (one round 245), n 7 326-395 -> 411-504; n 2 / 3 the rows
   // tile stays ahead (194-265 / 282-306 against 162-181 / 257-281); Q8_0 n 4 / 5 255 / 263 ->
   // 198-215 (docs/performance.md, 2026-12-06 13:02).
-  b.x16_min_n[static_cast<size_t>(dtype::q4_0)] = 4;
-  for (dtype t : {dtype::q5_0, dtype::q8_0}) b.x16_min_n[static_cast<size_t>(t)] = 8;
+  // Q4_1 / Q5_1 as Q4_0 / Q5_0 (the same tiles with a min term; not measured on the Zen 5 VM:
+  // until 2026-12-07 they stayed at x16_min_n_default, 16, and on the Zen 4 VM batched decode of 8
+  // ran 1.38-1.46x faster through the copy, below).
+  for (dtype t : {dtype::q4_0, dtype::q4_1}) b.x16_min_n[static_cast<size_t>(t)] = 4;
+  for (dtype t : {dtype::q5_0, dtype::q5_1, dtype::q8_0}) b.x16_min_n[static_cast<size_t>(t)] = 8;
   for (dtype t : {dtype::q2_k, dtype::q3_k, dtype::q4_k, dtype::q5_k})
     b.x16_min_n[static_cast<size_t>(t)] = 3;
   b.x16_min_n[static_cast<size_t>(dtype::q6_k)] = 4;
   // Those are the Zen 5 VM's (measured while the x16 tiles requested into L1). Zen 4 (512-bit
-  // operations on 256-bit units): Q4_0 from 3, Q6_K from 8, Q8_0 from 6 rows, the rest as above.
+  // operations on 256-bit units): Q4_0, Q4_1, Q5_0, Q5_1 from 3, Q6_K from 8, Q8_0 from 6 rows,
+  // the rest as above.
   // While the x16 requests went into L1 its rows tiles led further (`uma bench --batch B`,
   // qwen3-0.6b, batch tok/s rows against x16, 2-3 rounds, 2026-12-07 05:54): Q4_0 B 4 232-240 /
   // 164-171, B 5 221-226 / 175-181, B 6 208-210 / 264-270; Q4_K B 4 186-212 / 169-186, B 5 even, B
@@ -752,9 +756,14 @@ inline void fill_x16_table(uma::kernels::matmul_backend& b) {
   // qwen3-0.6b 169-177 / 189-202, qwen2.5-0.5b 191-193 / 230-235, llama-3.2-1b 92-94 / 111-117.
   // A prompt of 3 tokens then goes through the copy too, and its logits differ from token-by-token
   // decode's as two correct quantized products do (qwen2.5-0.5b: max_abs 0.079, kl_mean 1.1e-4),
-  // as the K formats' already did from 3 (the tests check one_summation_order).
+  // as the K formats' already did from 3 (the tests check one_summation_order). Q5_0 / Q4_1 / Q5_1
+  // (same day, 2 rounds, qwen3-0.6b, batch tok/s rows / x16): Q5_0 B 2 139-140 / 112-116, B 3
+  // 119-124 / 157-161, B 4 177-178 / 190-193, B 6 162-175 / 240-241; Q4_1 B 2 164-173 / 105-108,
+  // B 3 169 / 174-186, B 4 201-210 / 217-221, B 8 203-206 / 283-285; Q5_1 B 2 124-132 / 88-93, B 3
+  // 118 / 136-155, B 4 166-168 / 168-186, B 8 169-173 / 239-252.
   if (uma::cpu().amd && uma::cpu().uarch == "zen4") {
-    b.x16_min_n[static_cast<size_t>(dtype::q4_0)] = 3;
+    for (dtype t : {dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1})
+      b.x16_min_n[static_cast<size_t>(t)] = 3;
     b.x16_min_n[static_cast<size_t>(dtype::q6_k)] = 8;
     b.x16_min_n[static_cast<size_t>(dtype::q8_0)] = 6;
   }
