@@ -125,6 +125,10 @@ inline bool decode_and_prefill_share_order() {
   return std::string(kernels::best_backend().name) != "amx";
 }
 
+// Two such paths differ by up to ~0.14 in a logit, so where the expected top-2 margin is below
+// this they may legitimately pick different tokens.
+inline constexpr float path_tie = 0.25f;
+
 // Whether a forward of n tokens sums every matrix row in decode's (one token's) float order:
 // decode_and_prefill_share_order(), and no matrix of m crosses into another order class for n
 // activation rows (kernels::matmul_order_class: from a backend's x16_min_n rows, a rows-layout
@@ -143,9 +147,6 @@ inline bool one_summation_order(const model& m, int64_t n) {
       if (!same(*r)) return false;
   return true;
 }
-// Two such paths differ by up to ~0.14 in a logit, so where the expected top-2 margin is below
-// this they may legitimately pick different tokens.
-inline constexpr float path_tie = 0.25f;
 
 inline logit_bound production_bound(const std::string& type) {
   if (type == "f32") return {1e-3, 1e-5, 0.02f};
