@@ -59,8 +59,10 @@ inline float h2f(uint16_t h) {
 
 // Weight prefetch (one core: a bare load loop over the same rows 32-37 GB/s, the Q8_0 tile 20-22
 // before its loads were made consecutive; bench_overlap shows the core itself overlaps a stream
-// with compute, so the tiles' own loads were the limit). Each step fetches its lines `near` bytes
-// ahead into L1 and, where Far, kFarAhead beyond that into L2 (clear of L1's few miss buffers).
+// with compute, so the tiles' own loads were the limit). Each step fetches its lines `ahead`
+// bytes on: where Far (the legacy tiles) into L1 and kFarAhead beyond that into L2 (clear of L1's
+// few miss buffers); else (the rows tiles, since 2026-12-07, below) into L2, and kL1Ahead bytes
+// on into L1 non-temporally.
 // The far one paid while the rows tiles requested 2 KB ahead: the row16 tiles (Q4_0 / Q8_0: 2
 // threads +20-25 %; Q4_1 / Q5_0 / Q5_1 decode +11-22 %, 2026-12-04) and, once the K rows tiles got
 // lighter, the Q6_K / Q3_K / Q2_K ones (one thread from DRAM Q6_K 22 -> 25-27 GB/s, Q2_K / Q3_K
@@ -69,30 +71,31 @@ inline float h2f(uint16_t h) {
 // at about 2 KB per memory latency), and every rows tile now does the same: at 8 KB the far one
 // cost the row16 tiles 2-7 %, and Q6_K at 8 KB alone ran 8-11 % faster than at 2 KB near and far
 // (qwen3-0.6b decode, tokens alternated in one process; Q3_K_M, Q2_K -1 to +4 %; 2026-12-06 22:38).
-// The legacy tiles keep the far one. Figures: docs/performance.md (2026-12-02 23:25,
-// 2026-12-03 05:20, 2026-12-04 14:30, 2026-12-05 16:35, 2026-12-06 10:21, 2026-12-06 22:38).
-// Since 2026-12-07 the rows tiles' request 8 KB ahead goes into L2 only (prefetcht1) and a
-// second, non-temporal one 1 KB ahead takes the line on from L2 to L1: a request into L1 holds one
-// of L1's few miss buffers until its line arrives, and 8 KB ahead from DRAM they were all taken
-// (as in decode attention, ops_x86-inl.h). qwen3-0.6b / qwen2.5-0.5b / llama-3.2-1b decode on the
-// Zen 4 VM, tokens alternated in one process: 0.74-1.014x the time a token (Q8_0 up to 1.35x
-// faster, Q4_0 and the K mixes up to 1.19x; no pair more than 1.4 % slower), and 0-3 % faster
-// than the L2 request alone (docs/performance.md, 2026-12-07 08:05).
-// The 256-bit row8 tiles (AVX2, AVX-VNNI) keep one non-temporal request into L1
-// (prefetch_lines_nta): through the avx2 backend on the same Zen 4 the pair made qwen3-0.6b Q4_0
-// decode 7-8 % slower, Q8_0 0-1.5 %, Q4_K_M even (tokens alternated): those tiles compute too
-// slowly for L1's miss buffers to run out, and the second request is one more load-port operation.
+// The legacy tiles keep the far one (their L1 request measured even against `prefetchnta` and up
+// to 11 % faster than `prefetcht1` through the avx2 backend, 2026-12-07 10:40). Figures:
+// docs/performance.md (2026-12-02 23:25, 2026-12-03 05:20, 2026-12-04 14:30, 2026-12-05 16:35,
+// 2026-12-06 10:21, 2026-12-06 22:38). Since 2026-12-07 the rows tiles' request 8 KB ahead goes
+// into L2 only (prefetcht1) and a second, non-temporal one 1 KB ahead takes the line on from L2 to
+// L1: a request into L1 holds one of L1's few miss buffers until its line arrives, and 8 KB ahead
+// from DRAM they were all taken (as in decode attention, ops_x86-inl.h). qwen3-0.6b / qwen2.5-0.5b
+// / llama-3.2-1b decode on the Zen 4 VM, tokens alternated in one process: 0.74-1.014x the time a
+// token (Q8_0 up to 1.35x faster, Q4_0 and the K mixes up to 1.19x; no pair more than 1.4 %
+// slower), and 0-3 % faster than the L2 request alone (docs/performance.md, 2026-12-07 08:05). The
+// 256-bit row8 tiles (AVX2, AVX-VNNI) keep one non-temporal request into L1 (prefetch_lines_nta):
+// through the avx2 backend on the same Zen 4 the pair made qwen3-0.6b Q4_0 decode 7-8 % slower,
+// Q8_0 0-1.5 %, Q4_K_M even (tokens alternated): those tiles compute too slowly for L1's miss
+// buffers to run out, and the second request is one more load-port operation.
 inline constexpr size_t kFarAhead = 16384;
 inline constexpr size_t kL1Ahead = 1024;
 template <bool Far = true>
-inline void prefetch_lines(const void* p, int lines, size_t near) {
+inline void prefetch_lines(const void* p, int lines, size_t ahead) {
   const char* c = static_cast<const char*>(p);
   for (int l = 0; l < lines; ++l) {
     if constexpr (Far) {
-      _mm_prefetch(c + near + 64 * l, _MM_HINT_T0);
-      _mm_prefetch(c + near + kFarAhead + 64 * l, _MM_HINT_T1);
+      _mm_prefetch(c + ahead + 64 * l, _MM_HINT_T0);
+      _mm_prefetch(c + ahead + kFarAhead + 64 * l, _MM_HINT_T1);
     } else {
-      _mm_prefetch(c + near + 64 * l, _MM_HINT_T1);
+      _mm_prefetch(c + ahead + 64 * l, _MM_HINT_T1);
       _mm_prefetch(c + kL1Ahead + 64 * l, _MM_HINT_NTA);
     }
   }
