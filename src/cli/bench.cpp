@@ -181,6 +181,22 @@ double kv_bytes_per_decode_token(const uma::model::model_config& cfg,
   return tg > 0 ? total / tg : 0;
 }
 
+// Attention's multiply-adds x 2 per prefill token when `pp` tokens follow `depth` cached ones:
+// the token at position p scores its query against the keys of positions 0..p (or the sliding
+// window) and sums as many values, every head of every layer. Not in the 2 x params count.
+double attention_flops_per_prefill_token(const uma::model::model_config& cfg, int depth, int pp) {
+  double total = 0;
+  for (int i = 0; i < pp; ++i) {
+    const int64_t seen = int64_t(depth) + i + 1;
+    for (int64_t il = 0; il < cfg.n_layer; ++il) {
+      const int64_t keys =
+          cfg.layer_is_sliding(il) ? std::min<int64_t>(seen, cfg.sliding_window) : seen;
+      total += 2.0 * double(keys) * double(cfg.n_head) * double(cfg.head_dim + cfg.head_dim_v);
+    }
+  }
+  return pp > 0 ? total / pp : 0;
+}
+
 constexpr int max_batch = 256;
 
 int run_bench(const bench_cli& c) {
@@ -270,7 +286,7 @@ int run_bench(const bench_cli& c) {
   const auto t_load = clock_type::now();
   auto loaded =
       uma::model::load_model(path, {.n_threads = threads,
-                                    .max_context = std::max<int64_t>(c.pp, c.depth) + c.tg + 8,
+                                    .max_context = int64_t(c.depth) + std::max(c.pp, c.tg) + 8,
                                     .max_sequences = c.batch,
                                     .repack = uma::cli::repack_mode_of(c.repack),
                                     .reread_huge = c.reread,
@@ -282,11 +298,13 @@ int run_bench(const bench_cli& c) {
   auto& m = *loaded.value();
   const double load_s = seconds_since(t_load);
   const int64_t n_ctx = m.config().n_ctx_train;
-  if (n_ctx > 0 && std::max<int64_t>(c.pp, c.depth) + c.tg > n_ctx)
-    return uma::cli::fail(cmd,
-                          fmt::format("--pp / --depth plus --tg ({} tokens) exceed the model's "
-                                      "context length ({})",
-                                      std::max<int64_t>(c.pp, c.depth) + c.tg, n_ctx));
+  // Prefill and decode both start after the --depth tokens.
+  const int64_t ctx_needed = int64_t(c.depth) + std::max(c.pp, c.tg);
+  if (n_ctx > 0 && ctx_needed > n_ctx)
+    return uma::cli::fail(
+        cmd, fmt::format("--depth plus the longer of --pp and --tg ({} tokens) exceed the model's "
+                         "context length ({})",
+                         ctx_needed, n_ctx));
   auto cache = m.make_cache();
   const int64_t n_vocab = m.config().n_vocab;
   std::vector<float> logits(static_cast<size_t>(n_vocab)), batch_logits;
@@ -294,14 +312,15 @@ int run_bench(const bench_cli& c) {
   std::uniform_int_distribution<int32_t> tok(
       3, static_cast<int32_t>(std::max<int64_t>(4, n_vocab - 1)));
   uma::model::batch b;
-  // `n` random tokens of sequence `seq` at positions [0, n) into the cache, in forwards of at
-  // most --ubatch tokens (as the engine's sessions prefill a prompt), the last one's logits kept.
-  const auto prefill = [&](int seq, int n) -> uma::status {
+  // `n` random tokens of sequence `seq` at positions [from, from + n) into the cache, in forwards
+  // of at most --ubatch tokens (as the engine's sessions prefill a prompt), the last one's logits
+  // kept.
+  const auto prefill = [&](int seq, int from, int n) -> uma::status {
     const int step = c.ubatch > 0 ? c.ubatch : n;
     for (int i0 = 0; i0 < n; i0 += step) {
       b.clear();
       const int i1 = std::min(n, i0 + step);
-      for (int i = i0; i < i1; ++i) b.add(tok(rng), i, seq, i + 1 == n);
+      for (int i = i0; i < i1; ++i) b.add(tok(rng), from + i, seq, i + 1 == n);
       UMA_TRY(m.forward(b, *cache, logits.data()));
     }
     return {};
@@ -328,12 +347,19 @@ int run_bench(const bench_cli& c) {
       "s, first token {:.3f} s",
       path, m.file().architecture(), double(weight_bytes) / (1 << 20), params / 1e6, load_s,
       first_token_s));
+  const double pp_attn_flops = attention_flops_per_prefill_token(m.config(), c.depth, c.pp);
+  say(fmt::format(
+      "prefill: {} tokens after {} in the cache; attention {:.2f} GFLOP a token (mean) beside the "
+      "matmuls' {:.2f}",
+      c.pp, c.depth, pp_attn_flops / 1e9, pp_flops_per_token / 1e9));
   say(fmt::format(
       "decode: {} tokens after {} in the cache, {:.1f} MiB of {} KV cache read per "
       "token (mean)",
       c.tg, c.depth, kv_bytes / (1 << 20), uma::kernels::kv_format_name(cache->format())));
 
-  // 4. Prefill: pp tokens in one batch from an empty cache, logits for the last, after one
+  // 4. Prefill: pp tokens after --depth cached ones (prefilled untimed before each repetition, as
+  // llama-bench's -d: an agent's next turn after its conversation so far), logits for the last,
+  // after one
   // untimed run (as llama-bench's warm-up): the first prefill of a size touches its buffers, KV
   // blocks and scratch for the first time, and on the dev VM ran 25-30 % slower than the rest
   // (page faults under shadow paging), which made the spread mostly a first-run effect.
@@ -349,9 +375,12 @@ int run_bench(const bench_cli& c) {
   };
   for (int r = -1; r < c.reps; ++r) {
     cache->clear();
+    if (c.depth > 0) {  // the cached context the prompt follows, untimed
+      if (auto st = prefill(0, 0, c.depth); !st.ok()) return uma::cli::fail(cmd, st.message());
+    }
     if (r >= 0 && !c.no_probe) bracket_peak();
     const auto t0 = clock_type::now();
-    if (auto st = prefill(0, c.pp); !st.ok()) return uma::cli::fail(cmd, st.message());
+    if (auto st = prefill(0, c.depth, c.pp); !st.ok()) return uma::cli::fail(cmd, st.message());
     if (r >= 0) pp.v.push_back(c.pp / seconds_since(t0));
   }
   if (!c.no_probe && c.reps > 0) bracket_peak();
@@ -375,7 +404,7 @@ int run_bench(const bench_cli& c) {
   for (int r = 0; r < c.reps; ++r) {
     cache->clear();
     if (c.depth > 0) {  // the context decode starts from, untimed
-      if (auto st = prefill(0, c.depth); !st.ok()) return uma::cli::fail(cmd, st.message());
+      if (auto st = prefill(0, 0, c.depth); !st.ok()) return uma::cli::fail(cmd, st.message());
     }
     if (!c.no_probe) bracket_probe();
     const auto t0 = clock_type::now();
@@ -401,7 +430,7 @@ int run_bench(const bench_cli& c) {
   if (c.timeline) {
     cache->clear();
     if (c.depth > 0) {
-      if (auto st = prefill(0, c.depth); !st.ok()) return uma::cli::fail(cmd, st.message());
+      if (auto st = prefill(0, 0, c.depth); !st.ok()) return uma::cli::fail(cmd, st.message());
     }
     m.set_timeline(&timeline);
     const auto t0 = clock_type::now();
@@ -425,7 +454,7 @@ int run_bench(const bench_cli& c) {
       cache->clear();
       if (c.depth > 0) {
         for (int s = 0; s < c.batch; ++s) {
-          if (auto st = prefill(s, c.depth); !st.ok()) return uma::cli::fail(cmd, st.message());
+          if (auto st = prefill(s, 0, c.depth); !st.ok()) return uma::cli::fail(cmd, st.message());
         }
       }
       batch_logits.resize(static_cast<size_t>(c.batch * n_vocab));
@@ -585,6 +614,7 @@ int run_bench(const bench_cli& c) {
     j["pp_peak_ratio_bracketed"] = pp_bracketed.v.empty() ? 0.0 : pp_bracketed.median();
     j["pp_peak_ratio_bracketed_samples"] = pp_bracketed.v;
     j["pp_flops_per_token"] = pp_flops_per_token;
+    j["pp_attention_flops_per_token"] = pp_attn_flops;
     j["pp_done_peak_ratio"] = pp_done_ratio;
     j["pp_done_peak_ratio_bracketed"] = pp_done_bracketed;
     j["pp_tile_peak_tps"] = pp_tile_tps;
@@ -605,9 +635,10 @@ int run_bench(const bench_cli& c) {
     return 0;
   }
   std::printf("\n%-8s %12s %12s %14s %8s\n", "test", "tok/s", "spread", "roofline tok/s", "ratio");
-  std::printf("%-8s %12.1f %11.1f%% %14.1f %7.1f%%   (int8 peak / 2*params)\n",
-              fmt::format("pp{}", c.pp).c_str(), pp.median(), 100 * pp.spread(), pp_peak_tps,
-              100 * pp_ratio);
+  std::printf(
+      "%-8s %12.1f %11.1f%% %14.1f %7.1f%%   (int8 peak / 2*params)\n",
+      (c.depth > 0 ? fmt::format("pp{}@d{}", c.pp, c.depth) : fmt::format("pp{}", c.pp)).c_str(),
+      pp.median(), 100 * pp.spread(), pp_peak_tps, 100 * pp_ratio);
   if (!pp_bracketed.v.empty()) {
     const auto [lo, hi] = std::minmax_element(peak_around.begin(), peak_around.end());
     std::printf(
@@ -718,8 +749,8 @@ UMA_COMMAND(bench,
               app.add_option("--pp", c->pp, "prompt tokens for the prefill test (default 512)");
               app.add_option("--tg", c->tg, "generated tokens for the decode test (default 128)");
               app.add_option("--depth", c->depth,
-                             "tokens already in the cache when decode starts (prefilled untimed; "
-                             "default 0)");
+                             "tokens already in the cache when prefill and decode start "
+                             "(prefilled untimed, as llama-bench's -d; default 0)");
               app.add_option("--batch", c->batch,
                              "also decode this many sequences at once, one token each per step "
                              "(aggregate tok/s and the ratio to batch 1; default 1: off)");

@@ -179,6 +179,33 @@ TEST(bench_cli, depth_counts_the_kv_cache_read_per_token) {
   }
 }
 
+// --depth N puts N tokens in the cache before the prefill too (as llama-bench's -d), so the
+// prompt's attention reads them: its FLOPs a token grow with the depth (tiny-qwen3: 2 layers x 8
+// query heads x (64 + 64) x 2 a key seen), and depth plus the prompt must fit the context
+// (4096), where before the prompt ran from an empty cache and only max(pp, depth) + tg had to.
+TEST(bench_cli, depth_comes_before_the_prefill_too) {
+  const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
+  auto info = test::run_uma({"inspect", "--json", model});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto hp = nlohmann::json::parse(info.out)["hyperparameters"];
+  const double per_key = 2.0 * hp["block_count"].get<double>() * hp["head_count"].get<double>() *
+                         (hp["key_length"].get<double>() + hp["value_length"].get<double>());
+  for (int depth : {0, 100}) {
+    auto r = test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "2", "--depth",
+                            std::to_string(depth), "--reps", "1", "--threads", "2", "--no-probe",
+                            "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    // Prompt token i (0-based) sees depth + i + 1 keys: depth + 4.5 on average over 8.
+    EXPECT_NEAR(j["pp_attention_flops_per_token"].get<double>(), (depth + 4.5) * per_key, 1e-3);
+    EXPECT_GT(j["pp_tps"].get<double>(), 0);
+  }
+  auto over = test::run_uma({"bench", "-m", model, "--pp", "2048", "--tg", "2", "--depth", "2100",
+                             "--reps", "1", "--threads", "2", "--no-probe"});
+  EXPECT_EQ(over.exit_code, 1);
+  EXPECT_NE(over.err.find("context length (4096)"), std::string::npos) << over.err;
+}
+
 // --pp and --depth prefill in forwards of --ubatch tokens (default 512, as the engine's
 // sessions): the activations of a forward grow with its tokens, so a 2048-token prompt in one
 // forward holds far more memory beyond the weights and the KV cache than in forwards of 64
