@@ -109,11 +109,20 @@ result<calibration> calibrate_from_bench(std::string_view json_text, const hardw
   UMA_ASSIGN(auto params,
              first_of(j, {{"matmul_params", 1.0}, {"params", 1.0}, {"n_params", 1.0}}));
   UMA_ASSIGN(auto pp_ratio, number_field(j, "pp_peak_ratio", false));
+  // The prompt's attention (bench since 2026-12-07: it grows with --depth, the cached tokens the
+  // prompt follows) is work the planner's prefill model counts too (prefill_flops_per_token);
+  // absent in older output, where the prompt ran from an empty cache and it was small.
+  UMA_ASSIGN(auto pp_attn, number_field(j, "pp_attention_flops_per_token", false));
   if (c.pp_tps && *c.pp_tps > 0 && peak_ops && params) {
-    double pre = *c.pp_tps * 2.0 * *params / *peak_ops;
+    const double attn = pp_attn.value_or(0.0);
+    double pre = *c.pp_tps * (2.0 * *params + attn) / *peak_ops;
     c.eff.prefill = std::min(pre, 1.0);
     c.notes.push_back(
-        fmt::format("prefill efficiency {:.3f} = pp_tps x 2 x params / int8 peak", c.eff.prefill));
+        attn > 0 ? fmt::format("prefill efficiency {:.3f} = pp_tps x (2 x params + the prompt's "
+                               "attention FLOPs a token, {:.3g}) / int8 peak",
+                               c.eff.prefill, attn)
+                 : fmt::format("prefill efficiency {:.3f} = pp_tps x 2 x params / int8 peak",
+                               c.eff.prefill));
   } else if (pp_ratio && *pp_ratio > 0) {
     c.eff.prefill = std::min(*pp_ratio, 1.0);
     c.notes.push_back(fmt::format("prefill efficiency {:.3f} = pp_peak_ratio", c.eff.prefill));

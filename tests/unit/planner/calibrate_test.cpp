@@ -61,6 +61,13 @@ TEST(Calibrate, PrefillFromInt8PeakAndParams) {
                                 nullptr, d);
   ASSERT_TRUE(c.ok()) << c.message();
   EXPECT_DOUBLE_EQ(c->eff.prefill, 100 * 2 * 1e9 / 2e12);  // 0.1
+  // A prompt after cached tokens (`uma bench --depth`) also did its attention's FLOPs, which the
+  // planner's prefill model counts too.
+  auto deep = calibrate_from_bench(R"({"bandwidth_gbs":40,"tg_tps":30,"roofline_tps":50,
+      "pp_tps":100,"int8_tops":2.0,"matmul_params":1e9,"pp_attention_flops_per_token":1e9})",
+                                   nullptr, d);
+  ASSERT_TRUE(deep.ok()) << deep.message();
+  EXPECT_DOUBLE_EQ(deep->eff.prefill, 100 * (2 * 1e9 + 1e9) / 2e12);  // 0.15
   auto r = calibrate_from_bench(
       R"({"bandwidth_gbs":40,"tg_tps":30,"tg_roofline_ratio":0.75,"pp_peak_ratio":0.3})", nullptr,
       d);
@@ -97,19 +104,22 @@ TEST(Calibrate, RejectsBadJson) {
     const char* json;
     const char* expect;
   };
-  for (const auto& b : std::vector<bad>{
-           {"not json", "not valid JSON"},
-           {"[1,2]", "expected an object"},
-           {R"({"tg_tps":30,"roofline_tps":50})", "missing required field 'bandwidth_gbs'"},
-           {R"({"bandwidth_gbs":40,"roofline_tps":50})", "missing required field 'tg_tps'"},
-           {R"({"bandwidth_gbs":40,"tg_tps":30})", "roofline_tps"},
-           {R"({"bandwidth_gbs":-40,"tg_tps":30,"roofline_tps":50})", "must not be negative"},
-           {R"({"bandwidth_gbs":40,"tg_tps":0,"roofline_tps":50})", "must be positive"},
-           {R"({"bandwidth_gbs":40,"tg_tps":30,"roofline_tps":50,"pp_tps":-1})", "pp_tps"},
-           {R"({"bandwidth_gbs":"fast","tg_tps":30,"roofline_tps":50})", "must be a number"},
-           {R"({"bandwidth_gbs":40,"tg_tps":300,"roofline_tps":50})", "inconsistent"},
-           {R"({"bandwidth_gbs":40,"tg_tps":30,"roofline_tps":50,"model":3})", "'model'"},
-       }) {
+  for (
+      const auto& b : std::vector<bad>{
+          {"not json", "not valid JSON"},
+          {"[1,2]", "expected an object"},
+          {R"({"tg_tps":30,"roofline_tps":50})", "missing required field 'bandwidth_gbs'"},
+          {R"({"bandwidth_gbs":40,"roofline_tps":50})", "missing required field 'tg_tps'"},
+          {R"({"bandwidth_gbs":40,"tg_tps":30})", "roofline_tps"},
+          {R"({"bandwidth_gbs":-40,"tg_tps":30,"roofline_tps":50})", "must not be negative"},
+          {R"({"bandwidth_gbs":40,"tg_tps":0,"roofline_tps":50})", "must be positive"},
+          {R"({"bandwidth_gbs":40,"tg_tps":30,"roofline_tps":50,"pp_tps":-1})", "pp_tps"},
+          {R"({"bandwidth_gbs":40,"tg_tps":30,"roofline_tps":50,"pp_attention_flops_per_token":-1})",
+           "pp_attention_flops_per_token"},
+          {R"({"bandwidth_gbs":"fast","tg_tps":30,"roofline_tps":50})", "must be a number"},
+          {R"({"bandwidth_gbs":40,"tg_tps":300,"roofline_tps":50})", "inconsistent"},
+          {R"({"bandwidth_gbs":40,"tg_tps":30,"roofline_tps":50,"model":3})", "'model'"},
+      }) {
     auto r = calibrate_from_bench(b.json, nullptr, d);
     ASSERT_FALSE(r.ok()) << b.json;
     EXPECT_NE(r.message().find(b.expect), std::string::npos) << r.message();
