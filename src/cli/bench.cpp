@@ -359,10 +359,9 @@ int run_bench(const bench_cli& c) {
 
   // 4. Prefill: pp tokens after --depth cached ones (prefilled untimed before each repetition, as
   // llama-bench's -d: an agent's next turn after its conversation so far), logits for the last,
-  // after one
-  // untimed run (as llama-bench's warm-up): the first prefill of a size touches its buffers, KV
-  // blocks and scratch for the first time, and on the dev VM ran 25-30 % slower than the rest
-  // (page faults under shadow paging), which made the spread mostly a first-run effect.
+  // after one untimed run (as llama-bench's warm-up): the first prefill of a size touches its
+  // buffers, KV blocks and scratch for the first time, and on the dev VM ran 25-30 % slower than
+  // the rest (page faults under shadow paging), which made the spread mostly a first-run effect.
   // With the probes on, the int8 peak is also read (best of 2 runs of 0.05 s) right before each
   // timed repetition and after the last, for the same reason as decode's bandwidth below: on the
   // dev VM one model's pp512 ratio moved by up to 28 % between minutes, and the start-up peak can
