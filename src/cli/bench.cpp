@@ -161,40 +161,35 @@ uint64_t output_params(const uma::gguf::file& f) {
   return embd;
 }
 
+// Mean over `n` tokens at positions depth .. depth + n - 1 of the keys attention reads for each,
+// summed over the layers: the token at position p sees positions [0, p] (the last sliding_window
+// of them on sliding layers).
+double mean_keys_seen(const uma::model::model_config& cfg, int depth, int n) {
+  double total = 0;
+  for (int i = 0; i < n; ++i) {
+    const int64_t seen = int64_t(depth) + i + 1;
+    for (int64_t il = 0; il < cfg.n_layer; ++il)
+      total +=
+          double(cfg.layer_is_sliding(il) ? std::min<int64_t>(seen, cfg.sliding_window) : seen);
+  }
+  return n > 0 ? total / n : 0;
+}
+
 // Mean bytes of KV cache (K and V rows as `cache` stores them) that attention reads per decoded
-// token when `tg` tokens are decoded after `depth`: the token at position p reads the keys and
-// values of positions [0, p] (of the last sliding_window positions on sliding layers).
+// token when `tg` tokens are decoded after `depth`.
 double kv_bytes_per_decode_token(const uma::model::model_config& cfg,
                                  const uma::model::kv_cache& cache, int depth, int tg) {
   // One position's K and V rows of one layer, as the cache stores them.
   const double per_key =
       double(cache.n_head_kv()) * double(cache.k_row_bytes() + cache.v_row_bytes());
-  double total = 0;
-  for (int i = 0; i < tg; ++i) {
-    const int64_t seen = int64_t(depth) + i + 1;
-    for (int64_t il = 0; il < cfg.n_layer; ++il) {
-      const int64_t keys =
-          cfg.layer_is_sliding(il) ? std::min<int64_t>(seen, cfg.sliding_window) : seen;
-      total += double(keys) * per_key;
-    }
-  }
-  return tg > 0 ? total / tg : 0;
+  return mean_keys_seen(cfg, depth, tg) * per_key;
 }
 
 // Attention's multiply-adds x 2 per prefill token when `pp` tokens follow `depth` cached ones:
-// the token at position p scores its query against the keys of positions 0..p (or the sliding
-// window) and sums as many values, every head of every layer. Not in the 2 x params count.
+// each query head scores the keys seen and sums as many values. Not in the 2 x params count.
 double attention_flops_per_prefill_token(const uma::model::model_config& cfg, int depth, int pp) {
-  double total = 0;
-  for (int i = 0; i < pp; ++i) {
-    const int64_t seen = int64_t(depth) + i + 1;
-    for (int64_t il = 0; il < cfg.n_layer; ++il) {
-      const int64_t keys =
-          cfg.layer_is_sliding(il) ? std::min<int64_t>(seen, cfg.sliding_window) : seen;
-      total += 2.0 * double(keys) * double(cfg.n_head) * double(cfg.head_dim + cfg.head_dim_v);
-    }
-  }
-  return pp > 0 ? total / pp : 0;
+  return mean_keys_seen(cfg, depth, pp) * 2.0 * double(cfg.n_head) *
+         double(cfg.head_dim + cfg.head_dim_v);
 }
 
 constexpr int max_batch = 256;
