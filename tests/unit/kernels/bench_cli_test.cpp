@@ -159,6 +159,16 @@ TEST(bench_cli, names_the_cpu) {
       << text.out;
 }
 
+// `uma bench --json` on `model` (one repetition, two threads, no probes) with pp, tg and depth;
+// null (and a test failure) if it did not exit 0.
+nlohmann::json bench_json_at_depth(const std::string& model, int pp, int tg, int depth) {
+  auto r = test::run_uma({"bench", "-m", model, "--pp", std::to_string(pp), "--tg",
+                          std::to_string(tg), "--depth", std::to_string(depth), "--reps", "1",
+                          "--threads", "2", "--no-probe", "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json();
+}
+
 TEST(bench_cli, depth_counts_the_kv_cache_read_per_token) {
   const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
   auto info = test::run_uma({"inspect", "--json", model});
@@ -168,11 +178,8 @@ TEST(bench_cli, depth_counts_the_kv_cache_read_per_token) {
                               ij["memory"]["kv_cache"]["context"].get<double>();
   ASSERT_GT(per_position, 0);
   for (int depth : {0, 10}) {
-    auto r = test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "4", "--depth",
-                            std::to_string(depth), "--reps", "1", "--threads", "2", "--no-probe",
-                            "--json"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    const auto j = nlohmann::json::parse(r.out);
+    const auto j = bench_json_at_depth(model, 8, 4, depth);
+    ASSERT_FALSE(j.is_null());
     EXPECT_EQ(j["depth"], depth);
     EXPECT_NEAR(j["kv_bytes_per_token"].get<double>(), (depth + 2.5) * per_position, 1e-6);
     EXPECT_GT(j["tg_tps"].get<double>(), 0);
@@ -191,11 +198,8 @@ TEST(bench_cli, depth_comes_before_the_prefill_too) {
   const double per_key = 2.0 * hp["block_count"].get<double>() * hp["head_count"].get<double>() *
                          (hp["key_length"].get<double>() + hp["value_length"].get<double>());
   for (int depth : {0, 100}) {
-    auto r = test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "2", "--depth",
-                            std::to_string(depth), "--reps", "1", "--threads", "2", "--no-probe",
-                            "--json"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    const auto j = nlohmann::json::parse(r.out);
+    const auto j = bench_json_at_depth(model, 8, 2, depth);
+    ASSERT_FALSE(j.is_null());
     // Prompt token i (0-based) sees depth + i + 1 keys: depth + 4.5 on average over 8.
     EXPECT_NEAR(j["pp_attention_flops_per_token"].get<double>(), (depth + 4.5) * per_key, 1e-3);
     EXPECT_GT(j["pp_tps"].get<double>(), 0);
