@@ -57,6 +57,7 @@ struct bench_cli {
   bool timeline = false;
   std::string repack;           // --repack's value, "" when not given
   std::string kv_type = "f16";  // --kv-type
+  bool attn_bf16 = false;       // --attn-bf16
   bool reread = false;
 };
 
@@ -278,6 +279,7 @@ int run_bench(const bench_cli& c) {
   reset_peak_rss();
 
   // 3. Load, and time to first token (load + a one-token forward).
+  const bool attn_bf16 = uma::cli::attn_bf16_of(c.attn_bf16, cmd);
   const auto t_load = clock_type::now();
   auto loaded =
       uma::model::load_model(path, {.n_threads = threads,
@@ -286,7 +288,8 @@ int run_bench(const bench_cli& c) {
                                     .repack = uma::cli::repack_mode_of(c.repack),
                                     .reread_huge = c.reread,
                                     .kv_format = uma::cli::kv_format_of(c.kv_type),
-                                    .attn_part_keys = c.attn_part_keys});
+                                    .attn_part_keys = c.attn_part_keys,
+                                    .attn_bf16 = attn_bf16});
   // (load_model refuses a KV cache, reserved up front for --batch sequences, larger than the
   // machine's memory.)
   if (!loaded.ok()) return uma::cli::fail(cmd, loaded.message());
@@ -544,6 +547,7 @@ int run_bench(const bench_cli& c) {
     j["ubatch"] = c.ubatch;
     j["attn_part_keys"] = c.attn_part_keys;
     j["kv_type"] = uma::kernels::kv_format_name(cache->format());
+    j["attn_bf16"] = attn_bf16;
     j["kv_bytes_per_token"] = kv_bytes;
     j["bytes_per_token"] = bytes_per_token;
     j["bandwidth_gbs"] = bw_best;
@@ -692,8 +696,9 @@ int run_bench(const bench_cli& c) {
       std::printf("  %-11s %9.1f us %6.1f%%\n", uma::model::op_timeline::names[o],
                   timeline.ns[o] / 1e3 / c.tg, sum > 0 ? 100 * timeline.ns[o] / sum : 0.0);
   }
-  std::printf("\nbackend %s, %d threads, %d reps (median; spread = (max-min)/median)%s\n",
+  std::printf("\nbackend %s, %d threads, %d reps (median; spread = (max-min)/median)%s%s\n",
               uma::kernels::matmul_backend_name(), threads, c.reps,
+              attn_bf16 ? "; BF16 products in prompt attention" : "",
               c.ubatch > 0 && std::max(c.pp, c.depth) > c.ubatch
                   ? fmt::format("; prefill in forwards of {} tokens", c.ubatch).c_str()
                   : "");
@@ -761,6 +766,7 @@ UMA_COMMAND(bench,
               app.add_flag("--no-probe", c->no_probe, "skip the bandwidth / int8 probes");
               uma::cli::add_weight_flags(app, &c->repack, &c->reread);
               uma::cli::add_kv_type_flag(app, &c->kv_type);
+              uma::cli::add_attn_bf16_flag(app, &c->attn_bf16);
               app.add_flag("--json", c->json, "print one JSON object");
               app.add_flag("--timeline", c->timeline,
                            "one more decode pass with the time per token split by operation "

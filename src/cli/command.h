@@ -57,6 +57,10 @@ model::repack_mode repack_mode_of(const std::string& flag);
 void add_kv_type_flag(CLI::App& app, std::string* kv_type);
 // The kernels::kv_format of a --kv-type value (checked by the flag).
 kernels::kv_format kv_format_of(const std::string& flag);
+// --attn-bf16 (load_options::attn_bf16), and its value for this CPU (false, with a note on
+// stderr, where the flag asks for products the CPU does not have).
+void add_attn_bf16_flag(CLI::App& app, bool* attn_bf16);
+bool attn_bf16_of(bool flag, const char* cmd);
 
 }  // namespace uma::cli
 

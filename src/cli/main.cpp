@@ -53,6 +53,24 @@ void add_kv_type_flag(CLI::App& app, std::string* kv_type) {
       ->check(CLI::IsMember({"f16", "q8_0"}));
 }
 
+void add_attn_bf16_flag(CLI::App& app, bool* attn_bf16) {
+  app.add_flag("--attn-bf16", *attn_bf16,
+               "BF16 products in prompt attention where the CPU has them (AVX512_BF16: Zen 4 on, "
+               "Sapphire Rapids on): long prompts after a long context faster, the attention's "
+               "inputs rounded to 8 significant bits (see docs/performance.md)");
+}
+
+bool attn_bf16_of(bool flag, const char* cmd) {
+  if (flag && !kernels::attn_bf16_available()) {
+    std::fprintf(stderr,
+                 "uma %s: --attn-bf16: no BF16 products on this CPU or backend (they need "
+                 "AVX512_BF16); f32 attention\n",
+                 cmd);
+    return false;
+  }
+  return flag;
+}
+
 kernels::kv_format kv_format_of(const std::string& flag) {
   kernels::kv_format f = kernels::kv_format::f16;
   kernels::parse_kv_format(flag, &f);

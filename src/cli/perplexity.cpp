@@ -24,6 +24,7 @@ struct ppl_cli {
   bool json = false;
   std::string repack;           // --repack's value, "" when not given
   std::string kv_type = "f16";  // --kv-type
+  bool attn_bf16 = false;       // --attn-bf16
   bool reread = false;
 };
 
@@ -37,11 +38,13 @@ int run_perplexity(const ppl_cli& c) {
   ss << in.rdbuf();
   const std::string text = ss.str();
 
-  auto m = uma::model::load_model(c.model, {.n_threads = c.threads,
-                                            .max_context = c.ctx,
-                                            .repack = uma::cli::repack_mode_of(c.repack),
-                                            .reread_huge = c.reread,
-                                            .kv_format = uma::cli::kv_format_of(c.kv_type)});
+  auto m = uma::model::load_model(c.model,
+                                  {.n_threads = c.threads,
+                                   .max_context = c.ctx,
+                                   .repack = uma::cli::repack_mode_of(c.repack),
+                                   .reread_huge = c.reread,
+                                   .kv_format = uma::cli::kv_format_of(c.kv_type),
+                                   .attn_bf16 = uma::cli::attn_bf16_of(c.attn_bf16, cmd.c_str())});
   if (!m) return uma::cli::fail(cmd, m.message());
   auto v = uma::tok::load_vocab((*m)->file());
   if (!v) return uma::cli::fail(cmd, c.model + ": no usable tokenizer: " + v.message());
@@ -83,5 +86,6 @@ UMA_COMMAND(perplexity, "perplexity of a model on a text file",
               app.add_flag("--json", c->json, "print the result as JSON");
               uma::cli::add_weight_flags(app, &c->repack, &c->reread);
               uma::cli::add_kv_type_flag(app, &c->kv_type);
+              uma::cli::add_attn_bf16_flag(app, &c->attn_bf16);
               return [c] { return run_perplexity(*c); };
             });

@@ -40,6 +40,7 @@ struct run_cli {
   bool quiet = false;
   std::string repack;           // --repack's value, "" when not given
   std::string kv_type = "f16";  // --kv-type
+  bool attn_bf16 = false;       // --attn-bf16
   bool reread = false;
 };
 
@@ -81,11 +82,13 @@ int run(run_cli c) {
   if (c.interactive) c.chat = true;
   c.sp.seed = c.seed ? *c.seed : std::random_device{}();
 
-  auto m = uma::model::load_model(c.model, {.n_threads = c.threads,
-                                            .max_context = c.ctx,
-                                            .repack = uma::cli::repack_mode_of(c.repack),
-                                            .reread_huge = c.reread,
-                                            .kv_format = uma::cli::kv_format_of(c.kv_type)});
+  auto m = uma::model::load_model(
+      c.model, {.n_threads = c.threads,
+                .max_context = c.ctx,
+                .repack = uma::cli::repack_mode_of(c.repack),
+                .reread_huge = c.reread,
+                .kv_format = uma::cli::kv_format_of(c.kv_type),
+                .attn_bf16 = uma::cli::attn_bf16_of(c.attn_bf16, k_cmd.c_str())});
   if (!m) return uma::cli::fail(k_cmd, m.message());
   auto& model = **m;
   auto v = uma::tok::load_vocab(model.file());
@@ -186,5 +189,6 @@ UMA_COMMAND(run, "generate text from a prompt (chat with --chat or -i)",
               app.add_flag("-q,--quiet", c->quiet, "no statistics on stderr");
               uma::cli::add_weight_flags(app, &c->repack, &c->reread);
               uma::cli::add_kv_type_flag(app, &c->kv_type);
+              uma::cli::add_attn_bf16_flag(app, &c->attn_bf16);
               return [c] { return run(*c); };
             });

@@ -31,6 +31,7 @@ const ops_backend& scalar_ops() {
     o.f32_to_f16_row = ref::f32_to_f16_row;
     o.f16_to_f32_row = ref::f16_to_f32_row;
     o.attn_block = ref::attn_block;
+    o.attn_bf16 = true;
     return o;
   }();
   return b;
@@ -238,6 +239,15 @@ void attn_quantize_queries(const float* q, int64_t m, int64_t ldq, int64_t d, vo
     }
   }
 }
+bool attn_bf16_available() {
+  return best_ops().attn_bf16;
+}
+
+void attn_bf16_queries(const float* q, int64_t m, int64_t ldq, int64_t d, uint16_t* out) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t e = 0; e < d; ++e) out[i * d + e] = attn_bf16_round(q[i * ldq + e]);
+}
+
 void add(const float* x, float* y, int64_t n) {
   best_ops().add(x, y, n);
 }

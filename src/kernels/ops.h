@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace uma::kernels {
@@ -111,6 +112,21 @@ constexpr int64_t attn_q8_row_bytes(int64_t d) {
 }
 void attn_quantize_queries(const float* q, int64_t m, int64_t ldq, int64_t d, void* out);
 
+// BF16 attention products (attn_block_args::bf16): x rounded to bf16 as `vcvtne2ps2bf16` rounds
+// it (to nearest even; a denormal float to a zero of its sign, a NaN to a quiet NaN), and the m
+// query rows (stride ldq) rounded so, d values a row, rows d apart.
+inline uint16_t attn_bf16_round(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7f800000u) == 0) return static_cast<uint16_t>((u >> 16) & 0x8000u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+void attn_bf16_queries(const float* q, int64_t m, int64_t ldq, int64_t d, uint16_t* out);
+// Whether attn_block takes BF16 products here (the dispatched backend's ops_backend::attn_bf16).
+bool attn_bf16_available();
+
 // One step of flash-style attention: m query rows against one block of nk cached keys and
 // values (F16 or Q8_0, kv_format; keys in tiles from the block's first key), updating each row's
 // online-softmax state. Row i sees keys [lo[i], hi[i]) of the block (causal and sliding-window
@@ -144,7 +160,24 @@ struct attn_block_args {
   const void* k_next = nullptr;
   const void* v_next = nullptr;
   int64_t nk_next = 0;
+  // BF16 products for a prefill call (more than 8 rows, scratch given), where the backend has them
+  // (ops_backend::attn_bf16; others ignore it, the scalar reference always follows it): the
+  // queries, F16 keys, the softmax weights and the values rounded to bf16 (attn_bf16_round), each
+  // score and each output value a chain of pair sums in f32 as `vdpbf16ps` adds them: per pair of
+  // dims (2t, 2t + 1), or of keys (2t, 2t + 1) from the block's first, the odd product added first,
+  // then the even one, each sum rounded (the products are exact; f32 denormal sums are not
+  // flushed here, the instruction flushes them). A Q8_0 cache's keys keep their integer products;
+  // the row sums of the softmax are of the unrounded weights. Calls of up to 8 rows (decode) stay
+  // f32, so with it prefill and decode no longer agree to the bit.
+  bool bf16 = false;
+  // The m query rows rounded (attn_bf16_queries of q, rows d apart); null: rounded here on every
+  // call (slower).
+  const uint16_t* qbf = nullptr;
 };
+// Whether a call takes BF16 products (attn_block_args::bf16 and its row count).
+inline bool attn_bf16_call(const attn_block_args& a) {
+  return a.bf16 && a.m > 8 && a.scratch != nullptr;
+}
 void attn_block(const attn_block_args& a);
 
 namespace ref {

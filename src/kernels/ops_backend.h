@@ -24,6 +24,9 @@ struct ops_backend {
   void (*f32_to_f16_row)(const float* x, uint16_t* y, int64_t n) = nullptr;
   void (*f16_to_f32_row)(const uint16_t* x, float* y, int64_t n) = nullptr;
   void (*attn_block)(const attn_block_args& a) = nullptr;
+  // attn_block takes BF16 products where attn_block_args::bf16 asks (the CPU has them); the
+  // scalar table's reference always follows the flag.
+  bool attn_bf16 = false;
 };
 
 // The scalar table (every entry set), and a backend's table with its null entries filled from

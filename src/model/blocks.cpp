@@ -126,7 +126,8 @@ struct attn_scratch {
   aligned_vector<float> q, o, row_max, row_sum, kv;
   aligned_vector<float> acc_o, acc_max, acc_sum;  // the parts folded so far (attend_run)
   std::vector<int32_t> lo, hi;
-  std::vector<uint8_t> q8;  // the queries quantized, for a Q8_0 cache
+  std::vector<uint8_t> q8;    // the queries quantized, for a Q8_0 cache
+  std::vector<uint16_t> qbf;  // the queries rounded to bf16, for BF16 products
 };
 
 // The K/V spans a (run, KV head) task walks: up to span_blocks blocks whose rows follow one
@@ -315,6 +316,12 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
     ws.q8.resize(static_cast<size_t>(m * kernels::attn_q8_row_bytes(d)));
     kernels::attn_quantize_queries(wq, m, d, d, ws.q8.data());
   }
+  // BF16 products (prefill: more than 8 rows): the queries rounded once for all the spans.
+  const bool bf16 = st.attn_bf16 && m > 8;
+  if (bf16 && cache.format() == kernels::kv_format::f16) {
+    ws.qbf.resize(static_cast<size_t>(m * d));
+    kernels::attn_bf16_queries(wq, m, d, d, ws.qbf.data());
+  }
 
   kernels::attn_block_args a;
   a.q = wq, a.m = m, a.ldq = d, a.d = d, a.dv = dv;
@@ -323,6 +330,8 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
   a.lo = ws.lo.data(), a.hi = ws.hi.data();
   a.ldo = dv, a.scratch = wkv;
   a.q8 = cache.format() == kernels::kv_format::q8_0 ? ws.q8.data() : nullptr;
+  a.bf16 = bf16;
+  a.qbf = bf16 && cache.format() == kernels::kv_format::f16 ? ws.qbf.data() : nullptr;
   const int64_t pb = part_blocks(st, sp);
   const int64_t b_end = std::min(sp.b_last + 1, bhi);
   bool first = true;

@@ -53,6 +53,7 @@ struct forward_state {
   int rope_n_rot = 0;
   op_timeline* timeline = nullptr;                  // model::set_timeline's, or null
   int64_t attn_part_keys = default_attn_part_keys;  // load_options::attn_part_keys
+  bool attn_bf16 = false;  // load_options::attn_bf16 where the CPU has the products
 };
 
 // Adds the wall time of its scope to timeline->ns[o] when a timeline is attached (no clock read

@@ -195,6 +195,7 @@ status model::forward(const batch& b, kv_cache& cache, float* logits) {
   forward_state st{c, w, cache, pool_.get(), b, n, buf, n_threads()};
   st.timeline = timeline_;
   if (opts_.attn_part_keys > 0) st.attn_part_keys = opts_.attn_part_keys;
+  st.attn_bf16 = opts_.attn_bf16 && kernels::attn_bf16_available();
   const arch_def* def = find_arch(c.arch_name);
   {
     // The layers' time less what their matmul and attention scopes claimed is layer_glue.

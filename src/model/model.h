@@ -54,6 +54,12 @@ struct load_options {
   // the parts are folded in order, whichever thread computes them: results do not depend on the
   // thread count. Tests set it small to cross part boundaries in short contexts.
   int64_t attn_part_keys = 0;
+  // BF16 products in prefill attention (kernels::attn_block_args::bf16: calls of more than 8 query
+  // rows, that is prompts and GQA groups of more than 8 heads) where the CPU has them
+  // (kernels::attn_bf16_available: AVX512_BF16); ignored elsewhere. About twice the products an
+  // instruction on long prompts; the queries, keys, weights and values rounded to 8 significant
+  // bits, so prefill and decode no longer agree to the bit.
+  bool attn_bf16 = false;
 };
 
 // Tokens of one forward step. Entry i is token `tokens[i]` at position `positions[i]` of sequence

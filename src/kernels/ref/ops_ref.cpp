@@ -120,21 +120,38 @@ float kv_value(kv_format f, const void* rows, int64_t ld, int64_t j, int64_t e) 
   return static_cast<float>(b->qs[e % 32]) * f16_to_f32(b->d);
 }
 
-// Score of query row i against key j: for F16 keys the float dot product in order; for Q8_0
-// keys (tiles, ops.h) per group of 32 the exact integer dot product with the quantized query,
-// scaled and added in group order.
-float score(const attn_block_args& a, const uint8_t* q8, int64_t i, int64_t j) {
+// x rounded to bf16, as a float.
+float bf(float x) {
+  return bf16_to_f32(attn_bf16_round(x));
+}
+
+// Score of query row i against key j: for F16 keys the float dot product in order (with BF16
+// products, `qbf` given: per pair of dims the odd product, then the even one, as vdpbf16ps adds
+// them); for Q8_0 keys (tiles, ops.h) per group of 32 the exact integer dot product with the
+// quantized query, scaled and added in group order.
+float score(const attn_block_args& a, const uint8_t* q8, const uint16_t* qbf, int64_t i,
+            int64_t j) {
   const auto* tile =
       static_cast<const uint8_t*>(a.k) + j / kv_key_tile * kv_tile_bytes(a.kv, a.ldk);
   const int64_t slot = j % kv_key_tile;
+  const auto key = [&](int64_t e) {
+    uint16_t h;
+    std::memcpy(&h, tile + (e * kv_key_tile + slot) * 2, 2);
+    return f16_to_f32(h);
+  };
+  if (a.kv == kv_format::f16 && qbf != nullptr) {
+    const uint16_t* q = qbf + i * a.d;
+    float acc = 0.f;
+    for (int64_t e = 0; e < a.d; e += 2) {
+      acc += bf16_to_f32(q[e + 1]) * bf(key(e + 1));
+      acc += bf16_to_f32(q[e]) * bf(key(e));
+    }
+    return acc;
+  }
   if (a.kv == kv_format::f16) {
     const float* q = a.q + i * a.ldq;
     float acc = 0.f;
-    for (int64_t e = 0; e < a.d; ++e) {
-      uint16_t h;
-      std::memcpy(&h, tile + (e * kv_key_tile + slot) * 2, 2);
-      acc += q[e] * f16_to_f32(h);
-    }
+    for (int64_t e = 0; e < a.d; ++e) acc += q[e] * key(e);
     return acc;
   }
   const int64_t groups = a.d / 32;
@@ -164,13 +181,22 @@ void attn_block(const attn_block_args& a) {
     attn_quantize_queries(a.q, a.m, a.ldq, a.d, own.data());
     q8 = own.data();
   }
+  const bool bf16 = attn_bf16_call(a);
+  std::vector<uint16_t> own_bf;
+  const uint16_t* qbf = a.qbf;
+  if (bf16 && a.kv == kv_format::f16 && qbf == nullptr) {
+    own_bf.resize(static_cast<size_t>(a.m * a.d));
+    attn_bf16_queries(a.q, a.m, a.ldq, a.d, own_bf.data());
+    qbf = own_bf.data();
+  }
+  if (!bf16) qbf = nullptr;
   for (int64_t i = 0; i < a.m; ++i) {
     const int64_t lo = a.lo[i], hi = a.hi[i];
     if (hi <= lo) continue;
     float* s = a.scratch;  // scores of this row
     float mx = a.row_max[i];
     for (int64_t j = lo; j < hi; ++j) {
-      s[j] = score(a, q8, i, j);
+      s[j] = score(a, q8, qbf, i, j);
       mx = std::max(mx, s[j]);
     }
     const float corr = std::exp(a.row_max[i] - mx);  // 0 for the first block (max was -inf)
@@ -180,7 +206,17 @@ void attn_block(const attn_block_args& a) {
     for (int64_t j = lo; j < hi; ++j) {
       const float p = std::exp(s[j] - mx);
       sum += p;
-      for (int64_t e = 0; e < a.dv; ++e) o[e] += p * kv_value(a.kv, a.v, a.ldv, j, e);
+      s[j] = p;
+      if (!bf16)
+        for (int64_t e = 0; e < a.dv; ++e) o[e] += p * kv_value(a.kv, a.v, a.ldv, j, e);
+    }
+    // BF16: the keys in pairs (2t, 2t + 1) from the block's first, the odd one's product first
+    // (a key outside [lo, hi) adds nothing: its weight is 0).
+    for (int64_t t = lo / 2; bf16 && t < (hi + 1) / 2; ++t) {
+      for (int64_t e = 0; e < a.dv; ++e) {
+        for (const int64_t j : {2 * t + 1, 2 * t})
+          if (j >= lo && j < hi) o[e] += bf(s[j]) * bf(kv_value(a.kv, a.v, a.ldv, j, e));
+      }
     }
     a.row_sum[i] = a.row_sum[i] * corr + sum;
     a.row_max[i] = mx;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/ops_backend.h"
+#include "util/cpu_features.h"
 
 namespace {
 
@@ -393,10 +394,52 @@ using vec_decode = vec8;
 #endif
 
 #include "kernels/attn_rows-inl.h"
+#if defined(__AVX512BF16__)
+#include "kernels/x86/attn_bf16-inl.h"
+
+// BF16 products for this call (attn_block_args::bf16): where the CPU has them and the shape is
+// the 16-float vectors' (else the scalar reference, which follows the flag).
+bool bf16_attention(const uma::kernels::attn_block_args& a) {
+  static const bool has = uma::cpu().avx512_bf16;
+  if (!has || !uma::kernels::attn_bf16_call(a)) return false;
+  int64_t khi = 0;
+  for (int64_t i = 0; i < a.m; ++i) khi = std::max<int64_t>(khi, a.hi[i]);
+  if (a.nk > 64 || a.d % 16 != 0 || a.dv % 16 != 0 || khi == 0) {
+    uma::kernels::ref::attn_block(a);
+    return true;
+  }
+  prefetch_next_block<vec16>(a);
+  const bool spread = spread_prefetch(a);
+  if (a.kv == uma::kernels::kv_format::q8_0) {
+    uma::kernels::attn_block_args b = a;
+    thread_local std::vector<uint8_t> own;
+    if (b.q8 == nullptr) {
+      own.resize(static_cast<size_t>(a.m * uma::kernels::attn_q8_row_bytes(a.d)));
+      uma::kernels::attn_quantize_queries(a.q, a.m, a.ldq, a.d, own.data());
+      b.q8 = own.data();
+    }
+    attn_bf16<vec16>(b,
+                     kv_rows<vec16, kv_src::q8>{static_cast<const uint8_t*>(a.v),
+                                                uma::kernels::kv_row_bytes(a.kv, a.ldv)},
+                     key_tiles<kv_src::q8>{static_cast<const uint8_t*>(a.k),
+                                           uma::kernels::kv_tile_bytes(a.kv, a.ldk)},
+                     khi, spread);
+  } else {
+    attn_bf16<vec16>(a, kv_rows<vec16, kv_src::half>{static_cast<const uint16_t*>(a.v), a.ldv},
+                     key_tiles<kv_src::half>{static_cast<const uint16_t*>(a.k),
+                                             uma::kernels::kv_key_tile * a.ldk},
+                     khi, spread);
+  }
+  return true;
+}
+#endif
 
 // Flash-attention block (see ops.h and attn_rows-inl.h): 16 floats per register where d and dv
 // allow, else 8; other shapes go to the scalar reference.
 void x_attn_block(const uma::kernels::attn_block_args& a) {
+#if defined(__AVX512BF16__)
+  if (a.bf16 && bf16_attention(a)) return;
+#endif
   const int64_t unit = a.kv == uma::kernels::kv_format::q8_0 ? 32 : 8;
   if (a.nk > 64 || a.d % unit != 0 || a.dv % unit != 0) {
     uma::kernels::ref::attn_block(a);
@@ -422,6 +465,9 @@ uma::kernels::ops_backend x_ops(const char* name) {
   o.f32_to_f16_row = x_f32_to_f16;
   o.f16_to_f32_row = x_f16_to_f32;
   o.attn_block = x_attn_block;
+#if defined(__AVX512BF16__)
+  o.attn_bf16 = uma::cpu().avx512_bf16;
+#endif
   return o;
 }
 

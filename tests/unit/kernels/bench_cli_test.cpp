@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/ops.h"
 #include "test_util.h"
 #include "util/cpu_features.h"
 
@@ -259,6 +260,32 @@ TEST(bench_cli, reports_the_attention_part_tasks_a_token_ran) {
   r = test::run_uma({"bench", "-m", model, "--attn-part-keys", "0", "--no-probe"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("--attn-part-keys"), std::string::npos) << r.err;
+}
+
+// --attn-bf16: the JSON says whether prompt attention took BF16 products (where the CPU has
+// them; elsewhere a note on stderr and f32), the text says so on its backend line; a prompt of 64
+// tokens after 100 runs through them (the prefill's calls have 64 x 2 query rows).
+TEST(bench_cli, attn_bf16_is_reported) {
+  const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
+  const std::vector<std::string> args = {"bench", "-m",        model,    "--pp",      "64",
+                                         "--tg",  "2",         "--reps", "1",         "--depth",
+                                         "100",   "--threads", "2",      "--no-probe"};
+  auto off = args, on = args;
+  off.push_back("--json");
+  on.insert(on.end(), {"--json", "--attn-bf16"});
+  auto r = test::run_uma(off);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["attn_bf16"], false);
+  r = test::run_uma(on);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const bool has = kernels::attn_bf16_available();
+  EXPECT_EQ(nlohmann::json::parse(r.out)["attn_bf16"], has);
+  EXPECT_EQ(r.err.find("no BF16 products") == std::string::npos, has) << r.err;
+  auto text = args;
+  text.push_back("--attn-bf16");
+  r = test::run_uma(text);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("BF16 products in prompt attention") != std::string::npos, has) << r.out;
 }
 
 // The share of the mapping on 2 MiB pages is reported (whole pages, at most the file), with and

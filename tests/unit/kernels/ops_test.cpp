@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numbers>
 #include <random>
 
@@ -323,7 +324,8 @@ std::vector<float> attend_blocks(void (*fn)(const attn_block_args&), const attn_
                                  const std::vector<uint8_t>& k_rows, const std::vector<uint8_t>& v,
                                  int64_t ldk, int64_t ldv, int64_t block,
                                  const std::vector<int32_t>& first,
-                                 const std::vector<int32_t>& last, uint8_t pad = 0) {
+                                 const std::vector<int32_t>& last, uint8_t pad = 0,
+                                 bool bf16 = false) {
   const std::vector<uint8_t> k = key_tiles(f, k_rows, c.n_keys, ldk, pad);
   std::vector<float> o(c.m * c.dv, 0.f), mx(c.m, -INFINITY), sum(c.m, 0.f);
   std::vector<float> scratch(block * (c.d + c.dv));
@@ -344,6 +346,7 @@ std::vector<float> attend_blocks(void (*fn)(const attn_block_args&), const attn_
     }
     a.lo = lo.data(), a.hi = hi.data(), a.row_max = mx.data(), a.row_sum = sum.data();
     a.o = o.data(), a.ldo = c.dv, a.scratch = scratch.data();
+    a.bf16 = bf16;
     fn(a);
   }
   for (int64_t i = 0; i < c.m; ++i)
@@ -432,6 +435,112 @@ TEST(ops, attention_blocks_match_two_pass_softmax_on_every_backend) {
   }
 }
 
+// BF16 products (attn_block_args::bf16): the reference rounds the queries, F16 keys, weights and
+// values to bf16 and adds pair products as vdpbf16ps; a backend with them (ops_backend::attn_bf16)
+// follows it, the others ignore the flag (the f32 result to the bit), and calls of up to 8 rows
+// stay f32 everywhere.
+TEST(ops, attention_bf16_products_follow_the_reference) {
+  std::mt19937 rng(23);
+  EXPECT_EQ(attn_bf16_round(1.f), 0x3f80);
+  EXPECT_EQ(attn_bf16_round(1.00390625f), 0x3f80);  // a tie: to even
+  EXPECT_EQ(attn_bf16_round(1.01171875f), 0x3f82);  // a tie: to even (up)
+  EXPECT_EQ(attn_bf16_round(-1e-39f), 0x8000);      // a denormal: a zero of its sign
+  EXPECT_EQ(attn_bf16_round(std::numeric_limits<float>::max()), 0x7f80);  // rounds up to inf
+  EXPECT_TRUE(std::isnan(bf16_to_f32(attn_bf16_round(NAN))));
+  int64_t checked = 0;
+  for (const kv_format f : {kv_format::f16, kv_format::q8_0}) {
+    for (const attn_case& c :
+         {attn_case{9, 64, 64, 45}, attn_case{33, 128, 128, 70}, attn_case{12, 32, 96, 37},
+          attn_case{17, 96, 32, 64}, attn_case{6, 64, 64, 40}}) {
+      auto qf = test::random_floats(rng, c.m * c.d, 0.3f);
+      const auto k = random_kv(rng, f, c.n_keys, c.d, 1.f);
+      const auto v = random_kv(rng, f, c.n_keys, c.dv, 1.f);
+      const auto qs = f == kv_format::q8_0 ? q8_rounded(qf, c.m, c.d) : qf;
+      std::vector<int32_t> first(c.m), last(c.m);
+      for (int64_t i = 0; i < c.m; ++i) {
+        last[i] = static_cast<int32_t>(c.n_keys - 1 - (c.m - 1 - i) % c.n_keys);
+        first[i] = i % 3 == 1 ? std::max(0, last[i] - 9) : 0;
+      }
+      first[0] = last[0];
+      // The exact attention of the unrounded inputs, in double.
+      std::vector<double> want(c.m * c.dv);
+      for (int64_t i = 0; i < c.m; ++i) {
+        std::vector<double> s;
+        for (int64_t j = first[i]; j <= last[i]; ++j) {
+          double acc = 0;
+          for (int64_t e = 0; e < c.d; ++e) acc += double(qs[i * c.d + e]) * kv_at(f, k, c.d, j, e);
+          s.push_back(acc);
+        }
+        const double mx = *std::max_element(s.begin(), s.end());
+        double z = 0;
+        for (double& x : s) z += (x = std::exp(x - mx));
+        for (int64_t e = 0; e < c.dv; ++e) {
+          double acc = 0;
+          for (int64_t j = first[i]; j <= last[i]; ++j)
+            acc += s[j - first[i]] * kv_at(f, v, c.dv, j, e);
+          want[i * c.dv + e] = acc / z;
+        }
+      }
+      for (int64_t block : {16, 64}) {
+        SCOPED_TRACE(testing::Message() << kv_format_name(f) << " m " << c.m << " d " << c.d
+                                        << " dv " << c.dv << " block " << block);
+        const auto run = [&](void (*fn)(const attn_block_args&), bool bf16) {
+          return attend_blocks(fn, c, f, qf, k, v, c.d, c.dv, block, first, last, 0, bf16);
+        };
+        const auto ref_bf = run(ref::attn_block, true), ref_f32 = run(ref::attn_block, false);
+        // Rounding the inputs to 8 significant bits moves the outputs by up to ~3e-2 here (the
+        // scores' spread 1.7-3.4); the f32 products stay far closer to the double values.
+        double err_bf = 0, err_f32 = 0;
+        for (size_t i = 0; i < want.size(); ++i) {
+          err_bf = std::max(err_bf, std::fabs(ref_bf[i] - want[i]));
+          err_f32 = std::max(err_f32, std::fabs(ref_f32[i] - want[i]));
+        }
+        if (c.m > 8) {
+          EXPECT_LT(err_bf, 6e-2);
+          EXPECT_GT(err_bf, 20 * err_f32) << "the reference did not round to bf16";
+        } else {
+          EXPECT_EQ(ref_bf, ref_f32) << "up to 8 rows stay f32";
+        }
+        for (const ops_backend* b : ops_backends()) {
+          const auto got = run(b->attn_block, true);
+          if (!b->attn_bf16 || c.m <= 8) {
+            ASSERT_EQ(got, run(b->attn_block, false)) << b->name << ": the flag ignored";
+            continue;
+          }
+          // The reference's exp and the vector one differ in the last bits, and a weight that
+          // lands on a bf16 rounding boundary may then round the other way: nearly every output
+          // within f32 noise of the reference, all within a few bf16 steps of a weight.
+          int64_t close = 0;
+          for (size_t i = 0; i < got.size(); ++i) {
+            const double diff = std::fabs(got[i] - ref_bf[i]);
+            ASSERT_LT(diff, 4e-3 * (1 + std::fabs(ref_bf[i]))) << b->name << " i " << i;
+            close += diff <= 2e-5 * (1 + std::fabs(ref_bf[i]));
+          }
+          EXPECT_GE(close, static_cast<int64_t>(got.size()) * 95 / 100) << b->name;
+          // A row's chains do not depend on the rows beside it: the first 9 rows alone (still
+          // more than 8) give the same bits.
+          if (c.m > 9) {
+            const attn_case nine{9, c.d, c.dv, c.n_keys};
+            const std::vector<float> q9(qf.begin(), qf.begin() + 9 * c.d);
+            const auto alone = attend_blocks(b->attn_block, nine, f, q9, k, v, c.d, c.dv, block,
+                                             {first.begin(), first.begin() + 9},
+                                             {last.begin(), last.begin() + 9}, 0, true);
+            for (size_t i = 0; i < alone.size(); ++i) ASSERT_EQ(alone[i], got[i]) << b->name;
+          }
+          if (b != &scalar_ops()) ++checked;
+        }
+      }
+    }
+  }
+  // On a CPU with AVX512_BF16 the AVX-512 backend takes them.
+  const ops_backend* wide = nullptr;
+  for (const ops_backend* b : ops_backends())
+    if (b != &scalar_ops() && b->attn_bf16) wide = b;
+  if (wide == nullptr)
+    std::printf("no backend with BF16 products on this CPU: the reference only\n");
+  EXPECT_EQ(checked > 0, wide != nullptr);
+}
+
 // A query row's output must not depend on which other rows share its block calls: prefill (all
 // of a run's rows at once) and token-by-token decode (one token's GQA group) then agree to the bit
 // (the model tests check that end to end). Each row alone against all rows together, per backend
@@ -482,13 +591,15 @@ TEST(ops, attention_ignores_the_slots_past_the_last_key) {
       for (int64_t i = 0; i < c.m; ++i)
         last[i] = static_cast<int32_t>(c.n_keys - 1 - i % std::min<int64_t>(c.n_keys, 3));
       for (const ops_backend* b : ops_backends()) {
-        const auto zeros =
-            attend_blocks(b->attn_block, c, f, qf, k, v, c.d, c.dv, 64, first, last, 0x00);
-        const auto ones =
-            attend_blocks(b->attn_block, c, f, qf, k, v, c.d, c.dv, 64, first, last, 0xff);
-        for (size_t i = 0; i < zeros.size(); ++i) {
-          ASSERT_TRUE(std::isfinite(ones[i])) << b->name << " " << kv_format_name(f) << " " << i;
-          ASSERT_EQ(ones[i], zeros[i]) << b->name << " " << kv_format_name(f) << " " << i;
+        for (const bool bf16 : {false, true}) {  // BF16 products too (12 rows)
+          const auto zeros =
+              attend_blocks(b->attn_block, c, f, qf, k, v, c.d, c.dv, 64, first, last, 0x00, bf16);
+          const auto ones =
+              attend_blocks(b->attn_block, c, f, qf, k, v, c.d, c.dv, 64, first, last, 0xff, bf16);
+          for (size_t i = 0; i < zeros.size(); ++i) {
+            ASSERT_TRUE(std::isfinite(ones[i])) << b->name << " " << kv_format_name(f) << " " << i;
+            ASSERT_EQ(ones[i], zeros[i]) << b->name << " " << kv_format_name(f) << " " << i;
+          }
         }
       }
     }

@@ -2,6 +2,7 @@
 // golden models (../shared/data/golden, see its README for the tolerances used here).
 #include <gtest/gtest.h>
 
+#include "kernels/ops.h"
 #include "model/reference.h"
 #include "model_test_util.h"
 
@@ -64,6 +65,26 @@ TEST_P(Golden, ProductionPrefillLogits) {
   auto cache = (*m)->make_cache(256, 1);
   auto logits = prefill_all(**m, *cache, g.tokens);
   check_logits(g, logits, std::string(type) == "f32", "production");
+}
+
+// BF16 products in prompt attention (load_options::attn_bf16; the 100-token prompt's attention
+// calls have 64-token runs x the GQA group, so all take them): the prompt's logits within the
+// quantized models' bounds against llama.cpp's F32 attention, f32 weights included. Where the CPU
+// has the products the logits move; elsewhere the flag is ignored and they are the f32 ones.
+TEST_P(Golden, ProductionPrefillLogitsWithBf16Attention) {
+  const auto [arch, type] = GetParam();
+  auto g = load_golden(arch, type);
+  auto plain = load_model(golden_model(arch, type), {.n_threads = 2});
+  auto bf16 = load_model(golden_model(arch, type), {.n_threads = 2, .attn_bf16 = true});
+  ASSERT_TRUE(plain.ok() && bf16.ok());
+  auto c1 = (*plain)->make_cache(256, 1), c2 = (*bf16)->make_cache(256, 1);
+  const auto want = prefill_all(**plain, *c1, g.tokens);
+  const auto got = prefill_all(**bf16, *c2, g.tokens);
+  check_logits(g, got, false, "bf16 attention");
+  if (kernels::attn_bf16_available())
+    EXPECT_NE(got, want) << "BF16 products were not taken";
+  else
+    EXPECT_EQ(got, want);
 }
 
 TEST_P(Golden, ReferenceLogits) {
