@@ -45,7 +45,10 @@ result<calibration> calibrate_from_bench(std::string_view json_text, const hardw
                                          const efficiency& defaults) {
   json j = json::parse(json_text.begin(), json_text.end(), nullptr, false);
   if (j.is_discarded()) return make_error("bench JSON: not valid JSON");
-  if (!j.is_object()) return make_error("bench JSON: expected an object from `uma bench --json`");
+  if (!j.is_object())
+    return make_error(
+        "bench JSON: expected an object from `uma bench --json` (a bench over lists prints an "
+        "array of them: pass one)");
   calibration c;
   c.eff = defaults;
   UMA_ASSIGN(c.bandwidth_gbs, required_field(j, "bandwidth_gbs"));

@@ -262,6 +262,55 @@ TEST(bench_cli, reports_the_attention_part_tasks_a_token_ran) {
   EXPECT_NE(r.err.find("--attn-part-keys"), std::string::npos) << r.err;
 }
 
+// Comma lists: --depth / --pp / --tg run every combination with one model load (a JSON array of
+// one object each, depth outermost), --batch decodes each size over 1 at every point (batch_runs);
+// one value each keeps the single object. A bad element or too many runs is a clear error.
+TEST(bench_cli, lists_run_every_combination) {
+  const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
+  auto r =
+      test::run_uma({"bench", "-m", model, "--pp", "8,16", "--tg", "2", "--depth", "0,20", "--reps",
+                     "1", "--threads", "2", "--no-probe", "--json", "--batch", "1,2,3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 4u);
+  const int want[4][2] = {{0, 8}, {0, 16}, {20, 8}, {20, 16}};  // (depth, pp)
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(j[i]["depth"], want[i][0]) << i;
+    EXPECT_EQ(j[i]["pp"], want[i][1]) << i;
+    EXPECT_EQ(j[i]["tg"], 2);
+    EXPECT_GT(j[i]["pp_tps"].get<double>(), 0);
+    EXPECT_GT(j[i]["tg_tps"].get<double>(), 0);
+    EXPECT_EQ(j[i]["batch"], nlohmann::json({1, 2, 3}));
+    ASSERT_EQ(j[i]["batch_runs"].size(), 2u);
+    for (size_t k = 0; k < 2; ++k) {
+      EXPECT_EQ(j[i]["batch_runs"][k]["batch"], int(k) + 2);
+      EXPECT_GT(j[i]["batch_runs"][k]["batch_tg_tps"].get<double>(), 0);
+    }
+    // The prompt's attention FLOPs follow each point's depth.
+    if (i >= 2) {
+      EXPECT_GT(j[i]["pp_attention_flops_per_token"].get<double>(),
+                j[i - 2]["pp_attention_flops_per_token"].get<double>());
+    }
+  }
+  r = test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "2", "--reps", "1", "--threads",
+                     "2", "--no-probe", "--depth", "0,20", "--batch", "1,2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* row : {"\npp8 ", "\ntg2 ", "\npp8@d20 ", "\ntg2@d20 ", "\ntg2x2 "})
+    EXPECT_NE(r.out.find(row), std::string::npos) << row << r.out;
+  r = test::run_uma({"bench", "-m", model, "--pp", "8,0", "--no-probe"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--pp"), std::string::npos) << r.err;
+  r = test::run_uma({"bench", "-m", model, "--depth", "1,x", "--no-probe"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--depth"), std::string::npos) << r.err;
+  std::string many = "1";
+  for (int i = 2; i <= 20; ++i) many.append(",").append(std::to_string(i));
+  r = test::run_uma({"bench", "-m", model, "--pp", many, "--tg", many, "--no-probe"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("at most"), std::string::npos) << r.err;
+}
+
 // --attn-bf16: the JSON says whether prompt attention took BF16 products (where the CPU has
 // them; elsewhere a note on stderr and f32), the text says so on its backend line; a prompt of 64
 // tokens after 100 runs through them (the prefill's calls have 64 x 2 query rows).
@@ -499,7 +548,7 @@ TEST(bench_cli, bad_arguments_fail_with_one_line) {
   for (const char* b : {"0", "257", "-3"}) {
     r = test::run_uma({"bench", "-m", tiny, "--batch", b, "--no-probe"});
     EXPECT_EQ(r.exit_code, 1) << b;
-    EXPECT_NE(r.err.find("--batch must be between 1 and 256"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--batch values must be between 1 and 256"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1);
   }
   // A thread count past the pool's limit (100000 ended the process in std::terminate when the

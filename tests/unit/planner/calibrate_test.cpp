@@ -108,6 +108,7 @@ TEST(Calibrate, RejectsBadJson) {
       const auto& b : std::vector<bad>{
           {"not json", "not valid JSON"},
           {"[1,2]", "expected an object"},
+          {R"([{"tg_tps":30}])", "array of them: pass one"},
           {R"({"tg_tps":30,"roofline_tps":50})", "missing required field 'bandwidth_gbs'"},
           {R"({"bandwidth_gbs":40,"roofline_tps":50})", "missing required field 'tg_tps'"},
           {R"({"bandwidth_gbs":40,"tg_tps":30})", "roofline_tps"},
