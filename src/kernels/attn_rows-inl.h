@@ -340,6 +340,32 @@ constexpr int64_t whole_tiles(int64_t n) {
          uma::kernels::kv_key_tile;
 }
 
+// The requests for the next block's lines while a block is widened (attn_widened, and the BF16
+// copy): keys and values as two streams, started only when they go out spread, and the lines of
+// one key or value row.
+template <class V>
+struct widen_requests {
+  next_lines<V> pk, pv;
+  int k_lines, v_lines;
+  widen_requests(const uma::kernels::attn_block_args& a, bool spread)
+      : k_lines(static_cast<int>(std::max<int64_t>(1, a.d / 32))),
+        v_lines(static_cast<int>(std::max<int64_t>(1, a.dv / 32))) {
+    if (!spread) return;
+    pk.start_keys(a.kv, a.k_next, a.nk_next, a.ldk);
+    pv.start_rows(a.kv, a.v_next, a.nk_next, a.dv);
+  }
+  // fn(t, tile) for each F16 key tile t that holds keys [0, khi), the key requests a tile's worth
+  // before each.
+  template <class F>
+  void each_key_tile(key_tiles<kv_src::half> keys, int64_t khi, F fn) {
+    constexpr int64_t n = uma::kernels::kv_key_tile;
+    for (int64_t t = 0; t < whole_tiles(khi) / n; ++t) {
+      pk.step(k_lines * static_cast<int>(n));
+      fn(t, keys.p + t * keys.stride);
+    }
+  }
+};
+
 // The block widened into the scratch: the F16 key tiles that hold keys [0, khi) as f32 tiles of
 // d values (Q8_0 keys stay as they are), then value rows [0, khi), unpadded. The next block's lines
 // are requested on the way when they go out spread.
@@ -348,30 +374,22 @@ void attn_widened(const uma::kernels::attn_block_args& a, kv_rows<V, S> src, key
                   int64_t khi, bool spread) {
   float* kf = a.scratch;
   float* vf = a.scratch + whole_tiles(a.nk) * a.d;
-  next_lines<V> pk, pv;
-  if (spread) {
-    pk.start_keys(a.kv, a.k_next, a.nk_next, a.ldk);
-    pv.start_rows(a.kv, a.v_next, a.nk_next, a.dv);
-  }
-  const int k_lines = static_cast<int>(std::max<int64_t>(1, a.d / 32));
-  const int v_lines = static_cast<int>(std::max<int64_t>(1, a.dv / 32));
+  widen_requests<V> rq(a, spread);
   if constexpr (KS == kv_src::half) {
-    constexpr int64_t n = uma::kernels::kv_key_tile;
-    for (int64_t t = 0; t < whole_tiles(khi) / n; ++t) {
-      pk.step(k_lines * static_cast<int>(n));
-      const uint16_t* from = keys.p + t * keys.stride;
+    rq.each_key_tile(keys, khi, [&](int64_t t, const uint16_t* from) {
+      constexpr int64_t n = uma::kernels::kv_key_tile;
       for (int64_t e = 0; e < a.d * n; e += V::w)
         V::store(kf + t * n * a.d + e, V::loadh(from + e));
-    }
+    });
   }
   for (int64_t j = 0; j < khi; ++j) {
-    pv.step(v_lines);
-    if constexpr (KS == kv_src::q8) pk.step(k_lines);
+    rq.pv.step(rq.v_lines);
+    if constexpr (KS == kv_src::q8) rq.pk.step(rq.k_lines);
     for (int64_t e0 = 0; e0 < a.dv; e0 += src.chunk)
       for (int c = 0; c < src.vecs; ++c)
         V::store(vf + j * a.dv + e0 + c * V::w, src.value(j, e0, c));
   }
-  pk.rest(), pv.rest();
+  rq.pk.rest(), rq.pv.rest();
   const kv_rows<V, kv_src::wide> vals{vf, a.dv};
   if constexpr (KS == kv_src::q8)
     attn_groups<V>(a, vals, keys, false);

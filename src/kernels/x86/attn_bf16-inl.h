@@ -157,27 +157,19 @@ void attn_bf16(const uma::kernels::attn_block_args& a, kv_rows<V, S> src, key_ti
   }
   auto* kb = reinterpret_cast<uint16_t*>(a.scratch);
   uint16_t* vb = kb + (KS == kv_src::half ? whole_tiles(khi) * a.d : 0);
-  next_lines<V> pk, pv;
-  if (spread) {
-    pk.start_keys(a.kv, a.k_next, a.nk_next, a.ldk);
-    pv.start_rows(a.kv, a.v_next, a.nk_next, a.dv);
-  }
-  const int k_lines = static_cast<int>(std::max<int64_t>(1, a.d / 32));
-  const int v_lines = static_cast<int>(std::max<int64_t>(1, a.dv / 32));
+  widen_requests<V> rq(a, spread);
   if constexpr (KS == kv_src::half) {
-    constexpr int64_t n = uma::kernels::kv_key_tile;
-    for (int64_t t = 0; t < whole_tiles(khi) / n; ++t) {
-      pk.step(k_lines * static_cast<int>(n));
-      const uint16_t* from = keys.p + t * keys.stride;
+    rq.each_key_tile(keys, khi, [&](int64_t t, const uint16_t* from) {
+      constexpr int64_t n = uma::kernels::kv_key_tile;
       uint16_t* to = kb + t * n * a.d;
       for (int64_t e = 0; e < a.d; e += 2)
         _mm512_storeu_si512(to + e * n,
                             bf16_pairs(V::loadh(from + e * n), V::loadh(from + (e + 1) * n)));
-    }
+    });
   }
   for (int64_t j = 0; j < khi; j += 2) {
-    pv.step(2 * v_lines);
-    if constexpr (KS == kv_src::q8) pk.step(2 * k_lines);
+    rq.pv.step(2 * rq.v_lines);
+    if constexpr (KS == kv_src::q8) rq.pk.step(2 * rq.k_lines);
     const bool pair = j + 1 < khi;
     for (int64_t e0 = 0; e0 < a.dv; e0 += src.chunk)
       for (int c = 0; c < src.vecs; ++c) {
@@ -186,7 +178,7 @@ void attn_bf16(const uma::kernels::attn_block_args& a, kv_rows<V, S> src, key_ti
         _mm512_storeu_si512(vb + (j * a.dv + (e0 + c * 16) * 2), bf16_pairs(x, y));
       }
   }
-  pk.rest(), pv.rest();
+  rq.pk.rest(), rq.pv.rest();
   for (int64_t i0 = 0; i0 < a.m; i0 += 4) {
     switch (std::min<int64_t>(4, a.m - i0)) {
       case 1:

@@ -354,6 +354,45 @@ std::vector<float> attend_blocks(void (*fn)(const attn_block_args&), const attn_
   return o;
 }
 
+// Row i sees keys [first[i], last[i]]: causal-like ranges, a sliding window every third row, the
+// first row a single key.
+void row_ranges(int64_t m, int64_t n_keys, std::vector<int32_t>& first,
+                std::vector<int32_t>& last) {
+  first.assign(m, 0), last.assign(m, 0);
+  for (int64_t i = 0; i < m; ++i) {
+    last[i] = static_cast<int32_t>(n_keys - 1 - (m - 1 - i) % n_keys);
+    first[i] = i % 3 == 1 ? std::max(0, last[i] - 9) : 0;
+  }
+  first[0] = last[0];
+}
+
+// The normalised outputs by a direct two-pass softmax in double over the queries qs and the
+// stored keys / values (rows ldk / ldv values apart).
+std::vector<double> exact_attention(const attn_case& c, kv_format f, const std::vector<float>& qs,
+                                    const std::vector<uint8_t>& k, int64_t ldk,
+                                    const std::vector<uint8_t>& v, int64_t ldv,
+                                    const std::vector<int32_t>& first,
+                                    const std::vector<int32_t>& last) {
+  std::vector<double> want(c.m * c.dv);
+  for (int64_t i = 0; i < c.m; ++i) {
+    std::vector<double> s;
+    for (int64_t j = first[i]; j <= last[i]; ++j) {
+      double acc = 0;
+      for (int64_t e = 0; e < c.d; ++e) acc += double(qs[i * c.d + e]) * kv_at(f, k, ldk, j, e);
+      s.push_back(acc);
+    }
+    const double mx = *std::max_element(s.begin(), s.end());
+    double z = 0;
+    for (double& x : s) z += (x = std::exp(x - mx));
+    for (int64_t e = 0; e < c.dv; ++e) {
+      double acc = 0;
+      for (int64_t j = first[i]; j <= last[i]; ++j) acc += s[j - first[i]] * kv_at(f, v, ldv, j, e);
+      want[i * c.dv + e] = acc / z;
+    }
+  }
+  return want;
+}
+
 TEST(ops, attention_blocks_match_two_pass_softmax_on_every_backend) {
   std::mt19937 rng(9);
   const std::vector<attn_case> f16_cases = {
@@ -383,34 +422,10 @@ TEST(ops, attention_blocks_match_two_pass_softmax_on_every_backend) {
         const auto v = random_kv(rng, f, c.n_keys, ldv, 1.f);
         // A Q8_0 cache's scores use the queries rounded to Q8_0 (ggml's flash attention does).
         const auto qs = f == kv_format::q8_0 ? q8_rounded(qf, c.m, c.d) : qf;
-        // Row i sees keys [first, last]: causal-like ranges, one sliding window, one single key.
-        std::vector<int32_t> first(c.m), last(c.m);
-        for (int64_t i = 0; i < c.m; ++i) {
-          last[i] = static_cast<int32_t>(c.n_keys - 1 - (c.m - 1 - i) % c.n_keys);
-          first[i] = i % 3 == 1 ? std::max(0, last[i] - 9) : 0;
-        }
-        first[0] = last[0];
-        // Direct reference: two-pass softmax in double.
-        std::vector<float> want(c.m * c.dv);
-        for (int64_t i = 0; i < c.m; ++i) {
-          std::vector<double> s;
-          double mx = -INFINITY;
-          for (int64_t j = first[i]; j <= last[i]; ++j) {
-            double acc = 0;
-            for (int64_t e = 0; e < c.d; ++e)
-              acc += double(qs[i * c.d + e]) * kv_at(f, k, ldk, j, e);
-            s.push_back(acc);
-            mx = std::max(mx, acc);
-          }
-          double z = 0;
-          for (double& x : s) z += (x = std::exp(x - mx));
-          for (int64_t e = 0; e < c.dv; ++e) {
-            double acc = 0;
-            for (int64_t j = first[i]; j <= last[i]; ++j)
-              acc += s[j - first[i]] * kv_at(f, v, ldv, j, e);
-            want[i * c.dv + e] = static_cast<float>(acc / z);
-          }
-        }
+        std::vector<int32_t> first, last;
+        row_ranges(c.m, c.n_keys, first, last);
+        const auto exact = exact_attention(c, f, qs, k, ldk, v, ldv, first, last);
+        const std::vector<float> want(exact.begin(), exact.end());
         for (int64_t block : {16, 64}) {
           SCOPED_TRACE(testing::Message()
                        << kv_format_name(f) << " m " << c.m << " d " << c.d << " dv " << c.dv
@@ -456,31 +471,10 @@ TEST(ops, attention_bf16_products_follow_the_reference) {
       const auto k = random_kv(rng, f, c.n_keys, c.d, 1.f);
       const auto v = random_kv(rng, f, c.n_keys, c.dv, 1.f);
       const auto qs = f == kv_format::q8_0 ? q8_rounded(qf, c.m, c.d) : qf;
-      std::vector<int32_t> first(c.m), last(c.m);
-      for (int64_t i = 0; i < c.m; ++i) {
-        last[i] = static_cast<int32_t>(c.n_keys - 1 - (c.m - 1 - i) % c.n_keys);
-        first[i] = i % 3 == 1 ? std::max(0, last[i] - 9) : 0;
-      }
-      first[0] = last[0];
+      std::vector<int32_t> first, last;
+      row_ranges(c.m, c.n_keys, first, last);
       // The exact attention of the unrounded inputs, in double.
-      std::vector<double> want(c.m * c.dv);
-      for (int64_t i = 0; i < c.m; ++i) {
-        std::vector<double> s;
-        for (int64_t j = first[i]; j <= last[i]; ++j) {
-          double acc = 0;
-          for (int64_t e = 0; e < c.d; ++e) acc += double(qs[i * c.d + e]) * kv_at(f, k, c.d, j, e);
-          s.push_back(acc);
-        }
-        const double mx = *std::max_element(s.begin(), s.end());
-        double z = 0;
-        for (double& x : s) z += (x = std::exp(x - mx));
-        for (int64_t e = 0; e < c.dv; ++e) {
-          double acc = 0;
-          for (int64_t j = first[i]; j <= last[i]; ++j)
-            acc += s[j - first[i]] * kv_at(f, v, c.dv, j, e);
-          want[i * c.dv + e] = acc / z;
-        }
-      }
+      const auto want = exact_attention(c, f, qs, k, c.d, v, c.dv, first, last);
       for (int64_t block : {16, 64}) {
         SCOPED_TRACE(testing::Message() << kv_format_name(f) << " m " << c.m << " d " << c.d
                                         << " dv " << c.dv << " block " << block);
