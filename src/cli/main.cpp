@@ -94,7 +94,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help / --version: 0. A malformed command line (an unknown option, a value that does not
+    // convert): CLI11's message and exit status 2, apart from a command's own failures (1); CLI11's
+    // own codes (100-115) told scripts nothing they could rely on.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   for (auto& [sub, run] : runners) {
     if (sub->parsed()) {

@@ -138,6 +138,22 @@ TEST(RunCli, UnsupportedArchitecture) {
   expect_one_line_error(run_uma({"run", "-m", p, "-p", "x"}), "unsupported architecture 'mamba'");
 }
 
+// A malformed command line exits 2 with CLI11's message naming the option; --help and --version 0.
+TEST(RunCli, MalformedCommandLineExitsTwo) {
+  auto r = run_uma({"run", "-m", tiny_model(), "-p", "x", "--no-such-option"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--no-such-option"), std::string::npos) << r.err;
+  r = run_uma({"bench", "--pp", "16,x", "--no-probe"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--pp"), std::string::npos) << r.err;
+  r = run_uma({"run", "-m", tiny_model(), "-p", "x", "--temp", "warm"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(run_uma({"--help"}).exit_code, 0);
+  EXPECT_EQ(run_uma({"bench", "--help"}).exit_code, 0);
+  EXPECT_EQ(run_uma({"--version"}).exit_code, 0);
+  EXPECT_EQ(run_uma({}).exit_code, 2);  // no command
+}
+
 TEST(RunCli, BadSamplingParameter) {
   expect_one_line_error(run_uma({"run", "-m", tiny_model(), "-p", "x", "--top-p", "1.5"}), "top_p");
   expect_one_line_error(run_uma({"run", "-m", tiny_model(), "-p", "x", "--temp", "-1"}),
