@@ -74,10 +74,19 @@ const ops_backend* find_ops(backend_id id) {
         static const ops_backend b = filled(avx512_ops());
         return &b;
       }
-    case backend_id::amx:  // a matmul-only engine: its element-wise ops are AVX-512's
-      return f.amx_int8 ? find_ops(backend_id::avx512) : nullptr;
+    case backend_id::amx:  // AVX-512's ops, prompt attention's BF16 products on the tiles
+      if (!f.amx_int8) return nullptr;
+      if (f.amx_bf16 && f.avx512_bf16 && amx_usable()) {
+        static const ops_backend b = filled(amx_ops());
+        return &b;
+      }
+      return find_ops(backend_id::avx512);
     case backend_id::amx_emulated:
-      return f.avx512_bf16 ? find_ops(backend_id::avx512) : nullptr;
+      if (!f.avx512_bf16) return nullptr;
+      {
+        static const ops_backend b = filled(amx_emulated_ops());
+        return &b;
+      }
 #endif
 #if defined(__aarch64__)
     case backend_id::neon: {

@@ -38,6 +38,9 @@ const ops_backend& best_ops();
 #if defined(__x86_64__)
 const ops_backend& avx2_ops();
 const ops_backend& avx512_ops();
+// AVX-512 plus BF16 prompt attention on AMX tiles (F16 cache), and its scalar-tile model.
+const ops_backend& amx_ops();
+const ops_backend& amx_emulated_ops();
 #endif
 #if defined(__aarch64__)
 const ops_backend& neon_ops();

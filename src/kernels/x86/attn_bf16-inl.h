@@ -74,6 +74,37 @@ void bf16_pv(int64_t dv, const uint16_t* vb, const uint16_t* pb, float* o, int64
     for (int l = 0; l < W; ++l) _mm512_storeu_ps(o + r * ldo + e0 + l * 16, acc[r][l]);
 }
 
+// The softmax update of rows [i0, i0 + rows) over their scores s (64 floats a row) as
+// decode_rows', then each row's weights over the key pairs [t0, t1) rounded to bf16 into pb (64
+// a row): the keys of those pairs outside a row's range weigh 0, and so do the other keys of the
+// score tiles that hold them (a tile engine reads whole chunks). corr[r]: the factor row r's
+// output takes.
+template <class V>
+void bf16_weights(const uma::kernels::attn_block_args& a, int64_t i0, int rows, float* s,
+                  uint16_t* pb, float* corr, int64_t t0, int64_t t1) {
+  const int64_t c0 = 2 * t0 / 16 * 16, c1 = (2 * t1 + 15) / 16 * 16;
+  for (int r = 0; r < rows; ++r) {
+    const int64_t i = i0 + r, lo = a.lo[i], hi = a.hi[i];
+    float* sr = s + r * 64;
+    if (hi <= lo) {
+      std::fill(sr + c0, sr + c1, 0.f);
+      corr[r] = 1.f;
+    } else {
+      float mx = a.row_max[i];
+      mx = V::max_of(sr + lo, hi - lo, mx);
+      corr[r] = V::exp1(a.row_max[i] - mx);
+      std::fill(sr + c0, sr + lo, 0.f);
+      std::fill(sr + hi, sr + c1, 0.f);
+      const float sum = V::exp_sum(sr + lo, hi - lo, mx);
+      a.row_sum[i] = a.row_sum[i] * corr[r] + sum;
+      a.row_max[i] = mx;
+    }
+    for (int64_t c = c0; c < c1; c += 16)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(pb + r * 64 + c),
+                         reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_load_ps(sr + c))));
+  }
+}
+
 // Rows [i0, i0 + M) against the widened block: kb the F16 keys' pair tiles (null for Q8_0 keys,
 // which `keys` then holds), vb the value pairs.
 template <class V, int M, kv_src KS>
@@ -111,31 +142,9 @@ void bf16_rows(const uma::kernels::attn_block_args& a, const uint16_t* qb, key_t
       }
     }
   }
-  // The softmax update as decode_rows', then each row's weights over the key pairs [klo / 2,
-  // (khi + 1) / 2) rounded to bf16 (the keys of those pairs outside a row's range weigh 0).
   alignas(64) uint16_t pb[M * 64];
   const int64_t t0 = klo / 2, t1 = (khi + 1) / 2;
-  for (int r = 0; r < M; ++r) {
-    const int64_t i = i0 + r, lo = a.lo[i], hi = a.hi[i];
-    float* sr = s + r * 64;
-    if (hi <= lo) {
-      std::fill(sr + 2 * t0, sr + 2 * t1, 0.f);
-      corr[r] = 1.f;
-    } else {
-      float mx = a.row_max[i];
-      mx = V::max_of(sr + lo, hi - lo, mx);
-      corr[r] = V::exp1(a.row_max[i] - mx);
-      std::fill(sr + 2 * t0, sr + lo, 0.f);
-      std::fill(sr + hi, sr + 2 * t1, 0.f);
-      const float sum = V::exp_sum(sr + lo, hi - lo, mx);
-      a.row_sum[i] = a.row_sum[i] * corr[r] + sum;
-      a.row_max[i] = mx;
-    }
-    // A vector a score tile (the tiles that hold the pairs' keys are the ones scored).
-    for (int64_t c = 2 * t0 / 16 * 16; c < 2 * t1; c += 16)
-      _mm256_store_si256(reinterpret_cast<__m256i*>(pb + r * 64 + c),
-                         reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_load_ps(sr + c))));
-  }
+  bf16_weights<V>(a, i0, M, s, pb, corr, t0, t1);
   float* o = a.o + i0 * a.ldo;
   constexpr int W = M <= 2 ? 8 : 4;
   int64_t e0 = 0;
@@ -143,11 +152,20 @@ void bf16_rows(const uma::kernels::attn_block_args& a, const uint16_t* qb, key_t
   for (; e0 < a.dv; e0 += 16) bf16_pv<M, 1>(a.dv, vb, pb, o, a.ldo, corr, t0, t1, e0);
 }
 
-// The block widened to bf16 pairs in the scratch, then the rows against it. The next block's
-// lines are requested on the way when they go out spread.
+// The block's bf16 copy in the scratch (see the top of this file): the query rows (the caller's,
+// or rounded here), the F16 keys' pair tiles (null for Q8_0 keys) and the value pairs.
+struct bf16_block {
+  const uint16_t* qb;
+  const uint16_t* kb;
+  const uint16_t* vb;
+};
+
+// Widens keys and values [0, khi) to bf16 pairs, the value pairs zero-filled up to pad_pairs
+// (a tile engine reads whole chunks of them). The next block's lines are requested on the way
+// when they go out spread.
 template <class V, kv_src S, kv_src KS>
-void attn_bf16(const uma::kernels::attn_block_args& a, kv_rows<V, S> src, key_tiles<KS> keys,
-               int64_t khi, bool spread) {
+bf16_block widen_bf16(const uma::kernels::attn_block_args& a, kv_rows<V, S> src, key_tiles<KS> keys,
+                      int64_t khi, bool spread, int64_t pad_pairs = 0) {
   thread_local std::vector<uint16_t> own;
   const uint16_t* qb = a.qbf;
   if (qb == nullptr && KS == kv_src::half) {
@@ -178,20 +196,30 @@ void attn_bf16(const uma::kernels::attn_block_args& a, kv_rows<V, S> src, key_ti
         _mm512_storeu_si512(vb + (j * a.dv + (e0 + c * 16) * 2), bf16_pairs(x, y));
       }
   }
+  const int64_t pairs = (khi + 1) / 2;
+  if (pad_pairs > pairs) std::fill(vb + pairs * a.dv * 2, vb + pad_pairs * a.dv * 2, uint16_t{0});
   rq.pk.rest(), rq.pv.rest();
+  return {qb, KS == kv_src::half ? kb : nullptr, vb};
+}
+
+// The block widened to bf16 pairs, then the rows against it in groups of up to 4.
+template <class V, kv_src S, kv_src KS>
+void attn_bf16(const uma::kernels::attn_block_args& a, kv_rows<V, S> src, key_tiles<KS> keys,
+               int64_t khi, bool spread) {
+  const bf16_block w = widen_bf16(a, src, keys, khi, spread);
   for (int64_t i0 = 0; i0 < a.m; i0 += 4) {
     switch (std::min<int64_t>(4, a.m - i0)) {
       case 1:
-        bf16_rows<V, 1>(a, qb, keys, kb, vb, i0);
+        bf16_rows<V, 1>(a, w.qb, keys, w.kb, w.vb, i0);
         break;
       case 2:
-        bf16_rows<V, 2>(a, qb, keys, kb, vb, i0);
+        bf16_rows<V, 2>(a, w.qb, keys, w.kb, w.vb, i0);
         break;
       case 3:
-        bf16_rows<V, 3>(a, qb, keys, kb, vb, i0);
+        bf16_rows<V, 3>(a, w.qb, keys, w.kb, w.vb, i0);
         break;
       default:
-        bf16_rows<V, 4>(a, qb, keys, kb, vb, i0);
+        bf16_rows<V, 4>(a, w.qb, keys, w.kb, w.vb, i0);
         break;
     }
   }
