@@ -104,6 +104,10 @@ const ops_backend& best_ops() {
   static const ops_backend* best = [] {
     const char* env = std::getenv("UMA_BACKEND");
     for (int i = backend_count - 1; i >= 0; --i) {
+      // The emulated tiles only where asked for (slow by design).
+      if (i == static_cast<int>(backend_id::amx_emulated) &&
+          (env == nullptr || std::string_view(env) != "amx-emulated"))
+        continue;
       const auto* b = find_ops(static_cast<backend_id>(i));
       if (b == nullptr) continue;
       if (env == nullptr || std::string_view(env).starts_with(b->name) ||

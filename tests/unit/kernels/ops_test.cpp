@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <numbers>
 #include <random>
+#include <string_view>
 
 #include "kernel_test_util.h"
 #include "kernels/ops.h"
@@ -454,6 +456,23 @@ TEST(ops, attention_blocks_match_two_pass_softmax_on_every_backend) {
 // values to bf16 and adds pair products as vdpbf16ps; a backend with them (ops_backend::attn_bf16)
 // follows it, the others ignore the flag (the f32 result to the bit), and calls of up to 8 rows
 // stay f32 everywhere.
+// The dispatch never picks the emulated tiles (slow by design) unless UMA_BACKEND names them: the
+// amx-emulated table is a real one since it carries the tile attention.
+TEST(ops, best_ops_is_not_the_emulation) {
+  const char* env = std::getenv("UMA_BACKEND");
+  if (env == nullptr || std::string_view(env) != "amx-emulated")
+    EXPECT_STRNE(best_ops().name, "amx-emulated");
+  else
+    EXPECT_STREQ(best_ops().name, "amx-emulated");
+  if (env == nullptr) {
+    // The widest SIMD table this CPU has.
+    const ops_backend* widest = &scalar_ops();
+    for (backend_id id : {backend_id::avx2, backend_id::avx512, backend_id::amx, backend_id::neon})
+      if (const ops_backend* b = find_ops(id)) widest = b;
+    EXPECT_STREQ(best_ops().name, widest->name);
+  }
+}
+
 TEST(ops, attention_bf16_products_follow_the_reference) {
   std::mt19937 rng(23);
   EXPECT_EQ(attn_bf16_round(1.f), 0x3f80);
