@@ -8,7 +8,8 @@
 namespace uma::engine {
 
 result<perplexity_result> perplexity(model::model& m, const std::vector<int32_t>& tokens,
-                                     int64_t ctx, int32_t bos, int64_t chunk) {
+                                     int64_t ctx, int32_t bos, int64_t chunk,
+                                     const scored_row_fn& on_row) {
   if (ctx < 4) return make_error("context {} is too small (at least 4 tokens)", ctx);
   if (chunk < 1) return make_error("chunk {} is too small (at least 1 token)", chunk);
   const auto n = static_cast<int64_t>(tokens.size());
@@ -45,6 +46,7 @@ result<perplexity_result> perplexity(model::model& m, const std::vector<int32_t>
         const int32_t next = tokens[static_cast<size_t>(w * ctx + i + 1)];
         nll += std::log(sum) + mx - l[next];
         ++r.scored_tokens;
+        if (on_row) UMA_TRY(on_row(l));
       }
     }
     ++r.windows;

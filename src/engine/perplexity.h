@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "engine/generate.h"
@@ -23,8 +24,13 @@ struct perplexity_result {
   double seconds = 0;
 };
 
-// Errors: ctx < 4, chunk < 1, fewer than ctx tokens.
+// Called with each scored position's logits (n_vocab floats), in order (kl_scored_rows of them);
+// a failed status ends the run with it (kl_divergence.h saves or compares them).
+using scored_row_fn = std::function<status(const float* logits)>;
+
+// Errors: ctx < 4, chunk < 1, fewer than ctx tokens, a failed on_row.
 result<perplexity_result> perplexity(model::model& m, const std::vector<int32_t>& tokens,
-                                     int64_t ctx, int32_t bos, int64_t chunk = prefill_chunk);
+                                     int64_t ctx, int32_t bos, int64_t chunk = prefill_chunk,
+                                     const scored_row_fn& on_row = {});
 
 }  // namespace uma::engine

@@ -2,7 +2,12 @@
 // stop strings, seeds, one-line errors for missing / truncated / unsupported models.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "gguf/gguf.h"
 #include "gguf/writer.h"
@@ -23,9 +28,10 @@ const std::string& tiny_model() {
   return path;
 }
 
-void expect_one_line_error(const uma::test::run_result& r, const std::string& needle) {
+void expect_one_line_error(const uma::test::run_result& r, const std::string& needle,
+                           const std::string& cmd = "run") {
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("uma run: error: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("uma " + cmd + ": error: "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line: " << r.err;
 }
@@ -236,6 +242,73 @@ TEST(PerplexityCli, PrintsPerplexity) {
   auto e = run_uma({"perplexity", "-m", tiny_model(), "-f", text_path, "--ctx", "4096"});
   EXPECT_EQ(e.exit_code, 1);
   EXPECT_NE(e.err.find("fewer than one window"), std::string::npos) << e.err;
+}
+
+// --kl-save then --kl-base (llama-perplexity's --kl-divergence-base / --kl-divergence): the same
+// run against its own file is KL 0 and the same top token everywhere; a run with a Q8_0 cache
+// differs by a small KL; the file's header guards the comparison (another --ctx, another text, a
+// truncated or foreign file: one-line errors before anything is read); the two flags exclude
+// each other.
+TEST(PerplexityCli, KlDivergenceAgainstASavedRun) {
+  const std::string dir = uma::test::temp_dir();
+  const std::string text_path = dir + "/kl-text.txt", base = dir + "/kl-base.bin";
+  std::string text;
+  for (int i = 0; i < 30; ++i) text += "Agents keep their data on the desk, not in the cloud. ";
+  std::ofstream(text_path) << text;
+  const std::vector<std::string> run = {"perplexity", "-m",    tiny_model(), "-f",
+                                        text_path,    "--ctx", "128",        "--json"};
+  auto with = [&](std::vector<std::string> extra) {
+    auto a = run;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return run_uma(a);
+  };
+  auto saved = with({"--kl-save", base});
+  ASSERT_EQ(saved.exit_code, 0) << saved.err;
+  const auto js = nlohmann::json::parse(saved.out);
+  const int64_t rows = js["scored_tokens"].get<int64_t>();
+  ASSERT_GT(rows, 0);
+  // The header (40 bytes) and one row of 512 floats a scored position.
+  EXPECT_EQ(std::filesystem::file_size(base), 40u + static_cast<uint64_t>(rows) * 512 * 4);
+  auto same = with({"--kl-base", base});
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  auto j = nlohmann::json::parse(same.out);
+  EXPECT_EQ(j["perplexity"], js["perplexity"]);
+  EXPECT_EQ(j["kl_mean"].get<double>(), 0.0);
+  EXPECT_EQ(j["kl_max"].get<double>(), 0.0);
+  EXPECT_EQ(j["top1_agree"].get<double>(), 1.0);
+  auto q8 = with({"--kl-base", base, "--kv-type", "q8_0"});
+  ASSERT_EQ(q8.exit_code, 0) << q8.err;
+  j = nlohmann::json::parse(q8.out);
+  EXPECT_GT(j["kl_mean"].get<double>(), 0.0);
+  EXPECT_LT(j["kl_mean"].get<double>(), 1e-2);
+  EXPECT_LE(j["kl_median"].get<double>(), j["kl_p99"].get<double>());
+  EXPECT_LE(j["kl_p99"].get<double>(), j["kl_max"].get<double>());
+  EXPECT_GT(j["top1_agree"].get<double>(), 0.8);
+  // The text output says it too.
+  auto plain = run_uma(
+      {"perplexity", "-m", tiny_model(), "-f", text_path, "--ctx", "128", "--kl-base", base});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_NE(plain.out.find("KL divergence from"), std::string::npos) << plain.out;
+  // Another window length, another text, a truncated file, not a KL file, no file.
+  expect_one_line_error(run_uma({"perplexity", "-m", tiny_model(), "-f", text_path, "--ctx", "64",
+                                 "--kl-base", base}),
+                        "saved with --ctx 128", "perplexity");
+  const std::string other = dir + "/kl-other.txt";
+  std::ofstream(other) << "Other words first. " << text;  // a shift of every window
+  expect_one_line_error(
+      run_uma({"perplexity", "-m", tiny_model(), "-f", other, "--ctx", "128", "--kl-base", base}),
+      "another text", "perplexity");
+  {
+    std::ifstream in(base, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(dir + "/kl-cut.bin", std::ios::binary).write(bytes.data(), 5000);
+  }
+  expect_one_line_error(with({"--kl-base", dir + "/kl-cut.bin"}), "truncated", "perplexity");
+  expect_one_line_error(with({"--kl-base", text_path}), "not a `uma perplexity --kl-save` file",
+                        "perplexity");
+  expect_one_line_error(with({"--kl-base", dir + "/none.bin"}), "cannot read", "perplexity");
+  auto both = with({"--kl-base", base, "--kl-save", dir + "/x.bin"});
+  EXPECT_EQ(both.exit_code, 2) << both.err;
 }
 
 }  // namespace
