@@ -50,6 +50,16 @@ void log_softmax_row(const float* logits, int64_t n, float* out) {
 }
 
 result<std::unique_ptr<kl_writer>> kl_writer::create(const std::string& path, const kl_header& h) {
+  // The whole file's size up front: refused where the file system has not that much free.
+  const double bytes = double(header_bytes) + double(h.rows) * h.n_vocab * sizeof(float);
+  std::error_code ec;
+  const auto parent = std::filesystem::absolute(path, ec).parent_path();
+  const auto space = std::filesystem::space(parent, ec);
+  if (!ec && double(space.available) < bytes)
+    return make_error(
+        "{} would take {:.2f} GB ({} positions x {} log-probabilities), {:.2f} GB "
+        "free there (fewer windows: a shorter text)",
+        path, bytes / 1e9, h.rows, h.n_vocab, double(space.available) / 1e9);
   std::unique_ptr<kl_writer> w(new kl_writer());
   w->f_ = std::fopen(path.c_str(), "wb");
   if (w->f_ == nullptr) return make_error("cannot create {}: {}", path, std::strerror(errno));
