@@ -486,61 +486,68 @@ TEST(ops, attention_bf16_products_follow_the_reference) {
     for (const attn_case& c :
          {attn_case{9, 64, 64, 45}, attn_case{33, 128, 128, 70}, attn_case{12, 32, 96, 37},
           attn_case{17, 96, 32, 64}, attn_case{6, 64, 64, 40}}) {
-      auto qf = test::random_floats(rng, c.m * c.d, 0.3f);
-      const auto k = random_kv(rng, f, c.n_keys, c.d, 1.f);
-      const auto v = random_kv(rng, f, c.n_keys, c.dv, 1.f);
-      const auto qs = f == kv_format::q8_0 ? q8_rounded(qf, c.m, c.d) : qf;
-      std::vector<int32_t> first, last;
-      row_ranges(c.m, c.n_keys, first, last);
-      // The exact attention of the unrounded inputs, in double.
-      const auto want = exact_attention(c, f, qs, k, c.d, v, c.dv, first, last);
-      for (int64_t block : {16, 64}) {
-        SCOPED_TRACE(testing::Message() << kv_format_name(f) << " m " << c.m << " d " << c.d
-                                        << " dv " << c.dv << " block " << block);
-        const auto run = [&](void (*fn)(const attn_block_args&), bool bf16) {
-          return attend_blocks(fn, c, f, qf, k, v, c.d, c.dv, block, first, last, 0, bf16);
-        };
-        const auto ref_bf = run(ref::attn_block, true), ref_f32 = run(ref::attn_block, false);
-        // Rounding the inputs to 8 significant bits moves the outputs by up to ~3e-2 here (the
-        // scores' spread 1.7-3.4); the f32 products stay far closer to the double values.
-        double err_bf = 0, err_f32 = 0;
-        for (size_t i = 0; i < want.size(); ++i) {
-          err_bf = std::max(err_bf, std::fabs(ref_bf[i] - want[i]));
-          err_f32 = std::max(err_f32, std::fabs(ref_f32[i] - want[i]));
-        }
-        if (c.m > 8) {
-          EXPECT_LT(err_bf, 6e-2);
-          EXPECT_GT(err_bf, 20 * err_f32) << "the reference did not round to bf16";
-        } else {
-          EXPECT_EQ(ref_bf, ref_f32) << "up to 8 rows stay f32";
-        }
-        for (const ops_backend* b : ops_backends()) {
-          const auto got = run(b->attn_block, true);
-          if (!b->attn_bf16 || c.m <= 8) {
-            ASSERT_EQ(got, run(b->attn_block, false)) << b->name << ": the flag ignored";
-            continue;
+      // Packed rows, then keys / values at odd strides (F16: rows that start misaligned) or a
+      // block apart (Q8_0), each with both block sizes.
+      for (const bool packed : {true, false}) {
+        const int64_t ldk = c.d + (packed ? 0 : f == kv_format::f16 ? 3 : 32);
+        const int64_t ldv = c.dv + (packed ? 0 : f == kv_format::f16 ? 1 : 32);
+        auto qf = test::random_floats(rng, c.m * c.d, 0.3f);
+        const auto k = random_kv(rng, f, c.n_keys, ldk, 1.f);
+        const auto v = random_kv(rng, f, c.n_keys, ldv, 1.f);
+        const auto qs = f == kv_format::q8_0 ? q8_rounded(qf, c.m, c.d) : qf;
+        std::vector<int32_t> first, last;
+        row_ranges(c.m, c.n_keys, first, last);
+        // The exact attention of the unrounded inputs, in double.
+        const auto want = exact_attention(c, f, qs, k, ldk, v, ldv, first, last);
+        for (int64_t block : {16, 64}) {
+          SCOPED_TRACE(testing::Message()
+                       << kv_format_name(f) << " m " << c.m << " d " << c.d << " dv " << c.dv
+                       << " packed " << packed << " block " << block);
+          const auto run = [&](void (*fn)(const attn_block_args&), bool bf16) {
+            return attend_blocks(fn, c, f, qf, k, v, ldk, ldv, block, first, last, 0, bf16);
+          };
+          const auto ref_bf = run(ref::attn_block, true), ref_f32 = run(ref::attn_block, false);
+          // Rounding the inputs to 8 significant bits moves the outputs by up to ~3e-2 here (the
+          // scores' spread 1.7-3.4); the f32 products stay far closer to the double values.
+          double err_bf = 0, err_f32 = 0;
+          for (size_t i = 0; i < want.size(); ++i) {
+            err_bf = std::max(err_bf, std::fabs(ref_bf[i] - want[i]));
+            err_f32 = std::max(err_f32, std::fabs(ref_f32[i] - want[i]));
           }
-          // The reference's exp and the vector one differ in the last bits, and a weight that
-          // lands on a bf16 rounding boundary may then round the other way: nearly every output
-          // within f32 noise of the reference, all within a few bf16 steps of a weight.
-          int64_t close = 0;
-          for (size_t i = 0; i < got.size(); ++i) {
-            const double diff = std::fabs(got[i] - ref_bf[i]);
-            ASSERT_LT(diff, 4e-3 * (1 + std::fabs(ref_bf[i]))) << b->name << " i " << i;
-            close += diff <= 2e-5 * (1 + std::fabs(ref_bf[i]));
+          if (c.m > 8) {
+            EXPECT_LT(err_bf, 6e-2);
+            EXPECT_GT(err_bf, 20 * err_f32) << "the reference did not round to bf16";
+          } else {
+            EXPECT_EQ(ref_bf, ref_f32) << "up to 8 rows stay f32";
           }
-          EXPECT_GE(close, static_cast<int64_t>(got.size()) * 95 / 100) << b->name;
-          // A row's chains do not depend on the rows beside it: the first 9 rows alone (still
-          // more than 8) give the same bits.
-          if (c.m > 9) {
-            const attn_case nine{9, c.d, c.dv, c.n_keys};
-            const std::vector<float> q9(qf.begin(), qf.begin() + 9 * c.d);
-            const auto alone = attend_blocks(b->attn_block, nine, f, q9, k, v, c.d, c.dv, block,
-                                             {first.begin(), first.begin() + 9},
-                                             {last.begin(), last.begin() + 9}, 0, true);
-            for (size_t i = 0; i < alone.size(); ++i) ASSERT_EQ(alone[i], got[i]) << b->name;
+          for (const ops_backend* b : ops_backends()) {
+            const auto got = run(b->attn_block, true);
+            if (!b->attn_bf16 || c.m <= 8) {
+              ASSERT_EQ(got, run(b->attn_block, false)) << b->name << ": the flag ignored";
+              continue;
+            }
+            // The reference's exp and the vector one differ in the last bits, and a weight that
+            // lands on a bf16 rounding boundary may then round the other way: nearly every output
+            // within f32 noise of the reference, all within a few bf16 steps of a weight.
+            int64_t close = 0;
+            for (size_t i = 0; i < got.size(); ++i) {
+              const double diff = std::fabs(got[i] - ref_bf[i]);
+              ASSERT_LT(diff, 4e-3 * (1 + std::fabs(ref_bf[i]))) << b->name << " i " << i;
+              close += diff <= 2e-5 * (1 + std::fabs(ref_bf[i]));
+            }
+            EXPECT_GE(close, static_cast<int64_t>(got.size()) * 95 / 100) << b->name;
+            // A row's chains do not depend on the rows beside it: the first 9 rows alone (still
+            // more than 8) give the same bits.
+            if (c.m > 9) {
+              const attn_case nine{9, c.d, c.dv, c.n_keys};
+              const std::vector<float> q9(qf.begin(), qf.begin() + 9 * c.d);
+              const auto alone = attend_blocks(b->attn_block, nine, f, q9, k, v, ldk, ldv, block,
+                                               {first.begin(), first.begin() + 9},
+                                               {last.begin(), last.begin() + 9}, 0, true);
+              for (size_t i = 0; i < alone.size(); ++i) ASSERT_EQ(alone[i], got[i]) << b->name;
+            }
+            if (b != &scalar_ops()) ++checked;
           }
-          if (b != &scalar_ops()) ++checked;
         }
       }
     }
