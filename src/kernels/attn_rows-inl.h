@@ -258,6 +258,29 @@ void decode_pv(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, flo
     for (int l = 0; l < W; ++l) V::store(o + r * a.ldo + e0 + l * V::w, acc[r][l]);
 }
 
+// Row i's online-softmax update over its scores sr (key j at sr[j]; the row sees [lo[i], hi[i])):
+// the running max and sum, sr's visible scores turned into weights e^(score - max), the keys of
+// [f0, f1) outside the row's range given weight 0. Returns the factor the row's output takes
+// (1 for a row that sees no key: its state unchanged).
+// Inlined, as the loop it came from was (decode runs it for every row of every block).
+template <class V>
+[[gnu::always_inline]] inline float softmax_row(const uma::kernels::attn_block_args& a, int64_t i,
+                                                float* sr, int64_t f0, int64_t f1) {
+  const int64_t lo = a.lo[i], hi = a.hi[i];
+  if (hi <= lo) {
+    std::fill(sr + f0, sr + f1, 0.f);
+    return 1.f;
+  }
+  const float mx = V::max_of(sr + lo, hi - lo, a.row_max[i]);
+  const float corr = V::exp1(a.row_max[i] - mx);
+  std::fill(sr + f0, sr + lo, 0.f);
+  std::fill(sr + hi, sr + f1, 0.f);
+  const float sum = V::exp_sum(sr + lo, hi - lo, mx);
+  a.row_sum[i] = a.row_sum[i] * corr + sum;
+  a.row_max[i] = mx;
+  return corr;
+}
+
 // Rows [i0, i0 + M) of the block: scores over the keys any of them sees, the online-softmax
 // update per row (keys outside a row's range get weight 0; a row that sees none is unchanged),
 // then one pass over the values. With `prefetch`, the next block's lines go out on the way.
@@ -278,23 +301,7 @@ void decode_rows(const uma::kernels::attn_block_args& a, kv_rows<V, S> kv_src, k
   float corr[M];
   tile_scores<V, M>(a, keys, i0, klo, khi, s, pf);
   pf.rest();
-  for (int r = 0; r < M; ++r) {
-    const int64_t i = i0 + r, lo = a.lo[i], hi = a.hi[i];
-    float* sr = s + r * 64;
-    if (hi <= lo) {  // no visible key: weights 0, state unchanged
-      std::fill(sr + klo, sr + khi, 0.f);
-      corr[r] = 1.f;
-      continue;
-    }
-    float mx = a.row_max[i];
-    mx = V::max_of(sr + lo, hi - lo, mx);
-    corr[r] = V::exp1(a.row_max[i] - mx);
-    std::fill(sr + klo, sr + lo, 0.f);
-    std::fill(sr + hi, sr + khi, 0.f);
-    const float sum = V::exp_sum(sr + lo, hi - lo, mx);
-    a.row_sum[i] = a.row_sum[i] * corr[r] + sum;
-    a.row_max[i] = mx;
-  }
+  for (int r = 0; r < M; ++r) corr[r] = softmax_row<V>(a, i0 + r, s + r * 64, klo, khi);
   float* o = a.o + i0 * a.ldo;
   // M x wide accumulators <= V::pv_regs; a Q8_0 pass covers whole blocks (kv_rows::load wants
   // e0 a multiple of 32: with 4-float registers that takes 8 even for M > 2).

@@ -84,21 +84,8 @@ void bf16_weights(const uma::kernels::attn_block_args& a, int64_t i0, int rows, 
                   uint16_t* pb, float* corr, int64_t t0, int64_t t1) {
   const int64_t c0 = 2 * t0 / 16 * 16, c1 = (2 * t1 + 15) / 16 * 16;
   for (int r = 0; r < rows; ++r) {
-    const int64_t i = i0 + r, lo = a.lo[i], hi = a.hi[i];
     float* sr = s + r * 64;
-    if (hi <= lo) {
-      std::fill(sr + c0, sr + c1, 0.f);
-      corr[r] = 1.f;
-    } else {
-      float mx = a.row_max[i];
-      mx = V::max_of(sr + lo, hi - lo, mx);
-      corr[r] = V::exp1(a.row_max[i] - mx);
-      std::fill(sr + c0, sr + lo, 0.f);
-      std::fill(sr + hi, sr + c1, 0.f);
-      const float sum = V::exp_sum(sr + lo, hi - lo, mx);
-      a.row_sum[i] = a.row_sum[i] * corr[r] + sum;
-      a.row_max[i] = mx;
-    }
+    corr[r] = softmax_row<V>(a, i0 + r, sr, c0, c1);
     for (int64_t c = c0; c < c1; c += 16)
       _mm256_store_si256(reinterpret_cast<__m256i*>(pb + r * 64 + c),
                          reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_load_ps(sr + c))));
