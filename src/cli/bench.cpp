@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_util.h"
 #include "cli/command.h"
 #include "engine/generate.h"
 #include "gguf/gguf.h"
@@ -37,7 +38,6 @@
 namespace {
 
 namespace fs = std::filesystem;
-using clock_type = std::chrono::steady_clock;
 
 struct bench_cli {
   std::string model;
@@ -62,137 +62,7 @@ struct bench_cli {
   bool reread = false;
 };
 
-struct stats {
-  std::vector<double> v;
-  double median() const {
-    if (v.empty()) return 0;
-    auto s = v;
-    std::sort(s.begin(), s.end());
-    return s.size() % 2 ? s[s.size() / 2] : 0.5 * (s[s.size() / 2 - 1] + s[s.size() / 2]);
-  }
-  double min() const { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
-  double max() const { return v.empty() ? 0 : *std::max_element(v.begin(), v.end()); }
-  // (max - min) / median: the relative spread of the repetitions.
-  double spread() const { return median() > 0 ? (max() - min()) / median() : 0; }
-  // The q-quantile (0..1) by nearest rank: the smallest sample with at least q of them at or
-  // below it.
-  double quantile(double q) const {
-    if (v.empty()) return 0;
-    auto s = v;
-    std::sort(s.begin(), s.end());
-    const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(s.size())));
-    return s[std::clamp<size_t>(rank, 1, s.size()) - 1];
-  }
-};
-
-// A stalled token: one that took more than this many times the median token.
-constexpr double stall_factor = 1.5;
-
-// The share of the decode time (the sum of `token_ms`) that tokens over stall_factor x the
-// median spent beyond the median: what stalls (the host taking a core, a page fault) cost the
-// mean tok/s, apart from the engine's own speed.
-double stall_share(const stats& token_ms, int* n_stalled) {
-  const double med = token_ms.median();
-  double total = 0, lost = 0;
-  *n_stalled = 0;
-  for (double t : token_ms.v) {
-    total += t;
-    if (t > stall_factor * med) {
-      lost += t - med;
-      ++*n_stalled;
-    }
-  }
-  return total > 0 ? lost / total : 0;
-}
-
-double seconds_since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
-// A "Key:   123 kB" field of /proc/self/status, in MiB (0 if absent).
-double proc_status_mib(const char* key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  const std::string k = std::string(key) + ":";
-  while (std::getline(in, line))
-    if (line.rfind(k, 0) == 0) return std::strtod(line.c_str() + k.size(), nullptr) / 1024.0;
-  return 0;
-}
-
-// Resets the peak-RSS mark (VmHWM) so the probes' buffer does not count (Linux >= 4.0).
-void reset_peak_rss() {
-  std::ofstream out("/proc/self/clear_refs");
-  out << "5";
-}
-
-std::string cache_dir() {
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x != 0)
-    return std::string(x) + "/uma";
-  if (const char* h = std::getenv("HOME"); h != nullptr && *h != 0)
-    return std::string(h) + "/.cache/uma";
-  return "/tmp/uma-cache";
-}
-
-// Parameters that take part in matmuls (2 FLOPs each per token): every 2-D weight except the
-// embedding table, which is a lookup unless it doubles as the output matrix (tied).
-uint64_t matmul_params(const uma::gguf::file& f) {
-  uint64_t n = 0;
-  bool has_output = false, counted_embd = false;
-  uint64_t embd = 0;
-  for (const auto& t : f.tensors()) {
-    if (t.n_dims < 2) continue;
-    if (t.name == "token_embd.weight") {
-      embd = t.n_elements;
-      counted_embd = true;
-      continue;
-    }
-    if (t.name == "output.weight") has_output = true;
-    n += t.n_elements;
-  }
-  if (!has_output && counted_embd) n += embd;
-  return n;
-}
-
-// Elements of the output matrix (output.weight, else the tied embedding table).
-uint64_t output_params(const uma::gguf::file& f) {
-  uint64_t embd = 0;
-  for (const auto& t : f.tensors()) {
-    if (t.name == "output.weight") return t.n_elements;
-    if (t.name == "token_embd.weight") embd = t.n_elements;
-  }
-  return embd;
-}
-
-// Mean over `n` tokens at positions depth .. depth + n - 1 of the keys attention reads for each,
-// summed over the layers: the token at position p sees positions [0, p] (the last sliding_window
-// of them on sliding layers).
-double mean_keys_seen(const uma::model::model_config& cfg, int depth, int n) {
-  double total = 0;
-  for (int i = 0; i < n; ++i) {
-    const int64_t seen = int64_t(depth) + i + 1;
-    for (int64_t il = 0; il < cfg.n_layer; ++il)
-      total +=
-          double(cfg.layer_is_sliding(il) ? std::min<int64_t>(seen, cfg.sliding_window) : seen);
-  }
-  return n > 0 ? total / n : 0;
-}
-
-// Mean bytes of KV cache (K and V rows as `cache` stores them) that attention reads per decoded
-// token when `tg` tokens are decoded after `depth`.
-double kv_bytes_per_decode_token(const uma::model::model_config& cfg,
-                                 const uma::model::kv_cache& cache, int depth, int tg) {
-  // One position's K and V rows of one layer, as the cache stores them.
-  const double per_key =
-      double(cache.n_head_kv()) * double(cache.k_row_bytes() + cache.v_row_bytes());
-  return mean_keys_seen(cfg, depth, tg) * per_key;
-}
-
-// Attention's multiply-adds x 2 per prefill token when `pp` tokens follow `depth` cached ones:
-// each query head scores the keys seen and sums as many values. Not in the 2 x params count.
-double attention_flops_per_prefill_token(const uma::model::model_config& cfg, int depth, int pp) {
-  return mean_keys_seen(cfg, depth, pp) * 2.0 * double(cfg.n_head) *
-         double(cfg.head_dim + cfg.head_dim_v);
-}
+using namespace uma::cli::bench_util;
 
 constexpr int max_batch = 256;
 
