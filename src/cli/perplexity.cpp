@@ -72,7 +72,7 @@ int run_perplexity(const ppl_cli& c) {
     save = std::move(*w);
     std::fprintf(stderr, "saving %llu positions x %u log-probabilities (%.2f GB) to %s\n",
                  static_cast<unsigned long long>(kh.rows), kh.n_vocab,
-                 (40.0 + double(kh.rows) * kh.n_vocab * 4) / 1e9, c.kl_save.c_str());
+                 uma::engine::kl_file_bytes(kh) / 1e9, c.kl_save.c_str());
     on_row = [&](const float* l) { return save->write_row(l); };
   } else if (!c.kl_base.empty()) {
     auto b = uma::engine::kl_reader::open(c.kl_base, kh);

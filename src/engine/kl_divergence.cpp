@@ -36,6 +36,10 @@ uint64_t kl_tokens_hash(const std::vector<int32_t>& tokens, int64_t ctx) {
   return h;
 }
 
+double kl_file_bytes(const kl_header& h) {
+  return double(header_bytes) + double(h.rows) * h.n_vocab * sizeof(float);
+}
+
 int64_t kl_scored_rows(int64_t n_tokens, int64_t ctx) {
   if (ctx < 4) return 0;
   return n_tokens / ctx * (ctx - 1 - ctx / 2);
@@ -51,7 +55,7 @@ void log_softmax_row(const float* logits, int64_t n, float* out) {
 
 result<std::unique_ptr<kl_writer>> kl_writer::create(const std::string& path, const kl_header& h) {
   // The whole file's size up front: refused where the file system has not that much free.
-  const double bytes = double(header_bytes) + double(h.rows) * h.n_vocab * sizeof(float);
+  const double bytes = kl_file_bytes(h);
   std::error_code ec;
   const auto parent = std::filesystem::absolute(path, ec).parent_path();
   const auto space = std::filesystem::space(parent, ec);

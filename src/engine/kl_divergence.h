@@ -30,6 +30,9 @@ struct kl_header {
 // FNV-1a over the window length and the tokens that perplexity() reads (whole windows only).
 uint64_t kl_tokens_hash(const std::vector<int32_t>& tokens, int64_t ctx);
 
+// The bytes of a file with this header (the header and its rows).
+double kl_file_bytes(const kl_header& h);
+
 // Rows perplexity() scores for this many tokens and window length.
 int64_t kl_scored_rows(int64_t n_tokens, int64_t ctx);
 
