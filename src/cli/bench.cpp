@@ -56,9 +56,10 @@ struct bench_cli {
   bool json = false;
   bool no_probe = false;
   bool timeline = false;
-  std::string repack;           // --repack's value, "" when not given
-  std::string kv_type = "f16";  // --kv-type
-  bool attn_bf16 = false;       // --attn-bf16
+  std::string repack;  // --repack's value, "" when not given
+  // Load-time lists (the model is loaded once per combination, KV type outermost):
+  std::vector<std::string> kv_type = {"f16"};  // --kv-type
+  std::string attn_bf16 = "0";  // --attn-bf16's value: "1" given alone, or a list of 0 / 1
   bool reread = false;
 };
 
@@ -71,8 +72,35 @@ constexpr int max_batch = 256;
 struct bench_point {
   int pp, tg, depth;
 };
-// The most runs (points x batch sizes) one bench takes.
+// The most runs (loads x points x batch sizes) one bench takes.
 constexpr size_t max_points = 256;
+
+// One load of the model: the load-time options the lists vary.
+struct bench_load {
+  uma::kernels::kv_format kv;
+  bool attn_bf16;
+};
+
+// --attn-bf16's list as values, or false and a message in *err.
+bool parse_on_off_list(const std::string& s, std::vector<bool>* out, std::string* err) {
+  out->clear();
+  size_t at = 0;
+  while (true) {
+    const size_t comma = s.find(',', at);
+    const std::string v = s.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    if (v == "1" || v == "on")
+      out->push_back(true);
+    else if (v == "0" || v == "off")
+      out->push_back(false);
+    else {
+      *err =
+          fmt::format("--attn-bf16: '{}' is not 0, 1, off or on (a comma list compares them)", v);
+      return false;
+    }
+    if (comma == std::string::npos) return true;
+    at = comma + 1;
+  }
+}
 
 // What every point's runs share: the model, loaded once, its cache, and the start-up probes.
 struct bench_env {
@@ -604,10 +632,27 @@ int run_bench(const bench_cli& c) {
   for (int depth : c.depth)
     for (int pp : c.pp)
       for (int tg : c.tg) points.push_back({pp, tg, depth});
-  if (points.size() * c.batch.size() > max_points)
-    return uma::cli::fail(cmd, fmt::format("--pp, --tg, --depth and --batch lists make {} "
-                                           "runs; at most {}",
-                                           points.size() * c.batch.size(), max_points));
+  // The loads: every --kv-type x --attn-bf16 combination, KV type outermost. BF16 products asked
+  // for where the CPU has none run as f32 (attn_bf16_of says so once), and only once.
+  std::vector<bool> bf16_list;
+  if (std::string err; !parse_on_off_list(c.attn_bf16, &bf16_list, &err))
+    return uma::cli::fail(cmd, err);
+  const bool bf16_asked = std::find(bf16_list.begin(), bf16_list.end(), true) != bf16_list.end();
+  const bool bf16_ok = uma::cli::attn_bf16_of(bf16_asked, cmd);
+  std::vector<bench_load> loads;
+  for (const std::string& kv : c.kv_type)
+    for (const bool bf : bf16_list) {
+      const bench_load l{uma::cli::kv_format_of(kv), bf && bf16_ok};
+      if (std::none_of(loads.begin(), loads.end(), [&](const bench_load& o) {
+            return o.kv == l.kv && o.attn_bf16 == l.attn_bf16;
+          }))
+        loads.push_back(l);
+    }
+  const size_t n_runs = loads.size() * points.size() * c.batch.size();
+  if (n_runs > max_points)
+    return uma::cli::fail(cmd, fmt::format("--pp, --tg, --depth, --batch, --kv-type and "
+                                           "--attn-bf16 lists make {} runs; at most {}",
+                                           n_runs, max_points));
   const int max_pp = *std::max_element(c.pp.begin(), c.pp.end());
   const int max_tg = *std::max_element(c.tg.begin(), c.tg.end());
   const int max_depth = *std::max_element(c.depth.begin(), c.depth.end());
@@ -677,67 +722,72 @@ int run_bench(const bench_cli& c) {
                                  : std::string(),
                     barrier_us));
   }
-  reset_peak_rss();
 
-  // 3. Load, and time to first token (load + a one-token forward).
-  const bool attn_bf16 = uma::cli::attn_bf16_of(c.attn_bf16, cmd);
-  const auto t_load = clock_type::now();
-  auto loaded = uma::model::load_model(
-      path, {.n_threads = threads,
-             .max_context = int64_t(max_depth) + std::max(max_pp, max_tg) + 8,
-             .max_sequences = max_seqs,
-             .repack = uma::cli::repack_mode_of(c.repack),
-             .reread_huge = c.reread,
-             .kv_format = uma::cli::kv_format_of(c.kv_type),
-             .attn_part_keys = c.attn_part_keys,
-             .attn_bf16 = attn_bf16});
-  // (load_model refuses a KV cache, reserved up front for --batch sequences, larger than the
-  // machine's memory.)
-  if (!loaded.ok()) return uma::cli::fail(cmd, loaded.message());
-  auto& m = *loaded.value();
-  const double load_s = seconds_since(t_load);
-  const int64_t n_ctx = m.config().n_ctx_train;
-  // Prefill and decode both start after the --depth tokens.
-  const int64_t ctx_needed = int64_t(max_depth) + std::max(max_pp, max_tg);
-  if (n_ctx > 0 && ctx_needed > n_ctx)
-    return uma::cli::fail(
-        cmd, fmt::format("--depth plus the longer of --pp and --tg ({} tokens) exceed the model's "
-                         "context length ({})",
-                         ctx_needed, n_ctx));
-  auto cache = m.make_cache();
-  {
-    std::vector<float> logits(static_cast<size_t>(m.config().n_vocab));
-    uma::model::batch b;
-    b.add(static_cast<int32_t>(std::min<int64_t>(3, m.config().n_vocab - 1)), 0, 0, true);
-    if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
-      return uma::cli::fail(cmd, st.message());
-  }
-  const double first_token_s = seconds_since(t_load);
-  const double rss_after_first_mib = proc_status_mib("VmRSS");
-
-  bench_env e{c,
-              threads,
-              path,
-              m,
-              *cache,
-              bw,
-              peak,
-              amx,
-              amx_bf16,
-              barrier_us,
-              load_s,
-              first_token_s,
-              rss_after_first_mib,
-              attn_bf16};
+  // 3. Per load: the model loaded (and timed to its first token: load + a one-token forward),
+  // every point run on it, then (in the table) its footer. Each load's model and cache are gone
+  // before the next loads, and its peak RSS mark starts afresh.
   nlohmann::json runs = nlohmann::json::array();
-  for (const bench_point& p : points) {
-    if (int code = run_point(e, p, runs); code != 0) return code;
+  for (size_t li = 0; li < loads.size(); ++li) {
+    const bench_load& l = loads[li];
+    if (loads.size() > 1)
+      say(fmt::format("{}== load {} of {}: {} KV cache, {} products in prompt attention",
+                      li > 0 ? "\n" : "", li + 1, loads.size(), uma::kernels::kv_format_name(l.kv),
+                      l.attn_bf16 ? "BF16" : "f32"));
+    reset_peak_rss();
+    const auto t_load = clock_type::now();
+    auto loaded = uma::model::load_model(
+        path, {.n_threads = threads,
+               .max_context = int64_t(max_depth) + std::max(max_pp, max_tg) + 8,
+               .max_sequences = max_seqs,
+               .repack = uma::cli::repack_mode_of(c.repack),
+               .reread_huge = c.reread,
+               .kv_format = l.kv,
+               .attn_part_keys = c.attn_part_keys,
+               .attn_bf16 = l.attn_bf16});
+    // (load_model refuses a KV cache, reserved up front for --batch sequences, larger than the
+    // machine's memory.)
+    if (!loaded.ok()) return uma::cli::fail(cmd, loaded.message());
+    auto& m = *loaded.value();
+    const double load_s = seconds_since(t_load);
+    const int64_t n_ctx = m.config().n_ctx_train;
+    // Prefill and decode both start after the --depth tokens.
+    const int64_t ctx_needed = int64_t(max_depth) + std::max(max_pp, max_tg);
+    if (n_ctx > 0 && ctx_needed > n_ctx)
+      return uma::cli::fail(
+          cmd, fmt::format("--depth plus the longer of --pp and --tg ({} tokens) exceed the "
+                           "model's context length ({})",
+                           ctx_needed, n_ctx));
+    auto cache = m.make_cache();
+    {
+      std::vector<float> logits(static_cast<size_t>(m.config().n_vocab));
+      uma::model::batch b;
+      b.add(static_cast<int32_t>(std::min<int64_t>(3, m.config().n_vocab - 1)), 0, 0, true);
+      if (auto st = m.forward(b, *cache, logits.data()); !st.ok())
+        return uma::cli::fail(cmd, st.message());
+    }
+    const double first_token_s = seconds_since(t_load);
+    const double rss_after_first_mib = proc_status_mib("VmRSS");
+
+    bench_env e{c,
+                threads,
+                path,
+                m,
+                *cache,
+                bw,
+                peak,
+                amx,
+                amx_bf16,
+                barrier_us,
+                load_s,
+                first_token_s,
+                rss_after_first_mib,
+                l.attn_bf16};
+    for (const bench_point& p : points) {
+      if (int code = run_point(e, p, runs); code != 0) return code;
+    }
+    if (!c.json) print_footer(e, max_pp, max_depth, max_seqs);
   }
-  if (c.json) {
-    std::printf("%s\n", (runs.size() == 1 ? runs[0] : runs).dump(2).c_str());
-    return 0;
-  }
-  print_footer(e, max_pp, max_depth, max_seqs);
+  if (c.json) std::printf("%s\n", (runs.size() == 1 ? runs[0] : runs).dump(2).c_str());
   return 0;
 }
 }  // namespace
@@ -753,6 +803,10 @@ UMA_COMMAND(bench,
               // Lists: "--depth 0,4096" runs every combination with one model load.
               const auto list = [&](const char* name, std::vector<int>* v, const char* what) {
                 app.add_option(name, *v, what)->delimiter(',')->allow_extra_args(false);
+              };
+              const auto list_str = [&](const char* name, std::vector<std::string>* v,
+                                        const char* what) {
+                return app.add_option(name, *v, what)->delimiter(',')->allow_extra_args(false);
               };
               list("--pp", &c->pp, "prompt tokens for the prefill test (default 512)");
               list("--tg", &c->tg, "generated tokens for the decode test (default 128)");
@@ -774,8 +828,16 @@ UMA_COMMAND(bench,
               app.add_option("--bw-mib", c->bw_mib, "bandwidth probe buffer in MiB (default 1024)");
               app.add_flag("--no-probe", c->no_probe, "skip the bandwidth / int8 probes");
               uma::cli::add_weight_flags(app, &c->repack, &c->reread);
-              uma::cli::add_kv_type_flag(app, &c->kv_type);
-              uma::cli::add_attn_bf16_flag(app, &c->attn_bf16);
+              list_str("--kv-type", &c->kv_type,
+                       "KV cache element type: f16 (default) or q8_0 (half the cache memory and "
+                       "the bytes attention reads per key); a list (f16,q8_0) loads the model "
+                       "once each")
+                  ->check(CLI::IsMember({"f16", "q8_0"}));
+              app.add_option("--attn-bf16", c->attn_bf16,
+                             "BF16 products in prompt attention where the CPU has them "
+                             "(AVX512_BF16); alone: on; 0,1: a load each, f32 and BF16")
+                  ->expected(0, 1)
+                  ->default_str("1");
               app.add_flag("--json", c->json,
                            "print one JSON object (with lists: an array of one object a "
                            "combination)");

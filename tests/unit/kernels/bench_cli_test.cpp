@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "kernels/ops.h"
@@ -517,6 +518,69 @@ TEST(bench_cli, kv_type_q8_0_halves_the_cache_bytes) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("kv-type"), std::string::npos) << r.err;
   EXPECT_EQ(r.out.find("tg2"), std::string::npos);
+}
+
+// Load-time lists: --kv-type f16,q8_0 and --attn-bf16 0,1 load the model once per combination
+// (KV type outermost, every point of the other lists on each load), each run's JSON naming what
+// ran and its own KV bytes; BF16 asked for where the CPU has none runs once, as f32 (with the
+// note). The text table has a header and a footer per load. The loads count towards the run
+// limit; a bad --attn-bf16 value is refused before anything runs.
+TEST(bench_cli, load_time_lists_load_the_model_once_each) {
+  const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
+  const std::vector<std::string> args = {
+      "bench", "-m",         model,       "--pp",     "8",           "--tg",
+      "2",     "--depth",    "0,10",      "--reps",   "1",           "--threads",
+      "2",     "--no-probe", "--kv-type", "f16,q8_0", "--attn-bf16", "0,1"};
+  auto json_args = args;
+  json_args.push_back("--json");
+  auto r = test::run_uma(json_args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.is_array());
+  const bool has = kernels::attn_bf16_available();
+  const std::vector<bool> bf16s = has ? std::vector<bool>{false, true} : std::vector<bool>{false};
+  ASSERT_EQ(j.size(), 2 * bf16s.size() * 2) << r.out;  // kv types x bf16 values x depths
+  size_t i = 0;
+  for (const char* kv : {"f16", "q8_0"})
+    for (const bool bf : bf16s)
+      for (const int depth : {0, 10}) {
+        EXPECT_EQ(j[i]["kv_type"], kv) << i;
+        EXPECT_EQ(j[i]["attn_bf16"], bf) << i;
+        EXPECT_EQ(j[i]["depth"], depth) << i;
+        EXPECT_GT(j[i]["tg_tps"].get<double>(), 0) << i;
+        ++i;
+      }
+  // Each load's cache: q8_0 holds 34 bytes per 32 values where f16 holds 64.
+  const size_t q8 = 2 * bf16s.size();
+  EXPECT_NEAR(j[q8 + 1]["kv_bytes_per_token"].get<double>(),
+              j[1]["kv_bytes_per_token"].get<double>() * 34 / 64, 1e-6);
+  EXPECT_NEAR(j[q8]["kv_cache_reserved_mb"].get<double>(),
+              j[0]["kv_cache_reserved_mb"].get<double>() * 34 / 64, 1e-6);
+  EXPECT_EQ(r.err.find("no BF16 products") == std::string::npos, has) << r.err;
+  r = test::run_uma(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const size_t n_loads = 2 * bf16s.size();
+  for (size_t l = 1; l <= n_loads; ++l)
+    EXPECT_NE(r.out.find(fmt::format("== load {} of {}: ", l, n_loads)), std::string::npos)
+        << r.out;
+  size_t footers = 0;
+  for (size_t at = r.out.find("\nmemory: "); at != std::string::npos;
+       at = r.out.find("\nmemory: ", at + 1))
+    ++footers;
+  EXPECT_EQ(footers, n_loads) << r.out;
+  EXPECT_NE(r.out.find("q8_0 KV cache, f32 products"), std::string::npos) << r.out;
+  // 129 prompt sizes x 2 KV types: 258 runs, over the limit (256) whatever the CPU.
+  std::string many = "1";
+  for (int k = 2; k <= 129; ++k) many.append(",").append(std::to_string(k));
+  r = test::run_uma({"bench", "-m", model, "--pp", many, "--kv-type", "f16,q8_0", "--no-probe"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--kv-type"), std::string::npos) << r.err;
+  for (const char* bad : {"2", "1,yes", "", "0,,1"}) {
+    r = test::run_uma({"bench", "-m", model, "--tg", "2", "--no-probe", "--attn-bf16", bad});
+    EXPECT_NE(r.exit_code, 0) << bad;
+    EXPECT_NE(r.err.find("--attn-bf16"), std::string::npos) << bad << r.err;
+    EXPECT_EQ(r.out.find("tg2"), std::string::npos) << bad;
+  }
 }
 
 TEST(bench_cli, repack_rejects_an_unknown_mode) {
