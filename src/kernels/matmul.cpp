@@ -93,6 +93,8 @@ const matmul_backend* find_backend(backend_id id) {
 #if defined(__aarch64__)
     case backend_id::neon:
       return f.neon_dotprod ? &neon_backend() : nullptr;
+    case backend_id::neon_i8mm:
+      return f.neon_dotprod && f.neon_i8mm ? &neon_i8mm_backend() : nullptr;
 #endif
     default:
       return nullptr;
@@ -110,7 +112,7 @@ const matmul_backend& best_backend() {
       }
     }
     for (const backend_id id : {backend_id::amx, backend_id::avx512, backend_id::avx2_vnni,
-                                backend_id::avx2, backend_id::neon})
+                                backend_id::avx2, backend_id::neon_i8mm, backend_id::neon})
       if (const auto* b = find_backend(id)) return b;
     return &scalar_backend();
   }();

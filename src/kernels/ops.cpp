@@ -94,6 +94,8 @@ const ops_backend* find_ops(backend_id id) {
       static const ops_backend b = filled(neon_ops());
       return &b;
     }
+    case backend_id::neon_i8mm:  // the neon ops (smmla is only in the matmul kernels)
+      return f.neon_i8mm ? find_ops(backend_id::neon) : nullptr;
 #endif
     default:
       return nullptr;

@@ -116,6 +116,10 @@ cpu_features detect() {
   f.sme = hw2 & (1ul << 23);          // HWCAP2_SME
 #elif defined(__APPLE__)
   f.neon_dotprod = true;  // every Apple Silicon core has dotprod
+  int i8mm = 0;           // M2 on
+  size_t i8mm_size = sizeof(i8mm);
+  if (sysctlbyname("hw.optional.arm.FEAT_I8MM", &i8mm, &i8mm_size, nullptr, 0) == 0)
+    f.neon_i8mm = i8mm != 0;
   char brand[128] = {};
   size_t size = sizeof(brand) - 1;
   if (sysctlbyname("machdep.cpu.brand_string", brand, &size, nullptr, 0) == 0) f.name = brand;

@@ -120,6 +120,52 @@ struct err_stat {
   long exact = 0, total = 0;
 };
 
+// neon-i8mm's smmla formats: a (row, activation) pair's result does not depend on its tile, so
+// every activation row multiplied alone (decode) gives the same floats as among n (prefill), for
+// odd and even row and activation counts and 1 or 3 threads; the K formats give the neon backend's
+// floats exactly (the same int sums, the same float code); and the types it multiplies by smmla
+// are its own (not the neon backend's tiles).
+void check_one_order(const matmul_backend& be) {
+  std::mt19937 rng(7);
+  thread_pool pool3(3);
+  int checked = 0;
+  for (dtype t : {dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q8_0, dtype::q4_k,
+                  dtype::q5_k, dtype::q6_k}) {
+    const auto ti = static_cast<size_t>(t);
+    if (be.gemm[ti] == find_backend(backend_id::neon)->gemm[ti] || be.matvec[ti] != be.gemm[ti])
+      fail(std::string("neon-i8mm does not multiply ") + std::string(dtype_name(t)) + " by smmla");
+    for (int64_t rows : {1, 2, 3, 7, 16}) {
+      const int64_t cols = traits(t).block_elems == 256 ? 512 : 96;
+      auto wb = test::random_rows(rng, t, rows, cols);
+      const auto w = view_of(t, wb.data(), rows, cols);
+      for (int64_t n : {1, 2, 3, 4, 5, 9}) {
+        auto x = test::random_floats(rng, n * cols);
+        for (thread_pool* pool : {static_cast<thread_pool*>(nullptr), &pool3}) {
+          std::vector<float> all(n * rows);
+          matmul_on(be, w, x.data(), n, all.data(), pool);
+          if (traits(t).block_elems == 256) {  // the K formats: the sdot tiles' floats exactly
+            std::vector<float> sdot(n * rows);
+            matmul_on(*find_backend(backend_id::neon), w, x.data(), n, sdot.data(), pool);
+            if (sdot != all)
+              fail(std::string(dtype_name(t)) + " rows " + std::to_string(rows) + " n " +
+                   std::to_string(n) + ": not the neon backend's floats");
+          }
+          for (int64_t j = 0; j < n; ++j) {
+            std::vector<float> one(rows);
+            matmul_on(be, w, x.data() + j * cols, 1, one.data(), pool);
+            for (int64_t r = 0; r < rows; ++r, ++checked)
+              if (one[r] != all[j * rows + r])
+                fail(std::string(dtype_name(t)) + " rows " + std::to_string(rows) + " n " +
+                     std::to_string(n) + ": activation " + std::to_string(j) + " alone differs");
+          }
+        }
+      }
+    }
+  }
+  std::printf("neon-i8mm: each activation alone bit-identical to it among n (%d values)\n",
+              checked);
+}
+
 void check_matmul(const matmul_backend& be) {
   std::mt19937 rng(42);
   thread_pool pool3(3);
@@ -169,7 +215,7 @@ void check_matmul(const matmul_backend& be) {
       }
     }
   }
-  std::printf("matmul vs scalar (tolerance 2e-5 * max|y| + 1e-6):\n");
+  std::printf("%s matmul vs scalar (tolerance 2e-5 * max|y| + 1e-6):\n", be.name);
   for (dtype t : test::matmul_types()) {
     const auto& st = stats[std::string(dtype_name(t))];
     const bool native =
@@ -423,9 +469,9 @@ int main(int argc, char** argv) {
   const matmul_backend* be = find_backend(backend_id::neon);
   const ops_backend* ob = find_ops(backend_id::neon);
   if (expect_no_neon) {
-    const bool ok = be == nullptr && ob == nullptr &&
-                    std::string(best_backend().name) == "scalar" &&
-                    std::string(best_ops().name) == "scalar";
+    const bool ok =
+        be == nullptr && ob == nullptr && find_backend(backend_id::neon_i8mm) == nullptr &&
+        std::string(best_backend().name) == "scalar" && std::string(best_ops().name) == "scalar";
     std::printf("no dotprod: neon backend %s, dispatch to %s / %s: %s\n",
                 be == nullptr ? "absent" : "PRESENT", best_backend().name, best_ops().name,
                 ok ? "ok" : "FAIL");
@@ -463,10 +509,22 @@ int main(int argc, char** argv) {
     std::printf("FAIL: no neon backend on this CPU (needs dotprod)\n");
     return 1;
   }
-  if (&best_backend() != be || &best_ops() != ob || std::string(matmul_backend_name()) != "neon")
-    fail("dispatch does not pick the neon backend");
+  // neon-i8mm where the CPU has smmla (qemu's max CPU), else neon (Cortex-A76).
+  const matmul_backend* mm = find_backend(backend_id::neon_i8mm);
+  if ((mm != nullptr) != uma::cpu().neon_i8mm) fail("neon-i8mm present without i8mm, or absent");
+  const matmul_backend* want_best = mm != nullptr ? mm : be;
+  if (&best_backend() != want_best || &best_ops() != ob ||
+      std::string(matmul_backend_name()) != want_best->name)
+    fail(std::string("dispatch does not pick the ") + want_best->name + " backend");
+  if (mm != nullptr && find_ops(backend_id::neon_i8mm) != ob)
+    fail("neon-i8mm does not run the neon ops");
+  std::printf("i8mm: %s; matmul backend %s\n", mm != nullptr ? "yes" : "no", best_backend().name);
   check_converters(*be);
   check_matmul(*be);
+  if (mm != nullptr) {
+    check_matmul(*mm);
+    check_one_order(*mm);
+  }
   check_ops(*ob);
   check_attention(*ob);
   std::printf("%s (%d failures)\n", failures == 0 ? "PASS" : "FAIL", failures);

@@ -8,8 +8,8 @@
 #
 # Needs: g++-aarch64-linux-gnu and qemu-user (or qemu-user-static); installed with apt-get when
 # missing (as root, or through sudo). Builds into build/cross-neon/. Runs the check three times:
-# on qemu's "max" CPU and on a Cortex-A76 model (both have dotprod + fp16: the neon backend must
-# match the scalar one), and on a Cortex-A53 model (no dotprod: dispatch must fall back to scalar,
+# on qemu's "max" CPU (dotprod, fp16 and i8mm: the neon and neon-i8mm backends must match the scalar
+# one, neon-i8mm is chosen) and on a Cortex-A76 model (dotprod + fp16, no i8mm: neon is chosen), and on a Cortex-A53 model (no dotprod: dispatch must fall back to scalar,
 # and the scalar kernels must run there).
 # Exit status is non-zero on any mismatch.
 set -euo pipefail
@@ -40,6 +40,7 @@ srcs=(
   src/kernels/matmul.cpp
   src/kernels/ops.cpp
   src/kernels/matmul_neon.cpp
+  src/kernels/matmul_i8mm.cpp
   src/kernels/ops_neon.cpp
   src/kernels/ref/convert_ref.cpp
   src/kernels/ref/matmul_ref.cpp
@@ -60,6 +61,7 @@ mkdir -p "$out"
 compile() {
   local extra=()
   [[ $1 == *_neon.cpp ]] && extra=(-march=armv8.2-a+dotprod+fp16)
+  [[ $1 == *_i8mm.cpp ]] && extra=(-march=armv8.2-a+dotprod+fp16+i8mm)
   "${nice_cmd[@]}" "$cxx" "${flags[@]}" "${extra[@]}" -c "$root/$1" -o "$2"
 }
 objs=()
