@@ -51,7 +51,7 @@ struct bench_cli {
   int ubatch = static_cast<int>(uma::engine::prefill_chunk);
   int64_t attn_part_keys = uma::model::default_attn_part_keys;
   int reps = 3;
-  int threads = 0;
+  std::vector<int> threads = {0};  // a load-time list too (0: one per physical core)
   int bw_mib = 1024;
   bool json = false;
   bool no_probe = false;
@@ -77,6 +77,7 @@ constexpr size_t max_points = 256;
 
 // One load of the model: the load-time options the lists vary.
 struct bench_load {
+  int threads;
   uma::kernels::kv_format kv;
   bool attn_bf16;
 };
@@ -568,8 +569,8 @@ void print_footer(const bench_env& e, int max_pp, int max_depth, int max_batch_s
   const bool attn_bf16 = e.attn_bf16;
   const auto [peak_rss, rss_anon, rss_file, huge_mib, kv_mib, kv_faulted_mib, repacked_mib] =
       memory_now(e);
-  std::printf("\nbackend %s, %d threads, %d reps (median; spread = (max-min)/median)%s%s\n",
-              uma::kernels::matmul_backend_name(), threads, c.reps,
+  std::printf("\nbackend %s, %d thread%s, %d reps (median; spread = (max-min)/median)%s%s\n",
+              uma::kernels::matmul_backend_name(), threads, threads == 1 ? "" : "s", c.reps,
               attn_bf16 ? "; BF16 products in prompt attention" : "",
               c.ubatch > 0 && std::max(max_pp, max_depth) > c.ubatch
                   ? fmt::format("; prefill in forwards of {} tokens", c.ubatch).c_str()
@@ -616,7 +617,9 @@ int run_bench(const bench_cli& c) {
     return uma::cli::fail(cmd, "--pp and --tg values must be between 1 and 1000000");
   if (!all_in(c.depth, 0, 1'000'000))
     return uma::cli::fail(cmd, "--depth values must be between 0 and 1000000");
-  if (int code = 0; uma::cli::bad_threads(cmd, c.threads, &code)) return code;
+  if (c.threads.empty()) return uma::cli::fail(cmd, "--threads needs a value");
+  for (const int t : c.threads)
+    if (int code = 0; uma::cli::bad_threads(cmd, t, &code)) return code;
   // The probe touches its whole buffer: at most half the machine's memory.
   const int64_t max_bw_mib =
       std::max<int64_t>(1, static_cast<int64_t>(uma::physical_memory_bytes() / 2) >> 20);
@@ -632,26 +635,37 @@ int run_bench(const bench_cli& c) {
   for (int depth : c.depth)
     for (int pp : c.pp)
       for (int tg : c.tg) points.push_back({pp, tg, depth});
-  // The loads: every --kv-type x --attn-bf16 combination, KV type outermost. BF16 products asked
-  // for where the CPU has none run as f32 (attn_bf16_of says so once), and only once.
+  // Each --threads value (0: one per physical core); the start-up probes read the machine with the
+  // most of them, and each load's probes around its repetitions with its own count (with 1 and
+  // 2: what one core reads against two).
+  std::vector<int> thread_counts;
+  for (const int t : c.threads) {
+    const int n = t > 0 ? t : uma::thread_pool::physical_cores();
+    if (std::find(thread_counts.begin(), thread_counts.end(), n) == thread_counts.end())
+      thread_counts.push_back(n);
+  }
+  const int threads = *std::max_element(thread_counts.begin(), thread_counts.end());
+  // The loads: every --threads x --kv-type x --attn-bf16 combination, in that order. BF16 products
+  // asked for where the CPU has none run as f32 (attn_bf16_of says so once), and only once.
   std::vector<bool> bf16_list;
   if (std::string err; !parse_on_off_list(c.attn_bf16, &bf16_list, &err))
     return uma::cli::fail(cmd, err);
   const bool bf16_asked = std::find(bf16_list.begin(), bf16_list.end(), true) != bf16_list.end();
   const bool bf16_ok = uma::cli::attn_bf16_of(bf16_asked, cmd);
   std::vector<bench_load> loads;
-  for (const std::string& kv : c.kv_type)
-    for (const bool bf : bf16_list) {
-      const bench_load l{uma::cli::kv_format_of(kv), bf && bf16_ok};
-      if (std::none_of(loads.begin(), loads.end(), [&](const bench_load& o) {
-            return o.kv == l.kv && o.attn_bf16 == l.attn_bf16;
-          }))
-        loads.push_back(l);
-    }
+  for (const int t : thread_counts)
+    for (const std::string& kv : c.kv_type)
+      for (const bool bf : bf16_list) {
+        const bench_load l{t, uma::cli::kv_format_of(kv), bf && bf16_ok};
+        if (std::none_of(loads.begin(), loads.end(), [&](const bench_load& o) {
+              return o.threads == l.threads && o.kv == l.kv && o.attn_bf16 == l.attn_bf16;
+            }))
+          loads.push_back(l);
+      }
   const size_t n_runs = loads.size() * points.size() * c.batch.size();
   if (n_runs > max_points)
-    return uma::cli::fail(cmd, fmt::format("--pp, --tg, --depth, --batch, --kv-type and "
-                                           "--attn-bf16 lists make {} runs; at most {}",
+    return uma::cli::fail(cmd, fmt::format("--pp, --tg, --depth, --batch, --threads, --kv-type "
+                                           "and --attn-bf16 lists make {} runs; at most {}",
                                            n_runs, max_points));
   const int max_pp = *std::max_element(c.pp.begin(), c.pp.end());
   const int max_tg = *std::max_element(c.tg.begin(), c.tg.end());
@@ -661,7 +675,6 @@ int run_bench(const bench_cli& c) {
     return uma::cli::fail(cmd, "--ubatch must be >= 0 (0: the whole prompt at once)");
   if (c.attn_part_keys < 1 || c.attn_part_keys > 1'000'000'000)
     return uma::cli::fail(cmd, "--attn-part-keys must be between 1 and 1000000000");
-  const int threads = c.threads > 0 ? c.threads : uma::thread_pool::physical_cores();
   auto say = [&](const std::string& s) {
     if (!c.json) std::printf("%s\n", s.c_str());
     std::fflush(stdout);
@@ -730,13 +743,15 @@ int run_bench(const bench_cli& c) {
   for (size_t li = 0; li < loads.size(); ++li) {
     const bench_load& l = loads[li];
     if (loads.size() > 1)
-      say(fmt::format("{}== load {} of {}: {} KV cache, {} products in prompt attention",
-                      li > 0 ? "\n" : "", li + 1, loads.size(), uma::kernels::kv_format_name(l.kv),
-                      l.attn_bf16 ? "BF16" : "f32"));
+      say(fmt::format(
+          "{}== load {} of {}: {} thread{}, {} KV cache, {} products in prompt "
+          "attention",
+          li > 0 ? "\n" : "", li + 1, loads.size(), l.threads, l.threads == 1 ? "" : "s",
+          uma::kernels::kv_format_name(l.kv), l.attn_bf16 ? "BF16" : "f32"));
     reset_peak_rss();
     const auto t_load = clock_type::now();
     auto loaded = uma::model::load_model(
-        path, {.n_threads = threads,
+        path, {.n_threads = l.threads,
                .max_context = int64_t(max_depth) + std::max(max_pp, max_tg) + 8,
                .max_sequences = max_seqs,
                .repack = uma::cli::repack_mode_of(c.repack),
@@ -769,7 +784,7 @@ int run_bench(const bench_cli& c) {
     const double rss_after_first_mib = proc_status_mib("VmRSS");
 
     bench_env e{c,
-                threads,
+                l.threads,
                 path,
                 m,
                 *cache,
@@ -824,7 +839,8 @@ UMA_COMMAND(bench,
                              "into parts of this many over the threads (default 512; a tuning "
                              "knob, see docs/model.md)");
               app.add_option("--reps", c->reps, "repetitions (median and spread reported)");
-              app.add_option("--threads", c->threads, "threads (0: one per physical core)");
+              list("--threads", &c->threads,
+                   "threads (0: one per physical core); a list (1,2) loads the model once each");
               app.add_option("--bw-mib", c->bw_mib, "bandwidth probe buffer in MiB (default 1024)");
               app.add_flag("--no-probe", c->no_probe, "skip the bandwidth / int8 probes");
               uma::cli::add_weight_flags(app, &c->repack, &c->reread);

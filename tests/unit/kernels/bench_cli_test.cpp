@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "test_util.h"
 #include "util/cpu_features.h"
@@ -581,6 +582,35 @@ TEST(bench_cli, load_time_lists_load_the_model_once_each) {
     EXPECT_NE(r.err.find("--attn-bf16"), std::string::npos) << bad << r.err;
     EXPECT_EQ(r.out.find("tg2"), std::string::npos) << bad;
   }
+}
+
+// --threads 1,2 loads the model once per thread count (0 is one per physical core; a repeated
+// count runs once), outermost of the load-time lists; each object names its count, and each
+// load's header and footer say it. A bad value in the list is refused.
+TEST(bench_cli, threads_list_loads_once_per_count) {
+  const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
+  auto r = test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "2", "--reps", "1",
+                          "--no-probe", "--json", "--threads", "1,2,1", "--kv-type", "f16,q8_0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 4u) << r.out;
+  const std::pair<int, const char*> want[4] = {{1, "f16"}, {1, "q8_0"}, {2, "f16"}, {2, "q8_0"}};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(j[i]["threads"], want[i].first) << i;
+    EXPECT_EQ(j[i]["kv_type"], want[i].second) << i;
+    EXPECT_GT(j[i]["tg_tps"].get<double>(), 0) << i;
+  }
+  r = test::run_uma({"bench", "-m", model, "--pp", "8", "--tg", "2", "--reps", "1", "--no-probe",
+                     "--threads", "1,2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("== load 1 of 2: 1 thread, "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("== load 2 of 2: 2 threads, "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("backend " + std::string(kernels::matmul_backend_name()) + ", 1 thread, "),
+            std::string::npos)
+      << r.out;
+  r = test::run_uma({"bench", "-m", model, "--tg", "2", "--no-probe", "--threads", "1,-3"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--threads"), std::string::npos) << r.err;
 }
 
 TEST(bench_cli, repack_rejects_an_unknown_mode) {
