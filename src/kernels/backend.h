@@ -68,8 +68,10 @@ using big_gemm_fn = void (*)(const matrix_view& w, const float* x, int64_t n, fl
 
 // avx2_vnni: the AVX2 kernels with VEX vpdpbusd / vpdpwssd (AVX-VNNI: Intel client CPUs from Alder
 // Lake on, which have no AVX-512; Zen 5 has both). best_backend() prefers amx, avx512, avx2_vnni,
-// avx2, neon-i8mm, neon, scalar in that order.
-// neon_i8mm: the neon kernels with smmla for the legacy formats (matmul_i8mm.cpp; FEAT_I8MM).
+// avx2, neon-sme, neon-i8mm, neon, scalar in that order.
+// neon_i8mm: the neon kernels with smmla for the legacy and K4-K6 formats (matmul_i8mm.cpp;
+// FEAT_I8MM). neon_sme: neon-i8mm plus prefill's products on SME's bf16 outer products
+// (matmul_sme.cpp; FEAT_SME).
 // amx_emulated: the amx backend's source with the tile instructions modelled in scalar code
 // (x86/amx_tiles-inl.h), on any AVX-512 VNNI + BF16 CPU; for tests, never chosen by best_backend.
 enum class backend_id : int {
@@ -80,9 +82,10 @@ enum class backend_id : int {
   amx = 4,
   avx2_vnni = 5,
   amx_emulated = 6,
-  neon_i8mm = 7
+  neon_i8mm = 7,
+  neon_sme = 8
 };
-inline constexpr int backend_count = 8;
+inline constexpr int backend_count = 9;
 inline constexpr int max_dtype_id = 40;
 
 struct matmul_backend {
@@ -139,7 +142,7 @@ inline constexpr int64_t x16_min_n_default = 16;
 // nullptr if the backend is not compiled in or this CPU lacks it.
 const matmul_backend* find_backend(backend_id id);
 // The best backend for this CPU (what matmul() uses); UMA_BACKEND=<name> (scalar, avx2, avx2-vnni,
-// avx512-vnni, amx, neon, neon-i8mm) overrides.
+// avx512-vnni, amx, neon, neon-i8mm, neon-sme) overrides.
 const matmul_backend& best_backend();
 // matmul() on a chosen backend (types the backend lacks fall back to the scalar kernels).
 void matmul_on(const matmul_backend& be, const matrix_view& w, const float* x, int64_t n, float* y,
@@ -187,6 +190,12 @@ const matmul_backend& amx_emulated_backend();
 #if defined(__aarch64__)
 const matmul_backend& neon_backend();
 const matmul_backend& neon_i8mm_backend();
+const matmul_backend& neon_sme_backend();
+// neon-sme's engine for any n (its backend takes it from big_gemm_bf16_min_n rows on; tests call
+// it on small products). Only where find_backend(backend_id::neon_sme) is not null.
+void sme_bf16_product(const matrix_view& w, const float* x, int64_t n, float* y, thread_pool* pool);
+// SME's streaming vector length in bytes (the same condition).
+int64_t sme_vector_bytes();
 #endif
 
 }  // namespace uma::kernels

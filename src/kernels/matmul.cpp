@@ -95,6 +95,8 @@ const matmul_backend* find_backend(backend_id id) {
       return f.neon_dotprod ? &neon_backend() : nullptr;
     case backend_id::neon_i8mm:
       return f.neon_dotprod && f.neon_i8mm ? &neon_i8mm_backend() : nullptr;
+    case backend_id::neon_sme:
+      return f.neon_dotprod && f.neon_i8mm && f.sme ? &neon_sme_backend() : nullptr;
 #endif
     default:
       return nullptr;
@@ -111,8 +113,9 @@ const matmul_backend& best_backend() {
         if (b != nullptr && want == b->name) return b;
       }
     }
-    for (const backend_id id : {backend_id::amx, backend_id::avx512, backend_id::avx2_vnni,
-                                backend_id::avx2, backend_id::neon_i8mm, backend_id::neon})
+    for (const backend_id id :
+         {backend_id::amx, backend_id::avx512, backend_id::avx2_vnni, backend_id::avx2,
+          backend_id::neon_sme, backend_id::neon_i8mm, backend_id::neon})
       if (const auto* b = find_backend(id)) return b;
     return &scalar_backend();
   }();

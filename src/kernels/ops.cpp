@@ -94,8 +94,10 @@ const ops_backend* find_ops(backend_id id) {
       static const ops_backend b = filled(neon_ops());
       return &b;
     }
-    case backend_id::neon_i8mm:  // the neon ops (smmla is only in the matmul kernels)
+    case backend_id::neon_i8mm:  // the neon ops (smmla and SME are only in the matmul kernels)
       return f.neon_i8mm ? find_ops(backend_id::neon) : nullptr;
+    case backend_id::neon_sme:
+      return f.neon_i8mm && f.sme ? find_ops(backend_id::neon) : nullptr;
 #endif
     default:
       return nullptr;

@@ -120,6 +120,9 @@ cpu_features detect() {
   size_t i8mm_size = sizeof(i8mm);
   if (sysctlbyname("hw.optional.arm.FEAT_I8MM", &i8mm, &i8mm_size, nullptr, 0) == 0)
     f.neon_i8mm = i8mm != 0;
+  int sme = 0;  // M4 on
+  size_t sme_size = sizeof(sme);
+  if (sysctlbyname("hw.optional.arm.FEAT_SME", &sme, &sme_size, nullptr, 0) == 0) f.sme = sme != 0;
   char brand[128] = {};
   size_t size = sizeof(brand) - 1;
   if (sysctlbyname("machdep.cpu.brand_string", brand, &size, nullptr, 0) == 0) f.name = brand;

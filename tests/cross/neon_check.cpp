@@ -166,6 +166,49 @@ void check_one_order(const matmul_backend& be) {
               checked);
 }
 
+// neon-sme's engine (sme_bf16_product) on every matmul type: odd row counts (panels of L rows and
+// a partial one), activation counts around the 4 L of a group, odd and even columns, 1 and 3
+// threads: each output within the bf16 rounding bound of the float product
+// (test::bf16_product_misses); and the backend hands it the products from its threshold on.
+void check_sme(const matmul_backend& be) {
+  std::mt19937 rng(11);
+  thread_pool pool3(3);
+  int64_t checked = 0, misses = 0;
+  for (dtype t : test::matmul_types()) {
+    const int64_t blk = traits(t).block_elems;
+    for (int64_t cols : {blk == 1 ? int64_t{37} : 2 * blk, blk == 1 ? int64_t{96} : 4 * blk}) {
+      if (cols % blk != 0 || cols < blk) continue;
+      for (int64_t rows : {1, 15, 16, 37}) {
+        auto wb = test::random_rows(rng, t, rows, cols);
+        const auto w = view_of(t, wb.data(), rows, cols);
+        for (int64_t n : {1, 5, 63, 64, 65, 130}) {
+          if (n > 64 && rows > 16) continue;  // keep qemu time reasonable
+          const auto x = test::random_floats(rng, n * cols);
+          for (thread_pool* pool : {static_cast<thread_pool*>(nullptr), &pool3}) {
+            std::vector<float> got(n * rows, NAN);
+            sme_bf16_product(w, x.data(), n, got.data(), pool);
+            const int64_t m = test::bf16_product_misses(w, x.data(), n, got.data());
+            if (m != 0)
+              fail(std::string("sme ") + std::string(dtype_name(t)) + " rows " +
+                   std::to_string(rows) + " cols " + std::to_string(cols) + " n " +
+                   std::to_string(n) + ": " + std::to_string(m) + " outside the bf16 bound");
+            misses += m;
+            checked += n * rows;
+          }
+        }
+      }
+    }
+  }
+  const matrix_view probe{dtype::q4_0, nullptr, 32, 64, 36};
+  if (!matmul_rounds_to_bf16(be, probe, be.big_gemm_bf16_min_n) ||
+      matmul_rounds_to_bf16(be, probe, be.big_gemm_bf16_min_n - 1))
+    fail("neon-sme does not take the products from its threshold on");
+  std::printf(
+      "neon-sme (SVL %ld bytes): %ld outputs within the bf16 bound (%ld outside), from n >= %ld\n",
+      static_cast<long>(sme_vector_bytes()), static_cast<long>(checked), static_cast<long>(misses),
+      static_cast<long>(be.big_gemm_bf16_min_n));
+}
+
 void check_matmul(const matmul_backend& be) {
   std::mt19937 rng(42);
   thread_pool pool3(3);
@@ -509,22 +552,28 @@ int main(int argc, char** argv) {
     std::printf("FAIL: no neon backend on this CPU (needs dotprod)\n");
     return 1;
   }
-  // neon-i8mm where the CPU has smmla (qemu's max CPU), else neon (Cortex-A76).
+  // neon-sme where the CPU has SME, else neon-i8mm where it has smmla (qemu's max CPU has both),
+  // else neon (Cortex-A76).
   const matmul_backend* mm = find_backend(backend_id::neon_i8mm);
+  const matmul_backend* sm = find_backend(backend_id::neon_sme);
   if ((mm != nullptr) != uma::cpu().neon_i8mm) fail("neon-i8mm present without i8mm, or absent");
-  const matmul_backend* want_best = mm != nullptr ? mm : be;
+  if ((sm != nullptr) != (uma::cpu().neon_i8mm && uma::cpu().sme))
+    fail("neon-sme present without SME, or absent");
+  const matmul_backend* want_best = sm != nullptr ? sm : mm != nullptr ? mm : be;
   if (&best_backend() != want_best || &best_ops() != ob ||
       std::string(matmul_backend_name()) != want_best->name)
     fail(std::string("dispatch does not pick the ") + want_best->name + " backend");
   if (mm != nullptr && find_ops(backend_id::neon_i8mm) != ob)
     fail("neon-i8mm does not run the neon ops");
-  std::printf("i8mm: %s; matmul backend %s\n", mm != nullptr ? "yes" : "no", best_backend().name);
+  std::printf("i8mm: %s; sme: %s; matmul backend %s\n", mm != nullptr ? "yes" : "no",
+              sm != nullptr ? "yes" : "no", best_backend().name);
   check_converters(*be);
   check_matmul(*be);
   if (mm != nullptr) {
     check_matmul(*mm);
     check_one_order(*mm);
   }
+  if (sm != nullptr) check_sme(*sm);
   check_ops(*ob);
   check_attention(*ob);
   std::printf("%s (%d failures)\n", failures == 0 ? "PASS" : "FAIL", failures);

@@ -41,17 +41,20 @@ srcs=(
   src/kernels/ops.cpp
   src/kernels/matmul_neon.cpp
   src/kernels/matmul_i8mm.cpp
+  src/kernels/matmul_sme.cpp
   src/kernels/ops_neon.cpp
   src/kernels/ref/convert_ref.cpp
   src/kernels/ref/matmul_ref.cpp
   src/kernels/ref/ops_ref.cpp
   src/tensor/dtype.cpp
+  src/tensor/quant.cpp
+  src/tensor/quant_k.cpp
   src/tensor/quant_legacy.cpp
   src/util/cpu_features.cpp
   src/util/thread_pool.cpp
   tests/cross/neon_check.cpp
 )
-flags=(-std=c++20 -O2 -g0 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+flags=(-std=c++20 -O2 -g0 -DFMT_HEADER_ONLY -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
        -Werror -I"$root/src" -I"$root/tests/unit/kernels")
 mkdir -p "$out"
 
@@ -61,7 +64,7 @@ mkdir -p "$out"
 compile() {
   local extra=()
   [[ $1 == *_neon.cpp ]] && extra=(-march=armv8.2-a+dotprod+fp16)
-  [[ $1 == *_i8mm.cpp ]] && extra=(-march=armv8.2-a+dotprod+fp16+i8mm)
+  [[ $1 == *_i8mm.cpp || $1 == *_sme.cpp ]] && extra=(-march=armv8.2-a+dotprod+fp16+i8mm)
   "${nice_cmd[@]}" "$cxx" "${flags[@]}" "${extra[@]}" -c "$root/$1" -o "$2"
 }
 objs=()
@@ -79,6 +82,9 @@ for p in "${pids[@]}"; do wait "$p"; done
 run() { "${nice_cmd[@]}" "$qemu" -L "$sysroot" "$@"; }
 echo "== qemu cpu max"
 run -cpu max "$out/neon_check"
+echo "== qemu cpu max, SME vector length 64 bytes (the M4's) and 16 (the least)"
+run -cpu max,sme-default-vector-length=64 "$out/neon_check"
+run -cpu max,sme-default-vector-length=16 "$out/neon_check"
 echo "== qemu cpu cortex-a76"
 run -cpu cortex-a76 "$out/neon_check"
 echo "== qemu cpu cortex-a53 (no dotprod)"
