@@ -152,7 +152,6 @@ void q45k_mmla_tile(const gemm_args& g, int64_t r0, int64_t c0) {
     y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + std::min(c, C - 1)) *
                                                          g.a_row_bytes);
   float s[R][C] = {};
-  const uint8x16_t low4 = vdupq_n_u8(0x0F), v10 = vdupq_n_u8(0x10);
   for (int64_t b = 0; b < nb; ++b) {
     uint8_t sc[2 * RP][8], mn[2 * RP][8];
     int32_t scv[RP][8][4];  // sub-block k's scales as the tile's lanes
@@ -170,20 +169,10 @@ void q45k_mmla_tile(const gemm_args& g, int64_t r0, int64_t c0) {
     for (int j = 0; j < 4; ++j) {
       int8x16_t wa[2 * RP][2], wb[2 * RP][2];  // sub-block 2j / 2j+1, elements 0..15 / 16..31
       for (int r = 0; r < 2 * RP; ++r) {
-        const block& xb = x[r][b];
-        const uint8x16_t raw0 = vld1q_u8(xb.qs + 32 * j), raw1 = vld1q_u8(xb.qs + 32 * j + 16);
-        uint8x16_t a0 = vandq_u8(raw0, low4), a1 = vandq_u8(raw1, low4);
-        uint8x16_t b0 = vshrq_n_u8(raw0, 4), b1 = vshrq_n_u8(raw1, 4);
-        if constexpr (five) {
-          const uint8x16_t h0 = vld1q_u8(xb.qh), h1 = vld1q_u8(xb.qh + 16);
-          const uint8x16_t ma = vdupq_n_u8(static_cast<uint8_t>(1u << (2 * j)));
-          const uint8x16_t mb = vdupq_n_u8(static_cast<uint8_t>(2u << (2 * j)));
-          a0 = vorrq_u8(a0, vandq_u8(vtstq_u8(h0, ma), v10));
-          a1 = vorrq_u8(a1, vandq_u8(vtstq_u8(h1, ma), v10));
-          b0 = vorrq_u8(b0, vandq_u8(vtstq_u8(h0, mb), v10));
-          b1 = vorrq_u8(b1, vandq_u8(vtstq_u8(h1, mb), v10));
-        }
-        wa[r][0] = as_s8(a0), wa[r][1] = as_s8(a1), wb[r][0] = as_s8(b0), wb[r][1] = as_s8(b1);
+        uint8x16_t v[4];
+        q45k_values<five>(x[r][b].qs, q5k_high_bits(x[r][b]), j, v);
+        wa[r][0] = as_s8(v[0]), wa[r][1] = as_s8(v[1]), wb[r][0] = as_s8(v[2]),
+        wb[r][1] = as_s8(v[3]);
       }
       for (int q = 0; q < RP; ++q) {
         const int32x4_t sa = vld1q_s32(scv[q][2 * j]), sb = vld1q_s32(scv[q][2 * j + 1]);
@@ -227,8 +216,6 @@ void q6k_mmla_tile(const gemm_args& g, int64_t r0, int64_t c0) {
     y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + std::min(c, C - 1)) *
                                                          g.a_row_bytes);
   float s[R][C] = {};
-  const uint8x16_t two = vdupq_n_u8(0x03), low4 = vdupq_n_u8(0x0F);
-  const int8x16_t v32 = vdupq_n_s8(32);
   for (int64_t b = 0; b < nb; ++b) {
     int32_t scv[RP][16][4];  // group k's scales (signed) as the tile's lanes
     for (int r = 0; r < 2 * RP; ++r) prefetch_ahead(&x[r][b], 2 * RP * g.w_row_bytes);
@@ -243,20 +230,7 @@ void q6k_mmla_tile(const gemm_args& g, int64_t r0, int64_t c0) {
     for (int h = 0; h < 2; ++h)
       for (int k = 0; k < 2; ++k) {
         int8x16_t v[2 * RP][4];
-        for (int r = 0; r < 2 * RP; ++r) {
-          const block_q6_k& xb = x[r][b];
-          const uint8x16_t l0 = vld1q_u8(xb.ql + 64 * h + 16 * k);
-          const uint8x16_t l1 = vld1q_u8(xb.ql + 64 * h + 32 + 16 * k);
-          const uint8x16_t hb = vld1q_u8(xb.qh + 32 * h + 16 * k);
-          const uint8x16_t q0 = vsliq_n_u8(vandq_u8(l0, low4), vandq_u8(hb, two), 4);
-          const uint8x16_t q1 = vsliq_n_u8(vandq_u8(l1, low4), vandq_u8(vshrq_n_u8(hb, 2), two), 4);
-          const uint8x16_t q2 = vsliq_n_u8(vshrq_n_u8(l0, 4), vandq_u8(vshrq_n_u8(hb, 4), two), 4);
-          const uint8x16_t q3 = vsliq_n_u8(vshrq_n_u8(l1, 4), vshrq_n_u8(hb, 6), 4);
-          v[r][0] = vsubq_s8(as_s8(q0), v32);
-          v[r][1] = vsubq_s8(as_s8(q1), v32);
-          v[r][2] = vsubq_s8(as_s8(q2), v32);
-          v[r][3] = vsubq_s8(as_s8(q3), v32);
-        }
+        for (int r = 0; r < 2 * RP; ++r) q6k_values(x[r][b], h, k, v[r]);
         for (int qq = 0; qq < 4; ++qq) {
           const int e = 128 * h + 32 * qq + 16 * k;
           for (int q = 0; q < RP; ++q) {

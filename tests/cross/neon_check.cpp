@@ -507,6 +507,7 @@ void check_attention(const ops_backend& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IONBF, 0);  // progress shows even if a check hangs under qemu
   const bool expect_no_neon = argc > 1 && std::string(argv[1]) == "--expect-no-neon";
   std::printf("cpu: %s\n", uma::cpu().describe().c_str());
   const matmul_backend* be = find_backend(backend_id::neon);

@@ -79,7 +79,11 @@ done
 for p in "${pids[@]}"; do wait "$p"; done
 "${nice_cmd[@]}" "$cxx" -pthread "${objs[@]}" -o "$out/neon_check"
 
-run() { "${nice_cmd[@]}" "$qemu" -L "$sysroot" "$@"; }
+# The cross toolchain's own libraries first: where arm64 multiarch packages are installed too
+# (dpkg --add-architecture arm64, for the full cross build), the guest's loader otherwise finds their
+# libc through the host's ld.so.cache, a different build from the cross libc6, and the first
+# pthread_create hangs.
+run() { "${nice_cmd[@]}" "$qemu" -L "$sysroot" -E LD_LIBRARY_PATH="$sysroot/lib" "$@"; }
 echo "== qemu cpu max"
 run -cpu max "$out/neon_check"
 echo "== qemu cpu max, SME vector length 64 bytes (the M4's) and 16 (the least)"

@@ -225,6 +225,32 @@ inline int k4_min_sum(const uint8_t mn[8], const int16_t* bsums) {
   return vaddvq_s32(s);
 }
 
+// A Q4_K / Q5_K block's sub-blocks 2j (low nibbles of qs[32j..32j+31]) and 2j+1 (high nibbles)
+// as bytes: v[0] / v[1] sub-block 2j's elements 0..15 / 16..31, v[2] / v[3] sub-block 2j+1's;
+// Q5_K's fifth bits from qh (bit k of qh[l]: element l of sub-block k) when `five`.
+inline const uint8_t* q5k_high_bits(const block_q4_k&) {
+  return nullptr;
+}
+inline const uint8_t* q5k_high_bits(const block_q5_k& b) {
+  return b.qh;
+}
+template <bool five>
+inline void q45k_values(const uint8_t* qs, const uint8_t* qh, int j, uint8x16_t v[4]) {
+  const uint8x16_t low4 = vdupq_n_u8(0x0F);
+  const uint8x16_t raw0 = vld1q_u8(qs + 32 * j), raw1 = vld1q_u8(qs + 32 * j + 16);
+  v[0] = vandq_u8(raw0, low4), v[1] = vandq_u8(raw1, low4);
+  v[2] = vshrq_n_u8(raw0, 4), v[3] = vshrq_n_u8(raw1, 4);
+  if constexpr (five) {
+    const uint8x16_t h0 = vld1q_u8(qh), h1 = vld1q_u8(qh + 16), v10 = vdupq_n_u8(0x10);
+    const uint8x16_t ma = vdupq_n_u8(static_cast<uint8_t>(1u << (2 * j)));
+    const uint8x16_t mb = vdupq_n_u8(static_cast<uint8_t>(2u << (2 * j)));
+    v[0] = vorrq_u8(v[0], vandq_u8(vtstq_u8(h0, ma), v10));
+    v[1] = vorrq_u8(v[1], vandq_u8(vtstq_u8(h1, ma), v10));
+    v[2] = vorrq_u8(v[2], vandq_u8(vtstq_u8(h0, mb), v10));
+    v[3] = vorrq_u8(v[3], vandq_u8(vtstq_u8(h1, mb), v10));
+  }
+}
+
 template <bool five, int R, int C>
 void q45k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
   using block = std::conditional_t<five, block_q5_k, block_q4_k>;
@@ -236,7 +262,6 @@ void q45k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
   for (int c = 0; c < C; ++c)
     y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
   float s[R][C] = {};
-  const uint8x16_t low4 = vdupq_n_u8(0x0F), v10 = vdupq_n_u8(0x10);
   const int32x4_t zero = vdupq_n_s32(0);
   for (int64_t b = 0; b < nb; ++b) {
     for (int r = 0; r < R; ++r) {
@@ -244,26 +269,12 @@ void q45k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
       prefetch_ahead(&xb, R * g.w_row_bytes);
       uint8_t sc[8], mn[8];
       k4_unpack_scales(xb.scales, sc, mn);
-      uint8x16_t h0 = vdupq_n_u8(0), h1 = vdupq_n_u8(0);
-      if constexpr (five) {
-        h0 = vld1q_u8(xb.qh);  // bit k of qh[l]: fifth bit of element l of sub-block k
-        h1 = vld1q_u8(xb.qh + 16);
-      }
       int32x4_t isum[C];
       for (int c = 0; c < C; ++c) isum[c] = zero;
-      // Sub-blocks 2j (low nibbles of qs[32j..32j+31]) and 2j+1 (high nibbles).
       for (int j = 0; j < 4; ++j) {
-        const uint8x16_t raw0 = vld1q_u8(xb.qs + 32 * j), raw1 = vld1q_u8(xb.qs + 32 * j + 16);
-        uint8x16_t a0 = vandq_u8(raw0, low4), a1 = vandq_u8(raw1, low4);
-        uint8x16_t b0 = vshrq_n_u8(raw0, 4), b1 = vshrq_n_u8(raw1, 4);
-        if constexpr (five) {
-          const uint8x16_t ma = vdupq_n_u8(static_cast<uint8_t>(1u << (2 * j)));
-          const uint8x16_t mb = vdupq_n_u8(static_cast<uint8_t>(2u << (2 * j)));
-          a0 = vorrq_u8(a0, vandq_u8(vtstq_u8(h0, ma), v10));
-          a1 = vorrq_u8(a1, vandq_u8(vtstq_u8(h1, ma), v10));
-          b0 = vorrq_u8(b0, vandq_u8(vtstq_u8(h0, mb), v10));
-          b1 = vorrq_u8(b1, vandq_u8(vtstq_u8(h1, mb), v10));
-        }
+        uint8x16_t v[4];
+        q45k_values<five>(xb.qs, q5k_high_bits(xb), j, v);
+        const uint8x16_t a0 = v[0], a1 = v[1], b0 = v[2], b1 = v[3];
         for (int c = 0; c < C; ++c) {
           const int8_t* yq = y[c][b].qs + 64 * j;
           const int32x4_t pa =
@@ -354,6 +365,22 @@ void q23k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
     for (int c = 0; c < C; ++c) g.y[(c0 + c) * g.ldy + r0 + r] = s[r][c];
 }
 
+// A Q6_K block's pass (h, k): half h holds elements 128h..128h+127 in 4 quarters of 32; quarter
+// q takes the low (q < 2) or high nibbles of ql[64h + 32 (q & 1) + l] and bits 2q, 2q+1 of
+// qh[32h + l]; the pass covers l in [16k, 16k + 16) of every quarter (one group of 16, one scale,
+// each): v[q] = that group's values, minus 32.
+inline void q6k_values(const block_q6_k& xb, int h, int k, int8x16_t v[4]) {
+  const uint8x16_t two = vdupq_n_u8(0x03), low4 = vdupq_n_u8(0x0F);
+  const int8x16_t v32 = vdupq_n_s8(32);
+  const uint8x16_t l0 = vld1q_u8(xb.ql + 64 * h + 16 * k);
+  const uint8x16_t l1 = vld1q_u8(xb.ql + 64 * h + 32 + 16 * k);
+  const uint8x16_t hb = vld1q_u8(xb.qh + 32 * h + 16 * k);
+  v[0] = vsubq_s8(as_s8(vsliq_n_u8(vandq_u8(l0, low4), vandq_u8(hb, two), 4)), v32);
+  v[1] = vsubq_s8(as_s8(vsliq_n_u8(vandq_u8(l1, low4), vandq_u8(vshrq_n_u8(hb, 2), two), 4)), v32);
+  v[2] = vsubq_s8(as_s8(vsliq_n_u8(vshrq_n_u8(l0, 4), vandq_u8(vshrq_n_u8(hb, 4), two), 4)), v32);
+  v[3] = vsubq_s8(as_s8(vsliq_n_u8(vshrq_n_u8(l1, 4), vshrq_n_u8(hb, 6), 4)), v32);
+}
+
 template <int R, int C>
 void q6k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
   const int64_t nb = g.cols / 256;
@@ -364,8 +391,6 @@ void q6k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
   for (int c = 0; c < C; ++c)
     y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + c) * g.a_row_bytes);
   float s[R][C] = {};
-  const uint8x16_t two = vdupq_n_u8(0x03);
-  const int8x16_t v32 = vdupq_n_s8(32);
   const int32x4_t zero = vdupq_n_s32(0);
   for (int64_t b = 0; b < nb; ++b) {
     for (int r = 0; r < R; ++r) {
@@ -373,22 +398,14 @@ void q6k_tile(const gemm_args& g, int64_t r0, int64_t c0) {
       prefetch_ahead(&xb, R * g.w_row_bytes);
       int32x4_t isum[C];
       for (int c = 0; c < C; ++c) isum[c] = zero;
-      // Half h holds elements 128h..128h+127 in 4 quarters of 32: quarter q takes the low (q < 2)
-      // or high nibbles of ql[64h + 32 (q & 1) + l] and bits 2q, 2q+1 of qh[32h + l]. Each pass
-      // of k covers l in [16k, 16k + 16) of every quarter: one group of 16 (one scale) each.
+      // The block's passes (h, k), each a group of 16 of every quarter (q6k_values).
       for (int h = 0; h < 2; ++h) {
         for (int k = 0; k < 2; ++k) {
-          const uint8x16_t l0 = vld1q_u8(xb.ql + 64 * h + 16 * k);
-          const uint8x16_t l1 = vld1q_u8(xb.ql + 64 * h + 32 + 16 * k);
-          const uint8x16_t hb = vld1q_u8(xb.qh + 32 * h + 16 * k);
-          uint8x16_t q[4];
-          q[0] = vsliq_n_u8(vandq_u8(l0, vdupq_n_u8(0x0F)), vandq_u8(hb, two), 4);
-          q[1] = vsliq_n_u8(vandq_u8(l1, vdupq_n_u8(0x0F)), vandq_u8(vshrq_n_u8(hb, 2), two), 4);
-          q[2] = vsliq_n_u8(vshrq_n_u8(l0, 4), vandq_u8(vshrq_n_u8(hb, 4), two), 4);
-          q[3] = vsliq_n_u8(vshrq_n_u8(l1, 4), vshrq_n_u8(hb, 6), 4);
+          int8x16_t q[4];
+          q6k_values(xb, h, k, q);
           for (int qq = 0; qq < 4; ++qq) {
             const int e = 128 * h + 32 * qq + 16 * k;  // first element of this group of 16
-            const int8x16_t v = vsubq_s8(as_s8(q[qq]), v32);
+            const int8x16_t v = q[qq];
             const int scale = xb.scales[e / 16];
             for (int c = 0; c < C; ++c)
               isum[c] = vmlaq_n_s32(isum[c], vdotq_s32(zero, v, vld1q_s8(y[c][b].qs + e)), scale);
