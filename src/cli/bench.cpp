@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_plan.h"
 #include "cli/bench_util.h"
 #include "cli/command.h"
 #include "engine/generate.h"
@@ -39,69 +40,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct bench_cli {
-  std::string model;
-  std::string preset = "qwen3-0.6b";
-  std::string type = "q4_0";
-  // Lists (comma-separated on the command line): every combination is run (bench_point).
-  std::vector<int> pp = {512};
-  std::vector<int> tg = {128};
-  std::vector<int> depth = {0};
-  std::vector<int> batch = {1};
-  int ubatch = static_cast<int>(uma::engine::prefill_chunk);
-  int64_t attn_part_keys = uma::model::default_attn_part_keys;
-  int reps = 3;
-  std::vector<int> threads = {0};  // a load-time list too (0: one per physical core)
-  int bw_mib = 1024;
-  bool json = false;
-  bool no_probe = false;
-  bool timeline = false;
-  std::string repack;  // --repack's value, "" when not given
-  // Load-time lists (the model is loaded once per combination, KV type outermost):
-  std::vector<std::string> kv_type = {"f16"};  // --kv-type
-  std::string attn_bf16 = "0";  // --attn-bf16's value: "1" given alone, or a list of 0 / 1
-  bool reread = false;
-};
-
 using namespace uma::cli::bench_util;
-
-constexpr int max_batch = 256;
-
-// One combination of the list options: a prefill test of pp tokens and a decode test of tg, each
-// after `depth` cached tokens, then batched decode for each --batch value over 1.
-struct bench_point {
-  int pp, tg, depth;
-};
-// The most runs (loads x points x batch sizes) one bench takes.
-constexpr size_t max_points = 256;
-
-// One load of the model: the load-time options the lists vary.
-struct bench_load {
-  int threads;
-  uma::kernels::kv_format kv;
-  bool attn_bf16;
-};
-
-// --attn-bf16's list as values, or false and a message in *err.
-bool parse_on_off_list(const std::string& s, std::vector<bool>* out, std::string* err) {
-  out->clear();
-  size_t at = 0;
-  while (true) {
-    const size_t comma = s.find(',', at);
-    const std::string v = s.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
-    if (v == "1" || v == "on")
-      out->push_back(true);
-    else if (v == "0" || v == "off")
-      out->push_back(false);
-    else {
-      *err =
-          fmt::format("--attn-bf16: '{}' is not 0, 1, off or on (a comma list compares them)", v);
-      return false;
-    }
-    if (comma == std::string::npos) return true;
-    at = comma + 1;
-  }
-}
+using namespace uma::cli::bench_plan;
 
 // What every point's runs share: the model, loaded once, its cache, and the start-up probes.
 struct bench_env {
@@ -609,72 +549,11 @@ void print_footer(const bench_env& e, int max_pp, int max_depth, int max_batch_s
 
 int run_bench(const bench_cli& c) {
   const char* cmd = "bench";
-  if (c.reps < 1) return uma::cli::fail(cmd, "--reps must be >= 1");
-  const auto all_in = [](const std::vector<int>& v, int lo, int hi) {
-    return !v.empty() && std::all_of(v.begin(), v.end(), [&](int x) { return x >= lo && x <= hi; });
-  };
-  if (!all_in(c.pp, 1, 1'000'000) || !all_in(c.tg, 1, 1'000'000))
-    return uma::cli::fail(cmd, "--pp and --tg values must be between 1 and 1000000");
-  if (!all_in(c.depth, 0, 1'000'000))
-    return uma::cli::fail(cmd, "--depth values must be between 0 and 1000000");
-  if (c.threads.empty()) return uma::cli::fail(cmd, "--threads needs a value");
-  for (const int t : c.threads)
-    if (int code = 0; uma::cli::bad_threads(cmd, t, &code)) return code;
-  // The probe touches its whole buffer: at most half the machine's memory.
-  const int64_t max_bw_mib =
-      std::max<int64_t>(1, static_cast<int64_t>(uma::physical_memory_bytes() / 2) >> 20);
-  if (c.bw_mib < 1 || c.bw_mib > max_bw_mib)
-    return uma::cli::fail(
-        cmd,
-        fmt::format("--bw-mib must be between 1 and {} (half this machine's memory)", max_bw_mib));
-  if (!all_in(c.batch, 1, max_batch))
-    return uma::cli::fail(cmd, fmt::format("--batch values must be between 1 and {}", max_batch));
-  // Every combination of the lists, depth outermost, then pp and tg; each point decodes every
-  // --batch size.
-  std::vector<bench_point> points;
-  for (int depth : c.depth)
-    for (int pp : c.pp)
-      for (int tg : c.tg) points.push_back({pp, tg, depth});
-  // Each --threads value (0: one per physical core); the start-up probes read the machine with the
-  // most of them, and each load's probes around its repetitions with its own count (with 1 and
-  // 2: what one core reads against two).
-  std::vector<int> thread_counts;
-  for (const int t : c.threads) {
-    const int n = t > 0 ? t : uma::thread_pool::physical_cores();
-    if (std::find(thread_counts.begin(), thread_counts.end(), n) == thread_counts.end())
-      thread_counts.push_back(n);
-  }
-  const int threads = *std::max_element(thread_counts.begin(), thread_counts.end());
-  // The loads: every --threads x --kv-type x --attn-bf16 combination, in that order. BF16 products
-  // asked for where the CPU has none run as f32 (attn_bf16_of says so once), and only once.
-  std::vector<bool> bf16_list;
-  if (std::string err; !parse_on_off_list(c.attn_bf16, &bf16_list, &err))
-    return uma::cli::fail(cmd, err);
-  const bool bf16_asked = std::find(bf16_list.begin(), bf16_list.end(), true) != bf16_list.end();
-  const bool bf16_ok = uma::cli::attn_bf16_of(bf16_asked, cmd);
-  std::vector<bench_load> loads;
-  for (const int t : thread_counts)
-    for (const std::string& kv : c.kv_type)
-      for (const bool bf : bf16_list) {
-        const bench_load l{t, uma::cli::kv_format_of(kv), bf && bf16_ok};
-        if (std::none_of(loads.begin(), loads.end(), [&](const bench_load& o) {
-              return o.threads == l.threads && o.kv == l.kv && o.attn_bf16 == l.attn_bf16;
-            }))
-          loads.push_back(l);
-      }
-  const size_t n_runs = loads.size() * points.size() * c.batch.size();
-  if (n_runs > max_points)
-    return uma::cli::fail(cmd, fmt::format("--pp, --tg, --depth, --batch, --threads, --kv-type "
-                                           "and --attn-bf16 lists make {} runs; at most {}",
-                                           n_runs, max_points));
-  const int max_pp = *std::max_element(c.pp.begin(), c.pp.end());
-  const int max_tg = *std::max_element(c.tg.begin(), c.tg.end());
-  const int max_depth = *std::max_element(c.depth.begin(), c.depth.end());
-  const int max_seqs = *std::max_element(c.batch.begin(), c.batch.end());
-  if (c.ubatch < 0)
-    return uma::cli::fail(cmd, "--ubatch must be >= 0 (0: the whole prompt at once)");
-  if (c.attn_part_keys < 1 || c.attn_part_keys > 1'000'000'000)
-    return uma::cli::fail(cmd, "--attn-part-keys must be between 1 and 1000000000");
+  plan pl;
+  if (int code = make_plan(c, &pl); code != 0) return code;
+  const int threads = pl.threads;
+  const int max_pp = pl.max_pp, max_tg = pl.max_tg, max_depth = pl.max_depth,
+            max_seqs = pl.max_seqs;
   auto say = [&](const std::string& s) {
     if (!c.json) std::printf("%s\n", s.c_str());
     std::fflush(stdout);
@@ -740,6 +619,7 @@ int run_bench(const bench_cli& c) {
   // every point run on it, then (in the table) its footer. Each load's model and cache are gone
   // before the next loads, and its peak RSS mark starts afresh.
   nlohmann::json runs = nlohmann::json::array();
+  const auto& loads = pl.loads;
   for (size_t li = 0; li < loads.size(); ++li) {
     const bench_load& l = loads[li];
     if (loads.size() > 1)
@@ -797,7 +677,7 @@ int run_bench(const bench_cli& c) {
                 first_token_s,
                 rss_after_first_mib,
                 l.attn_bf16};
-    for (const bench_point& p : points) {
+    for (const bench_point& p : pl.points) {
       if (int code = run_point(e, p, runs); code != 0) return code;
     }
     if (!c.json) print_footer(e, max_pp, max_depth, max_seqs);
