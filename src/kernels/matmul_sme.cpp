@@ -125,7 +125,11 @@ void sme_bf16_matmul(const matrix_view& w, const float* x, int64_t n, float* y,
   const int64_t groups = (n + group - 1) / group;
   // Activations: per group, per step, 4 L pairs (tile t's activation j at element 2 (t L + j) + k
   // of the step's 4 SVL bytes); rows past n and the odd column's partner are zero.
-  std::vector<uint16_t> a(static_cast<size_t>(groups * steps * 2 * group), 0);
+  // (Per-thread buffers that only grow: fresh ones of a few MB each call were mapped and faulted
+  // in again every prefill matmul.)
+  thread_local std::vector<uint16_t> a_tl;
+  std::vector<uint16_t>& a = a_tl;
+  a.assign(static_cast<size_t>(groups * steps * 2 * group), 0);
   for (int64_t j = 0; j < n; ++j) {
     uint16_t* g = a.data() + (j / group) * steps * 2 * group + 2 * (j % group);
     const float* xj = x + j * w.cols;
@@ -133,9 +137,11 @@ void sme_bf16_matmul(const matrix_view& w, const float* x, int64_t n, float* y,
   }
   const int64_t panels = (w.rows + L - 1) / L;
   const auto work = [&](int t, int nt) {
-    std::vector<float> row(static_cast<size_t>(w.cols));
-    std::vector<uint16_t> wp(static_cast<size_t>(steps * 2 * L));
-    std::vector<float> out(static_cast<size_t>(group * L));
+    thread_local std::vector<float> row, out;
+    thread_local std::vector<uint16_t> wp;
+    row.resize(static_cast<size_t>(w.cols));
+    wp.resize(static_cast<size_t>(steps * 2 * L));
+    out.resize(static_cast<size_t>(group * L));
     for (int64_t p = t; p < panels; p += nt) {
       const int64_t r0 = p * L, nr = std::min(L, w.rows - r0);
       std::fill(wp.begin(), wp.end(), uint16_t{0});
