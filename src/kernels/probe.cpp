@@ -115,7 +115,13 @@ probe_result measure_int8_peak(thread_pool* pool, double seconds, int reps) {
     method = "avx2 vpmaddubsw+vpmaddwd";
   }
 #elif defined(__aarch64__)
-  if (cpu().neon_dotprod) {
+  // The smmla peak where the kernels multiply by smmla (neon-i8mm, neon-sme), unless the sdot
+  // backend is forced (UMA_BACKEND=neon): prefill is set against the instruction it runs.
+  const bool sdot_forced = &best_backend() == find_backend(backend_id::neon);
+  if (cpu().neon_dotprod && cpu().neon_i8mm && !sdot_forced) {
+    loop = probe_int8_loop_i8mm;
+    method = "neon smmla";
+  } else if (cpu().neon_dotprod) {
     loop = probe_int8_loop_neon;
     method = "neon sdot";
   }

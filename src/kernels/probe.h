@@ -48,5 +48,6 @@ uint64_t probe_int8_loop_amx(int64_t iters);
 uint64_t probe_bf16_loop_amx(int64_t iters);
 uint64_t probe_read_sum_neon(const uint8_t* p, size_t n);
 uint64_t probe_int8_loop_neon(int64_t iters);
+uint64_t probe_int8_loop_i8mm(int64_t iters);  // smmla (FEAT_I8MM)
 
 }  // namespace uma::kernels

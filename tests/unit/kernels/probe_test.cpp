@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/backend.h"
 #include "kernels/probe.h"
 #include "util/cpu_features.h"
 #include "util/thread_pool.h"
@@ -69,6 +70,7 @@ TEST(Probe, MacLoopsCountTheirWork) {
   if (cpu().avx512_vnni) loops.emplace_back("avx512", probe_int8_loop_avx512);
 #elif defined(__aarch64__)
   if (cpu().neon_dotprod) loops.emplace_back("neon", probe_int8_loop_neon);
+  if (cpu().neon_dotprod && cpu().neon_i8mm) loops.emplace_back("i8mm", probe_int8_loop_i8mm);
 #endif
   if (loops.empty()) GTEST_SKIP() << "no SIMD MAC loop on this CPU";
   for (const auto& [name, f] : loops) {
@@ -93,8 +95,9 @@ TEST(Probe, MeasuresArePositiveAndNamed) {
     EXPECT_GT(peak.best, 0.0);
   }
 #if defined(__aarch64__)
-  if (cpu().neon_dotprod) {
-    EXPECT_EQ(std::string(peak.method), "neon sdot");
+  if (cpu().neon_dotprod) {  // smmla where the kernels use it (neon-i8mm / neon-sme)
+    const bool smmla = &best_backend() != find_backend(backend_id::neon) && cpu().neon_i8mm;
+    EXPECT_EQ(std::string(peak.method), smmla ? "neon smmla" : "neon sdot");
   }
 #elif defined(__x86_64__)
   if (cpu().avx2) {
