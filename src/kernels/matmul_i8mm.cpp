@@ -33,6 +33,15 @@ inline int8x16_t zip_hi64(int8x16_t a, int8x16_t b) {
   return vreinterpretq_s8_s64(vzip2q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)));
 }
 
+// The tile's N row pointers from row `first` (rows `stride` bytes apart), the last of its `count`
+// rows repeated where N is larger (an odd row or activation paired with itself).
+template <class B, int N>
+void pair_rows(const uint8_t* base, size_t stride, int64_t first, int count, const B* (&p)[N]) {
+  for (int i = 0; i < N; ++i)
+    p[i] = reinterpret_cast<const B*>(base +
+                                      static_cast<size_t>(first + std::min(i, count - 1)) * stride);
+}
+
 // R weight rows (1..4) x C activation rows (1..4) from (r0, c0): rows and activations in pairs, the
 // last one of an odd count paired with itself.
 template <class F, int R, int C>
@@ -43,12 +52,8 @@ void mmla_tile(const gemm_args& g, int64_t r0, int64_t c0) {
   const int64_t nb = g.cols / 32;
   const block* x[2 * RP];
   const act* y[2 * CP];
-  for (int r = 0; r < 2 * RP; ++r)
-    x[r] = reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + std::min(r, R - 1)) *
-                                                    g.w_row_bytes);
-  for (int c = 0; c < 2 * CP; ++c)
-    y[c] = reinterpret_cast<const act*>(g.a + static_cast<size_t>(c0 + std::min(c, C - 1)) *
-                                                  g.a_row_bytes);
+  pair_rows(g.w, g.w_row_bytes, r0, R, x);
+  pair_rows(g.a, g.a_row_bytes, c0, C, y);
   float32x4_t acc[RP][CP];
   for (int q = 0; q < RP; ++q)
     for (int p = 0; p < CP; ++p) acc[q][p] = vdupq_n_f32(0.f);
@@ -145,12 +150,8 @@ void q45k_mmla_tile(const gemm_args& g, int64_t r0, int64_t c0) {
   const int64_t nb = g.cols / 256;
   const block* x[2 * RP];
   const block_q8_k* y[2 * CP];
-  for (int r = 0; r < 2 * RP; ++r)
-    x[r] = reinterpret_cast<const block*>(g.w + static_cast<size_t>(r0 + std::min(r, R - 1)) *
-                                                    g.w_row_bytes);
-  for (int c = 0; c < 2 * CP; ++c)
-    y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + std::min(c, C - 1)) *
-                                                         g.a_row_bytes);
+  pair_rows(g.w, g.w_row_bytes, r0, R, x);
+  pair_rows(g.a, g.a_row_bytes, c0, C, y);
   float s[R][C] = {};
   for (int64_t b = 0; b < nb; ++b) {
     uint8_t sc[2 * RP][8], mn[2 * RP][8];
@@ -209,12 +210,8 @@ void q6k_mmla_tile(const gemm_args& g, int64_t r0, int64_t c0) {
   const int64_t nb = g.cols / 256;
   const block_q6_k* x[2 * RP];
   const block_q8_k* y[2 * CP];
-  for (int r = 0; r < 2 * RP; ++r)
-    x[r] = reinterpret_cast<const block_q6_k*>(g.w + static_cast<size_t>(r0 + std::min(r, R - 1)) *
-                                                         g.w_row_bytes);
-  for (int c = 0; c < 2 * CP; ++c)
-    y[c] = reinterpret_cast<const block_q8_k*>(g.a + static_cast<size_t>(c0 + std::min(c, C - 1)) *
-                                                         g.a_row_bytes);
+  pair_rows(g.w, g.w_row_bytes, r0, R, x);
+  pair_rows(g.a, g.a_row_bytes, c0, C, y);
   float s[R][C] = {};
   for (int64_t b = 0; b < nb; ++b) {
     int32_t scv[RP][16][4];  // group k's scales (signed) as the tile's lanes
