@@ -164,8 +164,13 @@ TEST_P(TinyModel, Q8KvCacheMatchesReference) {
       f16_cost.kl_mean);
   // The queries are rounded to Q8_0 in both, from floats that differ by float noise: a value
   // within that noise of a rounding boundary takes the other int8 step in one of them (measured
-  // 2e-4 .. 9e-4 on Zen 5; the F16 cache against the exact reference 6e-4 .. 8e-4).
-  EXPECT_LE(s.max_rel, 2e-3);
+  // 2e-4 .. 9e-4 on Zen 5; the F16 cache against the exact reference 6e-4 .. 8e-4). A step taken
+  // in an early layer reaches every later row through the cache: on the scalar, avx2 and neon
+  // backends qwen2's layer-0 query of token 17 rounds the other way, that token's layer-1 K row
+  // comes out ~1e-3 apart (27 of its 128 int8 values a step off, printed against avx512's) and
+  // rows 17 .. 52 read 1e-3 .. 2.15e-3 (avx512: 4.3e-4 at most). The bound stays 5x under what
+  // forgetting the rounding costs (the q8_0 cache against the exact reference, 2e-2).
+  EXPECT_LE(s.max_rel, 4e-3);
   EXPECT_EQ(s.clear_argmax_mismatch, 0);
   // 8-bit K/V with a scale per 32 values: a relative error of ~1 % per value, far below what the
   // weights' quantization costs (q4_0 production vs reference: kl_mean up to 5e-3).
