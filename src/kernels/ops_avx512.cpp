@@ -1,5 +1,5 @@
 // avx512 versions of the ops in ops.h: the shared x86 source (x86/ops_x86-inl.h) compiled with this
-// target's flags. gelu_mul uses the scalar reference (filled in by find_ops).
+// target's flags.
 #include <algorithm>
 
 #include "kernels/x86/ops_x86-inl.h"

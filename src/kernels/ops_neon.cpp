@@ -1,8 +1,8 @@
 // NEON versions of the ops in ops.h (compiled with -march=armv8.2-a+dotprod+fp16 by CMake's
 // *_neon.cpp rule; reached through find_ops() after the CPU check). Everything but neon_ops() is
 // in an anonymous namespace, as in matmul_neon.cpp. Arithmetic is in f32 (f16 data is widened);
-// tails use scalar code with the same operations. gelu_mul uses the scalar reference (filled in
-// by find_ops). Attention blocks are attn_rows-inl.h's, 4 floats per register.
+// tails use scalar code with the same operations. Attention blocks are attn_rows-inl.h's, 4 floats
+// per register.
 #include <arm_neon.h>
 
 #include <algorithm>
@@ -113,6 +113,24 @@ void n_silu_mul(const float* gate, const float* up, float* out, int64_t n) {
   for (; i < n; ++i) {
     const float g = gate[i];
     out[i] = g / (1.f + std::exp(-g)) * up[i];
+  }
+}
+
+// ref::gelu_mul's g / (1 + e^(-2u)) with exp4.
+void n_gelu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  constexpr float k2 = 2.f * 0.7978845608028654f;
+  int64_t i = 0;
+  const float32x4_t one = vdupq_n_f32(1.f);
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t g = vld1q_f32(gate + i);
+    const float32x4_t inner = vfmaq_f32(one, vmulq_n_f32(g, 0.044715f), g);  // 1 + 0.044715 g^2
+    const float32x4_t e = exp4(vmulq_f32(vmulq_n_f32(g, -k2), inner));
+    const float32x4_t s = vdivq_f32(g, vaddq_f32(one, e));
+    vst1q_f32(out + i, vmulq_f32(s, vld1q_f32(up + i)));
+  }
+  for (; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.f + std::exp(-k2 * g * (1.f + 0.044715f * g * g))) * up[i];
   }
 }
 
@@ -293,6 +311,7 @@ const ops_backend& neon_ops() {
     o.rope_with = n_rope_with;
     o.softmax = n_softmax;
     o.silu_mul = n_silu_mul;
+    o.gelu_mul = n_gelu_mul;
     o.dot_f32 = n_dot_f32;
     o.dot_f16 = n_dot_f16;
     o.axpy_f16 = n_axpy_f16;

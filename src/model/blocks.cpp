@@ -451,8 +451,8 @@ void attention_block(forward_state& st, int64_t il) {
 
   kernels::rope_params rp;
   rp.n_rot = c.n_rot;
-  rp.freq_base = c.layer_is_sliding(il) ? c.rope_freq_base_local : c.rope_freq_base;
-  rp.freq_scale = c.rope_freq_scale;
+  rp.freq_base = c.layer_rope_base(il);
+  rp.freq_scale = c.layer_rope_scale(il);
   rp.freq_factors = st.w.rope_freqs;
   rp.style = c.rope_style;
   const float* angles = rope_angles(st, rp);
@@ -664,6 +664,30 @@ void add_residual_norm(forward_state& st, const float* weight) {
     kernels::add(st.buf.o.data() + t * e, x, e);
     kernels::rms_norm(x, weight, e, st.c.norm_eps, st.buf.xn.data() + t * e);
   });
+}
+
+// buf.o = rms_norm(buf.o) * post, then buf.x += buf.o and, with `next`, buf.xn = rms_norm(buf.x) *
+// next: each token's rows while they are in cache.
+void add_post_normed_residual(forward_state& st, const float* post, const float* next) {
+  const int64_t e = st.c.n_embd;
+  const float eps = st.c.norm_eps;
+  for_tokens(st, [&](int64_t t) {
+    float* o = st.buf.o.data() + t * e;
+    float* x = st.buf.x.data() + t * e;
+    kernels::rms_norm(o, post, e, eps, o);
+    kernels::add(o, x, e);
+    if (next != nullptr) kernels::rms_norm(x, next, e, eps, st.buf.xn.data() + t * e);
+  });
+}
+
+void sandwich_norm_layer(forward_state& st, int64_t il) {
+  const layer_weights& l = st.w.layers[static_cast<size_t>(il)];
+  const int64_t e = st.c.n_embd;
+  norm_rows(st, st.buf.x.data(), l.attn_norm, e, st.buf.xn.data());
+  attention_block(st, il);
+  add_post_normed_residual(st, l.post_attn_norm, l.ffn_norm);
+  mlp_block(st, il);
+  add_post_normed_residual(st, l.post_ffn_norm, nullptr);
 }
 
 void pre_norm_layer(forward_state& st, int64_t il) {

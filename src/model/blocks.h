@@ -96,5 +96,11 @@ void add_residual_norm(forward_state& st, const float* weight);
 // The pre-norm decoder layer of llama, qwen2, qwen3:
 //   x += attn(norm(x)); x += mlp(norm(x))
 void pre_norm_layer(forward_state& st, int64_t il);
+// buf.o = rms_norm(buf.o) * post; buf.x += buf.o; then, unless `next` is null, buf.xn =
+// rms_norm(buf.x) * next (a token's rows while they are in cache).
+void add_post_normed_residual(forward_state& st, const float* post, const float* next);
+// Gemma 3's layer, each block's output normed again before it joins the residual:
+//   x += post_attn_norm(attn(norm(x))); x += post_ffn_norm(mlp(norm(x)))
+void sandwich_norm_layer(forward_state& st, int64_t il);
 
 }  // namespace uma::model

@@ -24,7 +24,7 @@ const char* arch_name(arch_id a) {
 }
 
 const arch_def* find_arch(std::string_view name) {
-  for (const arch_def* a : {&llama_arch, &qwen2_arch, &qwen3_arch}) {
+  for (const arch_def* a : {&llama_arch, &qwen2_arch, &qwen3_arch, &gemma3_arch}) {
     if (name == a->name) return a;
   }
   return nullptr;
@@ -75,7 +75,7 @@ result<model_config> read_config(const gguf::file& f) {
   if (c.arch_name.empty()) return make_error("not a model: no general.architecture");
   const arch_def* def = find_arch(c.arch_name);
   if (!def) {
-    return make_error("unsupported architecture '{}' (supported: llama, qwen2, qwen3)",
+    return make_error("unsupported architecture '{}' (supported: llama, qwen2, qwen3, gemma3)",
                       c.arch_name);
   }
   c.arch = def->id;

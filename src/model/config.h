@@ -39,16 +39,18 @@ struct model_config {
   kernels::rope_style rope_style = kernels::rope_style::normal;
 
   // Architecture features
-  bool qkv_bias = false;       // qwen2
-  bool qk_norm = false;        // qwen3, gemma3: per-head RMSNorm of q and k
-  bool post_norms = false;     // gemma3: norms after attention and after the MLP
-  bool embed_scale = false;    // gemma3: embeddings scaled by sqrt(n_embd)
-  bool gelu = false;           // gemma: GELU-tanh gating instead of SiLU
-  bool norm_plus_one = false;  // gemma: norm weights stored as (w - 1)? (not for GGUF gemma3)
-  float attn_scale = 0.f;      // query scale; 0 = 1/sqrt(head_dim)
-  int64_t sliding_window = 0;  // gemma3: window of local layers (0 = none)
-  int sliding_pattern = 0;     // gemma3: every sliding_pattern-th layer is global
+  bool qkv_bias = false;            // qwen2
+  bool qk_norm = false;             // qwen3, gemma3: per-head RMSNorm of q and k
+  bool post_norms = false;          // gemma3: norms after attention and after the MLP
+  bool embed_scale = false;         // gemma3: embeddings scaled by sqrt(n_embd)
+  bool gelu = false;                // gemma: GELU-tanh gating instead of SiLU
+  bool norm_plus_one = false;       // gemma: norm weights stored as (w - 1)? (not for GGUF gemma3)
+  float attn_scale = 0.f;           // query scale; 0 = 1/sqrt(head_dim)
+  float final_logit_softcap = 0.f;  // logits = cap * tanh(logits / cap) where > 0
+  int64_t sliding_window = 0;       // gemma3: window of local layers (0 = none)
+  int sliding_pattern = 0;          // gemma3: every sliding_pattern-th layer is global
   float rope_freq_base_local = 10000.f;  // gemma3 local layers
+  float rope_freq_scale_local = 1.f;     // gemma3 local layers: no linear scaling
 
   // Special tokens (-1 = none)
   int32_t bos_id = -1;
@@ -58,6 +60,12 @@ struct model_config {
   int64_t q_width() const { return n_head * head_dim; }
   int64_t kv_width() const { return n_head_kv * head_dim; }
   int64_t v_width() const { return n_head_kv * head_dim_v; }
+  float layer_rope_base(int64_t il) const {
+    return layer_is_sliding(il) ? rope_freq_base_local : rope_freq_base;
+  }
+  float layer_rope_scale(int64_t il) const {
+    return layer_is_sliding(il) ? rope_freq_scale_local : rope_freq_scale;
+  }
   bool layer_is_sliding(int64_t il) const {
     return sliding_window > 0 && sliding_pattern > 0 && (il + 1) % sliding_pattern != 0;
   }

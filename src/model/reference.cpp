@@ -34,13 +34,13 @@ void ref_norm(std::vector<double>& x, int64_t offset, int64_t width, const float
 
 // RoPE on one head at x[offset .. offset+head_dim).
 void ref_rope(std::vector<double>& x, int64_t offset, const model_config& c, const float* factors,
-              int64_t pos, double base) {
+              int64_t pos, double base, double freq_scale) {
   const int64_t half = c.n_rot / 2;
   for (int64_t i = 0; i < half; ++i) {
     double theta = static_cast<double>(pos) *
                    std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(c.n_rot));
     if (factors) theta /= factors[i];
-    theta *= c.rope_freq_scale;
+    theta *= freq_scale;
     const double cs = std::cos(theta), sn = std::sin(theta);
     const int64_t a = c.rope_style == kernels::rope_style::normal ? 2 * i : i;
     const int64_t b = c.rope_style == kernels::rope_style::normal ? 2 * i + 1 : i + half;
@@ -96,6 +96,7 @@ result<std::vector<float>> reference_forward::forward(const std::vector<int32_t>
     const layer_weights& l = w_.layers[static_cast<size_t>(il)];
     const bool sliding = c.layer_is_sliding(il);
     const double base = sliding ? c.rope_freq_base_local : c.rope_freq_base;
+    const double freq_scale = sliding ? c.rope_freq_scale_local : c.rope_freq_scale;
     // Attention.
     std::vector<double> h = x;
     for (int64_t t = 0; t < n; ++t) ref_norm(h, t * e, e, l.attn_norm, c.norm_eps);
@@ -110,12 +111,12 @@ result<std::vector<float>> reference_forward::forward(const std::vector<int32_t>
       for (int64_t hh = 0; hh < c.n_head; ++hh) {
         const int64_t off = t * c.q_width() + hh * hd;
         if (l.q_norm) ref_norm(q, off, hd, l.q_norm, c.norm_eps);
-        ref_rope(q, off, c, w_.rope_freqs, pos, base);
+        ref_rope(q, off, c, w_.rope_freqs, pos, base, freq_scale);
       }
       for (int64_t hh = 0; hh < c.n_head_kv; ++hh) {
         const int64_t off = t * c.kv_width() + hh * hd;
         if (l.k_norm) ref_norm(k, off, hd, l.k_norm, c.norm_eps);
-        ref_rope(k, off, c, w_.rope_freqs, pos, base);
+        ref_rope(k, off, c, w_.rope_freqs, pos, base, freq_scale);
       }
     }
     const double scale = c.attn_scale > 0 ? c.attn_scale : 1.0 / std::sqrt(double(hd));
@@ -204,6 +205,10 @@ result<std::vector<float>> reference_forward::forward(const std::vector<int32_t>
 
   for (int64_t t = 0; t < n; ++t) ref_norm(x, t * e, e, w_.output_norm, c.norm_eps);
   auto logits = project(w_.output, x, n);
+  if (c.final_logit_softcap > 0) {
+    const double cap = c.final_logit_softcap;
+    for (double& z : logits) z = cap * std::tanh(z / cap);
+  }
   return std::vector<float>(logits.begin(), logits.end());
 }
 

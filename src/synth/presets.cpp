@@ -22,6 +22,13 @@ constexpr preset kPresets[] = {
      151936, 896, 24, 4864, 14, 2, 64, 32768, 1e-6, 1000000.0, true, true, false, false, {}},
     {"llama-3.2-1b", "llama", "Llama 3.2 1B", "https://huggingface.co/meta-llama/Llama-3.2-1B/blob/main/config.json",
      128256, 2048, 16, 8192, 32, 8, 64, 131072, 1e-5, 500000.0, true, false, false, false, llama3_scaling},
+    // gemma3: 5 local layers (sliding window, RoPE base 1e4) to 1 global; q/k norms, post norms.
+    {"gemma3-270m", "gemma3", "Gemma 3 270M", "https://ollama.com/library/gemma3:270m (GGUF metadata)",
+     262144, 640, 18, 2048, 4, 1, 256, 32768, 1e-6, 1000000.0, true, false, true, false, {}, 512, 0},
+    {"gemma3-1b", "gemma3", "Gemma 3 1B", "https://huggingface.co/google/gemma-3-1b-it/blob/main/config.json",
+     262144, 1152, 26, 6912, 4, 1, 256, 32768, 1e-6, 1000000.0, true, false, true, false, {}, 512, 0},
+    {"gemma3-4b", "gemma3", "Gemma 3 4B", "https://huggingface.co/google/gemma-3-4b-it/blob/main/config.json (text_config)",
+     262208, 2560, 34, 10240, 8, 4, 256, 131072, 1e-6, 1000000.0, true, false, true, false, {}, 1024, 8.0},
     // Test-sized variants: same architecture features (qwen3: head_dim * heads != width and q/k norms;
     // qwen2: qkv biases; llama: llama3 rope scaling), rows multiples of 256 so every type applies.
     {"tiny-qwen3", "qwen3", "tiny Qwen3", "uma test shape (qwen3 architecture)",
@@ -30,6 +37,10 @@ constexpr preset kPresets[] = {
      512, 256, 2, 512, 4, 2, 64, 4096, 1e-6, 1000000.0, true, true, false, true, {}},
     {"tiny-llama", "llama", "tiny Llama 3", "uma test shape (llama 3 architecture)",
      512, 256, 2, 512, 4, 2, 64, 4096, 1e-5, 500000.0, true, false, false, true, llama3_scaling},
+    // gemma3: 6 layers (the sixth global), a 20-token window (not a multiple of the KV cache's
+    // 16-token blocks), linear RoPE scaling on the global layer as the 4B+ have.
+    {"tiny-gemma3", "gemma3", "tiny Gemma 3", "uma test shape (gemma3 architecture)",
+     512, 256, 6, 512, 4, 2, 64, 4096, 1e-6, 1000000.0, true, false, true, true, {}, 20, 8.0},
     {"tiny-llama-untied", "llama", "tiny Llama 3 (untied)", "uma test shape (llama, separate output.weight)",
      512, 256, 2, 512, 4, 2, 64, 4096, 1e-5, 500000.0, false, false, false, true, llama3_scaling},
 };
@@ -90,6 +101,7 @@ uint64_t param_count(const preset& p, int64_t n_vocab) {
   uint64_t layer = e * q + 2 * e * kv + q * e + 3 * e * u(p.n_ff) + 2 * e;
   if (p.qkv_bias) layer += q + 2 * kv;
   if (p.qk_norm) layer += 2 * u(p.head_dim);
+  if (p.arch == "gemma3") layer += 2 * e;  // post_attention_norm, post_ffw_norm
   uint64_t total = u(p.n_layer) * layer + e + e * u(n_vocab);
   if (!p.tied) total += e * u(n_vocab);
   return total;
@@ -136,6 +148,7 @@ result<model_layout> plan_layout(const preset& p, std::string_view type, int64_t
   };
 
   const int64_t q_width = p.n_head * p.head_dim, kv_width = p.n_head_kv * p.head_dim;
+  const bool gemma = p.arch == "gemma3";  // norms after attention and after the MLP too
   weight("token_embd.weight", p.n_embd, n_vocab);
   if (p.rope_scaling.factor > 0)
     l.tensors.push_back(
@@ -156,10 +169,12 @@ result<model_layout> plan_layout(const preset& p, std::string_view type, int64_t
       vec(b + "attn_k_norm.weight", p.head_dim, tensor_role::norm);
     }
     weight(b + "attn_output.weight", q_width, p.n_embd);
+    if (gemma) vec(b + "post_attention_norm.weight", p.n_embd, tensor_role::norm);
     vec(b + "ffn_norm.weight", p.n_embd, tensor_role::norm);
     weight(b + "ffn_gate.weight", p.n_embd, p.n_ff);
     weight(b + "ffn_up.weight", p.n_embd, p.n_ff);
     weight(b + "ffn_down.weight", p.n_ff, p.n_embd);
+    if (gemma) vec(b + "post_ffw_norm.weight", p.n_embd, tensor_role::norm);
   }
   vec("output_norm.weight", p.n_embd, tensor_role::norm);
   if (!p.tied) weight("output.weight", p.n_embd, n_vocab);

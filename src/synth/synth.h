@@ -32,7 +32,7 @@ struct rope_llama3 {
 // A model shape, from the model's Hugging Face config.json.
 struct preset {
   std::string_view name;          // "qwen3-0.6b", "tiny-llama", ...
-  std::string_view arch;          // GGUF general.architecture: "llama", "qwen2", "qwen3"
+  std::string_view arch;          // GGUF general.architecture: "llama", "qwen2", "qwen3", "gemma3"
   std::string_view display_name;  // "Qwen3 0.6B"
   std::string_view source;        // where the shape comes from
   int64_t n_vocab;                // default vocab size (a tokenizer may change it, see below)
@@ -50,6 +50,10 @@ struct preset {
   bool qk_norm;                   // attn_q_norm / attn_k_norm (qwen3)
   bool tiny;                      // a test-sized variant: vocab follows the tokenizer exactly
   rope_llama3 rope_scaling;
+  // gemma3: sliding_window (0 = none) of its local layers, and its global layers' linear RoPE
+  // scaling factor (rope_scaling.factor of type "linear"; 0 = none).
+  int64_t sliding_window = 0;
+  double rope_linear_factor = 0;
 };
 
 std::span<const preset> presets();

@@ -234,14 +234,7 @@ result<vocab> load_hf_tokenizer_impl(const std::string& path) {
   v.unk = find_id(token_name(cfg, "unk_token"));
   if (v.unk == no_token && model.contains("unk_token") && model["unk_token"].is_string())
     v.unk = find_id(model["unk_token"].get<std::string>());
-  for (const char* t :
-       {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|end_of_turn|>"}) {
-    int32_t id = find_id(t);
-    if (id != no_token && v.types[static_cast<size_t>(id)] == token_type::control) {
-      v.eot = id;
-      break;
-    }
-  }
+  v.eot = find_end_of_turn(v);
   v.eom = find_id("<|eom_id|>");
   if (v.unk != no_token) v.types[static_cast<size_t>(v.unk)] = token_type::unknown;
   v.add_bos = cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean()

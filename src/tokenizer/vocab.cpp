@@ -142,6 +142,7 @@ result<vocab> load_vocab(const gguf::file& f) {
   UMA_ASSIGN(v.eos, special_id(f, "tokenizer.ggml.eos_token_id"));
   UMA_ASSIGN(v.eot, special_id(f, "tokenizer.ggml.eot_token_id"));
   UMA_ASSIGN(v.eom, special_id(f, "tokenizer.ggml.eom_token_id"));
+  if (v.eot == no_token) v.eot = find_end_of_turn(v);
   UMA_ASSIGN(v.unk, special_id(f, "tokenizer.ggml.unknown_token_id"));
   UMA_ASSIGN(v.pad, special_id(f, "tokenizer.ggml.padding_token_id"));
   UMA_ASSIGN(v.sep, special_id(f, "tokenizer.ggml.seperator_token_id"));
@@ -175,6 +176,18 @@ result<vocab> load_vocab(const gguf::file& f) {
     v.clean_spaces = false;
   UMA_TRY(v.validate());
   return v;
+}
+
+int32_t find_end_of_turn(const vocab& v) {
+  for (std::string_view text :
+       {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|end_of_turn|>"}) {
+    for (size_t i = 0; i < v.tokens.size(); ++i) {
+      if (v.tokens[i] == text && i < v.types.size() &&
+          (v.types[i] == token_type::control || v.types[i] == token_type::user_defined))
+        return static_cast<int32_t>(i);
+    }
+  }
+  return no_token;
 }
 
 result<vocab> load_vocab_file(const std::string& path) {

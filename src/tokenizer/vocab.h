@@ -58,7 +58,14 @@ struct vocab {
   status validate() const;
 };
 
-// Reads tokenizer.ggml.* from an opened GGUF file and validates it.
+// The chat models' end-of-turn token where the file names none: the first control (or
+// user-defined) token among <|eot_id|>, <|im_end|>, <|end|>, <end_of_turn>, <|end_of_turn|>
+// (Gemma's GGUF files carry only <eos>, yet its turns end in <end_of_turn>; llama.cpp finds such
+// tokens by their text too), or no_token.
+int32_t find_end_of_turn(const vocab& v);
+
+// Reads tokenizer.ggml.* from an opened GGUF file and validates it; without
+// tokenizer.ggml.eot_token_id the end of turn is find_end_of_turn's.
 result<vocab> load_vocab(const gguf::file& f);
 // Opens `path`: a .gguf file, or a Hugging Face tokenizer.json (see hf_import.h), chosen by
 // content (GGUF magic) so any file name works.

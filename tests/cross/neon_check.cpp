@@ -315,6 +315,15 @@ void check_ops(const ops_backend& b) {
       b.silu_mul(x, u, c.data() + off, n);
       for (int64_t i = 0; i < n; ++i)
         near("silu_mul", n, c[i + off], a[i], 1e-5 * std::fabs(a[i]) + 1e-6);
+      s.gelu_mul(x, u, a.data(), n);
+      b.gelu_mul(x, u, c.data() + off, n);
+      for (int64_t i = 0; i < n; ++i)
+        near("gelu_mul", n, c[i + off], a[i], 1e-5 * std::fabs(a[i]) + 1e-6);
+      auto wide = test::random_floats(rng, n + 1, 12.f);  // both tails, past exp's clamps
+      s.gelu_mul(wide.data() + off, u, a.data(), n);
+      b.gelu_mul(wide.data() + off, u, c.data() + off, n);
+      for (int64_t i = 0; i < n; ++i)
+        near("gelu_mul", n, c[i + off], a[i], 1e-5 * std::fabs(a[i]) + 1e-6);
       std::vector<float> sa(x, x + n), sb(n + 1);
       std::copy(x, x + n, sb.begin() + off);
       s.softmax(sa.data(), n);

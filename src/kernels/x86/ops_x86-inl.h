@@ -118,6 +118,25 @@ void x_silu_mul(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
+// ref::gelu_mul's g / (1 + e^(-2u)) with exp8.
+void x_gelu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  constexpr float k2 = 2.f * 0.7978845608028654f;
+  int64_t i = 0;
+  const __m256 one = _mm256_set1_ps(1.f), c = _mm256_set1_ps(0.044715f);
+  const __m256 nk2 = _mm256_set1_ps(-k2);
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256 inner = _mm256_fmadd_ps(_mm256_mul_ps(c, g), g, one);  // 1 + 0.044715 g^2
+    const __m256 e = exp8(_mm256_mul_ps(_mm256_mul_ps(nk2, g), inner));
+    const __m256 s = _mm256_div_ps(g, _mm256_add_ps(one, e));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(s, _mm256_loadu_ps(up + i)));
+  }
+  for (; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.f + std::exp(-k2 * g * (1.f + 0.044715f * g * g))) * up[i];
+  }
+}
+
 float x_dot_f32(const float* a, const float* b, int64_t n) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int64_t i = 0;
@@ -458,6 +477,7 @@ uma::kernels::ops_backend x_ops(const char* name) {
   o.rope_with = x_rope_with;
   o.softmax = x_softmax;
   o.silu_mul = x_silu_mul;
+  o.gelu_mul = x_gelu_mul;
   o.dot_f32 = x_dot_f32;
   o.dot_f16 = x_dot_f16;
   o.axpy_f16 = x_axpy_f16;

@@ -166,6 +166,12 @@ TEST(ops, every_backend_matches_scalar) {
         b->gelu_mul(x, u, c.data() + off, n);
         for (int64_t i = 0; i < n; ++i)
           ASSERT_NEAR(c[i + off], a[i], 1e-5f * std::fabs(a[i]) + 1e-6f);
+        // GELU of normal values with sigma 12: deep in both tails (e^(-2u) past exp's clamps).
+        auto wide = test::random_floats(rng, n + 1, 12.f);
+        s.gelu_mul(wide.data() + off, u, a.data(), n);
+        b->gelu_mul(wide.data() + off, u, c.data() + off, n);
+        for (int64_t i = 0; i < n; ++i)
+          ASSERT_NEAR(c[i + off], a[i], 1e-5f * std::fabs(a[i]) + 1e-6f) << wide[i + off];
         std::vector<float> sa(x, x + n), sb(n + 1);
         std::copy(x, x + n, sb.begin() + off);
         s.softmax(sa.data(), n);

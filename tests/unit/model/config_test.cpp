@@ -29,6 +29,7 @@ struct spec {
   std::function<void(gguf::writer&)> extra;
   bool tied = false;
   bool qkv_bias = false;
+  bool gemma_norms = false;  // q/k norms and the post-attention / post-MLP norms (gemma3)
 };
 
 std::string write_model(const spec& s, const std::string& name) {
@@ -79,6 +80,12 @@ std::string write_model(const spec& s, const std::string& name) {
       add(n("attn_q.bias"), {s.n_head * hd}, 0.1f, 0.f);
       add(n("attn_k.bias"), {s.n_head_kv * hd}, 0.1f, 0.f);
       add(n("attn_v.bias"), {s.n_head_kv * hd}, 0.1f, 0.f);
+    }
+    if (s.gemma_norms) {
+      add(n("attn_q_norm.weight"), {hd}, 0.2f, 1.f);
+      add(n("attn_k_norm.weight"), {hd}, 0.2f, 1.f);
+      add(n("post_attention_norm.weight"), {s.n_embd}, 0.2f, 1.f);
+      add(n("post_ffw_norm.weight"), {s.n_embd}, 0.2f, 1.f);
     }
     add(n("ffn_norm.weight"), {s.n_embd}, 0.2f, 1.f);
     add(n("ffn_gate.weight"), {s.n_embd, s.n_ff}, 0.3f, 0.f);
@@ -206,6 +213,70 @@ TEST(ModelConfig, Qwen2RequiresBiases) {
   auto m = load_model(write_model(s, "qwen2bias"), {.n_threads = 1});
   ASSERT_TRUE(m.ok()) << m.message();
   EXPECT_NE((*m)->bound().layers[1].bk, nullptr);
+}
+
+// gemma3: its extra norms are required tensors; a bad window is a one-line error; without a
+// window gemma3.final_logit_softcapping caps the logits (production and reference alike), with one
+// it is ignored as llama.cpp's windowed graph does; the 62-layer shape (27B) scales queries by
+// 1 / sqrt(n_embd / n_head).
+TEST(ModelConfig, Gemma3KeysAndTensors) {
+  spec s;
+  s.arch = "gemma3";
+  s.tied = true;
+  expect_error(s, "gemma3nonorms", "missing tensor 'blk.0.attn_q_norm.weight'");
+  s.gemma_norms = true;
+  s.skip = {"blk.1.post_ffw_norm.weight"};
+  expect_error(s, "gemma3nopost", "missing tensor 'blk.1.post_ffw_norm.weight'");
+  s.skip.clear();
+  s.extra = [](gguf::writer& w) { w.set_string("gemma3.attention.sliding_window", "wide"); };
+  expect_error(s, "gemma3badwindow", "'gemma3.attention.sliding_window' must be a non-negative");
+  s.extra = [](gguf::writer& w) { w.set_f32("gemma3.final_logit_softcapping", -1.f); };
+  expect_error(s, "gemma3badcap", "'gemma3.final_logit_softcapping' must be a finite number");
+
+  s.extra = [](gguf::writer& w) { w.set_f32("gemma3.final_logit_softcapping", 5.f); };
+  auto m = load_model(write_model(s, "gemma3cap"), {.n_threads = 1});
+  ASSERT_TRUE(m.ok()) << m.message();
+  EXPECT_FLOAT_EQ((*m)->config().final_logit_softcap, 5.f);
+  EXPECT_EQ((*m)->config().sliding_window, 0);
+  EXPECT_EQ((*m)->config().attn_scale, 0.f);  // 1 / sqrt(head_dim)
+  auto cache = (*m)->make_cache(16, 1);
+  batch b;
+  for (int i = 0; i < 5; ++i) b.add(i + 1, i, 0, true);
+  std::vector<float> logits(5 * 64);
+  ASSERT_TRUE((*m)->forward(b, *cache, logits.data()).ok());
+  auto want = reference_forward(**m).forward({1, 2, 3, 4, 5});
+  ASSERT_TRUE(want.ok());
+  model_config uncapped = (*m)->config();
+  uncapped.final_logit_softcap = 0;
+  auto raw = reference_forward(uncapped, (*m)->bound()).forward({1, 2, 3, 4, 5});
+  ASSERT_TRUE(raw.ok());
+  float rtop = 0;
+  for (float z : *raw) rtop = std::max(rtop, std::abs(z));
+  float top = 0;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    EXPECT_NEAR(logits[i], (*want)[i], 2e-3);
+    EXPECT_NEAR(logits[i], 5.f * std::tanh((*raw)[i] / 5.f), 2e-3);
+    top = std::max(top, std::abs(logits[i]));
+  }
+  // The largest raw logit (7.8 here) is bent under the cap, not clipped to it.
+  EXPECT_GT(rtop, 6.f);
+  EXPECT_LT(top, 5.f);
+  EXPECT_NEAR(top, 5.f * std::tanh(rtop / 5.f), 2e-3);
+
+  s.extra = [](gguf::writer& w) {
+    w.set_u32("gemma3.attention.sliding_window", 4);
+    w.set_f32("gemma3.final_logit_softcapping", 5.f);
+  };
+  auto windowed = load_model(write_model(s, "gemma3window"), {.n_threads = 1});
+  ASSERT_TRUE(windowed.ok()) << windowed.message();
+  EXPECT_EQ((*windowed)->config().sliding_window, 4);
+  EXPECT_EQ((*windowed)->config().final_logit_softcap, 0.f);
+
+  s.extra = nullptr;
+  s.n_layer = s.tensor_layers = 62;
+  auto big = load_model(write_model(s, "gemma3big"), {.n_threads = 1});
+  ASSERT_TRUE(big.ok()) << big.message();
+  EXPECT_FLOAT_EQ((*big)->config().attn_scale, 1.f / std::sqrt(32.f / 4.f));
 }
 
 TEST(ModelConfig, MissingOrBadKeys) {

@@ -129,7 +129,11 @@ TEST(SynthPresets, LayoutNamesShapesAndBytesPerType) {
       EXPECT_EQ(names.count("output.weight"), p.tied ? 0u : 1u);
       EXPECT_EQ(names.count("blk." + std::to_string(L - 1) + ".ffn_down.weight"), 1u);
       EXPECT_EQ(names.count("blk." + std::to_string(L) + ".ffn_down.weight"), 0u);
-      EXPECT_EQ(names.count("blk.0.attn_q_norm.weight"), p.arch == "qwen3" ? 1u : 0u);
+      const bool qk_norm = p.arch == "qwen3" || p.arch == "gemma3";
+      EXPECT_EQ(names.count("blk.0.attn_q_norm.weight"), qk_norm ? 1u : 0u);
+      EXPECT_EQ(names.count("blk." + std::to_string(L - 1) + ".post_ffw_norm.weight"),
+                p.arch == "gemma3" ? 1u : 0u);
+      EXPECT_EQ(names.count("blk.0.post_attention_norm.weight"), p.arch == "gemma3" ? 1u : 0u);
       EXPECT_EQ(names.count("blk.0.attn_k.bias"), p.arch == "qwen2" ? 1u : 0u);
       EXPECT_EQ(names.count("rope_freqs.weight"), p.arch == "llama" ? 1u : 0u);
     }

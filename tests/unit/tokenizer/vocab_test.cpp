@@ -97,6 +97,41 @@ TEST(TokenizerVocab, GgufWithBadSpecialIdIsRejected) {
   EXPECT_NE(v.message().find("outside the vocabulary"), std::string::npos) << v.message();
 }
 
+// Without tokenizer.ggml.eot_token_id (Gemma's GGUF files: only <eos>, id 1) the end of turn is
+// the control token named <end_of_turn>, so a chat stops there; a normal text token of that
+// spelling is not taken, and a file's own eot_token_id wins.
+TEST(TokenizerVocab, GgufWithoutEotFindsTheEndOfTurnByItsText) {
+  const auto gemma_like = [](token_type end_of_turn_type) {
+    return [end_of_turn_type](gguf::writer& w) {
+      w.set_string("tokenizer.ggml.model", "llama");
+      w.set_array_string("tokenizer.ggml.tokens",
+                         {"<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>", "a"});
+      w.set_array_i32("tokenizer.ggml.token_type",
+                      std::vector<int32_t>{3, 3, 3, 3, static_cast<int32_t>(end_of_turn_type), 1});
+      w.set_u32("tokenizer.ggml.eos_token_id", 1);
+      w.set_u32("tokenizer.ggml.bos_token_id", 2);
+    };
+  };
+  auto v = vocab_of_gguf(gemma_like(token_type::control));
+  ASSERT_TRUE(v.ok()) << v.message();
+  EXPECT_EQ(v->eos, 1);
+  EXPECT_EQ(v->eot, 4);
+  auto t = tok::tokenizer::create(std::move(*v));
+  ASSERT_TRUE(t.ok()) << t.message();
+  EXPECT_TRUE(t->is_eog(1));
+  EXPECT_TRUE(t->is_eog(4));
+  EXPECT_FALSE(t->is_eog(3));
+  auto plain = vocab_of_gguf(gemma_like(token_type::normal));
+  ASSERT_TRUE(plain.ok()) << plain.message();
+  EXPECT_EQ(plain->eot, tok::no_token);
+  auto named = vocab_of_gguf([&](gguf::writer& w) {
+    gemma_like(token_type::control)(w);
+    w.set_u32("tokenizer.ggml.eot_token_id", 3);
+  });
+  ASSERT_TRUE(named.ok()) << named.message();
+  EXPECT_EQ(named->eot, 3);
+}
+
 // Each malformed vocabulary field of a GGUF is a clear error naming the field (no crash, no
 // silent default); -1 (i32, or u32 0xFFFFFFFF) as a special token id means "none", as llama.cpp
 // writes it. (These branches had no test: found with gcov.)
