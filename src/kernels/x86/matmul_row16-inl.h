@@ -174,7 +174,9 @@ inline __m512i reduce4x4(const __m512i acc[4]) {
 
 // A format: unpack<Full>(p, rem, q, scales, mins) turns a chunk (rem valid blocks when !Full)
 // into 8 operand vectors and its 16 fp16 scales (and, where has_min, mins) in lane order;
-// dot(q, chunk activation) gives the 16 block products in lane order, offset included.
+// dot(q, chunk activation, ng) gives the 16 block products in lane order, offset included.
+// In a last chunk (!Full) both skip the groups of 4 blocks from row16_groups(rem) on: unpack
+// leaves their operands unset and their scales (and mins) zero, dot leaves their lanes zero.
 // The nibble formats' chunk unpack (Q4_0 / Q4_1, and with Five Q5_0 / Q5_1): blocks of BB
 // bytes, each group of 4 read by two loads at 0 and L1 (masked past the rem valid blocks when
 // !Full), nibbles gathered by qidx, scales by sidx and, where Min, the mins as the words after
@@ -233,6 +235,7 @@ template <int BB, int L1, bool Five, int QH, bool Min, bool Full>
     if (g == 2) full_pair.template operator()<2>(l0, l1);
     if (g == 3) full_pair.template operator()<3>(l0, l1);
     first[g] = l0;
+    if (!Full && 4 * g >= rem) continue;  // past a last chunk's blocks (dot skips them)
     const __m512i raw = _mm512_permutex2var_epi16(l0, ix, l1);
     q[g] = _mm512_and_si512(raw, low4);
     q[4 + g] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
@@ -290,6 +293,7 @@ struct row16_q4_0_fmt {
     __m512i v[5];
     for (int k = 0; k < 5; ++k) v[k] = load_once(p + 64 * k, valid - 64 * k);
     for (int g = 0; g < 4; ++g) {
+      if (!Full && 4 * g >= rem) break;  // past a last chunk's blocks (dot skips them)
       const __m512i raw =
           _mm512_permutex2var_epi16(v[g], _mm512_load_si512(qidx5[g].data()), v[g + 1]);
       q[g] = _mm512_and_si512(raw, low4);
@@ -301,17 +305,23 @@ struct row16_q4_0_fmt {
     scales = _mm512_mask_blend_epi16(0x8888, _mm512_mask_blend_epi16(0x4444, a, b), c);
   }
   static constexpr bool has_min = false;
-  // The 16 block dots without the offset term.
-  [[gnu::always_inline]] static __m512i raw_dot(const __m512i q[8], const uint8_t* ach) {
+  // The 16 block dots without the offset term; groups from ng on (a last chunk's empty ones, see
+  // row16_groups) are zero without being computed.
+  [[gnu::always_inline]] static __m512i raw_dot(const __m512i q[8], const uint8_t* ach,
+                                                int ng = 4) {
     __m512i acc[4];
     for (int g = 0; g < 4; ++g) {
+      if (g >= ng) {
+        acc[g] = _mm512_setzero_si512();
+        continue;
+      }
       acc[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[g], _mm512_load_si512(ach + 128 * g));
       acc[g] = _mm512_dpbusd_epi32(acc[g], q[4 + g], _mm512_load_si512(ach + 128 * g + 64));
     }
     return reduce4x4(acc);
   }
-  [[gnu::always_inline]] static __m512i dot(const __m512i q[8], const uint8_t* ach) {
-    return _mm512_add_epi32(raw_dot(q, ach), _mm512_load_si512(ach + 576));
+  [[gnu::always_inline]] static __m512i dot(const __m512i q[8], const uint8_t* ach, int ng = 4) {
+    return _mm512_add_epi32(raw_dot(q, ach, ng), _mm512_load_si512(ach + 576));
   }
 };
 
@@ -334,8 +344,8 @@ struct row16_q4_1_fmt {
                                             __m512i& scales, __m512i& mins) {
     nib_unpack<20, 16, false, 0, true, Full>(p, rem, qidx, sidx, q, scales, mins);
   }
-  [[gnu::always_inline]] static __m512i dot(const __m512i q[8], const uint8_t* ach) {
-    return row16_q4_0_fmt::raw_dot(q, ach);
+  [[gnu::always_inline]] static __m512i dot(const __m512i q[8], const uint8_t* ach, int ng = 4) {
+    return row16_q4_0_fmt::raw_dot(q, ach, ng);
   }
 };
 
@@ -356,8 +366,8 @@ struct row16_q5_0_fmt {
     nib_unpack<22, 24, true, 2, false, Full>(p, rem, qidx, sidx, q, scales, mins);
   }
   static constexpr bool has_min = false;
-  [[gnu::always_inline]] static __m512i dot(const __m512i q[8], const uint8_t* ach) {
-    return row16_q4_0_fmt::dot(q, ach);
+  [[gnu::always_inline]] static __m512i dot(const __m512i q[8], const uint8_t* ach, int ng = 4) {
+    return row16_q4_0_fmt::dot(q, ach, ng);
   }
 };
 
@@ -380,8 +390,8 @@ struct row16_q5_1_fmt {
                                             __m512i& scales, __m512i& mins) {
     nib_unpack<24, 32, true, 4, true, Full>(p, rem, qidx, sidx, q, scales, mins);
   }
-  [[gnu::always_inline]] static __m512i dot(const __m512i q[8], const uint8_t* ach) {
-    return row16_q4_0_fmt::raw_dot(q, ach);
+  [[gnu::always_inline]] static __m512i dot(const __m512i q[8], const uint8_t* ach, int ng = 4) {
+    return row16_q4_0_fmt::raw_dot(q, ach, ng);
   }
 };
 
@@ -427,15 +437,24 @@ struct row16_q8_0_fmt {
       scales = _mm512_mask_blend_epi16(0x1111u << G, scales, _mm512_permutex2var_epi16(a, si, b));
     };
     group.template operator()<0>();
-    group.template operator()<1>();
-    group.template operator()<2>();
-    group.template operator()<3>();
+    // Past a last chunk's blocks: no operands (dot skips them), scales left zero.
+    if (Full || rem > 4) group.template operator()<1>();
+    if (Full || rem > 8) group.template operator()<2>();
+    if (Full || rem > 12) group.template operator()<3>();
   }
   static constexpr bool has_min = false;
-  [[gnu::always_inline]] static __m512i dot(const __m512i q[8], const uint8_t* ach) {
-    return row16_q4_0_fmt::dot(q, ach);
+  [[gnu::always_inline]] static __m512i dot(const __m512i q[8], const uint8_t* ach, int ng = 4) {
+    return row16_q4_0_fmt::dot(q, ach, ng);
   }
 };
+
+// The groups of 4 blocks a last chunk of `rem` blocks fills. The unpack and dot of the groups past
+// it are skipped (their lanes stay zero, scales included): a row of 36 blocks (1152 columns,
+// Gemma 3 1B) paid three chunks' work for 2.25 chunks of weights, one of 20 (640, 270M) two for
+// 1.25.
+inline int row16_groups(int64_t rem) {
+  return static_cast<int>((rem + 3) / 4);
+}
 
 // R weight rows x C prepared activation rows (at act, act_stride bytes apart): each row's chunk
 // is unpacked once and used for the C activations. The rows are read as R streams, each step's
@@ -474,7 +493,8 @@ void row16_tile(const gemm_args& g, int64_t r0, const uint8_t* act, size_t act_s
         const uint8_t* ach = act + c * act_stride + static_cast<size_t>(i) * row16_chunk_act;
         const __m512 d =
             _mm512_mul_ps(dw, _mm512_load_ps(reinterpret_cast<const float*>(ach + 512)));
-        facc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(F::dot(q, ach)), d, facc[r][c]);
+        facc[r][c] = _mm512_fmadd_ps(
+            _mm512_cvtepi32_ps(F::dot(q, ach, Full ? 4 : row16_groups(rem))), d, facc[r][c]);
         if constexpr (F::has_min)  // + m_w x s_a per block
           facc[r][c] = _mm512_fmadd_ps(
               mw, _mm512_load_ps(reinterpret_cast<const float*>(ach + 576)), facc[r][c]);
@@ -554,7 +574,7 @@ void row16_stream_tile(const gemm_args& g, const uint8_t* w, int64_t rows, const
     const __mmask16 m = ends ? below[left] : __mmask16{0xFFFF};
     for (int c = 0; c < C; ++c) {
       const uint8_t* ach = a + c * stride;
-      const __m512 x = _mm512_cvtepi32_ps(F::dot(q, ach));
+      const __m512 x = _mm512_cvtepi32_ps(F::dot(q, ach, Full ? 4 : row16_groups(blocks)));
       const __m512 d = _mm512_mul_ps(dw, _mm512_load_ps(reinterpret_cast<const float*>(ach + 512)));
       __m512 sa = _mm512_setzero_ps();
       if constexpr (F::has_min) sa = _mm512_load_ps(reinterpret_cast<const float*>(ach + 576));

@@ -276,13 +276,14 @@ TEST(matmul, decode_and_batch_sum_each_row_alike) {
 
 // Rows of 17..31 blocks (qwen2.5-0.5b's 896 columns: 28) decode as one stream of chunks across
 // the row ends on AVX-512: row periods of 2 to 16 rows, row counts that end mid-period, several
-// pool pieces, and longer rows that keep the row-by-row tiles. Each matches the scalar reference,
-// and decode the first row of a batch bit for bit.
+// pool pieces, and longer rows that keep the row-by-row tiles, whose last chunk holds 4 (36
+// blocks: Gemma 3 1B's 1152 columns), 7, 13, 1, 10 or 8 blocks and skips the groups past them.
+// Each matches the scalar reference, and decode the first row of a batch bit for bit.
 TEST(matmul, rows_that_end_inside_a_chunk_match_scalar_and_batch) {
   std::mt19937 rng(31);
   thread_pool pool2(2);
   for (dtype t : {dtype::q4_0, dtype::q4_1, dtype::q5_0, dtype::q5_1, dtype::q8_0}) {
-    for (int64_t nb : {17, 18, 20, 24, 28, 65, 90, 152}) {
+    for (int64_t nb : {17, 18, 20, 24, 28, 36, 39, 45, 65, 90, 152}) {
       const int64_t cols = 32 * nb, rows = nb > 64 ? 45 : 203;
       auto wbuf = random_rows(rng, t, rows, cols);
       const auto w = view_of(t, wbuf.data(), rows, cols);
