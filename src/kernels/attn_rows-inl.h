@@ -436,8 +436,9 @@ void attn_rows(const uma::kernels::attn_block_args& a) {
   }
   prefetch_next_block<V>(a);
   const bool spread = spread_prefetch(a);
-  int64_t khi = 0;  // keys past every row's range are never read
-  for (int64_t i = 0; i < a.m; ++i) khi = std::max<int64_t>(khi, a.hi[i]);
+  int64_t khi = 0;                   // keys past every row's range are never read
+  for (int64_t i = 0; i < a.m; ++i)  // rows with an empty range read nothing
+    if (a.hi[i] > a.lo[i]) khi = std::max<int64_t>(khi, a.hi[i]);
   if constexpr (Q8) {
     if (a.kv == uma::kernels::kv_format::q8_0) {
       // The queries quantized once for all the block's keys (the caller's, or here).

@@ -145,11 +145,13 @@ struct attn_block_args {
   const void* k = nullptr;           // nk keys of d values in tiles of ldk (kv_key_tile)
   const void* v = nullptr;           // nk rows of dv values, ldv values apart (kv_row_bytes)
   int64_t ldk = 0, ldv = 0, nk = 0;  // nk <= attn_vector_keys for the vector versions (else scalar)
-  const int32_t* lo = nullptr;       // per row: first visible key of the block
-  const int32_t* hi = nullptr;       // per row: one past the last visible key
-  float* row_max = nullptr;          // m running maxima
-  float* row_sum = nullptr;          // m running sums of exp(score - max)
-  float* o = nullptr;                // m rows of dv floats (unnormalised), stride ldo
+  // Per row: the first visible key of the block and one past the last; 0 <= lo, hi <= nk, and
+  // lo >= hi is an empty range (the kernels read no key for such a row).
+  const int32_t* lo = nullptr;
+  const int32_t* hi = nullptr;
+  float* row_max = nullptr;  // m running maxima
+  float* row_sum = nullptr;  // m running sums of exp(score - max)
+  float* o = nullptr;        // m rows of dv floats (unnormalised), stride ldo
   int64_t ldo = 0;
   float* scratch = nullptr;  // nk rounded up to whole tiles x (d + dv) floats of work space
   // For a Q8_0 cache: the m query rows quantized (attn_quantize_queries of q); null: quantized

@@ -16,7 +16,8 @@ void amx_attn_block(const uma::kernels::attn_block_args& a) {
   if (a.bf16 && a.kv == uma::kernels::kv_format::f16 && uma::kernels::attn_bf16_call(a) &&
       a.nk <= 64 && a.d % 32 == 0 && a.dv % 16 == 0) {
     int64_t khi = 0;
-    for (int64_t i = 0; i < a.m; ++i) khi = std::max<int64_t>(khi, a.hi[i]);
+    for (int64_t i = 0; i < a.m; ++i)  // rows with an empty range read nothing
+      if (a.hi[i] > a.lo[i]) khi = std::max<int64_t>(khi, a.hi[i]);
     if (khi > 0) {
       prefetch_next_block<vec16>(a);
       amx_attention<vec16>(a, khi, spread_prefetch(a));

@@ -359,10 +359,11 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
       }
       for (int64_t i = 0; i < m; ++i) {
         const int64_t pos = pos0 + i / group;
-        const int64_t lo = std::max<int64_t>(sp.first_key(pos) - j0, 0);
-        const int64_t hi = std::min<int64_t>(pos + 1 - j0, a.nk);
+        // Within [0, nk]: a row whose window starts past this span sees none of it (lo == hi).
+        const int64_t lo = std::clamp<int64_t>(sp.first_key(pos) - j0, 0, a.nk);
+        const int64_t hi = std::clamp<int64_t>(pos + 1 - j0, lo, a.nk);
         ws.lo[static_cast<size_t>(i)] = static_cast<int32_t>(lo);
-        ws.hi[static_cast<size_t>(i)] = static_cast<int32_t>(std::max(lo, hi));
+        ws.hi[static_cast<size_t>(i)] = static_cast<int32_t>(hi);
       }
       kernels::attn_block(a);
       b0 = b1, b1 = b2;

@@ -422,7 +422,8 @@ bool bf16_attention(const uma::kernels::attn_block_args& a) {
   static const bool has = uma::cpu().avx512_bf16;
   if (!has || !uma::kernels::attn_bf16_call(a)) return false;
   int64_t khi = 0;
-  for (int64_t i = 0; i < a.m; ++i) khi = std::max<int64_t>(khi, a.hi[i]);
+  for (int64_t i = 0; i < a.m; ++i)  // rows with an empty range read nothing
+    if (a.hi[i] > a.lo[i]) khi = std::max<int64_t>(khi, a.hi[i]);
   if (a.nk > 64 || a.d % 16 != 0 || a.dv % 16 != 0 || khi == 0) {
     uma::kernels::ref::attn_block(a);
     return true;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,18 @@ struct golden {
   int64_t n_vocab = 0;
 };
 
+// The TinyModel tests' models: llama.cpp's golden tiny models (../shared/data/golden) for llama,
+// qwen2 and qwen3; gemma3 has no golden file, so its tiny-gemma3 (6 layers, a 20-token window) is
+// made by `uma synth` once per process and type.
 inline std::string golden_model(const std::string& arch, const std::string& type) {
+  if (arch == "gemma3") {
+    static std::map<std::string, std::string> made;
+    if (auto it = made.find(type); it != made.end()) return it->second;
+    const std::string path = uma::test::temp_dir() + "/tiny-gemma3." + type + ".gguf";
+    auto r = uma::test::run_uma({"synth", "tiny-gemma3", "-o", path, "-t", type, "--seed", "3"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return made[type] = path;
+  }
   return uma::test::shared_data("golden/tiny-" + arch + "." + type + ".gguf");
 }
 
