@@ -24,6 +24,7 @@ const ops_backend& scalar_ops() {
     o.softmax = ref::softmax;
     o.silu_mul = ref::silu_mul;
     o.gelu_mul = ref::gelu_mul;
+    o.softcap = ref::softcap;
     o.dot_f32 = ref::dot_f32;
     o.dot_f16 = ref::dot_f16;
     o.axpy_f16 = ref::axpy_f16;
@@ -45,6 +46,7 @@ ops_backend filled(ops_backend o) {
   if (!o.softmax) o.softmax = s.softmax;
   if (!o.silu_mul) o.silu_mul = s.silu_mul;
   if (!o.gelu_mul) o.gelu_mul = s.gelu_mul;
+  if (!o.softcap) o.softcap = s.softcap;
   if (!o.dot_f32) o.dot_f32 = s.dot_f32;
   if (!o.dot_f16) o.dot_f16 = s.dot_f16;
   if (!o.axpy_f16) o.axpy_f16 = s.axpy_f16;
@@ -151,6 +153,9 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
 }
 void gelu_mul(const float* gate, const float* up, float* out, int64_t n) {
   best_ops().gelu_mul(gate, up, out, n);
+}
+void softcap(float* x, int64_t n, float cap) {
+  best_ops().softcap(x, n, cap);
 }
 float dot_f32(const float* a, const float* b, int64_t n) {
   return best_ops().dot_f32(a, b, n);

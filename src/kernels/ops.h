@@ -41,6 +41,8 @@ void softmax(float* x, int64_t n);
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 // out[i] = gelu_tanh(gate[i]) * up[i] (gemma).
 void gelu_mul(const float* gate, const float* up, float* out, int64_t n);
+// x[i] = cap * tanh(x[i] / cap), cap > 0 (logit soft-capping).
+void softcap(float* x, int64_t n, float cap);
 
 // sum_i a[i] * b[i]
 float dot_f32(const float* a, const float* b, int64_t n);
@@ -192,6 +194,7 @@ void rope_with(float* x, int64_t n_heads, int64_t head_dim, const float* cos, co
 void softmax(float* x, int64_t n);
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 void gelu_mul(const float* gate, const float* up, float* out, int64_t n);
+void softcap(float* x, int64_t n, float cap);
 float dot_f32(const float* a, const float* b, int64_t n);
 float dot_f16(const float* a, const uint16_t* b, int64_t n);
 void axpy_f16(float s, const uint16_t* x, float* y, int64_t n);

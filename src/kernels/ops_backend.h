@@ -17,6 +17,7 @@ struct ops_backend {
   void (*softmax)(float* x, int64_t n) = nullptr;
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
   void (*gelu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
+  void (*softcap)(float* x, int64_t n, float cap) = nullptr;
   float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
   float (*dot_f16)(const float* a, const uint16_t* b, int64_t n) = nullptr;
   void (*axpy_f16)(float s, const uint16_t* x, float* y, int64_t n) = nullptr;

@@ -134,6 +134,18 @@ void n_gelu_mul(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
+// cap tanh(x / cap) as cap (1 - 2 / (1 + e^(2x / cap))) with exp4 (x86's x_softcap).
+void n_softcap(float* x, int64_t n, float cap) {
+  int64_t i = 0;
+  const float32x4_t one = vdupq_n_f32(1.f), two = vdupq_n_f32(2.f);
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t e = exp4(vmulq_n_f32(vld1q_f32(x + i), 2.f / cap));
+    const float32x4_t t = vsubq_f32(one, vdivq_f32(two, vaddq_f32(one, e)));
+    vst1q_f32(x + i, vmulq_n_f32(t, cap));
+  }
+  for (; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
+}
+
 float n_dot_f32(const float* a, const float* b, int64_t n) {
   float32x4_t acc[4] = {vdupq_n_f32(0.f), vdupq_n_f32(0.f), vdupq_n_f32(0.f), vdupq_n_f32(0.f)};
   int64_t i = 0;
@@ -312,6 +324,7 @@ const ops_backend& neon_ops() {
     o.softmax = n_softmax;
     o.silu_mul = n_silu_mul;
     o.gelu_mul = n_gelu_mul;
+    o.softcap = n_softcap;
     o.dot_f32 = n_dot_f32;
     o.dot_f16 = n_dot_f16;
     o.axpy_f16 = n_axpy_f16;

@@ -219,10 +219,8 @@ status model::forward(const batch& b, kv_cache& cache, float* logits) {
     ++r;
   }
   kernels::matmul(w.output.view(), scratch_->rows.data(), n_out, logits, pool_.get());
-  if (c.final_logit_softcap > 0.f) {
-    const float cap = c.final_logit_softcap;
-    for (int64_t i = 0; i < n_out * c.n_vocab; ++i) logits[i] = cap * std::tanh(logits[i] / cap);
-  }
+  if (c.final_logit_softcap > 0.f)
+    kernels::softcap(logits, n_out * c.n_vocab, c.final_logit_softcap);
   return {};
 }
 

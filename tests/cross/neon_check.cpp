@@ -324,6 +324,12 @@ void check_ops(const ops_backend& b) {
       b.gelu_mul(wide.data() + off, u, c.data() + off, n);
       for (int64_t i = 0; i < n; ++i)
         near("gelu_mul", n, c[i + off], a[i], 1e-5 * std::fabs(a[i]) + 1e-6);
+      std::vector<float> ca(wide.begin() + off, wide.begin() + off + n), cb(n + 1);
+      std::copy(ca.begin(), ca.end(), cb.begin() + off);
+      s.softcap(ca.data(), n, 5.f);
+      b.softcap(cb.data() + off, n, 5.f);
+      for (int64_t i = 0; i < n; ++i)
+        near("softcap", n, cb[i + off], ca[i], 1e-5 * std::fabs(ca[i]) + 2e-6);
       std::vector<float> sa(x, x + n), sb(n + 1);
       std::copy(x, x + n, sb.begin() + off);
       s.softmax(sa.data(), n);

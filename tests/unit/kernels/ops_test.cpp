@@ -172,6 +172,18 @@ TEST(ops, every_backend_matches_scalar) {
         b->gelu_mul(wide.data() + off, u, c.data() + off, n);
         for (int64_t i = 0; i < n; ++i)
           ASSERT_NEAR(c[i + off], a[i], 1e-5f * std::fabs(a[i]) + 1e-6f) << wide[i + off];
+        // Soft cap 5 on values of sigma 12: both tails and the middle; near 0 the vector form's
+        // difference leaves ~1e-7 of the cap absolute.
+        {
+          std::vector<float> ca(wide.begin() + off, wide.begin() + off + n), cb(n + 1);
+          std::copy(ca.begin(), ca.end(), cb.begin() + off);
+          s.softcap(ca.data(), n, 5.f);
+          b->softcap(cb.data() + off, n, 5.f);
+          for (int64_t i = 0; i < n; ++i) {
+            ASSERT_NEAR(cb[i + off], ca[i], 1e-5f * std::fabs(ca[i]) + 2e-6f);
+            ASSERT_LE(std::fabs(cb[i + off]), 5.f);
+          }
+        }
         std::vector<float> sa(x, x + n), sb(n + 1);
         std::copy(x, x + n, sb.begin() + off);
         s.softmax(sa.data(), n);
