@@ -86,7 +86,7 @@ void bm_decode_attention(benchmark::State& st, backend_id id, kv_format f) {
   // Spans of up to `span` blocks that follow one another in memory, as attention_block's.
   const auto span_end = [&](int64_t b) {
     int64_t e = b + 1;
-    while (e < n_blocks && e % span != 0 && cache.follows_in_memory(int32_t(e - 1), int32_t(e)))
+    while (e < n_blocks && e % span != 0 && cache.follows_in_memory(0, int32_t(e - 1), int32_t(e)))
       ++e;
     return e;
   };

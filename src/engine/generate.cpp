@@ -65,6 +65,8 @@ status session::sync(const std::vector<int32_t>& tokens, std::vector<float>& las
   // The last token is always recomputed so that its logits are available.
   if (common == tokens.size()) --common;
   cache_->truncate(0, static_cast<int64_t>(common));
+  // A cache with windowed layers may keep less (kv_cache::truncate): go on from what it kept.
+  common = static_cast<size_t>(cache_->seq_length(0));
   tokens_.resize(common);
   stats.reused_tokens = static_cast<int64_t>(common);
   last_logits.resize(static_cast<size_t>(nv));

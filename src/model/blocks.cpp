@@ -139,7 +139,8 @@ struct attn_scratch {
 struct kv_spans {
   kv_spans(const forward_state& st, int64_t il, const attn_run& run)
       : cache(st.cache),
-        table(st.cache.block_table(st.b.seq_ids[static_cast<size_t>(run.t0)])),
+        table(st.cache.blocks(il, st.b.seq_ids[static_cast<size_t>(run.t0)])),
+        layer(il),
         tpb(st.cache.tokens_per_block()),
         span_blocks(std::max<int64_t>(1, kernels::attn_vector_keys / tpb)),
         pos_last(st.b.positions[static_cast<size_t>(run.t1 - 1)]),
@@ -155,13 +156,12 @@ struct kv_spans {
     return sliding ? std::max<int64_t>(0, pos - window + 1) : int64_t{0};
   }
   bool follows(int64_t b) const {
-    return b % span_blocks != 0 && cache.follows_in_memory(table[static_cast<size_t>(b - 1)],
-                                                           table[static_cast<size_t>(b)]);
+    return b % span_blocks != 0 && cache.follows_in_memory(layer, table[b - 1], table[b]);
   }
   // One past the last block of the span that starts at block b.
   int64_t end(int64_t b) const {
     int64_t e = b + 1;
-    while (e <= b_last && e < static_cast<int64_t>(table.size()) && follows(e)) ++e;
+    while (e <= b_last && e < table.count && follows(e)) ++e;
     return e;
   }
   // Keys in the span [b0, b1).
@@ -169,8 +169,8 @@ struct kv_spans {
     return std::min((b1 - b0) * tpb, pos_last + 1 - b0 * tpb);
   }
   const kv_cache& cache;
-  const std::vector<int32_t>& table;
-  int64_t tpb, span_blocks, pos_last, b_last, first = 0, window = 0;
+  const kv_cache::block_map table;  // the sequence's blocks for this layer
+  int64_t layer, tpb, span_blocks, pos_last, b_last, first = 0, window = 0;
   bool sliding = false;
 };
 
@@ -186,7 +186,7 @@ kv_span first_span(const forward_state& st, int64_t il, const attn_run& run, int
   const kv_spans sp(st, il, run);
   const int64_t b = std::max(sp.first, blo);
   if (b > sp.b_last) return {};
-  const int32_t blk = sp.table[static_cast<size_t>(b)];
+  const int32_t blk = sp.table[b];
   return {st.cache.k_head(il, blk, kvh), st.cache.v_head(il, blk, kvh), sp.keys(b, sp.end(b))};
 }
 
@@ -345,12 +345,12 @@ void attend_run(forward_state& st, int64_t il, const attn_run& run, int64_t kvh,
     for (int64_t b1 = sp.end(b0); b0 < p_end;) {
       const int64_t b2 = b1 < b_end ? sp.end(b1) : b1;  // the next span is [b1, b2)
       const int64_t j0 = b0 * tpb;
-      const int32_t blk = sp.table[static_cast<size_t>(b0)];
+      const int32_t blk = sp.table[b0];
       a.k = cache.k_head(il, blk, kvh);
       a.v = cache.v_head(il, blk, kvh);
       a.nk = sp.keys(b0, b1);
       if (b1 < b_end) {
-        const int32_t next = sp.table[static_cast<size_t>(b1)];
+        const int32_t next = sp.table[b1];
         a.k_next = cache.k_head(il, next, kvh);
         a.v_next = cache.v_head(il, next, kvh);
         a.nk_next = sp.keys(b1, b2);

@@ -12,7 +12,7 @@ namespace uma::model {
 kv_cache::kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t v_width,
                    int64_t tokens_per_block, int64_t n_blocks, int max_sequences,
                    int64_t max_context, int64_t chunk_blocks, int64_t max_chunk_blocks,
-                   kernels::kv_format format)
+                   kernels::kv_format format, const kv_window& window)
     : n_layer_(n_layer),
       n_head_kv_(std::max<int64_t>(1, n_head_kv)),
       k_width_(k_width),
@@ -24,9 +24,8 @@ kv_cache::kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t 
                                         std::max<int64_t>(1, n_blocks))),
       max_chunk_blocks_(chunk_blocks_),
       format_(format),
-      // Reserved, untouched until a chunk is faulted in.
-      k_(k_bytes(n_blocks * tokens_per_block)),
-      v_(v_bytes(n_blocks * tokens_per_block)),
+      windowed_(static_cast<size_t>(std::max<int64_t>(0, n_layer)), false),
+      slot_(windowed_.size(), 0),
       seqs_(static_cast<size_t>(std::max(1, max_sequences))) {
   if (format == kernels::kv_format::q8_0 && (tokens_per_block % kernels::kv_key_tile != 0 ||
                                              !kernels::kv_fits(format, k_width / n_head_kv_) ||
@@ -34,6 +33,25 @@ kv_cache::kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t 
     throw std::invalid_argument(
         "kv_cache: a Q8_0 cache needs head widths that are multiples of 32 and blocks of whole "
         "key tiles");
+  if (window.keys > 0) {
+    if (!window.layers.empty() && static_cast<int64_t>(window.layers.size()) != n_layer)
+      throw std::invalid_argument("kv_cache: the window's layer list is not one entry a layer");
+    if (window.append < 1) throw std::invalid_argument("kv_cache: a window needs append >= 1");
+    for (size_t l = 0; l < window.layers.size(); ++l) windowed_[l] = window.layers[l];
+  }
+  for (size_t l = 0; l < windowed_.size(); ++l) slot_[l] = windowed_[l] ? n_ring_++ : n_full_++;
+  if (n_ring_ > 0) {
+    window_ = window.keys, append_ = window.append;
+    ring_blocks_ = ring_blocks_for(window_, append_, tokens_per_block);
+  }
+  // Reserved, untouched until a chunk (a sequence's rings) is faulted in.
+  k_ = reserved_memory(k_bytes(n_blocks * tokens_per_block));
+  v_ = reserved_memory(v_bytes(n_blocks * tokens_per_block));
+  if (n_ring_ > 0) {
+    const size_t rows = seqs_.size() * ring_rows_per_seq();
+    ring_k_ = reserved_memory(rows * static_cast<size_t>(k_row_bytes()));
+    ring_v_ = reserved_memory(rows * static_cast<size_t>(v_row_bytes()));
+  }
   const int64_t cap = max_chunk_blocks > 0 ? max_chunk_blocks : default_max_chunk_blocks;
   while (max_chunk_blocks_ < cap && max_chunk_blocks_ < n_blocks) max_chunk_blocks_ *= 2;
   free_.reserve(static_cast<size_t>(n_blocks));
@@ -41,8 +59,18 @@ kv_cache::kv_cache(int64_t n_layer, int64_t n_head_kv, int64_t k_width, int64_t 
   for (int64_t b = n_blocks - 1; b >= 0; --b) free_.push_back(static_cast<int32_t>(b));
 }
 
+int64_t kv_cache::ring_blocks_for(int64_t keys, int64_t append, int64_t tokens_per_block) {
+  // An append of `append` positions from p reads from p - keys + 1 on (its first query's window)
+  // and writes through p + append - 1: at most ceil((append + keys - 1) / tpb) + 1 blocks, and
+  // kv_spans starts a span up to a span's blocks less one before the first.
+  const int64_t tpb = std::max<int64_t>(1, tokens_per_block);
+  const int64_t span = std::max<int64_t>(1, kernels::attn_vector_keys / tpb);
+  return (append + keys - 1 + tpb - 1) / tpb + 1 + (span - 1);
+}
+
 size_t kv_cache::bytes() const {
-  return k_bytes(n_blocks_ * tokens_per_block_) + v_bytes(n_blocks_ * tokens_per_block_);
+  return k_bytes(n_blocks_ * tokens_per_block_) + v_bytes(n_blocks_ * tokens_per_block_) +
+         seqs_.size() * ring_bytes();
 }
 
 int64_t kv_cache::seq_length(int seq) const {
@@ -54,6 +82,9 @@ void kv_cache::truncate(int seq, int64_t n) {
   if (seq < 0 || seq >= max_sequences()) return;
   auto& s = seqs_[static_cast<size_t>(seq)];
   n = std::clamp<int64_t>(n, 0, s.length);
+  // The next position's window must still be in the rings (truncate's comment).
+  if (n_ring_ > 0 && n > 0 && std::max<int64_t>(0, n - window_ + 1) < s.ring_from) n = 0;
+  if (n == 0) s.ring_from = 0;
   const auto keep = static_cast<size_t>((n + tokens_per_block_ - 1) / tokens_per_block_);
   while (s.blocks.size() > keep) {
     free_.push_back(s.blocks.back());
@@ -109,6 +140,19 @@ status kv_cache::reserve(int seq, int64_t n) {
     free_.pop_back();
   }
   if (end > 0) prefault_blocks(end);
+  if (n_ring_ > 0 && n > s.length) {
+    if (!s.ring_faulted) {  // the sequence's rings, once, at its first positions
+      const size_t kb = ring_rows_per_seq() * static_cast<size_t>(k_row_bytes());
+      const size_t vb = ring_rows_per_seq() * static_cast<size_t>(v_row_bytes());
+      prefault_for_write(ring_k_data() + static_cast<size_t>(seq) * kb, kb);
+      prefault_for_write(ring_v_data() + static_cast<size_t>(seq) * vb, vb);
+      s.ring_faulted = true;
+      ++rings_faulted_;
+    }
+    // Writing through block (n - 1) / tpb overwrites the slots of the blocks ring_blocks_ before.
+    const int64_t last = (n - 1) / tokens_per_block_;
+    s.ring_from = std::max(s.ring_from, (last - ring_blocks_ + 1) * tokens_per_block_);
+  }
   s.length = std::max(s.length, n);
   return {};
 }

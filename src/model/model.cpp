@@ -90,15 +90,34 @@ result<std::unique_ptr<model>> load_model(const std::string& path, const load_op
 
 namespace {
 constexpr int64_t tokens_per_block = 16;
+// Positions a forward appends to a sequence at a time where the cache has windowed layers (their
+// rings hold a window and this many more): longer batches run in pieces of this many entries.
+constexpr int64_t window_append = 512;
+
+// The windowed layers make_cache gives a ring: the sliding ones, where their ring is shorter
+// than a sequence's blocks (otherwise every layer keeps the whole context).
+kv_window cache_window(const model_config& c, int64_t blocks_per_seq) {
+  kv_window w;
+  if (c.sliding_window <= 0 || kv_cache::ring_blocks_for(c.sliding_window, window_append,
+                                                         tokens_per_block) >= blocks_per_seq)
+    return w;
+  w.keys = c.sliding_window;
+  w.append = window_append;
+  w.layers.resize(static_cast<size_t>(c.n_layer));
+  for (int64_t il = 0; il < c.n_layer; ++il)
+    w.layers[static_cast<size_t>(il)] = c.layer_is_sliding(il);
+  return w;
+}
 }  // namespace
 
 std::unique_ptr<kv_cache> model::make_cache(int64_t max_context, int max_sequences) const {
   if (max_context <= 0) max_context = opts_.max_context;
   if (max_sequences <= 0) max_sequences = opts_.max_sequences;
   const int64_t blocks_per_seq = (max_context + tokens_per_block - 1) / tokens_per_block;
-  return std::make_unique<kv_cache>(
-      config_.n_layer, config_.n_head_kv, config_.kv_width(), config_.v_width(), tokens_per_block,
-      blocks_per_seq * max_sequences, max_sequences, max_context, 0, 0, opts_.kv_format);
+  return std::make_unique<kv_cache>(config_.n_layer, config_.n_head_kv, config_.kv_width(),
+                                    config_.v_width(), tokens_per_block,
+                                    blocks_per_seq * max_sequences, max_sequences, max_context, 0,
+                                    0, opts_.kv_format, cache_window(config_, blocks_per_seq));
 }
 
 double model::cache_bytes(int64_t max_context, int max_sequences) const {
@@ -106,10 +125,18 @@ double model::cache_bytes(int64_t max_context, int max_sequences) const {
   if (max_sequences <= 0) max_sequences = opts_.max_sequences;
   // In floating point: a context near INT64_MAX must come out huge (and be refused), not wrap.
   const double blocks_per_seq = std::ceil(double(max_context) / double(tokens_per_block));
-  return blocks_per_seq * double(max_sequences) * double(tokens_per_block) *
-         double(config_.n_layer) * double(config_.n_head_kv) *
-         double(kernels::kv_row_bytes(opts_.kv_format, config_.head_dim) +
-                kernels::kv_row_bytes(opts_.kv_format, config_.head_dim_v));
+  const double row = double(config_.n_head_kv) *
+                     double(kernels::kv_row_bytes(opts_.kv_format, config_.head_dim) +
+                            kernels::kv_row_bytes(opts_.kv_format, config_.head_dim_v));
+  // As make_cache: the windowed layers' rings, the full layers' whole context.
+  const kv_window w = cache_window(
+      config_, static_cast<int64_t>(std::min(blocks_per_seq, double(int64_t{1} << 50))));
+  double ring_layers = 0;
+  for (const bool l : w.layers) ring_layers += l ? 1 : 0;
+  const double ring_blocks =
+      ring_layers > 0 ? double(kv_cache::ring_blocks_for(w.keys, w.append, tokens_per_block)) : 0;
+  return double(max_sequences) * double(tokens_per_block) * row *
+         (blocks_per_seq * (double(config_.n_layer) - ring_layers) + ring_blocks * ring_layers);
 }
 
 namespace {
@@ -165,8 +192,33 @@ status model::forward(const batch& b, kv_cache& cache, float* logits) {
     }
     next_pos[s] = expect + 1;
   }
-  for (const auto& [s, end] : next_pos) UMA_TRY(cache.reserve(s, end));
+  for (int64_t il = 0; il < c.n_layer; ++il) {
+    const int64_t win = cache.window(il);
+    if (win != 0 && (!c.layer_is_sliding(il) || win < c.sliding_window))
+      return make_error("KV cache was made for a different model (layer {}'s window)", il);
+  }
   if (b.n_logits() > 0 && !logits) return make_error("logits requested but no output buffer");
+  for (const auto& [s, end] : next_pos) UMA_TRY(cache.reserve(s, end));
+  // A cache with windowed layers holds only max_append() positions beyond a window: a longer
+  // batch runs in pieces (each piece's K/V written, then read, before the next overwrites).
+  const int64_t piece = cache.max_append();
+  if (piece <= 0 || n <= piece) return run(b, cache, logits);
+  batch sub;
+  for (int64_t t0 = 0; t0 < n; t0 += piece) {
+    sub.clear();
+    for (int64_t t = t0; t < std::min(n, t0 + piece); ++t) {
+      const auto i = static_cast<size_t>(t);
+      sub.add(b.tokens[i], b.positions[i], b.seq_ids[i], b.want_logits[i] != 0);
+    }
+    UMA_TRY(run(sub, cache, logits));
+    if (logits != nullptr) logits += static_cast<int64_t>(sub.n_logits()) * c.n_vocab;
+  }
+  return {};
+}
+
+status model::run(const batch& b, kv_cache& cache, float* logits) {
+  const model_config& c = config_;
+  const int64_t n = static_cast<int64_t>(b.size());
 
   forward_buffers& buf = scratch_->buf;
   grow(buf.x, n * c.n_embd);

@@ -152,6 +152,8 @@ class model {
  private:
   struct scratch;
   model();
+  // forward's computation of a checked batch whose blocks are reserved.
+  status run(const batch& b, kv_cache& cache, float* logits);
   friend result<std::unique_ptr<model>> load_model(const std::string& path,
                                                    const load_options& opts);
   friend struct forward_impl;

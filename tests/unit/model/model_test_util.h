@@ -14,6 +14,7 @@
 #include "gguf/gguf.h"
 #include "kernels/backend.h"
 #include "model/model.h"
+#include "model/weights.h"
 #include "test_util.h"
 
 namespace uma::model::testing {

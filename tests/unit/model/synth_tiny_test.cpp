@@ -139,5 +139,109 @@ TEST(SynthGemma3, SlidingWindowAndLocalRopeMatchReference) {
   std::filesystem::remove(path);
 }
 
+// Gemma 3's local layers in window-sized rings (kv_window: tiny-gemma3's 20 keys and appends of
+// 8 positions: 6 blocks, 96 positions a sequence), two sequences of 300 and 170 tokens: a prefill
+// of 130 (run in pieces of 8), one mixed batch of both sequences, then decode steps of both in one
+// batch; every position against the reference. Then truncation back within the rings' reach
+// (continued with other tokens, against their reference) and past it (the sequence empties).
+TEST(SynthGemma3, LocalLayersInWindowRingsMatchReference) {
+  const std::string path = uma::test::temp_dir() + "/tiny-gemma3.ring.f32.gguf";
+  auto r = uma::test::run_uma({"synth", "tiny-gemma3", "-o", path, "-t", "f32", "--seed", "5"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  {
+    auto m = load_model(path, {.n_threads = 2});
+    ASSERT_TRUE(m.ok()) << m.message();
+    const model_config& c = (*m)->config();
+    const int64_t nv = c.n_vocab;
+    kv_window win{c.sliding_window, {}, 8};
+    for (int64_t il = 0; il < c.n_layer; ++il) win.layers.push_back(c.layer_is_sliding(il));
+    kv_cache cache(c.n_layer, c.n_head_kv, c.kv_width(), c.v_width(), 16, 40, 2, 320, 0, 0,
+                   kernels::kv_format::f16, win);
+    ASSERT_EQ(cache.ring_blocks(), 6);
+    const kv_cache whole(c.n_layer, c.n_head_kv, c.kv_width(), c.v_width(), 16, 40, 2, 320);
+    EXPECT_LT(cache.bytes(), whole.bytes() / 2);
+    std::mt19937 rng(21);
+    std::vector<int32_t> tok[2];
+    for (int s = 0; s < 2; ++s)
+      while (tok[s].size() < (s == 0 ? 300u : 170u))
+        tok[s].push_back(static_cast<int32_t>(rng() % nv));
+    std::vector<float> got[2];
+    batch b;
+    std::vector<float> out;
+    const auto run = [&] {
+      out.assign(b.n_logits() * static_cast<size_t>(nv), 0.f);
+      const status st = (*m)->forward(b, cache, out.data());
+      ASSERT_TRUE(st.ok()) << st.message();
+      for (size_t i = 0, row = 0; i < b.size(); ++i, ++row)
+        got[b.seq_ids[i]].insert(got[b.seq_ids[i]].end(), out.begin() + row * nv,
+                                 out.begin() + (row + 1) * nv);
+      b.clear();
+    };
+    for (int i = 0; i < 130; ++i) b.add(tok[0][size_t(i)], i, 0, true);
+    run();
+    for (int i = 130; i < 170; ++i) b.add(tok[0][size_t(i)], i, 0, true);
+    for (int i = 0; i < 40; ++i) b.add(tok[1][size_t(i)], i, 1, true);
+    run();
+    for (int i = 170, j = 40; i < 300; ++i, ++j) {
+      b.add(tok[0][size_t(i)], i, 0, true);
+      if (j < 170) b.add(tok[1][size_t(j)], j, 1, true);
+      run();
+    }
+    const auto bound = production_bound("f32");
+    for (int s = 0; s < 2; ++s) {
+      auto want = reference_forward(**m).forward(tok[s]);
+      ASSERT_TRUE(want.ok()) << want.message();
+      const auto rows = static_cast<int64_t>(tok[s].size());
+      ASSERT_EQ(got[s].size(), size_t(rows * nv));
+      const auto st = compare_logits(want->data(), got[s].data(), rows, nv);
+      std::printf("tiny-gemma3 in rings, sequence %d (%lld tokens): max_rel %.3g kl_mean %.3g\n", s,
+                  static_cast<long long>(rows), st.max_rel, st.kl_mean);
+      EXPECT_LE(st.max_rel, bound.max_rel);
+      EXPECT_LE(st.kl_mean, bound.kl_mean);
+      EXPECT_EQ(st.clear_argmax_mismatch, 0);
+    }
+    // Back to 290 (its window, 271..289, is in the rings) and on with other tokens.
+    EXPECT_EQ(cache.ring_from(0), 208);
+    cache.truncate(0, 290);
+    ASSERT_EQ(cache.seq_length(0), 290);
+    std::vector<int32_t> other(tok[0].begin(), tok[0].begin() + 290);
+    got[0].clear();
+    for (int i = 290; i < 300; ++i) {
+      other.push_back(static_cast<int32_t>(rng() % nv));
+      b.add(other.back(), i, 0, true);
+    }
+    run();
+    {
+      auto want = reference_forward(**m).forward(other);
+      ASSERT_TRUE(want.ok()) << want.message();
+      const auto st = compare_logits(want->data() + 290 * nv, got[0].data(), 10, nv);
+      EXPECT_LE(st.max_rel, bound.max_rel);
+      EXPECT_EQ(st.clear_argmax_mismatch, 0);
+    }
+    cache.truncate(0, 100);  // its window reaches below the rings' positions: emptied
+    EXPECT_EQ(cache.seq_length(0), 0);
+    EXPECT_EQ(cache.seq_length(1), 170);
+    // A cache whose windowed layer is a global one of the model's is refused.
+    kv_window wrong = win;
+    wrong.layers[5] = true;
+    kv_cache bad(c.n_layer, c.n_head_kv, c.kv_width(), c.v_width(), 16, 40, 1, 320, 0, 0,
+                 kernels::kv_format::f16, wrong);
+    b.add(tok[0][0], 0, 0, true);
+    out.assign(static_cast<size_t>(nv), 0.f);
+    EXPECT_FALSE((*m)->forward(b, bad, out.data()).ok());
+    EXPECT_EQ(bad.seq_length(0), 0);
+    // make_cache gives the sliding layers rings where they are shorter than the context, and
+    // cache_bytes says what it reserves.
+    for (const int64_t ctx : {112, 4096}) {
+      auto made = (*m)->make_cache(ctx, 2);
+      EXPECT_EQ(made->ring_blocks() > 0, ctx == 4096) << ctx;
+      EXPECT_EQ(made->window(0), ctx == 4096 ? c.sliding_window : 0);
+      EXPECT_EQ(made->window(5), 0);
+      EXPECT_DOUBLE_EQ(double(made->bytes()), (*m)->cache_bytes(ctx, 2)) << ctx;
+    }
+  }
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace uma::model
