@@ -34,15 +34,19 @@ std::string with_commas(uint64_t v) {
 }
 
 void print_list() {
-  std::printf("%-18s %-6s %6s %6s %6s %5s %4s %5s %7s %7s %15s %s\n", "preset", "arch", "layers",
+  std::printf("%-18s %-8s %6s %6s %6s %5s %4s %5s %7s %7s %15s %s\n", "preset", "arch", "layers",
               "embd", "ff", "heads", "kv", "hdim", "vocab", "ctx", "params", "notes");
   for (const auto& p : uma::synth::presets()) {
     std::string notes = p.tied ? "tied" : "untied";
     if (p.qkv_bias) notes += ", qkv bias";
     if (p.qk_norm) notes += ", q/k norm";
+    if (p.n_expert > 0)
+      notes +=
+          fmt::format(", {} experts of {} (ff), {} used", p.n_expert, p.n_ff_exp, p.n_expert_used);
+    if (p.sliding_window > 0) notes += fmt::format(", window {}", p.sliding_window);
     if (p.rope_scaling.factor > 0) notes += fmt::format(", llama3 rope x{}", p.rope_scaling.factor);
     if (p.tiny) notes += ", vocab follows the tokenizer";
-    std::printf("%-18s %-6s %6lld %6lld %6lld %5lld %4lld %5lld %7lld %7lld %15s %s\n",
+    std::printf("%-18s %-8s %6lld %6lld %6lld %5lld %4lld %5lld %7lld %7lld %15s %s\n",
                 std::string(p.name).c_str(), std::string(p.arch).c_str(),
                 static_cast<long long>(p.n_layer), static_cast<long long>(p.n_embd),
                 static_cast<long long>(p.n_ff), static_cast<long long>(p.n_head),

@@ -32,6 +32,7 @@ const arch_def* find_arch(std::string_view name);
 extern const arch_def llama_arch;
 extern const arch_def qwen2_arch;
 extern const arch_def qwen3_arch;
+extern const arch_def qwen3moe_arch;
 extern const arch_def gemma3_arch;
 
 }  // namespace uma::model

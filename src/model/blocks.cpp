@@ -605,10 +605,13 @@ void attention_block(forward_state& st, int64_t il) {
     }
   }
 
-  const kernels::matrix_view gate_up[] = {l.w_gate.view(), l.w_up.view()};
+  // Then the MLP's gate and up (or the router of experts).
+  const kernels::matrix_view gate_up[] = {c.moe() ? l.ffn_gate_inp.view() : l.w_gate.view(),
+                                          l.w_up.view()};
   {
     const op_scope time(st.timeline, op_timeline::o_proj);
-    matmul(st, l.wo, buf.attn.data(), buf.o.data(), gate_up);
+    matmul(st, l.wo, buf.attn.data(), buf.o.data(),
+           std::span<const kernels::matrix_view>(gate_up, c.moe() ? 1 : 2));
   }
   add_bias(st, buf.o.data(), l.bo, c.n_embd);
 }
@@ -617,7 +620,175 @@ uint64_t attention_part_tasks() {
   return part_tasks_run.load(std::memory_order_relaxed);
 }
 
+void route_experts(const float* logits, int64_t n_expert, int64_t k, float* p, int32_t* ids,
+                   float* w) {
+  float mx = -INFINITY;
+  for (int64_t e = 0; e < n_expert; ++e) mx = std::max(mx, logits[e]);
+  float sum = 0;
+  for (int64_t e = 0; e < n_expert; ++e) sum += (p[e] = std::exp(logits[e] - mx));
+  for (int64_t e = 0; e < n_expert; ++e) p[e] /= sum;
+  for (int64_t j = 0; j < k; ++j) {
+    int32_t best = -1;
+    for (int64_t e = 0; e < n_expert; ++e) {
+      bool taken = false;
+      for (int64_t i = 0; i < j; ++i) taken = taken || ids[i] == e;
+      if (!taken && (best < 0 || p[e] > p[best])) best = static_cast<int32_t>(e);
+    }
+    ids[j] = best;
+  }
+  std::sort(ids, ids + k);
+  float chosen = 0;
+  for (int64_t j = 0; j < k; ++j) chosen += p[ids[j]];
+  for (int64_t j = 0; j < k; ++j) w[j] = p[ids[j]] / chosen;
+}
+
+namespace {
+
+// The matrices that follow layer il's MLP: the next layer's Q/K/V, or after the last layer the
+// output matrix (the `then` hint of the MLP's last matmul).
+size_t after_mlp(const forward_state& st, int64_t il, std::array<kernels::matrix_view, 3>& then) {
+  if (il + 1 < st.c.n_layer) {
+    const layer_weights& nl = st.w.layers[static_cast<size_t>(il + 1)];
+    then = {nl.wq.view(), nl.wk.view(), nl.wv.view()};
+    return 3;
+  }
+  then[0] = st.w.output.view();
+  return 1;
+}
+
+// Work space of moe_block (the calling thread's), grown on demand.
+struct moe_scratch {
+  aligned_vector<float> logits, p, x, gate, up, y;
+  std::vector<int32_t> ids;   // (n, k) each token's experts, ascending
+  std::vector<float> w;       // (n, k) their weights
+  std::vector<int32_t> rows;  // an expert's (token, slot) pairs: token * k + slot
+  std::vector<int64_t> first, count;
+};
+
+template <class V>
+void grow_to(V& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+}
+
+// buf.o = the mixture of experts on buf.xn (qwen3moe, archs/qwen3moe.cpp). Each token's experts
+// add their outputs in ascending expert id, in decode and in prefill alike. Decode (one token):
+// all its experts' gate and up rows in one matmul_many job, then each expert's down. Prefill:
+// expert by expert over the tokens that chose it (gathered), the outputs scattered back.
+void moe_block(forward_state& st, int64_t il) {
+  const model_config& c = st.c;
+  const layer_weights& l = st.w.layers[static_cast<size_t>(il)];
+  forward_buffers& buf = st.buf;
+  const int64_t n = st.n, e = c.n_embd, k = c.n_expert_used, ne = c.n_expert, f = c.n_ff_exp;
+  thread_local moe_scratch ms;
+  grow_to(ms.logits, n * ne);
+  grow_to(ms.p, ne);
+  grow_to(ms.ids, n * k);
+  grow_to(ms.w, n * k);
+  {
+    const op_scope time(st.timeline, op_timeline::gate_up);
+    matmul(st, l.ffn_gate_inp, buf.xn.data(), ms.logits.data());
+  }
+  for (int64_t t = 0; t < n; ++t)
+    route_experts(ms.logits.data() + t * ne, ne, k, ms.p.data(), ms.ids.data() + t * k,
+                  ms.w.data() + t * k);
+  std::fill(buf.o.begin(), buf.o.begin() + n * e, 0.f);
+  std::array<kernels::matrix_view, 3> after{};
+  const size_t n_after = after_mlp(st, il, after);
+
+  if (n == 1) {
+    grow_to(ms.gate, k * f);
+    grow_to(ms.up, k * f);
+    grow_to(ms.y, k * e);
+    std::vector<kernels::matrix_view> gu(static_cast<size_t>(2 * k));
+    std::vector<float*> out(static_cast<size_t>(2 * k));
+    for (int64_t j = 0; j < k; ++j) {
+      const int32_t x = ms.ids[static_cast<size_t>(j)];
+      gu[static_cast<size_t>(2 * j)] = l.gate_exps.expert(x).view();
+      gu[static_cast<size_t>(2 * j + 1)] = l.up_exps.expert(x).view();
+      out[static_cast<size_t>(2 * j)] = ms.gate.data() + j * f;
+      out[static_cast<size_t>(2 * j + 1)] = ms.up.data() + j * f;
+    }
+    const kernels::matrix_view first_down = l.down_exps.expert(ms.ids[0]).view();
+    {
+      const op_scope time(st.timeline, op_timeline::gate_up);
+      kernels::matmul_many(gu, buf.xn.data(), 1, out, st.pool, {&first_down, 1});
+    }
+    for (int64_t j = 0; j < k; ++j)
+      kernels::silu_mul(ms.gate.data() + j * f, ms.up.data() + j * f, ms.gate.data() + j * f, f);
+    const op_scope time(st.timeline, op_timeline::down);
+    for (int64_t j = 0; j < k; ++j) {
+      const kernels::matrix_view next =
+          j + 1 < k ? l.down_exps.expert(ms.ids[static_cast<size_t>(j + 1)]).view()
+                    : kernels::matrix_view{};
+      const std::span<const kernels::matrix_view> then =
+          j + 1 < k ? std::span<const kernels::matrix_view>(&next, 1)
+                    : std::span<const kernels::matrix_view>(after.data(), n_after);
+      kernels::matmul(l.down_exps.expert(ms.ids[static_cast<size_t>(j)]).view(),
+                      ms.gate.data() + j * f, 1, ms.y.data() + j * e, st.pool, then);
+    }
+    const float* y = ms.y.data();
+    for (int64_t j = 0; j < k; ++j)
+      for (int64_t i = 0; i < e; ++i)
+        buf.o[static_cast<size_t>(i)] += ms.w[static_cast<size_t>(j)] * y[j * e + i];
+    return;
+  }
+
+  // Prefill: each expert's (token, slot) pairs, tokens ascending.
+  ms.count.assign(static_cast<size_t>(ne), 0);
+  for (int64_t i = 0; i < n * k; ++i)
+    ++ms.count[static_cast<size_t>(ms.ids[static_cast<size_t>(i)])];
+  ms.first.assign(static_cast<size_t>(ne) + 1, 0);
+  for (int64_t x = 0; x < ne; ++x)
+    ms.first[static_cast<size_t>(x + 1)] =
+        ms.first[static_cast<size_t>(x)] + ms.count[static_cast<size_t>(x)];
+  grow_to(ms.rows, n * k);
+  {
+    std::vector<int64_t> at(ms.first.begin(), ms.first.end() - 1);
+    for (int64_t i = 0; i < n * k; ++i)
+      ms.rows[static_cast<size_t>(at[static_cast<size_t>(ms.ids[static_cast<size_t>(i)])]++)] =
+          static_cast<int32_t>(i);
+  }
+  int64_t most = 0;
+  for (const int64_t m : ms.count) most = std::max(most, m);
+  grow_to(ms.x, most * e);
+  grow_to(ms.gate, most * f);
+  grow_to(ms.up, most * f);
+  grow_to(ms.y, most * e);
+  // Expert by expert in ascending id: a token's contributions join buf.o in that order.
+  for (int64_t x = 0; x < ne; ++x) {
+    const int64_t m = ms.count[static_cast<size_t>(x)];
+    if (m == 0) continue;
+    const int32_t* r = ms.rows.data() + ms.first[static_cast<size_t>(x)];
+    for (int64_t i = 0; i < m; ++i)
+      std::copy_n(buf.xn.data() + (r[i] / k) * e, e, ms.x.data() + i * e);
+    const kernels::matrix_view gu[] = {l.gate_exps.expert(x).view(), l.up_exps.expert(x).view()};
+    float* const out[] = {ms.gate.data(), ms.up.data()};
+    {
+      const op_scope time(st.timeline, op_timeline::gate_up);
+      kernels::matmul_many(gu, ms.x.data(), m, out, st.pool);
+    }
+    for (int64_t i = 0; i < m; ++i)
+      kernels::silu_mul(ms.gate.data() + i * f, ms.up.data() + i * f, ms.gate.data() + i * f, f);
+    {
+      const op_scope time(st.timeline, op_timeline::down);
+      kernels::matmul(l.down_exps.expert(x).view(), ms.gate.data(), m, ms.y.data(), st.pool);
+    }
+    for (int64_t i = 0; i < m; ++i) {
+      const float wt = ms.w[static_cast<size_t>(r[i])];
+      float* o = buf.o.data() + (r[i] / k) * e;
+      const float* y = ms.y.data() + i * e;
+      for (int64_t j = 0; j < e; ++j) o[j] += wt * y[j];
+    }
+  }
+}
+
+}  // namespace
+
 void mlp_block(forward_state& st, int64_t il) {
+  if (st.c.moe()) {
+    moe_block(st, il);
+    return;
+  }
   const model_config& c = st.c;
   const layer_weights& l = st.w.layers[static_cast<size_t>(il)];
   forward_buffers& buf = st.buf;
@@ -638,14 +809,7 @@ void mlp_block(forward_state& st, int64_t il) {
   });
   // Then the next layer's Q/K/V, or after the last layer the output matrix.
   std::array<kernels::matrix_view, 3> then{};
-  size_t n_then = 1;
-  if (il + 1 < c.n_layer) {
-    const layer_weights& nl = st.w.layers[static_cast<size_t>(il + 1)];
-    then = {nl.wq.view(), nl.wk.view(), nl.wv.view()};
-    n_then = 3;
-  } else {
-    then[0] = st.w.output.view();
-  }
+  const size_t n_then = after_mlp(st, il, then);
   const op_scope time(st.timeline, op_timeline::down);
   matmul(st, l.w_down, buf.gate.data(), buf.o.data(), {then.data(), n_then});
 }

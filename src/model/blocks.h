@@ -87,8 +87,13 @@ void matmul(forward_state& st, const matrix_ref& m, const float* x, float* y,
 // K/V appended to the cache through the block table, causal softmax attention (over a sliding
 // window for local layers), output projection.
 void attention_block(forward_state& st, int64_t il);
-// buf.o = down(act(gate(buf.xn)) * up(buf.xn)) for layer il (SiLU, or GELU-tanh for gemma).
+// buf.o = down(act(gate(buf.xn)) * up(buf.xn)) for layer il (SiLU, or GELU-tanh for gemma); for
+// a mixture of experts the weighted sum of the routed experts' SwiGLU outputs.
 void mlp_block(forward_state& st, int64_t il);
+// A router's choice for one token (mixture of experts): p = softmax(logits) over n_expert; ids =
+// the k largest p (ties: the lower id) in ascending id; w = their p renormalized to sum 1.
+void route_experts(const float* logits, int64_t n_expert, int64_t k, float* p, int32_t* ids,
+                   float* w);
 // buf.x += buf.o
 void add_residual(forward_state& st);
 // buf.x += buf.o, then buf.xn = rms_norm(buf.x) * weight, each token's row while it is in cache.

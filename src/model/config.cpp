@@ -1,6 +1,7 @@
 // Reads model_config from GGUF metadata and checks it is self-consistent.
 #include "model/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -17,6 +18,8 @@ const char* arch_name(arch_id a) {
       return "qwen2";
     case arch_id::qwen3:
       return "qwen3";
+    case arch_id::qwen3moe:
+      return "qwen3moe";
     case arch_id::gemma3:
       return "gemma3";
   }
@@ -24,13 +27,16 @@ const char* arch_name(arch_id a) {
 }
 
 const arch_def* find_arch(std::string_view name) {
-  for (const arch_def* a : {&llama_arch, &qwen2_arch, &qwen3_arch, &gemma3_arch}) {
+  for (const arch_def* a : {&llama_arch, &qwen2_arch, &qwen3_arch, &qwen3moe_arch, &gemma3_arch}) {
     if (name == a->name) return a;
   }
   return nullptr;
 }
 
 namespace {
+
+// The most experts a layer may have (the largest today's models have is 512).
+constexpr int64_t max_experts = 4096;
 
 // Reads `<arch>.<key>` as a positive integer; required unless a default is given.
 result<int64_t> get_dim(const gguf::file& f, const std::string& key, int64_t def = -1) {
@@ -75,8 +81,9 @@ result<model_config> read_config(const gguf::file& f) {
   if (c.arch_name.empty()) return make_error("not a model: no general.architecture");
   const arch_def* def = find_arch(c.arch_name);
   if (!def) {
-    return make_error("unsupported architecture '{}' (supported: llama, qwen2, qwen3, gemma3)",
-                      c.arch_name);
+    return make_error(
+        "unsupported architecture '{}' (supported: llama, qwen2, qwen3, qwen3moe, gemma3)",
+        c.arch_name);
   }
   c.arch = def->id;
   if (auto n = f.get_string("general.name")) c.name = std::string(*n);
@@ -140,7 +147,24 @@ result<model_config> read_config(const gguf::file& f) {
   UMA_ASSIGN(c.eos_id, get_token_id(f, "tokenizer.ggml.eos_token_id", c.n_vocab));
   UMA_ASSIGN(c.eot_id, get_token_id(f, "tokenizer.ggml.eot_token_id", c.n_vocab));
 
+  // Experts: read for every architecture; configure refuses them where the MLP is dense.
+  if (f.find(p + "expert_count")) {
+    UMA_ASSIGN(c.n_expert, get_dim(f, p + "expert_count"));
+    if (c.n_expert > max_experts)
+      return make_error("expert_count {} is more than uma supports ({})", c.n_expert, max_experts);
+    UMA_ASSIGN(c.n_expert_used, get_dim(f, p + "expert_used_count"));
+    if (c.n_expert_used > c.n_expert)
+      return make_error("expert_used_count {} is more than expert_count {}", c.n_expert_used,
+                        c.n_expert);
+    // As llama.cpp: without the key, the dense width shared among the experts a token uses.
+    UMA_ASSIGN(c.n_ff_exp, get_dim(f, p + "expert_feed_forward_length",
+                                   std::max<int64_t>(1, c.n_ff / c.n_expert_used)));
+  }
+
   UMA_TRY(def->configure(f, c));
+  if (c.moe() && c.arch != arch_id::qwen3moe)
+    return make_error("{}.expert_count is set, but uma runs {} with a dense MLP only", c.arch_name,
+                      c.arch_name);
   return c;
 }
 

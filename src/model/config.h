@@ -14,7 +14,7 @@ class file;
 
 namespace uma::model {
 
-enum class arch_id { llama, qwen2, qwen3, gemma3 };
+enum class arch_id { llama, qwen2, qwen3, qwen3moe, gemma3 };
 
 struct model_config {
   std::string arch_name;  // general.architecture
@@ -52,11 +52,19 @@ struct model_config {
   float rope_freq_base_local = 10000.f;  // gemma3 local layers
   float rope_freq_scale_local = 1.f;     // gemma3 local layers: no linear scaling
 
+  // Mixture of experts (qwen3moe): every layer's MLP is n_expert experts of width n_ff_exp, of
+  // which a router picks n_expert_used per token (softmax over all, the top ones' weights
+  // renormalized to sum 1). 0: a dense MLP of width n_ff.
+  int64_t n_expert = 0;
+  int64_t n_expert_used = 0;
+  int64_t n_ff_exp = 0;
+
   // Special tokens (-1 = none)
   int32_t bos_id = -1;
   int32_t eos_id = -1;
   int32_t eot_id = -1;
 
+  bool moe() const { return n_expert > 0; }
   int64_t q_width() const { return n_head * head_dim; }
   int64_t kv_width() const { return n_head_kv * head_dim; }
   int64_t v_width() const { return n_head_kv * head_dim_v; }

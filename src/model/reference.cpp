@@ -18,6 +18,7 @@ reference_forward::reference_forward(const model& m) : reference_forward(m.confi
 
 void reference_forward::reset() {
   length_ = 0;
+  min_route_gap_ = INFINITY;
   for (auto& k : k_) k.clear();
   for (auto& v : v_) v.clear();
 }
@@ -73,6 +74,49 @@ std::vector<double> reference_forward::project(const matrix_ref& m, const std::v
     }
   }
   return y;
+}
+
+// The mixture of experts on the normed rows h (n, n_embd): per token the softmax of the router's
+// logits, the n_expert_used most probable experts (ties: the lower id), their probabilities
+// renormalized, and the weighted sum of their SwiGLU outputs.
+std::vector<double> reference_forward::experts(const layer_weights& l, const std::vector<double>& h,
+                                               int64_t n) const {
+  const model_config& c = c_;
+  const int64_t e = c.n_embd, ne = c.n_expert;
+  const auto logits = project(l.ffn_gate_inp, h, n);
+  std::vector<double> out(static_cast<size_t>(n * e), 0.0);
+  for (int64_t t = 0; t < n; ++t) {
+    std::vector<double> p(logits.begin() + t * ne, logits.begin() + (t + 1) * ne);
+    const double mx = *std::max_element(p.begin(), p.end());
+    double sum = 0;
+    for (double& v : p) sum += (v = std::exp(v - mx));
+    for (double& v : p) v /= sum;
+    std::vector<int64_t> order(static_cast<size_t>(ne));
+    for (int64_t i = 0; i < ne; ++i) order[static_cast<size_t>(i)] = i;
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return p[static_cast<size_t>(a)] > p[static_cast<size_t>(b)];
+    });
+    double chosen = 0;
+    for (int64_t j = 0; j < c.n_expert_used; ++j) chosen += p[static_cast<size_t>(order[j])];
+    if (c.n_expert_used < ne) {
+      const double* lt = logits.data() + t * ne;
+      min_route_gap_ =
+          std::min(min_route_gap_, lt[order[static_cast<size_t>(c.n_expert_used - 1)]] -
+                                       lt[order[static_cast<size_t>(c.n_expert_used)]]);
+    }
+    const std::vector<double> row(h.begin() + t * e, h.begin() + (t + 1) * e);
+    for (int64_t j = 0; j < c.n_expert_used; ++j) {
+      const int64_t x = order[static_cast<size_t>(j)];
+      auto g = project(l.gate_exps.expert(x), row, 1);
+      const auto u = project(l.up_exps.expert(x), row, 1);
+      for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1 + std::exp(-g[i])) * u[i];
+      const auto d = project(l.down_exps.expert(x), g, 1);
+      const double wt = p[static_cast<size_t>(x)] / chosen;
+      for (int64_t i = 0; i < e; ++i)
+        out[static_cast<size_t>(t * e + i)] += wt * d[static_cast<size_t>(i)];
+    }
+  }
+  return out;
 }
 
 result<std::vector<float>> reference_forward::forward(const std::vector<int32_t>& tokens) {
@@ -186,6 +230,11 @@ result<std::vector<float>> reference_forward::forward(const std::vector<int32_t>
     // MLP.
     h = x;
     for (int64_t t = 0; t < n; ++t) ref_norm(h, t * e, e, l.ffn_norm, c.norm_eps);
+    if (c.moe()) {
+      const auto d = experts(l, h, n);
+      for (size_t i = 0; i < x.size(); ++i) x[i] += d[i];
+      continue;
+    }
     auto g = project(l.w_gate, h, n);
     auto u = project(l.w_up, h, n);
     for (size_t i = 0; i < g.size(); ++i) {

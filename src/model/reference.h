@@ -5,6 +5,7 @@
 // computes.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -26,6 +27,11 @@ class reference_forward {
   result<std::vector<float>> forward(const std::vector<int32_t>& tokens);
   int64_t length() const { return length_; }
   void reset();
+  // Mixture of experts: the smallest gap, over every token and layer forwarded since the
+  // construction or reset, between the router logit of a token's last chosen expert and the best
+  // one left out (+inf without experts). Where it is small, a rounding difference elsewhere can
+  // swap the experts and the logits jump: tests compare production with it on clear routing.
+  double min_route_gap() const { return min_route_gap_; }
   // Cache keys and values as a Q8_0 KV cache holds them (each head's row quantized to ggml's Q8_0
   // blocks and back) instead of exact, and score with the scaled queries so rounded too: the
   // definition of what a model with a Q8_0 cache computes.
@@ -34,10 +40,13 @@ class reference_forward {
 
  private:
   std::vector<double> project(const matrix_ref& m, const std::vector<double>& x, int64_t n) const;
+  std::vector<double> experts(const layer_weights& l, const std::vector<double>& h,
+                              int64_t n) const;
   const model_config& c_;
   const weights& w_;
   int64_t length_ = 0;
   bool kv_q8_0_ = false;
+  mutable double min_route_gap_ = INFINITY;
   // Per layer: cached keys and values, (length, kv_width) and (length, v_width).
   std::vector<std::vector<double>> k_, v_;
 };

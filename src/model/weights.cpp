@@ -52,6 +52,31 @@ class binder {
     return m;
   }
 
+  // A 3-D stack of `count` matrices of shape (cols, rows), each expert's rows contiguous.
+  result<expert_ref> experts(const std::string& name, int64_t cols, int64_t rows, int64_t count) {
+    const gguf::tensor_info* t = f_.find_tensor(name);
+    if (!t) return make_error("missing tensor '{}'", name);
+    if (t->n_dims != 3 || t->ne[0] != cols || t->ne[1] != rows || t->ne[2] != count ||
+        t->ne[3] != 1) {
+      return make_error("tensor '{}' has shape {}, expected [{}, {}, {}]", name, shape_str(*t),
+                        cols, rows, count);
+    }
+    if (!kernels::matmul_supports(t->type)) {
+      return make_error("tensor '{}' has type {}, which uma cannot compute with", name,
+                        dtype_name(t->type));
+    }
+    expert_ref x;
+    x.all.info = t;
+    x.all.type = t->type;
+    x.all.data = t->data.data();
+    x.all.rows = rows * count;
+    x.all.cols = cols;
+    x.all.row_bytes = t->row_bytes();
+    x.count = count;
+    x.rows = rows;
+    return x;
+  }
+
   // A 1-D vector of n floats (norm weights, biases); converted to F32 when stored otherwise.
   result<const float*> vec(const std::string& name, int64_t n, bool required = true) {
     const gguf::tensor_info* t = f_.find_tensor(name);
@@ -127,9 +152,16 @@ result<std::unique_ptr<weights>> bind_weights(const gguf::file& f, const model_c
     if (!c.qk_norm) l.q_norm = l.k_norm = nullptr;
     UMA_ASSIGN(l.post_attn_norm, b.vec(n("post_attention_norm.weight"), e, c.post_norms));
     UMA_ASSIGN(l.ffn_norm, b.vec(n("ffn_norm.weight"), e));
-    UMA_ASSIGN(l.w_gate, b.matrix(n("ffn_gate.weight"), e, c.n_ff));
-    UMA_ASSIGN(l.w_up, b.matrix(n("ffn_up.weight"), e, c.n_ff));
-    UMA_ASSIGN(l.w_down, b.matrix(n("ffn_down.weight"), c.n_ff, e));
+    if (c.moe()) {
+      UMA_ASSIGN(l.ffn_gate_inp, b.matrix(n("ffn_gate_inp.weight"), e, c.n_expert));
+      UMA_ASSIGN(l.gate_exps, b.experts(n("ffn_gate_exps.weight"), e, c.n_ff_exp, c.n_expert));
+      UMA_ASSIGN(l.up_exps, b.experts(n("ffn_up_exps.weight"), e, c.n_ff_exp, c.n_expert));
+      UMA_ASSIGN(l.down_exps, b.experts(n("ffn_down_exps.weight"), c.n_ff_exp, e, c.n_expert));
+    } else {
+      UMA_ASSIGN(l.w_gate, b.matrix(n("ffn_gate.weight"), e, c.n_ff));
+      UMA_ASSIGN(l.w_up, b.matrix(n("ffn_up.weight"), e, c.n_ff));
+      UMA_ASSIGN(l.w_down, b.matrix(n("ffn_down.weight"), c.n_ff, e));
+    }
     UMA_ASSIGN(l.post_ffn_norm, b.vec(n("post_ffw_norm.weight"), e, c.post_norms));
   }
   return w;
@@ -151,7 +183,7 @@ auto repack_targets(W& w, bool all) {
   std::vector<ref> todo;
   for (auto& l : w.layers)
     for (ref m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
-      if (take(*m)) todo.push_back(m);
+      if (*m && take(*m)) todo.push_back(m);
   if (take(w.output)) todo.push_back(&w.output);
   return todo;
 }
@@ -199,6 +231,12 @@ uint64_t decode_bytes(const weights& w, const model_config& c) {
   for (const auto& l : w.layers) {
     n += l.wq.bytes() + l.wk.bytes() + l.wv.bytes() + l.wo.bytes() + l.w_gate.bytes() +
          l.w_up.bytes() + l.w_down.bytes();
+    // Experts: the router, and the experts a token uses (n_expert_used of n_expert).
+    if (l.gate_exps) {
+      n += l.ffn_gate_inp.bytes();
+      n += (l.gate_exps.bytes() + l.up_exps.bytes() + l.down_exps.bytes()) /
+           static_cast<uint64_t>(c.n_expert) * static_cast<uint64_t>(c.n_expert_used);
+    }
     n += static_cast<uint64_t>(2 * c.n_embd) * 4;  // norms
   }
   return n;

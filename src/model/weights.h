@@ -41,6 +41,24 @@ struct matrix_ref {
   uint64_t bytes() const { return static_cast<uint64_t>(rows) * row_bytes; }
 };
 
+// A bound 3-D tensor of experts (ggml: ne[0] = cols, ne[1] = rows, ne[2] = experts): `all` views
+// the experts' matrices as one stack of count x rows rows, expert e's matrix its rows [e x rows,
+// (e + 1) x rows).
+struct expert_ref {
+  matrix_ref all;
+  int64_t count = 0;
+  int64_t rows = 0;  // of one expert
+
+  explicit operator bool() const { return static_cast<bool>(all); }
+  matrix_ref expert(int64_t e) const {
+    matrix_ref m = all;
+    m.data = all.row(e * rows);
+    m.rows = rows;
+    return m;
+  }
+  uint64_t bytes() const { return all.bytes(); }
+};
+
 struct layer_weights {
   const float* attn_norm = nullptr;       // (n_embd)
   matrix_ref wq;                          // (q_width, n_embd)
@@ -59,6 +77,11 @@ struct layer_weights {
   matrix_ref w_up;                        // (n_ff, n_embd)
   matrix_ref w_down;                      // (n_embd, n_ff)
   const float* post_ffn_norm = nullptr;   // (n_embd) gemma3
+  // Mixture of experts (model_config::moe(), instead of w_gate / w_up / w_down).
+  matrix_ref ffn_gate_inp;  // (n_expert, n_embd) the router
+  expert_ref gate_exps;     // n_expert x (n_ff_exp, n_embd)
+  expert_ref up_exps;       // n_expert x (n_ff_exp, n_embd)
+  expert_ref down_exps;     // n_expert x (n_embd, n_ff_exp)
 };
 
 struct weights {

@@ -41,6 +41,19 @@ constexpr preset kPresets[] = {
     // 16-token blocks), linear RoPE scaling on the global layer as the 4B+ have.
     {"tiny-gemma3", "gemma3", "tiny Gemma 3", "uma test shape (gemma3 architecture)",
      512, 256, 6, 512, 4, 2, 64, 4096, 1e-6, 1000000.0, true, false, true, true, {}, 20, 8.0},
+    // qwen3moe: every layer 128 experts of width 768, 8 used per token; untied output.
+    {"qwen3-30b-a3b", "qwen3moe", "Qwen3 30B-A3B", "https://huggingface.co/Qwen/Qwen3-30B-A3B/blob/main/config.json",
+     151936, 2048, 48, 6144, 32, 4, 128, 40960, 1e-6, 1000000.0, false, false, true, false, {}, 0, 0,
+     128, 8, 768},
+    // 8 experts of width 256 (a whole K-quant super-block for ffn_down_exps' rows), 2 used.
+    {"tiny-qwen3moe", "qwen3moe", "tiny Qwen3 MoE", "uma test shape (qwen3moe architecture)",
+     512, 256, 2, 768, 4, 2, 128, 4096, 1e-6, 1000000.0, false, false, true, true, {}, 0, 0,
+     8, 2, 256},
+    // Every expert used (4 of 4): the router only weighs them, so the logits are continuous in
+    // the hidden state and quantized types compare with the reference on any prompt.
+    {"tiny-qwen3moe-all", "qwen3moe", "tiny Qwen3 MoE (every expert used)", "uma test shape (qwen3moe architecture)",
+     512, 256, 2, 768, 4, 2, 128, 4096, 1e-6, 1000000.0, false, false, true, true, {}, 0, 0,
+     4, 4, 256},
     {"tiny-llama-untied", "llama", "tiny Llama 3 (untied)", "uma test shape (llama, separate output.weight)",
      512, 256, 2, 512, 4, 2, 64, 4096, 1e-5, 500000.0, false, false, false, true, llama3_scaling},
 };
@@ -98,7 +111,11 @@ uint64_t model_layout::n_bytes() const {
 uint64_t param_count(const preset& p, int64_t n_vocab) {
   auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
   const uint64_t q = u(p.n_head * p.head_dim), kv = u(p.n_head_kv * p.head_dim), e = u(p.n_embd);
-  uint64_t layer = e * q + 2 * e * kv + q * e + 3 * e * u(p.n_ff) + 2 * e;
+  uint64_t layer = e * q + 2 * e * kv + q * e + 2 * e;
+  if (p.n_expert > 0)
+    layer += e * u(p.n_expert) + 3 * e * u(p.n_ff_exp) * u(p.n_expert);  // router, experts
+  else
+    layer += 3 * e * u(p.n_ff);
   if (p.qkv_bias) layer += q + 2 * kv;
   if (p.qk_norm) layer += 2 * u(p.head_dim);
   if (p.arch == "gemma3") layer += 2 * e;  // post_attention_norm, post_ffw_norm
@@ -130,7 +147,7 @@ result<model_layout> plan_layout(const preset& p, std::string_view type, int64_t
   l.type_name = target->name;
   l.file_type = target->file_type;
   // The per-tensor type follows `uma quantize`'s rule (tensor/quant_plan.h) applied to f32 weights.
-  const quant_model_info info{std::string(p.arch), p.n_layer, 0, !p.tied};
+  const quant_model_info info{std::string(p.arch), p.n_layer, p.n_expert, !p.tied};
   auto type_of = [&](const std::string& name, int64_t in) {
     return choose_quant_type(*target, info, quant_tensor_info{name, 2, in, dtype::f32});
   };
@@ -140,6 +157,13 @@ result<model_layout> plan_layout(const preset& p, std::string_view type, int64_t
     const dtype t = type_of(name, in);
     const auto stddev = static_cast<float>(1.0 / std::sqrt(double(in)));  // 1 / sqrt(fan_in)
     l.tensors.push_back({std::move(name), t, {in, out}, tensor_role::weight, 0.0f, stddev});
+  };
+  // A 3-D stack of n_expert matrices (in, out), typed as a 2-D weight of that row length.
+  auto experts = [&](std::string name, int64_t in, int64_t out) {
+    const dtype t = type_of(name, in);
+    const auto stddev = static_cast<float>(1.0 / std::sqrt(double(in)));
+    l.tensors.push_back(
+        {std::move(name), t, {in, out, p.n_expert}, tensor_role::weight, 0.0f, stddev});
   };
   auto vec = [&](std::string name, int64_t n, tensor_role role) {
     const bool norm = role == tensor_role::norm;
@@ -171,9 +195,17 @@ result<model_layout> plan_layout(const preset& p, std::string_view type, int64_t
     weight(b + "attn_output.weight", q_width, p.n_embd);
     if (gemma) vec(b + "post_attention_norm.weight", p.n_embd, tensor_role::norm);
     vec(b + "ffn_norm.weight", p.n_embd, tensor_role::norm);
-    weight(b + "ffn_gate.weight", p.n_embd, p.n_ff);
-    weight(b + "ffn_up.weight", p.n_embd, p.n_ff);
-    weight(b + "ffn_down.weight", p.n_ff, p.n_embd);
+    if (p.n_expert > 0) {
+      // The router stays F32 (`uma quantize` and llama.cpp leave ffn_gate_inp alone).
+      weight(b + "ffn_gate_inp.weight", p.n_embd, p.n_expert);
+      experts(b + "ffn_gate_exps.weight", p.n_embd, p.n_ff_exp);
+      experts(b + "ffn_up_exps.weight", p.n_embd, p.n_ff_exp);
+      experts(b + "ffn_down_exps.weight", p.n_ff_exp, p.n_embd);
+    } else {
+      weight(b + "ffn_gate.weight", p.n_embd, p.n_ff);
+      weight(b + "ffn_up.weight", p.n_embd, p.n_ff);
+      weight(b + "ffn_down.weight", p.n_ff, p.n_embd);
+    }
     if (gemma) vec(b + "post_ffw_norm.weight", p.n_embd, tensor_role::norm);
   }
   vec("output_norm.weight", p.n_embd, tensor_role::norm);

@@ -116,6 +116,11 @@ void write_model_metadata(gguf::writer& w, const model_layout& l, const synth_op
   w.set_f32(k("attention.layer_norm_rms_epsilon"), static_cast<float>(p.rms_eps));
   w.set_f32(k("rope.freq_base"), static_cast<float>(p.rope_theta));
   w.set_u32(k("rope.dimension_count"), static_cast<uint32_t>(p.head_dim));
+  if (p.n_expert > 0) {
+    w.set_u32(k("expert_count"), static_cast<uint32_t>(p.n_expert));
+    w.set_u32(k("expert_used_count"), static_cast<uint32_t>(p.n_expert_used));
+    w.set_u32(k("expert_feed_forward_length"), static_cast<uint32_t>(p.n_ff_exp));
+  }
   if (p.sliding_window > 0)
     w.set_u32(k("attention.sliding_window"), static_cast<uint32_t>(p.sliding_window));
   if (p.rope_linear_factor > 0) {

@@ -31,8 +31,9 @@ struct rope_llama3 {
 
 // A model shape, from the model's Hugging Face config.json.
 struct preset {
-  std::string_view name;          // "qwen3-0.6b", "tiny-llama", ...
-  std::string_view arch;          // GGUF general.architecture: "llama", "qwen2", "qwen3", "gemma3"
+  std::string_view name;  // "qwen3-0.6b", "tiny-llama", ...
+  std::string_view
+      arch;  // GGUF general.architecture: "llama", "qwen2", "qwen3", "qwen3moe", "gemma3"
   std::string_view display_name;  // "Qwen3 0.6B"
   std::string_view source;        // where the shape comes from
   int64_t n_vocab;                // default vocab size (a tokenizer may change it, see below)
@@ -54,6 +55,11 @@ struct preset {
   // scaling factor (rope_scaling.factor of type "linear"; 0 = none).
   int64_t sliding_window = 0;
   double rope_linear_factor = 0;
+  // qwen3moe: experts a layer (0 = a dense MLP of n_ff), used per token, and their width
+  // (num_experts, num_experts_per_tok, moe_intermediate_size).
+  int64_t n_expert = 0;
+  int64_t n_expert_used = 0;
+  int64_t n_ff_exp = 0;
 };
 
 std::span<const preset> presets();

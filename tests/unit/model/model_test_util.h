@@ -29,14 +29,21 @@ struct golden {
 // The TinyModel tests' models: llama.cpp's golden tiny models (../shared/data/golden) for llama,
 // qwen2 and qwen3; gemma3 has no golden file, so its tiny-gemma3 (6 layers, a 20-token window) is
 // made by `uma synth` once per process and type.
+// Architectures without a llama.cpp golden file in ../shared/data: their tiny models come from
+// `uma synth` (made once per process and type).
+inline bool synth_only(const std::string& arch) {
+  return arch == "gemma3" || arch.rfind("qwen3moe", 0) == 0;
+}
+
 inline std::string golden_model(const std::string& arch, const std::string& type) {
-  if (arch == "gemma3") {
+  if (synth_only(arch)) {
     static std::map<std::string, std::string> made;
-    if (auto it = made.find(type); it != made.end()) return it->second;
-    const std::string path = uma::test::temp_dir() + "/tiny-gemma3." + type + ".gguf";
-    auto r = uma::test::run_uma({"synth", "tiny-gemma3", "-o", path, "-t", type, "--seed", "3"});
+    const std::string key = arch + "." + type;
+    if (auto it = made.find(key); it != made.end()) return it->second;
+    const std::string path = uma::test::temp_dir() + "/tiny-" + key + ".gguf";
+    auto r = uma::test::run_uma({"synth", "tiny-" + arch, "-o", path, "-t", type, "--seed", "3"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    return made[type] = path;
+    return made[key] = path;
   }
   return uma::test::shared_data("golden/tiny-" + arch + "." + type + ".gguf");
 }

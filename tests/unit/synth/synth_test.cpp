@@ -117,8 +117,15 @@ TEST(SynthPresets, LayoutNamesShapesAndBytesPerType) {
         if (t.ne.size() == 2 && t.ne[0] % 256 != 0 && type == "q4_k") {
           EXPECT_EQ(tt, "q5_0");
         }
-        if (t.ne.size() == 2 && t.ne[0] % 256 == 0) {
+        // The MoE router stays F32 (as llama.cpp's quantizer leaves it); experts are 3-D.
+        const bool router = t.name.find("ffn_gate_inp") != std::string::npos;
+        if (router) {
+          EXPECT_EQ(tt, "f32") << t.name;
+        } else if (t.ne.size() >= 2 && t.ne[0] % 256 == 0) {
           EXPECT_EQ(tt, type) << t.name;
+        }
+        if (t.ne.size() == 3) {
+          EXPECT_EQ(t.ne[2], p.n_expert) << t.name;
         }
         expect_bytes += double(t.n_elements()) * kBits.at(tt) / 8.0;
       }
@@ -127,9 +134,11 @@ TEST(SynthPresets, LayoutNamesShapesAndBytesPerType) {
       EXPECT_EQ(names.count("token_embd.weight"), 1u);
       EXPECT_EQ(names.count("output_norm.weight"), 1u);
       EXPECT_EQ(names.count("output.weight"), p.tied ? 0u : 1u);
-      EXPECT_EQ(names.count("blk." + std::to_string(L - 1) + ".ffn_down.weight"), 1u);
-      EXPECT_EQ(names.count("blk." + std::to_string(L) + ".ffn_down.weight"), 0u);
-      const bool qk_norm = p.arch == "qwen3" || p.arch == "gemma3";
+      const std::string down = p.n_expert > 0 ? ".ffn_down_exps.weight" : ".ffn_down.weight";
+      EXPECT_EQ(names.count("blk." + std::to_string(L - 1) + down), 1u);
+      EXPECT_EQ(names.count("blk." + std::to_string(L) + down), 0u);
+      EXPECT_EQ(names.count("blk.0.ffn_gate_inp.weight"), p.n_expert > 0 ? 1u : 0u);
+      const bool qk_norm = p.arch == "qwen3" || p.arch == "qwen3moe" || p.arch == "gemma3";
       EXPECT_EQ(names.count("blk.0.attn_q_norm.weight"), qk_norm ? 1u : 0u);
       EXPECT_EQ(names.count("blk." + std::to_string(L - 1) + ".post_ffw_norm.weight"),
                 p.arch == "gemma3" ? 1u : 0u);
@@ -159,7 +168,8 @@ TEST(SynthPresets, MixesFollowLlamaCppRule) {
       EXPECT_EQ(types[out], p.n_embd % 256 == 0 ? dtype::q6_k : dtype::q8_0) << p.name;
       // In the full presets layer 0 is a "more bits" layer (i < n/8): ffn_down gets Q6_K.
       if (!p.tiny) {
-        EXPECT_EQ(types["blk.0.ffn_down.weight"], dtype::q6_k) << p.name;
+        const char* down = p.n_expert > 0 ? "blk.0.ffn_down_exps.weight" : "blk.0.ffn_down.weight";
+        EXPECT_EQ(types[down], dtype::q6_k) << p.name;
       }
       EXPECT_EQ(types["blk.0.ffn_norm.weight"], dtype::f32);
     }
