@@ -1,6 +1,7 @@
 // Helpers of `uma bench`; see bench_util.h.
 #include "cli/bench_util.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
@@ -50,8 +51,15 @@ uint64_t matmul_params(const uma::gguf::file& f) {
   uint64_t n = 0;
   bool has_output = false, counted_embd = false;
   uint64_t embd = 0;
+  const std::string a(f.architecture());
+  const uint64_t experts = f.get_uint(a + ".expert_count").value_or(0);
+  const uint64_t used = f.get_uint(a + ".expert_used_count").value_or(experts);
   for (const auto& t : f.tensors()) {
     if (t.n_dims < 2) continue;
+    if (t.n_dims == 3 && experts > 0 && static_cast<uint64_t>(t.ne[2]) == experts) {
+      n += t.n_elements / experts * std::min(used, experts);
+      continue;
+    }
     if (t.name == "token_embd.weight") {
       embd = t.n_elements;
       counted_embd = true;

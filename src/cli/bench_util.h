@@ -59,7 +59,9 @@ void reset_peak_rss();
 std::string cache_dir();
 
 // Parameters that take part in matmuls (2 FLOPs each per token): every 2-D weight except the
-// embedding table, which is a lookup unless it doubles as the output matrix (tied).
+// embedding table, which is a lookup unless it doubles as the output matrix (tied), and of a
+// mixture of experts' 3-D expert tensors the share a token uses (expert_used_count of
+// expert_count).
 uint64_t matmul_params(const uma::gguf::file& f);
 
 // Elements of the output matrix (output.weight, else the tied embedding table).

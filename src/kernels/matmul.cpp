@@ -372,9 +372,11 @@ void warm_share(std::span<const matrix_view> ws, int t, int nt, thread_pool* poo
 // caller writes a few cache lines per call that the workers read, where a list of every piece
 // (1-2 KB) cost each call ~2000 cycles of taking its lines back from the other core
 // (docs/performance.md, 2026-12-05 19:15).
+// With `row_per_matrix` (matmul_each) matrix m takes activation row m (n is 1).
 void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<float* const> ys,
                  const uint8_t* a, size_t a_row_bytes, const uint8_t* prep, size_t prep_row_bytes,
-                 int64_t n, thread_pool* pool, std::span<const matrix_view> then) {
+                 int64_t n, thread_pool* pool, std::span<const matrix_view> then,
+                 bool row_per_matrix = false) {
   // first[m]: matrix m's first piece (first[ws.size()]: the count); per[m]: its rows per piece.
   thread_local std::vector<int64_t> first_tl, per_tl;  // the caller's; workers reach them by ref
   std::vector<int64_t>& first = first_tl;
@@ -402,12 +404,13 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
       g.w_row_bytes = w.row_bytes;
       g.rows = r1 - r0;
       g.cols = w.cols;
-      g.a = a;
+      const size_t row = row_per_matrix ? m : 0;
+      g.a = a + row * a_row_bytes;
       g.a_row_bytes = a_row_bytes;
       g.n = n;
       g.y = ys[m] + r0;
       g.ldy = w.rows;
-      g.prep = prep;
+      g.prep = prep != nullptr ? prep + row * prep_row_bytes : nullptr;
       g.prep_row_bytes = prep_row_bytes;
       g.streamed = true;  // decode's pieces read the matrix itself
       matvec(g);
@@ -731,6 +734,36 @@ void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, c
 void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,
                  std::span<float* const> ys, thread_pool* pool, std::span<const matrix_view> then) {
   matmul_many_on(best_backend(), ws, x, n, ys, pool, then);
+}
+
+void matmul_each_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
+                    std::span<float* const> ys, thread_pool* pool,
+                    std::span<const matrix_view> then) {
+  if (ws.empty() || ws.size() != ys.size()) return;
+  const int64_t cols = ws[0].cols;
+  bool fuse = ws.size() > 1;
+  for (const matrix_view& w : ws)
+    fuse = fuse && w.rows > 0 && w.type == ws[0].type && w.layout == ws[0].layout && w.cols == cols;
+  const kernel_choice k = fuse ? choose(be, ws[0]) : kernel_choice{};
+  const gemm_fn piece_fn = fuse ? pieces_kernel(be, k, ws[0], 1) : nullptr;
+  if (piece_fn == nullptr) {
+    for (size_t i = 0; i < ws.size(); ++i)
+      matmul_on(be, ws[i], x + static_cast<int64_t>(i) * ws[i].cols, 1, ys[i], pool,
+                i + 1 < ws.size() ? std::span<const matrix_view>(&ws[i + 1], 1) : then);
+    return;
+  }
+  // A few rows: converted on the calling thread (a pool job would cost more than the work).
+  const auto rows = static_cast<int64_t>(ws.size());
+  const size_t arb = act_row_bytes(k.af, cols);
+  const uint8_t* a = convert_rows(k, x, rows, cols, nullptr);
+  size_t prb = 0;
+  const uint8_t* prep = prepare_rows(k, a, arb, rows, cols, nullptr, &prb);
+  run_matvecs(piece_fn, ws, ys, a, arb, prep, prb, 1, pool, then, true);
+}
+
+void matmul_each(std::span<const matrix_view> ws, const float* x, std::span<float* const> ys,
+                 thread_pool* pool, std::span<const matrix_view> then) {
+  matmul_each_on(best_backend(), ws, x, ys, pool, then);
 }
 
 bool matmul_supports(dtype t) {

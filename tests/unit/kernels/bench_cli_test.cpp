@@ -172,6 +172,25 @@ nlohmann::json bench_json_at_depth(const std::string& model, int pp, int tg, int
   return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json();
 }
 
+// A mixture of experts (tiny-qwen3moe: 8 experts, 2 used): its matmul parameters and bytes per
+// token count the router and the experts a token uses, 2 of 8, not all 8.
+TEST(bench_cli, moe_counts_the_experts_a_token_uses) {
+  const std::string model = test::temp_dir() + "/bench-tiny-qwen3moe.f32.gguf";
+  auto s = test::run_uma({"synth", "tiny-qwen3moe", "-t", "f32", "-o", model, "--seed", "2"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  const auto j = bench_json_at_depth(model, 4, 2, 0);
+  ASSERT_FALSE(j.is_null());
+  // Per layer: q 512 x 256, k and v 256 x 256, o 256 x 512, router 8 x 256, 2 of 8 experts of
+  // 3 x 256 x 256; 2 layers; the untied output 512 x 256.
+  const double layer = 512 * 256 + 2 * 256 * 256 + 256 * 512 + 8 * 256 + 2 * 3 * 256 * 256;
+  EXPECT_EQ(j["matmul_params"].get<double>(), 2 * layer + 512 * 256);
+  // F32: four bytes a parameter, plus the embedding row and the norms.
+  const double bytes = j["weight_bytes"].get<double>();
+  EXPECT_GE(bytes, 4 * (2 * layer + 512 * 256));
+  EXPECT_LT(bytes, 4 * (2 * layer + 512 * 256) + 64 * 1024);
+  std::filesystem::remove(model);
+}
+
 TEST(bench_cli, depth_counts_the_kv_cache_read_per_token) {
   const std::string model = test::shared_data("golden/tiny-qwen3.q4_0.gguf");
   auto info = test::run_uma({"inspect", "--json", model});

@@ -608,6 +608,64 @@ TEST(matmul, many_equals_separate_products) {
   EXPECT_EQ(y1, w1);
 }
 
+// matmul_each (decode's experts' down projections): matrix i times activation row i, as one job
+// where the matrices share type, layout and width; the same bits as one product each, on every
+// backend, over odd row counts, a row count below one piece and the x16 layout; mixed types fall
+// back to one product each.
+TEST(matmul, each_equals_one_product_per_row) {
+  std::mt19937 rng(37);
+  thread_pool pool(2);
+  for (dtype t : {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k, dtype::f16, dtype::f32}) {
+    const int64_t cols = 768;
+    const int64_t rows[] = {48, 16, 272, 32, 80};
+    std::vector<std::vector<uint8_t>> bufs;
+    std::vector<matrix_view> ws, wis;
+    for (int64_t r : rows) {
+      bufs.push_back(random_rows(rng, t, r, cols));
+      ws.push_back(view_of(t, bufs.back().data(), r, cols));
+    }
+    std::vector<std::vector<uint8_t>> ibufs;
+    for (const matrix_view& w : ws) {
+      if (!interleave_supported(w)) break;
+      ibufs.emplace_back(w.row_bytes * static_cast<size_t>(w.rows));
+      interleave(w, ibufs.back().data(), nullptr);
+      matrix_view wi = w;
+      wi.data = ibufs.back().data(), wi.layout = weight_layout::x16;
+      wis.push_back(wi);
+    }
+    if (wis.size() != ws.size()) wis.clear();
+    const auto x = random_floats(rng, 5 * cols);
+    for (auto id : available_backends()) {
+      for (const auto* set : {&ws, &wis}) {
+        if (set->empty()) continue;
+        std::vector<std::vector<float>> want(5), got(5);
+        std::vector<float*> outs;
+        for (size_t i = 0; i < 5; ++i) {
+          want[i].resize(static_cast<size_t>(rows[i]));
+          got[i].assign(static_cast<size_t>(rows[i]), NAN);
+          matmul_on(*find_backend(id), (*set)[i], x.data() + i * cols, 1, want[i].data(), &pool);
+          outs.push_back(got[i].data());
+        }
+        matmul_each_on(*find_backend(id), *set, x.data(), outs, &pool);
+        for (size_t i = 0; i < 5; ++i)
+          EXPECT_EQ(got[i], want[i]) << find_backend(id)->name << " " << dtype_name(t) << " matrix "
+                                     << i << (set == &wis ? " x16" : " rows");
+      }
+    }
+  }
+  auto a = random_rows(rng, dtype::q4_0, 32, 64), b = random_rows(rng, dtype::q8_0, 16, 64);
+  const matrix_view mixed[] = {view_of(dtype::q4_0, a.data(), 32, 64),
+                               view_of(dtype::q8_0, b.data(), 16, 64)};
+  const auto x = random_floats(rng, 128);
+  std::vector<float> y0(32), y1(16), w0(32), w1(16);
+  float* const outs[] = {y0.data(), y1.data()};
+  matmul_each(mixed, x.data(), outs, &pool);
+  matmul(mixed[0], x.data(), 1, w0.data(), nullptr);
+  matmul(mixed[1], x.data() + 64, 1, w1.data(), nullptr);
+  EXPECT_EQ(y0, w0);
+  EXPECT_EQ(y1, w1);
+}
+
 // Decode's split: each share starts on a piece boundary (a multiple of decode_piece_rows rows
 // from its matrix's start), at or after t / nt of the bytes and before any later piece that
 // would do, in order of t; and a `then` hint (the warm-up of the next call) changes no result.
