@@ -163,7 +163,7 @@ void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, c
                     std::span<const matrix_view> then = {});
 // matmul_each() on a chosen backend.
 void matmul_each_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
-                    std::span<float* const> ys, thread_pool* pool,
+                    std::span<const int32_t> rows, std::span<float* const> ys, thread_pool* pool,
                     std::span<const matrix_view> then = {});
 
 // Decode's work split (matmul_on / matmul_many over pieces): every matrix's rows in pieces of

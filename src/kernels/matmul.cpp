@@ -372,11 +372,12 @@ void warm_share(std::span<const matrix_view> ws, int t, int nt, thread_pool* poo
 // caller writes a few cache lines per call that the workers read, where a list of every piece
 // (1-2 KB) cost each call ~2000 cycles of taking its lines back from the other core
 // (docs/performance.md, 2026-12-05 19:15).
-// With `row_per_matrix` (matmul_each) matrix m takes activation row m (n is 1).
+// With `row_per_matrix` (matmul_each) matrix m takes activation row row_of[m] (row m where
+// row_of is null; n is 1).
 void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<float* const> ys,
                  const uint8_t* a, size_t a_row_bytes, const uint8_t* prep, size_t prep_row_bytes,
                  int64_t n, thread_pool* pool, std::span<const matrix_view> then,
-                 bool row_per_matrix = false) {
+                 bool row_per_matrix = false, const int32_t* row_of = nullptr) {
   // first[m]: matrix m's first piece (first[ws.size()]: the count); per[m]: its rows per piece.
   thread_local std::vector<int64_t> first_tl, per_tl;  // the caller's; workers reach them by ref
   std::vector<int64_t>& first = first_tl;
@@ -404,7 +405,9 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
       g.w_row_bytes = w.row_bytes;
       g.rows = r1 - r0;
       g.cols = w.cols;
-      const size_t row = row_per_matrix ? m : 0;
+      const size_t row = !row_per_matrix     ? 0
+                         : row_of != nullptr ? static_cast<size_t>(row_of[m])
+                                             : m;
       g.a = a + row * a_row_bytes;
       g.a_row_bytes = a_row_bytes;
       g.n = n;
@@ -737,10 +740,11 @@ void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,
 }
 
 void matmul_each_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
-                    std::span<float* const> ys, thread_pool* pool,
+                    std::span<const int32_t> rows, std::span<float* const> ys, thread_pool* pool,
                     std::span<const matrix_view> then) {
-  if (ws.empty() || ws.size() != ys.size()) return;
+  if (ws.empty() || ws.size() != ys.size() || (!rows.empty() && rows.size() != ws.size())) return;
   const int64_t cols = ws[0].cols;
+  const auto row_of = [&](size_t i) { return rows.empty() ? static_cast<int64_t>(i) : rows[i]; };
   bool fuse = ws.size() > 1;
   for (const matrix_view& w : ws)
     fuse = fuse && w.rows > 0 && w.type == ws[0].type && w.layout == ws[0].layout && w.cols == cols;
@@ -748,22 +752,25 @@ void matmul_each_on(const matmul_backend& be, std::span<const matrix_view> ws, c
   const gemm_fn piece_fn = fuse ? pieces_kernel(be, k, ws[0], 1) : nullptr;
   if (piece_fn == nullptr) {
     for (size_t i = 0; i < ws.size(); ++i)
-      matmul_on(be, ws[i], x + static_cast<int64_t>(i) * ws[i].cols, 1, ys[i], pool,
+      matmul_on(be, ws[i], x + row_of(i) * ws[i].cols, 1, ys[i], pool,
                 i + 1 < ws.size() ? std::span<const matrix_view>(&ws[i + 1], 1) : then);
     return;
   }
-  // A few rows: converted on the calling thread (a pool job would cost more than the work).
-  const auto rows = static_cast<int64_t>(ws.size());
+  // The activation rows used (a few): converted once each, on the calling thread (a pool job
+  // would cost more than the work).
+  int64_t n_rows = 0;
+  for (size_t i = 0; i < ws.size(); ++i) n_rows = std::max(n_rows, row_of(i) + 1);
   const size_t arb = act_row_bytes(k.af, cols);
-  const uint8_t* a = convert_rows(k, x, rows, cols, nullptr);
+  const uint8_t* a = convert_rows(k, x, n_rows, cols, nullptr);
   size_t prb = 0;
-  const uint8_t* prep = prepare_rows(k, a, arb, rows, cols, nullptr, &prb);
-  run_matvecs(piece_fn, ws, ys, a, arb, prep, prb, 1, pool, then, true);
+  const uint8_t* prep = prepare_rows(k, a, arb, n_rows, cols, nullptr, &prb);
+  run_matvecs(piece_fn, ws, ys, a, arb, prep, prb, 1, pool, then, true,
+              rows.empty() ? nullptr : rows.data());
 }
 
-void matmul_each(std::span<const matrix_view> ws, const float* x, std::span<float* const> ys,
-                 thread_pool* pool, std::span<const matrix_view> then) {
-  matmul_each_on(best_backend(), ws, x, ys, pool, then);
+void matmul_each(std::span<const matrix_view> ws, const float* x, std::span<const int32_t> rows,
+                 std::span<float* const> ys, thread_pool* pool, std::span<const matrix_view> then) {
+  matmul_each_on(best_backend(), ws, x, rows, ys, pool, then);
 }
 
 bool matmul_supports(dtype t) {

@@ -136,12 +136,14 @@ void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,
                  std::span<float* const> ys, thread_pool* pool,
                  std::span<const matrix_view> then = {});
 
-// ys[i] = matmul(ws[i], row i of x) for one activation row per matrix (x: ws.size() rows of the
-// matrices' width): decode's experts' down projections, each expert its own input. Matrices of one
-// type, layout and width run as one pool job (their rows in decode's pieces, the rows converted
-// once); otherwise one matmul per matrix. Same results as separate matmul calls of one row.
-void matmul_each(std::span<const matrix_view> ws, const float* x, std::span<float* const> ys,
-                 thread_pool* pool, std::span<const matrix_view> then = {});
+// ys[i] = matmul(ws[i], row rows[i] of x) (rows empty: row i), one activation row per matrix (x:
+// rows of the matrices' width): decode's experts, each with its token's row or its own input.
+// Matrices of one type, layout and width run as one pool job (their rows in decode's pieces, each
+// activation row converted once); otherwise one matmul per matrix. Same results as separate
+// matmul calls of one row.
+void matmul_each(std::span<const matrix_view> ws, const float* x, std::span<const int32_t> rows,
+                 std::span<float* const> ys, thread_pool* pool,
+                 std::span<const matrix_view> then = {});
 
 // True when this CPU's backend has a native x16 kernel for `w` (a rows-layout matrix of a type
 // with an x16 layout, above, whose row count is a multiple of 16): only then is interleaving a

@@ -672,9 +672,9 @@ void grow_to(V& v, int64_t n) {
 
 // buf.o = the mixture of experts on buf.xn (qwen3moe, archs/qwen3moe.cpp). Each token's experts
 // add their outputs in ascending expert id, in decode and in prefill alike. Decode (one token):
-// all its experts' gate and up rows in one matmul_many job, then their downs, each of its own
-// row, in one matmul_each job (eight jobs of one expert each: qwen3-30b-a3b Q4_0's median
-// token 34.8-35.4 ms against 33.6 ms, docs/performance.md). Prefill:
+// all its experts' gate and up rows in one matmul_each job, then their downs, each of its own
+// row, in another (eight jobs of one expert each: qwen3-30b-a3b Q4_0's median token 34.8-35.4 ms
+// against 33.6 ms, docs/performance.md). Batches of several tokens:
 // expert by expert over the tokens that chose it (gathered), the outputs scattered back.
 void moe_block(forward_state& st, int64_t il) {
   const model_config& c = st.c;
@@ -698,39 +698,50 @@ void moe_block(forward_state& st, int64_t il) {
   const size_t n_after = after_mlp(st, il, after);
 
   if (n == 1) {
-    grow_to(ms.gate, k * f);
-    grow_to(ms.up, k * f);
-    grow_to(ms.y, k * e);
-    std::vector<kernels::matrix_view> gu(static_cast<size_t>(2 * k));
-    std::vector<float*> out(static_cast<size_t>(2 * k));
-    for (int64_t j = 0; j < k; ++j) {
-      const int32_t x = ms.ids[static_cast<size_t>(j)];
-      gu[static_cast<size_t>(2 * j)] = l.gate_exps.expert(x).view();
-      gu[static_cast<size_t>(2 * j + 1)] = l.up_exps.expert(x).view();
-      out[static_cast<size_t>(2 * j)] = ms.gate.data() + j * f;
-      out[static_cast<size_t>(2 * j + 1)] = ms.up.data() + j * f;
-    }
-    // Then each expert's down projection of its own row, all in one job.
-    std::vector<kernels::matrix_view> downs(static_cast<size_t>(k));
-    std::vector<float*> ys(static_cast<size_t>(k));
-    for (int64_t j = 0; j < k; ++j) {
-      downs[static_cast<size_t>(j)] = l.down_exps.expert(ms.ids[static_cast<size_t>(j)]).view();
-      ys[static_cast<size_t>(j)] = ms.y.data() + j * e;
+    // Decode: the token's experts' gate and up rows in one job, then their downs, each of its own
+    // row, in another. (Batched decode as (token, expert) pairs the same way, each pair reading
+    // its token's row, measured slower than expert by expert below: qwen3-30b-a3b Q4_0, 8
+    // sequences 28.8-29.5 against 32.5-35.8 tok/s, 4: 25.9-27.2 against 27.3-28.0; experts two
+    // tokens share are read twice that way.)
+    const int64_t np = n * k;
+    grow_to(ms.gate, np * f);
+    grow_to(ms.up, np * f);
+    grow_to(ms.y, np * e);
+    thread_local std::vector<kernels::matrix_view> gu, downs;
+    thread_local std::vector<float*> gu_out, ys;
+    thread_local std::vector<int32_t> gu_rows;
+    gu.resize(static_cast<size_t>(2 * np));
+    gu_out.resize(static_cast<size_t>(2 * np));
+    gu_rows.resize(static_cast<size_t>(2 * np));
+    downs.resize(static_cast<size_t>(np));
+    ys.resize(static_cast<size_t>(np));
+    for (int64_t p = 0; p < np; ++p) {
+      const int32_t x = ms.ids[static_cast<size_t>(p)];
+      const auto i = static_cast<size_t>(2 * p);
+      gu[i] = l.gate_exps.expert(x).view();
+      gu[i + 1] = l.up_exps.expert(x).view();
+      gu_out[i] = ms.gate.data() + p * f;
+      gu_out[i + 1] = ms.up.data() + p * f;
+      gu_rows[i] = gu_rows[i + 1] = static_cast<int32_t>(p / k);
+      downs[static_cast<size_t>(p)] = l.down_exps.expert(x).view();
+      ys[static_cast<size_t>(p)] = ms.y.data() + p * e;
     }
     {
       const op_scope time(st.timeline, op_timeline::gate_up);
-      kernels::matmul_many(gu, buf.xn.data(), 1, out, st.pool, downs);
+      kernels::matmul_each(gu, buf.xn.data(), gu_rows, gu_out, st.pool, downs);
     }
-    for (int64_t j = 0; j < k; ++j)
-      kernels::silu_mul(ms.gate.data() + j * f, ms.up.data() + j * f, ms.gate.data() + j * f, f);
+    for (int64_t p = 0; p < np; ++p)
+      kernels::silu_mul(ms.gate.data() + p * f, ms.up.data() + p * f, ms.gate.data() + p * f, f);
     {
       const op_scope time(st.timeline, op_timeline::down);
-      kernels::matmul_each(downs, ms.gate.data(), ys, st.pool, {after.data(), n_after});
+      kernels::matmul_each(downs, ms.gate.data(), {}, ys, st.pool, {after.data(), n_after});
     }
-    const float* y = ms.y.data();
-    for (int64_t j = 0; j < k; ++j)
-      for (int64_t i = 0; i < e; ++i)
-        buf.o[static_cast<size_t>(i)] += ms.w[static_cast<size_t>(j)] * y[j * e + i];
+    for (int64_t p = 0; p < np; ++p) {
+      const float wt = ms.w[static_cast<size_t>(p)];
+      float* o = buf.o.data() + (p / k) * e;
+      const float* y = ms.y.data() + p * e;
+      for (int64_t i = 0; i < e; ++i) o[i] += wt * y[i];
+    }
     return;
   }
 

@@ -608,10 +608,10 @@ TEST(matmul, many_equals_separate_products) {
   EXPECT_EQ(y1, w1);
 }
 
-// matmul_each (decode's experts' down projections): matrix i times activation row i, as one job
-// where the matrices share type, layout and width; the same bits as one product each, on every
-// backend, over odd row counts, a row count below one piece and the x16 layout; mixed types fall
-// back to one product each.
+// matmul_each (decode's experts): matrix i times activation row i, or the row picked for it, as
+// one job where the matrices share type, layout and width; the same bits as one product each, on
+// every backend, over odd row counts, a row count below one piece and the x16 layout; mixed types
+// fall back to one product each.
 TEST(matmul, each_equals_one_product_per_row) {
   std::mt19937 rng(37);
   thread_pool pool(2);
@@ -646,10 +646,21 @@ TEST(matmul, each_equals_one_product_per_row) {
           matmul_on(*find_backend(id), (*set)[i], x.data() + i * cols, 1, want[i].data(), &pool);
           outs.push_back(got[i].data());
         }
-        matmul_each_on(*find_backend(id), *set, x.data(), outs, &pool);
+        matmul_each_on(*find_backend(id), *set, x.data(), {}, outs, &pool);
         for (size_t i = 0; i < 5; ++i)
           EXPECT_EQ(got[i], want[i]) << find_backend(id)->name << " " << dtype_name(t) << " matrix "
                                      << i << (set == &wis ? " x16" : " rows");
+        // Rows chosen per matrix (a token's row for each of its experts), repeats included.
+        const int32_t pick[] = {3, 0, 3, 1, 0};
+        for (size_t i = 0; i < 5; ++i) {
+          matmul_on(*find_backend(id), (*set)[i], x.data() + pick[i] * cols, 1, want[i].data(),
+                    &pool);
+          std::fill(got[i].begin(), got[i].end(), NAN);
+        }
+        matmul_each_on(*find_backend(id), *set, x.data(), pick, outs, &pool);
+        for (size_t i = 0; i < 5; ++i)
+          EXPECT_EQ(got[i], want[i]) << find_backend(id)->name << " " << dtype_name(t) << " matrix "
+                                     << i << " picked row " << pick[i];
       }
     }
   }
@@ -659,7 +670,7 @@ TEST(matmul, each_equals_one_product_per_row) {
   const auto x = random_floats(rng, 128);
   std::vector<float> y0(32), y1(16), w0(32), w1(16);
   float* const outs[] = {y0.data(), y1.data()};
-  matmul_each(mixed, x.data(), outs, &pool);
+  matmul_each(mixed, x.data(), {}, outs, &pool);
   matmul(mixed[0], x.data(), 1, w0.data(), nullptr);
   matmul(mixed[1], x.data() + 64, 1, w1.data(), nullptr);
   EXPECT_EQ(y0, w0);

@@ -85,10 +85,10 @@ INSTANTIATE_TEST_SUITE_P(Types, Moe, ::testing::Values("f32", "f16", "q8_0", "q4
                            return std::string(i.param);
                          });
 
-// The production path over batch shapes: a prefill of 10 then decode steps (one token: all its
-// experts' gate and up rows in one job) against one prefill of everything (expert by expert over
-// the tokens that chose it); two sequences in one batch against each alone; the x16 copies
-// (--repack=all) against the rows.
+// The production path over batch shapes: a prefill of 10 then decode steps (one token: its
+// experts in two jobs) against one prefill of everything (expert by expert over the tokens that
+// chose it); two sequences in one batch, prefill and batched decode, against each alone; the x16
+// copies (--repack=all) against the rows.
 TEST(MoeBatches, DecodePrefillAndSequencesAgree) {
   for (const char* type : {"f32", "q4_0"}) {
     SCOPED_TRACE(type);
@@ -96,18 +96,20 @@ TEST(MoeBatches, DecodePrefillAndSequencesAgree) {
     auto m = load_model(golden_model(moe_model(type), type), {.n_threads = 2});
     ASSERT_TRUE(m.ok()) << m.message();
     const int64_t nv = (*m)->config().n_vocab;
-    const auto a = clear_prompt(**m, 30, top2 ? clear_gap : 0.0, 200);
+    const auto a = clear_prompt(**m, 40, top2 ? clear_gap : 0.0, 200);
     const auto b = clear_prompt(**m, 20, top2 ? clear_gap : 0.0, 500);
     ASSERT_FALSE(a.empty() || b.empty());
+    // A prefill of 40 tokens: expert by expert.
     auto c1 = (*m)->make_cache(64, 1);
     const auto whole = prefill_all(**m, *c1, a);
+    // 10 tokens, then decode steps (one token: its experts in two jobs).
     auto c2 = (*m)->make_cache(64, 1);
     auto steps = prefill_all(**m, *c2, {a.begin(), a.begin() + 10});
-    for (int i = 10; i < 30; ++i) {
+    for (int i = 10; i < 40; ++i) {
       const auto r = prefill_all(**m, *c2, {a[static_cast<size_t>(i)]}, i);
       steps.insert(steps.end(), r.begin(), r.end());
     }
-    const auto s = compare_logits(whole.data(), steps.data(), 30, nv, path_tie);
+    const auto s = compare_logits(whole.data(), steps.data(), 40, nv, path_tie);
     std::printf("tiny-%s %s prefill + decode vs one prefill: max_abs %.3g kl_mean %.3g\n",
                 moe_model(type).c_str(), type, s.max_abs, s.kl_mean);
     EXPECT_LE(s.kl_mean, 1e-3);
@@ -116,25 +118,36 @@ TEST(MoeBatches, DecodePrefillAndSequencesAgree) {
       EXPECT_LE(s.max_abs, 1e-3);
     }
 
-    // Two sequences interleaved in one batch, then each alone.
+    // Two sequences in one batch: their first 10 tokens interleaved, then decode steps of both
+    // (batched decode: 2 tokens' pairs in one job), against each alone.
     auto c3 = (*m)->make_cache(64, 2);
+    std::vector<float> got_a, got_b;
     batch both;
-    for (size_t i = 0; i < a.size(); ++i) {
+    const auto run = [&] {
+      std::vector<float> out(both.size() * static_cast<size_t>(nv));
+      ASSERT_TRUE((*m)->forward(both, *c3, out.data()).ok());
+      for (size_t i = 0; i < both.size(); ++i) {
+        auto& dst = both.seq_ids[i] == 0 ? got_a : got_b;
+        dst.insert(dst.end(), out.begin() + static_cast<std::ptrdiff_t>(i * nv),
+                   out.begin() + static_cast<std::ptrdiff_t>((i + 1) * nv));
+      }
+      both.clear();
+    };
+    for (size_t i = 0; i < 10; ++i) {
+      both.add(a[i], static_cast<int32_t>(i), 0, true);
+      both.add(b[i], static_cast<int32_t>(i), 1, true);
+    }
+    run();
+    for (size_t i = 10; i < a.size(); ++i) {
       both.add(a[i], static_cast<int32_t>(i), 0, true);
       if (i < b.size()) both.add(b[i], static_cast<int32_t>(i), 1, true);
+      run();
     }
-    std::vector<float> mixed(both.size() * static_cast<size_t>(nv));
-    ASSERT_TRUE((*m)->forward(both, *c3, mixed.data()).ok());
     auto c4 = (*m)->make_cache(64, 1);
     const auto alone_b = prefill_all(**m, *c4, b);
-    std::vector<float> got_a, got_b;
-    for (size_t i = 0; i < both.size(); ++i) {
-      auto& dst = both.seq_ids[i] == 0 ? got_a : got_b;
-      dst.insert(dst.end(), mixed.begin() + static_cast<std::ptrdiff_t>(i * nv),
-                 mixed.begin() + static_cast<std::ptrdiff_t>((i + 1) * nv));
-    }
     for (const auto& [x, y, n] :
-         {std::tuple{&got_a, &whole, 30}, std::tuple{&got_b, &alone_b, 20}}) {
+         {std::tuple{&got_a, &whole, 40}, std::tuple{&got_b, &alone_b, 20}}) {
+      ASSERT_EQ(x->size(), y->size());
       const auto t = compare_logits(y->data(), x->data(), n, nv, path_tie);
       EXPECT_LE(t.kl_mean, 1e-3);
       EXPECT_EQ(t.clear_argmax_mismatch, 0);
@@ -145,7 +158,7 @@ TEST(MoeBatches, DecodePrefillAndSequencesAgree) {
     ASSERT_TRUE(packed.ok()) << packed.message();
     auto c5 = (*packed)->make_cache(64, 1);
     const auto from_copies = prefill_all(**packed, *c5, a);
-    const auto r = compare_logits(whole.data(), from_copies.data(), 30, nv, path_tie);
+    const auto r = compare_logits(whole.data(), from_copies.data(), 40, nv, path_tie);
     EXPECT_LE(r.kl_mean, 1e-3);
     EXPECT_EQ(r.clear_argmax_mismatch, 0);
   }
