@@ -161,10 +161,10 @@ bool matmul_rounds_to_bf16(const matmul_backend& be, const matrix_view& w, int64
 void matmul_many_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
                     int64_t n, std::span<float* const> ys, thread_pool* pool,
                     std::span<const matrix_view> then = {});
-// matmul_each() on a chosen backend.
-void matmul_each_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
-                    std::span<const int32_t> rows, std::span<float* const> ys, thread_pool* pool,
-                    std::span<const matrix_view> then = {});
+// matmul_grouped() on a chosen backend.
+void matmul_grouped_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
+                       std::span<const matmul_rows> groups, std::span<float* const> ys,
+                       thread_pool* pool, std::span<const matrix_view> then = {});
 
 // Decode's work split (matmul_on / matmul_many over pieces): every matrix's rows in pieces of
 // decode_piece_rows rows (a multiple of 16, about 32 KB), and thread t of nt owns the run of

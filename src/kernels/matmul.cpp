@@ -372,12 +372,12 @@ void warm_share(std::span<const matrix_view> ws, int t, int nt, thread_pool* poo
 // caller writes a few cache lines per call that the workers read, where a list of every piece
 // (1-2 KB) cost each call ~2000 cycles of taking its lines back from the other core
 // (docs/performance.md, 2026-12-05 19:15).
-// With `row_per_matrix` (matmul_each) matrix m takes activation row row_of[m] (row m where
-// row_of is null; n is 1).
+// With `groups` (matmul_grouped) matrix m takes the groups[m].count activation rows from
+// groups[m].first on, through `matvec` for one row and `many` for more (n is then unused).
 void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<float* const> ys,
                  const uint8_t* a, size_t a_row_bytes, const uint8_t* prep, size_t prep_row_bytes,
                  int64_t n, thread_pool* pool, std::span<const matrix_view> then,
-                 bool row_per_matrix = false, const int32_t* row_of = nullptr) {
+                 const matmul_rows* groups = nullptr, gemm_fn many = nullptr) {
   // first[m]: matrix m's first piece (first[ws.size()]: the count); per[m]: its rows per piece.
   thread_local std::vector<int64_t> first_tl, per_tl;  // the caller's; workers reach them by ref
   std::vector<int64_t>& first = first_tl;
@@ -400,23 +400,22 @@ void run_matvecs(gemm_fn matvec, std::span<const matrix_view> ws, std::span<floa
       const matrix_view& w = ws[m];
       const int64_t r0 = (lo - first[m]) * per[m];
       const int64_t r1 = std::min(w.rows, (end - first[m]) * per[m]);
+      const size_t row = groups != nullptr ? static_cast<size_t>(groups[m].first) : 0;
+      const int64_t rows_n = groups != nullptr ? groups[m].count : n;
       gemm_args g;
       g.w = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0) * w.row_bytes;
       g.w_row_bytes = w.row_bytes;
       g.rows = r1 - r0;
       g.cols = w.cols;
-      const size_t row = !row_per_matrix     ? 0
-                         : row_of != nullptr ? static_cast<size_t>(row_of[m])
-                                             : m;
       g.a = a + row * a_row_bytes;
       g.a_row_bytes = a_row_bytes;
-      g.n = n;
+      g.n = rows_n;
       g.y = ys[m] + r0;
       g.ldy = w.rows;
       g.prep = prep != nullptr ? prep + row * prep_row_bytes : nullptr;
       g.prep_row_bytes = prep_row_bytes;
       g.streamed = true;  // decode's pieces read the matrix itself
-      matvec(g);
+      (rows_n > 1 && many != nullptr ? many : matvec)(g);
       lo = end;
     }
   };
@@ -739,38 +738,49 @@ void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,
   matmul_many_on(best_backend(), ws, x, n, ys, pool, then);
 }
 
-void matmul_each_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
-                    std::span<const int32_t> rows, std::span<float* const> ys, thread_pool* pool,
-                    std::span<const matrix_view> then) {
-  if (ws.empty() || ws.size() != ys.size() || (!rows.empty() && rows.size() != ws.size())) return;
+void matmul_grouped_on(const matmul_backend& be, std::span<const matrix_view> ws, const float* x,
+                       std::span<const matmul_rows> groups, std::span<float* const> ys,
+                       thread_pool* pool, std::span<const matrix_view> then) {
+  if (ws.empty() || ws.size() != ys.size() || groups.size() != ws.size()) return;
   const int64_t cols = ws[0].cols;
-  const auto row_of = [&](size_t i) { return rows.empty() ? static_cast<int64_t>(i) : rows[i]; };
+  // One job where every matrix shares type, layout and width and runs over decode's pieces for
+  // its rows, through one kernel for one row and one for more.
   bool fuse = ws.size() > 1;
   for (const matrix_view& w : ws)
     fuse = fuse && w.rows > 0 && w.type == ws[0].type && w.layout == ws[0].layout && w.cols == cols;
   const kernel_choice k = fuse ? choose(be, ws[0]) : kernel_choice{};
-  const gemm_fn piece_fn = fuse ? pieces_kernel(be, k, ws[0], 1) : nullptr;
-  if (piece_fn == nullptr) {
+  gemm_fn one = nullptr, many = nullptr;
+  int64_t x_rows = 0;
+  for (size_t i = 0; i < ws.size() && fuse; ++i) {
+    const matmul_rows& r = groups[i];
+    if (r.first < 0 || r.count < 1) return;
+    x_rows = std::max(x_rows, r.first + r.count);
+    const gemm_fn f = pieces_kernel(be, k, ws[i], r.count);
+    gemm_fn& slot = r.count == 1 ? one : many;
+    if (f == nullptr || (slot != nullptr && slot != f)) fuse = false;
+    slot = f;
+  }
+  if (!fuse) {
     for (size_t i = 0; i < ws.size(); ++i)
-      matmul_on(be, ws[i], x + row_of(i) * ws[i].cols, 1, ys[i], pool,
+      matmul_on(be, ws[i], x + groups[i].first * ws[i].cols, groups[i].count, ys[i], pool,
                 i + 1 < ws.size() ? std::span<const matrix_view>(&ws[i + 1], 1) : then);
     return;
   }
-  // The activation rows used (a few): converted once each, on the calling thread (a pool job
-  // would cost more than the work).
-  int64_t n_rows = 0;
-  for (size_t i = 0; i < ws.size(); ++i) n_rows = std::max(n_rows, row_of(i) + 1);
+  // Every activation row converted once (a few on the calling thread: a pool job would cost more
+  // than the work).
+  thread_pool* conv = x_rows >= 16 ? pool : nullptr;
   const size_t arb = act_row_bytes(k.af, cols);
-  const uint8_t* a = convert_rows(k, x, n_rows, cols, nullptr);
+  const uint8_t* a = convert_rows(k, x, x_rows, cols, conv);
   size_t prb = 0;
-  const uint8_t* prep = prepare_rows(k, a, arb, n_rows, cols, nullptr, &prb);
-  run_matvecs(piece_fn, ws, ys, a, arb, prep, prb, 1, pool, then, true,
-              rows.empty() ? nullptr : rows.data());
+  const uint8_t* prep = prepare_rows(k, a, arb, x_rows, cols, conv, &prb);
+  run_matvecs(one != nullptr ? one : many, ws, ys, a, arb, prep, prb, 1, pool, then, groups.data(),
+              many);
 }
 
-void matmul_each(std::span<const matrix_view> ws, const float* x, std::span<const int32_t> rows,
-                 std::span<float* const> ys, thread_pool* pool, std::span<const matrix_view> then) {
-  matmul_each_on(best_backend(), ws, x, rows, ys, pool, then);
+void matmul_grouped(std::span<const matrix_view> ws, const float* x,
+                    std::span<const matmul_rows> groups, std::span<float* const> ys,
+                    thread_pool* pool, std::span<const matrix_view> then) {
+  matmul_grouped_on(best_backend(), ws, x, groups, ys, pool, then);
 }
 
 bool matmul_supports(dtype t) {

@@ -136,14 +136,18 @@ void matmul_many(std::span<const matrix_view> ws, const float* x, int64_t n,
                  std::span<float* const> ys, thread_pool* pool,
                  std::span<const matrix_view> then = {});
 
-// ys[i] = matmul(ws[i], row rows[i] of x) (rows empty: row i), one activation row per matrix (x:
-// rows of the matrices' width): decode's experts, each with its token's row or its own input.
-// Matrices of one type, layout and width run as one pool job (their rows in decode's pieces, each
-// activation row converted once); otherwise one matmul per matrix. Same results as separate
-// matmul calls of one row.
-void matmul_each(std::span<const matrix_view> ws, const float* x, std::span<const int32_t> rows,
-                 std::span<float* const> ys, thread_pool* pool,
-                 std::span<const matrix_view> then = {});
+// Activation rows [first, first + count) of a matmul_grouped input.
+struct matmul_rows {
+  int64_t first = 0, count = 1;
+};
+// ys[i] (groups[i].count rows of ws[i].rows) = matmul(ws[i], rows groups[i] of x) (x: rows of the
+// matrices' width): a mixture of experts' matrices, each over its own tokens' rows (decode: one
+// row each). Where the matrices share type, layout and width and each group is few enough rows
+// for decode's pieces (below the backend's x16_min_n), all run as one pool job, every activation
+// row converted once; otherwise one matmul per matrix. Same results as separate matmul calls.
+void matmul_grouped(std::span<const matrix_view> ws, const float* x,
+                    std::span<const matmul_rows> groups, std::span<float* const> ys,
+                    thread_pool* pool, std::span<const matrix_view> then = {});
 
 // True when this CPU's backend has a native x16 kernel for `w` (a rows-layout matrix of a type
 // with an x16 layout, above, whose row count is a multiple of 16): only then is interleaving a

@@ -656,6 +656,13 @@ size_t after_mlp(const forward_state& st, int64_t il, std::array<kernels::matrix
   return 1;
 }
 
+// Batches of fewer tokens than this (batched decode) run their experts as two jobs
+// (matmul_grouped), each expert over its few tokens' rows; larger ones (prefill) expert by expert
+// through the prefill kernels. (Each token's (token, expert) pairs read apart measured slower:
+// qwen3-30b-a3b Q4_0, 8 sequences 28.8-29.5 tok/s against 32.5-35.8 expert by expert, 4:
+// 25.9-27.2 against 27.3-28.0; experts two tokens share are read twice that way.)
+constexpr int64_t moe_grouped_tokens = 16;
+
 // Work space of moe_block (the calling thread's), grown on demand.
 struct moe_scratch {
   aligned_vector<float> logits, p, x, gate, up, y;
@@ -672,10 +679,11 @@ void grow_to(V& v, int64_t n) {
 
 // buf.o = the mixture of experts on buf.xn (qwen3moe, archs/qwen3moe.cpp). Each token's experts
 // add their outputs in ascending expert id, in decode and in prefill alike. Decode (one token):
-// all its experts' gate and up rows in one matmul_each job, then their downs, each of its own
+// all its experts' gate and up rows in one matmul_grouped job, then their downs, each of its own
 // row, in another (eight jobs of one expert each: qwen3-30b-a3b Q4_0's median token 34.8-35.4 ms
-// against 33.6 ms, docs/performance.md). Batches of several tokens:
-// expert by expert over the tokens that chose it (gathered), the outputs scattered back.
+// against 33.6 ms, docs/performance.md). Batches of several tokens: each expert over the tokens
+// that chose it (gathered; batched decode as two jobs, prefill expert by expert), the outputs
+// scattered back.
 void moe_block(forward_state& st, int64_t il) {
   const model_config& c = st.c;
   const layer_weights& l = st.w.layers[static_cast<size_t>(il)];
@@ -699,98 +707,124 @@ void moe_block(forward_state& st, int64_t il) {
 
   if (n == 1) {
     // Decode: the token's experts' gate and up rows in one job, then their downs, each of its own
-    // row, in another. (Batched decode as (token, expert) pairs the same way, each pair reading
-    // its token's row, measured slower than expert by expert below: qwen3-30b-a3b Q4_0, 8
-    // sequences 28.8-29.5 against 32.5-35.8 tok/s, 4: 25.9-27.2 against 27.3-28.0; experts two
-    // tokens share are read twice that way.)
-    const int64_t np = n * k;
-    grow_to(ms.gate, np * f);
-    grow_to(ms.up, np * f);
-    grow_to(ms.y, np * e);
+    // row, in another.
+    grow_to(ms.gate, k * f);
+    grow_to(ms.up, k * f);
+    grow_to(ms.y, k * e);
     thread_local std::vector<kernels::matrix_view> gu, downs;
     thread_local std::vector<float*> gu_out, ys;
-    thread_local std::vector<int32_t> gu_rows;
-    gu.resize(static_cast<size_t>(2 * np));
-    gu_out.resize(static_cast<size_t>(2 * np));
-    gu_rows.resize(static_cast<size_t>(2 * np));
-    downs.resize(static_cast<size_t>(np));
-    ys.resize(static_cast<size_t>(np));
-    for (int64_t p = 0; p < np; ++p) {
-      const int32_t x = ms.ids[static_cast<size_t>(p)];
-      const auto i = static_cast<size_t>(2 * p);
+    thread_local std::vector<kernels::matmul_rows> gu_rows, own;
+    gu.resize(static_cast<size_t>(2 * k));
+    gu_out.resize(static_cast<size_t>(2 * k));
+    gu_rows.assign(static_cast<size_t>(2 * k), kernels::matmul_rows{0, 1});
+    downs.resize(static_cast<size_t>(k));
+    ys.resize(static_cast<size_t>(k));
+    own.resize(static_cast<size_t>(k));
+    for (int64_t j = 0; j < k; ++j) {
+      const int32_t x = ms.ids[static_cast<size_t>(j)];
+      const auto i = static_cast<size_t>(2 * j);
       gu[i] = l.gate_exps.expert(x).view();
       gu[i + 1] = l.up_exps.expert(x).view();
-      gu_out[i] = ms.gate.data() + p * f;
-      gu_out[i + 1] = ms.up.data() + p * f;
-      gu_rows[i] = gu_rows[i + 1] = static_cast<int32_t>(p / k);
-      downs[static_cast<size_t>(p)] = l.down_exps.expert(x).view();
-      ys[static_cast<size_t>(p)] = ms.y.data() + p * e;
+      gu_out[i] = ms.gate.data() + j * f;
+      gu_out[i + 1] = ms.up.data() + j * f;
+      downs[static_cast<size_t>(j)] = l.down_exps.expert(x).view();
+      ys[static_cast<size_t>(j)] = ms.y.data() + j * e;
+      own[static_cast<size_t>(j)] = {j, 1};
     }
     {
       const op_scope time(st.timeline, op_timeline::gate_up);
-      kernels::matmul_each(gu, buf.xn.data(), gu_rows, gu_out, st.pool, downs);
+      kernels::matmul_grouped(gu, buf.xn.data(), gu_rows, gu_out, st.pool, downs);
     }
-    for (int64_t p = 0; p < np; ++p)
-      kernels::silu_mul(ms.gate.data() + p * f, ms.up.data() + p * f, ms.gate.data() + p * f, f);
+    for (int64_t j = 0; j < k; ++j)
+      kernels::silu_mul(ms.gate.data() + j * f, ms.up.data() + j * f, ms.gate.data() + j * f, f);
     {
       const op_scope time(st.timeline, op_timeline::down);
-      kernels::matmul_each(downs, ms.gate.data(), {}, ys, st.pool, {after.data(), n_after});
+      kernels::matmul_grouped(downs, ms.gate.data(), own, ys, st.pool, {after.data(), n_after});
     }
-    for (int64_t p = 0; p < np; ++p) {
-      const float wt = ms.w[static_cast<size_t>(p)];
-      float* o = buf.o.data() + (p / k) * e;
-      const float* y = ms.y.data() + p * e;
-      for (int64_t i = 0; i < e; ++i) o[i] += wt * y[i];
+    for (int64_t j = 0; j < k; ++j) {
+      const float wt = ms.w[static_cast<size_t>(j)];
+      const float* y = ms.y.data() + j * e;
+      for (int64_t i = 0; i < e; ++i) buf.o[static_cast<size_t>(i)] += wt * y[i];
     }
     return;
   }
 
-  // Prefill: each expert's (token, slot) pairs, tokens ascending.
+  // Each expert's (token, slot) pairs, tokens ascending: expert x's are rows[first[x] ..
+  // first[x + 1]), and its tokens' rows are gathered there in ms.x.
+  const int64_t np = n * k;
   ms.count.assign(static_cast<size_t>(ne), 0);
-  for (int64_t i = 0; i < n * k; ++i)
-    ++ms.count[static_cast<size_t>(ms.ids[static_cast<size_t>(i)])];
+  for (int64_t i = 0; i < np; ++i) ++ms.count[static_cast<size_t>(ms.ids[static_cast<size_t>(i)])];
   ms.first.assign(static_cast<size_t>(ne) + 1, 0);
   for (int64_t x = 0; x < ne; ++x)
     ms.first[static_cast<size_t>(x + 1)] =
         ms.first[static_cast<size_t>(x)] + ms.count[static_cast<size_t>(x)];
-  grow_to(ms.rows, n * k);
+  grow_to(ms.rows, np);
   {
     std::vector<int64_t> at(ms.first.begin(), ms.first.end() - 1);
-    for (int64_t i = 0; i < n * k; ++i)
+    for (int64_t i = 0; i < np; ++i)
       ms.rows[static_cast<size_t>(at[static_cast<size_t>(ms.ids[static_cast<size_t>(i)])]++)] =
           static_cast<int32_t>(i);
   }
-  int64_t most = 0;
-  for (const int64_t m : ms.count) most = std::max(most, m);
-  grow_to(ms.x, most * e);
-  grow_to(ms.gate, most * f);
-  grow_to(ms.up, most * f);
-  grow_to(ms.y, most * e);
-  // Expert by expert in ascending id: a token's contributions join buf.o in that order.
+  grow_to(ms.x, np * e);
+  grow_to(ms.gate, np * f);
+  grow_to(ms.up, np * f);
+  grow_to(ms.y, np * e);
+  for (int64_t i = 0; i < np; ++i)
+    std::copy_n(buf.xn.data() + (ms.rows[static_cast<size_t>(i)] / k) * e, e, ms.x.data() + i * e);
+  // The used experts in ascending id, each over its rows.
+  thread_local std::vector<kernels::matrix_view> gu, downs;
+  thread_local std::vector<float*> gu_out, ys;
+  thread_local std::vector<kernels::matmul_rows> gu_rows, own;
+  gu.clear(), gu_out.clear(), gu_rows.clear(), downs.clear(), ys.clear(), own.clear();
   for (int64_t x = 0; x < ne; ++x) {
-    const int64_t m = ms.count[static_cast<size_t>(x)];
+    const int64_t m = ms.count[static_cast<size_t>(x)], at = ms.first[static_cast<size_t>(x)];
     if (m == 0) continue;
-    const int32_t* r = ms.rows.data() + ms.first[static_cast<size_t>(x)];
-    for (int64_t i = 0; i < m; ++i)
-      std::copy_n(buf.xn.data() + (r[i] / k) * e, e, ms.x.data() + i * e);
-    const kernels::matrix_view gu[] = {l.gate_exps.expert(x).view(), l.up_exps.expert(x).view()};
-    float* const out[] = {ms.gate.data(), ms.up.data()};
+    gu.push_back(l.gate_exps.expert(x).view());
+    gu.push_back(l.up_exps.expert(x).view());
+    gu_out.push_back(ms.gate.data() + at * f);
+    gu_out.push_back(ms.up.data() + at * f);
+    gu_rows.push_back({at, m});
+    gu_rows.push_back({at, m});
+    downs.push_back(l.down_exps.expert(x).view());
+    ys.push_back(ms.y.data() + at * e);
+    own.push_back({at, m});
+  }
+  if (n < moe_grouped_tokens) {
+    // Batched decode: every used expert over its tokens' rows, gate and up in one job, downs in
+    // another (the rows tiles take each expert's few rows; an expert's weights are read once).
     {
       const op_scope time(st.timeline, op_timeline::gate_up);
-      kernels::matmul_many(gu, ms.x.data(), m, out, st.pool);
+      kernels::matmul_grouped(gu, ms.x.data(), gu_rows, gu_out, st.pool, downs);
     }
-    for (int64_t i = 0; i < m; ++i)
+    for (int64_t i = 0; i < np; ++i)
       kernels::silu_mul(ms.gate.data() + i * f, ms.up.data() + i * f, ms.gate.data() + i * f, f);
     {
       const op_scope time(st.timeline, op_timeline::down);
-      kernels::matmul(l.down_exps.expert(x).view(), ms.gate.data(), m, ms.y.data(), st.pool);
+      kernels::matmul_grouped(downs, ms.gate.data(), own, ys, st.pool, {after.data(), n_after});
     }
-    for (int64_t i = 0; i < m; ++i) {
-      const float wt = ms.w[static_cast<size_t>(r[i])];
-      float* o = buf.o.data() + (r[i] / k) * e;
-      const float* y = ms.y.data() + i * e;
-      for (int64_t j = 0; j < e; ++j) o[j] += wt * y[j];
+  } else {
+    // Prefill: expert by expert (each one's rows through the prefill kernels).
+    for (size_t g = 0; g < downs.size(); ++g) {
+      const kernels::matmul_rows r = own[g];
+      const float* xg = ms.x.data() + r.first * e;
+      float* const out[] = {gu_out[2 * g], gu_out[2 * g + 1]};
+      {
+        const op_scope time(st.timeline, op_timeline::gate_up);
+        kernels::matmul_many({&gu[2 * g], 2}, xg, r.count, out, st.pool);
+      }
+      for (int64_t i = r.first; i < r.first + r.count; ++i)
+        kernels::silu_mul(ms.gate.data() + i * f, ms.up.data() + i * f, ms.gate.data() + i * f, f);
+      const op_scope time(st.timeline, op_timeline::down);
+      kernels::matmul(downs[g], ms.gate.data() + r.first * f, r.count, ys[g], st.pool);
     }
+  }
+  // Each pair's output into its token's row, experts in ascending id.
+  for (int64_t i = 0; i < np; ++i) {
+    const int32_t r = ms.rows[static_cast<size_t>(i)];
+    const float wt = ms.w[static_cast<size_t>(r)];
+    float* o = buf.o.data() + (r / k) * e;
+    const float* y = ms.y.data() + i * e;
+    for (int64_t j = 0; j < e; ++j) o[j] += wt * y[j];
   }
 }
 

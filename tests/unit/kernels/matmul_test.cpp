@@ -608,11 +608,12 @@ TEST(matmul, many_equals_separate_products) {
   EXPECT_EQ(y1, w1);
 }
 
-// matmul_each (decode's experts): matrix i times activation row i, or the row picked for it, as
-// one job where the matrices share type, layout and width; the same bits as one product each, on
-// every backend, over odd row counts, a row count below one piece and the x16 layout; mixed types
-// fall back to one product each.
-TEST(matmul, each_equals_one_product_per_row) {
+// matmul_grouped (a mixture of experts' matrices, each over its own tokens' rows): one job where
+// the matrices share type, layout and width and every group fits decode's pieces; the same bits
+// as one product each, on every backend: one row each (decode), a row picked twice, groups of
+// 2 .. 5 rows next to single rows (batched decode), the x16 layout, odd row counts and one below a
+// piece; a group of 40 rows (the prefill kernels) and mixed types fall back to one product each.
+TEST(matmul, grouped_equals_one_product_per_group) {
   std::mt19937 rng(37);
   thread_pool pool(2);
   for (dtype t : {dtype::q4_0, dtype::q8_0, dtype::q4_k, dtype::q6_k, dtype::f16, dtype::f32}) {
@@ -634,33 +635,33 @@ TEST(matmul, each_equals_one_product_per_row) {
       wis.push_back(wi);
     }
     if (wis.size() != ws.size()) wis.clear();
-    const auto x = random_floats(rng, 5 * cols);
+    const auto x = random_floats(rng, 48 * cols);
+    const std::vector<std::vector<matmul_rows>> layouts = {
+        {{0, 1}, {1, 1}, {2, 1}, {3, 1}, {4, 1}},   // one row each
+        {{3, 1}, {0, 1}, {3, 1}, {1, 1}, {0, 1}},   // picked, repeated
+        {{0, 2}, {2, 1}, {3, 5}, {8, 3}, {11, 1}},  // batched decode
+        {{0, 40}, {40, 1}, {41, 2}, {43, 1}, {44, 3}}};
     for (auto id : available_backends()) {
       for (const auto* set : {&ws, &wis}) {
         if (set->empty()) continue;
-        std::vector<std::vector<float>> want(5), got(5);
-        std::vector<float*> outs;
-        for (size_t i = 0; i < 5; ++i) {
-          want[i].resize(static_cast<size_t>(rows[i]));
-          got[i].assign(static_cast<size_t>(rows[i]), NAN);
-          matmul_on(*find_backend(id), (*set)[i], x.data() + i * cols, 1, want[i].data(), &pool);
-          outs.push_back(got[i].data());
+        for (size_t li = 0; li < layouts.size(); ++li) {
+          const auto& groups = layouts[li];
+          std::vector<std::vector<float>> want(5), got(5);
+          std::vector<float*> outs;
+          for (size_t i = 0; i < 5; ++i) {
+            const size_t n = static_cast<size_t>(groups[i].count * rows[i]);
+            want[i].resize(n);
+            got[i].assign(n, NAN);
+            matmul_on(*find_backend(id), (*set)[i], x.data() + groups[i].first * cols,
+                      groups[i].count, want[i].data(), &pool);
+            outs.push_back(got[i].data());
+          }
+          matmul_grouped_on(*find_backend(id), *set, x.data(), groups, outs, &pool);
+          for (size_t i = 0; i < 5; ++i)
+            EXPECT_EQ(got[i], want[i])
+                << find_backend(id)->name << " " << dtype_name(t) << " layout " << li << " matrix "
+                << i << (set == &wis ? " x16" : " rows");
         }
-        matmul_each_on(*find_backend(id), *set, x.data(), {}, outs, &pool);
-        for (size_t i = 0; i < 5; ++i)
-          EXPECT_EQ(got[i], want[i]) << find_backend(id)->name << " " << dtype_name(t) << " matrix "
-                                     << i << (set == &wis ? " x16" : " rows");
-        // Rows chosen per matrix (a token's row for each of its experts), repeats included.
-        const int32_t pick[] = {3, 0, 3, 1, 0};
-        for (size_t i = 0; i < 5; ++i) {
-          matmul_on(*find_backend(id), (*set)[i], x.data() + pick[i] * cols, 1, want[i].data(),
-                    &pool);
-          std::fill(got[i].begin(), got[i].end(), NAN);
-        }
-        matmul_each_on(*find_backend(id), *set, x.data(), pick, outs, &pool);
-        for (size_t i = 0; i < 5; ++i)
-          EXPECT_EQ(got[i], want[i]) << find_backend(id)->name << " " << dtype_name(t) << " matrix "
-                                     << i << " picked row " << pick[i];
       }
     }
   }
@@ -670,7 +671,8 @@ TEST(matmul, each_equals_one_product_per_row) {
   const auto x = random_floats(rng, 128);
   std::vector<float> y0(32), y1(16), w0(32), w1(16);
   float* const outs[] = {y0.data(), y1.data()};
-  matmul_each(mixed, x.data(), {}, outs, &pool);
+  const matmul_rows one_each[] = {{0, 1}, {1, 1}};
+  matmul_grouped(mixed, x.data(), one_each, outs, &pool);
   matmul(mixed[0], x.data(), 1, w0.data(), nullptr);
   matmul(mixed[1], x.data() + 64, 1, w1.data(), nullptr);
   EXPECT_EQ(y0, w0);
