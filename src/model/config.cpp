@@ -162,7 +162,9 @@ result<model_config> read_config(const gguf::file& f) {
   }
 
   UMA_TRY(def->configure(f, c));
-  if (c.moe() && c.arch != arch_id::qwen3moe)
+  // Experts: qwen3moe, and llama (Mixtral's layout: softmax gating, top-k renormalized, the
+  // same block); the other architectures' MLP is dense here.
+  if (c.moe() && c.arch != arch_id::qwen3moe && c.arch != arch_id::llama)
     return make_error("{}.expert_count is set, but uma runs {} with a dense MLP only", c.arch_name,
                       c.arch_name);
   return c;

@@ -153,6 +153,13 @@ result<std::unique_ptr<weights>> bind_weights(const gguf::file& f, const model_c
     UMA_ASSIGN(l.post_attn_norm, b.vec(n("post_attention_norm.weight"), e, c.post_norms));
     UMA_ASSIGN(l.ffn_norm, b.vec(n("ffn_norm.weight"), e));
     if (c.moe()) {
+      // Older GGUFs (llama.cpp before mid-2024) stored Mixtral's experts one tensor each.
+      if (f.find_tensor(n("ffn_gate.0.weight")) != nullptr &&
+          f.find_tensor(n("ffn_gate_exps.weight")) == nullptr)
+        return make_error(
+            "tensor '{}' holds one expert: this GGUF stores its experts one tensor each (an old "
+            "conversion); convert it again with a current llama.cpp (3-D ffn_*_exps tensors)",
+            n("ffn_gate.0.weight"));
       UMA_ASSIGN(l.ffn_gate_inp, b.matrix(n("ffn_gate_inp.weight"), e, c.n_expert));
       UMA_ASSIGN(l.gate_exps, b.experts(n("ffn_gate_exps.weight"), e, c.n_ff_exp, c.n_expert));
       UMA_ASSIGN(l.up_exps, b.experts(n("ffn_up_exps.weight"), e, c.n_ff_exp, c.n_expert));

@@ -1,6 +1,8 @@
 // llama architecture (Llama 2/3/3.1/3.2, Mistral, TinyLlama...): pre-norm decoder, GQA, RoPE on
 // adjacent pairs, SwiGLU MLP. Llama 3.1+ frequency scaling comes as the `rope_freqs.weight` tensor
-// (n_rot/2 divisors), bound by model/weights.cpp. Output matrix tied or untied.
+// (n_rot/2 divisors), bound by model/weights.cpp. Output matrix tied or untied. With
+// `llama.expert_count` (Mixtral) the MLP is a mixture of experts, as qwen3moe's (softmax over the
+// router, top expert_used_count renormalized; 3-D ffn_*_exps tensors).
 //
 //   x = token_embd[tok]
 //   per layer: x += wo . attn(rope(wq . norm(x)), rope(wk . norm(x)), wv . norm(x))

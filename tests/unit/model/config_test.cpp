@@ -350,8 +350,27 @@ TEST(ModelConfig, Qwen3MoeKeysAndTensors) {
   expect_error(s, "moe2d", "tensor 'blk.0.ffn_up_exps.weight' has shape [32, 64], expected");
   s.reshape.clear();
   spec dense;
+  dense.arch = "qwen2";
+  dense.qkv_bias = true;
   dense.experts = 4, dense.experts_used = 2;
-  expect_error(dense, "llamaexperts", "llama.expert_count is set, but uma runs llama with a dense");
+  expect_error(dense, "qwen2experts", "qwen2.expert_count is set, but uma runs qwen2 with a dense");
+  // llama with experts (Mixtral) loads; one stored one tensor per expert (old GGUFs) is named.
+  spec mixtral;
+  mixtral.experts = 4, mixtral.experts_used = 2;
+  auto mx = load_model(write_model(mixtral, "llamaexperts"), {.n_threads = 1});
+  ASSERT_TRUE(mx.ok()) << mx.message();
+  EXPECT_EQ((*mx)->config().n_expert_used, 2);
+  mixtral.skip = {"blk.0.ffn_gate_exps.weight"};
+  mixtral.extra = [](gguf::writer& w) {
+    const std::vector<int64_t> ne = {32, 16};
+    auto st = w.add_tensor("blk.0.ffn_gate.0.weight", dtype::f32, ne,
+                           [](std::span<std::byte> out) -> status {
+                             std::fill(out.begin(), out.end(), std::byte{0});
+                             return {};
+                           });
+    EXPECT_TRUE(st.ok());
+  };
+  expect_error(mixtral, "llamasplitexperts", "stores its experts one tensor each");
 
   auto m = load_model(write_model(s, "moeok"), {.n_threads = 2});
   ASSERT_TRUE(m.ok()) << m.message();

@@ -32,7 +32,7 @@ struct golden {
 // Architectures without a llama.cpp golden file in ../shared/data: their tiny models come from
 // `uma synth` (made once per process and type).
 inline bool synth_only(const std::string& arch) {
-  return arch == "gemma3" || arch.rfind("qwen3moe", 0) == 0;
+  return arch == "gemma3" || arch.find("moe") != std::string::npos;
 }
 
 inline std::string golden_model(const std::string& arch, const std::string& type) {
