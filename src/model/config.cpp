@@ -156,9 +156,11 @@ result<model_config> read_config(const gguf::file& f) {
     if (c.n_expert_used > c.n_expert)
       return make_error("expert_used_count {} is more than expert_count {}", c.n_expert_used,
                         c.n_expert);
-    // As llama.cpp: without the key, the dense width shared among the experts a token uses.
-    UMA_ASSIGN(c.n_ff_exp, get_dim(f, p + "expert_feed_forward_length",
-                                   std::max<int64_t>(1, c.n_ff / c.n_expert_used)));
+    // As llama.cpp: without the key a llama expert (Mixtral) is feed_forward_length wide, a
+    // qwen3moe one the dense width shared among the experts a token uses.
+    const int64_t dflt =
+        def->id == arch_id::llama ? c.n_ff : std::max<int64_t>(1, c.n_ff / c.n_expert_used);
+    UMA_ASSIGN(c.n_ff_exp, get_dim(f, p + "expert_feed_forward_length", dflt));
   }
 
   UMA_TRY(def->configure(f, c));

@@ -54,12 +54,13 @@ constexpr preset kPresets[] = {
     {"tiny-qwen3moe-all", "qwen3moe", "tiny Qwen3 MoE (every expert used)", "uma test shape (qwen3moe architecture)",
      512, 256, 2, 768, 4, 2, 128, 4096, 1e-6, 1000000.0, false, false, true, true, {}, 0, 0,
      4, 4, 256},
-    // llama with experts (Mixtral 8x7B's layout): 8 experts of 14336, 2 used; untied output.
+    // llama with experts (Mixtral 8x7B's layout): 8 experts of 14336, 2 used; untied output. Its
+    // experts are feed_forward_length wide (no expert_feed_forward_length key, as llama.cpp writes).
     {"mixtral-8x7b", "llama", "Mixtral 8x7B", "https://huggingface.co/mistralai/Mixtral-8x7B-v0.1/blob/main/config.json",
      32000, 4096, 32, 14336, 32, 8, 128, 32768, 1e-5, 1000000.0, false, false, false, false, {}, 0, 0,
      8, 2, 14336},
     {"tiny-llama-moe", "llama", "tiny Llama MoE (Mixtral layout)", "uma test shape (llama architecture with experts)",
-     512, 256, 2, 512, 4, 2, 64, 4096, 1e-5, 1000000.0, false, false, false, true, {}, 0, 0,
+     512, 256, 2, 256, 4, 2, 64, 4096, 1e-5, 1000000.0, false, false, false, true, {}, 0, 0,
      4, 2, 256},
     {"tiny-llama-untied", "llama", "tiny Llama 3 (untied)", "uma test shape (llama, separate output.weight)",
      512, 256, 2, 512, 4, 2, 64, 4096, 1e-5, 500000.0, false, false, false, true, llama3_scaling},

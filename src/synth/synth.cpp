@@ -119,7 +119,9 @@ void write_model_metadata(gguf::writer& w, const model_layout& l, const synth_op
   if (p.n_expert > 0) {
     w.set_u32(k("expert_count"), static_cast<uint32_t>(p.n_expert));
     w.set_u32(k("expert_used_count"), static_cast<uint32_t>(p.n_expert_used));
-    w.set_u32(k("expert_feed_forward_length"), static_cast<uint32_t>(p.n_ff_exp));
+    // llama.cpp writes the experts' width for qwen3moe; a llama one (Mixtral) is n_ff wide.
+    if (p.arch != "llama")
+      w.set_u32(k("expert_feed_forward_length"), static_cast<uint32_t>(p.n_ff_exp));
   }
   if (p.sliding_window > 0)
     w.set_u32(k("attention.sliding_window"), static_cast<uint32_t>(p.sliding_window));

@@ -33,6 +33,7 @@ struct spec {
   // Mixture of experts: expert_count, expert_used_count (keys written when count > 0) and the
   // experts' tensors (router, 3-D gate / up / down of width ff_exp) instead of the dense MLP's.
   int64_t experts = 0, experts_used = 0, ff_exp = 16;
+  bool write_ff_exp = true;  // expert_feed_forward_length (else the architecture's default)
 };
 
 std::string write_model(const spec& s, const std::string& name) {
@@ -52,7 +53,8 @@ std::string write_model(const spec& s, const std::string& name) {
   if (s.experts > 0) {
     w.set_u32(a + ".expert_count", static_cast<uint32_t>(s.experts));
     w.set_u32(a + ".expert_used_count", static_cast<uint32_t>(s.experts_used));
-    w.set_u32(a + ".expert_feed_forward_length", static_cast<uint32_t>(s.ff_exp));
+    if (s.write_ff_exp)
+      w.set_u32(a + ".expert_feed_forward_length", static_cast<uint32_t>(s.ff_exp));
   }
   if (s.extra) s.extra(w);
 
@@ -360,6 +362,18 @@ TEST(ModelConfig, Qwen3MoeKeysAndTensors) {
   auto mx = load_model(write_model(mixtral, "llamaexperts"), {.n_threads = 1});
   ASSERT_TRUE(mx.ok()) << mx.message();
   EXPECT_EQ((*mx)->config().n_expert_used, 2);
+  // Without expert_feed_forward_length: llama's experts are feed_forward_length wide (64 here),
+  // qwen3moe's that shared among the experts used (64 / 4).
+  mixtral.write_ff_exp = false;
+  mixtral.ff_exp = 64;
+  auto wide = load_model(write_model(mixtral, "llamaexpertsnoff"), {.n_threads = 1});
+  ASSERT_TRUE(wide.ok()) << wide.message();
+  EXPECT_EQ((*wide)->config().n_ff_exp, 64);
+  spec q = s;
+  q.write_ff_exp = false;
+  auto shared = load_model(write_model(q, "moenoff"), {.n_threads = 1});
+  ASSERT_TRUE(shared.ok()) << shared.message();
+  EXPECT_EQ((*shared)->config().n_ff_exp, 16);
   mixtral.skip = {"blk.0.ffn_gate_exps.weight"};
   mixtral.extra = [](gguf::writer& w) {
     const std::vector<int64_t> ne = {32, 16};

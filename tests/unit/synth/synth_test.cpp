@@ -144,7 +144,7 @@ TEST(SynthPresets, LayoutNamesShapesAndBytesPerType) {
                 p.arch == "gemma3" ? 1u : 0u);
       EXPECT_EQ(names.count("blk.0.post_attention_norm.weight"), p.arch == "gemma3" ? 1u : 0u);
       EXPECT_EQ(names.count("blk.0.attn_k.bias"), p.arch == "qwen2" ? 1u : 0u);
-      EXPECT_EQ(names.count("rope_freqs.weight"), p.arch == "llama" ? 1u : 0u);
+      EXPECT_EQ(names.count("rope_freqs.weight"), p.rope_scaling.factor > 0 ? 1u : 0u);
     }
   }
   EXPECT_FALSE(synth::plan_layout(*synth::find_preset("tiny-qwen3"), "iq2_xxs", 512).ok());
