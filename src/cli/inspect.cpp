@@ -162,6 +162,9 @@ json report_json(const gguf::file& f, const gguf::summary& s, const inspect_opts
   j["architecture"] = str_or_null(s.architecture);
   j["name"] = str_or_null(s.name);
   j["parameters"] = s.parameters;
+  j["active_parameters"] = s.active_parameters;
+  j["expert_count"] = opt_json(s.n_expert);
+  j["expert_used_count"] = opt_json(s.n_expert_used);
   j["formats"] = json::array();
   for (const auto& fs : s.formats)
     j["formats"].push_back({{"type", std::string(dtype_name(fs.type))},
@@ -219,6 +222,10 @@ void report_text(const gguf::file& f, const gguf::summary& s, const inspect_opts
   line("architecture", s.architecture.empty() ? "(none)" : gguf::printable(s.architecture));
   if (!s.name.empty()) line("name", gguf::printable(s.name));
   line("parameters", fmt::format("{} ({})", human_count(s.parameters), s.parameters));
+  if (s.n_expert)
+    line("experts", fmt::format("{}, {} used a token: {} active parameters ({})", *s.n_expert,
+                                s.n_expert_used.value_or(0), human_count(s.active_parameters),
+                                s.active_parameters));
   line("context length", opt_text(s.context_length));
   if (s.n_layer || s.n_embd || s.n_head)
     line("shape",

@@ -2,6 +2,7 @@
 // type check, zero heads never divide, and sizes are multiplied with overflow checks.
 #include "gguf/summary.h"
 
+#include <algorithm>
 #include <map>
 
 #include "util/checked.h"
@@ -49,6 +50,14 @@ summary summarize(const file& f, std::optional<uint64_t> ctx) {
   for (const auto& [id, st] : by_type) s.formats.push_back(st);
 
   const std::string a = std::string(s.architecture) + ".";
+  s.active_parameters = s.parameters;
+  if (auto ne = f.get_uint(a + "expert_count"); ne && *ne > 0) {
+    s.n_expert = ne;
+    s.n_expert_used = std::min(*ne, f.get_uint(a + "expert_used_count").value_or(*ne));
+    for (const auto& t : f.tensors())
+      if (t.n_dims == 3 && static_cast<uint64_t>(t.ne[2]) == *ne)
+        s.active_parameters -= t.n_elements - t.n_elements / *ne * *s.n_expert_used;
+  }
   s.context_length = f.get_uint(a + "context_length");
   s.n_layer = f.get_uint(a + "block_count");
   s.n_embd = f.get_uint(a + "embedding_length");

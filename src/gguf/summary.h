@@ -30,7 +30,12 @@ struct summary {
   std::string_view architecture;  // "" when absent
   std::string_view name;          // general.name, "" when absent
 
-  uint64_t parameters = 0;            // sum of tensor elements
+  uint64_t parameters = 0;  // sum of tensor elements
+  // Mixture of experts (<arch>.expert_count / expert_used_count; absent when dense): the
+  // parameters one token uses, each 3-D expert tensor counted for expert_used of expert_count.
+  std::optional<uint64_t> n_expert;
+  std::optional<uint64_t> n_expert_used;
+  uint64_t active_parameters = 0;
   uint64_t weight_bytes = 0;          // sum of tensor data bytes
   std::vector<format_stats> formats;  // one per tensor type present, by type id
 

@@ -79,6 +79,33 @@ struct kv_model {
 constexpr kv_model kv_models[] = {{"golden/tiny-llama.q8_0.gguf", 2, 2, 32},
                                   {"golden/tiny-qwen3.q4_k_m.gguf", 2, 4, 64}};
 
+// A mixture of experts: the expert counts and the parameters a token uses (each 3-D expert
+// tensor for expert_used_count of expert_count), in the JSON and the text; a dense model has none.
+TEST(uma_inspect, moe_counts_the_active_parameters) {
+  const std::string path = uma::test::temp_dir() + "/inspect-tiny-qwen3moe.gguf";
+  auto s = uma::test::run_uma({"synth", "tiny-qwen3moe", "-t", "q8_0", "-o", path, "--seed", "1"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  auto r = uma::test::run_uma({"inspect", path, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["expert_count"], 8);
+  EXPECT_EQ(j["expert_used_count"], 2);
+  // 2 layers x 3 expert tensors of 8 x 256 x 256: 6 of 8 experts left out of a token's.
+  EXPECT_EQ(j["parameters"].get<uint64_t>() - j["active_parameters"].get<uint64_t>(),
+            2u * 3 * 6 * 256 * 256);
+  auto text = uma::test::run_uma({"inspect", path});
+  EXPECT_NE(text.out.find("experts          8, 2 used a token: 1.84M active parameters (1840896)"),
+            std::string::npos)
+      << text.out;
+  auto dense = uma::test::run_uma(
+      {"inspect", uma::test::shared_data("golden/tiny-qwen3.q8_0.gguf"), "--json"});
+  ASSERT_EQ(dense.exit_code, 0) << dense.err;
+  const auto d = nlohmann::json::parse(dense.out);
+  EXPECT_TRUE(d["expert_count"].is_null());
+  EXPECT_EQ(d["active_parameters"], d["parameters"]);
+  std::filesystem::remove(path);
+}
+
 TEST(uma_inspect, kv_cache_bytes_follow_the_formula) {
   for (const kv_model& m : kv_models) {
     for (uint64_t ctx : {1ull, 100ull, 32768ull}) {
