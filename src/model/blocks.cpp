@@ -705,42 +705,44 @@ void moe_block(forward_state& st, int64_t il) {
   std::array<kernels::matrix_view, 3> after{};
   const size_t n_after = after_mlp(st, il, after);
 
-  if (n == 1) {
-    // Decode: the token's experts' gate and up rows in one job, then their downs, each of its own
-    // row, in another.
-    grow_to(ms.gate, k * f);
-    grow_to(ms.up, k * f);
-    grow_to(ms.y, k * e);
-    thread_local std::vector<kernels::matrix_view> gu, downs;
-    thread_local std::vector<float*> gu_out, ys;
-    thread_local std::vector<kernels::matmul_rows> gu_rows, own;
-    gu.resize(static_cast<size_t>(2 * k));
-    gu_out.resize(static_cast<size_t>(2 * k));
-    gu_rows.assign(static_cast<size_t>(2 * k), kernels::matmul_rows{0, 1});
-    downs.resize(static_cast<size_t>(k));
-    ys.resize(static_cast<size_t>(k));
-    own.resize(static_cast<size_t>(k));
-    for (int64_t j = 0; j < k; ++j) {
-      const int32_t x = ms.ids[static_cast<size_t>(j)];
-      const auto i = static_cast<size_t>(2 * j);
-      gu[i] = l.gate_exps.expert(x).view();
-      gu[i + 1] = l.up_exps.expert(x).view();
-      gu_out[i] = ms.gate.data() + j * f;
-      gu_out[i + 1] = ms.up.data() + j * f;
-      downs[static_cast<size_t>(j)] = l.down_exps.expert(x).view();
-      ys[static_cast<size_t>(j)] = ms.y.data() + j * e;
-      own[static_cast<size_t>(j)] = {j, 1};
-    }
+  // The used experts (ascending id), each over its activation rows: gate and up into ms.gate /
+  // ms.up, then down (of the SiLU product's rows) into ms.y.
+  thread_local std::vector<kernels::matrix_view> gu, downs;
+  thread_local std::vector<float*> gu_out, ys;
+  thread_local std::vector<kernels::matmul_rows> gu_rows, own;
+  gu.clear(), gu_out.clear(), gu_rows.clear(), downs.clear(), ys.clear(), own.clear();
+  const auto use = [&](int64_t x, kernels::matmul_rows in, int64_t at) {
+    gu.push_back(l.gate_exps.expert(x).view());
+    gu.push_back(l.up_exps.expert(x).view());
+    gu_out.push_back(ms.gate.data() + at * f);
+    gu_out.push_back(ms.up.data() + at * f);
+    gu_rows.push_back(in);
+    gu_rows.push_back(in);
+    downs.push_back(l.down_exps.expert(x).view());
+    ys.push_back(ms.y.data() + at * e);
+    own.push_back({at, in.count});
+  };
+  // Gate and up of every used expert in one job (its rows of x), the SiLU products of the
+  // `rows` rows, then every down in another.
+  const auto two_jobs = [&](const float* x, int64_t rows) {
     {
       const op_scope time(st.timeline, op_timeline::gate_up);
-      kernels::matmul_grouped(gu, buf.xn.data(), gu_rows, gu_out, st.pool, downs);
+      kernels::matmul_grouped(gu, x, gu_rows, gu_out, st.pool, downs);
     }
-    for (int64_t j = 0; j < k; ++j)
-      kernels::silu_mul(ms.gate.data() + j * f, ms.up.data() + j * f, ms.gate.data() + j * f, f);
-    {
-      const op_scope time(st.timeline, op_timeline::down);
-      kernels::matmul_grouped(downs, ms.gate.data(), own, ys, st.pool, {after.data(), n_after});
-    }
+    for (int64_t i = 0; i < rows; ++i)
+      kernels::silu_mul(ms.gate.data() + i * f, ms.up.data() + i * f, ms.gate.data() + i * f, f);
+    const op_scope time(st.timeline, op_timeline::down);
+    kernels::matmul_grouped(downs, ms.gate.data(), own, ys, st.pool, {after.data(), n_after});
+  };
+
+  const int64_t np = n * k;
+  grow_to(ms.gate, np * f);
+  grow_to(ms.up, np * f);
+  grow_to(ms.y, np * e);
+  if (n == 1) {
+    // Decode: the token's experts, each reading its one row.
+    for (int64_t j = 0; j < k; ++j) use(ms.ids[static_cast<size_t>(j)], {0, 1}, j);
+    two_jobs(buf.xn.data(), k);
     for (int64_t j = 0; j < k; ++j) {
       const float wt = ms.w[static_cast<size_t>(j)];
       const float* y = ms.y.data() + j * e;
@@ -751,7 +753,6 @@ void moe_block(forward_state& st, int64_t il) {
 
   // Each expert's (token, slot) pairs, tokens ascending: expert x's are rows[first[x] ..
   // first[x + 1]), and its tokens' rows are gathered there in ms.x.
-  const int64_t np = n * k;
   ms.count.assign(static_cast<size_t>(ne), 0);
   for (int64_t i = 0; i < np; ++i) ++ms.count[static_cast<size_t>(ms.ids[static_cast<size_t>(i)])];
   ms.first.assign(static_cast<size_t>(ne) + 1, 0);
@@ -766,51 +767,24 @@ void moe_block(forward_state& st, int64_t il) {
           static_cast<int32_t>(i);
   }
   grow_to(ms.x, np * e);
-  grow_to(ms.gate, np * f);
-  grow_to(ms.up, np * f);
-  grow_to(ms.y, np * e);
   for (int64_t i = 0; i < np; ++i)
     std::copy_n(buf.xn.data() + (ms.rows[static_cast<size_t>(i)] / k) * e, e, ms.x.data() + i * e);
-  // The used experts in ascending id, each over its rows.
-  thread_local std::vector<kernels::matrix_view> gu, downs;
-  thread_local std::vector<float*> gu_out, ys;
-  thread_local std::vector<kernels::matmul_rows> gu_rows, own;
-  gu.clear(), gu_out.clear(), gu_rows.clear(), downs.clear(), ys.clear(), own.clear();
   for (int64_t x = 0; x < ne; ++x) {
     const int64_t m = ms.count[static_cast<size_t>(x)], at = ms.first[static_cast<size_t>(x)];
-    if (m == 0) continue;
-    gu.push_back(l.gate_exps.expert(x).view());
-    gu.push_back(l.up_exps.expert(x).view());
-    gu_out.push_back(ms.gate.data() + at * f);
-    gu_out.push_back(ms.up.data() + at * f);
-    gu_rows.push_back({at, m});
-    gu_rows.push_back({at, m});
-    downs.push_back(l.down_exps.expert(x).view());
-    ys.push_back(ms.y.data() + at * e);
-    own.push_back({at, m});
+    if (m > 0) use(x, {at, m}, at);
   }
   if (n < moe_grouped_tokens) {
-    // Batched decode: every used expert over its tokens' rows, gate and up in one job, downs in
-    // another (the rows tiles take each expert's few rows; an expert's weights are read once).
-    {
-      const op_scope time(st.timeline, op_timeline::gate_up);
-      kernels::matmul_grouped(gu, ms.x.data(), gu_rows, gu_out, st.pool, downs);
-    }
-    for (int64_t i = 0; i < np; ++i)
-      kernels::silu_mul(ms.gate.data() + i * f, ms.up.data() + i * f, ms.gate.data() + i * f, f);
-    {
-      const op_scope time(st.timeline, op_timeline::down);
-      kernels::matmul_grouped(downs, ms.gate.data(), own, ys, st.pool, {after.data(), n_after});
-    }
+    // Batched decode: the two jobs (the rows tiles take each expert's few rows; an expert's
+    // weights are read once).
+    two_jobs(ms.x.data(), np);
   } else {
     // Prefill: expert by expert (each one's rows through the prefill kernels).
     for (size_t g = 0; g < downs.size(); ++g) {
       const kernels::matmul_rows r = own[g];
-      const float* xg = ms.x.data() + r.first * e;
       float* const out[] = {gu_out[2 * g], gu_out[2 * g + 1]};
       {
         const op_scope time(st.timeline, op_timeline::gate_up);
-        kernels::matmul_many({&gu[2 * g], 2}, xg, r.count, out, st.pool);
+        kernels::matmul_many({&gu[2 * g], 2}, ms.x.data() + r.first * e, r.count, out, st.pool);
       }
       for (int64_t i = r.first; i < r.first + r.count; ++i)
         kernels::silu_mul(ms.gate.data() + i * f, ms.up.data() + i * f, ms.gate.data() + i * f, f);

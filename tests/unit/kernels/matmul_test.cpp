@@ -525,6 +525,33 @@ TEST(matmul, x16_is_offered_only_where_it_applies) {
   EXPECT_FALSE(interleave_supported(w));
 }
 
+// Random matrices of type t, `cols` wide, one for each row count (their bytes in bufs).
+template <size_t N>
+std::vector<matrix_view> random_matrices(std::mt19937& rng, dtype t, const int64_t (&rows)[N],
+                                         int64_t cols, std::vector<std::vector<uint8_t>>& bufs) {
+  std::vector<matrix_view> ws;
+  for (int64_t r : rows) {
+    bufs.push_back(random_rows(rng, t, r, cols));
+    ws.push_back(view_of(t, bufs.back().data(), r, cols));
+  }
+  return ws;
+}
+
+// x16 copies of ws (into bufs) up to the first matrix the backend cannot interleave.
+std::vector<matrix_view> x16_copies(const std::vector<matrix_view>& ws,
+                                    std::vector<std::vector<uint8_t>>& bufs) {
+  std::vector<matrix_view> out;
+  for (const matrix_view& w : ws) {
+    if (!interleave_supported(w)) break;
+    bufs.emplace_back(w.row_bytes * static_cast<size_t>(w.rows));
+    interleave(w, bufs.back().data(), nullptr);
+    matrix_view wi = w;
+    wi.data = bufs.back().data(), wi.layout = weight_layout::x16;
+    out.push_back(wi);
+  }
+  return out;
+}
+
 TEST(matmul, many_equals_separate_products) {
   std::mt19937 rng(29);
   thread_pool pool(2);
@@ -532,22 +559,10 @@ TEST(matmul, many_equals_separate_products) {
     const int64_t cols = 512;
     const int64_t rows[] = {64, 32, 48};
     std::vector<std::vector<uint8_t>> bufs;
-    std::vector<matrix_view> ws;
-    for (int64_t r : rows) {
-      bufs.push_back(random_rows(rng, t, r, cols));
-      ws.push_back(view_of(t, bufs.back().data(), r, cols));
-    }
+    std::vector<matrix_view> ws = random_matrices(rng, t, rows, cols, bufs);
     // The same matrices interleaved (x16 layout, as --repack loads them).
     std::vector<std::vector<uint8_t>> ibufs;
-    std::vector<matrix_view> wis;
-    for (const matrix_view& w : ws) {
-      if (!interleave_supported(w)) break;
-      ibufs.emplace_back(w.row_bytes * static_cast<size_t>(w.rows));
-      interleave(w, ibufs.back().data(), nullptr);
-      matrix_view wi = w;
-      wi.data = ibufs.back().data(), wi.layout = weight_layout::x16;
-      wis.push_back(wi);
-    }
+    std::vector<matrix_view> wis = x16_copies(ws, ibufs);
     // n = 40: prefill, where the x16 path converts the activation once for all matrices (in
     // either layout).
     for (int64_t n : {1, 3, 40}) {
@@ -620,20 +635,9 @@ TEST(matmul, grouped_equals_one_product_per_group) {
     const int64_t cols = 768;
     const int64_t rows[] = {48, 16, 272, 32, 80};
     std::vector<std::vector<uint8_t>> bufs;
-    std::vector<matrix_view> ws, wis;
-    for (int64_t r : rows) {
-      bufs.push_back(random_rows(rng, t, r, cols));
-      ws.push_back(view_of(t, bufs.back().data(), r, cols));
-    }
+    std::vector<matrix_view> ws = random_matrices(rng, t, rows, cols, bufs);
     std::vector<std::vector<uint8_t>> ibufs;
-    for (const matrix_view& w : ws) {
-      if (!interleave_supported(w)) break;
-      ibufs.emplace_back(w.row_bytes * static_cast<size_t>(w.rows));
-      interleave(w, ibufs.back().data(), nullptr);
-      matrix_view wi = w;
-      wi.data = ibufs.back().data(), wi.layout = weight_layout::x16;
-      wis.push_back(wi);
-    }
+    std::vector<matrix_view> wis = x16_copies(ws, ibufs);
     if (wis.size() != ws.size()) wis.clear();
     const auto x = random_floats(rng, 48 * cols);
     const std::vector<std::vector<matmul_rows>> layouts = {

@@ -50,6 +50,26 @@ std::string moe_model(const std::string& type) {
 // F16 KV cache and F16 rounding move a router logit by ~1e-4 .. 1e-3).
 constexpr double clear_gap = 0.02;
 
+// A 24-token prompt (the first from `seed` on whose routing gap is at least `gap`) in one
+// prefill, every position against the reference under the type's bound (docs/model.md).
+void expect_reference_logits(model& m, const std::string& type, double gap, uint32_t seed,
+                             const std::string& label) {
+  double seen = INFINITY;
+  const auto tokens = clear_prompt(m, 24, gap, seed, &seen);
+  ASSERT_FALSE(tokens.empty()) << "no prompt with a clear routing";
+  auto cache = m.make_cache(32, 1);
+  const auto got = prefill_all(m, *cache, tokens);
+  auto want = reference_forward(m).forward(tokens);
+  ASSERT_TRUE(want.ok()) << want.message();
+  const auto bound = production_bound(type);
+  const auto s = compare_logits(want->data(), got.data(), 24, m.config().n_vocab, bound.tie);
+  std::printf("%s %s (routing gap %.3g): max_rel %.3g kl_mean %.3g top1 %.2f\n", label.c_str(),
+              type.c_str(), seen, s.max_rel, s.kl_mean, s.top1);
+  EXPECT_LE(s.max_rel, bound.max_rel);
+  EXPECT_LE(s.kl_mean, bound.kl_mean);
+  EXPECT_EQ(s.clear_argmax_mismatch, 0);
+}
+
 class Moe : public ::testing::TestWithParam<const char*> {};
 
 // Every position of a 24-token prompt in one prefill, against the reference, under the
@@ -64,20 +84,7 @@ TEST_P(Moe, ProductionMatchesReference) {
   ASSERT_EQ(c.n_expert, top2 ? 8 : 4);
   ASSERT_EQ(c.n_expert_used, top2 ? 2 : 4);
   ASSERT_EQ(c.n_ff_exp, 256);
-  double gap = INFINITY;
-  const auto tokens = clear_prompt(**m, 24, top2 ? clear_gap : 0.0, 100, &gap);
-  ASSERT_FALSE(tokens.empty()) << "no prompt with a clear routing";
-  auto cache = (*m)->make_cache(32, 1);
-  const auto got = prefill_all(**m, *cache, tokens);
-  auto want = reference_forward(**m).forward(tokens);
-  ASSERT_TRUE(want.ok()) << want.message();
-  const auto bound = production_bound(type);
-  const auto s = compare_logits(want->data(), got.data(), 24, c.n_vocab, bound.tie);
-  std::printf("tiny-%s %s (routing gap %.3g): max_rel %.3g kl_mean %.3g top1 %.2f\n",
-              moe_model(type).c_str(), type.c_str(), gap, s.max_rel, s.kl_mean, s.top1);
-  EXPECT_LE(s.max_rel, bound.max_rel);
-  EXPECT_LE(s.kl_mean, bound.kl_mean);
-  EXPECT_EQ(s.clear_argmax_mismatch, 0);
+  expect_reference_logits(**m, type, top2 ? clear_gap : 0.0, 100, "tiny-" + moe_model(type));
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, Moe, ::testing::Values("f32", "f16", "q8_0", "q4_0", "q4_k_m"),
@@ -95,20 +102,7 @@ TEST(MoeLlama, MixtralLayoutMatchesReference) {
     ASSERT_EQ(c.arch, arch_id::llama);
     ASSERT_EQ(c.n_expert, 4);
     ASSERT_EQ(c.n_expert_used, 2);
-    double gap = INFINITY;
-    const auto tokens = clear_prompt(**m, 24, clear_gap, 300, &gap);
-    ASSERT_FALSE(tokens.empty()) << "no prompt with a clear routing";
-    auto cache = (*m)->make_cache(32, 1);
-    const auto got = prefill_all(**m, *cache, tokens);
-    auto want = reference_forward(**m).forward(tokens);
-    ASSERT_TRUE(want.ok()) << want.message();
-    const auto bound = production_bound(type);
-    const auto s = compare_logits(want->data(), got.data(), 24, c.n_vocab, bound.tie);
-    std::printf("tiny-llama-moe %s (routing gap %.3g): max_rel %.3g kl_mean %.3g\n", type.c_str(),
-                gap, s.max_rel, s.kl_mean);
-    EXPECT_LE(s.max_rel, bound.max_rel);
-    EXPECT_LE(s.kl_mean, bound.kl_mean);
-    EXPECT_EQ(s.clear_argmax_mismatch, 0);
+    expect_reference_logits(**m, type, clear_gap, 300, "tiny-llama-moe");
   }
 }
 
