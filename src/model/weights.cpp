@@ -160,6 +160,12 @@ result<std::unique_ptr<weights>> bind_weights(const gguf::file& f, const model_c
             "tensor '{}' holds one expert: this GGUF stores its experts one tensor each (an old "
             "conversion); convert it again with a current llama.cpp (3-D ffn_*_exps tensors)",
             n("ffn_gate.0.weight"));
+      // Shared experts (Granite-MoE-shared in llama's layout, qwen2moe) are not run: refuse
+      // rather than compute without them.
+      if (f.find_tensor(n("ffn_gate_shexp.weight")) != nullptr ||
+          f.find_tensor(n("ffn_up_shexp.weight")) != nullptr)
+        return make_error("tensor '{}': shared experts are not supported",
+                          n("ffn_up_shexp.weight"));
       UMA_ASSIGN(l.ffn_gate_inp, b.matrix(n("ffn_gate_inp.weight"), e, c.n_expert));
       UMA_ASSIGN(l.gate_exps, b.experts(n("ffn_gate_exps.weight"), e, c.n_ff_exp, c.n_expert));
       UMA_ASSIGN(l.up_exps, b.experts(n("ffn_up_exps.weight"), e, c.n_ff_exp, c.n_expert));

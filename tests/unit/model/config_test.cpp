@@ -385,6 +385,17 @@ TEST(ModelConfig, Qwen3MoeKeysAndTensors) {
     EXPECT_TRUE(st.ok());
   };
   expect_error(mixtral, "llamasplitexperts", "stores its experts one tensor each");
+  mixtral.skip.clear();
+  mixtral.extra = [](gguf::writer& w) {
+    const std::vector<int64_t> ne = {32, 16};
+    auto st = w.add_tensor("blk.0.ffn_up_shexp.weight", dtype::f32, ne,
+                           [](std::span<std::byte> out) -> status {
+                             std::fill(out.begin(), out.end(), std::byte{0});
+                             return {};
+                           });
+    EXPECT_TRUE(st.ok());
+  };
+  expect_error(mixtral, "llamasharedexperts", "shared experts are not supported");
 
   auto m = load_model(write_model(s, "moeok"), {.n_threads = 2});
   ASSERT_TRUE(m.ok()) << m.message();
