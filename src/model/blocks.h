@@ -3,6 +3,7 @@
 // heavy goes through src/kernels (matmul over the quantized mmap'd weights, ops).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <vector>
@@ -90,6 +91,12 @@ void attention_block(forward_state& st, int64_t il);
 // buf.o = down(act(gate(buf.xn)) * up(buf.xn)) for layer il (SiLU, or GELU-tanh for gemma); for
 // a mixture of experts the weighted sum of the routed experts' SwiGLU outputs.
 void mlp_block(forward_state& st, int64_t il);
+// The matrices that follow layer il's MLP (the `then` hint of its last matmul): the next layer's
+// Q/K/V (returns 3), or after the last layer the output matrix (returns 1).
+size_t after_mlp(const forward_state& st, int64_t il, std::array<kernels::matrix_view, 3>& then);
+// buf.o = the mixture of experts on buf.xn for layer il (model/moe.cpp; mlp_block calls it when
+// model_config::moe()).
+void moe_block(forward_state& st, int64_t il);
 // A router's choice for one token (mixture of experts): p = softmax(logits) over n_expert; ids =
 // the k largest p (ties: the lower id) in ascending id; w = their p renormalized to sum 1.
 void route_experts(const float* logits, int64_t n_expert, int64_t k, float* p, int32_t* ids,
