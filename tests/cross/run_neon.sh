@@ -37,6 +37,7 @@ qemu=$(find_qemu)
 
 srcs=(
   src/kernels/interleave.cpp
+  src/kernels/backend.cpp
   src/kernels/matmul.cpp
   src/kernels/ops.cpp
   src/kernels/matmul_neon.cpp
