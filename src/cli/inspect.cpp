@@ -12,6 +12,8 @@
 #include "gguf/gguf.h"
 #include "gguf/summary.h"
 #include "kernels/ops.h"
+#include "model/config.h"
+#include "model/model.h"
 #include "util/checked.h"
 
 namespace uma::cli {
@@ -52,6 +54,24 @@ kv_estimate estimate_kv(const gguf::summary& s, kernels::kv_format f) {
   if (b) b = checked_mul(*b, *s.kv_context);
   if (!b) return {std::nullopt, "a size that fits 64 bits"};
   return {b, ""};
+}
+
+// The bytes uma's engine reserves for one sequence's KV cache where that differs from every
+// layer holding the whole context (sliding-window layers kept in rings:
+// model::cache_bytes_for); none for other models, or where the config does not read.
+std::optional<uint64_t> windowed_kv(const gguf::file& f, const gguf::summary& s,
+                                    const inspect_opts& o) {
+  if (!s.kv_context || *s.kv_context > (uint64_t{1} << 40)) return std::nullopt;
+  auto c = model::read_config(f);
+  if (!c.ok() || c->sliding_window <= 0) return std::nullopt;
+  const kernels::kv_format fmt = kv_format_of(o.kv_type);
+  if (!kernels::kv_fits(fmt, c->head_dim) || !kernels::kv_fits(fmt, c->head_dim_v))
+    return std::nullopt;
+  const auto w = static_cast<uint64_t>(
+      model::cache_bytes_for(*c, static_cast<int64_t>(*s.kv_context), 1, fmt));
+  const kv_estimate full = estimate_kv(s, fmt);
+  if (full.bytes && *full.bytes == w) return std::nullopt;  // a context within the windows
+  return w;
 }
 
 std::string human_bytes(uint64_t b) {
@@ -184,9 +204,12 @@ json report_json(const gguf::file& f, const gguf::summary& s, const inspect_opts
   json kv = {
       {"type", o.kv_type}, {"context", opt_json(s.kv_context)}, {"bytes", opt_json(e.bytes)}};
   if (!e.bytes) kv["missing"] = e.missing;
-  j["memory"] = {{"weights_bytes", s.weight_bytes},
-                 {"kv_cache", kv},
-                 {"total_bytes", e.bytes ? json(s.weight_bytes + *e.bytes) : json(nullptr)}};
+  const auto kept = windowed_kv(f, s, o);
+  if (kept) kv["engine_bytes"] = *kept;
+  j["memory"] = {
+      {"weights_bytes", s.weight_bytes},
+      {"kv_cache", kv},
+      {"total_bytes", e.bytes ? json(s.weight_bytes + kept.value_or(*e.bytes)) : json(nullptr)}};
   if (o.metadata) {
     json m = json::object();
     for (const auto& [k, v] : f.metadata()) m[std::string(k)] = value_json(v, true);
@@ -257,7 +280,12 @@ void report_text(const gguf::file& f, const gguf::summary& s, const inspect_opts
   const kv_estimate e = estimate_kv(s, kv_format_of(o.kv_type));
   if (e.bytes) {
     std::printf("  %-28s %s\n", kv_label.c_str(), human_bytes(*e.bytes).c_str());
-    std::printf("  %-28s %s\n", "total", human_bytes(s.weight_bytes + *e.bytes).c_str());
+    const auto kept = windowed_kv(f, s, o);
+    if (kept)
+      std::printf("  %-28s %s (sliding-window layers keep a window)\n", "  as uma keeps it",
+                  human_bytes(*kept).c_str());
+    std::printf("  %-28s %s\n", "total",
+                human_bytes(s.weight_bytes + kept.value_or(*e.bytes)).c_str());
   } else {
     std::printf("  %-28s unknown (needs %s)\n", kv_label.c_str(), e.missing.c_str());
   }

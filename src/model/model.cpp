@@ -120,23 +120,27 @@ std::unique_ptr<kv_cache> model::make_cache(int64_t max_context, int max_sequenc
                                     0, opts_.kv_format, cache_window(config_, blocks_per_seq));
 }
 
-double model::cache_bytes(int64_t max_context, int max_sequences) const {
-  if (max_context <= 0) max_context = opts_.max_context;
-  if (max_sequences <= 0) max_sequences = opts_.max_sequences;
+double cache_bytes_for(const model_config& c, int64_t max_context, int max_sequences,
+                       kernels::kv_format f) {
   // In floating point: a context near INT64_MAX must come out huge (and be refused), not wrap.
   const double blocks_per_seq = std::ceil(double(max_context) / double(tokens_per_block));
-  const double row = double(config_.n_head_kv) *
-                     double(kernels::kv_row_bytes(opts_.kv_format, config_.head_dim) +
-                            kernels::kv_row_bytes(opts_.kv_format, config_.head_dim_v));
+  const double row = double(c.n_head_kv) * double(kernels::kv_row_bytes(f, c.head_dim) +
+                                                  kernels::kv_row_bytes(f, c.head_dim_v));
   // As make_cache: the windowed layers' rings, the full layers' whole context.
-  const kv_window w = cache_window(
-      config_, static_cast<int64_t>(std::min(blocks_per_seq, double(int64_t{1} << 50))));
+  const kv_window w =
+      cache_window(c, static_cast<int64_t>(std::min(blocks_per_seq, double(int64_t{1} << 50))));
   double ring_layers = 0;
   for (const bool l : w.layers) ring_layers += l ? 1 : 0;
   const double ring_blocks =
       ring_layers > 0 ? double(kv_cache::ring_blocks_for(w.keys, w.append, tokens_per_block)) : 0;
   return double(max_sequences) * double(tokens_per_block) * row *
-         (blocks_per_seq * (double(config_.n_layer) - ring_layers) + ring_blocks * ring_layers);
+         (blocks_per_seq * (double(c.n_layer) - ring_layers) + ring_blocks * ring_layers);
+}
+
+double model::cache_bytes(int64_t max_context, int max_sequences) const {
+  if (max_context <= 0) max_context = opts_.max_context;
+  if (max_sequences <= 0) max_sequences = opts_.max_sequences;
+  return cache_bytes_for(config_, max_context, max_sequences, opts_.kv_format);
 }
 
 namespace {

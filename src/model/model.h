@@ -168,6 +168,12 @@ class model {
   op_timeline* timeline_ = nullptr;
 };
 
+// Bytes a KV cache for `c` reserves for `max_sequences` sequences of `max_context` positions in
+// format `f`, as model::make_cache makes it (sliding-window layers in rings where those are
+// shorter than the context): model::cache_bytes, and `uma inspect` without loading the weights.
+double cache_bytes_for(const model_config& c, int64_t max_context, int max_sequences,
+                       kernels::kv_format f);
+
 // Opens `path`, reads the config, binds and checks every tensor. One-line errors for a missing or
 // truncated file, an unsupported architecture, a missing tensor, a wrong shape, an inconsistent
 // hyperparameter.

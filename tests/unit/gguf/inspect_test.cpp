@@ -106,6 +106,32 @@ TEST(uma_inspect, moe_counts_the_active_parameters) {
   std::filesystem::remove(path);
 }
 
+// A model with sliding-window layers (tiny-gemma3: 5 of 6 local, window 20): beside every layer
+// at the whole context, the KV cache as uma keeps it (the local layers in rings of 38 blocks of
+// 16: the window, a forward's 512 positions and a span; model::cache_bytes_for), which the total
+// counts; at a context within the rings the two are one figure.
+TEST(uma_inspect, sliding_window_layers_keep_a_window) {
+  const std::string path = uma::test::temp_dir() + "/inspect-tiny-gemma3.gguf";
+  auto s = uma::test::run_uma({"synth", "tiny-gemma3", "-t", "q8_0", "-o", path, "--seed", "1"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  auto r = uma::test::run_uma({"inspect", path, "--json", "--ctx", "4096"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  // A position of a layer: 2 KV heads x (64 + 64) F16 values.
+  const uint64_t row = 2 * 128 * 2;
+  const auto& kv = j["memory"]["kv_cache"];
+  EXPECT_EQ(kv["bytes"], 6 * 4096 * row);
+  EXPECT_EQ(kv["engine_bytes"], (1 * 4096 + 5 * 38 * 16) * row);
+  EXPECT_EQ(j["memory"]["total_bytes"],
+            j["memory"]["weights_bytes"].get<uint64_t>() + kv["engine_bytes"].get<uint64_t>());
+  auto text = uma::test::run_uma({"inspect", path, "--ctx", "4096"});
+  EXPECT_NE(text.out.find("as uma keeps it            3.48 MiB"), std::string::npos) << text.out;
+  auto small = uma::test::run_uma({"inspect", path, "--json", "--ctx", "512"});
+  ASSERT_EQ(small.exit_code, 0) << small.err;
+  EXPECT_FALSE(nlohmann::json::parse(small.out)["memory"]["kv_cache"].contains("engine_bytes"));
+  std::filesystem::remove(path);
+}
+
 TEST(uma_inspect, kv_cache_bytes_follow_the_formula) {
   for (const kv_model& m : kv_models) {
     for (uint64_t ctx : {1ull, 100ull, 32768ull}) {
