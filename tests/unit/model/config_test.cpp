@@ -115,6 +115,18 @@ std::string write_model(const spec& s, const std::string& name) {
   return path;
 }
 
+// A spec::extra that writes one more F32 tensor `name` of 32 x 16 zeros.
+std::function<void(gguf::writer&)> zero_tensor(std::string name) {
+  return [name](gguf::writer& w) {
+    const std::vector<int64_t> ne = {32, 16};
+    auto st = w.add_tensor(name, dtype::f32, ne, [](std::span<std::byte> out) -> status {
+      std::fill(out.begin(), out.end(), std::byte{0});
+      return {};
+    });
+    EXPECT_TRUE(st.ok()) << st.message();
+  };
+}
+
 void expect_error(const spec& s, const std::string& name, const std::string& needle) {
   auto m = load_model(write_model(s, name), {.n_threads = 1});
   ASSERT_FALSE(m.ok()) << name << " loaded but should not";
@@ -375,26 +387,10 @@ TEST(ModelConfig, Qwen3MoeKeysAndTensors) {
   ASSERT_TRUE(shared.ok()) << shared.message();
   EXPECT_EQ((*shared)->config().n_ff_exp, 16);
   mixtral.skip = {"blk.0.ffn_gate_exps.weight"};
-  mixtral.extra = [](gguf::writer& w) {
-    const std::vector<int64_t> ne = {32, 16};
-    auto st = w.add_tensor("blk.0.ffn_gate.0.weight", dtype::f32, ne,
-                           [](std::span<std::byte> out) -> status {
-                             std::fill(out.begin(), out.end(), std::byte{0});
-                             return {};
-                           });
-    EXPECT_TRUE(st.ok());
-  };
+  mixtral.extra = zero_tensor("blk.0.ffn_gate.0.weight");
   expect_error(mixtral, "llamasplitexperts", "stores its experts one tensor each");
   mixtral.skip.clear();
-  mixtral.extra = [](gguf::writer& w) {
-    const std::vector<int64_t> ne = {32, 16};
-    auto st = w.add_tensor("blk.0.ffn_up_shexp.weight", dtype::f32, ne,
-                           [](std::span<std::byte> out) -> status {
-                             std::fill(out.begin(), out.end(), std::byte{0});
-                             return {};
-                           });
-    EXPECT_TRUE(st.ok());
-  };
+  mixtral.extra = zero_tensor("blk.0.ffn_up_shexp.weight");
   expect_error(mixtral, "llamasharedexperts", "shared experts are not supported");
 
   auto m = load_model(write_model(s, "moeok"), {.n_threads = 2});
