@@ -132,14 +132,18 @@ class model {
   uint64_t repacked_bytes() const;
 
   // A KV cache for up to `max_sequences` sequences of `max_context` tokens each (0 = the load
-  // options' values).
+  // options' values). Sliding-window layers (gemma3) get a window-sized ring per sequence where
+  // that is shorter than the context (kv_window; a sequence then goes back only as far as its
+  // rings reach: kv_cache::truncate).
   std::unique_ptr<kv_cache> make_cache(int64_t max_context = 0, int max_sequences = 0) const;
   // Bytes make_cache(max_context, max_sequences) would reserve, to check before making it.
   double cache_bytes(int64_t max_context = 0, int max_sequences = 0) const;
 
   // Runs the batch, appending its K/V to `cache`, and writes the logits of every entry with
   // want_logits (in batch order, n_vocab floats each) to `logits` (may be null when none wanted).
-  // Errors: token id out of range, position not continuing the sequence, cache full.
+  // Errors: token id out of range, position not continuing the sequence, cache full, a cache
+  // whose windows do not fit the model. With a cache of rings the batch runs in pieces of
+  // kv_cache::max_append() entries (the rings hold that many positions beyond a window).
   // Not reentrant: one forward at a time per model (scratch buffers are shared).
   status forward(const batch& b, kv_cache& cache, float* logits);
 
