@@ -27,24 +27,26 @@ struct golden {
 };
 
 // The TinyModel tests' models: llama.cpp's golden tiny models (../shared/data/golden) for llama,
-// qwen2 and qwen3; gemma3 has no golden file, so its tiny-gemma3 (6 layers, a 20-token window) is
-// made by `uma synth` once per process and type.
-// Architectures without a llama.cpp golden file in ../shared/data: their tiny models come from
-// `uma synth` (made once per process and type).
+// qwen2 and qwen3. Architectures without a llama.cpp golden file in ../shared/data (gemma3, the
+// MoE ones) get their tiny-<arch> model from `uma synth` (seed 3).
 inline bool synth_only(const std::string& arch) {
   return arch == "gemma3" || arch.find("moe") != std::string::npos;
 }
 
+// `uma synth PRESET -t TYPE --seed SEED` into the test temp dir, made once per process.
+inline std::string synth_model(const std::string& preset, const std::string& type, uint64_t seed) {
+  static std::map<std::string, std::string> made;
+  const std::string key = preset + "." + type + ".s" + std::to_string(seed);
+  if (auto it = made.find(key); it != made.end()) return it->second;
+  const std::string path = uma::test::temp_dir() + "/" + key + ".gguf";
+  auto r =
+      uma::test::run_uma({"synth", preset, "-o", path, "-t", type, "--seed", std::to_string(seed)});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return made[key] = path;
+}
+
 inline std::string golden_model(const std::string& arch, const std::string& type) {
-  if (synth_only(arch)) {
-    static std::map<std::string, std::string> made;
-    const std::string key = arch + "." + type;
-    if (auto it = made.find(key); it != made.end()) return it->second;
-    const std::string path = uma::test::temp_dir() + "/tiny-" + key + ".gguf";
-    auto r = uma::test::run_uma({"synth", "tiny-" + arch, "-o", path, "-t", type, "--seed", "3"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return made[key] = path;
-  }
+  if (synth_only(arch)) return synth_model("tiny-" + arch, type, 3);
   return uma::test::shared_data("golden/tiny-" + arch + "." + type + ".gguf");
 }
 

@@ -15,10 +15,10 @@
 namespace uma::model {
 namespace {
 
+using testing::synth_model;
+
 TEST(Session, SyncReusesOnlyWhatTheWindowRingsHold) {
-  const std::string path = uma::test::temp_dir() + "/tiny-gemma3.session.f32.gguf";
-  auto r = uma::test::run_uma({"synth", "tiny-gemma3", "-o", path, "-t", "f32", "--seed", "5"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string path = synth_model("tiny-gemma3", "f32", 5);
   {
     auto m = load_model(path, {.n_threads = 2});
     ASSERT_TRUE(m.ok()) << m.message();
@@ -69,7 +69,6 @@ TEST(Session, SyncReusesOnlyWhatTheWindowRingsHold) {
     fresh(c);
     EXPECT_EQ(got, want);  // the same forwards from position 0
   }
-  std::filesystem::remove(path);
 }
 
 }  // namespace

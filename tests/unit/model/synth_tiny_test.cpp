@@ -82,9 +82,7 @@ INSTANTIATE_TEST_SUITE_P(
 // window, or with the global layer's linear RoPE scaling on the local layers too, lies far outside
 // that bound: the test sees both.
 TEST(SynthGemma3, SlidingWindowAndLocalRopeMatchReference) {
-  const std::string path = uma::test::temp_dir() + "/tiny-gemma3.sliding.f32.gguf";
-  auto r = uma::test::run_uma({"synth", "tiny-gemma3", "-o", path, "-t", "f32", "--seed", "5"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string path = synth_model("tiny-gemma3", "f32", 5);
   {
     auto m = load_model(path, {.n_threads = 2});
     ASSERT_TRUE(m.ok()) << m.message();
@@ -136,7 +134,6 @@ TEST(SynthGemma3, SlidingWindowAndLocalRopeMatchReference) {
     EXPECT_GT(s_full.max_rel, 20 * bound.max_rel);
     EXPECT_GT(s_scaled.max_rel, 20 * bound.max_rel);
   }
-  std::filesystem::remove(path);
 }
 
 // Gemma 3's local layers in window-sized rings (kv_window: tiny-gemma3's 20 keys and appends of
@@ -145,9 +142,7 @@ TEST(SynthGemma3, SlidingWindowAndLocalRopeMatchReference) {
 // batch; every position against the reference. Then truncation back within the rings' reach
 // (continued with other tokens, against their reference) and past it (the sequence empties).
 TEST(SynthGemma3, LocalLayersInWindowRingsMatchReference) {
-  const std::string path = uma::test::temp_dir() + "/tiny-gemma3.ring.f32.gguf";
-  auto r = uma::test::run_uma({"synth", "tiny-gemma3", "-o", path, "-t", "f32", "--seed", "5"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string path = synth_model("tiny-gemma3", "f32", 5);
   {
     auto m = load_model(path, {.n_threads = 2});
     ASSERT_TRUE(m.ok()) << m.message();
@@ -240,7 +235,6 @@ TEST(SynthGemma3, LocalLayersInWindowRingsMatchReference) {
       EXPECT_DOUBLE_EQ(double(made->bytes()), (*m)->cache_bytes(ctx, 2)) << ctx;
     }
   }
-  std::filesystem::remove(path);
 }
 
 }  // namespace
